@@ -1,0 +1,59 @@
+# walrus-go: every target a user or CI needs. `make test` is what .ci/run calls.
+GO        ?= go
+PKGS      := ./...
+BIN       := bin/walrus
+ORACLE    := codec/testdata/wasm
+FUZZTIME  ?= 30s
+TESTNET_DIR ?= .testnet
+
+.PHONY: all build test test-long bench bench-e2e fuzz lint vet fmt check-deps testnet oracle clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/walrus
+
+# The Walrus reference encoder (npm @mysten/walrus-wasm, pinned in the lock file) is the
+# conformance oracle for the codec. Installed once, offline afterwards.
+oracle: $(ORACLE)/node_modules/.installed
+$(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock.json
+	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The whole test suite, including the conformance run against the Walrus WASM encoder,
+# fuzz seed corpora and a few hundred agreement-simulator seeds.
+test: oracle
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# Long runs: many thousand simulator seeds, bigger conformance sweeps.
+test-long: oracle
+	WALRUS_LONG=1 $(GO) test -count=1 -timeout 60m ./epoch/... ./staking/... ./codec/...
+
+bench: oracle
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./codec/... ./epoch/... ./staking/...
+
+bench-e2e: build
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./testnet/...
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint: vet check-deps
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+
+# Pure cores import no networking, actors or node code (DESIGN.md §2).
+check-deps:
+	./scripts/check-deps.sh
+
+testnet: build
+	$(BIN) testnet up --dir $(TESTNET_DIR)
+
+clean:
+	rm -rf bin $(TESTNET_DIR)

@@ -1,0 +1,160 @@
+package epoch
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/walrus-go/walrus-go/epoch/bls"
+)
+
+// NodeID names a storage node in the ledger's node registry: Blake2b-256 of its BLS public
+// key, fixed at registration.
+type NodeID [32]byte
+
+// Member is one storage node of a committee with the shards it holds in that epoch.
+type Member struct {
+	Node   NodeID
+	BLSKey bls.PublicKey
+	PeerID string   // libp2p peer ID (its binary form as a string)
+	Addrs  []string // multiaddrs it announced
+	Shards []uint16 // ascending
+}
+
+// Weight is the member's number of shards.
+func (m *Member) Weight() int { return len(m.Shards) }
+
+// Committee is the set of nodes that hold the n shards in one epoch. Members are ordered by
+// NodeID; certificates name signers by their index in that order.
+type Committee struct {
+	Epoch   uint32
+	NShards int
+	Members []Member
+	owner   []int32 // shard -> member index, built by Index
+}
+
+// Errors of committee validation and certificate checks.
+var (
+	ErrBadCommittee   = errors.New("epoch: malformed committee")
+	ErrBadCertificate = errors.New("epoch: invalid certificate")
+	ErrNoQuorum       = errors.New("epoch: signers below the required weight")
+)
+
+// Index checks that every shard 0..n-1 has exactly one owner, members are sorted by NodeID
+// without duplicates, and builds the shard-owner table. Call it once after construction or
+// decoding.
+func (c *Committee) Index() error {
+	if c.NShards <= 0 || c.NShards > 65535 {
+		return fmt.Errorf("%w: %d shards", ErrBadCommittee, c.NShards)
+	}
+	owner := make([]int32, c.NShards)
+	for i := range owner {
+		owner[i] = -1
+	}
+	for i := range c.Members {
+		m := &c.Members[i]
+		if i > 0 && !lessNode(c.Members[i-1].Node, m.Node) {
+			return fmt.Errorf("%w: members not strictly ordered by node ID", ErrBadCommittee)
+		}
+		if !sort.SliceIsSorted(m.Shards, func(a, b int) bool { return m.Shards[a] < m.Shards[b] }) {
+			return fmt.Errorf("%w: shards of member %d not sorted", ErrBadCommittee, i)
+		}
+		for _, s := range m.Shards {
+			if int(s) >= c.NShards || owner[s] != -1 {
+				return fmt.Errorf("%w: shard %d out of range or owned twice", ErrBadCommittee, s)
+			}
+			owner[s] = int32(i)
+		}
+	}
+	for s, o := range owner {
+		if o < 0 {
+			return fmt.Errorf("%w: shard %d has no owner", ErrBadCommittee, s)
+		}
+	}
+	c.owner = owner
+	return nil
+}
+
+func lessNode(a, b NodeID) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// Owner returns the member index holding shard s. Index must have succeeded.
+func (c *Committee) Owner(s int) int { return int(c.owner[s]) }
+
+// MemberIndex returns the index of node, or -1.
+func (c *Committee) MemberIndex(node NodeID) int {
+	i := sort.Search(len(c.Members), func(i int) bool { return !lessNode(c.Members[i].Node, node) })
+	if i < len(c.Members) && c.Members[i].Node == node {
+		return i
+	}
+	return -1
+}
+
+// Certificate is an aggregate BLS signature by a subset of a committee on one message.
+// Signers is a bitmap over member indices (bit i of byte i/8, LSB first).
+type Certificate struct {
+	Epoch     uint32
+	Signers   []byte
+	Signature bls.Signature
+}
+
+// SignerIndices decodes the bitmap for a committee of size m, rejecting bits past m.
+func (cert *Certificate) SignerIndices(m int) ([]int, error) {
+	if len(cert.Signers) != (m+7)/8 {
+		return nil, fmt.Errorf("%w: bitmap of %d bytes for %d members", ErrBadCertificate, len(cert.Signers), m)
+	}
+	var out []int
+	for i := 0; i < len(cert.Signers)*8; i++ {
+		if cert.Signers[i/8]&(1<<(i%8)) != 0 {
+			if i >= m {
+				return nil, fmt.Errorf("%w: signer bit %d past committee size %d", ErrBadCertificate, i, m)
+			}
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// Threshold selects which quorum a certificate must reach.
+type Threshold int
+
+// Thresholds of PROTOCOL.md §4–5.
+const (
+	ThresholdQuorum   Threshold = 1 + iota // n-f: storage certificates, commits
+	ThresholdValidity                      // f+1: invalid-blob certificates
+)
+
+// VerifyCertificate checks that cert is for this committee's epoch, that its signers hold
+// enough shards for th, and that the aggregate signature is theirs on msg.
+func (c *Committee) VerifyCertificate(msg []byte, cert *Certificate, th Threshold) error {
+	if cert.Epoch != c.Epoch {
+		return fmt.Errorf("%w: certificate epoch %d, committee epoch %d", ErrBadCertificate, cert.Epoch, c.Epoch)
+	}
+	idx, err := cert.SignerIndices(len(c.Members))
+	if err != nil {
+		return err
+	}
+	w := 0
+	pks := make([]bls.PublicKey, 0, len(idx))
+	for _, i := range idx {
+		w += c.Members[i].Weight()
+		pks = append(pks, c.Members[i].BLSKey)
+	}
+	ok := IsQuorum(w, c.NShards)
+	if th == ThresholdValidity {
+		ok = IsValidity(w, c.NShards)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %d of %d shards", ErrNoQuorum, w, c.NShards)
+	}
+	if err := bls.FastAggregateVerify(pks, msg, cert.Signature); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCertificate, err)
+	}
+	return nil
+}
