@@ -115,9 +115,12 @@ func (pk PublicKey) point() (*blst.P1Affine, error) {
 	return p, nil
 }
 
+// point decodes and validates a signature. The identity point is rejected: it is never an
+// honest signature, and accepting it would let a set of keys summing to the identity (each
+// with its own proof of possession, all held by one attacker) "sign" anything.
 func (s Signature) point() (*blst.P2Affine, error) {
 	p := new(blst.P2Affine).Uncompress(s[:])
-	if p == nil || !p.SigValidate(false) {
+	if p == nil || !p.SigValidate(true) {
 		return nil, ErrBadSignature
 	}
 	return p, nil
@@ -126,6 +129,12 @@ func (s Signature) point() (*blst.P2Affine, error) {
 // Validate reports whether pk is a well-formed, non-identity point in the G1 subgroup.
 func (pk PublicKey) Validate() error {
 	_, err := pk.point()
+	return err
+}
+
+// Validate reports whether s is a well-formed, non-identity point in the G2 subgroup.
+func (s Signature) Validate() error {
+	_, err := s.point()
 	return err
 }
 
