@@ -1,0 +1,489 @@
+//go:build oracle
+
+package codec_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/walrus-go/walrus-go/codec"
+)
+
+// The conformance oracle is the Walrus reference RS2 encoder (npm @mysten/walrus-wasm 0.3.0)
+// behind codec/testdata/wasm/oracle.js; its README documents the framing used below.
+const oracleDir = "testdata/wasm"
+
+// Oracle op codes (testdata/wasm/oracle.js).
+const (
+	opEncode             = 1
+	opMetadata           = 2
+	opDecode             = 3
+	opBLSVerify          = 4
+	opBLSVerifyAggregate = 5
+	opBLSAggregate       = 6
+	opTime               = 7
+)
+
+// oracle is a running oracle.js process. Calls are sequential (one request, one reply).
+type oracle struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// startOracle starts oracle.js, stopped when tb ends. Without the installed npm package it
+// skips, unless CI is set: CI installs it (make test runs make oracle first), so there a
+// missing oracle is a failure, never a silent skip.
+func startOracle(tb testing.TB) *oracle {
+	tb.Helper()
+	missing := func(why string) {
+		tb.Helper()
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("conformance oracle unavailable with CI set: %s (run `make oracle`)", why)
+		}
+		tb.Skipf("conformance oracle unavailable: %s (run `make oracle`)", why)
+	}
+	if _, err := os.Stat(filepath.Join(oracleDir, "node_modules", "@mysten", "walrus-wasm", "package.json")); err != nil {
+		missing("npm package not installed")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node not on PATH")
+	}
+	cmd := exec.Command(node, "oracle.js")
+	cmd.Dir = oracleDir
+	cmd.Stderr = os.Stderr // the oracle only writes there when it crashes
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting the oracle: %v", err)
+	}
+	o := &oracle{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20)}
+	tb.Cleanup(func() {
+		in.Close() // the oracle exits at end of input
+		if err := cmd.Wait(); err != nil {
+			tb.Errorf("oracle exit: %v", err)
+		}
+	})
+	return o
+}
+
+// errOracle is an error the oracle reported for a request (status 1), as opposed to a broken
+// pipe or a malformed reply, which fail the test.
+type errOracle struct{ msg string }
+
+func (e *errOracle) Error() string { return "oracle: " + e.msg }
+
+// call sends one request and returns the reply body, or an *errOracle.
+func (o *oracle) call(tb testing.TB, op byte, body ...[]byte) ([]byte, error) {
+	tb.Helper()
+	size := 1
+	for _, b := range body {
+		size += len(b)
+	}
+	var head [5]byte
+	binary.LittleEndian.PutUint32(head[:4], uint32(size))
+	head[4] = op
+	if _, err := o.in.Write(head[:]); err != nil {
+		tb.Fatalf("oracle write: %v", err)
+	}
+	for _, b := range body {
+		if _, err := o.in.Write(b); err != nil {
+			tb.Fatalf("oracle write: %v", err)
+		}
+	}
+	if _, err := io.ReadFull(o.out, head[:]); err != nil {
+		tb.Fatalf("oracle read: %v", err)
+	}
+	n := binary.LittleEndian.Uint32(head[:4])
+	if n < 1 || n > 1<<31 {
+		tb.Fatalf("oracle reply length %d", n)
+	}
+	reply := make([]byte, n-1)
+	if _, err := io.ReadFull(o.out, reply); err != nil {
+		tb.Fatalf("oracle read: %v", err)
+	}
+	switch head[4] {
+	case 0:
+		return reply, nil
+	case 1:
+		return nil, &errOracle{string(reply)}
+	default:
+		tb.Fatalf("oracle reply status %d", head[4])
+		return nil, nil
+	}
+}
+
+func u16(v int) []byte    { return binary.LittleEndian.AppendUint16(nil, uint16(v)) }
+func u32(v int) []byte    { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
+func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+// lengthPrefixed is the oracle's "bytes" field: u32 length || bytes.
+func lengthPrefixed(b []byte) []byte { return append(u32(len(b)), b...) }
+
+// replyReader walks an oracle reply; a short or malformed reply fails the test.
+type replyReader struct {
+	tb  testing.TB
+	buf []byte
+}
+
+func (r *replyReader) fixed(n int) []byte {
+	r.tb.Helper()
+	if n < 0 || n > len(r.buf) {
+		r.tb.Fatalf("oracle reply truncated: want %d more bytes, have %d", n, len(r.buf))
+	}
+	v := r.buf[:n:n]
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *replyReader) hash() (h [32]byte) { copy(h[:], r.fixed(32)); return h }
+func (r *replyReader) u64() uint64        { return binary.LittleEndian.Uint64(r.fixed(8)) }
+func (r *replyReader) bytes() []byte {
+	return r.fixed(int(binary.LittleEndian.Uint32(r.fixed(4))))
+}
+func (r *replyReader) done() {
+	r.tb.Helper()
+	if len(r.buf) != 0 {
+		r.tb.Fatalf("oracle reply has %d trailing bytes", len(r.buf))
+	}
+}
+
+// oracleMeta is what both the encode and the metadata ops return first.
+type oracleMeta struct {
+	blobID codec.BlobID
+	length uint64
+	root   [32]byte
+}
+
+func (r *replyReader) meta() oracleMeta {
+	return oracleMeta{blobID: codec.BlobID(r.hash()), length: r.u64(), root: r.hash()}
+}
+
+// oracleEncoding is the reference encoder's full output for one blob.
+type oracleEncoding struct {
+	oracleMeta
+	hashes    []codec.SliverPairHashes // pair order
+	primary   [][]byte                 // BCS, by sliver index
+	secondary [][]byte                 // BCS, by sliver index
+}
+
+func (o *oracle) encode(tb testing.TB, n int, data []byte) (*oracleEncoding, error) {
+	tb.Helper()
+	reply, err := o.call(tb, opEncode, u16(n), data)
+	if err != nil {
+		return nil, err
+	}
+	r := &replyReader{tb: tb, buf: reply}
+	e := &oracleEncoding{oracleMeta: r.meta()}
+	for range n {
+		e.hashes = append(e.hashes, codec.SliverPairHashes{Primary: r.hash(), Secondary: r.hash()})
+	}
+	for range n {
+		e.primary = append(e.primary, r.bytes())
+	}
+	for range n {
+		e.secondary = append(e.secondary, r.bytes())
+	}
+	r.done()
+	return e, nil
+}
+
+func (o *oracle) metadata(tb testing.TB, n int, data []byte) (oracleMeta, error) {
+	tb.Helper()
+	reply, err := o.call(tb, opMetadata, u16(n), data)
+	if err != nil {
+		return oracleMeta{}, err
+	}
+	r := &replyReader{tb: tb, buf: reply}
+	m := r.meta()
+	r.done()
+	return m, nil
+}
+
+// decode asks the reference decoder for the blob from BCS primary slivers.
+func (o *oracle) decode(tb testing.TB, n int, id codec.BlobID, size uint64, primaries [][]byte) ([]byte, error) {
+	tb.Helper()
+	body := [][]byte{u16(n), id[:], u64(size), u32(len(primaries))}
+	for _, p := range primaries {
+		body = append(body, lengthPrefixed(p))
+	}
+	return o.call(tb, opDecode, body...)
+}
+
+// randomBlob is size bytes from a generator seeded by (n, size), so a failure names its
+// blob exactly.
+func randomBlob(n int, size uint64) []byte {
+	data := make([]byte, size)
+	rand.NewChaCha8(seedFor(n, size)).Read(data)
+	return data
+}
+
+func seedFor(n int, size uint64) (seed [32]byte) {
+	binary.LittleEndian.PutUint64(seed[0:], uint64(n))
+	binary.LittleEndian.PutUint64(seed[8:], size)
+	copy(seed[16:], "walrus-go conformance")
+	return seed
+}
+
+// conformanceSizes are the blob lengths checked at n: empty and tiny blobs, then the first
+// and last length of chosen symbol sizes — around the 64-byte Leopard chunk (PROTOCOL.md §1:
+// tails of whole chunks and of partial chunks), small and large — and the maximum for n,
+// all within a byte budget; plus a few seeded random lengths. n = 1000 pays seconds of
+// reference-encoder time per blob whatever its size, so it gets a short fixed list.
+func conformanceSizes(p codec.Params, long bool) []uint64 {
+	cells := uint64(p.R) * uint64(p.C)
+	budget := uint64(3 << 20)
+	symbols := []uint64{2, 4, 30, 62, 64, 66, 126, 128, 130, 1000, 65534}
+	if long {
+		budget = 64 << 20
+		symbols = append(symbols, 6, 32, 34, 94, 96, 98, 192, 254, 256, 258, 4094, 4096, 4098, 32768)
+	}
+	if p.N >= 1000 {
+		sizes := []uint64{0, 1, 17, cells*2 + 1, 3<<20 + 12345}
+		if long {
+			sizes = append(sizes, cells*64-1, cells*64, cells*64+1, 32<<20+7, 64<<20)
+		}
+		return sizes
+	}
+	sizes := []uint64{0, 1, 2, 3, 33}
+	add := func(s uint64) {
+		if s <= budget && s <= p.MaxBlobSize() {
+			sizes = append(sizes, s)
+		}
+	}
+	for _, s := range symbols {
+		add(cells*(s-2) + 1) // smallest length with symbol size s
+		add(cells*s - 1)
+		add(cells * s) // largest length with symbol size s: the matrix exactly full
+	}
+	rng := rand.New(rand.NewPCG(uint64(p.N), 2026))
+	for range 3 {
+		add(rng.Uint64N(min(budget, p.MaxBlobSize())))
+	}
+	return sizes
+}
+
+func conformanceShards(long bool) []int {
+	if long {
+		return []int{4, 5, 7, 10, 13, 16, 31, 100, 301, 1000}
+	}
+	return []int{4, 7, 10, 13, 100, 1000}
+}
+
+// TestConformanceWASM checks the Go codec against the Walrus reference encoder byte for byte
+// (PROTOCOL.md §1–§3): blob ID, metadata (every sliver-pair hash), every primary and secondary
+// sliver in BCS form; that the reference decoder accepts Go's primaries and that Go's decoder
+// accepts the reference's. WALRUS_LONG=1 widens the sweep.
+func TestConformanceWASM(t *testing.T) {
+	long := os.Getenv("WALRUS_LONG") != ""
+	o := startOracle(t)
+	for _, n := range conformanceShards(long) {
+		p, err := codec.NewParams(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range conformanceSizes(p, long) {
+			t.Run(fmt.Sprintf("n=%d/len=%d", n, size), func(t *testing.T) {
+				checkConformance(t, o, p, randomBlob(n, size))
+			})
+		}
+	}
+}
+
+func checkConformance(t *testing.T, o *oracle, p codec.Params, data []byte) {
+	n := p.N
+	want, err := o.encode(t, n, data)
+	if err != nil {
+		t.Fatalf("reference encoder: %v", err)
+	}
+	got, err := codec.Encode(p, data)
+	if err != nil {
+		t.Fatalf("codec.Encode: %v", err)
+	}
+
+	// Metadata and blob ID (PROTOCOL.md §3).
+	if got.BlobID != want.blobID {
+		t.Errorf("blob ID %s, reference %s", got.BlobID, want.blobID)
+	}
+	if id := got.Metadata.BlobID(); id != want.blobID {
+		t.Errorf("Metadata.BlobID() %s, reference %s", id, want.blobID)
+	}
+	if id := codec.ComputeBlobID(codec.EncodingTypeRS2, want.length, want.root); id != want.blobID {
+		t.Errorf("ComputeBlobID over the reference root gives %s, reference blob ID %s", id, want.blobID)
+	}
+	m := got.Metadata
+	if m.EncodingType != codec.EncodingTypeRS2 || m.UnencodedLength != want.length ||
+		want.length != uint64(len(data)) {
+		t.Errorf("metadata type %d length %d, reference length %d, blob %d bytes",
+			m.EncodingType, m.UnencodedLength, want.length, len(data))
+	}
+	if len(m.Hashes) != n {
+		t.Fatalf("%d sliver-pair hashes, want %d", len(m.Hashes), n)
+	}
+	mismatches(t, "pair hashes", n, func(i int) bool { return m.Hashes[i] == want.hashes[i] })
+	wantS, _ := p.SymbolSize(uint64(len(data)))
+	if got.SymbolSize != wantS {
+		t.Errorf("symbol size %d, want %d", got.SymbolSize, wantS)
+	}
+
+	// Every sliver byte, BCS form (PROTOCOL.md §2), with indices as documented.
+	if len(got.Primary) != n || len(got.Secondary) != n {
+		t.Fatalf("%d primary and %d secondary slivers, want %d each", len(got.Primary), len(got.Secondary), n)
+	}
+	mismatches(t, "primary slivers", n, func(i int) bool {
+		s := &got.Primary[i]
+		return s.Axis == codec.AxisPrimary && int(s.Index) == i && bytes.Equal(s.MarshalBCS(), want.primary[i])
+	})
+	mismatches(t, "secondary slivers", n, func(i int) bool {
+		s := &got.Secondary[i]
+		return s.Axis == codec.AxisSecondary && int(s.Index) == i && bytes.Equal(s.MarshalBCS(), want.secondary[i])
+	})
+
+	// ComputeMetadata, the cheap path the CLI and clients use, agrees too.
+	cm, cid, err := codec.ComputeMetadata(p, data)
+	if err != nil {
+		t.Fatalf("ComputeMetadata: %v", err)
+	}
+	if cid != want.blobID || cm.UnencodedLength != want.length || len(cm.Hashes) != n {
+		t.Errorf("ComputeMetadata: blob ID %s length %d hashes %d, reference %s %d %d",
+			cid, cm.UnencodedLength, len(cm.Hashes), want.blobID, want.length, n)
+	} else {
+		mismatches(t, "ComputeMetadata pair hashes", n, func(i int) bool { return cm.Hashes[i] == want.hashes[i] })
+	}
+	// The reference compute_metadata path costs as much as a whole encode at n = 1000, so it
+	// is compared there only in long runs.
+	if n < 1000 || os.Getenv("WALRUS_LONG") != "" {
+		rm, err := o.metadata(t, n, data)
+		if err != nil {
+			t.Fatalf("reference compute_metadata: %v", err)
+		}
+		if rm != want.oracleMeta {
+			t.Errorf("reference compute_metadata %+v differs from its encode %+v", rm, want.oracleMeta)
+		}
+	}
+
+	// Decoding both ways from a seeded choice of exactly R = n-2f primaries (PROTOCOL.md §4),
+	// which for most choices mixes source and recovery rows.
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(len(data))))
+	pick := rng.Perm(n)[:p.R]
+
+	goPrimaries := make([][]byte, 0, p.R)
+	for _, i := range pick {
+		goPrimaries = append(goPrimaries, got.Primary[i].MarshalBCS())
+	}
+	dec, err := o.decode(t, n, got.BlobID, uint64(len(data)), goPrimaries)
+	if err != nil {
+		t.Errorf("reference decoder rejects Go primaries %v: %v", pick, err)
+	} else if !bytes.Equal(dec, data) {
+		t.Errorf("reference decoder, Go primaries %v: wrong bytes", pick)
+	}
+
+	refPrimaries := make([]codec.Sliver, 0, p.R)
+	for _, i := range pick {
+		s, err := codec.UnmarshalSliverBCS(p, codec.AxisPrimary, want.primary[i])
+		if err != nil {
+			t.Fatalf("UnmarshalSliverBCS(reference primary %d): %v", i, err)
+		}
+		refPrimaries = append(refPrimaries, s)
+	}
+	refMeta := codec.Metadata{EncodingType: codec.EncodingTypeRS2, UnencodedLength: want.length, Hashes: want.hashes}
+	dec, err = codec.DecodePrimary(p, &refMeta, refPrimaries)
+	if err != nil {
+		t.Errorf("DecodePrimary(reference primaries %v): %v", pick, err)
+	} else if !bytes.Equal(dec, data) {
+		t.Errorf("DecodePrimary(reference primaries %v): wrong bytes", pick)
+	}
+
+	// The BCS parser round-trips every reference secondary too.
+	mismatches(t, "secondary BCS round trip", n, func(i int) bool {
+		s, err := codec.UnmarshalSliverBCS(p, codec.AxisSecondary, want.secondary[i])
+		return err == nil && int(s.Index) == i && bytes.Equal(s.MarshalBCS(), want.secondary[i])
+	})
+}
+
+// mismatches reports how many of n items fail ok, naming the first few.
+func mismatches(t *testing.T, what string, n int, ok func(i int) bool) {
+	t.Helper()
+	var bad []int
+	for i := range n {
+		if !ok(i) {
+			bad = append(bad, i)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: %d of %d differ from the reference, first %v", what, len(bad), n, bad[:min(len(bad), 8)])
+	}
+}
+
+// TestConformanceWASMTooLarge checks both encoders refuse the same lengths: one byte over
+// R·C·65534 (PROTOCOL.md §1), at shard counts where that is cheap to build.
+func TestConformanceWASMTooLarge(t *testing.T) {
+	o := startOracle(t)
+	for _, n := range []int{4, 7} {
+		p := codec.MustParams(n)
+		data := make([]byte, p.MaxBlobSize()+1)
+		if _, err := o.encode(t, n, data); !isOracleError(err) {
+			t.Errorf("n=%d: reference encoder accepted %d bytes (err %v)", n, len(data), err)
+		}
+		if _, err := codec.Encode(p, data); !errors.Is(err, codec.ErrBlobTooLarge) {
+			t.Errorf("n=%d: codec.Encode(%d bytes) = %v, want ErrBlobTooLarge", n, len(data), err)
+		}
+		if _, _, err := codec.ComputeMetadata(p, data); !errors.Is(err, codec.ErrBlobTooLarge) {
+			t.Errorf("n=%d: ComputeMetadata(%d bytes) = %v, want ErrBlobTooLarge", n, len(data), err)
+		}
+	}
+}
+
+func isOracleError(err error) bool {
+	var e *errOracle
+	return errors.As(err, &e)
+}
+
+// TestConformanceVectors pins the PROTOCOL.md §3 public vectors on both encoders, so a broken
+// oracle install cannot make the comparisons above vacuous.
+func TestConformanceVectors(t *testing.T) {
+	o := startOracle(t)
+	for _, v := range []struct {
+		n    int
+		blob string
+		id   string
+	}{
+		{10, "walrus blob id v1 regression test", "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY"},
+		{1000, "some other string", "M4hsZGQ1oCktdzegB6HnI6Mi28S2nqOPHxK-W7_4BUk"},
+	} {
+		want, err := codec.ParseBlobID(v.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The reference costs seconds per call at n = 1000; one vector proves the install.
+		if v.n < 1000 {
+			m, err := o.metadata(t, v.n, []byte(v.blob))
+			if err != nil {
+				t.Fatalf("n=%d: reference: %v", v.n, err)
+			}
+			if m.blobID != want {
+				t.Errorf("n=%d: reference blob ID %s, want %s", v.n, m.blobID, want)
+			}
+		}
+		_, id, err := codec.ComputeMetadata(codec.MustParams(v.n), []byte(v.blob))
+		if err != nil || id != want {
+			t.Errorf("n=%d: ComputeMetadata = %s, %v; want %s", v.n, id, err, want)
+		}
+	}
+}

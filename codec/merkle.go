@@ -1,0 +1,195 @@
+package codec
+
+import (
+	"fmt"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// Merkle trees as Walrus builds them (PROTOCOL.md §3): Blake2b-256, leaf H(0x00 || data),
+// inner node H(0x01 || left || right), an odd level padded with a 32-zero-byte node, and the
+// empty tree's root is 32 zero bytes.
+
+const (
+	leafPrefix  = 0x00
+	innerPrefix = 0x01
+)
+
+// HashLen is the length of every digest in the codec (Blake2b-256).
+const HashLen = 32
+
+// leafHash is H(0x00 || data). buf is scratch of at least 1+len(data) bytes (or nil).
+func leafHash(buf, data []byte) [HashLen]byte {
+	if cap(buf) < 1+len(data) {
+		buf = make([]byte, 1+len(data))
+	}
+	buf = buf[:1+len(data)]
+	buf[0] = leafPrefix
+	copy(buf[1:], data)
+	return blake2b.Sum256(buf)
+}
+
+// innerHash is H(0x01 || l || r).
+func innerHash(l, r *[HashLen]byte) [HashLen]byte {
+	var b [1 + 2*HashLen]byte
+	b[0] = innerPrefix
+	copy(b[1:], l[:])
+	copy(b[1+HashLen:], r[:])
+	return blake2b.Sum256(b[:])
+}
+
+// merkleRootInPlace returns the root over the given leaf hashes, using level as scratch
+// (it is overwritten). The zero value is the root of the empty tree.
+func merkleRootInPlace(level [][HashLen]byte) [HashLen]byte {
+	if len(level) == 0 {
+		return [HashLen]byte{}
+	}
+	var zero [HashLen]byte
+	for len(level) > 1 {
+		half := (len(level) + 1) / 2
+		for i := range half {
+			l := &level[2*i]
+			r := &zero
+			if 2*i+1 < len(level) {
+				r = &level[2*i+1]
+			}
+			level[i] = innerHash(l, r)
+		}
+		level = level[:half]
+	}
+	return level[0]
+}
+
+// MerkleRoot returns the Walrus Merkle root over the given leaf hashes (leaves untouched).
+func MerkleRoot(leaves [][HashLen]byte) [HashLen]byte {
+	return merkleRootInPlace(append([][HashLen]byte(nil), leaves...))
+}
+
+// proofDepth is the number of siblings on a leaf-to-root path in a tree of n leaves.
+func proofDepth(n int) int {
+	d := 0
+	for n > 1 {
+		n = (n + 1) / 2
+		d++
+	}
+	return d
+}
+
+// MerkleProof authenticates one leaf: the sibling hashes from the leaf to the root, and the
+// leaf's index. Walrus's BCS form is path as a vector of Node enums (0 = Empty, 1 = Digest)
+// followed by leaf_index as u64; we write a padding (all-zero) sibling as Empty, as Walrus's
+// tree does, and accept nothing else for it.
+type MerkleProof struct {
+	Path      [][HashLen]byte
+	LeafIndex uint64
+}
+
+// merkleProofFrom returns the proof for leaf idx from the leaf hashes (leaves untouched).
+func merkleProofFrom(leaves [][HashLen]byte, idx int) MerkleProof {
+	level := append([][HashLen]byte(nil), leaves...)
+	proof := MerkleProof{LeafIndex: uint64(idx), Path: make([][HashLen]byte, 0, proofDepth(len(leaves)))}
+	var zero [HashLen]byte
+	for len(level) > 1 {
+		sib := idx ^ 1
+		if sib < len(level) {
+			proof.Path = append(proof.Path, level[sib])
+		} else {
+			proof.Path = append(proof.Path, zero)
+		}
+		half := (len(level) + 1) / 2
+		for i := range half {
+			l := &level[2*i]
+			r := &zero
+			if 2*i+1 < len(level) {
+				r = &level[2*i+1]
+			}
+			level[i] = innerHash(l, r)
+		}
+		level = level[:half]
+		idx /= 2
+	}
+	return proof
+}
+
+// rootFromLeaf recomputes the root from a leaf hash along the proof path.
+func (p *MerkleProof) rootFromLeaf(leaf [HashLen]byte) [HashLen]byte {
+	cur := leaf
+	idx := p.LeafIndex
+	for i := range p.Path {
+		if idx%2 == 0 {
+			cur = innerHash(&cur, &p.Path[i])
+		} else {
+			cur = innerHash(&p.Path[i], &cur)
+		}
+		idx /= 2
+	}
+	return cur
+}
+
+// Verify checks that data is leaf LeafIndex of a tree with nLeaves leaves and the given root.
+// Besides the hash chain it checks the index and the path length, so a proof is only valid
+// for the one position it names.
+func (p *MerkleProof) Verify(root [HashLen]byte, nLeaves int, data []byte) error {
+	if p.LeafIndex >= uint64(nLeaves) {
+		return fmt.Errorf("%w: leaf index %d >= %d leaves", ErrBadProof, p.LeafIndex, nLeaves)
+	}
+	if len(p.Path) != proofDepth(nLeaves) {
+		return fmt.Errorf("%w: path of %d nodes, want %d", ErrBadProof, len(p.Path), proofDepth(nLeaves))
+	}
+	if p.rootFromLeaf(leafHash(nil, data)) != root {
+		return fmt.Errorf("%w: root mismatch at leaf %d", ErrBadProof, p.LeafIndex)
+	}
+	return nil
+}
+
+// MarshalBCS encodes the proof as Walrus's MerkleProof: uleb128(len(path)) || nodes ||
+// u64 LE leaf_index, a node being 0x00 (Empty, for an all-zero sibling) or 0x01 || 32 bytes.
+func (p *MerkleProof) MarshalBCS() []byte {
+	return p.appendBCS(nil)
+}
+
+func (p *MerkleProof) appendBCS(b []byte) []byte {
+	b = appendULEB128(b, uint64(len(p.Path)))
+	for i := range p.Path {
+		if p.Path[i] == ([HashLen]byte{}) {
+			b = append(b, 0)
+			continue
+		}
+		b = append(b, 1)
+		b = append(b, p.Path[i][:]...)
+	}
+	return appendU64(b, p.LeafIndex)
+}
+
+// UnmarshalMerkleProofBCS decodes a proof strictly (canonical, no trailing bytes).
+func UnmarshalMerkleProofBCS(b []byte) (MerkleProof, error) {
+	r := bcsReader{b: b}
+	p := r.merkleProof()
+	if err := r.finish(); err != nil {
+		return MerkleProof{}, err
+	}
+	return p, nil
+}
+
+// maxProofDepth bounds decoded proof paths: trees have at most 65535 leaves (u16 indices).
+const maxProofDepth = 16
+
+func (r *bcsReader) merkleProof() MerkleProof {
+	count := r.length(maxProofDepth)
+	p := MerkleProof{Path: make([][HashLen]byte, count)}
+	for i := range count {
+		switch r.u8() {
+		case 0:
+			// Empty: the all-zero padding node.
+		case 1:
+			r.fixed(p.Path[i][:])
+			if p.Path[i] == ([HashLen]byte{}) {
+				r.fail("zero digest must be encoded as Empty")
+			}
+		default:
+			r.fail("bad Merkle node tag")
+		}
+	}
+	p.LeafIndex = r.u64()
+	return p
+}

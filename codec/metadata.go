@@ -1,0 +1,140 @@
+package codec
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// SliverPairHashes are the commitments of sliver pair p (PROTOCOL.md §3): the hash of primary
+// sliver p and of secondary sliver n-1-p.
+type SliverPairHashes struct {
+	Primary, Secondary [HashLen]byte
+}
+
+// Metadata is Walrus's BlobMetadataV1: encoding type, unencoded length and one
+// SliverPairHashes per sliver pair (n entries).
+type Metadata struct {
+	EncodingType    uint8
+	UnencodedLength uint64
+	Hashes          []SliverPairHashes
+}
+
+// PrimaryHash is the hash of primary sliver i (held in pair i).
+func (m *Metadata) PrimaryHash(i int) [HashLen]byte { return m.Hashes[i].Primary }
+
+// SecondaryHash is the hash of secondary sliver i (held in pair n-1-i).
+func (m *Metadata) SecondaryHash(i int) [HashLen]byte {
+	return m.Hashes[len(m.Hashes)-1-i].Secondary
+}
+
+// sliverHash is the committed hash of the sliver with the given axis and index.
+func (m *Metadata) sliverHash(a Axis, i int) [HashLen]byte {
+	if a == AxisPrimary {
+		return m.PrimaryHash(i)
+	}
+	return m.SecondaryHash(i)
+}
+
+// Root is the Merkle root over the pairs' 64-byte leaves primary_hash || secondary_hash.
+func (m *Metadata) Root() [HashLen]byte {
+	leaves := make([][HashLen]byte, len(m.Hashes))
+	var buf [1 + 2*HashLen]byte
+	for i, h := range m.Hashes {
+		copy(buf[1:], h.Primary[:])
+		copy(buf[1+HashLen:], h.Secondary[:])
+		leaves[i] = leafHash(buf[:], buf[1:])
+	}
+	return merkleRootInPlace(leaves)
+}
+
+// BlobID is Blake2b256(encoding_type || u64_le(length) || Root()) (PROTOCOL.md §3).
+func (m *Metadata) BlobID() BlobID {
+	return ComputeBlobID(m.EncodingType, m.UnencodedLength, m.Root())
+}
+
+// SymbolSize is the symbol size the metadata implies for p.
+func (m *Metadata) SymbolSize(p Params) (int, error) { return p.SymbolSize(m.UnencodedLength) }
+
+// MarshalBCS encodes Walrus's BlobMetadata::V1: 0x00 (V1) || encoding type (enum tag, 1 for
+// RS2) || u64 LE unencoded_length || uleb128(n) || n × (Node primary, Node secondary), a Node
+// being 0x01 || 32 bytes (Digest).
+func (m *Metadata) MarshalBCS() []byte {
+	b := make([]byte, 0, 2+8+5+len(m.Hashes)*2*(1+HashLen))
+	b = append(b, 0, m.EncodingType)
+	b = binary.LittleEndian.AppendUint64(b, m.UnencodedLength)
+	b = appendULEB128(b, uint64(len(m.Hashes)))
+	for _, h := range m.Hashes {
+		b = append(b, 1)
+		b = append(b, h.Primary[:]...)
+		b = append(b, 1)
+		b = append(b, h.Secondary[:]...)
+	}
+	return b
+}
+
+// UnmarshalMetadataBCS decodes untrusted metadata strictly: version V1, encoding type RS2,
+// exactly n Digest hashes (a sliver hash is never the empty node), no trailing bytes, and a
+// length within p's maximum. It does not check the blob ID (VerifyMetadata does).
+func UnmarshalMetadataBCS(p Params, b []byte) (Metadata, error) {
+	r := bcsReader{b: b}
+	if v := r.u8(); r.err == nil && v != 0 {
+		r.fail("unknown metadata version")
+	}
+	et := r.u8()
+	if r.err == nil && et != EncodingTypeRS2 {
+		r.fail("unknown encoding type")
+	}
+	length := r.u64()
+	count := r.length(p.N)
+	if r.err == nil && count != p.N {
+		r.fail(fmt.Sprintf("%d sliver pair hashes, want n=%d", count, p.N))
+	}
+	var m Metadata
+	if r.err == nil {
+		m = Metadata{EncodingType: et, UnencodedLength: length, Hashes: make([]SliverPairHashes, count)}
+		for i := range m.Hashes {
+			r.digestNode(&m.Hashes[i].Primary)
+			r.digestNode(&m.Hashes[i].Secondary)
+		}
+	}
+	if err := r.finish(); err != nil {
+		return Metadata{}, err
+	}
+	if err := checkMetadataShape(p, &m); err != nil {
+		return Metadata{}, err
+	}
+	return m, nil
+}
+
+func (r *bcsReader) digestNode(dst *[HashLen]byte) {
+	if tag := r.u8(); r.err == nil && tag != 1 {
+		r.fail("sliver hash must be a Digest node")
+	}
+	r.fixed(dst[:])
+}
+
+func checkMetadataShape(p Params, m *Metadata) error {
+	if m.EncodingType != EncodingTypeRS2 {
+		return fmt.Errorf("%w: encoding type %d", ErrBadMetadata, m.EncodingType)
+	}
+	if len(m.Hashes) != p.N {
+		return fmt.Errorf("%w: %d sliver pair hashes, want n=%d", ErrBadMetadata, len(m.Hashes), p.N)
+	}
+	if m.UnencodedLength > p.MaxBlobSize() {
+		return fmt.Errorf("%w: length %d exceeds max %d", ErrBadMetadata, m.UnencodedLength, p.MaxBlobSize())
+	}
+	return nil
+}
+
+// VerifyMetadata checks untrusted metadata against the blob ID it claims to describe
+// (PROTOCOL.md §3): RS2, len(hashes) == n, length within the maximum, and the recomputed blob
+// ID equal to id.
+func VerifyMetadata(p Params, id BlobID, m *Metadata) error {
+	if err := checkMetadataShape(p, m); err != nil {
+		return err
+	}
+	if got := m.BlobID(); got != id {
+		return fmt.Errorf("%w: metadata gives %s, want %s", ErrBlobIDMismatch, got, id)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package codec
+
+import "fmt"
+
+// Axis names one of RedStuff's two encodings (PROTOCOL.md §1): primary slivers are rows of the
+// column-expanded matrix, secondary slivers columns of the row-expanded matrix.
+type Axis uint8
+
+// The two axes; enums start at 1 so the zero value is invalid.
+const (
+	AxisPrimary   Axis = 1
+	AxisSecondary Axis = 2
+)
+
+// String names the axis.
+func (a Axis) String() string {
+	switch a {
+	case AxisPrimary:
+		return "primary"
+	case AxisSecondary:
+		return "secondary"
+	}
+	return fmt.Sprintf("Axis(%d)", uint8(a))
+}
+
+// Valid reports whether a is AxisPrimary or AxisSecondary.
+func (a Axis) Valid() bool { return a == AxisPrimary || a == AxisSecondary }
+
+// Other returns the opposite axis.
+func (a Axis) Other() Axis {
+	if a == AxisPrimary {
+		return AxisSecondary
+	}
+	return AxisPrimary
+}
+
+// sourceSymbols is the number of symbols in a sliver of this axis: C for primary, R for
+// secondary (PROTOCOL.md §1).
+func (p Params) sourceSymbols(a Axis) int {
+	if a == AxisPrimary {
+		return p.C
+	}
+	return p.R
+}
+
+// RecoveryThreshold is the number of recovery symbols needed to recover a sliver of axis a
+// (PROTOCOL.md §4): n-f for a primary sliver, n-2f for a secondary one.
+func (p Params) RecoveryThreshold(a Axis) int { return p.sourceSymbols(a) }
+
+// DecodeThreshold is the number of slivers of axis a needed to decode the blob: R = n-2f
+// primary slivers, or C = n-f secondary slivers.
+func (p Params) DecodeThreshold(a Axis) int { return p.sourceSymbols(a.Other()) }
+
+// Sliver is one primary or secondary sliver: its symbols concatenated (Data), each
+// SymbolSize bytes. Walrus's SliverData.
+type Sliver struct {
+	Axis       Axis
+	Index      uint16
+	SymbolSize uint16
+	Data       []byte
+}
+
+// Symbol returns symbol i of the sliver (aliasing Data).
+func (s *Sliver) Symbol(i int) []byte {
+	ss := int(s.SymbolSize)
+	return s.Data[i*ss : (i+1)*ss]
+}
+
+// MarshalBCS encodes the sliver as Walrus's SliverData:
+// uleb128(len(Data)) || Data || u16 LE symbol_size || u16 LE index.
+func (s *Sliver) MarshalBCS() []byte {
+	b := make([]byte, 0, len(s.Data)+5+4)
+	b = appendULEB128(b, uint64(len(s.Data)))
+	b = append(b, s.Data...)
+	b = appendU16(b, s.SymbolSize)
+	return appendU16(b, s.Index)
+}
+
+// UnmarshalSliverBCS decodes an untrusted SliverData of the given axis and checks it against
+// the geometry: index < n, an even symbol size within 2..MaxSymbolSize, and exactly the
+// axis's number of symbols. Whether the symbol size fits a given blob is checked against its
+// metadata by VerifySliver.
+func UnmarshalSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
+	if !axis.Valid() {
+		return Sliver{}, fmt.Errorf("%w: bad axis %d", ErrBadSliver, axis)
+	}
+	r := bcsReader{b: b}
+	maxLen := p.sourceSymbols(axis) * MaxSymbolSize
+	data := r.bytes(maxLen)
+	ss := r.u16()
+	idx := r.u16()
+	if err := r.finish(); err != nil {
+		return Sliver{}, err
+	}
+	s := Sliver{Axis: axis, Index: idx, SymbolSize: ss, Data: data}
+	if err := checkSliverShape(p, &s); err != nil {
+		return Sliver{}, err
+	}
+	return s, nil
+}
+
+// checkSliverShape checks axis, index, symbol size and data length against p.
+func checkSliverShape(p Params, s *Sliver) error {
+	if !s.Axis.Valid() {
+		return fmt.Errorf("%w: bad axis %d", ErrBadSliver, s.Axis)
+	}
+	if int(s.Index) >= p.N {
+		return fmt.Errorf("%w: index %d >= n=%d", ErrBadSliver, s.Index, p.N)
+	}
+	if s.SymbolSize == 0 || s.SymbolSize%2 != 0 || s.SymbolSize > MaxSymbolSize {
+		return fmt.Errorf("%w: symbol size %d", ErrBadSliver, s.SymbolSize)
+	}
+	if want := p.sourceSymbols(s.Axis) * int(s.SymbolSize); len(s.Data) != want {
+		return fmt.Errorf("%w: %s sliver of %d bytes, want %d", ErrBadSliver, s.Axis, len(s.Data), want)
+	}
+	return nil
+}
