@@ -74,9 +74,9 @@ type encoder struct {
 	prim, sec  *rsCode
 	keep       bool
 
-	padded    []byte   // R*C*s source matrix, zero padded (keep only)
-	xconv     []byte   // R*C*cs source matrix in chunk layout
-	p2conv    []byte   // R*f*cs secondary recovery cells of the source rows, chunk layout
+	padded    []byte // R*C*s source matrix, zero padded (keep only)
+	xconv     []byte // R*C*cs source matrix in chunk layout
+	p2conv    []byte // R*f*cs secondary recovery cells of the source rows, chunk layout
 	leaves    [][HashLen]byte
 	primary   [][]byte // n primary slivers (keep only)
 	secondary [][]byte // n secondary slivers (keep only)
