@@ -133,6 +133,10 @@ const (
 // VerifyCertificate checks that cert is for this committee's epoch, that its signers hold
 // enough shards for th, and that the aggregate signature is theirs on msg.
 func (c *Committee) VerifyCertificate(msg []byte, cert *Certificate, th Threshold) error {
+	// An unknown threshold must not silently fall back to either rule.
+	if th != ThresholdQuorum && th != ThresholdValidity {
+		return fmt.Errorf("%w: unknown threshold %d", ErrBadCertificate, th)
+	}
 	if cert.Epoch != c.Epoch {
 		return fmt.Errorf("%w: certificate epoch %d, committee epoch %d", ErrBadCertificate, cert.Epoch, c.Epoch)
 	}
@@ -150,7 +154,8 @@ func (c *Committee) VerifyCertificate(msg []byte, cert *Certificate, th Threshol
 	if th == ThresholdValidity {
 		ok = IsValidity(w, c.NShards)
 	}
-	if !ok {
+	// w > 0 guards a committee with NShards <= 0 (never Indexed), where any weight would pass.
+	if !ok || w <= 0 {
 		return fmt.Errorf("%w: %d of %d shards", ErrNoQuorum, w, c.NShards)
 	}
 	if err := bls.FastAggregateVerify(pks, msg, cert.Signature); err != nil {
