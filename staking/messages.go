@@ -1,0 +1,45 @@
+package staking
+
+import (
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+)
+
+// ConfirmationBody is Walrus's StorageConfirmation body in BCS (PROTOCOL.md §5):
+// blob_id (32 bytes) || persistence, where persistence is 0 for a permanent blob and
+// 1 || object ID (32 bytes) for a deletable one.
+func ConfirmationBody(blobID codec.BlobID, deletable bool, object ObjectID) []byte {
+	out := make([]byte, 0, 65)
+	out = append(out, blobID[:]...)
+	if !deletable {
+		return append(out, 0)
+	}
+	out = append(out, 1)
+	return append(out, object[:]...)
+}
+
+// ConfirmationMessage is the byte string a node signs to confirm storage of a blob in
+// epoch ep and that a CertifyBlob certificate must cover. Nodes must sign exactly this.
+func ConfirmationMessage(network epoch.NetworkID, ep uint32, blobID codec.BlobID, deletable bool, object ObjectID) []byte {
+	return epoch.SignedMessage(epoch.IntentStorageConfirmation, network, ep, ConfirmationBody(blobID, deletable, object))
+}
+
+// InvalidBlobMessage is the byte string a node signs to attest that blobID is
+// inconsistently encoded (PROTOCOL.md §4): the body is the blob ID.
+func InvalidBlobMessage(network epoch.NetworkID, ep uint32, blobID codec.BlobID) []byte {
+	return epoch.SignedMessage(epoch.IntentInvalidBlob, network, ep, blobID[:])
+}
+
+// SyncDoneMessage is what a node signs to announce it holds all its shards of epoch ep
+// (PROTOCOL.md §7): the body is its node ID.
+func SyncDoneMessage(network epoch.NetworkID, ep uint32, node epoch.NodeID) []byte {
+	return epoch.SignedMessage(epoch.IntentSyncDone, network, ep, node[:])
+}
+
+// ChallengeMessage is what an attester signs over its challenge results for epoch ep: the
+// body is the canonical encoding of the result list (u32 count, then node ID || pass byte).
+func ChallengeMessage(network epoch.NetworkID, ep uint32, results []ChallengeResult) []byte {
+	e := &encoder{}
+	encodeResults(e, results)
+	return epoch.SignedMessage(epoch.IntentChallengeResult, network, ep, e.b)
+}

@@ -1,0 +1,143 @@
+package staking
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/hex"
+
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+)
+
+// FrostPerWAL is the number of FROST in one WAL (PROTOCOL.md §6).
+const FrostPerWAL uint64 = 1_000_000_000
+
+// MaxEpochsAhead is how far ahead storage may be bought: End <= current epoch + 53
+// (PROTOCOL.md §6).
+const MaxEpochsAhead = 53
+
+// BillingUnit is the storage billing unit, 1 MiB (PROTOCOL.md §6).
+const BillingUnit = 1 << 20
+
+// BasisPoints is 100% in commission units.
+const BasisPoints = 10_000
+
+// BurnPercent of each epoch's storage income is burned (PROTOCOL.md §6).
+const BurnPercent = 3
+
+// Caps on variable-length fields, so decoding never allocates more than the input justifies.
+const (
+	MaxAddrs         = 8
+	MaxAddrLen       = 256
+	MaxPeerIDLen     = 128
+	MaxAttributes    = 32
+	MaxAttrKeyLen    = 64
+	MaxAttrValueLen  = 1024
+	MaxChallengeList = 1024
+	MaxTxSize        = 1 << 16
+	MaxTxsPerCP      = 100_000
+	MaxNetworkName   = 64
+)
+
+// Address names an account: Blake2b-256 of its Ed25519 public key (DESIGN.md §3).
+type Address [32]byte
+
+// AddressOf derives the account address of an Ed25519 public key.
+func AddressOf(pub ed25519.PublicKey) Address { return Address(blake2b.Sum256(pub)) }
+
+// String prints the address in hex.
+func (a Address) String() string { return hex.EncodeToString(a[:]) }
+
+// ObjectID names a ledger object (storage resource, blob object, stake). Object IDs are
+// derived from the creating transaction's sender and nonce, so a client can predict them
+// before its transaction is committed (it needs the ID to sign deletable confirmations).
+type ObjectID [32]byte
+
+// String prints the object ID in hex.
+func (o ObjectID) String() string { return hex.EncodeToString(o[:]) }
+
+// DeriveObjectID is the ID of the idx-th object created by the transaction of sender with
+// nonce: Blake2b-256("walrus-go/object" || sender || nonce u64 LE || idx u8).
+func DeriveObjectID(sender Address, nonce uint64, idx uint8) ObjectID {
+	var buf [16 + 32 + 8 + 1]byte
+	copy(buf[:], "walrus-go/object")
+	copy(buf[16:], sender[:])
+	binary.LittleEndian.PutUint64(buf[48:], nonce)
+	buf[56] = idx
+	return ObjectID(blake2b.Sum256(buf[:]))
+}
+
+// Account is a balance and the nonce the account's next transaction must carry.
+type Account struct {
+	Balance uint64
+	Nonce   uint64
+}
+
+// Storage is a storage resource: Size bytes for epochs [Start, End).
+type Storage struct {
+	ID         ObjectID
+	Owner      Address
+	Start, End uint32
+	Size       uint64
+}
+
+// Attribute is one string key/value pair riding on a blob registration.
+type Attribute struct{ Key, Value string }
+
+// Blob is one blob object in the registry (PROTOCOL.md §6). Several objects may share a
+// blob ID; its status is the aggregate over them (see State.BlobStatus).
+type Blob struct {
+	ID          ObjectID
+	Owner       Address
+	BlobID      codec.BlobID
+	Root        [32]byte
+	Length      uint64
+	Encoding    uint8
+	EncodedSize uint64
+	Storage     Storage // the resource the registration consumed; End is the blob's end epoch
+	Deletable   bool
+	Registered  uint32 // epoch of registration
+	Certified   bool
+	CertEpoch   uint32 // epoch of certification, valid when Certified
+	Attributes  []Attribute
+}
+
+// Node is a registered storage node and its votes (PROTOCOL.md §6–7).
+type Node struct {
+	ID         epoch.NodeID // Blake2b-256 of the BLS public key
+	Operator   Address      // the account that registered it; receives commission
+	BLSKey     bls.PublicKey
+	PeerID     string
+	Addrs      []string
+	Commission uint16 // basis points, in force now
+	// NextCommission takes effect at the start of epoch NextCommissionEpoch (0 = none).
+	NextCommission      uint16
+	NextCommissionEpoch uint32
+	StoragePrice        uint64 // FROST per MiB per epoch
+	WritePrice          uint64 // FROST per MiB
+	Capacity            uint64 // bytes
+}
+
+// Stake is a delegation of Amount FROST from Owner to Node's pool. It counts for the
+// committees of epochs >= Activation, and once Withdrawing only for those < WithdrawAt; it
+// earns rewards in exactly those epochs (PROTOCOL.md §6 mid-epoch rule). It may be withdrawn
+// from epoch WithdrawAt on.
+type Stake struct {
+	ID          ObjectID
+	Owner       Address
+	Node        epoch.NodeID
+	Amount      uint64
+	Activation  uint32
+	Withdrawing bool
+	WithdrawAt  uint32
+}
+
+// Prices are the committee-chosen prices and capacity for an epoch (PROTOCOL.md §6).
+type Prices struct {
+	Storage  uint64 // FROST per MiB per epoch
+	Write    uint64 // FROST per MiB
+	Capacity uint64 // total bytes sellable per epoch
+}
