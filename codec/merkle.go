@@ -84,33 +84,6 @@ type MerkleProof struct {
 	LeafIndex uint64
 }
 
-// merkleProofFrom returns the proof for leaf idx from the leaf hashes (leaves untouched).
-func merkleProofFrom(leaves [][HashLen]byte, idx int) MerkleProof {
-	level := append([][HashLen]byte(nil), leaves...)
-	proof := MerkleProof{LeafIndex: uint64(idx), Path: make([][HashLen]byte, 0, proofDepth(len(leaves)))}
-	var zero [HashLen]byte
-	for len(level) > 1 {
-		sib := idx ^ 1
-		if sib < len(level) {
-			proof.Path = append(proof.Path, level[sib])
-		} else {
-			proof.Path = append(proof.Path, zero)
-		}
-		half := (len(level) + 1) / 2
-		for i := range half {
-			l := &level[2*i]
-			r := &zero
-			if 2*i+1 < len(level) {
-				r = &level[2*i+1]
-			}
-			level[i] = innerHash(l, r)
-		}
-		level = level[:half]
-		idx /= 2
-	}
-	return proof
-}
-
 // rootFromLeaf recomputes the root from a leaf hash along the proof path.
 func (p *MerkleProof) rootFromLeaf(leaf [HashLen]byte) [HashLen]byte {
 	cur := leaf
@@ -191,5 +164,49 @@ func (r *bcsReader) merkleProof() MerkleProof {
 		}
 	}
 	p.LeafIndex = r.u64()
+	return p
+}
+
+// merkleTree keeps every level of a Walrus Merkle tree so that proofs cost no hashing.
+type merkleTree struct {
+	levels [][][HashLen]byte // levels[0] = leaf hashes, last = [root]
+}
+
+func newMerkleTree(leaves [][HashLen]byte) *merkleTree {
+	t := &merkleTree{levels: [][][HashLen]byte{leaves}}
+	var zero [HashLen]byte
+	for level := leaves; len(level) > 1; {
+		next := make([][HashLen]byte, (len(level)+1)/2)
+		for i := range next {
+			r := &zero
+			if 2*i+1 < len(level) {
+				r = &level[2*i+1]
+			}
+			next[i] = innerHash(&level[2*i], r)
+		}
+		t.levels = append(t.levels, next)
+		level = next
+	}
+	return t
+}
+
+func (t *merkleTree) root() [HashLen]byte {
+	top := t.levels[len(t.levels)-1]
+	if len(top) == 0 {
+		return [HashLen]byte{}
+	}
+	return top[0]
+}
+
+func (t *merkleTree) proof(idx int) MerkleProof {
+	p := MerkleProof{LeafIndex: uint64(idx), Path: make([][HashLen]byte, 0, len(t.levels)-1)}
+	for _, level := range t.levels[:len(t.levels)-1] {
+		var sib [HashLen]byte
+		if idx^1 < len(level) {
+			sib = level[idx^1]
+		}
+		p.Path = append(p.Path, sib)
+		idx /= 2
+	}
 	return p
 }

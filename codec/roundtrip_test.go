@@ -1,0 +1,204 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/walrus-go/walrus-go/codec"
+)
+
+// testShardCounts covers both rates of the primary axis: high-rate at n = 4, 7, 13 and
+// low-rate at 10, 16, 31, 100 (PROTOCOL.md §1), plus m <= K and m > K shapes.
+var testShardCounts = []int{4, 5, 7, 10, 13, 16, 31, 100}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// blobSizes returns a spread of sizes: empty, tiny, sizes around the symbol-size steps and
+// sizes whose symbols are not a multiple of 64 bytes (the chunk-layout tail).
+func blobSizes(p codec.Params) []int {
+	cells := p.R * p.C
+	return []int{0, 1, 2, cells*2 - 1, cells * 2, cells*2 + 1, cells*64 + 3, cells*70 + 11}
+}
+
+func mustEncode(t testing.TB, p codec.Params, data []byte) *codec.EncodedBlob {
+	t.Helper()
+	enc, err := codec.Encode(p, data)
+	if err != nil {
+		t.Fatalf("Encode(n=%d, %d bytes): %v", p.N, len(data), err)
+	}
+	return enc
+}
+
+func TestEncodeMatchesComputeMetadata(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range testShardCounts {
+		p := codec.MustParams(n)
+		for _, size := range blobSizes(p) {
+			data := randBytes(rng, size)
+			enc := mustEncode(t, p, data)
+			m, id, err := codec.ComputeMetadata(p, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id != enc.BlobID || !bytes.Equal(m.MarshalBCS(), enc.Metadata.MarshalBCS()) {
+				t.Fatalf("n=%d size=%d: ComputeMetadata differs from Encode", n, size)
+			}
+			if err := codec.VerifyMetadata(p, id, &m); err != nil {
+				t.Fatalf("n=%d size=%d: %v", n, size, err)
+			}
+			for i := range n {
+				if enc.Primary[i].Index != uint16(i) || enc.Secondary[i].Index != uint16(i) {
+					t.Fatalf("sliver index mismatch at %d", i)
+				}
+				for _, s := range []*codec.Sliver{&enc.Primary[i], &enc.Secondary[i]} {
+					if err := codec.VerifySliver(p, &m, s); err != nil {
+						t.Fatalf("n=%d size=%d %s %d: %v", n, size, s.Axis, s.Index, err)
+					}
+				}
+			}
+			// Primary sliver r and secondary sliver c share cell (r, c) for r < R, c < C.
+			s := enc.SymbolSize
+			for r := range p.R {
+				for c := range p.C {
+					a := enc.Primary[r].Data[c*s : (c+1)*s]
+					b := enc.Secondary[c].Data[r*s : (r+1)*s]
+					if !bytes.Equal(a, b) {
+						t.Fatalf("cell (%d,%d) differs between axes", r, c)
+					}
+				}
+			}
+		}
+	}
+}
+
+// usablePrimary is the number of leading primary slivers the primary decoder can use: all n
+// if the primary code is high-rate, R+next_pow2(R) otherwise (PROTOCOL.md §1).
+func usablePrimary(p codec.Params) int {
+	k, m := p.R, p.N-p.R
+	pk, pm := 1, 1
+	for pk < k {
+		pk *= 2
+	}
+	for pm < m {
+		pm *= 2
+	}
+	low := pk < pm || (pk == pm && k > m)
+	if !low {
+		return p.N
+	}
+	return min(p.N, k+pk)
+}
+
+func TestDecodeRandomSubsets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range testShardCounts {
+		p := codec.MustParams(n)
+		for _, size := range blobSizes(p) {
+			data := randBytes(rng, size)
+			enc := mustEncode(t, p, data)
+			for trial := range 4 {
+				// Primary: any R of the usable range; f faults never leave fewer.
+				usable := usablePrimary(p)
+				perm := rng.Perm(usable)[:p.R]
+				var sl []codec.Sliver
+				for _, i := range perm {
+					sl = append(sl, enc.Primary[i])
+				}
+				if trial == 0 {
+					// Worst case under f faults: the first f slivers missing, all others given.
+					sl = append([]codec.Sliver(nil), enc.Primary[p.F:]...)
+				}
+				got, err := codec.DecodePrimary(p, &enc.Metadata, sl)
+				if err != nil {
+					t.Fatalf("n=%d size=%d DecodePrimary: %v", n, size, err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("n=%d size=%d DecodePrimary: wrong data", n, size)
+				}
+				// Secondary: any C of n.
+				perm = rng.Perm(n)[:p.C]
+				sl = sl[:0]
+				for _, i := range perm {
+					sl = append(sl, enc.Secondary[i])
+				}
+				got, err = codec.DecodeSecondary(p, &enc.Metadata, sl)
+				if err != nil {
+					t.Fatalf("n=%d size=%d DecodeSecondary: %v", n, size, err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("n=%d size=%d DecodeSecondary: wrong data", n, size)
+				}
+			}
+			// Too few slivers.
+			if _, err := codec.DecodePrimary(p, &enc.Metadata, enc.Primary[:p.R-1]); !errors.Is(err, codec.ErrNotEnoughSlivers) {
+				t.Fatalf("n=%d: decode from R-1 slivers: %v", n, err)
+			}
+		}
+	}
+}
+
+func TestRecoverSliverFromRandomSymbols(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range testShardCounts {
+		p := codec.MustParams(n)
+		data := randBytes(rng, p.R*p.C*6+5)
+		enc := mustEncode(t, p, data)
+		expP := make([]*codec.ExpandedSliver, n)
+		expS := make([]*codec.ExpandedSliver, n)
+		for i := range n {
+			var err error
+			if expP[i], err = codec.ExpandSliver(p, &enc.Primary[i]); err != nil {
+				t.Fatal(err)
+			}
+			if expS[i], err = codec.ExpandSliver(p, &enc.Secondary[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, target := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
+			for trial := range 3 {
+				idx := rng.IntN(n)
+				// Sources: the other axis's slivers; take a random subset of n-f holders
+				// (f faulty), shuffled, with one duplicate and one corrupt symbol mixed in.
+				src := expS
+				if target == codec.AxisSecondary {
+					src = expP
+				}
+				holders := rng.Perm(n)[:p.N-p.F]
+				var syms []codec.RecoverySymbol
+				for _, h := range holders {
+					sym, err := src[h].RecoverySymbol(idx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := codec.VerifyRecoverySymbol(p, &enc.Metadata, target, idx, &sym); err != nil {
+						t.Fatalf("n=%d %s %d from %d: %v", n, target, idx, h, err)
+					}
+					syms = append(syms, sym)
+				}
+				bad := syms[0]
+				bad.Data = append([]byte(nil), bad.Data...)
+				bad.Data[0] ^= 1
+				syms = append([]codec.RecoverySymbol{bad, syms[1]}, syms...)
+				got, proof, err := codec.RecoverSliver(p, &enc.Metadata, target, idx, syms)
+				if err != nil || proof != nil {
+					t.Fatalf("n=%d trial %d: recover %s %d: %v", n, trial, target, idx, err)
+				}
+				want := &enc.Primary[idx]
+				if target == codec.AxisSecondary {
+					want = &enc.Secondary[idx]
+				}
+				if !bytes.Equal(got.Data, want.Data) || got.Index != want.Index || got.Axis != want.Axis {
+					t.Fatalf("n=%d: recovered %s %d differs", n, target, idx)
+				}
+			}
+		}
+	}
+}
