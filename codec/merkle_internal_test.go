@@ -1,0 +1,107 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// A known-answer check of the tree shape (PROTOCOL.md §3) computed by hand with blake2b, for
+// 5 leaves: the odd levels are padded with zero nodes, and the proof of leaf 4 carries them
+// as Walrus's Empty node.
+func TestMerkleKnownAnswer(t *testing.T) {
+	data := [][]byte{[]byte("a"), []byte("bb"), []byte("ccc"), []byte(""), []byte("walrus")}
+	leaf := func(d []byte) [32]byte { return blake2b.Sum256(append([]byte{0}, d...)) }
+	inner := func(l, r [32]byte) [32]byte { return blake2b.Sum256(append(append([]byte{1}, l[:]...), r[:]...)) }
+	var zero [32]byte
+	l := make([][32]byte, 5)
+	for i, d := range data {
+		l[i] = leaf(d)
+	}
+	a, b, c := inner(l[0], l[1]), inner(l[2], l[3]), inner(l[4], zero)
+	d, e := inner(a, b), inner(c, zero)
+	want := inner(d, e)
+	if got := MerkleRoot(l); got != want {
+		t.Fatalf("root %x, want %x", got, want)
+	}
+	tree := newMerkleTree(l)
+	if tree.root() != want {
+		t.Fatal("tree root differs")
+	}
+	for i := range data {
+		pr := tree.proof(i)
+		if err := pr.Verify(want, 5, data[i]); err != nil {
+			t.Fatalf("leaf %d: %v", i, err)
+		}
+		if err := pr.Verify(want, 5, append(data[i], 0)); !errors.Is(err, ErrBadProof) {
+			t.Fatalf("leaf %d with other data: %v", i, err)
+		}
+		if err := pr.Verify(want, 9, data[i]); !errors.Is(err, ErrBadProof) {
+			t.Fatalf("leaf %d with a wrong tree size: %v", i, err)
+		}
+	}
+	pr := tree.proof(4)
+	enc := pr.MarshalBCS()
+	// path: 3 nodes: Empty, Empty, Digest(d); then leaf index 4.
+	wantEnc := append([]byte{3, 0, 0, 1}, d[:]...)
+	wantEnc = append(wantEnc, 4, 0, 0, 0, 0, 0, 0, 0)
+	if !bytes.Equal(enc, wantEnc) {
+		t.Fatalf("proof BCS %x, want %x", enc, wantEnc)
+	}
+	back, err := UnmarshalMerkleProofBCS(enc)
+	if err != nil || back.rootFromLeaf(l[4]) != want {
+		t.Fatalf("round trip: %v", err)
+	}
+	// A zero digest spelled as Digest is not canonical.
+	bad := append([]byte{1, 1}, make([]byte, 32)...)
+	bad = append(bad, make([]byte, 8)...)
+	if _, err := UnmarshalMerkleProofBCS(bad); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("non-canonical zero digest: %v", err)
+	}
+	if MerkleRoot(nil) != zero {
+		t.Fatal("empty root must be zero")
+	}
+}
+
+// The chunk layout of PROTOCOL.md §1 for a 70-byte symbol: one whole chunk, then a 6-byte tail
+// split 3 + 3 at offsets 0 and 32 of a zeroed chunk.
+func TestChunkLayout(t *testing.T) {
+	src := make([]byte, 70)
+	for i := range src {
+		src[i] = byte(i + 1)
+	}
+	dst := make([]byte, chunkSize(70))
+	toChunk(dst, src)
+	if !bytes.Equal(dst[:64], src[:64]) {
+		t.Fatal("whole chunk not copied")
+	}
+	want := make([]byte, 64)
+	copy(want[0:], src[64:67])
+	copy(want[32:], src[67:70])
+	if !bytes.Equal(dst[64:], want) {
+		t.Fatalf("tail %v, want %v", dst[64:], want)
+	}
+	back := make([]byte, 70)
+	fromChunk(back, dst)
+	if !bytes.Equal(back, src) {
+		t.Fatal("round trip")
+	}
+}
+
+// The rate rule of PROTOCOL.md §1 on the axes the protocol names.
+func TestRateSelection(t *testing.T) {
+	for _, tc := range []struct {
+		n   int
+		low bool
+	}{{4, false}, {7, false}, {13, false}, {10, true}, {100, true}, {1000, true}} {
+		p := MustParams(tc.n)
+		if got := isLowRate(p.R, p.N-p.R); got != tc.low {
+			t.Errorf("n=%d primary low-rate=%v, want %v", tc.n, got, tc.low)
+		}
+		if isLowRate(p.C, p.N-p.C) {
+			t.Errorf("n=%d secondary axis must be high-rate", tc.n)
+		}
+	}
+}
