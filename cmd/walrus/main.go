@@ -1,0 +1,205 @@
+//go:build oracle
+
+// Command walrus is the walrus-go binary: one executable for users and operators.
+//
+// Usage:
+//
+//	walrus [--config FILE] COMMAND [command flags] [args]
+//
+// Every command is an entry in the commands table below with a one-line summary, its own
+// flag set (stdlib flag) and, where it prints results, a --json flag. Today it has blob-id;
+// node, testnet, store, read, blob-status, info, balance, transfer and gateway join the table
+// as the packages they drive land (DESIGN.md §2, §8).
+//
+// Errors are one line on stderr and exit status 1; help goes to stdout with status 0.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one subcommand: its name, a one-line summary for `walrus help`, a usage line
+// for its own -h, and the function that runs it.
+type command struct {
+	name    string
+	summary string
+	usage   string // arguments after the command name, e.g. "[--json] FILE"
+	run     func(g *globals, args []string) error
+}
+
+// globals carries what every command may need: the global flags and the output streams
+// (tests run commands against buffers, main against the process's streams).
+type globals struct {
+	config string // --config: path to the client/node configuration file
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// errHelp means a command printed its help on request: exit status 0, nothing more to say.
+var errHelp = errors.New("help requested")
+
+// commands lists every subcommand in the order `walrus help` shows them. It is filled in
+// init because `help` refers back to the table.
+var commands []command
+
+func init() {
+	commands = []command{
+		{name: "blob-id", summary: "print the Walrus blob ID of a file (no network needed)",
+			usage: "[--n-shards N] [--json] FILE", run: runBlobID},
+		{name: "help", summary: "list commands, or show one command's flags",
+			usage: "[COMMAND]", run: runHelp},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// globalFlags is the flag set that precedes the command name; it binds into g.
+func globalFlags(g *globals) *flag.FlagSet {
+	fs := flag.NewFlagSet("walrus", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by run as one line
+	fs.StringVar(&g.config, "config", os.Getenv("WALRUS_CONFIG"),
+		"configuration `file` for commands that talk to a network (default $WALRUS_CONFIG)")
+	return fs
+}
+
+// run parses the global flags, dispatches to a command and maps the outcome to an exit
+// status: 0 success or help, 1 any error (reported as one line on stderr).
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	fs := globalFlags(g)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		return fail(stderr, "walrus", err)
+	}
+	if fs.NArg() == 0 {
+		return fail(stderr, "walrus", errors.New("no command given (run 'walrus help')"))
+	}
+	name := fs.Arg(0)
+	cmd := lookup(name)
+	if cmd == nil {
+		return fail(stderr, "walrus", fmt.Errorf("unknown command %q (run 'walrus help')", name))
+	}
+	if err := cmd.run(g, fs.Args()[1:]); err != nil {
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		return fail(stderr, "walrus "+name, err)
+	}
+	return 0
+}
+
+// fail prints err as one line (newlines folded) prefixed by who failed, and returns 1.
+func fail(stderr io.Writer, who string, err error) int {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintf(stderr, "%s: %s\n", who, msg)
+	return 1
+}
+
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// printUsage lists the global flags and every command with its one-line summary.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "walrus: a Walrus-compatible decentralized blob store (walrus-go)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: walrus [--config FILE] COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Global flags:")
+	fs := globalFlags(&globals{})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'walrus help COMMAND' or 'walrus COMMAND -h' for a command's flags.")
+}
+
+// runHelp is `walrus help [COMMAND]`: the command list, or one command's usage and flags.
+func runHelp(g *globals, args []string) error {
+	switch len(args) {
+	case 0:
+		printUsage(g.stdout)
+		return nil
+	case 1:
+		cmd := lookup(args[0])
+		if cmd == nil {
+			return fmt.Errorf("unknown command %q", args[0])
+		}
+		if cmd.name == "help" {
+			printUsage(g.stdout)
+			return nil
+		}
+		// Every command answers -h by printing its usage and flags and returning errHelp.
+		return cmd.run(g, []string{"-h"})
+	default:
+		return errors.New("want at most one COMMAND")
+	}
+}
+
+// newFlagSet makes a command's flag set. Parse errors come back to run, which prints them
+// as one line; flag's own usage printing is silenced because flag also calls it on errors.
+// -h is handled by parseArgs.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// printCommandUsage prints a command's usage line, summary and flags (its -h).
+func printCommandUsage(w io.Writer, fs *flag.FlagSet) {
+	c := lookup(fs.Name())
+	fmt.Fprintf(w, "Usage: walrus %s %s\n\n%s.\n\nFlags:\n", c.name, c.usage, c.summary)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parseArgs parses flags that may appear before or after positional arguments
+// (`walrus blob-id FILE --json` works like `walrus blob-id --json FILE`); "--" ends flags.
+// It returns the positional arguments, or errHelp after printing usage to g.stdout for -h.
+func parseArgs(g *globals, fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printCommandUsage(g.stdout, fs)
+				return nil, errHelp
+			}
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// flag stops at the first non-flag, or consumes a "--" just before returning.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
