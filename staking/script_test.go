@@ -33,7 +33,7 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := runScript(t, string(src))
+			got, _ := runScript(t, string(src))
 			golden := strings.TrimSuffix(f, ".txt") + ".golden"
 			if *rewrite {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -92,7 +92,7 @@ func (a args) list(k string) []string {
 	return strings.Split(a[k], ",")
 }
 
-func runScript(t *testing.T, src string) string {
+func runScript(t *testing.T, src string) (string, *tnet) {
 	var out bytes.Buffer
 	var n *tnet
 	for lineNo, line := range strings.Split(src, "\n") {
@@ -124,7 +124,7 @@ func runScript(t *testing.T, src string) string {
 			fmt.Fprintf(&out, "  %s\n", l)
 		}
 	}
-	return out.String()
+	return out.String(), n
 }
 
 type cmdResult struct {
