@@ -238,7 +238,7 @@ func runCmd(t *testing.T, n *tnet, cmd string, a args) cmdResult {
 		}
 		pop := k.ProvePossession()
 		if a.str("bad-pop") == "true" {
-			pop = n.nodeKey("other-"+a.str("node")).ProvePossession()
+			pop = n.nodeKey("other-" + a.str("node")).ProvePossession()
 		}
 		r, _ := n.submit(who, &staking.RegisterNode{BLSKey: k.PublicKey(), PoP: pop, Info: info})
 		return receipt(r)
