@@ -1,0 +1,170 @@
+package sim_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/walrus-go/walrus-go/epoch/sim"
+)
+
+// seeds returns the seeds to run: WALRUS_SEED replays one, WALRUS_LONG=1 runs many thousands,
+// the default a few hundred across all scenarios.
+func seeds(t *testing.T, normal, long int) []uint64 {
+	if s := os.Getenv("WALRUS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("WALRUS_SEED: %v", err)
+		}
+		return []uint64{v}
+	}
+	n := normal
+	if os.Getenv("WALRUS_LONG") == "1" {
+		n = long
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+type scenario struct {
+	name    string
+	weights []int
+	normal  int
+	long    int
+	build   func(seed uint64, r *rand.Rand) sim.Options
+}
+
+// faulty picks validators whose weight sums to at most f, half byzantine half crashed.
+func faulty(r *rand.Rand, weights []int, crash bool) (byz, crashed []int) {
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	f := (total - 1) / 3
+	used := 0
+	for _, i := range r.Perm(len(weights)) {
+		if used+weights[i] > f {
+			continue
+		}
+		used += weights[i]
+		if crash && r.IntN(2) == 0 {
+			crashed = append(crashed, i)
+		} else {
+			byz = append(byz, i)
+		}
+	}
+	return byz, crashed
+}
+
+func adversarial(weights []int, heights uint64) func(seed uint64, r *rand.Rand) sim.Options {
+	return func(seed uint64, r *rand.Rand) sim.Options {
+		byz, crashed := faulty(r, weights, true)
+		return sim.Options{
+			Seed: seed, Weights: weights, Byzantine: byz, Crashed: crashed, Heights: heights,
+			GST: r.Int64N(6000), DropRate: 0.25, DupRate: 0.1, Partitions: true,
+			ClockSkew: 100, ChangeCommitteeEvery: uint64(r.IntN(3)),
+		}
+	}
+}
+
+var scenarios = []scenario{
+	{"n=4/adversarial", []int{1, 2, 3, 4}, 120, 4000, adversarial([]int{1, 2, 3, 4}, 3)},
+	{"n=7/adversarial", []int{5, 1, 3, 3, 2, 4, 2}, 80, 3000, adversarial([]int{5, 1, 3, 3, 2, 4, 2}, 3)},
+	{"n=10/adversarial", []int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 60, 2000, adversarial([]int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 3)},
+	{"n=7/byzantine-synchronous", []int{2, 2, 2, 2, 3, 3, 3}, 40, 2000, func(seed uint64, r *rand.Rand) sim.Options {
+		byz, _ := faulty(r, []int{2, 2, 2, 2, 3, 3, 3}, false)
+		return sim.Options{Seed: seed, Weights: []int{2, 2, 2, 2, 3, 3, 3}, Byzantine: byz, Heights: 5}
+	}},
+}
+
+func TestSimulation(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			maxRound, evidence := int32(0), 0
+			for _, seed := range seeds(t, sc.normal, sc.long) {
+				r := rand.New(rand.NewPCG(seed, 1))
+				o := sc.build(seed, r)
+				res, err := sim.Run(o)
+				if err != nil {
+					var v *sim.Violation
+					if !errors.As(err, &v) {
+						t.Fatalf("seed %d: setup: %v", seed, err)
+					}
+					t.Fatalf("%v\nreplay: WALRUS_SEED=%d go test -run 'TestSimulation/%s' ./epoch/sim/", err, seed, sc.name)
+				}
+				if res.Committed != o.Heights {
+					t.Fatalf("seed %d: committed %d heights, want %d", seed, res.Committed, o.Heights)
+				}
+				maxRound = max(maxRound, res.MaxRound)
+				evidence += res.Evidence
+			}
+			t.Logf("max round %d, evidence reports %d", maxRound, evidence)
+		})
+	}
+}
+
+// TestSimulationRealBLS runs the adversarial 4-validator scenario with real BLS signatures and
+// certificates.
+func TestSimulationRealBLS(t *testing.T) {
+	for _, seed := range seeds(t, 3, 30) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		o := adversarial([]int{1, 2, 3, 4}, 2)(seed, r)
+		o.RealBLS = true
+		if _, err := sim.Run(o); err != nil {
+			t.Fatalf("%v\nreplay: WALRUS_SEED=%d go test -run 'TestSimulationRealBLS' ./epoch/sim/", err, seed)
+		}
+	}
+}
+
+// TestDeterministic: the same options give the same run, event for event.
+func TestDeterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	o := adversarial([]int{5, 1, 3, 3, 2, 4, 2}, 3)(9, r)
+	a, err := sim.Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sim.Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *a != *b {
+		t.Fatalf("two runs differ: %+v vs %+v", a, b)
+	}
+}
+
+// TestTooManyFaulty: the simulator refuses more than f faulty shards, where no guarantee holds.
+func TestTooManyFaulty(t *testing.T) {
+	_, err := sim.Run(sim.Options{Seed: 1, Weights: []int{1, 1, 1, 1}, Byzantine: []int{0, 1}})
+	if err == nil {
+		t.Fatal("2 of 4 faulty shards accepted")
+	}
+}
+
+func BenchmarkHeight100(b *testing.B) {
+	for _, real := range []bool{false, true} {
+		name := "fake"
+		if real {
+			name = "bls"
+		}
+		b.Run(fmt.Sprintf("validators=100/%s", name), func(b *testing.B) {
+			w := make([]int, 100)
+			for i := range w {
+				w[i] = 10 // n = 1000 shards
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				o := sim.Options{Seed: 1, Weights: w, Heights: 1, RealBLS: real}
+				if _, err := sim.Run(o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
