@@ -38,9 +38,9 @@ type roundState struct {
 	// Algorithm 1 counts messages, so an equivocator counts towards every value it signed;
 	// dropping its second vote instead can strand a locked honest node whose proof of lock
 	// contains it (the others could never see that proof complete).
-	extra [2][]*Vote
-	weight    [2]map[Hash]int
-	any       [2]int
+	extra  [2][]*Vote
+	weight [2]map[Hash]int
+	any    [2]int
 	// line guards: each "for the first time" rule of Algorithm 1 fires once per round.
 	prevoteTimer, precommitTimer, line36 bool
 	evidenced                            map[uint64]bool
