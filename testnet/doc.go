@@ -1,0 +1,30 @@
+// Package testnet builds local walrus-go networks: it generates keys, node configurations
+// and a genesis (Generate), runs a cluster of real nodes inside one test process (New, a
+// harness in the style of hashicorp/raft's MakeCluster with Crash, Restart, Partition and
+// Heal), and runs a local multi-process testnet where every node is its own OS process (Up,
+// what `walrus testnet up` calls). DESIGN.md §8 describes the user-facing side.
+//
+// # Directory layout
+//
+// Generate writes, under Options.Dir:
+//
+//	genesis.bin            canonical staking.Genesis encoding: the only source of truth
+//	genesis.json           the same genesis for people; never parsed by any tool
+//	faucet.key             the faucet account's Ed25519 key (see Key files)
+//	wallet.key             a funded client wallet (Ed25519)
+//	client.yaml            client configuration (ClientConfig): bootstrap addresses, wallet, genesis
+//	nodes/<i>/config.yaml  node configuration, loadable with node.LoadConfig
+//	nodes/<i>/identity.key libp2p Ed25519 identity (p2p.SaveIdentity format)
+//	nodes/<i>/bls.key      BLS12-381 secret key (see Key files)
+//	nodes/<i>/operator.key the node operator's account key (owner of its genesis stake)
+//	nodes/<i>/data/        the node's datastore
+//
+// # Key files
+//
+// BLS and Ed25519 account keys are stored as one line of lowercase hex of the 32-byte secret
+// (the BLS secret scalar big-endian, as bls.SecretKey.Bytes; the Ed25519 seed, as
+// ed25519.PrivateKey.Seed) followed by a newline, with file mode 0600. Hex rather than raw
+// bytes so an operator can copy a key between machines with a terminal; ReadBLSKey and
+// ReadAccountKey also accept the raw 32 bytes. libp2p identities use p2p.SaveIdentity's
+// format (libp2p's protobuf key encoding) so other libp2p tools can read them.
+package testnet
