@@ -233,11 +233,11 @@ func TestGenerateRefusesExisting(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	bad := []testnet.Options{
-		{},                                  // no Dir
-		{Dir: "x", Nodes: -1},               // negative
-		{Dir: "x", Nodes: 1000},             // too many
-		{Dir: "x", Shards: 3},               // codec rejects
-		{Dir: "x", Nodes: 5, Shards: 4},     // fewer shards than nodes
+		{},                              // no Dir
+		{Dir: "x", Nodes: -1},           // negative
+		{Dir: "x", Nodes: 1000},         // too many
+		{Dir: "x", Shards: 3},           // codec rejects
+		{Dir: "x", Nodes: 5, Shards: 4}, // fewer shards than nodes
 		{Dir: "x", EpochDuration: time.Microsecond},
 		{Dir: "x", Network: strings.Repeat("n", 65)},
 		{Dir: "x", Host: "localhost"},
