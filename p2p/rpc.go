@@ -1,0 +1,253 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// A request/response exchange on one stream (DESIGN.md §5):
+//
+//	client → server: frame(request)            then CloseWrite
+//	server → client: frame(status || body)     then Close
+//
+// status 0 means success and body is the response; any other status is a [Code] and body
+// is a short UTF-8 message. Either side Resets the stream on any error, so a half-done
+// exchange never looks like a clean one.
+
+// Code classifies a handler failure on the wire so the caller can react (retry elsewhere,
+// give up, penalise) without parsing messages.
+type Code uint8
+
+// Failure codes. Zero is success on the wire and is not a Code.
+const (
+	// CodeBadRequest: the request is malformed or fails verification. Do not retry.
+	CodeBadRequest Code = 1 + iota
+	// CodeNotFound: the peer does not have what was asked for (yet).
+	CodeNotFound
+	// CodeUnavailable: the peer is overloaded or not ready (syncing, wrong epoch); retry
+	// later or elsewhere.
+	CodeUnavailable
+	// CodeForbidden: the request is well-formed but not allowed (blob not registered,
+	// requester does not own the shard).
+	CodeForbidden
+	// CodeInternal: the handler failed for its own reasons.
+	CodeInternal
+)
+
+var codeNames = map[Code]string{
+	CodeBadRequest: "bad request", CodeNotFound: "not found", CodeUnavailable: "unavailable",
+	CodeForbidden: "forbidden", CodeInternal: "internal error",
+}
+
+// String implements fmt.Stringer.
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("code(%d)", uint8(c))
+}
+
+// maxStatusMessage caps the message carried with a failure code; the body of an error
+// response is capped by the protocol's response cap anyway, this keeps errors short.
+const maxStatusMessage = 512
+
+// StatusError is a failure with a wire [Code]. Handlers return one (see [Errorf]) to choose
+// the code; [Call] returns one (wrapped with the protocol and peer) when the remote handler
+// failed.
+type StatusError struct {
+	Code    Code
+	Message string
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	if e.Message == "" {
+		return e.Code.String()
+	}
+	return e.Code.String() + ": " + e.Message
+}
+
+// Errorf returns a *StatusError with code and a formatted message.
+func Errorf(code Code, format string, args ...any) error {
+	return &StatusError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the Code carried by err, CodeInternal for other non-nil errors, and 0
+// for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return 0
+	}
+	var se *StatusError
+	if errors.As(err, &se) && se.Code != 0 {
+		return se.Code
+	}
+	return CodeInternal
+}
+
+// Handler serves one request of a protocol. from is the authenticated remote peer. The
+// request bytes are the caller's untrusted input, already capped at the protocol's
+// MaxRequest. ctx ends at the protocol's deadline. Returning an error sends its [Code]
+// (CodeInternal unless it is a [*StatusError]) and message instead of a response.
+// Handlers must not block on the network (DESIGN.md §6): they hand the request to an actor
+// and wait for its answer.
+type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
+
+// Handle registers handler for p on h. Each inbound stream is served on the goroutine
+// libp2p gives it, with p.Timeout as its deadline; a malformed or oversized request, a
+// handler panic or a write failure Resets the stream without affecting the host.
+func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if handler == nil {
+		return errors.New("p2p: nil handler")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	h.SetStreamHandler(p.ID, func(s network.Stream) {
+		serve(s, p, handler, logger)
+	})
+	return nil
+}
+
+func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
+	from := s.Conn().RemotePeer()
+	ok := false
+	defer func() {
+		if r := recover(); r != nil {
+			logger.Error("stream handler panicked", "protocol", p.ID, "peer_id", from, "panic", r)
+		}
+		if !ok {
+			_ = s.Reset()
+		}
+	}()
+	deadline := time.Now().Add(p.Timeout)
+	if err := s.SetDeadline(deadline); err != nil {
+		return
+	}
+	req, err := ReadFrame(s, p.MaxRequest)
+	if err != nil {
+		logger.Debug("bad request frame", "protocol", p.ID, "peer_id", from, "err", err)
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	resp, herr := handler(ctx, from, req)
+	var out []byte
+	if herr != nil {
+		code := CodeOf(herr)
+		msg := herr.Error()
+		var se *StatusError
+		if errors.As(herr, &se) {
+			msg = se.Message
+		}
+		out = append([]byte{byte(code)}, truncateUTF8(msg, maxStatusMessage)...)
+	} else {
+		if len(resp) > p.MaxResponse {
+			logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", len(resp), "cap", p.MaxResponse)
+			out = append([]byte{byte(CodeInternal)}, "response too large"...)
+		} else {
+			out = make([]byte, 0, 1+len(resp))
+			out = append(append(out, 0), resp...)
+		}
+	}
+	if err := WriteFrame(s, out); err != nil {
+		return
+	}
+	ok = s.Close() == nil
+}
+
+// Call opens a stream to peer for p, sends req and returns the response body. The exchange
+// is bounded by p.Timeout and by ctx, whichever ends first. A remote failure comes back as
+// a wrapped [*StatusError]; transport failures as [ErrTimeout], [ErrFrameTooLarge],
+// [ErrTruncatedFrame] or the transport's own error.
+func Call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []byte) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if len(req) > p.MaxRequest {
+		return nil, fmt.Errorf("%s: request of %d bytes: %w (cap %d)", p.ID, len(req), ErrFrameTooLarge, p.MaxRequest)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	s, err := h.NewStream(ctx, to, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s to %s: open stream: %w", p.ID, to, classify(contextErr(ctx, err)))
+	}
+	resp, err := exchange(ctx, s, p, req)
+	if err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("%s to %s: %w", p.ID, to, err)
+	}
+	_ = s.Close()
+	return resp, nil
+}
+
+func exchange(ctx context.Context, s network.Stream, p Protocol, req []byte) ([]byte, error) {
+	deadline, _ := ctx.Deadline() // always set: Call adds p.Timeout
+	if err := s.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	// The stream deadline does not follow ctx cancellation; resetting on cancel does, and
+	// unblocks a pending read or write at once.
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	if err := WriteFrame(s, req); err != nil {
+		return nil, contextErr(ctx, err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		return nil, contextErr(ctx, err)
+	}
+	body, err := ReadFrame(s, p.MaxResponse+1)
+	if err != nil {
+		return nil, contextErr(ctx, err)
+	}
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%w: empty response", ErrMalformedFrame)
+	}
+	if body[0] != 0 {
+		return nil, &StatusError{Code: Code(body[0]), Message: sanitize(body[1:])}
+	}
+	return body[1:], nil
+}
+
+// contextErr prefers the context's reason (deadline, cancellation) over the stream error
+// it caused, so callers can match context.DeadlineExceeded / ErrTimeout.
+func contextErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: %w", ErrTimeout, cerr)
+		}
+		return cerr
+	}
+	return err
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// sanitize turns a peer's error message (untrusted bytes) into a short printable string.
+func sanitize(b []byte) string {
+	if len(b) > maxStatusMessage {
+		b = b[:maxStatusMessage]
+	}
+	return string([]rune(string(b))) // invalid UTF-8 becomes U+FFFD
+}

@@ -1,0 +1,205 @@
+package p2p_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/p2p"
+)
+
+var echo = p2p.Protocol{ID: "/walrus/test-echo/1", MaxRequest: 1 << 20, MaxResponse: 1 << 20, Timeout: 10 * time.Second}
+
+func echoHandler(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
+	switch {
+	case bytes.HasPrefix(req, []byte("missing")):
+		return nil, p2p.Errorf(p2p.CodeNotFound, "no blob %q", req[7:])
+	case bytes.HasPrefix(req, []byte("plain-error")):
+		return nil, errors.New("disk full")
+	case bytes.HasPrefix(req, []byte("panic")):
+		panic("handler bug")
+	}
+	return append([]byte(from.String()+":"), req...), nil
+}
+
+func TestCallRoundTrip(t *testing.T) {
+	for _, quic := range []bool{false, true} {
+		t.Run(fmt.Sprintf("quic=%v", quic), func(t *testing.T) {
+			hs := newHosts(t, 2, quic)
+			if err := p2p.Handle(hs[1], echo, echoHandler, nil); err != nil {
+				t.Fatal(err)
+			}
+			connect(t, hs[0], hs[1])
+			ctx := context.Background()
+			for _, size := range []int{0, 10, 300_000} {
+				req := bytes.Repeat([]byte{'x'}, size)
+				resp, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, req)
+				if err != nil {
+					t.Fatalf("size %d: %v", size, err)
+				}
+				want := append([]byte(hs[0].ID().String()+":"), req...)
+				if !bytes.Equal(resp, want) {
+					t.Fatalf("size %d: wrong response (%d bytes)", size, len(resp))
+				}
+			}
+		})
+	}
+}
+
+func TestCallRemoteErrors(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	if err := p2p.Handle(hs[1], echo, echoHandler, nil); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+	ctx := context.Background()
+
+	_, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("missingABC"))
+	var se *p2p.StatusError
+	if !errors.As(err, &se) || se.Code != p2p.CodeNotFound || se.Message != `no blob "ABC"` {
+		t.Fatalf("not found: err = %v", err)
+	}
+	_, err = p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("plain-error"))
+	if p2p.CodeOf(err) != p2p.CodeInternal {
+		t.Fatalf("plain error: code %v (%v)", p2p.CodeOf(err), err)
+	}
+	// A panicking handler resets the stream; the caller sees an error, the host survives.
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("panic")); err == nil {
+		t.Fatal("panicking handler: no error")
+	}
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("ok")); err != nil {
+		t.Fatalf("call after handler panic: %v", err)
+	}
+}
+
+func TestOversizeFramesRejected(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	small := echo
+	small.MaxRequest, small.MaxResponse = 1000, 1000
+	if err := p2p.Handle(hs[1], small, echoHandler, nil); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+	ctx := context.Background()
+
+	// Call refuses to send what the protocol caps, before touching the network.
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), small, make([]byte, 1001)); !errors.Is(err, p2p.ErrFrameTooLarge) {
+		t.Fatalf("local oversize request: %v", err)
+	}
+
+	// A misbehaving client that announces a huge request gets its stream reset, and the
+	// server never reads (or allocates) the body.
+	s, err := hs[0].NewStream(ctx, hs[1].ID(), small.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := s.Write(binary.AppendUvarint(nil, 1<<30)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2p.ReadFrame(s, 1<<20); err == nil {
+		t.Fatal("server answered an oversize request")
+	}
+	_ = s.Reset()
+
+	// A response over the caller's cap is rejected on read.
+	tiny := small
+	tiny.MaxResponse = 10
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), tiny, []byte("0123456789")); !errors.Is(err, p2p.ErrFrameTooLarge) {
+		t.Fatalf("oversize response: %v", err)
+	}
+
+	// The host is still up and serving.
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), small, []byte("still there")); err != nil {
+		t.Fatalf("call after oversize frames: %v", err)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	slow := p2p.Protocol{ID: "/walrus/test-slow/1", MaxRequest: 100, MaxResponse: 100, Timeout: 200 * time.Millisecond}
+	release := make(chan struct{})
+	defer close(release)
+	handlerDone := make(chan error, 4)
+	if err := p2p.Handle(hs[1], slow, func(ctx context.Context, _ peer.ID, _ []byte) ([]byte, error) {
+		select {
+		case <-ctx.Done(): // the server-side deadline ends the handler's context
+			handlerDone <- ctx.Err()
+		case <-release:
+			handlerDone <- nil
+		}
+		return []byte("late"), nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+
+	start := time.Now()
+	_, err := p2p.Call(context.Background(), hs[0], hs[1].ID(), slow, []byte("q"))
+	if !errors.Is(err, p2p.ErrTimeout) {
+		t.Fatalf("slow handler: err = %v, want ErrTimeout", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("timeout took %v", el)
+	}
+	if err := <-handlerDone; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("handler context: %v, want deadline exceeded", err)
+	}
+
+	// The caller's context also bounds the call, and cancellation is prompt.
+	ctx, cancel := context.WithCancel(context.Background())
+	long := slow
+	long.Timeout = time.Minute
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p2p.Call(ctx, hs[0], hs[1].ID(), long, []byte("q"))
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v", err)
+	}
+
+	// A client that opens a stream and never sends is cut off by the server's deadline.
+	s, err := hs[0].NewStream(context.Background(), hs[1].ID(), slow.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p2p.ReadFrame(s, 100); err == nil || errors.Is(err, p2p.ErrTimeout) {
+		t.Fatalf("idle stream: err = %v, want a reset from the server before our own deadline", err)
+	}
+	_ = s.Reset()
+}
+
+func TestProtocolTable(t *testing.T) {
+	p := codec.MustParams(1000)
+	seen := map[string]bool{}
+	for _, pr := range p2p.Protocols(p) {
+		if err := pr.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(pr.ID)] {
+			t.Fatalf("duplicate protocol %s", pr.ID)
+		}
+		seen[string(pr.ID)] = true
+	}
+	sliver, ok := p2p.ProtocolFor(p, p2p.IDSliver)
+	if !ok {
+		t.Fatal("no sliver protocol")
+	}
+	// A full-size primary sliver at n=1000 (C=667 symbols of 65534 bytes) must fit.
+	if min := 667 * codec.MaxSymbolSize; sliver.MaxRequest < min || sliver.MaxResponse < min {
+		t.Fatalf("sliver caps %d/%d below a full sliver (%d)", sliver.MaxRequest, sliver.MaxResponse, min)
+	}
+	if sliver.MaxRequest > 64<<20 {
+		t.Fatalf("sliver cap %d is far above a full sliver", sliver.MaxRequest)
+	}
+}
