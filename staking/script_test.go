@@ -92,7 +92,7 @@ func (a args) list(k string) []string {
 	return strings.Split(a[k], ",")
 }
 
-func runScript(t *testing.T, src string) (string, *tnet) {
+func runScript(t testing.TB, src string) (string, *tnet) {
 	var out bytes.Buffer
 	var n *tnet
 	for lineNo, line := range strings.Split(src, "\n") {
@@ -134,7 +134,7 @@ type cmdResult struct {
 
 func receipt(r staking.Receipt) cmdResult { return cmdResult{lines: []string{r.String()}} }
 
-func runCmd(t *testing.T, n *tnet, cmd string, a args) cmdResult {
+func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 	who := a.str("who")
 	switch cmd {
 	case "genesis":
