@@ -1,0 +1,422 @@
+package blobstore
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+
+	"github.com/walrus-go/walrus-go/codec"
+)
+
+// Errors of the store. Verification failures wrap the codec's sentinel as well, so callers
+// can tell "peer sent garbage" (codec errors) from "we lack something" (these).
+var (
+	// ErrNotFound: the requested metadata or sliver is not stored.
+	ErrNotFound = errors.New("blobstore: not found")
+	// ErrNoMetadata: a sliver arrived for a blob whose metadata is not stored, so it cannot
+	// be verified (PROTOCOL.md §3: slivers verify against the metadata hash).
+	ErrNoMetadata = errors.New("blobstore: metadata not stored for blob")
+	// ErrWrongPair: a sliver is not one of the two slivers of the pair the shard holds for
+	// the blob (PROTOCOL.md §2).
+	ErrWrongPair = errors.New("blobstore: sliver does not belong to the shard's pair")
+	// ErrBadShard: a shard index outside 0..n-1.
+	ErrBadShard = errors.New("blobstore: shard out of range")
+	// ErrShardNotWritable: the shard's state refuses new writes (e.g. locked to move).
+	ErrShardNotWritable = errors.New("blobstore: shard does not accept writes")
+)
+
+// ShardState is the lifecycle state of one shard on this node (DESIGN.md §5 "Epoch
+// change"). Only Active is used by the data plane today; the others are reserved for the
+// epoch-change actor, which sets them.
+type ShardState uint8
+
+const (
+	// Active: the shard takes writes and serves reads.
+	Active ShardState = 1 + iota
+	// LockedToMove: the shard was lost at an epoch change; it refuses new writes but keeps
+	// serving reads and migration until the change completes (PROTOCOL.md §7).
+	LockedToMove
+	// Syncing: the shard was gained and is pulling older slivers from its previous owner
+	// (PROTOCOL.md §7); it already takes writes for new blobs.
+	Syncing
+	// Recovering: the shard's previous owner failed and older slivers are being rebuilt by
+	// RedStuff recovery (PROTOCOL.md §4); it takes writes for new blobs.
+	Recovering
+)
+
+// String names the state.
+func (s ShardState) String() string {
+	switch s {
+	case Active:
+		return "active"
+	case LockedToMove:
+		return "locked-to-move"
+	case Syncing:
+		return "syncing"
+	case Recovering:
+		return "recovering"
+	}
+	return "ShardState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Writable reports whether a shard in state s accepts slivers of new blobs.
+func (s ShardState) Writable() bool { return s == Active || s == Syncing || s == Recovering }
+
+// Store is the per-shard sliver and metadata store of one node for one shard count.
+type Store struct {
+	ds datastore.Batching
+	p  codec.Params
+}
+
+// New returns a store over ds for the encoding geometry p. The store does not own ds:
+// closing ds is the caller's job.
+func New(ds datastore.Batching, p codec.Params) *Store {
+	return &Store{ds: ds, p: p}
+}
+
+// Params returns the encoding geometry the store verifies against.
+func (s *Store) Params() codec.Params { return s.p }
+
+// MetadataKey is the key of a blob's metadata: /blobs/<hex id>/meta.
+func MetadataKey(id codec.BlobID) datastore.Key {
+	return datastore.RawKey("/blobs/" + hex.EncodeToString(id[:]) + "/meta")
+}
+
+// BlobPrefix is the key prefix of everything stored under /blobs for a blob.
+func BlobPrefix(id codec.BlobID) datastore.Key {
+	return datastore.RawKey("/blobs/" + hex.EncodeToString(id[:]))
+}
+
+// ShardPrefix is the key prefix of one shard's slivers: /shards/<s>.
+func ShardPrefix(shard int) datastore.Key {
+	return datastore.RawKey("/shards/" + strconv.Itoa(shard))
+}
+
+// SliverKey is the key of the sliver of the given axis that shard holds for a blob:
+// /shards/<s>/<hex id>/p or /s.
+func SliverKey(shard int, id codec.BlobID, axis codec.Axis) datastore.Key {
+	suffix := "/p"
+	if axis == codec.AxisSecondary {
+		suffix = "/s"
+	}
+	return datastore.RawKey("/shards/" + strconv.Itoa(shard) + "/" + hex.EncodeToString(id[:]) + suffix)
+}
+
+// shardStateKey is the key of a shard's state byte.
+func shardStateKey(shard int) datastore.Key {
+	return datastore.RawKey("/shardstate/" + strconv.Itoa(shard))
+}
+
+func (s *Store) checkShard(shard int) error {
+	if shard < 0 || shard >= s.p.N {
+		return fmt.Errorf("%w: %d of %d", ErrBadShard, shard, s.p.N)
+	}
+	return nil
+}
+
+// PutMetadata verifies m against id (PROTOCOL.md §3) and stores it durably. Storing the
+// same metadata twice is harmless.
+func (s *Store) PutMetadata(ctx context.Context, id codec.BlobID, m *codec.Metadata) error {
+	if err := codec.VerifyMetadata(s.p, id, m); err != nil {
+		return err
+	}
+	key := MetadataKey(id)
+	if err := s.ds.Put(ctx, key, m.MarshalBCS()); err != nil {
+		return fmt.Errorf("blobstore: put metadata: %w", err)
+	}
+	if err := s.ds.Sync(ctx, key); err != nil {
+		return fmt.Errorf("blobstore: sync metadata: %w", err)
+	}
+	return nil
+}
+
+// HasMetadata reports whether the blob's metadata is stored.
+func (s *Store) HasMetadata(ctx context.Context, id codec.BlobID) (bool, error) {
+	return s.ds.Has(ctx, MetadataKey(id))
+}
+
+// Metadata returns the stored metadata of a blob, or ErrNotFound.
+func (s *Store) Metadata(ctx context.Context, id codec.BlobID) (codec.Metadata, error) {
+	b, err := s.ds.Get(ctx, MetadataKey(id))
+	if errors.Is(err, datastore.ErrNotFound) {
+		return codec.Metadata{}, fmt.Errorf("%w: metadata of %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return codec.Metadata{}, fmt.Errorf("blobstore: get metadata: %w", err)
+	}
+	// Stored bytes were verified on the way in; decoding still checks them, so a damaged
+	// disk shows up as an error rather than as wrong data.
+	m, err := codec.UnmarshalMetadataBCS(s.p, b)
+	if err != nil {
+		return codec.Metadata{}, fmt.Errorf("blobstore: stored metadata of %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// MetadataBytes returns the stored metadata's BCS bytes without decoding them, for serving.
+func (s *Store) MetadataBytes(ctx context.Context, id codec.BlobID) ([]byte, error) {
+	b, err := s.ds.Get(ctx, MetadataKey(id))
+	if errors.Is(err, datastore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: metadata of %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: get metadata: %w", err)
+	}
+	return b, nil
+}
+
+// ExpectedIndex is the index of the sliver of the given axis that shard holds for blob id:
+// the pair p = PairIndexForShard(id, shard) has primary sliver p and secondary sliver n-1-p
+// (PROTOCOL.md §2).
+func ExpectedIndex(p codec.Params, id codec.BlobID, shard int, axis codec.Axis) int {
+	pair := p.PairIndexForShard(id, shard)
+	if axis == codec.AxisSecondary {
+		return p.SecondaryIndexOfPair(pair)
+	}
+	return pair
+}
+
+// ShardForSliver is the shard that holds the sliver of the given axis and index of blob id.
+func ShardForSliver(p codec.Params, id codec.BlobID, axis codec.Axis, index int) int {
+	pair := index
+	if axis == codec.AxisSecondary {
+		pair = p.N - 1 - index
+	}
+	return p.ShardForPair(id, pair)
+}
+
+// verifySliver checks that sl is the sliver of its axis that shard holds for id and that
+// it matches the metadata.
+func (s *Store) verifySliver(m *codec.Metadata, id codec.BlobID, shard int, sl *codec.Sliver) error {
+	if !sl.Axis.Valid() {
+		return fmt.Errorf("%w: invalid axis %d", ErrWrongPair, sl.Axis)
+	}
+	if want := ExpectedIndex(s.p, id, shard, sl.Axis); int(sl.Index) != want {
+		return fmt.Errorf("%w: shard %d holds %s sliver %d of %s, got %d",
+			ErrWrongPair, shard, sl.Axis, want, id, sl.Index)
+	}
+	return codec.VerifySliver(s.p, m, sl)
+}
+
+// PutSlivers verifies slivers against the stored metadata of id and stores them durably
+// under shard. Each must be the primary or secondary sliver of the pair shard holds for
+// the blob. Either all are stored or none is (verification happens before any write).
+func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, slivers ...*codec.Sliver) error {
+	if err := s.checkShard(shard); err != nil {
+		return err
+	}
+	st, err := s.ShardState(ctx, shard)
+	if err != nil {
+		return err
+	}
+	if !st.Writable() {
+		return fmt.Errorf("%w: shard %d is %s", ErrShardNotWritable, shard, st)
+	}
+	m, err := s.Metadata(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNoMetadata, id)
+	}
+	if err != nil {
+		return err
+	}
+	for _, sl := range slivers {
+		if err := s.verifySliver(&m, id, shard, sl); err != nil {
+			return err
+		}
+	}
+	b, err := s.ds.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("blobstore: batch: %w", err)
+	}
+	for _, sl := range slivers {
+		if err := b.Put(ctx, SliverKey(shard, id, sl.Axis), sl.MarshalBCS()); err != nil {
+			return fmt.Errorf("blobstore: put sliver: %w", err)
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("blobstore: commit slivers: %w", err)
+	}
+	// The confirmation this write enables promises durability (PROTOCOL.md §5).
+	if err := s.ds.Sync(ctx, ShardPrefix(shard)); err != nil {
+		return fmt.Errorf("blobstore: sync slivers: %w", err)
+	}
+	return nil
+}
+
+// Sliver returns the sliver of the given axis that shard holds for id, or ErrNotFound.
+func (s *Store) Sliver(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis) (codec.Sliver, error) {
+	b, err := s.SliverBytes(ctx, id, shard, axis)
+	if err != nil {
+		return codec.Sliver{}, err
+	}
+	sl, err := codec.UnmarshalSliverBCS(s.p, axis, b)
+	if err != nil {
+		return codec.Sliver{}, fmt.Errorf("blobstore: stored sliver of %s: %w", id, err)
+	}
+	return sl, nil
+}
+
+// SliverBytes returns the stored BCS bytes of a sliver without decoding them, for serving.
+func (s *Store) SliverBytes(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis) ([]byte, error) {
+	if err := s.checkShard(shard); err != nil {
+		return nil, err
+	}
+	if !axis.Valid() {
+		return nil, fmt.Errorf("%w: invalid axis %d", ErrWrongPair, axis)
+	}
+	b, err := s.ds.Get(ctx, SliverKey(shard, id, axis))
+	if errors.Is(err, datastore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: get sliver: %w", err)
+	}
+	return b, nil
+}
+
+// HasSlivers reports whether both slivers of the pair are stored on every given shard,
+// which is what a storage confirmation promises (PROTOCOL.md §5: all shards, all or
+// nothing).
+func (s *Store) HasSlivers(ctx context.Context, id codec.BlobID, shards []uint16) (bool, error) {
+	for _, sh := range shards {
+		if err := s.checkShard(int(sh)); err != nil {
+			return false, err
+		}
+		for _, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
+			ok, err := s.ds.Has(ctx, SliverKey(int(sh), id, axis))
+			if err != nil {
+				return false, fmt.Errorf("blobstore: has sliver: %w", err)
+			}
+			if !ok {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// MissingShards returns the shards among shards that lack either sliver of id.
+func (s *Store) MissingShards(ctx context.Context, id codec.BlobID, shards []uint16) ([]uint16, error) {
+	var missing []uint16
+	for _, sh := range shards {
+		ok, err := s.HasSlivers(ctx, id, []uint16{sh})
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, sh)
+		}
+	}
+	return missing, nil
+}
+
+// DeleteBlob removes the blob's metadata and its slivers on the given shards (for garbage
+// collection of expired, deleted and invalid blobs, DESIGN.md §7). Missing keys are fine.
+func (s *Store) DeleteBlob(ctx context.Context, id codec.BlobID, shards []uint16) error {
+	b, err := s.ds.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("blobstore: batch: %w", err)
+	}
+	for _, sh := range shards {
+		if err := s.checkShard(int(sh)); err != nil {
+			return err
+		}
+		for _, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
+			if err := b.Delete(ctx, SliverKey(int(sh), id, axis)); err != nil {
+				return fmt.Errorf("blobstore: delete sliver: %w", err)
+			}
+		}
+	}
+	if err := b.Delete(ctx, MetadataKey(id)); err != nil {
+		return fmt.Errorf("blobstore: delete metadata: %w", err)
+	}
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("blobstore: commit delete: %w", err)
+	}
+	return s.ds.Sync(ctx, datastore.RawKey("/"))
+}
+
+// ShardBlobs lists the blob IDs with at least one sliver stored on shard, in blob-ID
+// order, at most limit of them after the exclusive cursor after (nil for the start).
+// Shard sync and garbage collection walk a shard with it.
+func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, limit int) ([]codec.BlobID, error) {
+	if err := s.checkShard(shard); err != nil {
+		return nil, err
+	}
+	res, err := s.ds.Query(ctx, query.Query{
+		Prefix:   ShardPrefix(shard).String() + "/",
+		KeysOnly: true,
+		Orders:   []query.Order{query.OrderByKey{}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: query shard %d: %w", shard, err)
+	}
+	defer res.Close()
+	var out []codec.BlobID
+	for {
+		r, ok := res.NextSync()
+		if !ok {
+			break
+		}
+		if r.Error != nil {
+			return nil, fmt.Errorf("blobstore: query shard %d: %w", shard, r.Error)
+		}
+		// Key: /shards/<s>/<hex id>/<p|s>.
+		k := datastore.RawKey(r.Key)
+		parent := k.Parent()
+		raw, err := hex.DecodeString(parent.BaseNamespace())
+		if err != nil || len(raw) != len(codec.BlobID{}) {
+			continue // not a sliver key; ignore foreign entries
+		}
+		id := codec.BlobID(raw)
+		if after != nil && string(id[:]) <= string(after[:]) {
+			continue
+		}
+		if len(out) > 0 && out[len(out)-1] == id {
+			continue // p and s of the same blob
+		}
+		out = append(out, id)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// ShardState returns the state of shard; a shard never set is Active.
+func (s *Store) ShardState(ctx context.Context, shard int) (ShardState, error) {
+	if err := s.checkShard(shard); err != nil {
+		return 0, err
+	}
+	b, err := s.ds.Get(ctx, shardStateKey(shard))
+	if errors.Is(err, datastore.ErrNotFound) {
+		return Active, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("blobstore: get shard state: %w", err)
+	}
+	if len(b) != 1 || b[0] < byte(Active) || b[0] > byte(Recovering) {
+		return 0, fmt.Errorf("blobstore: corrupt state of shard %d", shard)
+	}
+	return ShardState(b[0]), nil
+}
+
+// SetShardState records the state of shard durably.
+func (s *Store) SetShardState(ctx context.Context, shard int, st ShardState) error {
+	if err := s.checkShard(shard); err != nil {
+		return err
+	}
+	if st < Active || st > Recovering {
+		return fmt.Errorf("blobstore: invalid shard state %d", st)
+	}
+	key := shardStateKey(shard)
+	if err := s.ds.Put(ctx, key, []byte{byte(st)}); err != nil {
+		return fmt.Errorf("blobstore: put shard state: %w", err)
+	}
+	return s.ds.Sync(ctx, key)
+}

@@ -1,0 +1,235 @@
+package blobstore_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+)
+
+func encode(t *testing.T, n, size int, seed uint64) *codec.EncodedBlob {
+	t.Helper()
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	enc, err := codec.Encode(codec.MustParams(n), data)
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	return enc
+}
+
+func memStore(n int) *blobstore.Store {
+	return blobstore.New(dssync.MutexWrap(datastore.NewMapDatastore()), codec.MustParams(n))
+}
+
+// pairFor returns the two slivers shard holds for enc.
+func pairFor(enc *codec.EncodedBlob, shard int) (*codec.Sliver, *codec.Sliver) {
+	return enc.Pair(enc.Params.PairIndexForShard(enc.BlobID, shard))
+}
+
+func TestStoreVerifiesAndServes(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(10)
+	enc := encode(t, 10, 1000, 1)
+	id := enc.BlobID
+
+	// Slivers before metadata cannot be verified.
+	pr, se := pairFor(enc, 3)
+	if err := st.PutSlivers(ctx, id, 3, pr, se); !errors.Is(err, blobstore.ErrNoMetadata) {
+		t.Fatalf("PutSlivers before metadata: %v, want ErrNoMetadata", err)
+	}
+	// Metadata claiming another blob ID is refused.
+	other := encode(t, 10, 1000, 2)
+	if err := st.PutMetadata(ctx, other.BlobID, &enc.Metadata); !errors.Is(err, codec.ErrBlobIDMismatch) {
+		t.Fatalf("PutMetadata(wrong id): %v, want ErrBlobIDMismatch", err)
+	}
+	if ok, _ := st.HasMetadata(ctx, other.BlobID); ok {
+		t.Fatal("refused metadata was stored")
+	}
+	if err := st.PutMetadata(ctx, id, &enc.Metadata); err != nil {
+		t.Fatalf("PutMetadata: %v", err)
+	}
+	got, err := st.Metadata(ctx, id)
+	if err != nil || got.BlobID() != id {
+		t.Fatalf("Metadata: %v, id %v", err, got.BlobID())
+	}
+
+	// The pair of another shard is refused on shard 3.
+	wrongP, _ := pairFor(enc, 4)
+	if err := st.PutSlivers(ctx, id, 3, wrongP); !errors.Is(err, blobstore.ErrWrongPair) {
+		t.Fatalf("PutSlivers(wrong pair): %v, want ErrWrongPair", err)
+	}
+	// A corrupt sliver is refused and nothing of the batch is stored.
+	bad := *se
+	bad.Data = append([]byte(nil), se.Data...)
+	bad.Data[0] ^= 1
+	if err := st.PutSlivers(ctx, id, 3, pr, &bad); !errors.Is(err, codec.ErrSliverHashMismatch) {
+		t.Fatalf("PutSlivers(corrupt): %v, want ErrSliverHashMismatch", err)
+	}
+	if _, err := st.Sliver(ctx, id, 3, codec.AxisPrimary); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("primary stored despite a corrupt batch: %v", err)
+	}
+	if ok, _ := st.HasSlivers(ctx, id, []uint16{3}); ok {
+		t.Fatal("HasSlivers true before store")
+	}
+
+	for _, sh := range []int{3, 7} {
+		pr, se := pairFor(enc, sh)
+		if err := st.PutSlivers(ctx, id, sh, pr, se); err != nil {
+			t.Fatalf("PutSlivers(%d): %v", sh, err)
+		}
+	}
+	if ok, err := st.HasSlivers(ctx, id, []uint16{3, 7}); err != nil || !ok {
+		t.Fatalf("HasSlivers(3,7) = %v, %v", ok, err)
+	}
+	if ok, _ := st.HasSlivers(ctx, id, []uint16{3, 7, 8}); ok {
+		t.Fatal("HasSlivers true with shard 8 missing")
+	}
+	missing, err := st.MissingShards(ctx, id, []uint16{1, 3, 7})
+	if err != nil || len(missing) != 1 || missing[0] != 1 {
+		t.Fatalf("MissingShards = %v, %v", missing, err)
+	}
+	sl, err := st.Sliver(ctx, id, 7, codec.AxisSecondary)
+	_, want := pairFor(enc, 7)
+	if err != nil || sl.Index != want.Index || string(sl.Data) != string(want.Data) {
+		t.Fatalf("Sliver(7, secondary): %v", err)
+	}
+	if _, err := st.Sliver(ctx, id, 10, codec.AxisPrimary); !errors.Is(err, blobstore.ErrBadShard) {
+		t.Fatalf("Sliver(shard 10): %v, want ErrBadShard", err)
+	}
+
+	ids, err := st.ShardBlobs(ctx, 3, nil, 0)
+	if err != nil || len(ids) != 1 || ids[0] != id {
+		t.Fatalf("ShardBlobs(3) = %v, %v", ids, err)
+	}
+
+	if err := st.DeleteBlob(ctx, id, []uint16{3, 7}); err != nil {
+		t.Fatalf("DeleteBlob: %v", err)
+	}
+	if ok, _ := st.HasMetadata(ctx, id); ok {
+		t.Fatal("metadata survives DeleteBlob")
+	}
+	if ok, _ := st.HasSlivers(ctx, id, []uint16{3}); ok {
+		t.Fatal("slivers survive DeleteBlob")
+	}
+}
+
+func TestShardStateGatesWrites(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(10)
+	enc := encode(t, 10, 100, 3)
+	if err := st.PutMetadata(ctx, enc.BlobID, &enc.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := st.ShardState(ctx, 2); err != nil || s != blobstore.Active {
+		t.Fatalf("default state = %v, %v", s, err)
+	}
+	if err := st.SetShardState(ctx, 2, blobstore.LockedToMove); err != nil {
+		t.Fatal(err)
+	}
+	pr, se := pairFor(enc, 2)
+	if err := st.PutSlivers(ctx, enc.BlobID, 2, pr, se); !errors.Is(err, blobstore.ErrShardNotWritable) {
+		t.Fatalf("PutSlivers on locked shard: %v", err)
+	}
+	if err := st.SetShardState(ctx, 2, blobstore.Syncing); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSlivers(ctx, enc.BlobID, 2, pr, se); err != nil {
+		t.Fatalf("PutSlivers on syncing shard: %v", err)
+	}
+}
+
+func TestShardBlobsOrderAndPaging(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(10)
+	var ids []codec.BlobID
+	for seed := uint64(10); seed < 16; seed++ {
+		enc := encode(t, 10, 50+int(seed), seed)
+		if err := st.PutMetadata(ctx, enc.BlobID, &enc.Metadata); err != nil {
+			t.Fatal(err)
+		}
+		pr, se := pairFor(enc, 1)
+		if err := st.PutSlivers(ctx, enc.BlobID, 1, pr, se); err != nil {
+			t.Fatal(err)
+		}
+		// Shard 10 does not exist at n=10, but shard 0 must not leak into shard 1's walk.
+		pr0, _ := pairFor(enc, 0)
+		if err := st.PutSlivers(ctx, enc.BlobID, 0, pr0); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, enc.BlobID)
+	}
+	all, err := st.ShardBlobs(ctx, 1, nil, 0)
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("ShardBlobs = %d ids, %v; want %d", len(all), err, len(ids))
+	}
+	for i := 1; i < len(all); i++ {
+		if string(all[i-1][:]) >= string(all[i][:]) {
+			t.Fatalf("ShardBlobs not in blob-ID order at %d", i)
+		}
+	}
+	page, err := st.ShardBlobs(ctx, 1, &all[2], 2)
+	if err != nil || len(page) != 2 || page[0] != all[3] || page[1] != all[4] {
+		t.Fatalf("ShardBlobs(after 2, limit 2) = %v, %v", page, err)
+	}
+}
+
+func TestPersistenceAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	enc := encode(t, 13, 5000, 4)
+	p := codec.MustParams(13)
+
+	ds, err := pebbleds.NewDatastore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := blobstore.New(ds, p)
+	if err := st.PutMetadata(ctx, enc.BlobID, &enc.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range []int{0, 5, 12} {
+		pr, se := pairFor(enc, sh)
+		if err := st.PutSlivers(ctx, enc.BlobID, sh, pr, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetShardState(ctx, 12, blobstore.Recovering); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ds2, err := pebbleds.NewDatastore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds2.Close()
+	st2 := blobstore.New(ds2, p)
+	m, err := st2.Metadata(ctx, enc.BlobID)
+	if err != nil || m.BlobID() != enc.BlobID {
+		t.Fatalf("Metadata after reopen: %v", err)
+	}
+	if ok, err := st2.HasSlivers(ctx, enc.BlobID, []uint16{0, 5, 12}); err != nil || !ok {
+		t.Fatalf("HasSlivers after reopen = %v, %v", ok, err)
+	}
+	pr, _ := pairFor(enc, 5)
+	sl, err := st2.Sliver(ctx, enc.BlobID, 5, codec.AxisPrimary)
+	if err != nil || string(sl.Data) != string(pr.Data) {
+		t.Fatalf("Sliver after reopen: %v", err)
+	}
+	if s, err := st2.ShardState(ctx, 12); err != nil || s != blobstore.Recovering {
+		t.Fatalf("ShardState after reopen = %v, %v", s, err)
+	}
+}
