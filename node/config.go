@@ -1,0 +1,158 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxConfigFile bounds what LoadConfig reads.
+const maxConfigFile = 1 << 20
+
+// Config is a node's configuration, loaded from YAML (LoadConfig) or built in code; call
+// Validate (New does) to check it and fill defaults. YAML keys are the lower_snake_case
+// names given in the field tags; durations are Go duration strings ("500ms", "3s").
+type Config struct {
+	// DataDir holds the datastore and, by default, the identity key. Required.
+	DataDir string `yaml:"data_dir"`
+	// GenesisFile is the canonical genesis (genesis.bin, staking.Genesis encoding).
+	// Required.
+	GenesisFile string `yaml:"genesis_file"`
+	// IdentityKeyFile is the libp2p Ed25519 key (p2p.SaveIdentity format). Default
+	// DataDir/identity.key, created on first start.
+	IdentityKeyFile string `yaml:"identity_key_file"`
+	// BLSKeyFile is the node's BLS12-381 protocol key: 32 bytes raw or as 64 hex
+	// characters. Required.
+	BLSKeyFile string `yaml:"bls_key_file"`
+	// ListenAddrs are libp2p multiaddrs. Default TCP and QUIC on 127.0.0.1 with ports chosen
+	// by the OS (right for tests; an operator sets 0.0.0.0 and fixed ports).
+	ListenAddrs []string `yaml:"listen_addrs"`
+	// DisableQUIC listens on TCP only.
+	DisableQUIC bool `yaml:"disable_quic"`
+	// Bootstrap are peers to connect to at start, full multiaddrs with /p2p/<peer ID>.
+	Bootstrap []string `yaml:"bootstrap"`
+	// APIAddr is the HTTP address for /metrics and /v1/health ("" disables the server;
+	// "127.0.0.1:0" picks a port).
+	APIAddr string `yaml:"api_addr"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+
+	// Consensus tunes the consensus actor; zero fields take its defaults.
+	Consensus ConsensusConfig `yaml:"consensus"`
+	// Ledger tunes the ledger actor; zero fields take its defaults.
+	Ledger LedgerConfig `yaml:"ledger"`
+}
+
+// ConsensusConfig are the consensus actor's timings (consensus.Config).
+type ConsensusConfig struct {
+	ProposeTimeout      time.Duration `yaml:"propose_timeout"`
+	PrevoteTimeout      time.Duration `yaml:"prevote_timeout"`
+	PrecommitTimeout    time.Duration `yaml:"precommit_timeout"`
+	TimeoutDelta        time.Duration `yaml:"timeout_delta"`
+	RebroadcastInterval time.Duration `yaml:"rebroadcast_interval"`
+	TickInterval        time.Duration `yaml:"tick_interval"`
+	TimeBound           time.Duration `yaml:"time_bound"`
+	MaxMempool          int           `yaml:"max_mempool"`
+}
+
+// LedgerConfig are the ledger actor's settings (ledger.Config, ledger.NetConfig).
+type LedgerConfig struct {
+	// SnapshotEvery writes a state snapshot every this many heights.
+	SnapshotEvery uint64 `yaml:"snapshot_every"`
+	// ReceiptHeights keeps transaction receipts of this many recent heights.
+	ReceiptHeights uint64 `yaml:"receipt_heights"`
+	// SyncInterval is the period of the background catch-up check.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+}
+
+// LoadConfig reads a YAML config file. Unknown keys are an error (a typo should not
+// silently fall back to a default). Relative paths in it are taken relative to the file's
+// directory. The result is validated.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigFile {
+		return nil, fmt.Errorf("node: config %s is larger than %d bytes", path, maxConfigFile)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("node: config %s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.DataDir, &c.GenesisFile, &c.IdentityKeyFile, &c.BLSKeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("node: config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	var missing []string
+	if c.DataDir == "" {
+		missing = append(missing, "data_dir")
+	}
+	if c.GenesisFile == "" {
+		missing = append(missing, "genesis_file")
+	}
+	if c.BLSKeyFile == "" {
+		missing = append(missing, "bls_key_file")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("node: config misses %s", strings.Join(missing, ", "))
+	}
+	if c.IdentityKeyFile == "" {
+		c.IdentityKeyFile = filepath.Join(c.DataDir, "identity.key")
+	}
+	if len(c.ListenAddrs) == 0 {
+		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		if !c.DisableQUIC {
+			c.ListenAddrs = append(c.ListenAddrs, "/ip4/127.0.0.1/udp/0/quic-v1")
+		}
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
+		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval} {
+		if d < 0 {
+			return fmt.Errorf("node: negative duration %v in config", d)
+		}
+	}
+	if c.Consensus.MaxMempool < 0 {
+		return errors.New("node: negative max_mempool")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("node: log_level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,492 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Config configures the consensus actor. Zero fields get defaults in Validate.
+type Config struct {
+	// Ledger is the node's ledger actor. Required.
+	Ledger *ledger.Ledger
+	// Key is the node's BLS protocol key. Required; a node outside the committee follows
+	// without voting.
+	Key *bls.SecretKey
+	// Scheme verifies votes (default tendermint.BLSScheme).
+	Scheme tendermint.Scheme
+	// Clock drives timeouts, ticks and checkpoint time (default actors.SystemClock).
+	Clock actors.Clock
+
+	// Round timeouts: round r waits Base + r·Delta (Tendermint's growing timeouts).
+	ProposeTimeout, PrevoteTimeout, PrecommitTimeout time.Duration
+	TimeoutDelta                                     time.Duration
+	// RebroadcastInterval re-sends own messages of the current height (liveness over a
+	// lossy network, see epoch/tendermint).
+	RebroadcastInterval time.Duration
+	// TickInterval is how often the actor ticks the machine and checks the epoch clock.
+	TickInterval time.Duration
+	// TimeBound is how far a proposed checkpoint's time may be from our clock (DESIGN.md §4).
+	TimeBound time.Duration
+
+	// MaxMempool and MaxMempoolBytes bound the mempool; MaxProposalBytes bounds the
+	// transactions of one checkpoint (it must fit a gossip message, p2p.MaxGossipMessage).
+	MaxMempool, MaxMempoolBytes, MaxProposalBytes int
+	// Mailbox is the actor's mailbox size.
+	Mailbox int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	if c.Ledger == nil || c.Key == nil {
+		return errors.New("consensus: config needs Ledger and Key")
+	}
+	if c.Scheme == nil {
+		c.Scheme = tendermint.BLSScheme{}
+	}
+	if c.Clock == nil {
+		c.Clock = actors.SystemClock{}
+	}
+	def := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.ProposeTimeout, 3*time.Second)
+	def(&c.PrevoteTimeout, time.Second)
+	def(&c.PrecommitTimeout, time.Second)
+	def(&c.TimeoutDelta, 500*time.Millisecond)
+	def(&c.RebroadcastInterval, 2*time.Second)
+	def(&c.TickInterval, 500*time.Millisecond)
+	def(&c.TimeBound, 30*time.Second)
+	if c.MaxMempool == 0 {
+		c.MaxMempool = 10_000
+	}
+	if c.MaxMempoolBytes == 0 {
+		c.MaxMempoolBytes = 16 << 20
+	}
+	if c.MaxProposalBytes == 0 {
+		c.MaxProposalBytes = 3 << 20
+	}
+	if c.Mailbox == 0 {
+		c.Mailbox = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	for _, d := range []time.Duration{c.ProposeTimeout, c.PrevoteTimeout, c.PrecommitTimeout, c.TimeoutDelta, c.RebroadcastInterval, c.TickInterval, c.TimeBound} {
+		if d < 0 {
+			return fmt.Errorf("consensus: negative duration %v", d)
+		}
+	}
+	return nil
+}
+
+// Outbound is a message the actor wants published; the network side drains them (the actor
+// never blocks on the network, DESIGN.md §6).
+type Outbound struct {
+	Topic OutTopic
+	Data  []byte
+}
+
+// OutTopic names the topic of an Outbound message.
+type OutTopic uint8
+
+// Outbound topics.
+const (
+	OutConsensus OutTopic = 1 + iota
+	OutCheckpoints
+	OutTxs
+)
+
+// Consensus is the handle of the consensus actor. Its methods are safe for concurrent use.
+type Consensus struct {
+	cfg     Config
+	self    [32]byte
+	ref     *actors.Ref[msg]
+	out     chan Outbound
+	sub     *ledger.Subscription
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	mempool atomic.Int64
+	rounds  atomic.Int64
+	hint    atomic.Pointer[func(peer.ID, uint64)]
+}
+
+type msg interface{ isMsg() }
+
+type incomingMsg struct {
+	m    tendermint.Message
+	from peer.ID
+}
+type timeoutMsg struct{ t tendermint.Timeout }
+type tickMsg struct{}
+type committedMsg struct{ v *ledger.View }
+type txMsg struct {
+	raw []byte
+	actors.Reply[ledger.TxReply]
+}
+
+func (incomingMsg) isMsg()  {}
+func (timeoutMsg) isMsg()   {}
+func (tickMsg) isMsg()      {}
+func (committedMsg) isMsg() {}
+func (txMsg) isMsg()        {}
+
+// ErrMempoolFull rejects a transaction while the mempool is at its bound.
+var ErrMempoolFull = errors.New("consensus: mempool full")
+
+// New spawns the consensus actor in sys, with its ticker and its ledger-event reader.
+func New(sys *actors.System, cfg Config) (*Consensus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Consensus{cfg: cfg, self: staking.NodeIDOf(cfg.Key.PublicKey()), out: make(chan Outbound, 4096), done: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(sys.Context())
+	ref, err := actors.Spawn(sys, "consensus", func(ctx context.Context) (actors.Actor[msg], error) {
+		return c.newActor()
+	}, actors.WithMailbox(cfg.Mailbox))
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.ref = ref
+	c.sub = cfg.Ledger.Subscribe(64)
+	go c.background()
+	return c, nil
+}
+
+// background ticks the actor and forwards ledger commits until Close or the system stops.
+func (c *Consensus) background() {
+	defer close(c.done)
+	defer c.sub.Cancel()
+	tick := c.cfg.Clock.After(c.cfg.TickInterval)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.ref.Done():
+			return
+		case <-tick:
+			_ = c.ref.Tell(tickMsg{}) // a full mailbox means the actor is busy; skip a tick
+			tick = c.cfg.Clock.After(c.cfg.TickInterval)
+		case ev := <-c.sub.C:
+			if cc, ok := ev.(*ledger.CheckpointCommitted); ok {
+				_ = c.ref.Send(c.ctx, committedMsg{v: cc.View})
+			}
+		}
+	}
+}
+
+// Close stops the background goroutines. The actor itself stops with its system.
+func (c *Consensus) Close() {
+	c.cancel()
+	<-c.done
+}
+
+// Out is the queue of messages to publish; the network side drains it.
+func (c *Consensus) Out() <-chan Outbound { return c.out }
+
+// SetHint installs the callback that asks the ledger to catch up from a peer that is at a
+// later height (ledger.Net.Hint).
+func (c *Consensus) SetHint(f func(peer.ID, uint64)) { c.hint.Store(&f) }
+
+// Deliver hands a consensus message (already decoded and validated by the topic
+// validator) to the actor. It never blocks; a full mailbox drops the message, which the
+// senders' re-broadcast repairs.
+func (c *Consensus) Deliver(m tendermint.Message, from peer.ID) error {
+	return c.ref.Tell(incomingMsg{m: m, from: from})
+}
+
+// SubmitTx dry-runs a signed transaction against the ledger state plus the mempool and, if
+// it passes, adds it to the mempool (and queues it for the `txs` topic). A transaction
+// already in the mempool is accepted again (idempotent).
+func (c *Consensus) SubmitTx(ctx context.Context, raw []byte) (ledger.TxReply, error) {
+	return actors.Ask(ctx, c.ref, func(r actors.Reply[ledger.TxReply]) msg { return txMsg{raw: raw, Reply: r} })
+}
+
+// GossipTx adds a transaction received on the `txs` topic, without an answer.
+func (c *Consensus) GossipTx(raw []byte) error { return c.ref.Tell(txMsg{raw: raw}) }
+
+// MempoolSize is the number of transactions waiting.
+func (c *Consensus) MempoolSize() int { return int(c.mempool.Load()) }
+
+// Rounds counts rounds started beyond round 0 (a health signal: many means trouble).
+func (c *Consensus) Rounds() int64 { return c.rounds.Load() }
+
+func (c *Consensus) emit(o Outbound) {
+	select {
+	case c.out <- o:
+	default:
+		c.cfg.Logger.Warn("consensus outbound queue full, dropping", "topic", o.Topic)
+	}
+}
+
+func (c *Consensus) doHint(p peer.ID, h uint64) {
+	if f := c.hint.Load(); f != nil {
+		(*f)(p, h)
+	}
+}
+
+func (c *Consensus) now() int64 { return c.cfg.Clock.Now().UnixMilli() }
+
+// after delivers m to the actor once d has passed on the actor clock; the goroutine ends
+// then or when the consensus stops.
+func (c *Consensus) after(d time.Duration, m msg) {
+	go func() {
+		select {
+		case <-c.cfg.Clock.After(d):
+			_ = c.ref.Send(c.ctx, m)
+		case <-c.ctx.Done():
+		}
+	}()
+}
+
+// ---- the actor ----
+
+type actor struct {
+	c       *Consensus
+	m       *tendermint.Machine
+	base    *ledger.View
+	started uint64 // height started in the machine, 0 before the first
+	lastRnd int32
+	peerAt  bool // a peer sent a message for base+1
+	pool    *mempool
+	scratch *staking.State // base + mempool, for dry runs
+}
+
+func (c *Consensus) newActor() (*actor, error) {
+	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes)}
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	m, err := tendermint.New(tendermint.Config{
+		Network:             c.cfg.Ledger.Network(),
+		Self:                c.self,
+		Signer:              c.cfg.Key,
+		Scheme:              c.cfg.Scheme,
+		App:                 app{a},
+		ProposeBase:         ms(c.cfg.ProposeTimeout),
+		ProposeDelta:        ms(c.cfg.TimeoutDelta),
+		PrevoteBase:         ms(c.cfg.PrevoteTimeout),
+		PrevoteDelta:        ms(c.cfg.TimeoutDelta),
+		PrecommitBase:       ms(c.cfg.PrecommitTimeout),
+		PrecommitDelta:      ms(c.cfg.TimeoutDelta),
+		RebroadcastInterval: ms(c.cfg.RebroadcastInterval),
+		MaxValueSize:        c.cfg.MaxProposalBytes + 1<<16,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.m = m
+	a.setBase(c.cfg.Ledger.View(), nil)
+	a.maybeStart(c.now())
+	return a, nil
+}
+
+// Receive implements actors.Actor.
+func (a *actor) Receive(_ context.Context, m msg) error {
+	now := a.c.now()
+	switch m := m.(type) {
+	case incomingMsg:
+		h := m.m.MsgHeight()
+		next := a.base.Height() + 1
+		switch {
+		case h < next:
+			return nil
+		case h > next:
+			a.c.doHint(m.from, h-1)
+			return nil
+		}
+		if a.started != next {
+			a.peerAt = true
+			a.maybeStart(now)
+		}
+		a.step(now, m.m)
+	case timeoutMsg:
+		a.step(now, m.t)
+	case tickMsg:
+		if v := a.c.cfg.Ledger.View(); v.Height() > a.base.Height() {
+			a.newBase(v) // a commit event was dropped; the view is the truth
+		}
+		a.maybeStart(now)
+		if a.started > 0 {
+			a.step(now, tendermint.Tick{})
+		}
+	case committedMsg:
+		if m.v.Height() > a.base.Height() {
+			a.newBase(m.v)
+		}
+	case txMsg:
+		m.Respond(a.addTx(m.raw, m.Reply != actors.Reply[ledger.TxReply]{}))
+	}
+	return nil
+}
+
+func (a *actor) step(now int64, ev tendermint.Event) {
+	if a.started == 0 {
+		return
+	}
+	effs, err := a.m.Step(now, ev)
+	if err != nil {
+		a.c.cfg.Logger.Debug("consensus event refused", "err", err)
+	}
+	a.run(effs)
+}
+
+func (a *actor) run(effs []tendermint.Effect) {
+	for _, e := range effs {
+		switch e := e.(type) {
+		case tendermint.Broadcast:
+			b, err := tendermint.Encode(e.Msg)
+			if err != nil {
+				a.c.cfg.Logger.Error("encode consensus message", "err", err)
+				continue
+			}
+			a.c.emit(Outbound{Topic: OutConsensus, Data: b})
+		case tendermint.ScheduleTimeout:
+			a.c.after(time.Duration(e.Duration)*time.Millisecond, timeoutMsg{t: e.Timeout})
+			if e.Kind == tendermint.TimeoutPropose && e.Round > a.lastRnd {
+				a.c.rounds.Add(int64(e.Round - a.lastRnd))
+				a.lastRnd = e.Round
+			}
+		case tendermint.Commit:
+			d := &tendermint.Decision{Height: e.Height, Value: e.Value, Commit: e.Commit}
+			if b, err := tendermint.Encode(d); err == nil {
+				a.c.emit(Outbound{Topic: OutCheckpoints, Data: b})
+			}
+			// The ledger verifies and stores it, then reports the new state (committedMsg);
+			// asking from a goroutine keeps this actor free meanwhile.
+			go func() {
+				ctx, cancel := context.WithTimeout(a.c.ctx, 30*time.Second)
+				defer cancel()
+				if _, err := a.c.cfg.Ledger.Submit(ctx, d); err != nil && !errors.Is(err, ledger.ErrStale) {
+					a.c.cfg.Logger.Error("ledger refused our own commit", "height", d.Height, "err", err)
+				}
+			}()
+		case tendermint.Evidence:
+			a.c.cfg.Logger.Warn("equivocation", "member", e.Member, "height", e.First.MsgHeight())
+		}
+	}
+}
+
+// newBase moves to the ledger's new state: drop committed and now-invalid transactions,
+// then start the next height if needed.
+func (a *actor) newBase(v *ledger.View) {
+	committed := map[[32]byte]bool{}
+	a.setBase(v, committed)
+	a.maybeStart(a.c.now())
+}
+
+func (a *actor) setBase(v *ledger.View, _ map[[32]byte]bool) {
+	a.base = v
+	a.peerAt = false
+	a.scratch = v.State().Clone()
+	a.pool.filter(func(_ [32]byte, raw []byte) bool {
+		// Committed transactions fail the nonce check now; so do those they displaced.
+		return a.scratch.Apply(raw).OK()
+	})
+	a.c.mempool.Store(int64(a.pool.len()))
+}
+
+// maybeStart starts height base+1 when something needs a checkpoint (package doc).
+func (a *actor) maybeStart(now int64) {
+	next := a.base.Height() + 1
+	if a.started >= next {
+		return
+	}
+	st := a.base.State()
+	cfg := st.Config()
+	epochDue := (st.NextCommittee() == nil && now >= cfg.MidEpoch(st.Epoch())) || now >= cfg.EpochStart(st.Epoch()+1)
+	if !(a.base.Height() == 0 || a.pool.len() > 0 || a.peerAt || epochDue) {
+		return
+	}
+	effs, err := a.m.Step(now, tendermint.StartHeight{Height: next, Committee: a.base.SigningCommittee()})
+	if err != nil {
+		a.c.cfg.Logger.Error("start height", "height", next, "err", err)
+		return
+	}
+	a.started, a.lastRnd = next, 0
+	a.run(effs)
+}
+
+func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
+	h := ledger.TxHash(raw)
+	rep := ledger.TxReply{Hash: h}
+	if a.pool.has(h) {
+		rep.Accepted = true
+		return rep, nil
+	}
+	if a.pool.full(len(raw)) {
+		return rep, ErrMempoolFull
+	}
+	// Dry run on the scratch state (base + mempool): a transaction that fails now would be
+	// a no-op in a checkpoint, so it is not worth proposing (staking package doc).
+	r := a.scratch.Apply(raw)
+	if !r.OK() {
+		rep.Code, rep.Message = r.Code, r.Message
+		return rep, nil
+	}
+	a.pool.add(h, raw)
+	a.c.mempool.Store(int64(a.pool.len()))
+	rep.Accepted = true
+	if local {
+		a.c.emit(Outbound{Topic: OutTxs, Data: raw})
+	}
+	a.maybeStart(a.c.now())
+	return rep, nil
+}
+
+// app is the tendermint.App of the ledger (package doc).
+type app struct{ a *actor }
+
+// errNotOurHeight is returned when the machine asks about a height other than base+1
+// (cannot happen while heights start only from newBase; kept as a guard).
+var errNotOurHeight = errors.New("consensus: value for a height we are not at")
+
+func (p app) Propose(height uint64, _ int32, now int64) ([]byte, error) {
+	a := p.a
+	if height != a.base.Height()+1 {
+		return nil, errNotOurHeight
+	}
+	st := a.base.State()
+	t := max(now, st.Time()+1)
+	txs := a.pool.take(a.c.cfg.MaxProposalBytes, staking.MaxTxsPerCP)
+	cp, _, err := st.BuildCheckpoint(t, txs)
+	if err != nil {
+		return nil, err
+	}
+	return cp.Encode(), nil
+}
+
+func (p app) Validate(height uint64, value []byte, now int64) error {
+	a := p.a
+	if height != a.base.Height()+1 {
+		return errNotOurHeight
+	}
+	cp, err := staking.DecodeCheckpoint(value)
+	if err != nil {
+		return err
+	}
+	if cp.Height != height {
+		return fmt.Errorf("consensus: checkpoint of height %d proposed for %d", cp.Height, height)
+	}
+	bound := a.c.cfg.TimeBound.Milliseconds()
+	if cp.Time > now+bound || cp.Time < now-bound {
+		return fmt.Errorf("consensus: checkpoint time %d more than %d ms from our clock %d", cp.Time, bound, now)
+	}
+	_, err = a.base.State().Clone().ApplyCheckpoint(cp)
+	return err
+}

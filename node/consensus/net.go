@@ -1,0 +1,240 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// NetConfig configures the consensus actor's network side.
+type NetConfig struct {
+	Host   host.Host
+	Gossip *p2p.Gossip
+	// Checkpoints is the `checkpoints` topic, joined by the ledger's network side with its
+	// validator; the consensus actor publishes its decisions there.
+	Checkpoints *p2p.Topic
+	Logger      *slog.Logger
+}
+
+// Net connects the consensus actor to the network: the `consensus` and `txs` topics (with
+// validators), the /walrus/tx/1 submit protocol, and the publisher that drains Out.
+type Net struct {
+	c         *Consensus
+	cfg       NetConfig
+	consensus *p2p.Topic
+	txs       *p2p.Topic
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// publishTimeout bounds one publication; GossipSub's Publish only queues locally.
+const publishTimeout = 5 * time.Second
+
+// NewNet joins the topics and registers the submit protocol.
+func NewNet(c *Consensus, cfg NetConfig) (*Net, error) {
+	if cfg.Host == nil || cfg.Gossip == nil {
+		return nil, errors.New("consensus: NetConfig needs Host and Gossip")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = c.cfg.Logger
+	}
+	n := &Net{c: c, cfg: cfg}
+	var err error
+	if n.consensus, err = cfg.Gossip.Join(p2p.TopicConsensus, n.ValidateConsensus); err != nil {
+		return nil, err
+	}
+	if n.txs, err = cfg.Gossip.Join(p2p.TopicTxs, n.ValidateTx); err != nil {
+		return nil, err
+	}
+	if err := p2p.Handle(cfg.Host, ledger.TxProtocol, n.serveTx, cfg.Logger); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// ConsensusTopic is the joined `consensus` topic (tests use it to inject messages).
+func (n *Net) ConsensusTopic() *p2p.Topic { return n.consensus }
+
+// Start runs the topic readers and the publisher until Close.
+func (n *Net) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	csub, err := n.consensus.Subscribe()
+	if err != nil {
+		cancel()
+		return err
+	}
+	tsub, err := n.txs.Subscribe()
+	if err != nil {
+		csub.Cancel()
+		cancel()
+		return err
+	}
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		defer csub.Cancel()
+		for {
+			m, err := csub.Next(ctx)
+			if err != nil {
+				return
+			}
+			if m.From == n.cfg.Host.ID() {
+				continue // our own message; the machine already has it
+			}
+			if msg, err := tendermint.Decode(m.Data, n.maxValue()); err == nil {
+				_ = n.c.Deliver(msg, m.ReceivedFrom)
+			}
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		defer tsub.Cancel()
+		for {
+			m, err := tsub.Next(ctx)
+			if err != nil {
+				return
+			}
+			if m.From != n.cfg.Host.ID() {
+				_ = n.c.GossipTx(m.Data)
+			}
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case o := <-n.c.Out():
+				t := n.consensus
+				switch o.Topic {
+				case OutTxs:
+					t = n.txs
+				case OutCheckpoints:
+					t = n.cfg.Checkpoints
+				}
+				if t == nil {
+					continue
+				}
+				pctx, pcancel := context.WithTimeout(ctx, publishTimeout)
+				if err := t.Publish(pctx, o.Data); err != nil && ctx.Err() == nil {
+					n.cfg.Logger.Debug("publish failed", "topic", t.Name(), "err", err)
+				}
+				pcancel()
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops the readers and the publisher and unregisters the submit protocol.
+func (n *Net) Close() {
+	n.cfg.Host.RemoveStreamHandler(ledger.TxProtocol.ID)
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+}
+
+func (n *Net) maxValue() int { return n.c.cfg.MaxProposalBytes + 1<<16 }
+
+// ValidateConsensus is the `consensus` topic validator: Reject what does not decode or
+// carries a bad signature from the committee that signs the next height, Ignore other
+// heights (asking the ledger to catch up when they are ahead). A message for the height
+// after next is checked against the current committee, which almost always still signs it
+// (committees change only at epoch ends); if that check fails it is ignored rather than
+// rejected, since the committee may really have changed.
+func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
+	if m.From == n.cfg.Host.ID() {
+		return p2p.Accept
+	}
+	msg, err := tendermint.Decode(m.Data, n.maxValue())
+	if err != nil {
+		return p2p.Reject
+	}
+	v := n.c.cfg.Ledger.View()
+	h := msg.MsgHeight()
+	switch {
+	case h <= v.Height():
+		return p2p.Ignore
+	case h > v.Height()+2:
+		n.c.doHint(m.ReceivedFrom, h-1)
+		return p2p.Ignore
+	}
+	err = verifyMessage(n.c.cfg.Scheme, v.SigningCommittee(), v.Network(), msg)
+	switch {
+	case err == nil:
+		if h == v.Height()+2 {
+			n.c.doHint(m.ReceivedFrom, h-1)
+		}
+		return p2p.Accept
+	case h == v.Height()+2:
+		return p2p.Ignore
+	}
+	return p2p.Reject
+}
+
+// verifyMessage checks a consensus message's signature (or commit certificate) against
+// committee c.
+func verifyMessage(s tendermint.Scheme, c *epoch.Committee, network epoch.NetworkID, msg tendermint.Message) error {
+	member := func(i uint32) (*epoch.Member, error) {
+		if int64(i) >= int64(len(c.Members)) {
+			return nil, tendermint.ErrNotMember
+		}
+		return &c.Members[i], nil
+	}
+	switch m := msg.(type) {
+	case *tendermint.Proposal:
+		mem, err := member(m.Proposer)
+		if err != nil {
+			return err
+		}
+		return s.Verify(mem.BLSKey, tendermint.ProposalSignBytes(network, c.Epoch, m.Height, m.Round, m.ValidRound, tendermint.HashValue(m.Value)), m.Signature)
+	case *tendermint.Vote:
+		mem, err := member(m.Validator)
+		if err != nil {
+			return err
+		}
+		return s.Verify(mem.BLSKey, tendermint.VoteSignBytes(network, c.Epoch, m.Type, m.Height, m.Round, m.Value), m.Signature)
+	case *tendermint.Decision:
+		return tendermint.VerifyCommitWith(s, c, network, m.Height, tendermint.HashValue(m.Value), &m.Commit)
+	}
+	return tendermint.ErrMalformed
+}
+
+// ValidateTx is the `txs` topic validator: a transaction must decode and carry a valid
+// signature for this network (Reject otherwise); whether it applies is the mempool's dry
+// run.
+func (n *Net) ValidateTx(_ context.Context, m p2p.Message) p2p.Verdict {
+	tx, err := staking.DecodeSignedTx(m.Data)
+	if err != nil || !tx.Verify(n.c.cfg.Ledger.Network()) {
+		return p2p.Reject
+	}
+	return p2p.Accept
+}
+
+func (n *Net) serveTx(ctx context.Context, _ peer.ID, req []byte) ([]byte, error) {
+	if _, err := staking.DecodeSignedTx(req); err != nil {
+		return nil, p2p.Errorf(p2p.CodeBadRequest, "%v", err)
+	}
+	rep, err := n.c.SubmitTx(ctx, req)
+	if errors.Is(err, ErrMempoolFull) {
+		return nil, p2p.Errorf(p2p.CodeUnavailable, "%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ledger.EncodeTxReply(&rep), nil
+}

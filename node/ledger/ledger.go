@@ -1,0 +1,486 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Errors of Submit. Stale and gap are not faults of the sender: gossip delivers old
+// checkpoints, and a node that fell behind learns of later ones before it can check them.
+var (
+	// ErrStale: the ledger already has this height.
+	ErrStale = errors.New("ledger: checkpoint height already committed")
+	// ErrGap: the checkpoint is beyond the next height; catch up first (sync).
+	ErrGap = errors.New("ledger: checkpoint beyond the next height")
+	// ErrBadCommit: the commit certificate does not verify against the committee the
+	// ledger derived for that height, or the value is not a checkpoint that follows the
+	// state. The sender is faulty or forging.
+	ErrBadCommit = errors.New("ledger: invalid commit")
+	// ErrTooManyWaiters: WaitTx is refused because too many waits are pending.
+	ErrTooManyWaiters = errors.New("ledger: too many pending waits")
+)
+
+// TxHash names a transaction: Blake2b-256 of its signed canonical bytes.
+func TxHash(raw []byte) [32]byte { return blake2b.Sum256(raw) }
+
+// TxReceipt is the outcome of a committed transaction.
+type TxReceipt struct {
+	Hash   [32]byte
+	Height uint64 // checkpoint that carried it
+	Index  uint32 // position in the checkpoint
+	staking.Receipt
+}
+
+// Config configures the ledger. Zero fields get defaults in Validate.
+type Config struct {
+	// Genesis is the decoded genesis file. Required.
+	Genesis *staking.Genesis
+	// Datastore holds checkpoints and snapshots. Required; the ledger does not close it.
+	Datastore ds.Datastore
+	// SnapshotEvery is K: a snapshot is written every K heights. Default 64.
+	SnapshotEvery uint64
+	// ReceiptHeights is N: receipts of the last N heights are kept for WaitTx. Default 256.
+	ReceiptHeights uint64
+	// MaxWaiters bounds pending WaitTx calls. Default 4096.
+	MaxWaiters int
+	// Scheme verifies commit certificates. Default tendermint.BLSScheme.
+	Scheme tendermint.Scheme
+	// Mailbox is the actor's mailbox size. Default 1024.
+	Mailbox int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	if c.Genesis == nil || c.Datastore == nil {
+		return errors.New("ledger: config needs Genesis and Datastore")
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 64
+	}
+	if c.ReceiptHeights == 0 {
+		c.ReceiptHeights = 256
+	}
+	if c.MaxWaiters == 0 {
+		c.MaxWaiters = 4096
+	}
+	if c.Scheme == nil {
+		c.Scheme = tendermint.BLSScheme{}
+	}
+	if c.Mailbox == 0 {
+		c.Mailbox = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Ledger is the handle of the ledger actor. Its methods are safe for concurrent use.
+type Ledger struct {
+	cfg     Config
+	network epoch.NetworkID
+	params  codec.Params
+	ref     *actors.Ref[msg]
+	view    atomic.Pointer[View]
+	hub     hub
+}
+
+type msg interface{ isMsg() }
+
+type submitMsg struct {
+	d *tendermint.Decision
+	actors.Reply[uint64]
+}
+
+type waitMsg struct {
+	hash [32]byte
+	actors.Reply[TxReceipt]
+}
+
+func (submitMsg) isMsg() {}
+func (waitMsg) isMsg()   {}
+
+// New loads the ledger from cfg.Datastore (snapshot plus later checkpoints, or genesis on
+// first start) and spawns its actor in sys. Loading happens here, synchronously, so a
+// corrupt data directory fails the node's start instead of a restart loop.
+func New(sys *actors.System, cfg Config) (*Ledger, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	params, err := codec.NewParams(cfg.Genesis.NShards)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: genesis: %w", err)
+	}
+	l := &Ledger{cfg: cfg, network: cfg.Genesis.NetworkID(), params: params}
+	first, err := l.load(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	l.view.Store(first.publishView())
+	loaded := first
+	ref, err := actors.Spawn(sys, "ledger", func(ctx context.Context) (actors.Actor[msg], error) {
+		if loaded != nil { // first incarnation: reuse what New loaded
+			a := loaded
+			loaded = nil
+			return a, nil
+		}
+		a, err := l.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.view.Store(a.publishView())
+		return a, nil
+	}, actors.WithMailbox(cfg.Mailbox))
+	if err != nil {
+		return nil, err
+	}
+	l.ref = ref
+	return l, nil
+}
+
+// View returns the latest published view.
+func (l *Ledger) View() *View { return l.view.Load() }
+
+// Height is the height of the last committed checkpoint.
+func (l *Ledger) Height() uint64 { return l.View().Height() }
+
+// Network is the network ID.
+func (l *Ledger) Network() epoch.NetworkID { return l.network }
+
+// NetworkID is Network, under the name the data plane's Ledger interface uses.
+func (l *Ledger) NetworkID() epoch.NetworkID { return l.network }
+
+// NetworkName is the genesis network name (the GossipSub and DHT namespace).
+func (l *Ledger) NetworkName() string { return l.cfg.Genesis.Network }
+
+// Params are the encoding parameters of the network.
+func (l *Ledger) Params() codec.Params { return l.params }
+
+// CurrentEpoch is the epoch of the latest committed state.
+func (l *Ledger) CurrentEpoch() uint32 { return l.View().Epoch() }
+
+// Committee returns the committee of epoch e if the ledger knows it (see View.Committee).
+func (l *Ledger) Committee(e uint32) (*epoch.Committee, error) {
+	if c, ok := l.View().Committee(e); ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("ledger: committee of epoch %d unknown (current %d)", e, l.CurrentEpoch())
+}
+
+// BlobStatus is the blob ID's status at the latest committed height.
+func (l *Ledger) BlobStatus(id codec.BlobID) staking.BlobStatus { return l.View().State().BlobStatus(id) }
+
+// BlobInfo returns the status of a blob ID and its live blob objects (registration data:
+// length, root, encoding, resource, certification).
+func (l *Ledger) BlobInfo(id codec.BlobID) (staking.BlobStatus, []staking.Blob) {
+	st := l.View().State()
+	var out []staking.Blob
+	for _, oid := range st.BlobObjects(id) {
+		if b, ok := st.Blob(oid); ok {
+			out = append(out, b)
+		}
+	}
+	return st.BlobStatus(id), out
+}
+
+// Account returns an account's balance and next nonce.
+func (l *Ledger) Account(a staking.Address) staking.Account { return l.View().State().Account(a) }
+
+// Subscribe returns a subscription to ledger events with a buffer of buf events.
+func (l *Ledger) Subscribe(buf int) *Subscription { return l.hub.add(buf) }
+
+// Submit hands a committed checkpoint (a Decision) to the ledger and waits until it is
+// verified, applied and durably stored. It returns the new height, or ErrStale, ErrGap or
+// an error wrapping ErrBadCommit.
+func (l *Ledger) Submit(ctx context.Context, d *tendermint.Decision) (uint64, error) {
+	if d.Height <= l.Height() {
+		return 0, ErrStale
+	}
+	return actors.Ask(ctx, l.ref, func(r actors.Reply[uint64]) msg { return submitMsg{d: d, Reply: r} })
+}
+
+// WaitTx waits until the transaction with hash is committed and returns its receipt
+// (successful or rejected). Receipts of the last ReceiptHeights heights are kept; older
+// transactions are not found and WaitTx waits for ctx.
+func (l *Ledger) WaitTx(ctx context.Context, hash [32]byte) (TxReceipt, error) {
+	return actors.Ask(ctx, l.ref, func(r actors.Reply[TxReceipt]) msg { return waitMsg{hash: hash, Reply: r} })
+}
+
+// Done is closed when the ledger actor has stopped (its system stopped or it escalated).
+func (l *Ledger) Done() <-chan struct{} { return l.ref.Done() }
+
+// ---- the actor ----
+
+type waiter struct {
+	reply actors.Reply[TxReceipt]
+	since uint64
+}
+
+type actor struct {
+	l        *Ledger
+	st       *staking.State
+	prev     *epoch.Committee
+	receipts map[[32]byte]TxReceipt
+	byHeight map[uint64][][32]byte
+	waiters  map[[32]byte][]waiter
+	nwait    int
+}
+
+func (a *actor) publishView() *View {
+	return &View{st: a.st.Clone(), prev: a.prev, params: a.l.params, name: a.l.cfg.Genesis.Network}
+}
+
+// load builds the actor state from the datastore (DESIGN.md §4: state is a deterministic
+// function of genesis + checkpoints; snapshots only shorten the replay).
+func (l *Ledger) load(ctx context.Context) (*actor, error) {
+	store := l.cfg.Datastore
+	if b, err := store.Get(ctx, keyNetwork); err == nil {
+		if string(b) != string(l.network[:]) {
+			return nil, fmt.Errorf("ledger: data directory belongs to network %x, genesis is %x", b, l.network[:8])
+		}
+	} else if errors.Is(err, ds.ErrNotFound) {
+		if err := store.Put(ctx, keyNetwork, l.network[:]); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+	} else {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	a := &actor{l: l, receipts: map[[32]byte]TxReceipt{}, byHeight: map[uint64][][32]byte{}, waiters: map[[32]byte][]waiter{}}
+	if b, err := store.Get(ctx, keySnapshot); err == nil {
+		if a.st, err = decodeSnapshot(b, l.network); err != nil {
+			return nil, err
+		}
+	} else if errors.Is(err, ds.ErrNotFound) {
+		if a.st, err = staking.NewState(l.cfg.Genesis); err != nil {
+			return nil, fmt.Errorf("ledger: genesis: %w", err)
+		}
+	} else {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	from := a.st.Height()
+	for {
+		h := a.st.Height() + 1
+		b, err := store.Get(ctx, CheckpointKey(h))
+		if errors.Is(err, ds.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		d, err := DecodeDecision(b, staking.MaxTxsPerCP*staking.MaxTxSize)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: stored checkpoint %d: %w", h, err)
+		}
+		// Our own synced records were verified before they were written; the state root
+		// check in ApplyCheckpoint still catches corruption.
+		if _, _, err := a.apply(d, false); err != nil {
+			return nil, fmt.Errorf("ledger: replay checkpoint %d: %w", h, err)
+		}
+	}
+	l.cfg.Logger.Info("ledger loaded", "height", a.st.Height(), "replayed", a.st.Height()-from, "epoch", a.st.Epoch())
+	return a, nil
+}
+
+// Receive implements actors.Actor.
+func (a *actor) Receive(ctx context.Context, m msg) error {
+	switch m := m.(type) {
+	case submitMsg:
+		h, err := a.submit(ctx, m.d)
+		if err != nil && !errors.Is(err, errPersist) {
+			m.Fail(err)
+			return nil
+		}
+		if err != nil {
+			m.Fail(err)
+			return err // the supervisor reloads from disk
+		}
+		m.Ok(h)
+	case waitMsg:
+		if r, ok := a.receipts[m.hash]; ok {
+			m.Ok(r)
+			return nil
+		}
+		if a.nwait >= a.l.cfg.MaxWaiters {
+			a.expireWaiters(true)
+			if a.nwait >= a.l.cfg.MaxWaiters {
+				m.Fail(ErrTooManyWaiters)
+				return nil
+			}
+		}
+		a.waiters[m.hash] = append(a.waiters[m.hash], waiter{reply: m.Reply, since: a.st.Height()})
+		a.nwait++
+	}
+	return nil
+}
+
+var errPersist = errors.New("ledger: persist")
+
+func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, error) {
+	h := a.st.Height()
+	switch {
+	case d.Height <= h:
+		return h, ErrStale
+	case d.Height > h+1:
+		return h, fmt.Errorf("%w: %d, next is %d", ErrGap, d.Height, h+1)
+	}
+	prevEpoch := a.st.Epoch()
+	prevCommittee := a.st.Committee()
+	hadNext := a.st.NextCommittee() != nil
+	cp, res, err := a.apply(d, true)
+	if err != nil {
+		return h, err
+	}
+	// Durable before anyone is told (DESIGN.md §7): the checkpoint with its certificate,
+	// synced; a snapshot every K heights.
+	rec, err := EncodeDecision(d)
+	if err == nil {
+		err = a.l.cfg.Datastore.Put(ctx, CheckpointKey(d.Height), rec)
+	}
+	if err == nil {
+		err = a.l.cfg.Datastore.Sync(ctx, CheckpointKey(d.Height))
+	}
+	if err == nil && d.Height%a.l.cfg.SnapshotEvery == 0 {
+		if err = a.l.cfg.Datastore.Put(ctx, keySnapshot, encodeSnapshot(a.st)); err == nil {
+			err = a.l.cfg.Datastore.Sync(ctx, keySnapshot)
+		}
+	}
+	if err != nil {
+		return h, fmt.Errorf("%w: checkpoint %d: %v", errPersist, d.Height, err)
+	}
+	if a.st.Epoch() != prevEpoch {
+		a.prev = prevCommittee
+	}
+	view := a.publishView()
+	a.l.view.Store(view)
+	evs := []Event{&CheckpointCommitted{Height: cp.Height, Hash: cp.Hash(), Checkpoint: cp, Receipts: res.Receipts, View: view}}
+	if !hadNext && a.st.NextCommittee() != nil {
+		evs = append(evs, &CommitteeSelected{Height: cp.Height, Committee: view.State().NextCommittee()})
+	}
+	if a.st.Epoch() != prevEpoch {
+		evs = append(evs, &EpochChanged{Height: cp.Height, Epoch: a.st.Epoch(), Previous: prevCommittee, Committee: view.State().Committee()})
+	}
+	evs = append(evs, blobEvents(cp, res.Receipts)...)
+	a.l.hub.publish(evs)
+	a.l.cfg.Logger.Debug("checkpoint committed", "height", cp.Height, "txs", len(cp.Txs), "epoch", cp.Epoch)
+	return cp.Height, nil
+}
+
+// apply verifies (when verify is set) and applies a decision, recording receipts and
+// answering waiters. On error the state is unchanged.
+func (a *actor) apply(d *tendermint.Decision, verify bool) (*staking.Checkpoint, *staking.Result, error) {
+	hash := tendermint.HashValue(d.Value)
+	if verify {
+		if err := tendermint.VerifyCommitWith(a.l.cfg.Scheme, a.st.Committee(), a.l.network, d.Height, hash, &d.Commit); err != nil {
+			return nil, nil, fmt.Errorf("%w: height %d: %v", ErrBadCommit, d.Height, err)
+		}
+	}
+	cp, err := staking.DecodeCheckpoint(d.Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadCommit, err)
+	}
+	if cp.Height != d.Height {
+		return nil, nil, fmt.Errorf("%w: checkpoint height %d in decision of %d", ErrBadCommit, cp.Height, d.Height)
+	}
+	res, err := a.st.ApplyCheckpoint(cp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadCommit, err)
+	}
+	a.record(cp, res)
+	return cp, res, nil
+}
+
+func (a *actor) record(cp *staking.Checkpoint, res *staking.Result) {
+	hashes := make([][32]byte, len(cp.Txs))
+	for i, raw := range cp.Txs {
+		th := TxHash(raw)
+		hashes[i] = th
+		r := TxReceipt{Hash: th, Height: cp.Height, Index: uint32(i), Receipt: res.Receipts[i]}
+		if _, dup := a.receipts[th]; !dup {
+			a.receipts[th] = r
+		}
+		for _, w := range a.waiters[th] {
+			w.reply.Ok(r)
+			a.nwait--
+		}
+		delete(a.waiters, th)
+	}
+	a.byHeight[cp.Height] = hashes
+	if n := a.l.cfg.ReceiptHeights; cp.Height > n {
+		old := cp.Height - n
+		for _, th := range a.byHeight[old] {
+			if r, ok := a.receipts[th]; ok && r.Height == old {
+				delete(a.receipts, th)
+			}
+		}
+		delete(a.byHeight, old)
+	}
+	a.expireWaiters(false)
+}
+
+// expireWaiters answers waits older than ReceiptHeights heights (or, when forced, all
+// waits whose asker gave up long ago is unknowable, so the oldest half) with not found.
+func (a *actor) expireWaiters(force bool) {
+	h := a.st.Height()
+	limit := a.l.cfg.ReceiptHeights
+	if force {
+		limit /= 2
+	}
+	for th, ws := range a.waiters {
+		kept := ws[:0]
+		for _, w := range ws {
+			if h-w.since > limit {
+				w.reply.Fail(fmt.Errorf("ledger: transaction %x not committed within %d heights", th[:8], h-w.since))
+				a.nwait--
+				continue
+			}
+			kept = append(kept, w)
+		}
+		if len(kept) == 0 {
+			delete(a.waiters, th)
+		} else {
+			a.waiters[th] = kept
+		}
+	}
+}
+
+// blobEvents derives blob lifecycle events from the successful transactions of cp.
+func blobEvents(cp *staking.Checkpoint, rs []staking.Receipt) []Event {
+	var evs []Event
+	for i, raw := range cp.Txs {
+		if !rs[i].OK() {
+			continue
+		}
+		tx, err := staking.DecodeSignedTx(raw)
+		if err != nil {
+			continue
+		}
+		switch op := tx.Tx.Op.(type) {
+		case *staking.RegisterBlob:
+			sender := staking.AddressOf(tx.Tx.Sender)
+			evs = append(evs, &BlobRegistered{Height: cp.Height, BlobID: op.BlobID, Object: staking.DeriveObjectID(sender, tx.Tx.Nonce, 0)})
+		case *staking.CertifyBlob:
+			evs = append(evs, &BlobCertified{Height: cp.Height, BlobID: op.BlobID, Object: op.Blob})
+		case *staking.InvalidateBlob:
+			evs = append(evs, &BlobInvalidated{Height: cp.Height, BlobID: op.BlobID})
+		}
+	}
+	return evs
+}
+
+// defaultAskTimeout bounds internal asks made by the network glue.
+const defaultAskTimeout = 10 * time.Second

@@ -1,0 +1,64 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/p2p"
+)
+
+// serveQuery answers /walrus/query/1 from the latest View. Every answer carries the height
+// it reflects, so a client comparing nodes can tell stale from wrong.
+func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, error) {
+	q, err := DecodeQuery(req)
+	if err != nil {
+		return nil, p2p.Errorf(p2p.CodeBadRequest, "%v", err)
+	}
+	v := n.l.View()
+	st := v.State()
+	switch q.Kind {
+	case QueryHeight:
+		w := &wr{}
+		w.u64(v.Height())
+		return w.b, nil
+	case QueryBlobStatus:
+		a := &BlobAnswer{Height: v.Height(), Status: st.BlobStatus(q.BlobID)}
+		for _, oid := range st.BlobObjects(q.BlobID) {
+			if b, ok := st.Blob(oid); ok {
+				b.Attributes = nil
+				a.Objects = append(a.Objects, b)
+			}
+		}
+		return EncodeBlobAnswer(a), nil
+	case QueryAccount:
+		return EncodeAccountAnswer(&AccountAnswer{Height: v.Height(), Account: st.Account(q.Address)}), nil
+	case QueryInfo:
+		cfg := st.Config()
+		return EncodeInfo(&Info{
+			Height: v.Height(), Network: v.Network(), NetworkName: v.NetworkName(), Epoch: st.Epoch(),
+			Time: st.Time(), NShards: cfg.NShards, EpochDuration: cfg.EpochDuration, GenesisTime: cfg.GenesisTime,
+			Prices: st.Prices(), MaxBlobSize: v.Params().MaxBlobSize(), Committee: st.Committee(),
+		})
+	case QueryWaitTx:
+		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
+		defer cancel()
+		r, err := n.l.WaitTx(wctx, q.TxHash)
+		if err != nil {
+			if wctx.Err() != nil {
+				return nil, p2p.Errorf(p2p.CodeNotFound, "transaction not committed yet")
+			}
+			return nil, p2p.Errorf(p2p.CodeNotFound, "%v", err)
+		}
+		return EncodeWaitAnswer(&WaitAnswer{Height: n.l.Height(), Receipt: r}), nil
+	}
+	return nil, p2p.Errorf(p2p.CodeBadRequest, "unknown query")
+}
+
+// DecodeHeight parses the answer to QueryHeight.
+func DecodeHeight(b []byte) (uint64, error) {
+	r := &rd{b: b}
+	h := r.u64()
+	return h, r.done()
+}

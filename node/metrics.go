@@ -1,0 +1,48 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus metrics (DESIGN.md §8), on a registry of its own so
+// that several in-process nodes (tests, the testnet harness) do not collide.
+type metrics struct {
+	reg         *prometheus.Registry
+	checkpoints prometheus.Counter
+	txs         *prometheus.CounterVec
+	epochs      prometheus.Counter
+}
+
+func newMetrics(n *Node) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "walrus_ledger_checkpoints_total", Help: "Checkpoints committed since start.",
+		}),
+		txs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "walrus_ledger_txs_total", Help: "Transactions committed since start, by result (ok or rejected).",
+		}, []string{"result"}),
+		epochs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "walrus_ledger_epoch_changes_total", Help: "Epoch changes committed since start.",
+		}),
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.checkpoints, m.txs, m.epochs,
+		gauge("walrus_ledger_height", "Height of the last committed checkpoint.", func() float64 { return float64(n.Height()) }),
+		gauge("walrus_ledger_epoch", "Current epoch.", func() float64 { return float64(n.ledger.CurrentEpoch()) }),
+		gauge("walrus_mempool_txs", "Transactions waiting in the mempool.", func() float64 { return float64(n.cons.MempoolSize()) }),
+		gauge("walrus_p2p_peers", "Connected libp2p peers.", func() float64 { return float64(len(n.host.Network().Peers())) }),
+		counter("walrus_consensus_extra_rounds_total", "Rounds beyond round 0 (timeouts, failed proposals).", func() float64 { return float64(n.cons.Rounds()) }),
+	)
+	return m
+}

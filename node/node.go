@@ -1,0 +1,462 @@
+// Package node is walrus-go's composition root (DESIGN.md §2, §8): it loads a Config,
+// opens the datastore, loads the keys, builds the libp2p host, GossipSub and the DHT, spawns
+// the ledger and consensus actors, registers the stream protocols, and serves /metrics and
+// /v1/health over HTTP. Nothing else wires; the actors and protocols live in sub-packages
+// (node/ledger, node/consensus, and the data plane's node/dataplane).
+//
+// Lifecycle: New builds everything without talking to the network; Start connects to the
+// bootstrap peers, starts the topic readers, discovery and the HTTP server; Close stops all
+// of it in reverse order and closes the datastore last. Every checkpoint the node reports
+// committed was synced to disk first, so Close (or a crash) loses nothing acknowledged.
+// Signal handling belongs to the CLI.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/consensus"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Option customises New.
+type Option func(*options) error
+
+type options struct {
+	gater  connmgr.ConnectionGater
+	logger *slog.Logger
+	clock  actors.Clock
+}
+
+// WithConnectionGater installs a libp2p connection gater (the testnet harness uses one to
+// cut partitions).
+func WithConnectionGater(g connmgr.ConnectionGater) Option {
+	return func(o *options) error { o.gater = g; return nil }
+}
+
+// WithLogger replaces the logger built from Config.LogLevel.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("node: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithClock replaces the clock of the actors (consensus timeouts and checkpoint time).
+func WithClock(c actors.Clock) Option {
+	return func(o *options) error { o.clock = c; return nil }
+}
+
+// Node is one storage node process.
+type Node struct {
+	cfg     *Config
+	log     *slog.Logger
+	genesis *staking.Genesis
+	blsKey  *bls.SecretKey
+
+	store  *pebbleds.Datastore
+	host   host.Host
+	gossip *p2p.Gossip
+	disc   *p2p.Discovery
+	sys    *actors.System
+	ledger *ledger.Ledger
+	lnet   *ledger.Net
+	cons   *consensus.Consensus
+	cnet   *consensus.Net
+	ckpts  *p2p.Topic
+	met    *metrics
+
+	bootstrap []peer.AddrInfo
+	httpSrv   *http.Server
+	httpAddr  net.Addr
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu              sync.Mutex
+	started, closed bool
+}
+
+// New builds a node from cfg (validated here) without contacting the network.
+func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) {
+	if cfg == nil {
+		return nil, errors.New("node: nil config")
+	}
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: o.logger}
+	if n.log == nil {
+		lvl, _ := parseLevel(cfg.LogLevel)
+		n.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			_ = n.Close()
+		}
+	}()
+	if n.genesis, err = LoadGenesis(cfg.GenesisFile); err != nil {
+		return nil, err
+	}
+	if n.blsKey, err = LoadBLSKey(cfg.BLSKeyFile); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	id, err := p2p.LoadOrCreateIdentity(cfg.IdentityKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity: %w", err)
+	}
+	for _, s := range cfg.Bootstrap {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("node: bootstrap %q: %w", s, err)
+		}
+		n.bootstrap = append(n.bootstrap, *ai)
+	}
+	// TODO(node/store): switch to store.Open once it lands; the key layout is ledger's.
+	if n.store, err = pebbleds.NewDatastore(filepath.Join(cfg.DataDir, "datastore")); err != nil {
+		return nil, fmt.Errorf("node: datastore: %w", err)
+	}
+	if n.host, err = newHost(p2p.HostConfig{Identity: id, ListenAddrs: cfg.ListenAddrs, DisableQUIC: cfg.DisableQUIC}, o.gater); err != nil {
+		return nil, err
+	}
+	n.log = n.log.With("peer_id", n.host.ID().String())
+	if n.gossip, err = p2p.NewGossip(n.host, n.genesis.Network, n.log); err != nil {
+		return nil, err
+	}
+	var bs []peer.AddrInfo
+	for _, b := range n.bootstrap {
+		if b.ID != n.host.ID() {
+			bs = append(bs, b)
+		}
+	}
+	if n.disc, err = p2p.NewDiscovery(n.host, n.genesis.Network, bs); err != nil {
+		return nil, err
+	}
+	sysOpts := []actors.Option{actors.WithLogger(n.log)}
+	if o.clock != nil {
+		sysOpts = append(sysOpts, actors.WithClock(o.clock))
+	}
+	if n.sys, err = actors.New("node", sysOpts...); err != nil {
+		return nil, err
+	}
+	if n.ledger, err = ledger.New(n.sys, ledger.Config{
+		Genesis: n.genesis, Datastore: n.store, Logger: n.log,
+		SnapshotEvery: cfg.Ledger.SnapshotEvery, ReceiptHeights: cfg.Ledger.ReceiptHeights,
+	}); err != nil {
+		return nil, err
+	}
+	if n.lnet, err = ledger.NewNet(n.ledger, ledger.NetConfig{Host: n.host, SyncInterval: cfg.Ledger.SyncInterval, Logger: n.log}); err != nil {
+		return nil, err
+	}
+	if n.ckpts, err = n.gossip.Join(p2p.TopicCheckpoints, n.lnet.ValidateCheckpoint); err != nil {
+		return nil, err
+	}
+	cc := cfg.Consensus
+	if n.cons, err = consensus.New(n.sys, consensus.Config{
+		Ledger: n.ledger, Key: n.blsKey, Clock: o.clock, Logger: n.log,
+		ProposeTimeout: cc.ProposeTimeout, PrevoteTimeout: cc.PrevoteTimeout, PrecommitTimeout: cc.PrecommitTimeout,
+		TimeoutDelta: cc.TimeoutDelta, RebroadcastInterval: cc.RebroadcastInterval, TickInterval: cc.TickInterval,
+		TimeBound: cc.TimeBound, MaxMempool: cc.MaxMempool,
+	}); err != nil {
+		return nil, err
+	}
+	n.cons.SetHint(n.lnet.Hint)
+	if n.cnet, err = consensus.NewNet(n.cons, consensus.NetConfig{Host: n.host, Gossip: n.gossip, Checkpoints: n.ckpts, Logger: n.log}); err != nil {
+		return nil, err
+	}
+	// TODO(node/dataplane): spawn the data-plane actor and register its protocols here once
+	// node/dataplane lands; *ledger.Ledger is meant to satisfy its Ledger interface.
+	n.met = newMetrics(n)
+	return n, nil
+}
+
+// Start connects to the network and starts serving: topic readers and the catch-up loop,
+// bootstrap connections (retried while they fail), DHT bootstrap and shard provider
+// records, and the HTTP API.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return errors.New("node: closed")
+	}
+	if n.started {
+		return errors.New("node: already started")
+	}
+	n.started = true
+	if n.cfg.APIAddr != "" {
+		ln, err := net.Listen("tcp", n.cfg.APIAddr)
+		if err != nil {
+			return fmt.Errorf("node: api listen: %w", err)
+		}
+		n.httpAddr = ln.Addr()
+		n.httpSrv = &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("api server stopped", "err", err)
+			}
+		}()
+	}
+	if err := n.lnet.Start(n.ckpts); err != nil {
+		return err
+	}
+	if err := n.cnet.Start(); err != nil {
+		return err
+	}
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); n.keepConnected() }()
+	go func() { defer n.wg.Done(); n.discovery() }()
+	go func() { defer n.wg.Done(); n.count() }()
+	n.log.Info("node started", "addrs", fmt.Sprint(n.Addrs()), "height", n.Height(), "network", n.genesis.Network)
+	return nil
+}
+
+// keepConnected dials bootstrap peers that are not connected, at start and every few
+// seconds, so nodes started in any order (or healed after a partition) find each other.
+func (n *Node) keepConnected() {
+	for {
+		for _, ai := range n.bootstrap {
+			if ai.ID == n.host.ID() || n.host.Network().Connectedness(ai.ID) == network.Connected {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			if err := n.host.Connect(ctx, ai); err != nil {
+				n.log.Debug("bootstrap dial failed", "bootstrap_peer", ai.ID.String(), "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// discovery bootstraps the DHT and provides (network, epoch, shard) for this node's shards
+// (DESIGN.md §5 shard discovery), again at every epoch change.
+func (n *Node) discovery() {
+	sub := n.ledger.Subscribe(16)
+	defer sub.Cancel()
+	ctx := n.ctx
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := n.disc.Bootstrap(bctx); err != nil && ctx.Err() == nil {
+		n.log.Debug("dht bootstrap", "err", err)
+	}
+	cancel()
+	provide := func() {
+		v := n.ledger.View()
+		c := v.SigningCommittee()
+		i := c.MemberIndex(staking.NodeIDOf(n.blsKey.PublicKey()))
+		if i < 0 {
+			return
+		}
+		for _, s := range c.Members[i].Shards {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := n.disc.ProvideShard(pctx, c.Epoch, s)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				n.log.Debug("provide shard", "shard", s, "epoch", c.Epoch, "err", err)
+			}
+		}
+	}
+	provide()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			if _, ok := ev.(*ledger.EpochChanged); ok {
+				provide()
+			}
+		}
+	}
+}
+
+// count feeds ledger events into the metrics.
+func (n *Node) count() {
+	sub := n.ledger.Subscribe(256)
+	defer sub.Cancel()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case ev := <-sub.C:
+			switch ev := ev.(type) {
+			case *ledger.CheckpointCommitted:
+				n.met.checkpoints.Inc()
+				for _, r := range ev.Receipts {
+					if r.OK() {
+						n.met.txs.WithLabelValues("ok").Inc()
+					} else {
+						n.met.txs.WithLabelValues("rejected").Inc()
+					}
+				}
+			case *ledger.EpochChanged:
+				n.met.epochs.Inc()
+			}
+		}
+	}
+}
+
+// Health is the /v1/health answer.
+type Health struct {
+	Status  string `json:"status"` // "ok" once a checkpoint is committed, else "starting"
+	PeerID  string `json:"peer_id"`
+	Network string `json:"network"`
+	Height  uint64 `json:"height"`
+	Epoch   uint32 `json:"epoch"`
+	Peers   int    `json:"peers"`
+	Mempool int    `json:"mempool"`
+}
+
+// Health reports the node's state.
+func (n *Node) Health() Health {
+	h := Health{Status: "starting", PeerID: n.host.ID().String(), Network: n.genesis.Network,
+		Height: n.Height(), Epoch: n.ledger.CurrentEpoch(), Peers: len(n.host.Network().Peers()), Mempool: n.cons.MempoolSize()}
+	if h.Height > 0 {
+		h.Status = "ok"
+	}
+	return h
+}
+
+func (n *Node) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(n.Health())
+	})
+	return mux
+}
+
+// Close stops the node: HTTP, topic readers and protocols, actors, DHT, GossipSub, host,
+// and finally the datastore (flushed). It is safe to call more than once.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	var errs []error
+	if n.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, n.httpSrv.Shutdown(ctx))
+		cancel()
+	}
+	n.cancel()
+	if n.cnet != nil {
+		n.cnet.Close()
+	}
+	if n.lnet != nil {
+		n.lnet.Close()
+	}
+	if n.cons != nil {
+		n.cons.Close()
+	}
+	n.wg.Wait()
+	if n.sys != nil {
+		errs = append(errs, n.sys.Stop())
+	}
+	if n.disc != nil {
+		errs = append(errs, n.disc.Close())
+	}
+	if n.gossip != nil {
+		errs = append(errs, n.gossip.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the node's listen addresses with /p2p/<peer ID>, ready to dial.
+func (n *Node) Addrs() []ma.Multiaddr {
+	p2pPart, err := ma.NewComponent("p2p", n.host.ID().String())
+	if err != nil {
+		return nil
+	}
+	var out []ma.Multiaddr
+	for _, a := range n.host.Addrs() {
+		out = append(out, a.Encapsulate(p2pPart))
+	}
+	return out
+}
+
+// PeerID is the node's libp2p identity.
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
+
+// Height is the height of the last committed checkpoint.
+func (n *Node) Height() uint64 { return n.ledger.Height() }
+
+// Ledger is the node's ledger actor (for tests and the in-process harness).
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
+
+// Consensus is the node's consensus actor (for tests and the in-process harness).
+func (n *Node) Consensus() *consensus.Consensus { return n.cons }
+
+// Host is the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// APIAddr is the address the HTTP API listens on, nil before Start or when disabled.
+func (n *Node) APIAddr() net.Addr { return n.httpAddr }
+
+// WaitHeight blocks until the ledger has committed height h (or ctx ends), driven by ledger
+// events rather than polling.
+func (n *Node) WaitHeight(ctx context.Context, h uint64) error {
+	sub := n.ledger.Subscribe(64)
+	defer sub.Cancel()
+	for n.Height() < h {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: waiting for height %d (at %d): %w", h, n.Height(), ctx.Err())
+		case <-sub.C:
+		case <-time.After(time.Second): // events may be dropped; re-check the view
+		}
+	}
+	return nil
+}
