@@ -183,7 +183,9 @@ func (l *Ledger) Committee(e uint32) (*epoch.Committee, error) {
 }
 
 // BlobStatus is the blob ID's status at the latest committed height.
-func (l *Ledger) BlobStatus(id codec.BlobID) staking.BlobStatus { return l.View().State().BlobStatus(id) }
+func (l *Ledger) BlobStatus(id codec.BlobID) staking.BlobStatus {
+	return l.View().State().BlobStatus(id)
+}
 
 // BlobInfo returns the status of a blob ID and its live blob objects (registration data:
 // length, root, encoding, resource, certification).
