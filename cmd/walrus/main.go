@@ -1,5 +1,3 @@
-//go:build oracle
-
 // Command walrus is the walrus-go binary: one executable for users and operators.
 //
 // Usage:
