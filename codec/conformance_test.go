@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -510,5 +511,78 @@ func TestConformanceVectors(t *testing.T) {
 		if err != nil || id != want {
 			t.Errorf("n=%d: ComputeMetadata = %s, %v; want %s", v.n, id, err, want)
 		}
+	}
+}
+
+// TestOracleBLS checks the oracle's BLS pass-throughs (Walrus's fastcrypto BLS12-381 min-pk,
+// PROTOCOL.md §5) on a vector made with github.com/supranational/blst (KeyGen over IKM bytes
+// i·37+j, j = 0..31, for i = 0, 1; Sign with DST BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_),
+// so a later Go-side BLS compatibility test can rely on these ops.
+func TestOracleBLS(t *testing.T) {
+	o := startOracle(t)
+	unhex := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	msg := []byte("walrus-go oracle bls vector")
+	pk := [][]byte{
+		unhex("9112a0386a2340714ba0c6d2df235377a8679c3899d03e6ef04dba7a50ef49e5a1dc93105e9374e93ed301b63487e17c"),
+		unhex("8a27a280d7671b0271e4b0d37a598cedd851c9cd6a2b60802c299eac1c7a26fdd849626280b29a9fe446b135e5eff2e8"),
+	}
+	sig := [][]byte{
+		unhex("96125ffb31c911fefb2d07f8ab432a7a21c52bb14996179e1ff543415ff5f562fb16a8d319ec764629c5e1000ef2816e00072ee3c45dd3df238479257470f15d0134baa58103f3608d64544357b7d9fb0ef0efeb11310a6ee329dfcf9560c158"),
+		unhex("846ab2788290f1d280d79df84efc2796ddccf9bb2a8ffbfbd262d1745918e548bdf970868dc1bcd4f139511a1882ed3903bab0450f9d7b1a03b63b22db791cff464b2601e00f57ecf3dc48f3a6a625121e602923fa75dc8f1fb63c223792f859"),
+	}
+	agg := unhex("a92c21bfb18f31b5be804435f8c7ecf63e47111468b2d1406172fd93c7690f290d806939cb7984a60e1286174427f0eb172a3a4d77f045216ed8138b7e8666e12b8bb40b429106d4935a546592248e855a0e7279ccf836a1a1320c0b9eda368d")
+
+	verdict := func(op byte, body ...[]byte) (bool, error) {
+		t.Helper()
+		reply, err := o.call(t, op, body...)
+		if err != nil {
+			return false, err
+		}
+		if len(reply) != 1 || reply[0] > 1 {
+			t.Fatalf("op %d: reply %x, want one byte 0 or 1", op, reply)
+		}
+		return reply[0] == 1, nil
+	}
+	verify := func(s, k, m []byte) (bool, error) {
+		return verdict(opBLSVerify, lengthPrefixed(s), lengthPrefixed(k), lengthPrefixed(m))
+	}
+	verifyAgg := func(keys [][]byte, m, s []byte) (bool, error) {
+		body := [][]byte{u32(len(keys))}
+		for _, k := range keys {
+			body = append(body, lengthPrefixed(k))
+		}
+		return verdict(opBLSVerifyAggregate, append(body, lengthPrefixed(m), lengthPrefixed(s))...)
+	}
+
+	for i := range pk {
+		if ok, err := verify(sig[i], pk[i], msg); !ok || err != nil {
+			t.Errorf("signer %d: verify = %v, %v; want valid", i, ok, err)
+		}
+		if ok, err := verify(sig[i], pk[1-i], msg); ok || err != nil {
+			t.Errorf("signer %d, other key: verify = %v, %v; want invalid", i, ok, err)
+		}
+		if ok, err := verify(sig[i], pk[i], []byte("another message")); ok || err != nil {
+			t.Errorf("signer %d, other message: verify = %v, %v; want invalid", i, ok, err)
+		}
+	}
+	if _, err := verify(sig[0][:95], pk[0], msg); !isOracleError(err) {
+		t.Errorf("truncated signature: err %v, want an oracle error", err)
+	}
+
+	reply, err := o.call(t, opBLSAggregate, u32(2), lengthPrefixed(sig[0]), lengthPrefixed(sig[1]))
+	if err != nil || !bytes.Equal(reply, agg) {
+		t.Errorf("aggregate = %x, %v; want %x", reply, err, agg)
+	}
+	if ok, err := verifyAgg(pk, msg, agg); !ok || err != nil {
+		t.Errorf("verify_aggregate(both keys) = %v, %v; want valid", ok, err)
+	}
+	if ok, err := verifyAgg(pk[:1], msg, agg); ok || err != nil {
+		t.Errorf("verify_aggregate(one key) = %v, %v; want invalid", ok, err)
 	}
 }
