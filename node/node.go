@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		return nil, err
 	}
 	n.log = n.log.With("peer_id", n.host.ID().String())
-	if n.gossip, err = p2p.NewGossip(n.host, n.genesis.Network, n.log); err != nil {
+	if n.gossip, err = p2p.NewGossip(n.host, n.genesis.Network, p2p.WithGossipLogger(n.log)); err != nil {
 		return nil, err
 	}
 	var bs []peer.AddrInfo
