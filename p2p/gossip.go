@@ -92,27 +92,53 @@ type Gossip struct {
 	topics map[TopicName]*Topic
 }
 
+type gossipConfig struct {
+	logger *slog.Logger
+	tracer pubsub.RawTracer
+}
+
+// GossipOption configures [NewGossip].
+type GossipOption func(*gossipConfig)
+
+// WithGossipLogger sets the logger (default slog.Default()).
+func WithGossipLogger(l *slog.Logger) GossipOption {
+	return func(c *gossipConfig) { c.logger = l }
+}
+
+// WithGossipTracer installs a pubsub raw tracer: the hook for metrics (deliveries,
+// rejections, mesh changes) and for tests that await mesh formation as a signal.
+func WithGossipTracer(t pubsub.RawTracer) GossipOption {
+	return func(c *gossipConfig) { c.tracer = t }
+}
+
 // NewGossip starts GossipSub on h for network. Messages are signed by their publisher's
 // peer key (strict signing), identified by the Blake2b-256 hash of their data so the same
 // certificate published by many nodes is delivered once, and capped at MaxGossipMessage.
-func NewGossip(h host.Host, network string, logger *slog.Logger) (*Gossip, error) {
-	if network == "" {
-		return nil, errors.New("p2p: gossip needs a network name")
+// Start it before connecting to peers, so identify announces the protocol on first contact.
+func NewGossip(h host.Host, network string, opts ...GossipOption) (*Gossip, error) {
+	if network == "" || len(network) > maxNetworkName {
+		return nil, errors.New("p2p: gossip needs a network name of 1..64 bytes")
 	}
-	if logger == nil {
-		logger = slog.Default()
+	cfg := gossipConfig{logger: slog.Default()}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h,
+	logger := cfg.logger
+	psOpts := []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithMessageIdFn(func(m *pb.Message) string {
 			sum := blake2b.Sum256(m.GetData())
 			return string(sum[:])
 		}),
-		pubsub.WithMaxMessageSize(MaxGossipMessage+4<<10), // + envelope (signature, key, topic)
+		pubsub.WithMaxMessageSize(MaxGossipMessage + 4<<10), // + envelope (signature, key, topic)
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
-	)
+	}
+	if cfg.tracer != nil {
+		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.tracer))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h, psOpts...)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("p2p: gossipsub: %w", err)
