@@ -37,6 +37,14 @@ func (s *State) AdvanceTime(now int64) ([]EpochEvent, error) {
 	if now < s.time {
 		return nil, fmt.Errorf("%w: %d < %d", ErrTimeBackwards, now, s.time)
 	}
+	// The epoch clock of epoch/ rejects times whose epoch overflows; the loop below then
+	// runs once per epoch crossed, a number the consensus time bound keeps small.
+	if _, err := epoch.EpochAt(s.cfg.GenesisTime, s.cfg.EpochDuration, now); err != nil {
+		return nil, err
+	}
+	if _, err := epoch.EpochSchedule(s.cfg.GenesisTime, s.cfg.EpochDuration, s.ep+1); err != nil {
+		return nil, err
+	}
 	var evs []EpochEvent
 	for {
 		if s.next == nil && now >= s.cfg.MidEpoch(s.ep) {

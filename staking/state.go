@@ -14,8 +14,9 @@ type Config struct {
 	GenesisTime   int64 // unix ms
 }
 
-// EpochStart is when epoch e starts: GenesisTime + e·EpochDuration (PROTOCOL.md §7). The
-// epoch clock in epoch/ was not there yet when this was written; this is the same formula.
+// EpochStart is when epoch e starts: GenesisTime + e·EpochDuration (PROTOCOL.md §7), the
+// formula of epoch.EpochSchedule; AdvanceTime checks with epoch/ that the times it reaches
+// do not overflow.
 func (c Config) EpochStart(e uint32) int64 { return c.GenesisTime + int64(e)*c.EpochDuration }
 
 // MidEpoch is when the committee of e+1 is selected: the start of e plus half a duration.

@@ -194,3 +194,39 @@ func TestRandomOpsConserve(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 }
+
+// TestEnvelopeRejections covers the checks before any operation runs: malformed bytes, a
+// signature by another key or for another network, a wrong nonce. None changes the state.
+func TestEnvelopeRejections(t *testing.T) {
+	_, n := runScript(t, "genesis nodes=n1:10 accounts=alice:100\n")
+	root := n.s.Root()
+	op := &staking.Transfer{To: n.addr("bob"), Amount: 1}
+	good := staking.Sign(n.s.Network(), n.acct("alice"), staking.Tx{Op: op})
+	forged := *good
+	forged.Sig = staking.Sign(n.s.Network(), n.acct("mallory"), staking.Tx{Op: op}).Sig
+	forged.Tx.Sender = good.Tx.Sender
+	cases := []struct {
+		name string
+		raw  []byte
+		want staking.Code
+	}{
+		{"malformed", []byte{1, 2, 3}, staking.CodeMalformed},
+		{"forged", forged.Encode(), staking.CodeBadSignature},
+		{"other network", staking.Sign((&staking.Genesis{}).NetworkID(), n.acct("alice"), staking.Tx{Op: op}).Encode(), staking.CodeBadSignature},
+		{"nonce", staking.Sign(n.s.Network(), n.acct("alice"), staking.Tx{Nonce: 1, Op: op}).Encode(), staking.CodeBadNonce},
+	}
+	for _, c := range cases {
+		if r := n.s.Apply(c.raw); r.Code != c.want {
+			t.Errorf("%s: %v, want %s", c.name, r, c.want)
+		}
+		if n.s.Root() != root {
+			t.Fatalf("%s: rejection changed the state", c.name)
+		}
+	}
+	if r := n.s.Apply(good.Encode()); !r.OK() || n.s.Account(n.addr("alice")).Nonce != 1 {
+		t.Fatalf("good transfer: %v", r)
+	}
+	if r := n.s.Apply(good.Encode()); r.Code != staking.CodeBadNonce {
+		t.Fatalf("replay: %v", r)
+	}
+}
