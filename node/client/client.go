@@ -1,0 +1,135 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/p2p"
+)
+
+// Errors of the data path. Remote failures keep their *p2p.StatusError in the chain.
+var (
+	// ErrNoQuorum: confirmations worth n-f shards could not be collected (PROTOCOL.md §5).
+	ErrNoQuorum = errors.New("client: no quorum of storage confirmations")
+	// ErrNotFound: no node could serve verified metadata for the blob.
+	ErrNotFound = errors.New("client: blob not found")
+	// ErrNotEnoughSlivers: too few verified primary slivers could be fetched to decode.
+	ErrNotEnoughSlivers = errors.New("client: not enough verified slivers")
+	// ErrInvalidBlob: the blob is inconsistently encoded; every reader reports the same
+	// (PROTOCOL.md §4).
+	ErrInvalidBlob = errors.New("client: blob is invalid (inconsistent encoding)")
+	// ErrBadPeer: a committee member's peer ID or addresses cannot be used.
+	ErrBadPeer = errors.New("client: unusable committee member address")
+)
+
+// Config configures a Client.
+type Config struct {
+	// Host is the client's libp2p host. Required.
+	Host host.Host
+	// Params is the network's encoding geometry. Required (N > 0).
+	Params codec.Params
+	// Network is the network ID every signed message binds (DESIGN.md §3). Required.
+	Network epoch.NetworkID
+	// Concurrency bounds how many nodes are talked to at once (default 8).
+	Concurrency int
+	// BackgroundTimeout bounds how long uploads to the remaining nodes continue after a
+	// certificate was returned (default 2 minutes): every background goroutine ends.
+	BackgroundTimeout time.Duration
+	// Retries is how often a node's "not yet" answer (unregistered, confirmation not
+	// ready, busy) is retried before the node counts as failed (default 3).
+	Retries int
+	// RetryDelay is the first retry delay; it doubles per retry (default 200 ms).
+	RetryDelay time.Duration
+	// HedgeDelay is how long a read waits for outstanding sliver requests before asking
+	// further nodes (default 2 s), so one slow node does not stall a read.
+	HedgeDelay time.Duration
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	if c.Host == nil {
+		return errors.New("client: Config.Host is required")
+	}
+	if c.Params.N == 0 {
+		return errors.New("client: Config.Params is required")
+	}
+	if c.Network == (epoch.NetworkID{}) {
+		return errors.New("client: Config.Network is required")
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	if c.BackgroundTimeout <= 0 {
+		c.BackgroundTimeout = 2 * time.Minute
+	}
+	if c.Retries <= 0 {
+		c.Retries = 3
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = 200 * time.Millisecond
+	}
+	if c.HedgeDelay <= 0 {
+		c.HedgeDelay = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Client stores and reads blobs over the data plane. It is safe for concurrent use.
+type Client struct {
+	cfg                                  Config
+	metaProto, sliverProto, confirmProto p2p.Protocol
+	statusProto                          p2p.Protocol
+}
+
+// New returns a client.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg}
+	c.metaProto, c.sliverProto, c.confirmProto, c.statusProto = protocols(cfg.Params)
+	return c, nil
+}
+
+// memberPeer resolves a committee member to a peer ID and records its addresses in the
+// host's peerstore so streams can be opened.
+func (c *Client) memberPeer(m *epoch.Member) (peer.ID, error) {
+	id, err := peer.IDFromBytes([]byte(m.PeerID))
+	if err != nil {
+		// Accept the printed form too (configs written by hand).
+		if id2, err2 := peer.Decode(m.PeerID); err2 == nil {
+			id, err = id2, nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: peer ID of node %x: %v", ErrBadPeer, m.Node[:4], err)
+	}
+	var addrs []ma.Multiaddr
+	for _, a := range m.Addrs {
+		addr, err := ma.NewMultiaddrBytes([]byte(a))
+		if err != nil {
+			if addr, err = ma.NewMultiaddr(a); err != nil {
+				continue // one bad address does not make the others useless
+			}
+		}
+		addrs = append(addrs, addr)
+	}
+	if len(addrs) > 0 {
+		c.cfg.Host.Peerstore().AddAddrs(id, addrs, peerstore.AddressTTL)
+	}
+	return id, nil
+}

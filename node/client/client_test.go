@@ -1,0 +1,243 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestStoreAndRead stores and reads blobs of several sizes on 4 nodes holding 10 shards
+// unevenly, checks the certificate, the progress reports, and that every node ends up
+// with all its slivers once the background uploads are done.
+func TestStoreAndRead(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 1)
+	for i, size := range []int{0, 1, 1 << 20} {
+		data := randomBlob(size, uint64(i))
+		enc, reg := c.encodeAndRegister(data)
+		var last client.Progress
+		calls := 0
+		res, err := c.upload(ctx, enc, reg, func(p client.Progress) { last = p; calls++ })
+		if err != nil {
+			t.Fatalf("size %d: Upload: %v", size, err)
+		}
+		if err := c.com().VerifyCertificate(res.Message, res.Certificate, epoch.ThresholdQuorum); err != nil {
+			t.Fatalf("size %d: certificate does not verify: %v", size, err)
+		}
+		<-res.Done()
+		if calls == 0 || last.NodesConfirmed != 4 || last.ShardsConfirmed != 10 || !last.Quorum ||
+			last.BytesSent != last.BytesTotal || last.NodesFailed != 0 {
+			t.Fatalf("size %d: final progress %+v after %d calls", size, last, calls)
+		}
+		for j, nd := range c.nodes {
+			st, err := c.client.Status(ctx, &c.com().Members[j], enc.BlobID)
+			if err != nil {
+				t.Fatalf("size %d: Status(node %d): %v", size, j, err)
+			}
+			if !st.HasMetadata || st.ShardsStored != st.ShardsHeld || int(st.ShardsHeld) != c.com().Members[j].Weight() {
+				t.Fatalf("size %d: node %d status %+v", size, j, st)
+			}
+			_ = nd
+		}
+		got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+		if err != nil {
+			t.Fatalf("size %d: Read: %v", size, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: Read returned %d different bytes", size, len(got))
+		}
+	}
+}
+
+// TestFaultyNodesDown: with nodes worth f shards crashed, store and read still succeed.
+func TestFaultyNodesDown(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 2) // n = 10, f = 3
+	// Stop the members holding 2 and 1 shards (f = 3 in total).
+	for i, m := range c.com().Members {
+		if m.Weight() <= 2 {
+			c.nodes[i].stop()
+		}
+	}
+	data := randomBlob(200_000, 7)
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatalf("Upload with f shards down: %v", err)
+	}
+	if err := c.com().VerifyCertificate(res.Message, res.Certificate, epoch.ThresholdQuorum); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read with f shards down: %v", err)
+	}
+}
+
+// TestTooManyDown: beyond f shards down there is no quorum, and the error says so.
+func TestTooManyDown(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 3)
+	for i, m := range c.com().Members {
+		if m.Weight() == 4 {
+			c.nodes[i].stop()
+		}
+	}
+	enc, reg := c.encodeAndRegister(randomBlob(1000, 8))
+	if _, err := c.upload(ctx, enc, reg, nil); !errors.Is(err, client.ErrNoQuorum) {
+		t.Fatalf("Upload with 4 of 10 shards down: %v, want ErrNoQuorum", err)
+	}
+}
+
+// TestLyingNodes: one node (2 shards) serves corrupt slivers, another (1 shard) forges
+// confirmations; together f = 3 shards. The certificate excludes the forger and reads
+// still return the right bytes.
+func TestLyingNodes(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 4)
+	var corrupt, forger int
+	for i, m := range c.com().Members {
+		switch m.Weight() {
+		case 2:
+			corrupt = i
+		case 1:
+			forger = i
+		}
+	}
+	// The forger answers confirmations with a signature by a key that is not its own.
+	_, _, fp, _ := dataplane.Protocols(c.p)
+	wrongKey := c.nodes[corrupt].key
+	if err := p2p.Handle(c.nodes[forger].host, fp, func(ctx context.Context, _ peer.ID, body []byte) ([]byte, error) {
+		req, err := dataplane.DecodeConfirmationRequest(body)
+		if err != nil {
+			return nil, err
+		}
+		conf := dataplane.Confirmation{Epoch: req.Epoch, Signature: wrongKey.Sign(req.Message(testNetwork))}
+		return conf.Encode(), nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	data := randomBlob(300_000, 9)
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatalf("Upload with a forger: %v", err)
+	}
+	if err := c.com().VerifyCertificate(res.Message, res.Certificate, epoch.ThresholdQuorum); err != nil {
+		t.Fatal(err)
+	}
+	<-res.Done()
+	if s := signers(t, c.com(), res.Certificate); s[forger] {
+		t.Fatal("forged confirmation counted in the certificate")
+	}
+
+	// Corrupt every stored sliver of the corrupt node, bypassing verification, as a
+	// lying node or a rotten disk would.
+	nd := c.nodes[corrupt]
+	for _, sh := range c.com().Members[corrupt].Shards {
+		for _, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
+			sl, err := nd.store.Sliver(ctx, enc.BlobID, int(sh), axis)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sl.Data[len(sl.Data)/2] ^= 0xFF
+			if err := nd.raw.Put(ctx, blobstore.SliverKey(int(sh), enc.BlobID, axis), sl.MarshalBCS()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ {
+		got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Read %d with a corrupt node: %v", i, err)
+		}
+	}
+}
+
+// TestConfirmationRefused: nodes refuse slivers and confirmations for an unregistered
+// blob, and stop confirming once the blob turns invalid.
+func TestConfirmationRefused(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 5, func(cfg *client.Config) { cfg.Retries = 1 })
+	enc, err := codec.Encode(c.p, randomBlob(5000, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.upload(ctx, enc, client.Registration{}, nil)
+	var se *p2p.StatusError
+	if !errors.Is(err, client.ErrNoQuorum) || !errors.As(err, &se) || se.Code != p2p.CodeForbidden {
+		t.Fatalf("Upload of an unregistered blob: %v, want ErrNoQuorum with a forbidden answer", err)
+	}
+	for i, nd := range c.nodes {
+		if ok, _ := nd.store.HasMetadata(ctx, enc.BlobID); ok {
+			t.Fatalf("node %d stored metadata of an unregistered blob", i)
+		}
+	}
+
+	// Registered, stored, confirmed; then invalidated: no more confirmations.
+	reg := c.ledger.register(enc.BlobID, true)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res.Done()
+	c.ledger.setInvalid(enc.BlobID)
+	_, _, cp, _ := dataplane.Protocols(c.p)
+	req := dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: c.com().Epoch, Deletable: true, Object: reg.Object}
+	_, err = p2p.Call(ctx, c.chost, c.nodes[0].host.ID(), cp, req.Encode())
+	if !errors.As(err, &se) || se.Code != p2p.CodeForbidden {
+		t.Fatalf("confirmation of an invalid blob: %v, want forbidden", err)
+	}
+	// A confirmation for the wrong persistence (permanent, while only a deletable object
+	// exists) is refused too, so a signature never covers a registration that is not there.
+	c2 := newCluster(t, []int{4, 3, 2, 1}, 6)
+	enc2, _ := c2.encodeAndRegister(randomBlob(100, 11)) // permanent registration
+	_, err = c2.upload(ctx, enc2, client.Registration{Deletable: true, Object: [32]byte{9}}, nil)
+	if !errors.Is(err, client.ErrNoQuorum) {
+		t.Fatalf("Upload naming a wrong persistence: %v, want ErrNoQuorum", err)
+	}
+}
+
+// TestLargeBlob stores and reads 20 MiB at n = 100 (WALRUS_LONG=1 or not -short).
+func TestLargeBlob(t *testing.T) {
+	if testing.Short() && os.Getenv("WALRUS_LONG") == "" {
+		t.Skip("20 MiB at n=100 runs without -short or with WALRUS_LONG=1")
+	}
+	ctx := testCtx(t)
+	c := newCluster(t, []int{40, 30, 20, 10}, 7)
+	data := randomBlob(20<<20, 12)
+	enc, reg := c.encodeAndRegister(data)
+	start := time.Now()
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("upload to quorum: %v", time.Since(start))
+	<-res.Done()
+	t.Logf("upload complete: %v", time.Since(start))
+	start = time.Now()
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read: %v", err)
+	}
+	t.Logf("read: %v", time.Since(start))
+}

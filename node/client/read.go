@@ -1,0 +1,291 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"time"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p"
+)
+
+// membersByWeight returns member indices, heaviest first (ties by index): heavier members
+// answer for more shards, so asking them first needs fewer round trips.
+func membersByWeight(com *epoch.Committee) []int {
+	idx := make([]int, len(com.Members))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return com.Members[b].Weight() - com.Members[a].Weight() })
+	return idx
+}
+
+// Metadata fetches the blob's metadata from the committee, trying members one after
+// another until one answers with metadata that verifies against id (PROTOCOL.md §3). A
+// member that lies is skipped.
+func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.BlobID) (codec.Metadata, error) {
+	p := c.cfg.Params
+	req := dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: id}
+	var errs []error
+	for _, i := range membersByWeight(com) {
+		if err := ctx.Err(); err != nil {
+			return codec.Metadata{}, err
+		}
+		m := &com.Members[i]
+		pid, err := c.memberPeer(m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.metaProto, req.Encode())
+		if err == nil {
+			var meta codec.Metadata
+			if meta, err = codec.UnmarshalMetadataBCS(p, resp); err == nil {
+				if err = codec.VerifyMetadata(p, id, &meta); err == nil {
+					return meta, nil
+				}
+			}
+		}
+		errs = append(errs, fmt.Errorf("node %x: %w", m.Node[:4], err))
+	}
+	return codec.Metadata{}, fmt.Errorf("%w: %s: %w", ErrNotFound, id, errors.Join(errs...))
+}
+
+// usablePrimaries is how many primary slivers, counted from index 0, can take part in a
+// decode (codec.DecodePrimary): all n where the primary code is high-rate, else the R+K
+// positions its step-1 code covers (PROTOCOL.md §1, K = next_pow2(R)).
+func usablePrimaries(p codec.Params) int {
+	k, m := p.R, p.N-p.R
+	pk, pm := 1<<bits.Len(uint(k-1)), 1<<bits.Len(uint(m-1))
+	low := pk < pm || (pk == pm && k > m)
+	if !low {
+		return p.N
+	}
+	return min(p.N, k+pk)
+}
+
+// fetched is the outcome of one sliver request to one member.
+type fetched struct {
+	member  int
+	refs    []int // primary indices asked for
+	slivers []codec.Sliver
+	err     error
+}
+
+// Read fetches, verifies and decodes blob id from committee com (DESIGN.md §5 "Read"):
+// metadata from any member, then primary slivers from their shards' owners in parallel,
+// a little more than R at first and more when members fail, lie or are slow; every sliver
+// is verified against the metadata and dropped if it fails; the decode runs the default
+// consistency check. An inconsistent blob is ErrInvalidBlob.
+func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID) ([]byte, error) {
+	p := c.cfg.Params
+	meta, err := c.Metadata(ctx, com, id)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Candidates: usable primary indices, systematic ones first (they make the decode
+	// cheapest), each with the member owning its pair's shard (PROTOCOL.md §2).
+	const (
+		pending = iota
+		asked
+		done
+	)
+	limit := usablePrimaries(p)
+	owner := make([]int, limit)
+	state := make([]uint8, limit)
+	for i := range owner {
+		owner[i] = com.Owner(p.ShardForPair(id, i))
+	}
+	bad := make(map[int]bool) // members that failed or lied: not asked again
+	verified := make(map[int]codec.Sliver)
+	inflight := 0           // slivers asked for and not yet answered
+	margin := max(1, p.R/8) // over-request a little (DESIGN.md §5)
+	symbol, err := meta.SymbolSize(p)
+	if err != nil {
+		return nil, err
+	}
+	perReq := max(1, min((dataplane.BatchCap(p)-64)/(p.PrimarySliverSize(symbol)+16), dataplane.MaxBatchItems(p)))
+
+	results := make(chan fetched)
+	running := 0
+	defer func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-results
+		}
+	}()
+
+	// launch asks members for further candidates until verified+inflight covers want,
+	// one request per member for all the pending candidates it owns (up to the need).
+	launch := func(want int) {
+		for len(verified)+inflight < want {
+			first := slices.IndexFunc(state, func(st uint8) bool { return st == pending })
+			for first >= 0 && bad[owner[first]] {
+				next := slices.IndexFunc(state[first+1:], func(st uint8) bool { return st == pending })
+				if next < 0 {
+					first = -1
+					break
+				}
+				first += 1 + next
+			}
+			if first < 0 {
+				return
+			}
+			mi := owner[first]
+			need := min(want-len(verified)-inflight, perReq)
+			var refs []int
+			for i := first; i < limit && len(refs) < need; i++ {
+				if state[i] == pending && owner[i] == mi {
+					refs = append(refs, i)
+					state[i] = asked
+				}
+			}
+			inflight += len(refs)
+			running++
+			go func() {
+				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[mi], mi, refs)
+			}()
+		}
+	}
+
+	want := p.R + margin
+	launch(want)
+	hedge := time.NewTimer(c.cfg.HedgeDelay)
+	defer hedge.Stop()
+	tried := -1 // len(verified) at the last decode attempt
+	for {
+		if len(verified) >= p.R && len(verified) != tried {
+			tried = len(verified)
+			data, err := c.decode(&meta, verified)
+			if err == nil {
+				return data, nil
+			}
+			if errors.Is(err, codec.ErrInconsistentBlob) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrInvalidBlob, id, err)
+			}
+			if !errors.Is(err, codec.ErrNotEnoughSlivers) {
+				return nil, err
+			}
+			want = len(verified) + margin // the codec needs a different set: ask for more
+			launch(want)
+		}
+		if running == 0 {
+			return nil, fmt.Errorf("%w: %d of %d verified for %s", ErrNotEnoughSlivers, len(verified), p.R, id)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-hedge.C:
+			// Outstanding requests are slow: ask further members in parallel.
+			want += margin
+			launch(want)
+			hedge.Reset(c.cfg.HedgeDelay)
+		case r := <-results:
+			running--
+			inflight -= len(r.refs)
+			for _, s := range r.slivers {
+				verified[int(s.Index)] = s
+				state[s.Index] = done
+			}
+			for _, ref := range r.refs {
+				if state[ref] == asked {
+					state[ref] = pending // someone else must deliver it
+					if r.err == nil {
+						r.err = fmt.Errorf("sliver %d missing", ref)
+					}
+				}
+			}
+			if r.err != nil {
+				bad[r.member] = true
+				c.cfg.Logger.Debug("read from node failed", "blob_id", id,
+					"node", fmt.Sprintf("%x", com.Members[r.member].Node[:4]), "err", r.err)
+			}
+			launch(want)
+		}
+	}
+}
+
+// decode runs codec.DecodePrimary over the verified slivers, systematic ones first. When
+// every systematic sliver is present the blob is their concatenation; DecodePrimary still
+// runs its consistency check then (PROTOCOL.md §4).
+func (c *Client) decode(meta *codec.Metadata, verified map[int]codec.Sliver) ([]byte, error) {
+	idx := make([]int, 0, len(verified))
+	for i := range verified {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	slivers := make([]codec.Sliver, 0, len(idx))
+	for _, i := range idx {
+		slivers = append(slivers, verified[i])
+	}
+	return codec.DecodePrimary(c.cfg.Params, meta, slivers)
+}
+
+// fetchPrimaries asks one member for the given primary slivers and returns those that
+// verify against meta; a member that sends a sliver that does not verify is reported as
+// failed (its other slivers are still kept: each is self-verifying).
+func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id codec.BlobID, m *epoch.Member, mi int, refs []int) fetched {
+	out := fetched{member: mi, refs: refs}
+	p := c.cfg.Params
+	pid, err := c.memberPeer(m)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	sr := make([]dataplane.SliverRef, len(refs))
+	for i, r := range refs {
+		sr[i] = dataplane.SliverRef{Axis: codec.AxisPrimary, Index: uint16(r)}
+	}
+	resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.sliverProto, dataplane.EncodeGetSlivers(id, sr))
+	if err != nil {
+		out.err = err
+		return out
+	}
+	items, err := dataplane.DecodeItemResults(resp, len(refs), true)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	for i, it := range items {
+		if it.Code != 0 {
+			out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %v", refs[i], it.Code))
+			continue
+		}
+		s, err := codec.UnmarshalSliverBCS(p, codec.AxisPrimary, it.Sliver)
+		if err == nil && int(s.Index) != refs[i] {
+			err = fmt.Errorf("%w: asked for sliver %d, got %d", codec.ErrBadSliver, refs[i], s.Index)
+		}
+		if err == nil {
+			err = codec.VerifySliver(p, meta, &s)
+		}
+		if err != nil {
+			out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %w", refs[i], err))
+			continue
+		}
+		// Copy out of the response buffer so one kept sliver does not pin the batch.
+		s.Data = slices.Clone(s.Data)
+		out.slivers = append(out.slivers, s)
+	}
+	return out
+}
+
+// Status asks one member for its view of a blob.
+func (c *Client) Status(ctx context.Context, m *epoch.Member, id codec.BlobID) (dataplane.Status, error) {
+	pid, err := c.memberPeer(m)
+	if err != nil {
+		return dataplane.Status{}, err
+	}
+	resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.statusProto, id[:])
+	if err != nil {
+		return dataplane.Status{}, err
+	}
+	return dataplane.DecodeStatus(resp)
+}

@@ -1,0 +1,358 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+func protocols(p codec.Params) (meta, sliver, confirm, status p2p.Protocol) {
+	return dataplane.Protocols(p)
+}
+
+// Registration is what the ledger step of a store yields and a confirmation names
+// (PROTOCOL.md §5): the persistence of the registered blob object.
+type Registration struct {
+	// Deletable blobs' confirmations name their blob object; permanent ones do not.
+	Deletable bool
+	// Object is the registered blob object (staking.Blob.ID).
+	Object staking.ObjectID
+}
+
+// Progress reports an upload's state to the caller's callback.
+type Progress struct {
+	// BytesSent counts metadata and sliver bytes acknowledged by nodes; BytesTotal is what
+	// a complete upload to every node sends.
+	BytesSent, BytesTotal int64
+	// NodesConfirmed counts members whose verified confirmation is in; Nodes is the
+	// committee size; NodesFailed counts members that gave up.
+	NodesConfirmed, NodesFailed, Nodes int
+	// ShardsConfirmed is the confirmed weight; Quorum reports whether it reached n-f.
+	ShardsConfirmed int
+	Quorum          bool
+}
+
+// UploadResult is the outcome of a successful Upload.
+type UploadResult struct {
+	// BlobID is the uploaded blob.
+	BlobID codec.BlobID
+	// Message is the confirmation message the certificate signs.
+	Message []byte
+	// Certificate aggregates confirmations worth at least n-f shards (the Point of
+	// Availability once the ledger accepts it, PROTOCOL.md §5).
+	Certificate *epoch.Certificate
+	done        chan struct{}
+}
+
+// Done is closed once the uploads that continued in the background after the certificate
+// (DESIGN.md §5 "uploads continue to the remaining nodes") have finished or timed out.
+func (r *UploadResult) Done() <-chan struct{} { return r.done }
+
+// nodeResult is one member's outcome, sent exactly once per member.
+type nodeResult struct {
+	member int
+	conf   dataplane.Confirmation
+	err    error
+}
+
+// Upload sends an encoded blob to every member of committee c (metadata, then all of each
+// member's sliver pairs in few batched requests, members in parallel up to
+// Config.Concurrency), collects and verifies signed confirmations for reg in c's epoch,
+// and returns a certificate as soon as confirmations worth n-f shards are in. The
+// remaining uploads continue in the background, bounded by Config.BackgroundTimeout;
+// UploadResult.Done reports their end. If ctx ends before the quorum, everything stops.
+// progress, if not nil, is called (serially) after every acknowledged batch and
+// confirmation.
+//
+// The blob must already be registered on the ledger (nodes refuse unregistered blobs); see
+// Store for the whole flow.
+func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.EncodedBlob, reg Registration, progress func(Progress)) (*UploadResult, error) {
+	p := c.cfg.Params
+	if enc.Params != p || com.NShards != p.N {
+		return nil, fmt.Errorf("client: blob geometry n=%d, committee n=%d, client n=%d", enc.Params.N, com.NShards, p.N)
+	}
+	req := dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
+	msg := req.Message(c.cfg.Network)
+	builder := epoch.NewCertBuilder(com, msg, epoch.ThresholdQuorum)
+	meta := enc.Metadata.MarshalBCS()
+
+	var total int64
+	for i := range com.Members {
+		total += int64(len(meta))
+		total += int64(len(com.Members[i].Shards)) * int64(p.PrimarySliverSize(enc.SymbolSize)+p.SecondarySliverSize(enc.SymbolSize))
+	}
+
+	// The upload's own lifetime: not the caller's ctx, because it outlives the call once
+	// the quorum is in; cancelled early if the caller gives up before that.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.BackgroundTimeout)
+	var quorum atomic.Bool
+	stopWatch := context.AfterFunc(ctx, func() {
+		if !quorum.Load() {
+			cancel()
+		}
+	})
+
+	var (
+		mu   sync.Mutex
+		prog = Progress{BytesTotal: total, Nodes: len(com.Members)}
+	)
+	report := func(update func(*Progress)) {
+		mu.Lock()
+		defer mu.Unlock()
+		update(&prog)
+		if progress != nil {
+			progress(prog)
+		}
+	}
+
+	results := make(chan nodeResult, len(com.Members))
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range com.Members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-bg.Done():
+				results <- nodeResult{member: i, err: bg.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			conf, err := c.uploadTo(bg, &com.Members[i], enc, meta, &req, func(n int64) {
+				report(func(p *Progress) { p.BytesSent += n })
+			})
+			results <- nodeResult{member: i, conf: conf, err: err}
+		}()
+	}
+
+	certCh := make(chan *epoch.Certificate, 1)
+	failCh := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		defer stopWatch()
+		defer wg.Wait()
+		var errs []error
+		failedWeight, sent := 0, false
+		for range com.Members {
+			r := <-results
+			m := &com.Members[r.member]
+			err := r.err
+			if err == nil && r.conf.Epoch != com.Epoch {
+				err = fmt.Errorf("confirmation for epoch %d, want %d", r.conf.Epoch, com.Epoch)
+			}
+			if err == nil {
+				// Add verifies the BLS signature on msg: a forged or misdirected
+				// confirmation is dropped here and never spoils the aggregate.
+				_, err = builder.Add(m.Node, r.conf.Signature)
+			}
+			if err != nil {
+				failedWeight += m.Weight()
+				errs = append(errs, fmt.Errorf("node %x (%d shards): %w", m.Node[:4], m.Weight(), err))
+				c.cfg.Logger.Debug("upload to node failed", "blob_id", enc.BlobID, "node", fmt.Sprintf("%x", m.Node[:4]), "err", err)
+				report(func(p *Progress) { p.NodesFailed++ })
+			} else {
+				w := builder.Weight()
+				report(func(p *Progress) {
+					p.NodesConfirmed++
+					p.ShardsConfirmed = w
+					p.Quorum = builder.Reached()
+				})
+			}
+			if sent {
+				continue
+			}
+			if builder.Reached() {
+				cert, err := builder.Certificate()
+				if err != nil {
+					failCh <- err
+				} else {
+					quorum.Store(true)
+					certCh <- cert
+				}
+				sent = true
+			} else if p.N-failedWeight < p.QuorumNF() {
+				// Quorum is out of reach: fail now rather than wait for the stragglers.
+				failCh <- fmt.Errorf("%w: %d of %d shards failed: %w", ErrNoQuorum, failedWeight, p.N, errors.Join(errs...))
+				sent = true
+				cancel()
+			}
+		}
+		if !sent {
+			failCh <- fmt.Errorf("%w: %w", ErrNoQuorum, errors.Join(errs...))
+		}
+	}()
+
+	select {
+	case cert := <-certCh:
+		return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done}, nil
+	case err := <-failCh:
+		cancel()
+		<-done
+		return nil, err
+	case <-ctx.Done():
+		// The watcher cancelled bg unless the quorum raced in; either way, wait for a
+		// clean end so no goroutine outlives a failed call.
+		cancel()
+		<-done
+		select {
+		case cert := <-certCh:
+			return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done}, nil
+		default:
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// retryable reports whether a node's failure may go away by itself: the ledger view lags
+// (forbidden: not yet registered), the confirmation is not ready (not found), or the node
+// is busy (unavailable).
+func retryable(err error) bool {
+	var se *p2p.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code == p2p.CodeUnavailable || se.Code == p2p.CodeNotFound || se.Code == p2p.CodeForbidden
+}
+
+// callRetry calls pr on to, retrying retryable failures with exponential backoff.
+func (c *Client) callRetry(ctx context.Context, to peer.ID, pr p2p.Protocol, body []byte) ([]byte, error) {
+	delay := c.cfg.RetryDelay
+	for attempt := 0; ; attempt++ {
+		resp, err := p2p.Call(ctx, c.cfg.Host, to, pr, body)
+		if err == nil || attempt >= c.cfg.Retries || !retryable(err) {
+			return resp, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// uploadTo sends the blob's metadata and the member's sliver pairs, then asks for its
+// confirmation. sent is called with the bytes of every acknowledged request.
+func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.EncodedBlob, meta []byte,
+	req *dataplane.ConfirmationRequest, sent func(int64)) (dataplane.Confirmation, error) {
+	p := c.cfg.Params
+	pid, err := c.memberPeer(m)
+	if err != nil {
+		return dataplane.Confirmation{}, err
+	}
+	if len(m.Shards) == 0 {
+		return dataplane.Confirmation{}, errors.New("member holds no shards")
+	}
+	mreq := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: enc.BlobID, Metadata: meta}
+	if _, err := c.callRetry(ctx, pid, c.metaProto, mreq.Encode()); err != nil {
+		return dataplane.Confirmation{}, fmt.Errorf("metadata: %w", err)
+	}
+	sent(int64(len(meta)))
+
+	// Batch the member's pairs so each request stays under the protocol cap.
+	pairSize := p.PrimarySliverSize(enc.SymbolSize) + p.SecondarySliverSize(enc.SymbolSize) + 32
+	perReq := max(1, min((dataplane.BatchCap(p)-64)/pairSize, dataplane.MaxBatchItems(p)/2))
+	for start := 0; start < len(m.Shards); start += perReq {
+		shards := m.Shards[start:min(start+perReq, len(m.Shards))]
+		pairs := make([][2]*codec.Sliver, len(shards))
+		var bytes int64
+		for i, s := range shards {
+			pr, se := enc.Pair(p.PairIndexForShard(enc.BlobID, int(s)))
+			pairs[i] = [2]*codec.Sliver{pr, se}
+			bytes += int64(len(pr.Data) + len(se.Data))
+		}
+		body := dataplane.EncodePutPairs(enc.BlobID, pairs)
+		resp, err := c.callRetry(ctx, pid, c.sliverProto, body)
+		if err != nil {
+			return dataplane.Confirmation{}, fmt.Errorf("slivers: %w", err)
+		}
+		if _, err := dataplane.DecodeItemResults(resp, len(pairs), false); err != nil {
+			return dataplane.Confirmation{}, fmt.Errorf("slivers: %w", err)
+		}
+		sent(bytes)
+	}
+
+	resp, err := c.callRetry(ctx, pid, c.confirmProto, req.Encode())
+	if err != nil {
+		return dataplane.Confirmation{}, fmt.Errorf("confirmation: %w", err)
+	}
+	return dataplane.DecodeConfirmation(resp)
+}
+
+// LedgerHooks are the ledger steps of a store (DESIGN.md §5 "Store"), implemented by the
+// ledger client: the data path calls them in order and knows nothing of transactions.
+type LedgerHooks interface {
+	// Committee returns the current committee, whose members receive the slivers and
+	// whose epoch the confirmations name.
+	Committee(ctx context.Context) (*epoch.Committee, error)
+	// RegisterBlob reserves storage (or reuses a resource) and registers the blob, waiting
+	// until the ledger commits. alreadyCertified reports a blob that is certified already
+	// with a sufficient lifetime, so the upload is skipped (DESIGN.md §5: reuse it).
+	RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (reg Registration, alreadyCertified bool, err error)
+	// CertifyBlob publishes the certificate on the certs topic and submits the certify-blob
+	// transaction, waiting until the ledger commits it (the Point of Availability).
+	CertifyBlob(ctx context.Context, id codec.BlobID, reg Registration, res *UploadResult) error
+}
+
+// StoreOptions are the user's choices for a store.
+type StoreOptions struct {
+	// Epochs is how many epochs ahead to store the blob.
+	Epochs uint32
+	// Deletable makes the blob deletable by its owner (PROTOCOL.md §6).
+	Deletable bool
+	// Progress, if not nil, receives upload progress.
+	Progress func(Progress)
+}
+
+// StoreResult is the outcome of Store.
+type StoreResult struct {
+	BlobID codec.BlobID
+	// AlreadyCertified is set when the upload was skipped.
+	AlreadyCertified bool
+	// Upload is nil when AlreadyCertified.
+	Upload *UploadResult
+}
+
+// Store runs the whole store flow: encode, register (hooks), upload and certify
+// (DESIGN.md §5 "Store").
+func (c *Client) Store(ctx context.Context, data []byte, hooks LedgerHooks, opts StoreOptions) (*StoreResult, error) {
+	enc, err := codec.Encode(c.cfg.Params, data)
+	if err != nil {
+		return nil, err
+	}
+	reg, certified, err := hooks.RegisterBlob(ctx, enc, opts)
+	if err != nil {
+		return nil, fmt.Errorf("client: register: %w", err)
+	}
+	if certified {
+		return &StoreResult{BlobID: enc.BlobID, AlreadyCertified: true}, nil
+	}
+	com, err := hooks.Committee(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: committee: %w", err)
+	}
+	res, err := c.Upload(ctx, com, enc, reg, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if err := hooks.CertifyBlob(ctx, enc.BlobID, reg, res); err != nil {
+		return nil, fmt.Errorf("client: certify: %w", err)
+	}
+	return &StoreResult{BlobID: enc.BlobID, Upload: res}, nil
+}

@@ -1,0 +1,405 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Ledger is what the data plane needs from the node's ledger view (DESIGN.md §4). The node
+// composition root passes its ledger (node/ledger.Ledger satisfies it); tests pass a fake.
+type Ledger interface {
+	// Params is the network's encoding geometry.
+	Params() codec.Params
+	// NetworkID binds every signed message to the network (DESIGN.md §3).
+	NetworkID() epoch.NetworkID
+	// CurrentEpoch is the epoch at the latest committed checkpoint.
+	CurrentEpoch() uint32
+	// Committee returns the committee of epoch e.
+	Committee(e uint32) (*epoch.Committee, error)
+	// BlobInfo returns the aggregate status of a blob ID and its live blob objects.
+	BlobInfo(id codec.BlobID) (staking.BlobStatus, []staking.Blob)
+}
+
+// Config configures a Service.
+type Config struct {
+	// Host serves the protocols. Required.
+	Host host.Host
+	// Store holds the node's metadata and slivers. Required; its Params must be the
+	// ledger's.
+	Store *blobstore.Store
+	// Ledger is the node's ledger view. Required.
+	Ledger Ledger
+	// Key is the node's BLS key, which signs storage confirmations. Required.
+	Key *bls.SecretKey
+	// System supervises the service's actor and worker pool. Required.
+	System *actors.System
+	// Workers is the number of verification/storage workers (default GOMAXPROCS).
+	Workers int
+	// Queue is the worker pool's queue length (default 4·Workers); a full queue answers
+	// CodeUnavailable instead of buffering without bound (DESIGN.md §6).
+	Queue int
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.Host == nil:
+		return errors.New("dataplane: Config.Host is required")
+	case c.Store == nil:
+		return errors.New("dataplane: Config.Store is required")
+	case c.Ledger == nil:
+		return errors.New("dataplane: Config.Ledger is required")
+	case c.Key == nil:
+		return errors.New("dataplane: Config.Key is required")
+	case c.System == nil:
+		return errors.New("dataplane: Config.System is required")
+	}
+	if c.Store.Params() != c.Ledger.Params() {
+		return fmt.Errorf("dataplane: store geometry %+v differs from ledger's %+v", c.Store.Params(), c.Ledger.Params())
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Queue <= 0 {
+		c.Queue = 4 * c.Workers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// NodeIDOf is the registry's node ID for a BLS key: Blake2b-256 of the compressed public
+// key (DESIGN.md §3).
+func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return epoch.NodeID(blake2b.Sum256(pk[:])) }
+
+// Service is a storage node's data plane: the metadata, sliver, confirmation and status
+// protocols, served by one actor that owns the confirmation state and hands verification
+// and storage to a bounded worker pool (DESIGN.md §6).
+type Service struct {
+	cfg    Config
+	node   epoch.NodeID
+	sys    *actors.System
+	ref    *actors.Ref[msg]
+	pool   *actors.Pool
+	protos [4]p2p.Protocol
+}
+
+// New starts the service: it spawns its actor and pool in a child of cfg.System and
+// registers the stream handlers on cfg.Host. Close undoes both.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sys, err := cfg.System.Child("dataplane")
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, node: NodeIDOf(cfg.Key.PublicKey()), sys: sys}
+	s.pool, err = actors.NewPool(sys, "verify", cfg.Workers, cfg.Queue)
+	if err != nil {
+		_ = sys.Stop()
+		return nil, err
+	}
+	s.ref, err = actors.Spawn(sys, "service", func(context.Context) (actors.Actor[msg], error) {
+		return &actor{s: s, confirmed: make(map[confirmKey]bls.Signature)}, nil
+	})
+	if err != nil {
+		_ = sys.Stop()
+		return nil, err
+	}
+	meta, sliver, conf, status := Protocols(cfg.Ledger.Params())
+	s.protos = [4]p2p.Protocol{meta, sliver, conf, status}
+	handlers := []p2p.Handler{s.handleMetadata, s.handleSliver, s.handleConfirmation, s.handleStatus}
+	for i, pr := range s.protos {
+		if err := p2p.Handle(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// NodeID is the node's registry ID (from its BLS key).
+func (s *Service) NodeID() epoch.NodeID { return s.node }
+
+// Close removes the stream handlers and stops the actor and its workers.
+func (s *Service) Close() {
+	for _, pr := range s.protos {
+		if pr.ID != "" {
+			s.cfg.Host.RemoveStreamHandler(pr.ID)
+		}
+	}
+	_ = s.sys.Stop()
+}
+
+// shardsHeld returns the shards this node holds in the current epoch.
+func (s *Service) shardsHeld() (uint32, []uint16, error) {
+	ep := s.cfg.Ledger.CurrentEpoch()
+	c, err := s.cfg.Ledger.Committee(ep)
+	if err != nil {
+		return ep, nil, p2p.Errorf(p2p.CodeUnavailable, "committee of epoch %d: %v", ep, err)
+	}
+	i := c.MemberIndex(s.node)
+	if i < 0 {
+		return ep, nil, nil
+	}
+	return ep, c.Members[i].Shards, nil
+}
+
+// writable reports why a blob may not take writes or confirmations: it must be registered
+// or certified on the ledger (not nonexistent, invalid or expired), so a hostile peer
+// cannot fill the node with unpaid data (PROTOCOL.md §6).
+func (s *Service) writable(id codec.BlobID) error {
+	st, _ := s.cfg.Ledger.BlobInfo(id)
+	switch st.Kind {
+	case staking.StatusRegistered, staking.StatusCertified:
+		return nil
+	default:
+		return p2p.Errorf(p2p.CodeForbidden, "blob %s is %s", id, st.Kind)
+	}
+}
+
+// classify maps storage and codec failures to wire codes: anything the peer sent that does
+// not verify is its fault (CodeBadRequest), missing data is CodeNotFound.
+func classify(err error) error {
+	var se *p2p.StatusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return err
+	case errors.Is(err, blobstore.ErrNotFound):
+		return p2p.Errorf(p2p.CodeNotFound, "%v", err)
+	case errors.Is(err, blobstore.ErrNoMetadata):
+		return p2p.Errorf(p2p.CodeNotFound, "%v", err)
+	case errors.Is(err, blobstore.ErrShardNotWritable):
+		return p2p.Errorf(p2p.CodeUnavailable, "%v", err)
+	case errors.Is(err, blobstore.ErrWrongPair), errors.Is(err, blobstore.ErrBadShard),
+		errors.Is(err, ErrMalformed), isCodecError(err):
+		return p2p.Errorf(p2p.CodeBadRequest, "%v", err)
+	case errors.Is(err, actors.ErrPoolFull), errors.Is(err, actors.ErrMailboxFull):
+		return p2p.Errorf(p2p.CodeUnavailable, "node busy")
+	}
+	return err
+}
+
+func isCodecError(err error) bool {
+	for _, e := range []error{codec.ErrMalformed, codec.ErrBadSliver, codec.ErrSliverHashMismatch,
+		codec.ErrBadMetadata, codec.ErrBlobIDMismatch, codec.ErrBlobTooLarge, codec.ErrBadShardCount} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// ask runs fn on the worker pool through the actor and returns its answer.
+func (s *Service) ask(ctx context.Context, fn func(context.Context) ([]byte, error)) ([]byte, error) {
+	out, err := actors.Ask(ctx, s.ref, func(r actors.Reply[[]byte]) msg {
+		return &workMsg{Reply: r, fn: fn}
+	})
+	return out, classify(err)
+}
+
+func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	req, err := DecodeMetadataRequest(body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	p := s.cfg.Ledger.Params()
+	if req.Op == OpGet {
+		return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+			return s.cfg.Store.MetadataBytes(ctx, req.BlobID)
+		})
+	}
+	if err := s.writable(req.BlobID); err != nil {
+		return nil, err
+	}
+	m, err := codec.UnmarshalMetadataBCS(p, req.Metadata)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+		if err := s.cfg.Store.PutMetadata(ctx, req.BlobID, &m); err != nil {
+			return nil, err
+		}
+		s.cfg.Logger.Debug("stored metadata", "blob_id", req.BlobID, "peer_id", from)
+		return nil, nil
+	})
+}
+
+func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	p := s.cfg.Ledger.Params()
+	req, err := DecodeSliverRequest(p, body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if req.Op == OpGet {
+		return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+			return s.getSlivers(ctx, &req), nil
+		})
+	}
+	if err := s.writable(req.BlobID); err != nil {
+		return nil, err
+	}
+	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+		return s.putPairs(ctx, from, &req)
+	})
+}
+
+// putPairs verifies and stores each pair on the shard it maps to (PROTOCOL.md §2), after
+// checking this node holds that shard. Pairs are independent: a bad one is reported in its
+// item result and does not stop the others.
+func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest) ([]byte, error) {
+	p := s.cfg.Ledger.Params()
+	_, held, err := s.shardsHeld()
+	if err != nil {
+		return nil, err
+	}
+	if has, err := s.cfg.Store.HasMetadata(ctx, req.BlobID); err != nil {
+		return nil, err
+	} else if !has {
+		return nil, p2p.Errorf(p2p.CodeNotFound, "metadata of %s not stored; send it first", req.BlobID)
+	}
+	results := make([]ItemResult, len(req.Pairs))
+	var firstErr error
+	for i := range req.Pairs {
+		pr, se := &req.Pairs[i][0], &req.Pairs[i][1]
+		shard := p.ShardForPair(req.BlobID, int(pr.Index))
+		var err error
+		if _, ok := slices.BinarySearch(held, uint16(shard)); !ok {
+			err = p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard)
+		} else {
+			err = classify(s.cfg.Store.PutSlivers(ctx, req.BlobID, shard, pr, se))
+		}
+		results[i].Code = p2p.CodeOf(err)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		// The whole request fails with the first item's error so a caller that only looks
+		// at the status learns something went wrong; the other items may have been stored,
+		// which a retry finds harmless.
+		s.cfg.Logger.Debug("sliver put refused", "blob_id", req.BlobID, "peer_id", from, "err", firstErr)
+		return nil, firstErr
+	}
+	return EncodeItemResults(results), nil
+}
+
+// getSlivers answers each ref from the shard that holds its pair. Serving does not require
+// the shard to be held this epoch: a lost shard keeps serving reads until the epoch change
+// completes (DESIGN.md §5).
+func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) []byte {
+	p := s.cfg.Ledger.Params()
+	results := make([]ItemResult, len(req.Refs))
+	budget := BatchCap(p) - 2
+	for i, ref := range req.Refs {
+		shard := blobstore.ShardForSliver(p, req.BlobID, ref.Axis, int(ref.Index))
+		b, err := s.cfg.Store.SliverBytes(ctx, req.BlobID, shard, ref.Axis)
+		switch {
+		case err != nil:
+			results[i].Code = p2p.CodeOf(classify(err))
+		case len(b)+5 > budget:
+			// The response would exceed its cap: the caller asks again for the rest.
+			results[i].Code = p2p.CodeUnavailable
+		default:
+			budget -= len(b) + 5
+			results[i].Sliver = b
+		}
+		if results[i].Code != 0 {
+			budget -= 1
+		}
+	}
+	return EncodeItemResults(results)
+}
+
+func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	req, err := DecodeConfirmationRequest(body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out, err := actors.Ask(ctx, s.ref, func(r actors.Reply[[]byte]) msg {
+		return &confirmMsg{Reply: r, req: req}
+	})
+	return out, classify(err)
+}
+
+// confirm checks everything a storage confirmation promises (PROTOCOL.md §5) and signs:
+// the request is for the current epoch; the ledger has a live registration of the blob with
+// exactly that persistence; the node is in the committee; and every shard it holds has
+// both verified slivers, durably stored (blobstore syncs before acknowledging a put).
+func (s *Service) confirm(ctx context.Context, req ConfirmationRequest) (bls.Signature, error) {
+	ep, held, err := s.shardsHeld()
+	if err != nil {
+		return bls.Signature{}, err
+	}
+	if req.Epoch != ep {
+		return bls.Signature{}, p2p.Errorf(p2p.CodeUnavailable, "confirmation for epoch %d asked, node is in epoch %d", req.Epoch, ep)
+	}
+	if len(held) == 0 {
+		return bls.Signature{}, p2p.Errorf(p2p.CodeForbidden, "node is not in the committee of epoch %d", ep)
+	}
+	st, objs := s.cfg.Ledger.BlobInfo(req.BlobID)
+	if st.Kind != staking.StatusRegistered && st.Kind != staking.StatusCertified {
+		return bls.Signature{}, p2p.Errorf(p2p.CodeForbidden, "blob %s is %s", req.BlobID, st.Kind)
+	}
+	if !slices.ContainsFunc(objs, func(b staking.Blob) bool {
+		return b.BlobID == req.BlobID && b.Storage.End > ep && b.Deletable == req.Deletable &&
+			(!req.Deletable || b.ID == req.Object)
+	}) {
+		return bls.Signature{}, p2p.Errorf(p2p.CodeForbidden, "no live registration of %s with that persistence", req.BlobID)
+	}
+	missing, err := s.cfg.Store.MissingShards(ctx, req.BlobID, held)
+	if err != nil {
+		return bls.Signature{}, err
+	}
+	if len(missing) > 0 {
+		return bls.Signature{}, p2p.Errorf(p2p.CodeNotFound, "%d of %d shards lack slivers of %s (first: %d)",
+			len(missing), len(held), req.BlobID, missing[0])
+	}
+	return s.cfg.Key.Sign(req.Message(s.cfg.Ledger.NetworkID())), nil
+}
+
+func (s *Service) handleStatus(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	id, err := DecodeStatusRequest(body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+		st, _ := s.cfg.Ledger.BlobInfo(id)
+		ep, held, err := s.shardsHeld()
+		if err != nil {
+			return nil, err
+		}
+		out := Status{Kind: st.Kind, EndEpoch: st.EndEpoch, Epoch: ep, ShardsHeld: uint16(len(held))}
+		if out.HasMetadata, err = s.cfg.Store.HasMetadata(ctx, id); err != nil {
+			return nil, err
+		}
+		missing, err := s.cfg.Store.MissingShards(ctx, id, held)
+		if err != nil {
+			return nil, err
+		}
+		out.ShardsStored = uint16(len(held) - len(missing))
+		return out.Encode(), nil
+	})
+}
