@@ -2,10 +2,19 @@ package codec_test
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/klauspost/reedsolomon"
+	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/codec"
 )
+
+// Benchmarks are named by geometry: operation, shard count, blob size. `make bench` runs them.
 
 // benchBlob returns size seeded pseudo-random bytes.
 func benchBlob(size int) []byte {
@@ -44,7 +53,198 @@ func benchEncode(b *testing.B, n, size int) {
 	}
 }
 
-func BenchmarkComputeMetadata_n1000_64MiB(b *testing.B) { benchComputeMetadata(b, 1000, 64<<20) }
+func benchEncodeTo(b *testing.B, n, size int) {
+	p := codec.MustParams(n)
+	data := benchBlob(size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := codec.EncodeTo(p, data, nil, func(int, *codec.Sliver, *codec.Sliver) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEncode_n1000_64MiB(b *testing.B)          { benchEncode(b, 1000, 64<<20) }
-func BenchmarkComputeMetadata_n100_4MiB(b *testing.B)   { benchComputeMetadata(b, 100, 4<<20) }
-func BenchmarkEncode_n100_4MiB(b *testing.B)            { benchEncode(b, 100, 4<<20) }
+func BenchmarkEncodeTo_n1000_64MiB(b *testing.B)        { benchEncodeTo(b, 1000, 64<<20) }
+func BenchmarkComputeMetadata_n1000_64MiB(b *testing.B) { benchComputeMetadata(b, 1000, 64<<20) }
+func BenchmarkEncode_n100_8MiB(b *testing.B)            { benchEncode(b, 100, 8<<20) }
+func BenchmarkComputeMetadata_n100_8MiB(b *testing.B)   { benchComputeMetadata(b, 100, 8<<20) }
+
+// BenchmarkFloor_n1000_64MiB is the work no RedStuff encoder can avoid, done with the raw
+// libraries: klauspost's Leopard GF16 encode of the source matrix along both axes (R -> n over
+// the columns, C -> n over all n rows; one call each, shards already in chunk layout) plus
+// Blake2b-256 over every cell of the n×n expanded matrix (leaf hashes only, no tree).
+func BenchmarkFloor_n1000_64MiB(b *testing.B) {
+	const n, size = 1000, 64 << 20
+	p := codec.MustParams(n)
+	s, _ := p.SymbolSize(size)
+	cs := (s + 63) &^ 63
+	data := benchBlob(size)
+	prim, err := reedsolomon.New(p.R, n-p.R, reedsolomon.WithLeopardGF16(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sec, err := reedsolomon.New(p.C, p.F, reedsolomon.WithLeopardGF16(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	primShards := prim.(reedsolomon.Extensions).AllocAligned(p.C * cs)
+	for i := range p.R {
+		copy(primShards[i], data[min(len(data), i*p.C*s):])
+	}
+	secShards := sec.(reedsolomon.Extensions).AllocAligned(n * cs)
+	for i := range p.C {
+		copy(secShards[i], data[min(len(data), i*n*cs):])
+	}
+	cell := make([]byte, 1+s)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() { defer wg.Done(); _ = prim.Encode(primShards) }()
+		go func() { defer wg.Done(); _ = sec.Encode(secShards) }()
+		go func() {
+			defer wg.Done()
+			var x byte
+			for i := range n * n / 2 {
+				cell[1] = byte(i)
+				h := blake2b.Sum256(cell)
+				x ^= h[0]
+			}
+			_ = x
+		}()
+		cell2 := make([]byte, 1+s)
+		for i := range n * n / 2 {
+			cell2[1] = byte(i)
+			_ = blake2b.Sum256(cell2)
+		}
+		wg.Wait()
+	}
+}
+
+// benchDecodePrimary decodes from the worst case under f faults: primary slivers 0..f-1 lost,
+// so f source rows must be rebuilt.
+func benchDecodePrimary(b *testing.B, n, size int) {
+	p := codec.MustParams(n)
+	data := benchBlob(size)
+	enc, err := codec.Encode(p, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	slivers := enc.Primary[p.F : p.F+p.R]
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := codec.DecodePrimary(p, &enc.Metadata, slivers); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodePrimary_n100_64MiB(b *testing.B)  { benchDecodePrimary(b, 100, 64<<20) }
+func BenchmarkDecodePrimary_n1000_64MiB(b *testing.B) { benchDecodePrimary(b, 1000, 64<<20) }
+
+// benchRecoverPair recovers sliver pair 0 (primary 0 from n-f symbols, secondary n-1 from
+// n-2f) of a 64 MiB blob, symbols already fetched and in hand.
+func benchRecoverPair(b *testing.B, n, size int) {
+	p := codec.MustParams(n)
+	enc, err := codec.Encode(p, benchBlob(size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var forPrim, forSec []codec.RecoverySymbol
+	for i := p.F; i < n; i++ {
+		x, err := codec.ExpandSliver(p, &enc.Secondary[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		sym, _ := x.RecoverySymbol(0)
+		forPrim = append(forPrim, sym)
+		x, err = codec.ExpandSliver(p, &enc.Primary[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		sym, _ = x.RecoverySymbol(n - 1)
+		forSec = append(forSec, sym)
+	}
+	b.SetBytes(int64(len(enc.Primary[0].Data) + len(enc.Secondary[n-1].Data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := codec.RecoverSliver(p, &enc.Metadata, codec.AxisPrimary, 0, forPrim); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := codec.RecoverSliver(p, &enc.Metadata, codec.AxisSecondary, n-1, forSec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRecoverPair_n100_64MiB(b *testing.B)  { benchRecoverPair(b, 100, 64<<20) }
+func BenchmarkRecoverPair_n1000_64MiB(b *testing.B) { benchRecoverPair(b, 1000, 64<<20) }
+
+// peakHeap runs fn while sampling the live heap every millisecond and returns the peak growth
+// over the heap in use before fn started.
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	peak := base
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	<-stopped
+	return peak - base
+}
+
+// BenchmarkPeakMemory_n1000_64MiB reports the peak heap growth while encoding 64 MiB, in
+// multiples of the blob: Encode (all 2n slivers kept; the slivers alone are 4.5× the blob),
+// EncodeTo (pairs streamed to a sink that keeps nothing) and ComputeMetadata.
+func BenchmarkPeakMemory_n1000_64MiB(b *testing.B) {
+	const n, size = 1000, 64 << 20
+	p := codec.MustParams(n)
+	data := benchBlob(size)
+	for _, mode := range []string{"Encode", "EncodeTo", "ComputeMetadata"} {
+		b.Run(mode, func(b *testing.B) {
+			var peak uint64
+			for b.Loop() {
+				peak = peakHeap(func() {
+					var err error
+					switch mode {
+					case "Encode":
+						var enc *codec.EncodedBlob
+						enc, err = codec.Encode(p, data)
+						runtime.KeepAlive(enc)
+					case "EncodeTo":
+						_, _, err = codec.EncodeTo(p, data, nil, func(int, *codec.Sliver, *codec.Sliver) error { return nil })
+					default:
+						_, _, err = codec.ComputeMetadata(p, data)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			b.ReportMetric(float64(peak)/size, "peak-x-blob")
+		})
+	}
+}

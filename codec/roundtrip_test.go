@@ -202,3 +202,39 @@ func TestRecoverSliverFromRandomSymbols(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeToStreamsTheSamePairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, n := range []int{4, 10, 100} {
+		p := codec.MustParams(n)
+		for _, size := range []int{0, p.R*p.C*2 - 1, p.R*p.C*70 + 11} {
+			data := randBytes(rng, size)
+			enc := mustEncode(t, p, data)
+			next := 0
+			var gotID codec.BlobID
+			m, id, err := codec.EncodeTo(p, data, func(m *codec.Metadata, id codec.BlobID) error {
+				gotID = id
+				if next != 0 {
+					t.Fatal("metadata after the first pair")
+				}
+				return nil
+			}, func(pair int, prim, sec *codec.Sliver) error {
+				if pair != next {
+					t.Fatalf("pair %d, want %d", pair, next)
+				}
+				next++
+				wp, ws := enc.Pair(pair)
+				if !bytes.Equal(prim.MarshalBCS(), wp.MarshalBCS()) || !bytes.Equal(sec.MarshalBCS(), ws.MarshalBCS()) {
+					t.Fatalf("n=%d size=%d pair %d differs from Encode", n, size, pair)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next != n || id != enc.BlobID || gotID != id || m.BlobID() != id {
+				t.Fatalf("n=%d: %d pairs, id %s want %s", n, next, id, enc.BlobID)
+			}
+		}
+	}
+}
