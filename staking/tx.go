@@ -152,7 +152,8 @@ type RegisterNode struct {
 }
 
 // UpdateNode replaces a node's info; only its operator may. A commission change takes
-// effect two epochs later (PROTOCOL.md §6); votes count from the next selection.
+// effect two epochs later (PROTOCOL.md §6); votes count from the next selection; the peer ID
+// and addresses reach committees from the next selection on (a committee is a snapshot).
 type UpdateNode struct {
 	Node epoch.NodeID
 	Info NodeInfo

@@ -1,0 +1,166 @@
+package staking
+
+import (
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+)
+
+// Node, stake and committee-member operations (PROTOCOL.md §6–7).
+
+func (s *State) registerNode(c *txCtx, op *RegisterNode) Receipt {
+	if err := validateInfo(&op.Info); err != nil {
+		return reject(CodeInvalidArgument, "%v", err)
+	}
+	id := NodeIDOf(op.BLSKey)
+	if _, dup := s.nodes[id]; dup {
+		return reject(CodeAlreadyDone, "node already registered")
+	}
+	if err := bls.VerifyPossession(op.BLSKey, op.PoP); err != nil {
+		return reject(CodeBadCertificate, "proof of possession: %v", err)
+	}
+	s.nodes[id] = nodeFromInfo(id, c.sender, op.BLSKey, &op.Info)
+	return Receipt{}
+}
+
+func (s *State) updateNode(c *txCtx, op *UpdateNode) Receipt {
+	nd := s.nodes[op.Node]
+	if nd == nil {
+		return reject(CodeUnknownObject, "no node")
+	}
+	if nd.Operator != c.sender {
+		return reject(CodeNotOwner, "not the node's operator")
+	}
+	if err := validateInfo(&op.Info); err != nil {
+		return reject(CodeInvalidArgument, "%v", err)
+	}
+	nd.PeerID = op.Info.PeerID
+	nd.Addrs = append([]string(nil), op.Info.Addrs...)
+	nd.StoragePrice, nd.WritePrice, nd.Capacity = op.Info.StoragePrice, op.Info.WritePrice, op.Info.Capacity
+	// Commission changes take effect two epochs later (PROTOCOL.md §6), so delegators can
+	// withdraw before a raise applies to them.
+	if op.Info.Commission != nd.Commission || nd.NextCommissionEpoch != 0 {
+		nd.NextCommission, nd.NextCommissionEpoch = op.Info.Commission, s.ep+2
+	}
+	return Receipt{}
+}
+
+func (s *State) lastSelected() uint32 {
+	if s.next != nil {
+		return s.ep + 1
+	}
+	return s.ep
+}
+
+func (s *State) stake(c *txCtx, op *StakeOp) Receipt {
+	if s.nodes[op.Node] == nil {
+		return reject(CodeUnknownObject, "no node")
+	}
+	if op.Amount == 0 {
+		return reject(CodeInvalidArgument, "zero stake")
+	}
+	if s.balance(c.sender) < op.Amount {
+		return reject(CodeInsufficient, "balance %d < %d", s.balance(c.sender), op.Amount)
+	}
+	s.accounts[c.sender].Balance -= op.Amount
+	// Mid-epoch rule (PROTOCOL.md §6): stake counts from the first committee not yet chosen,
+	// e+1 before the mid-epoch selection, e+2 after it.
+	id := c.newID(0)
+	s.stakes[id] = &Stake{ID: id, Owner: c.sender, Node: op.Node, Amount: op.Amount, Activation: s.lastSelected() + 1}
+	return Receipt{}
+}
+
+func (s *State) requestWithdraw(c *txCtx, op *RequestWithdraw) Receipt {
+	st := s.stakes[op.Stake]
+	if st == nil {
+		return reject(CodeUnknownObject, "no stake %s", op.Stake)
+	}
+	if st.Owner != c.sender {
+		return reject(CodeNotOwner, "stake %s", op.Stake)
+	}
+	if st.Withdrawing {
+		return reject(CodeAlreadyDone, "already withdrawing from epoch %d", st.WithdrawAt)
+	}
+	last := s.lastSelected()
+	st.Withdrawing = true
+	if st.Activation > last {
+		// Never counted in a chosen committee: withdrawable at once.
+		st.WithdrawAt = s.ep
+	} else {
+		// It backs the committees already chosen; free after the next boundary past them.
+		st.WithdrawAt = last + 1
+	}
+	return Receipt{}
+}
+
+func (s *State) withdraw(c *txCtx, op *Withdraw) Receipt {
+	st := s.stakes[op.Stake]
+	if st == nil {
+		return reject(CodeUnknownObject, "no stake %s", op.Stake)
+	}
+	if st.Owner != c.sender {
+		return reject(CodeNotOwner, "stake %s", op.Stake)
+	}
+	if !st.Withdrawing || st.WithdrawAt > s.ep {
+		return reject(CodeNotWithdrawable, "stake not withdrawable at epoch %d", s.ep)
+	}
+	delete(s.stakes, st.ID)
+	s.credit(c.sender, st.Amount)
+	return Receipt{}
+}
+
+func (s *State) member(id epoch.NodeID) (*epoch.Member, Receipt) {
+	i := s.committee.MemberIndex(id)
+	if i < 0 {
+		return nil, reject(CodeNotMember, "node not in the epoch %d committee", s.ep)
+	}
+	return &s.committee.Members[i], Receipt{}
+}
+
+func (s *State) syncDoneTx(op *SyncDone) Receipt {
+	m, r := s.member(op.Node)
+	if !r.OK() {
+		return r
+	}
+	if op.Epoch != s.ep {
+		return reject(CodeWrongEpoch, "sync done for epoch %d, current %d", op.Epoch, s.ep)
+	}
+	if s.syncDone[op.Node] {
+		return reject(CodeAlreadyDone, "sync done already recorded")
+	}
+	if err := bls.Verify(m.BLSKey, SyncDoneMessage(s.network, s.ep, op.Node), op.Sig); err != nil {
+		return reject(CodeBadCertificate, "%v", err)
+	}
+	s.syncDone[op.Node] = true
+	return Receipt{}
+}
+
+func (s *State) challengeResults(op *ChallengeResults) Receipt {
+	m, r := s.member(op.Attester)
+	if !r.OK() {
+		return r
+	}
+	if op.Epoch != s.ep {
+		return reject(CodeWrongEpoch, "results for epoch %d, current %d", op.Epoch, s.ep)
+	}
+	if len(op.Results) == 0 || len(op.Results) > MaxChallengeList {
+		return reject(CodeInvalidArgument, "%d results", len(op.Results))
+	}
+	for i, res := range op.Results {
+		if i > 0 && !lessID32(op.Results[i-1].Node, res.Node) {
+			return reject(CodeInvalidArgument, "results not strictly ordered by node ID")
+		}
+		if s.committee.MemberIndex(res.Node) < 0 {
+			return reject(CodeNotMember, "result for a node outside the committee")
+		}
+		if _, dup := s.challenges[[2]epoch.NodeID{res.Node, op.Attester}]; dup {
+			return reject(CodeAlreadyDone, "result already attested")
+		}
+	}
+	if err := bls.Verify(m.BLSKey, ChallengeMessage(s.network, s.ep, op.Results), op.Sig); err != nil {
+		return reject(CodeBadCertificate, "%v", err)
+	}
+	for _, res := range op.Results {
+		s.challenges[[2]epoch.NodeID{res.Node, op.Attester}] = res.Pass
+	}
+	return Receipt{}
+}
