@@ -96,6 +96,9 @@ func newTestNet(t *testing.T, n int) *testNet {
 			Ledger: node.LedgerConfig{SnapshotEvery: 4, SyncInterval: 500 * time.Millisecond},
 		})
 		tn.gaters = append(tn.gaters, newGater())
+		if i == 0 {
+			tn.cfgs[i].APIAddr = "127.0.0.1:0"
+		}
 	}
 	tn.genesis = g
 	tn.gfile = filepath.Join(dir, "genesis.bin")

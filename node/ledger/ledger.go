@@ -378,6 +378,7 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	}
 	evs = append(evs, blobEvents(cp, res.Receipts)...)
 	a.l.hub.publish(evs)
+	a.notify(cp)
 	a.l.cfg.Logger.Debug("checkpoint committed", "height", cp.Height, "txs", len(cp.Txs), "epoch", cp.Epoch)
 	return cp.Height, nil
 }
@@ -415,11 +416,6 @@ func (a *actor) record(cp *staking.Checkpoint, res *staking.Result) {
 		if _, dup := a.receipts[th]; !dup {
 			a.receipts[th] = r
 		}
-		for _, w := range a.waiters[th] {
-			w.reply.Ok(r)
-			a.nwait--
-		}
-		delete(a.waiters, th)
 	}
 	a.byHeight[cp.Height] = hashes
 	if n := a.l.cfg.ReceiptHeights; cp.Height > n {
@@ -431,11 +427,28 @@ func (a *actor) record(cp *staking.Checkpoint, res *staking.Result) {
 		}
 		delete(a.byHeight, old)
 	}
+}
+
+// notify answers the waiters of cp's transactions. It runs only once cp is durable and its
+// view published, so a receipt never acknowledges what a crash could lose.
+func (a *actor) notify(cp *staking.Checkpoint) {
+	for _, th := range a.byHeight[cp.Height] {
+		ws, ok := a.waiters[th]
+		if !ok {
+			continue
+		}
+		r := a.receipts[th]
+		for _, w := range ws {
+			w.reply.Ok(r)
+			a.nwait--
+		}
+		delete(a.waiters, th)
+	}
 	a.expireWaiters(false)
 }
 
-// expireWaiters answers waits older than ReceiptHeights heights (or, when forced, all
-// waits whose asker gave up long ago is unknowable, so the oldest half) with not found.
+// expireWaiters fails waits older than ReceiptHeights heights (half that when forced by a
+// full waiter table: whether an asker already gave up is unknowable, so age decides).
 func (a *actor) expireWaiters(force bool) {
 	h := a.st.Height()
 	limit := a.l.cfg.ReceiptHeights
