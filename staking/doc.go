@@ -9,12 +9,50 @@
 // goroutines except a bounded fan-out that verifies a checkpoint's certificates in
 // parallel inside ApplyCheckpoint.
 //
-// Rejected transactions change nothing at all: not the balance, not the nonce (there are no
-// fees). The receipt carries a typed Code and a message. Spam of invalid transactions is
-// thus free at this layer; the consensus actor is expected to drop transactions that fail
-// Check before proposing them.
+// # Entry points
+//
+//   - NewState(genesis) builds the epoch-0 state; Genesis.NetworkID is the hash every
+//     signature binds.
+//   - State.BuildCheckpoint (proposer) and State.ApplyCheckpoint (everyone) run a checkpoint:
+//     AdvanceTime(checkpoint time), then each transaction with Apply, then the state-root
+//     check. ApplyCheckpoint changes nothing when it fails.
+//   - State.BlobStatus answers `blob-status`; ConfirmationMessage, InvalidBlobMessage,
+//     SyncDoneMessage and ChallengeMessage are the exact bytes nodes sign.
+//   - State.Root, Snapshot and Restore persist the state.
+//
+// # Rules, in one place
+//
+// Transactions are Ed25519-signed over (network ID || transaction bytes) with per-account
+// nonces. A rejected transaction changes nothing at all: not a balance, not the nonce (there
+// are no fees). The receipt carries a typed Code and a message. Spam of invalid transactions
+// is thus free at this layer; the consensus actor should drop transactions that would be
+// rejected before proposing them.
+//
+// Objects created by a transaction get DeriveObjectID(sender, nonce, 0), so a client knows a
+// blob object's ID (needed in deletable confirmations) before submitting.
+//
+// Storage resources cover epochs [Start, End) and cost storage price × MiB units × epochs;
+// End may be at most current + 53. Each epoch's share of the payment goes to that epoch's
+// income. Sold bytes per epoch may not exceed the voted capacity. Registration consumes a
+// resource live now (Start <= epoch < End) of at least the encoded length and pays
+// write price × units of the encoded length into the current epoch's income. A blob expires
+// at the start of its End epoch; deleting a deletable blob returns its resource.
+//
+// Stake counts for the first committee not yet selected: e+1 before the mid-epoch selection,
+// e+2 after it. A withdrawal request stops it counting for committees not yet selected; it
+// becomes withdrawable at the first epoch after the last committee it backs (or at once if
+// it never backed one). Commission changes take effect two epochs later.
+//
+// At mid-epoch the next committee is chosen by D'Hondt over stake (n shards, at most 10%
+// per node with >= 20 staked nodes, ties to the lower node ID), nodes keep their lowest
+// shards, and prices are the lowest p such that nodes worth a quorum of shards voted <= p
+// (capacity: the highest c such that nodes worth a quorum voted >= c). At the
+// epoch end 3% of the epoch's income is burned and the rest is split by shard count (stored
+// data is uniform per shard), commission first, then delegators pro rata; nodes reported
+// failing challenges by attesters worth f+1 shards forfeit their share (burned); rounding
+// dust goes to the operator (within a node) or to the next epoch's income (across nodes).
+// FROST is conserved: balances + stakes + pending income + burned = genesis supply.
 //
 // Conventions: epochs are uint32, FROST amounts uint64 (1 WAL = 10^9 FROST), times unix
-// milliseconds. Storage resources cover [Start, End) (End exclusive); a blob expires at the
-// start of its End epoch (PROTOCOL.md §6).
+// milliseconds.
 package staking
