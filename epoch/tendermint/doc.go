@@ -32,9 +32,12 @@
 //     whose clock drifted from being stuck on a value everyone else committed.
 //
 // Liveness needs every message sent by a correct node to reach every correct node eventually
-// (the paper's gossip assumption). Over a lossy network that comes from Tick: every
-// RebroadcastInterval the machine re-broadcasts its own messages of the current height and
-// the decision of the previous height, so lost messages are repaired once the network heals.
+// (the paper's gossip assumption: what one correct node received, all eventually receive).
+// Over a lossy network that comes from Tick: every RebroadcastInterval the machine
+// re-broadcasts its own messages of the current height, relays the others' votes of the
+// current and previous round and the proof of lock of its valid value, and repeats the
+// decision of the previous height, so lost messages are repaired once the network heals. A
+// crashed member's votes survive in these relays, which the simulator showed to matter.
 // Catching up over more than one height is the ledger sync stream's job, not this package's.
 //
 // # Signatures and certificates

@@ -285,9 +285,30 @@ func (m *Machine) tick() {
 		for _, v := range m.pol() {
 			m.emit(Broadcast{Msg: v})
 		}
+		// Relay others' votes of this round and the previous one: a node still in round r-1
+		// may lack exactly the precommits (perhaps of a member since crashed) that moved us on,
+		// and without them it can neither time out of r-1 nor reach f+1 for a skip.
+		for _, r := range []int32{m.round - 1, m.round} {
+			if rs := m.rounds[r]; rs != nil {
+				m.relay(rs)
+			}
+		}
 	}
 	if m.lastDecision != nil {
 		m.emit(Broadcast{Msg: m.lastDecision})
+	}
+}
+
+func (m *Machine) relay(rs *roundState) {
+	for t := range rs.votes {
+		for i, v := range rs.votes[t] {
+			if v != nil && i != m.self {
+				m.emit(Broadcast{Msg: v})
+			}
+		}
+		for _, v := range rs.extra[t] {
+			m.emit(Broadcast{Msg: v})
+		}
 	}
 }
 
