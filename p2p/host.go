@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -40,6 +41,9 @@ type HostConfig struct {
 	// ConnLow, ConnHigh and ConnGrace configure the connection manager.
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
+	// Gater, if set, is consulted on every dial and accept (the testnet harness cuts
+	// partitions with one; a node could use one for a peer blocklist).
+	Gater connmgr.ConnectionGater
 }
 
 // Validate checks c and fills defaults.
@@ -88,7 +92,7 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
 	}
-	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	cm, err := basicconnmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, basicconnmgr.WithGracePeriod(cfg.ConnGrace))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
@@ -105,6 +109,9 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	if !cfg.DisableQUIC {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	if cfg.Gater != nil {
+		opts = append(opts, libp2p.ConnectionGater(cfg.Gater))
 	}
 	// From here libp2p owns rm and cm: it closes them on failure and on host.Close.
 	h, err := libp2p.New(opts...)

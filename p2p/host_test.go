@@ -1,12 +1,17 @@
 package p2p_test
 
 import (
+	"context"
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/p2p"
 )
@@ -87,5 +92,40 @@ func TestResourceLimits(t *testing.T) {
 	}
 	if int64(cfg.PeerDefault.Memory) > p2p.DefaultMemoryBudget/2 {
 		t.Fatalf("one peer may take %v of the memory budget", cfg.PeerDefault.Memory)
+	}
+}
+
+// denyGater refuses every connection to or from one peer.
+type denyGater struct{ deny peer.ID }
+
+func (g denyGater) InterceptPeerDial(p peer.ID) bool { return p != g.deny }
+func (g denyGater) InterceptAddrDial(p peer.ID, _ multiaddr.Multiaddr) bool {
+	return p != g.deny
+}
+func (g denyGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (g denyGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return p != g.deny
+}
+func (g denyGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+func TestHostGater(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	key, err := p2p.GenerateIdentity(rand.New(rand.NewSource(99)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gated, err := p2p.NewHost(p2p.HostConfig{
+		Identity: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true,
+		MemoryBudget: 256 << 20, FDBudget: 256, Gater: denyGater{deny: hs[1].ID()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gated.Close()
+	if err := gated.Connect(context.Background(), info(hs[0])); err != nil {
+		t.Fatalf("allowed peer: %v", err)
+	}
+	if err := gated.Connect(context.Background(), info(hs[1])); err == nil {
+		t.Fatal("gater did not block the denied peer")
 	}
 }
