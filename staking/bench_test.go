@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
@@ -112,11 +113,14 @@ func newBenchNet(b *testing.B) *benchNet {
 }
 
 func benchApply(b *testing.B, base *staking.State, cp *staking.Checkpoint) {
+	var cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		s := base.Clone()
 		b.StartTimer()
+		c0 := cpuTime()
 		res, err := s.ApplyCheckpoint(cp)
+		cpu += cpuTime() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,6 +131,7 @@ func benchApply(b *testing.B, base *staking.State, cp *staking.Checkpoint) {
 		}
 	}
 	b.ReportMetric(float64(len(cp.Txs)), "txs/op")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkApplyCheckpoint: one checkpoint of 1000 blob registrations + 1000 certifications
@@ -142,10 +147,12 @@ func BenchmarkApplyCheckpoint(b *testing.B) {
 	b.Run("register-only", func(b *testing.B) { benchApply(b, bn.s, bn.regOnly) })
 	b.Run("verify-certificate", func(b *testing.B) {
 		c := bn.s.Committee()
+		c0 := cpuTime()
 		for i := 0; i < b.N; i++ {
 			if err := c.VerifyCertificate(bn.msg, &bn.cert, epoch.ThresholdQuorum); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64((cpuTime()-c0).Microseconds())/float64(b.N), "cpu-us/op")
 	})
 }

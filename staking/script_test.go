@@ -283,7 +283,18 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		sig := n.nodeKey(a.str("attester")).Sign(staking.ChallengeMessage(n.s.Network(), ep, rs))
 		r, _ := n.submit(who, &staking.ChallengeResults{Attester: att, Epoch: ep, Results: rs, Sig: sig})
 		return receipt(r)
-	case "advance":
+	case "expire":
+		// expire blob=b1: advance epoch by epoch until the blob object's end epoch starts.
+		b, ok := n.s.Blob(n.obj(a.str("blob")))
+		if !ok {
+			return cmdResult{lines: []string{"no blob object"}}
+		}
+		var lines []string
+		for n.s.Epoch() < b.Storage.End {
+			lines = append(lines, runCmd(t, n, "advance", args{"to": "end"}).lines...)
+		}
+		return cmdResult{lines: lines}
+	case "advance", "advance-time":
 		// advance to=mid|end|<ms offset within the epoch>
 		cfg := n.s.Config()
 		ep := n.s.Epoch()
