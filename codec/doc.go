@@ -7,4 +7,34 @@
 // clock, no global randomness. Every function that takes untrusted bytes returns an error and
 // never allocates from an unchecked length. Section numbers in comments refer to
 // shared/PROTOCOL.md.
+//
+// # Writing
+//
+// Encode returns all 2n slivers with the metadata and blob ID; EncodeTo streams the sliver
+// pairs to a sink with about a third less memory; ComputeMetadata only commits (what a client
+// needs to register a blob). The slivers, metadata and blob ID equal those of the Walrus
+// reference encoder for the same n, byte for byte.
+//
+// # Reading
+//
+// VerifyMetadata checks metadata against a blob ID; VerifySliver checks a sliver against the
+// metadata; DecodePrimary (R = n-2f primary slivers, from indices below
+// Params.UsablePrimarySlivers) or DecodeSecondary (C = n-f secondary slivers) rebuild the blob
+// and run the default consistency check; CheckConsistency also offers the strict one.
+//
+// # Recovery and inconsistency
+//
+// A node serving recovery symbols expands its sliver once (ExpandSliver) and hands out
+// ExpandedSliver.RecoverySymbol(target). The recovering node checks each with
+// VerifyRecoverySymbol and calls RecoverSliver, which either returns the sliver or, if the
+// writer encoded the blob inconsistently, an InconsistencyProof that any node can check with
+// VerifyInconsistencyProof.
+//
+// # Errors
+//
+// Every failure wraps one of the package's sentinel errors (ErrMalformed, ErrBadSliver,
+// ErrSliverHashMismatch, ErrBadMetadata, ErrBlobIDMismatch, ErrNotEnoughSlivers,
+// ErrNotEnoughSymbols, ErrBadSymbol, ErrBadProof, ErrInconsistentBlob,
+// ErrProofNotInconsistent, ErrBadInconsistencyProof, ErrBadShardCount, ErrBlobTooLarge,
+// ErrBadBlobID, ErrInternal); match them with errors.Is.
 package codec

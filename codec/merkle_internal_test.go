@@ -100,8 +100,23 @@ func TestRateSelection(t *testing.T) {
 		if got := isLowRate(p.R, p.N-p.R); got != tc.low {
 			t.Errorf("n=%d primary low-rate=%v, want %v", tc.n, got, tc.low)
 		}
+		c, err := codeFor(p.R, p.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.UsablePrimarySlivers() != c.usable() {
+			t.Errorf("n=%d UsablePrimarySlivers %d, code says %d", tc.n, p.UsablePrimarySlivers(), c.usable())
+		}
 		if isLowRate(p.C, p.N-p.C) {
 			t.Errorf("n=%d secondary axis must be high-rate", tc.n)
+		}
+	}
+}
+
+func TestUsablePrimarySlivers(t *testing.T) {
+	for n, want := range map[int]int{4: 4, 7: 7, 10: 8, 13: 13, 100: 98, 1000: 846} {
+		if got := MustParams(n).UsablePrimarySlivers(); got != want {
+			t.Errorf("n=%d: %d usable primary slivers, want %d", n, got, want)
 		}
 	}
 }

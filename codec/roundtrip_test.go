@@ -79,24 +79,6 @@ func TestEncodeMatchesComputeMetadata(t *testing.T) {
 	}
 }
 
-// usablePrimary is the number of leading primary slivers the primary decoder can use: all n
-// if the primary code is high-rate, R+next_pow2(R) otherwise (PROTOCOL.md §1).
-func usablePrimary(p codec.Params) int {
-	k, m := p.R, p.N-p.R
-	pk, pm := 1, 1
-	for pk < k {
-		pk *= 2
-	}
-	for pm < m {
-		pm *= 2
-	}
-	low := pk < pm || (pk == pm && k > m)
-	if !low {
-		return p.N
-	}
-	return min(p.N, k+pk)
-}
-
 func TestDecodeRandomSubsets(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range testShardCounts {
@@ -106,7 +88,7 @@ func TestDecodeRandomSubsets(t *testing.T) {
 			enc := mustEncode(t, p, data)
 			for trial := range 4 {
 				// Primary: any R of the usable range; f faults never leave fewer.
-				usable := usablePrimary(p)
+				usable := p.UsablePrimarySlivers()
 				perm := rng.Perm(usable)[:p.R]
 				var sl []codec.Sliver
 				for _, i := range perm {

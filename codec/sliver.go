@@ -115,3 +115,15 @@ func checkSliverShape(p Params, s *Sliver) error {
 	}
 	return nil
 }
+
+// UsablePrimarySlivers is the number of leading primary sliver indices (0..U-1) that
+// DecodePrimary, secondary-sliver recovery and inconsistency proofs for secondary slivers can
+// use. It is n when the primary code is high-rate (n = 4, 7, 13, ...) and R+next_pow2(R)
+// otherwise (846 at n = 1000), because a low-rate code is decoded through the step-1 code of
+// PROTOCOL.md §1. Losing any f slivers always leaves at least R usable ones.
+func (p Params) UsablePrimarySlivers() int {
+	if !isLowRate(p.R, p.N-p.R) {
+		return p.N
+	}
+	return min(p.N, p.R+nextPow2(p.R))
+}
