@@ -491,3 +491,36 @@ func TestExponentialBackoff(t *testing.T) {
 		t.Errorf("huge failure count: %v", got)
 	}
 }
+
+func TestChildStopLeavesParentRunning(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	root := newSystem(t)
+	child, err := root.Child("group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inChild, err := actors.Spawn(child, "a", newCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRoot, err := actors.Spawn(root, "b", newCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Stop(); err != nil {
+		t.Fatalf("child stop: %v", err)
+	}
+	<-inChild.Done()
+	if _, err := actors.Spawn(child, "late", newCounter); !errors.Is(err, actors.ErrStopped) {
+		t.Fatalf("spawn in stopped child: %v", err)
+	}
+	if err := inRoot.Tell(add{2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := askCount(t, inRoot); got != 2 {
+		t.Fatalf("root actor count = %d", got)
+	}
+	if root.Err() != nil {
+		t.Fatalf("root error after a plain child stop: %v", root.Err())
+	}
+}

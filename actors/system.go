@@ -56,6 +56,11 @@ func (s *System) Child(name string, opts ...Option) (*System, error) {
 	go func() {
 		defer s.wg.Done()
 		<-ctx.Done()
+		// The parent's cancel reaches c.ctx without taking c.mu; taking it once here
+		// orders this Wait after any enter that saw c.ctx still live (enter checks and
+		// Adds under c.mu), so Add never races with Wait.
+		c.mu.Lock()
+		c.mu.Unlock() //nolint:staticcheck // empty critical section is the point
 		c.wg.Wait()
 		c.markDone()
 	}()
