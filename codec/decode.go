@@ -12,10 +12,11 @@ import "fmt"
 // at least R+K-f >= R of the usable ones remain, so "all slivers from n-f honest shards"
 // always works. Where the primary code is high-rate (n = 4, 7, 13, ...) any R slivers work.
 //
-// Every sliver is verified against m (duplicates are ignored; one bad sliver fails the call
-// with ErrSliverHashMismatch or ErrBadSliver) and the default consistency check re-derives the
-// hashes of the systematic primary slivers that were not supplied; a mismatch is
-// ErrInconsistentBlob. m must already be verified against the blob ID (VerifyMetadata).
+// Exactly R slivers are used, lowest indices first (source slivers need no decoding); each
+// used one is verified against m (a bad one fails the call with ErrSliverHashMismatch, any
+// misshapen one with ErrBadSliver; duplicates are ignored). The default consistency check
+// then re-derives the hashes of the systematic primary slivers that were not used; a mismatch
+// is ErrInconsistentBlob. m must already be verified against the blob ID (VerifyMetadata).
 func DecodePrimary(p Params, m *Metadata, slivers []Sliver) ([]byte, error) {
 	return decodeAxis(p, m, AxisPrimary, slivers)
 }
@@ -42,9 +43,8 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, err
 		return nil, err
 	}
 	k, usable := code.k, code.usable()
-	chosen := make([]*Sliver, usable)
-	verified := make([]bool, p.N)
-	have := 0
+	// Candidates by position; the first of duplicates wins.
+	cand := make([]*Sliver, usable)
 	for i := range slivers {
 		sl := &slivers[i]
 		if sl.Axis != axis {
@@ -53,38 +53,26 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, err
 		if err := checkSliverShape(p, sl); err != nil {
 			return nil, err
 		}
-		idx := int(sl.Index)
-		if verified[idx] {
+		if idx := int(sl.Index); idx < usable && cand[idx] == nil {
+			cand[idx] = sl
+		}
+	}
+	if countNonNil(cand) < k {
+		return nil, fmt.Errorf("%w: %d usable %s slivers, need %d", ErrNotEnoughSlivers, countNonNil(cand), axis, k)
+	}
+	// Use (and verify) exactly k: source positions first, as they need no decoding.
+	chosen := make([]*Sliver, usable)
+	verified := make([]bool, p.N)
+	have := 0
+	for i := 0; i < usable && have < k; i++ {
+		if cand[i] == nil {
 			continue
 		}
-		if err := VerifySliver(p, m, sl); err != nil {
+		if err := VerifySliver(p, m, cand[i]); err != nil {
 			return nil, err
 		}
-		verified[idx] = true
-		if idx < usable {
-			chosen[idx] = sl
-			have++
-		}
-	}
-	if have < k {
-		return nil, fmt.Errorf("%w: %d usable %s slivers, need %d", ErrNotEnoughSlivers, have, axis, k)
-	}
-	// Keep the source positions plus just enough others.
-	extra := k
-	for i := range k {
-		if chosen[i] != nil {
-			extra--
-		}
-	}
-	for i := k; i < usable; i++ {
-		if chosen[i] == nil {
-			continue
-		}
-		if extra > 0 {
-			extra--
-		} else {
-			chosen[i] = nil
-		}
+		chosen[i], verified[i] = cand[i], true
+		have++
 	}
 	sliverSyms := p.sourceSymbols(axis)
 	cs := chunkSize(s)
