@@ -372,7 +372,7 @@ func (a *actor) run(effs []tendermint.Effect) {
 			go func() {
 				ctx, cancel := context.WithTimeout(a.c.ctx, 30*time.Second)
 				defer cancel()
-				if _, err := a.c.cfg.Ledger.Submit(ctx, d); err != nil && !errors.Is(err, ledger.ErrStale) {
+				if _, err := a.c.cfg.Ledger.Submit(ctx, d); err != nil && !errors.Is(err, ledger.ErrStale) && a.c.ctx.Err() == nil {
 					a.c.cfg.Logger.Error("ledger refused our own commit", "height", d.Height, "err", err)
 				}
 			}()

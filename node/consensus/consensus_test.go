@@ -1,0 +1,262 @@
+package consensus_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/actors/actorstest"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/epoch/epochtest"
+	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/consensus"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// cluster is four consensus actors with their ledgers, wired by an in-process bus instead
+// of GossipSub, on one manual clock: time moves only when the test says.
+type cluster struct {
+	clock   *actorstest.ManualClock
+	genesis *staking.Genesis
+	faucet  ed25519.PrivateKey
+	ledgers []*ledger.Ledger
+	cons    []*consensus.Consensus
+
+	mu   sync.Mutex
+	seen map[uint64]int // consensus messages seen on the bus, by height
+	decs map[uint64]int // re-broadcast decisions seen, by height
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+var start = time.UnixMilli(1_700_000_000_000)
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{clock: actorstest.NewManualClock(start, 64), seen: map[uint64]int{}, decs: map[uint64]int{}}
+	var seed [32]byte
+	seed[0] = 3
+	_, c.faucet, _ = ed25519.GenerateKey(rand.NewChaCha8(seed))
+	g := &staking.Genesis{
+		Network: "constest", NShards: 12, EpochDuration: int64(time.Hour / time.Millisecond), GenesisTime: start.Add(-time.Second).UnixMilli(),
+		Prices: staking.Prices{Storage: 10, Write: 10, Capacity: 1 << 40},
+		Faucet: staking.GenesisAccount{Address: staking.AddressOf(c.faucet.Public().(ed25519.PublicKey)), Balance: 1 << 50},
+	}
+	var keys []*bls.SecretKey
+	for i := 0; i < 4; i++ {
+		k := epochtest.Key(5, i)
+		keys = append(keys, k)
+		var op staking.Address
+		op[0] = byte(i + 1)
+		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
+			Info: staking.NodeInfo{PeerID: fmt.Sprint("p", i), StoragePrice: 10, WritePrice: 10, Capacity: 1 << 40}, Stake: 1 << 40})
+	}
+	c.genesis = g
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // the clock's announcements only keep the test in lockstep; drain them
+		for {
+			select {
+			case <-c.clock.Waits():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	sys, err := actors.New("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, cs := range c.cons {
+			cs.Close()
+		}
+		_ = sys.Stop()
+		cancel()
+	})
+	for i := 0; i < 4; i++ {
+		child, err := sys.Child(fmt.Sprint("n", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.New(child, ledger.Config{Genesis: g, Datastore: dssync.MutexWrap(ds.NewMapDatastore()), Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ledgers = append(c.ledgers, l)
+	}
+	for i := 0; i < 4; i++ {
+		cs, err := consensus.New(must(sys.Child(fmt.Sprint("c", i))), consensus.Config{
+			Ledger: c.ledgers[i], Key: keys[i], Clock: c.clock, Logger: quiet,
+			ProposeTimeout: 500 * time.Millisecond, PrevoteTimeout: 200 * time.Millisecond, PrecommitTimeout: 200 * time.Millisecond,
+			TimeoutDelta: 100 * time.Millisecond, RebroadcastInterval: 300 * time.Millisecond, TickInterval: 100 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.cons = append(c.cons, cs)
+	}
+	for i := range c.cons {
+		go c.route(ctx, i)
+	}
+	return c
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// route delivers node i's outbound messages to the other three, like GossipSub would.
+func (c *cluster) route(ctx context.Context, i int) {
+	from := peer.ID(fmt.Sprint("n", i))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-c.cons[i].Out():
+			switch o.Topic {
+			case consensus.OutConsensus:
+				m, err := tendermint.Decode(o.Data, 8<<20)
+				if err != nil {
+					panic(err)
+				}
+				c.mu.Lock()
+				c.seen[m.MsgHeight()]++
+				if _, ok := m.(*tendermint.Decision); ok {
+					c.decs[m.MsgHeight()]++
+				}
+				c.mu.Unlock()
+				for j, o := range c.cons {
+					if j != i {
+						_ = o.Deliver(m, from)
+					}
+				}
+			case consensus.OutTxs:
+				for j, other := range c.cons {
+					if j != i {
+						_ = other.GossipTx(o.Data)
+					}
+				}
+			}
+		}
+	}
+}
+
+// advanceUntil moves the manual clock in steps of d until cond holds, waiting a little real
+// time per step for the actors to react.
+func (c *cluster) advanceUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		c.clock.Advance(d)
+		sub := c.ledgers[0].Subscribe(1)
+		select { // a commit anywhere is the usual signal; otherwise let the actors run
+		case <-sub.C:
+		case <-time.After(5 * time.Millisecond):
+		}
+		sub.Cancel()
+	}
+}
+
+func (c *cluster) heightsAtLeast(h uint64) func() bool {
+	return func() bool {
+		for _, l := range c.ledgers {
+			if l.Height() < h {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestCommitsOnlyWhenNeeded(t *testing.T) {
+	c := newCluster(t)
+	// Genesis: height 1 commits without any transaction.
+	c.advanceUntil(t, 50*time.Millisecond, "height 1", c.heightsAtLeast(1))
+
+	// Idle: many ticks later (proved by re-broadcast decisions of height 1 on the bus), no
+	// one has started height 2.
+	c.advanceUntil(t, 100*time.Millisecond, "re-broadcasts", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.decs[1] >= 12
+	})
+	c.mu.Lock()
+	idle := c.seen[2]
+	c.mu.Unlock()
+	if idle != 0 || c.ledgers[0].Height() != 1 {
+		t.Fatalf("idle network sent %d messages of height 2, height %d", idle, c.ledgers[0].Height())
+	}
+
+	// A transaction starts a height, on whichever node it arrives.
+	var to staking.Address
+	to[0] = 7
+	raw := staking.Sign(c.genesis.NetworkID(), c.faucet, staking.Tx{Nonce: 0, Op: &staking.Transfer{To: to, Amount: 9}}).Encode()
+	rep, err := c.cons[2].SubmitTx(context.Background(), raw)
+	if err != nil || !rep.Accepted {
+		t.Fatalf("submit: %+v, %v", rep, err)
+	}
+	bad := staking.Sign(c.genesis.NetworkID(), c.faucet, staking.Tx{Nonce: 0, Op: &staking.Transfer{To: to, Amount: 1 << 62}}).Encode()
+	if rep, err := c.cons[2].SubmitTx(context.Background(), bad); err != nil || rep.Accepted || rep.Code == staking.OK {
+		t.Fatalf("a transaction failing the dry run was accepted: %+v, %v", rep, err)
+	}
+	c.advanceUntil(t, 50*time.Millisecond, "the transfer", func() bool {
+		for _, l := range c.ledgers {
+			if l.Account(to).Balance != 9 {
+				return false
+			}
+		}
+		return true
+	})
+	// Every mempool drops the committed transaction.
+	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", func() bool {
+		for _, cs := range c.cons {
+			if cs.MempoolSize() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The epoch clock: past mid-epoch someone proposes, and the next committee is selected;
+	// past the end the epoch changes.
+	sub := c.ledgers[3].Subscribe(64)
+	defer sub.Cancel()
+	c.clock.Advance(31 * time.Minute)
+	c.advanceUntil(t, 50*time.Millisecond, "committee selection", func() bool {
+		return c.ledgers[3].View().State().NextCommittee() != nil
+	})
+	c.clock.Advance(30 * time.Minute)
+	c.advanceUntil(t, 50*time.Millisecond, "epoch 1", func() bool { return c.ledgers[3].CurrentEpoch() == 1 })
+	var selected, changed bool
+	for !selected || !changed {
+		select {
+		case ev := <-sub.C:
+			switch ev.(type) {
+			case *ledger.CommitteeSelected:
+				selected = true
+			case *ledger.EpochChanged:
+				changed = true
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events: selected %v, changed %v", selected, changed)
+		}
+	}
+}
