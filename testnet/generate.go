@@ -75,6 +75,8 @@ type NodeFiles struct {
 	ListenAddrs []string
 	// APIAddr is the HTTP API host:port ("" when disabled).
 	APIAddr string
+	// Bootstrap lists every other node's dialable addresses (config.yaml's bootstrap).
+	Bootstrap []string
 }
 
 // Dialable returns the node's listen addresses with its /p2p/ ID appended: what others put

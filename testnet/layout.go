@@ -45,7 +45,7 @@ func LoadLayout(dir string) (*Layout, error) {
 		if err != nil {
 			return nil, err
 		}
-		nf.DataDir, nf.ListenAddrs, nf.APIAddr = c.DataDir, c.ListenAddrs, c.APIAddr
+		nf.DataDir, nf.ListenAddrs, nf.APIAddr, nf.Bootstrap = c.DataDir, c.ListenAddrs, c.APIAddr, c.Bootstrap
 		id, err := p2p.LoadIdentity(nf.IdentityKeyFile)
 		if err != nil {
 			return nil, err

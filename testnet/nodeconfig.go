@@ -35,9 +35,10 @@ func writeNodeConfig(o Options, l *Layout, i int) error {
 	}
 	for j := range l.Nodes {
 		if j != i {
-			c.Bootstrap = append(c.Bootstrap, l.Nodes[j].Dialable()...)
+			nf.Bootstrap = append(nf.Bootstrap, l.Nodes[j].Dialable()...)
 		}
 	}
+	c.Bootstrap = nf.Bootstrap
 	b, err := yaml.Marshal(&c)
 	if err != nil {
 		return err
