@@ -78,6 +78,7 @@ type Machine struct {
 	lastDecision            *Decision
 	nextRebroadcast         int64
 	buffered                []Message
+	bufferedBytes           int
 	now                     int64
 	out                     []Effect
 }
@@ -177,7 +178,7 @@ func (m *Machine) startHeight(e StartHeight) error {
 	m.startRound(0) // line 10: upon start do StartRound(0)
 	// Replay what arrived early for this height; keep anything later.
 	buf := m.buffered
-	m.buffered = nil
+	m.buffered, m.bufferedBytes = nil, 0
 	for _, msg := range buf {
 		switch {
 		case msg.MsgHeight() == m.height:
@@ -351,10 +352,21 @@ func (m *Machine) early(msg Message) bool {
 	return false
 }
 
+// buffer keeps an early message, within MaxBuffered messages and 4·MaxValueSize bytes of
+// values, so that early proposals cannot make the buffer hold unbounded memory.
 func (m *Machine) buffer(msg Message) {
-	if len(m.buffered) < m.cfg.MaxBuffered {
-		m.buffered = append(m.buffered, msg)
+	size := 0
+	switch x := msg.(type) {
+	case *Proposal:
+		size = len(x.Value)
+	case *Decision:
+		size = len(x.Value)
 	}
+	if len(m.buffered) >= m.cfg.MaxBuffered || m.bufferedBytes+size > 4*m.cfg.MaxValueSize {
+		return
+	}
+	m.buffered = append(m.buffered, msg)
+	m.bufferedBytes += size
 }
 
 func (m *Machine) member(i uint32) (*epoch.Member, error) {
