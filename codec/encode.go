@@ -83,6 +83,7 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 	n, R, C, s := e.n, e.R, e.C, e.s
 	rowBytes := C * s
 	pad := make([]byte, rowBytes)
+	secBuf := make([]byte, R*s)
 	for pair := range n {
 		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s)}
 		switch {
@@ -96,7 +97,8 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 			prim.Data = pad
 		}
 		c := n - 1 - pair
-		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: e.secondarySliver(c)}
+		secBuf = e.secondarySliver(secBuf, c)
+		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
 		if err := sink(pair, &prim, &sec); err != nil {
 			return Metadata{}, BlobID{}, err
 		}
@@ -107,16 +109,19 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 	return m, id, nil
 }
 
-// secondarySliver builds secondary sliver c (R symbols) on demand: column c of the padded
+// secondarySliver builds secondary sliver c (R symbols) into out: column c of the padded
 // blob for c < C, else unconverted recovery cells of the source rows.
-func (e *encoder) secondarySliver(c int) []byte {
+func (e *encoder) secondarySliver(out []byte, c int) []byte {
 	R, C, f, s, cs := e.R, e.C, e.f, e.s, e.cs
-	out := make([]byte, R*s)
 	for r := range R {
 		if c < C {
+			cell := out[r*s : (r+1)*s]
 			off := (r*C + c) * s
+			if off+s > len(e.data) {
+				clear(cell)
+			}
 			if off < len(e.data) {
-				copy(out[r*s:(r+1)*s], e.data[off:])
+				copy(cell, e.data[off:])
 			}
 		} else {
 			base := (r*f + c - C) * cs
@@ -192,10 +197,17 @@ func (e *encoder) run() error {
 	rowBytes := C * s
 	if e.mode != modeMetadata {
 		e.primary = make([][]byte, n)
-		par := make([]byte, (n-R)*rowBytes)
-		for r := R; r < n; r++ {
-			i := r - R
-			e.primary[r] = par[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
+		if e.mode == modeStream {
+			// One allocation per row, so EncodeTo can release each after its pair is out.
+			for r := R; r < n; r++ {
+				e.primary[r] = make([]byte, rowBytes)
+			}
+		} else {
+			par := make([]byte, (n-R)*rowBytes)
+			for r := R; r < n; r++ {
+				i := r - R
+				e.primary[r] = par[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
+			}
 		}
 	}
 	if e.mode == modeAll {
