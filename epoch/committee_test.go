@@ -313,3 +313,46 @@ func TestCertBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyCertificatePaths: an Indexed committee verifies through its prepared-key cache,
+// a hand-built unindexed one through plain keys; both agree, and the cache is safe to share.
+func TestVerifyCertificatePaths(t *testing.T) {
+	c, keys := epochtest.Committee(5, []int{1, 2, 3, 4}, 11)
+	var net epoch.NetworkID
+	msg := epoch.SignedMessage(epoch.IntentStorageConfirmation, net, 5, []byte("blob"))
+	sigs := signAll(keys, msg)
+	good := makeCert(t, c, sigs, 0, 1, 2, 3)
+	bad := makeCert(t, c, sigs, 0, 1, 2, 3)
+	bad.Signature = sigs[0]
+	plain := &epoch.Committee{Epoch: c.Epoch, NShards: c.NShards, Members: c.Members}
+	for _, cc := range []*epoch.Committee{c, plain} {
+		if err := cc.VerifyCertificate(msg, good, epoch.ThresholdQuorum); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.VerifyCertificate(msg, bad, epoch.ThresholdQuorum); !errors.Is(err, epoch.ErrBadCertificate) {
+			t.Fatalf("bad aggregate: %v", err)
+		}
+	}
+	done := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() { done <- c.VerifyCertificate(msg, good, epoch.ThresholdQuorum) }()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A member with an invalid key makes certificates naming it fail, not panic.
+	broken := &epoch.Committee{Epoch: c.Epoch, NShards: c.NShards}
+	for _, m := range c.Members {
+		m.Shards = append([]uint16(nil), m.Shards...)
+		broken.Members = append(broken.Members, m)
+	}
+	broken.Members[0].BLSKey = bls.PublicKey{}
+	if err := broken.Index(); err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.VerifyCertificate(msg, good, epoch.ThresholdQuorum); !errors.Is(err, epoch.ErrBadCertificate) {
+		t.Fatalf("invalid member key: %v", err)
+	}
+}

@@ -229,3 +229,63 @@ func BenchmarkSign(b *testing.B) {
 		k.Sign(msg)
 	}
 }
+
+func TestPreparedKeys(t *testing.T) {
+	ks := keys(t, 3)
+	msg := []byte("prepared")
+	var sigs []bls.Signature
+	var pre []*bls.PreparedKey
+	for _, k := range ks {
+		sigs = append(sigs, k.Sign(msg))
+		p, err := k.PublicKey().Prepare()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre = append(pre, p)
+	}
+	agg, _ := bls.Aggregate(sigs)
+	if err := bls.FastAggregateVerifyPrepared(pre, msg, agg); err != nil {
+		t.Fatal(err)
+	}
+	if err := bls.FastAggregateVerifyPrepared(pre[:2], msg, agg); err == nil {
+		t.Fatal("subset accepted")
+	}
+	if err := bls.FastAggregateVerifyPrepared(append(pre[:2:2], nil), msg, agg); !errors.Is(err, bls.ErrBadPublicKey) {
+		t.Fatalf("nil prepared key: %v", err)
+	}
+	if err := bls.FastAggregateVerifyPrepared(nil, msg, agg); !errors.Is(err, bls.ErrNoSignatures) {
+		t.Fatalf("empty: %v", err)
+	}
+	if _, err := identityG1().Prepare(); err == nil {
+		t.Fatal("identity key prepared")
+	}
+}
+
+func benchAggregate(b *testing.B, prepared bool) {
+	ks := keys(b, 67)
+	msg := []byte("certificate body")
+	sigs := make([]bls.Signature, len(ks))
+	pks := make([]bls.PublicKey, len(ks))
+	pre := make([]*bls.PreparedKey, len(ks))
+	for i, k := range ks {
+		sigs[i] = k.Sign(msg)
+		pks[i] = k.PublicKey()
+		pre[i], _ = pks[i].Prepare()
+	}
+	agg, _ := bls.Aggregate(sigs)
+	b.ResetTimer()
+	for b.Loop() {
+		var err error
+		if prepared {
+			err = bls.FastAggregateVerifyPrepared(pre, msg, agg)
+		} else {
+			err = bls.FastAggregateVerify(pks, msg, agg)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFastAggregateVerify67(b *testing.B)         { benchAggregate(b, false) }
+func BenchmarkFastAggregateVerify67Prepared(b *testing.B) { benchAggregate(b, true) }
