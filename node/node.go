@@ -2,7 +2,7 @@
 // opens the datastore, loads the keys, builds the libp2p host, GossipSub and the DHT, spawns
 // the ledger and consensus actors, registers the stream protocols, and serves /metrics and
 // /v1/health over HTTP. Nothing else wires; the actors and protocols live in sub-packages
-// (node/ledger, node/consensus, and the data plane's node/dataplane).
+// (node/ledger, node/consensus, and the data plane's node/dataplane and node/blobstore).
 //
 // Lifecycle: New builds everything without talking to the network; Start connects to the
 // bootstrap peers, starts the topic readers, discovery and the HTTP server; Close stops all
@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -34,8 +34,11 @@ import (
 
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/consensus"
+	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/node/store"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -78,7 +81,7 @@ type Node struct {
 	genesis *staking.Genesis
 	blsKey  *bls.SecretKey
 
-	store  *pebbleds.Datastore
+	store  datastore.Batching
 	host   host.Host
 	gossip *p2p.Gossip
 	disc   *p2p.Discovery
@@ -87,6 +90,7 @@ type Node struct {
 	lnet   *ledger.Net
 	cons   *consensus.Consensus
 	cnet   *consensus.Net
+	data   *dataplane.Service
 	ckpts  *p2p.Topic
 	met    *metrics
 
@@ -147,8 +151,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		}
 		n.bootstrap = append(n.bootstrap, *ai)
 	}
-	// TODO(node/store): switch to store.Open once it lands; the key layout is ledger's.
-	if n.store, err = pebbleds.NewDatastore(filepath.Join(cfg.DataDir, "datastore")); err != nil {
+	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "datastore")); err != nil {
 		return nil, fmt.Errorf("node: datastore: %w", err)
 	}
 	if n.host, err = newHost(p2p.HostConfig{Identity: id, ListenAddrs: cfg.ListenAddrs, DisableQUIC: cfg.DisableQUIC}, o.gater); err != nil {
@@ -199,8 +202,14 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	if n.cnet, err = consensus.NewNet(n.cons, consensus.NetConfig{Host: n.host, Gossip: n.gossip, Checkpoints: n.ckpts, Logger: n.log}); err != nil {
 		return nil, err
 	}
-	// TODO(node/dataplane): spawn the data-plane actor and register its protocols here once
-	// node/dataplane lands; *ledger.Ledger is meant to satisfy its Ledger interface.
+	// The data plane (DESIGN.md §5): its actor and protocols over the same datastore, reading
+	// the ledger through the dataplane.Ledger interface.
+	if n.data, err = dataplane.New(dataplane.Config{
+		Host: n.host, Store: blobstore.New(n.store, n.ledger.Params()), Ledger: n.ledger,
+		Key: n.blsKey, System: n.sys, Logger: n.log,
+	}); err != nil {
+		return nil, err
+	}
 	n.met = newMetrics(n)
 	return n, nil
 }
@@ -395,6 +404,9 @@ func (n *Node) Close() error {
 	if n.cons != nil {
 		n.cons.Close()
 	}
+	if n.data != nil {
+		n.data.Close()
+	}
 	n.wg.Wait()
 	if n.sys != nil {
 		errs = append(errs, n.sys.Stop())
@@ -438,6 +450,9 @@ func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
 
 // Consensus is the node's consensus actor (for tests and the in-process harness).
 func (n *Node) Consensus() *consensus.Consensus { return n.cons }
+
+// DataPlane is the node's data-plane service.
+func (n *Node) DataPlane() *dataplane.Service { return n.data }
 
 // Host is the node's libp2p host.
 func (n *Node) Host() host.Host { return n.host }

@@ -1,28 +1,57 @@
 package ledger
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/store"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Datastore keys of the ledger (DESIGN.md §7 key layout).
+// Datastore keys of the ledger follow node/store's layout (DESIGN.md §7): checkpoints with
+// their certificates under store.Checkpoint(h), the head height under store.LedgerHead, the
+// latest snapshot under store.Snapshot(h) (older ones are deleted).
 var (
-	// keySnapshot holds height u64 LE || staking snapshot.
-	keySnapshot = ds.NewKey("/ledger/snapshot")
 	// keyNetwork holds the network ID the datastore belongs to, so a data directory is
-	// never reused with another genesis.
+	// never reused with another genesis. TODO(node/store): add it to the layout table.
 	keyNetwork = ds.NewKey("/ledger/network")
 )
 
-// CheckpointKey is the key of the committed checkpoint at height h: /ledger/cp/<h> with h
-// zero-padded to 20 digits, so key order is height order.
-func CheckpointKey(h uint64) ds.Key { return ds.NewKey(fmt.Sprintf("/ledger/cp/%020d", h)) }
+// CheckpointKey is the key of the committed checkpoint at height h.
+func CheckpointKey(h uint64) ds.Key { return store.Checkpoint(h) }
+
+// latestSnapshot returns the highest snapshot key and its height, or ok false.
+func latestSnapshot(ctx context.Context, d ds.Datastore) (ds.Key, uint64, bool, error) {
+	res, err := d.Query(ctx, query.Query{Prefix: store.SnapshotsPrefix().String(), KeysOnly: true})
+	if err != nil {
+		return ds.Key{}, 0, false, err
+	}
+	defer res.Close()
+	var best ds.Key
+	var bestH uint64
+	found := false
+	for r := range res.Next() {
+		if r.Error != nil {
+			return ds.Key{}, 0, false, r.Error
+		}
+		k := ds.NewKey(r.Key)
+		h, err := strconv.ParseUint(k.BaseNamespace(), 16, 64)
+		if err != nil {
+			continue // not ours
+		}
+		if !found || h > bestH {
+			best, bestH, found = k, h, true
+		}
+	}
+	return best, bestH, found, nil
+}
 
 // encodeSnapshot prefixes a state snapshot with its height.
 func encodeSnapshot(st *staking.State) []byte {
@@ -68,3 +97,6 @@ func DecodeDecision(b []byte, maxValue int) (*tendermint.Decision, error) {
 	}
 	return d, nil
 }
+
+func keyHead() ds.Key             { return store.LedgerHead() }
+func snapshotKey(h uint64) ds.Key { return store.Snapshot(h) }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -241,6 +242,8 @@ type actor struct {
 	byHeight map[uint64][][32]byte
 	waiters  map[[32]byte][]waiter
 	nwait    int
+	// snapshotAt is the height of the snapshot on disk (0: none).
+	snapshotAt uint64
 }
 
 func (a *actor) publishView() *View {
@@ -263,16 +266,21 @@ func (l *Ledger) load(ctx context.Context) (*actor, error) {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	a := &actor{l: l, receipts: map[[32]byte]TxReceipt{}, byHeight: map[uint64][][32]byte{}, waiters: map[[32]byte][]waiter{}}
-	if b, err := store.Get(ctx, keySnapshot); err == nil {
+	snapKey, snapH, ok, err := latestSnapshot(ctx, store)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if ok {
+		b, err := store.Get(ctx, snapKey)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
 		if a.st, err = decodeSnapshot(b, l.network); err != nil {
 			return nil, err
 		}
-	} else if errors.Is(err, ds.ErrNotFound) {
-		if a.st, err = staking.NewState(l.cfg.Genesis); err != nil {
-			return nil, fmt.Errorf("ledger: genesis: %w", err)
-		}
-	} else {
-		return nil, fmt.Errorf("ledger: %w", err)
+		a.snapshotAt = snapH
+	} else if a.st, err = staking.NewState(l.cfg.Genesis); err != nil {
+		return nil, fmt.Errorf("ledger: genesis: %w", err)
 	}
 	from := a.st.Height()
 	for {
@@ -347,21 +355,7 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	if err != nil {
 		return h, err
 	}
-	// Durable before anyone is told (DESIGN.md §7): the checkpoint with its certificate,
-	// synced; a snapshot every K heights.
-	rec, err := EncodeDecision(d)
-	if err == nil {
-		err = a.l.cfg.Datastore.Put(ctx, CheckpointKey(d.Height), rec)
-	}
-	if err == nil {
-		err = a.l.cfg.Datastore.Sync(ctx, CheckpointKey(d.Height))
-	}
-	if err == nil && d.Height%a.l.cfg.SnapshotEvery == 0 {
-		if err = a.l.cfg.Datastore.Put(ctx, keySnapshot, encodeSnapshot(a.st)); err == nil {
-			err = a.l.cfg.Datastore.Sync(ctx, keySnapshot)
-		}
-	}
-	if err != nil {
+	if err := a.persist(ctx, d); err != nil {
 		return h, fmt.Errorf("%w: checkpoint %d: %v", errPersist, d.Height, err)
 	}
 	if a.st.Epoch() != prevEpoch {
@@ -381,6 +375,42 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	a.notify(cp)
 	a.l.cfg.Logger.Debug("checkpoint committed", "height", cp.Height, "txs", len(cp.Txs), "epoch", cp.Epoch)
 	return cp.Height, nil
+}
+
+// persist makes a committed checkpoint durable before anyone is told (DESIGN.md §7): the
+// checkpoint with its certificate and the head height, synced; a snapshot every K heights,
+// replacing the previous one.
+func (a *actor) persist(ctx context.Context, d *tendermint.Decision) error {
+	store := a.l.cfg.Datastore
+	rec, err := EncodeDecision(d)
+	if err != nil {
+		return err
+	}
+	if err := store.Put(ctx, CheckpointKey(d.Height), rec); err != nil {
+		return err
+	}
+	if err := store.Put(ctx, keyHead(), binary.BigEndian.AppendUint64(nil, d.Height)); err != nil {
+		return err
+	}
+	if err := store.Sync(ctx, CheckpointKey(d.Height)); err != nil {
+		return err
+	}
+	if d.Height%a.l.cfg.SnapshotEvery != 0 {
+		return nil
+	}
+	key := snapshotKey(d.Height)
+	if err := store.Put(ctx, key, encodeSnapshot(a.st)); err != nil {
+		return err
+	}
+	if err := store.Sync(ctx, key); err != nil {
+		return err
+	}
+	if a.snapshotAt != 0 {
+		// Losing this delete to a crash only leaves an older snapshot that load skips.
+		_ = store.Delete(ctx, snapshotKey(a.snapshotAt))
+	}
+	a.snapshotAt = d.Height
+	return nil
 }
 
 // apply verifies (when verify is set) and applies a decision, recording receipts and

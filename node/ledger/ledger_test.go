@@ -18,6 +18,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/node/store"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -204,9 +205,12 @@ func TestRestartRestoresSnapshotAndReplays(t *testing.T) {
 	if err := sys.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := f.store.Get(ctx(t), ds.NewKey("/ledger/snapshot"))
+	snap, err := f.store.Get(ctx(t), store.Snapshot(4))
 	if err != nil || binary.LittleEndian.Uint64(snap) != 4 {
 		t.Fatalf("snapshot missing or not at height 4: %v", err)
+	}
+	if ok, _ := f.store.Has(ctx(t), store.Snapshot(2)); ok {
+		t.Fatal("the older snapshot was kept")
 	}
 	l2, _ := f.open(t, 2)
 	if l2.Height() != 5 || l2.View().State().Root() != root {
