@@ -74,6 +74,10 @@ func (s *State) ApplyTx(tx *SignedTx) Receipt {
 		// Only a successful transaction consumes the nonce; it creates the account if
 		// needed (e.g. a fresh key submitting a certificate).
 		s.account(c.sender).Nonce++
+		switch tx.Tx.Op.(type) {
+		case *ReserveStorage, *SplitStorageEpoch, *SplitStorageSize, *RegisterBlob, *DeleteBlob, *StakeOp:
+			r.Created = c.newID(0)
+		}
 	}
 	return r
 }

@@ -49,6 +49,9 @@ func (c Code) String() string {
 type Receipt struct {
 	Code    Code
 	Message string
+	// Created is the object a successful transaction created (storage resource, blob
+	// object, returned storage, stake), DeriveObjectID(sender, nonce, 0); zero otherwise.
+	Created ObjectID
 }
 
 // OK reports success.

@@ -262,6 +262,27 @@ func (s *State) BlobStatus(id codec.BlobID) BlobStatus {
 	return BlobStatus{Kind: StatusNonexistent}
 }
 
+// Owned lists, in ascending ID order, the storage resources, blob objects (live or expired)
+// and stakes owned by an account (for wallet and `list-blobs` commands). It scans the state.
+func (s *State) Owned(a Address) (storage, blobs, stakes []ObjectID) {
+	for _, id := range sortedKeys(s.storage, lessObj) {
+		if s.storage[id].Owner == a {
+			storage = append(storage, id)
+		}
+	}
+	for _, id := range sortedKeys(s.blobs, lessObj) {
+		if s.blobs[id].Owner == a {
+			blobs = append(blobs, id)
+		}
+	}
+	for _, id := range s.Stakes() {
+		if s.stakes[id].Owner == a {
+			stakes = append(stakes, id)
+		}
+	}
+	return storage, blobs, stakes
+}
+
 // BlobObjects lists the live blob objects with a blob ID, ascending.
 func (s *State) BlobObjects(id codec.BlobID) []ObjectID {
 	return append([]ObjectID(nil), s.byBlobID[id]...)

@@ -229,4 +229,13 @@ func TestEnvelopeRejections(t *testing.T) {
 	if r := n.s.Apply(good.Encode()); r.Code != staking.CodeBadNonce {
 		t.Fatalf("replay: %v", r)
 	}
+	res := staking.Sign(n.s.Network(), n.acct("alice"), staking.Tx{Nonce: 1, Op: &staking.ReserveStorage{Size: 1, Start: 0, End: 1}})
+	r := n.s.Apply(res.Encode())
+	want := staking.DeriveObjectID(n.addr("alice"), 1, 0)
+	if !r.OK() || r.Created != want {
+		t.Fatalf("reserve: %v, created %s", r, r.Created)
+	}
+	if st, _, _ := n.s.Owned(n.addr("alice")); len(st) != 1 || st[0] != want {
+		t.Fatalf("owned storage %v", st)
+	}
 }
