@@ -79,6 +79,7 @@ type TxError struct {
 	Message string
 }
 
+// Error implements error.
 func (e *TxError) Error() string { return "staking: " + e.Code.String() + ": " + e.Message }
 
 func reject(c Code, format string, args ...any) Receipt {

@@ -39,6 +39,7 @@ type dhItem struct {
 	seats int
 }
 
+// dhHeap orders candidates by their next D'Hondt quotient (container/heap methods below).
 type dhHeap []dhItem
 
 func (h dhHeap) Len() int { return len(h) }

@@ -194,6 +194,7 @@ const (
 	StatusExpired
 )
 
+// String names the status as `blob-status` prints it.
 func (k BlobStatusKind) String() string {
 	switch k {
 	case StatusNonexistent:
