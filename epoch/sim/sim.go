@@ -49,6 +49,9 @@ type Options struct {
 	Tendermint           tendermint.Config // timeouts; identity/app/scheme fields are filled per node
 	// Trace, when set, receives one line per processed event (for debugging a replay).
 	Trace func(string)
+	// Ready, when set, is called once setup (key generation) is done, before the first event;
+	// benchmarks reset their timer there.
+	Ready func()
 }
 
 // Defaults fills zero fields with the values the scenarios use.
@@ -180,6 +183,9 @@ func Run(o Options) (*Result, error) {
 	}
 	if err := s.setup(); err != nil {
 		return nil, err
+	}
+	if o.Ready != nil {
+		o.Ready()
 	}
 	if err := s.loop(); err != nil {
 		return &s.res, err

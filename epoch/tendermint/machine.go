@@ -77,6 +77,7 @@ type Machine struct {
 	own                     []Message
 	lastDecision            *Decision
 	nextRebroadcast         int64
+	progressAt              int64 // time of the last change of height, round or step
 	buffered                []Message
 	bufferedBytes           int
 	now                     int64
@@ -109,8 +110,12 @@ func (m *Machine) Locked() (int32, Hash) { return m.lockedRound, m.lockedHash }
 // proposer, malformed fields); such a message changes nothing.
 func (m *Machine) Step(now int64, ev Event) ([]Effect, error) {
 	m.now = now
+	h, r, st, d := m.height, m.round, m.step, m.decided
 	err := m.dispatch(ev)
 	m.advance()
+	if h != m.height || r != m.round || st != m.step || d != m.decided {
+		m.progressAt = now
+	}
 	out := m.out
 	m.out = nil
 	return out, err
@@ -274,8 +279,11 @@ func (m *Machine) onTimeout(t Timeout) {
 	}
 }
 
+// tick re-broadcasts only while the machine is stuck (no change of height, round or step for
+// RebroadcastInterval): on a healthy network it costs nothing, and on a lossy one it repairs
+// what was lost.
 func (m *Machine) tick() {
-	if m.now < m.nextRebroadcast {
+	if m.now-m.progressAt < m.cfg.RebroadcastInterval || m.now < m.nextRebroadcast {
 		return
 	}
 	m.nextRebroadcast = m.now + m.cfg.RebroadcastInterval

@@ -405,8 +405,15 @@ func TestDecisionCatchUpAndFollower(t *testing.T) {
 	if fc := commitOf(effs); fc == nil || fc.Hash != c.Hash {
 		t.Fatalf("follower did not commit: %+v", effs)
 	}
-	// The decided machines re-broadcast the decision on Tick.
-	effs = h.step(0, tendermint.Tick{})
+	// The decided machines re-broadcast the decision on Tick once they have been stuck for
+	// the rebroadcast interval (default 2 s), and not before.
+	if effs := h.step(0, tendermint.Tick{}); len(effs) != 0 {
+		t.Fatalf("re-broadcast while making progress: %+v", effs)
+	}
+	effs, err = h.ms[0].Step(1000+2000, tendermint.Tick{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sawDecision := false
 	for _, m := range broadcasts(effs) {
 		if dd, ok := m.(*tendermint.Decision); ok && dd.Height == 4 {
