@@ -24,7 +24,7 @@ type NodePlan struct {
 }
 
 // ChangePlan is the side-effect-free half of an epoch change (STYLE.md, "Walrus splits plan
-// and apply"): the epochachange actor applies it without deciding anything itself.
+// and apply"): the epochchange actor applies it without deciding anything itself.
 type ChangePlan struct {
 	FromEpoch, ToEpoch uint32
 	// Nodes covers every node of either committee, ordered by NodeID.

@@ -11,8 +11,9 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/sim"
 )
 
-// seeds returns the seeds to run: WALRUS_SEED replays one, WALRUS_LONG=1 runs many thousands,
-// the default a few hundred across all scenarios.
+// seeds returns the seeds to run: WALRUS_SEED replays one (add WALRUS_TRACE=1 to log every
+// event of it), WALRUS_LONG=1 runs many thousands, the default a few hundred across all
+// scenarios.
 func seeds(t *testing.T, normal, long int) []uint64 {
 	if s := os.Getenv("WALRUS_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -90,6 +91,9 @@ func TestSimulation(t *testing.T) {
 			for _, seed := range seeds(t, sc.normal, sc.long) {
 				r := rand.New(rand.NewPCG(seed, 1))
 				o := sc.build(seed, r)
+				if os.Getenv("WALRUS_TRACE") == "1" {
+					o.Trace = func(l string) { t.Log(l) } // with WALRUS_SEED: the replay's events
+				}
 				res, err := sim.Run(o)
 				if err != nil {
 					var v *sim.Violation
