@@ -31,7 +31,7 @@ type fixture struct {
 	store   ds.Batching
 }
 
-func newFixture(t *testing.T, name string) *fixture {
+func newFixture(t testing.TB, name string) *fixture {
 	t.Helper()
 	f := &fixture{keys: map[epoch.NodeID]*bls.SecretKey{}, store: dssync.MutexWrap(ds.NewMapDatastore())}
 	var seed [32]byte
@@ -54,7 +54,7 @@ func newFixture(t *testing.T, name string) *fixture {
 	return f
 }
 
-func (f *fixture) open(t *testing.T, snapshotEvery uint64) (*ledger.Ledger, *actors.System) {
+func (f *fixture) open(t testing.TB, snapshotEvery uint64) (*ledger.Ledger, *actors.System) {
 	t.Helper()
 	sys, err := actors.New("test")
 	if err != nil {
@@ -71,7 +71,7 @@ func (f *fixture) open(t *testing.T, snapshotEvery uint64) (*ledger.Ledger, *act
 // decide builds the next checkpoint on v with txs and a commit certificate signed by the
 // committee members picked by sign (all when nil) with their keys, or with other keys when
 // forge is set.
-func (f *fixture) decide(t *testing.T, v *ledger.View, txs [][]byte, sign func(i int) bool, forge bool) *tendermint.Decision {
+func (f *fixture) decide(t testing.TB, v *ledger.View, txs [][]byte, sign func(i int) bool, forge bool) *tendermint.Decision {
 	t.Helper()
 	st := v.State()
 	cp, _, err := st.BuildCheckpoint(st.Time()+1000, txs)
@@ -81,7 +81,7 @@ func (f *fixture) decide(t *testing.T, v *ledger.View, txs [][]byte, sign func(i
 	return f.certify(t, v, cp.Encode(), cp.Height, sign, forge)
 }
 
-func (f *fixture) certify(t *testing.T, v *ledger.View, val []byte, height uint64, sign func(i int) bool, forge bool) *tendermint.Decision {
+func (f *fixture) certify(t testing.TB, v *ledger.View, val []byte, height uint64, sign func(i int) bool, forge bool) *tendermint.Decision {
 	t.Helper()
 	c := v.SigningCommittee()
 	msg := tendermint.VoteSignBytes(v.Network(), c.Epoch, tendermint.Precommit, height, 0, tendermint.HashValue(val))
@@ -111,7 +111,7 @@ func (f *fixture) transfer(nonce uint64, amount uint64) []byte {
 	return staking.Sign(f.genesis.NetworkID(), f.faucet, staking.Tx{Nonce: nonce, Op: &staking.Transfer{To: to, Amount: amount}}).Encode()
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return c
