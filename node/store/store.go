@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ipfs/go-datastore"
@@ -31,6 +32,7 @@ type config struct {
 	cacheSize    int64
 	memTableSize uint64
 	noSync       bool
+	valueSepMin  int
 }
 
 // Option configures [Open].
@@ -68,6 +70,20 @@ func WithoutSync() Option {
 	}
 }
 
+// WithValueSeparation stores values of at least minSize bytes in pebble blob files
+// instead of sstables, so compactions move references rather than rewriting sliver bytes
+// (pebble's experimental value separation; it ratchets the on-disk format to
+// FormatValueSeparation, which older pebble releases cannot open).
+func WithValueSeparation(minSize int) Option {
+	return func(c *config) error {
+		if minSize < 1 {
+			return fmt.Errorf("store: value separation threshold %d < 1", minSize)
+		}
+		c.valueSepMin = minSize
+		return nil
+	}
+}
+
 // Open opens (creating if needed) the node's datastore in dir: go-ds-pebble over an
 // embedded pebble engine. Every Put, Delete and Batch.Commit is durable when it returns
 // (the WAL is fsynced), so "stored" means stored even after a power cut, which is what a
@@ -93,6 +109,18 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 		WALBytesPerSync:             bytesPerSync,
 		Logger:                      quietLogger{},
 	}
+	if cfg.valueSepMin > 0 {
+		popts.FormatMajorVersion = pebble.FormatValueSeparation
+		popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+			return pebble.ValueSeparationPolicy{
+				Enabled:               true,
+				MinimumSize:           cfg.valueSepMin,
+				MaxBlobReferenceDepth: 10,
+				RewriteMinimumAge:     5 * time.Minute,
+				TargetGarbageRatio:    0.2,
+			}
+		}
+	}
 	write := pebble.Sync
 	if cfg.noSync {
 		write = pebble.NoSync
@@ -113,10 +141,15 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 // continuing could corrupt the database.
 type quietLogger struct{}
 
+// Infof drops the message.
 func (quietLogger) Infof(string, ...any) {}
+
+// Errorf logs at error level.
 func (quietLogger) Errorf(format string, args ...any) {
 	slog.Error("pebble: " + fmt.Sprintf(format, args...))
 }
+
+// Fatalf logs and exits.
 func (quietLogger) Fatalf(format string, args ...any) {
 	slog.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
 	os.Exit(1)
