@@ -145,6 +145,21 @@ func BenchmarkApplyCheckpoint(b *testing.B) {
 		benchApply(b, bn.s, bn.blobs)
 	})
 	b.Run("register-only", func(b *testing.B) { benchApply(b, bn.s, bn.regOnly) })
+	after := bn.s.Clone()
+	if _, err := after.ApplyCheckpoint(bn.blobs); err != nil {
+		b.Fatal(err)
+	}
+	// Root and Clone are O(state); measured here with 1000 blob objects, 100 nodes.
+	b.Run("root/1000-blobs", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_ = after.Root()
+		}
+	})
+	b.Run("clone/1000-blobs", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_ = after.Clone()
+		}
+	})
 	b.Run("verify-certificate", func(b *testing.B) {
 		c := bn.s.Committee()
 		c0 := cpuTime()

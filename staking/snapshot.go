@@ -376,12 +376,10 @@ func Restore(b []byte) (*State, error) {
 func (s *State) Clone() *State {
 	c := newEmptyState()
 	c.network, c.cfg, c.height, c.lastHash, c.time, c.ep = s.network, s.cfg, s.height, s.lastHash, s.time, s.ep
-	c.committee = cloneCommittee(s.committee)
-	_ = c.committee.Index()
-	if s.next != nil {
-		c.next = cloneCommittee(s.next)
-		_ = c.next.Index()
-	}
+	// Committees are immutable once selected (the state only swaps pointers), so clones
+	// share them, and with them epoch's cache of prepared BLS keys: a checkpoint applied on
+	// a clone does not pay to decompress and validate the members' keys again.
+	c.committee, c.next = s.committee, s.next
 	c.prices, c.nextPrice, c.burned = s.prices, s.nextPrice, s.burned
 	for k, v := range s.accounts {
 		a := *v

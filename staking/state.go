@@ -92,7 +92,8 @@ func (s *State) LastHash() [32]byte { return s.lastHash }
 // Time is the time of the last applied checkpoint (the genesis time at genesis).
 func (s *State) Time() int64 { return s.time }
 
-// Committee is the committee of the current epoch. Callers must not modify it.
+// Committee is the committee of the current epoch. It is shared with clones of the state:
+// callers must not modify it.
 func (s *State) Committee() *epoch.Committee { return s.committee }
 
 // NextCommittee is the committee selected for the next epoch, or nil before mid-epoch.
