@@ -61,10 +61,13 @@ func ComputeMetadata(p Params, data []byte) (Metadata, BlobID, error) {
 type PairSink func(pair int, primary, secondary *Sliver) error
 
 // EncodeTo encodes data and streams the sliver pairs to sink in pair order, keeping only what
-// it must: the primary recovery slivers (rows R..n-1, which need every column encoded before
-// any is complete), the secondary recovery cells of the source rows and the leaf hashes,
-// about 3× the blob at n = 1000 instead of Encode's 4.5× of slivers plus working memory.
-// onMetadata (optional) receives the final metadata and blob ID before the first pair.
+// it must: the primary recovery slivers (rows R..n-1, about 2× the blob at n = 1000, which
+// need every column encoded before any is complete and are released pair by pair), the
+// secondary recovery cells of the source rows (0.5×) and the n×n leaf hashes (32n² bytes).
+// Measured peak heap at n = 1000, 64 MiB, including the Reed-Solomon work buffers: about 5.3×
+// the blob, against 7.6× for Encode (whose output alone is 4.5×) and 3.1× for
+// ComputeMetadata (BenchmarkPeakMemory_n1000_64MiB). onMetadata (optional) receives the final
+// metadata and blob ID before the first pair.
 func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
 	e, err := newEncoder(p, data, modeStream)
 	if err != nil {

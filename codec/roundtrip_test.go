@@ -220,3 +220,64 @@ func TestEncodeToStreamsTheSamePairs(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeErrors(t *testing.T) {
+	p := codec.MustParams(4)
+	// n=4: R·C·65534 = 393204 bytes at most.
+	if _, err := codec.Encode(p, make([]byte, p.MaxBlobSize()+1)); !errors.Is(err, codec.ErrBlobTooLarge) {
+		t.Fatalf("too large: %v", err)
+	}
+	if _, _, err := codec.ComputeMetadata(codec.Params{N: 4}, []byte{1}); !errors.Is(err, codec.ErrBadShardCount) {
+		t.Fatalf("inconsistent params: %v", err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	_, _, err := codec.EncodeTo(p, []byte("abc"), nil, func(int, *codec.Sliver, *codec.Sliver) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("sink error: %v after %d calls", err, calls)
+	}
+	if _, _, err := codec.EncodeTo(p, []byte("abc"), func(*codec.Metadata, codec.BlobID) error { return stop }, nil); !errors.Is(err, stop) {
+		t.Fatalf("metadata callback error: %v", err)
+	}
+}
+
+// Mixed-up inputs to the decoders are rejected with the right class of error.
+func TestDecodeRejectsWrongInputs(t *testing.T) {
+	p := codec.MustParams(7)
+	rng := rand.New(rand.NewPCG(19, 20))
+	enc := mustEncode(t, p, randBytes(rng, 1000))
+	if _, err := codec.DecodePrimary(p, &enc.Metadata, enc.Secondary); !errors.Is(err, codec.ErrBadSliver) {
+		t.Fatalf("secondary slivers to DecodePrimary: %v", err)
+	}
+	bad := enc.Primary[0]
+	bad.Data = bytes.Clone(bad.Data)
+	bad.Data[3] ^= 1
+	if _, err := codec.DecodePrimary(p, &enc.Metadata, append([]codec.Sliver{bad}, enc.Primary[1:]...)); !errors.Is(err, codec.ErrSliverHashMismatch) {
+		t.Fatalf("corrupt sliver: %v", err)
+	}
+	// Duplicates do not count twice.
+	dup := []codec.Sliver{enc.Primary[0], enc.Primary[0], enc.Primary[0]}
+	if _, err := codec.DecodePrimary(p, &enc.Metadata, dup); !errors.Is(err, codec.ErrNotEnoughSlivers) {
+		t.Fatalf("duplicates: %v", err)
+	}
+	short := enc.Metadata
+	short.Hashes = short.Hashes[1:]
+	if _, err := codec.DecodeSecondary(p, &short, enc.Secondary); !errors.Is(err, codec.ErrBadMetadata) {
+		t.Fatalf("short metadata: %v", err)
+	}
+	if err := codec.VerifyMetadata(p, codec.BlobID{}, &enc.Metadata); !errors.Is(err, codec.ErrBlobIDMismatch) {
+		t.Fatalf("wrong blob ID: %v", err)
+	}
+	// Not enough symbols.
+	x, err := codec.ExpandSliver(p, &enc.Secondary[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym, _ := x.RecoverySymbol(1)
+	if _, _, err := codec.RecoverSliver(p, &enc.Metadata, codec.AxisPrimary, 1, []codec.RecoverySymbol{sym}); !errors.Is(err, codec.ErrNotEnoughSymbols) {
+		t.Fatalf("one symbol: %v", err)
+	}
+}
