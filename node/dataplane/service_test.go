@@ -1,0 +1,346 @@
+package dataplane_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/epoch/epochtest"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+type fakeLedger struct {
+	p   codec.Params
+	com *epoch.Committee
+	mu  sync.Mutex
+	reg map[codec.BlobID]staking.Blob
+}
+
+var network = epoch.NetworkID{1, 2, 3}
+
+func (l *fakeLedger) Params() codec.Params       { return l.p }
+func (l *fakeLedger) NetworkID() epoch.NetworkID { return network }
+func (l *fakeLedger) CurrentEpoch() uint32       { return l.com.Epoch }
+func (l *fakeLedger) Committee(uint32) (*epoch.Committee, error) {
+	return l.com, nil
+}
+func (l *fakeLedger) BlobInfo(id codec.BlobID) (staking.BlobStatus, []staking.Blob) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.reg[id]
+	if !ok {
+		return staking.BlobStatus{Kind: staking.StatusNonexistent}, nil
+	}
+	return staking.BlobStatus{Kind: staking.StatusRegistered, EndEpoch: b.Storage.End, Objects: 1}, []staking.Blob{b}
+}
+
+// fixture is one storage node (member 0 of a 2-member committee, n = 10) and a peer
+// that talks to it.
+type fixture struct {
+	t        *testing.T
+	ledger   *fakeLedger
+	node     host.Host
+	store    *blobstore.Store
+	key      *bls.SecretKey
+	peer     host.Host
+	protos   [4]p2p.Protocol
+	held     []uint16
+	enc      *codec.EncodedBlob
+	unregEnc *codec.EncodedBlob
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	p := codec.MustParams(10)
+	com, keys := epochtest.Committee(3, []int{6, 4}, 42)
+	rng := rand.New(rand.NewSource(1))
+	mk := func() host.Host {
+		k, err := p2p.GenerateIdentity(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := p2p.NewHost(p2p.HostConfig{Identity: k, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close() })
+		return h
+	}
+	f := &fixture{t: t, ledger: &fakeLedger{p: p, com: com, reg: map[codec.BlobID]staking.Blob{}},
+		node: mk(), peer: mk(), key: keys[0], held: com.Members[0].Shards}
+	f.store = blobstore.New(dssync.MutexWrap(datastore.NewMapDatastore()), p)
+	sys, err := actors.New("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := dataplane.New(dataplane.Config{Host: f.node, Store: f.store, Ledger: f.ledger, Key: keys[0], System: sys, Workers: 1, Queue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(); _ = sys.Stop() })
+	if svc.NodeID() != com.Members[0].Node {
+		t.Fatalf("service node ID %x, member %x", svc.NodeID(), com.Members[0].Node)
+	}
+	f.peer.Peerstore().AddAddrs(f.node.ID(), f.node.Addrs(), time.Hour)
+	m, s, c, st := dataplane.Protocols(p)
+	f.protos = [4]p2p.Protocol{m, s, c, st}
+
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if f.enc, err = codec.Encode(p, data); err != nil {
+		t.Fatal(err)
+	}
+	if f.unregEnc, err = codec.Encode(p, data[:100]); err != nil {
+		t.Fatal(err)
+	}
+	f.ledger.reg[f.enc.BlobID] = staking.Blob{ID: staking.ObjectID{7}, BlobID: f.enc.BlobID,
+		Storage: staking.Storage{Start: 3, End: 9}}
+	return f
+}
+
+func (f *fixture) call(pr p2p.Protocol, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return p2p.Call(ctx, f.peer, f.node.ID(), pr, body)
+}
+
+func wantCode(t *testing.T, what string, err error, code p2p.Code) {
+	t.Helper()
+	var se *p2p.StatusError
+	if !errors.As(err, &se) || se.Code != code {
+		t.Fatalf("%s: %v, want %v", what, err, code)
+	}
+}
+
+func (f *fixture) putMeta(enc *codec.EncodedBlob) error {
+	req := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: enc.BlobID, Metadata: enc.Metadata.MarshalBCS()}
+	_, err := f.call(f.protos[0], req.Encode())
+	return err
+}
+
+func (f *fixture) pairOf(shard uint16) [2]*codec.Sliver {
+	pr, se := f.enc.Pair(f.enc.Params.PairIndexForShard(f.enc.BlobID, int(shard)))
+	return [2]*codec.Sliver{pr, se}
+}
+
+func (f *fixture) confirm() ([]byte, error) {
+	req := dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 3}
+	return f.call(f.protos[2], req.Encode())
+}
+
+// TestHostileRequests sends malformed, oversized, misdirected and corrupt requests: each
+// gets an error, nothing is stored, and the node keeps serving.
+func TestHostileRequests(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	// Garbage on every protocol.
+	for i, pr := range f.protos {
+		_, err := f.call(pr, []byte{0xFF, 1, 2})
+		wantCode(t, "garbage on "+string(pr.ID), err, p2p.CodeBadRequest)
+		_ = i
+	}
+	// Unknown blob.
+	_, err := f.call(f.protos[0], (&dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: f.enc.BlobID}).Encode())
+	wantCode(t, "metadata of an unknown blob", err, p2p.CodeNotFound)
+	// Unregistered blob: metadata refused.
+	wantCode(t, "metadata of an unregistered blob", f.putMeta(f.unregEnc), p2p.CodeForbidden)
+	// Metadata that does not match the claimed ID.
+	bad := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: f.enc.BlobID, Metadata: f.unregEnc.Metadata.MarshalBCS()}
+	_, err = f.call(f.protos[0], bad.Encode())
+	wantCode(t, "metadata of another blob", err, p2p.CodeBadRequest)
+	// Slivers before metadata.
+	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(f.held[0])}))
+	wantCode(t, "slivers before metadata", err, p2p.CodeNotFound)
+
+	if err := f.putMeta(f.enc); err != nil {
+		t.Fatalf("valid metadata: %v", err)
+	}
+	// A pair for a shard this node does not hold.
+	other := f.ledger.com.Members[1].Shards[0]
+	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(other)}))
+	wantCode(t, "pair of a shard not held", err, p2p.CodeForbidden)
+	// A corrupt sliver.
+	pair := f.pairOf(f.held[0])
+	corrupt := *pair[0]
+	corrupt.Data = bytes.Clone(corrupt.Data)
+	corrupt.Data[0] ^= 0x40
+	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{&corrupt, pair[1]}}))
+	wantCode(t, "corrupt sliver", err, p2p.CodeBadRequest)
+	if ok, _ := f.store.HasSlivers(ctx, f.enc.BlobID, f.held[:1]); ok {
+		t.Fatal("a corrupt pair was stored")
+	}
+	// Mismatched pair (secondary of another pair).
+	mis := f.pairOf(f.held[1])
+	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{pair[0], mis[1]}}))
+	wantCode(t, "mismatched pair", err, p2p.CodeBadRequest)
+	// A count that promises more items than the bytes hold, and one above the cap.
+	body := dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{pair})
+	binary.LittleEndian.PutUint16(body[33:], 20)
+	_, err = f.call(f.protos[1], body)
+	wantCode(t, "lying item count", err, p2p.CodeBadRequest)
+	binary.LittleEndian.PutUint16(body[33:], 65535)
+	_, err = f.call(f.protos[1], body)
+	wantCode(t, "item count above cap", err, p2p.CodeBadRequest)
+
+	// Not all shards stored yet: no confirmation.
+	_, err = f.confirm()
+	wantCode(t, "confirmation before slivers", err, p2p.CodeNotFound)
+
+	// An oversized frame: the node resets the stream without reading the body.
+	s, err := f.peer.NewStream(ctx, f.node.ID(), f.protos[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := s.Write(binary.AppendUvarint(nil, uint64(f.protos[1].MaxRequest)+1)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.CloseWrite()
+	if resp, err := io.ReadAll(s); err == nil && len(resp) > 0 {
+		t.Fatalf("oversized frame answered with %d bytes", len(resp))
+	}
+	_ = s.Reset()
+
+	// A truncated frame: promised 1000 bytes, sent 10.
+	s, err = f.peer.NewStream(ctx, f.node.ID(), f.protos[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = s.Write(append(binary.AppendUvarint(nil, 1000), make([]byte, 10)...))
+	_ = s.CloseWrite()
+	if resp, err := io.ReadAll(s); err == nil && len(resp) > 0 {
+		t.Fatalf("truncated frame answered with %d bytes", len(resp))
+	}
+	_ = s.Reset()
+
+	// The node is still up and serves a full, valid store.
+	var pairs [][2]*codec.Sliver
+	for _, sh := range f.held {
+		pairs = append(pairs, f.pairOf(sh))
+	}
+	resp, err := f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, pairs))
+	if err != nil {
+		t.Fatalf("valid put after hostile requests: %v", err)
+	}
+	if items, err := dataplane.DecodeItemResults(resp, len(pairs), false); err != nil || len(items) != len(pairs) {
+		t.Fatalf("put results: %v", err)
+	}
+	out, err := f.confirm()
+	if err != nil {
+		t.Fatalf("confirmation: %v", err)
+	}
+	conf, err := dataplane.DecodeConfirmation(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := staking.ConfirmationMessage(network, 3, f.enc.BlobID, false, staking.ObjectID{})
+	if err := bls.Verify(f.key.PublicKey(), msg, conf.Signature); err != nil {
+		t.Fatalf("confirmation signature: %v", err)
+	}
+	// Wrong epoch and wrong persistence are refused.
+	req := dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 4}
+	_, err = f.call(f.protos[2], req.Encode())
+	wantCode(t, "confirmation for another epoch", err, p2p.CodeUnavailable)
+	req = dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 3, Deletable: true, Object: staking.ObjectID{7}}
+	_, err = f.call(f.protos[2], req.Encode())
+	wantCode(t, "confirmation for another persistence", err, p2p.CodeForbidden)
+
+	// Gets: a held sliver, a missing one, one of a shard elsewhere.
+	refs := []dataplane.SliverRef{
+		{Axis: codec.AxisPrimary, Index: pair[0].Index},
+		{Axis: codec.AxisSecondary, Index: pair[1].Index},
+		{Axis: codec.AxisPrimary, Index: uint16(f.enc.Params.PairIndexForShard(f.enc.BlobID, int(other)))},
+	}
+	resp, err = f.call(f.protos[1], dataplane.EncodeGetSlivers(f.enc.BlobID, refs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := dataplane.DecodeItemResults(resp, len(refs), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Code != 0 || !bytes.Equal(items[0].Sliver, pair[0].MarshalBCS()) ||
+		items[1].Code != 0 || !bytes.Equal(items[1].Sliver, pair[1].MarshalBCS()) || items[2].Code != p2p.CodeNotFound {
+		t.Fatalf("get results: codes %v %v %v", items[0].Code, items[1].Code, items[2].Code)
+	}
+	// Status.
+	resp, err = f.call(f.protos[3], f.enc.BlobID[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dataplane.DecodeStatus(resp)
+	if err != nil || st.Kind != staking.StatusRegistered || !st.HasMetadata || st.ShardsHeld != 6 || st.ShardsStored != 6 || st.Epoch != 3 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+}
+
+// TestWireRejectsMalformed feeds truncated and padded messages to every decoder.
+func TestWireRejectsMalformed(t *testing.T) {
+	p := codec.MustParams(10)
+	enc, err := codec.Encode(p, []byte("hello walrus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, se := enc.Pair(0)
+	good := [][]byte{
+		(&dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: enc.BlobID}).Encode(),
+		dataplane.EncodePutPairs(enc.BlobID, [][2]*codec.Sliver{{pr, se}}),
+		dataplane.EncodeGetSlivers(enc.BlobID, []dataplane.SliverRef{{Axis: codec.AxisPrimary, Index: 3}}),
+		(&dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: 1}).Encode(),
+		(&dataplane.Confirmation{Epoch: 1}).Encode(),
+		(&dataplane.Status{Kind: 2, ShardsHeld: 3, ShardsStored: 1}).Encode(),
+	}
+	decode := []func([]byte) error{
+		func(b []byte) error { _, err := dataplane.DecodeMetadataRequest(b); return err },
+		func(b []byte) error { _, err := dataplane.DecodeSliverRequest(p, b); return err },
+		func(b []byte) error { _, err := dataplane.DecodeSliverRequest(p, b); return err },
+		func(b []byte) error { _, err := dataplane.DecodeConfirmationRequest(b); return err },
+		func(b []byte) error { _, err := dataplane.DecodeConfirmation(b); return err },
+		func(b []byte) error { _, err := dataplane.DecodeStatus(b); return err },
+	}
+	for i, b := range good {
+		if err := decode[i](b); err != nil {
+			t.Fatalf("message %d: good encoding rejected: %v", i, err)
+		}
+		for cut := 0; cut < len(b); cut++ {
+			if err := decode[i](b[:cut]); err == nil {
+				t.Fatalf("message %d truncated to %d accepted", i, cut)
+			}
+		}
+		if err := decode[i](append(bytes.Clone(b), 0)); err == nil {
+			t.Fatalf("message %d with a trailing byte accepted", i)
+		}
+	}
+	// Item results: count mismatch and truncation.
+	r := dataplane.EncodeItemResults([]dataplane.ItemResult{{Sliver: []byte{1, 2, 3}}, {Code: p2p.CodeNotFound}})
+	if _, err := dataplane.DecodeItemResults(r, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dataplane.DecodeItemResults(r, 3, true); err == nil {
+		t.Fatal("wrong result count accepted")
+	}
+	if _, err := dataplane.DecodeItemResults(r[:len(r)-2], 2, true); err == nil {
+		t.Fatal("truncated results accepted")
+	}
+}
