@@ -100,6 +100,7 @@ type Violation struct {
 	What string
 }
 
+// Error implements error.
 func (v *Violation) Error() string {
 	return fmt.Sprintf("seed %d, t=%dms: %s", v.Seed, v.Time, v.What)
 }
@@ -123,6 +124,7 @@ type event struct {
 	tmo  tendermint.Timeout
 }
 
+// queue is a min-heap of events by (time, insertion order): ties break deterministically.
 type queue []*event
 
 func (q queue) Len() int { return len(q) }
@@ -581,6 +583,7 @@ func parseValue(b []byte) (value, error) {
 	return value{height: binary.LittleEndian.Uint64(b), time: int64(binary.LittleEndian.Uint64(b[8:])), valid: b[16] == 1}, nil
 }
 
+// Propose implements tendermint.App.
 func (a *app) Propose(h uint64, _ int32, now int64) ([]byte, error) {
 	if a.byz {
 		return a.value(h, now, a.sim.rng.IntN(2) == 0), nil
@@ -588,6 +591,7 @@ func (a *app) Propose(h uint64, _ int32, now int64) ([]byte, error) {
 	return a.value(h, now, true), nil
 }
 
+// Validate implements tendermint.App.
 func (a *app) Validate(h uint64, b []byte, now int64) error {
 	if a.byz {
 		return nil
