@@ -46,7 +46,8 @@
 // At mid-epoch the next committee is chosen by D'Hondt over stake (n shards, at most 10%
 // per node with >= 20 staked nodes, ties to the lower node ID), nodes keep their lowest
 // shards, and prices are the lowest p such that nodes worth a quorum of shards voted <= p
-// (capacity: the highest c such that nodes worth a quorum voted >= c). At the
+// (capacity: the highest per-shard capacity c such that nodes worth a quorum offer >= c per
+// shard, times n). At the
 // epoch end 3% of the epoch's income is burned and the rest is split by shard count (stored
 // data is uniform per shard), commission first, then delegators pro rata; nodes reported
 // failing challenges by attesters worth f+1 shards forfeit their share (burned); rounding

@@ -3,6 +3,7 @@ package staking
 import (
 	"container/heap"
 	"errors"
+	"math"
 	"math/bits"
 	"sort"
 
@@ -217,19 +218,28 @@ func (s *State) selectCommittee(target uint32, prev *epoch.Committee) (*epoch.Co
 }
 
 // votePrices computes the prices and capacity for committee c from its members' votes,
-// weighted by their shards in c.
+// weighted by their shards in c. A node's capacity vote is what it can store itself, so it
+// is turned into a per-shard capacity (vote / its shards); the system capacity is the
+// quorum-above per-shard value times n, saturating at the uint64 maximum.
 func (s *State) votePrices(c *epoch.Committee) Prices {
 	m := len(c.Members)
 	sp, wp, cp := make([]uint64, m), make([]uint64, m), make([]uint64, m)
 	w := make([]int, m)
 	for i := range c.Members {
 		nd := s.nodes[c.Members[i].Node]
-		sp[i], wp[i], cp[i] = nd.StoragePrice, nd.WritePrice, nd.Capacity
 		w[i] = c.Members[i].Weight()
+		sp[i], wp[i] = nd.StoragePrice, nd.WritePrice
+		if w[i] > 0 {
+			cp[i] = nd.Capacity / uint64(w[i])
+		}
+	}
+	capacity, ok := mul(QuorumAbove(cp, w, c.NShards), uint64(c.NShards))
+	if !ok {
+		capacity = math.MaxUint64
 	}
 	return Prices{
 		Storage:  QuorumBelow(sp, w, c.NShards),
 		Write:    QuorumBelow(wp, w, c.NShards),
-		Capacity: QuorumAbove(cp, w, c.NShards),
+		Capacity: capacity,
 	}
 }

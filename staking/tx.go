@@ -140,7 +140,7 @@ type NodeInfo struct {
 	Commission   uint16 // basis points
 	StoragePrice uint64 // vote, FROST per MiB per epoch
 	WritePrice   uint64 // vote, FROST per MiB
-	Capacity     uint64 // vote, bytes
+	Capacity     uint64 // vote, bytes this node can store (see Prices.Capacity)
 }
 
 // RegisterNode registers a storage node; the sender becomes its operator. NodeID =

@@ -137,7 +137,9 @@ type Stake struct {
 
 // Prices are the committee-chosen prices and capacity for an epoch (PROTOCOL.md §6).
 type Prices struct {
-	Storage  uint64 // FROST per MiB per epoch
-	Write    uint64 // FROST per MiB
-	Capacity uint64 // total bytes sellable per epoch
+	Storage uint64 // FROST per MiB per epoch
+	Write   uint64 // FROST per MiB
+	// Capacity is the total bytes sellable per epoch: the quorum-above point of the
+	// members' per-shard capacities (capacity vote / shards) times n.
+	Capacity uint64
 }
