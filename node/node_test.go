@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/actors/actorstest"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
@@ -27,6 +28,7 @@ import (
 // first commits, a transaction visible everywhere, queries, malformed input, forged gossip,
 // a partition of one node and its catch-up, and a restart that keeps the ledger.
 func TestNetwork(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	tn := newTestNet(t, 4)
 	for i := range tn.nodes {
 		tn.start(t, i)

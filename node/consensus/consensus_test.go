@@ -187,6 +187,7 @@ func (c *cluster) heightsAtLeast(h uint64) func() bool {
 }
 
 func TestCommitsOnlyWhenNeeded(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	c := newCluster(t)
 	// Genesis: height 1 commits without any transaction.
 	c.advanceUntil(t, 50*time.Millisecond, "height 1", c.heightsAtLeast(1))

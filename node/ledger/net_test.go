@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/actors/actorstest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
@@ -76,6 +77,7 @@ func TestValidateCheckpoint(t *testing.T) {
 // TestSyncFromPeer has a fresh ledger catch up over /walrus/ledger-sync/1 from one that is
 // ahead, verifying every checkpoint itself.
 func TestSyncFromPeer(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	f := newFixture(t, "ledgertest")
 	la, _ := f.open(t, 0)
 	for i := 0; i < 70; i++ { // more than one batch
