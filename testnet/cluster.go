@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node"
 )
 
 // Instance is a running node as the harness sees it. The default StartFunc wraps node.Node;
@@ -109,6 +111,18 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// fastConsensus gives harness nodes short consensus timeouts and frequent catch-up, so
+// tests commit in well under a second per height on a loaded machine (the values the node
+// package's own network tests use).
+func fastConsensus(_ int, c *node.Config) {
+	c.Consensus = node.ConsensusConfig{
+		ProposeTimeout: 600 * time.Millisecond, PrevoteTimeout: 300 * time.Millisecond,
+		PrecommitTimeout: 300 * time.Millisecond, TimeoutDelta: 200 * time.Millisecond,
+		RebroadcastInterval: 400 * time.Millisecond, TickInterval: 100 * time.Millisecond,
+	}
+	c.Ledger = node.LedgerConfig{SnapshotEvery: 4, SyncInterval: 500 * time.Millisecond}
+}
+
 // DefaultClusterShards is the harness's default shard count.
 const DefaultClusterShards = 10
 
@@ -146,7 +160,8 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 
 func newCluster(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 	cfg := clusterConfig{
-		gen:     Options{Seed: 1, Shards: DefaultClusterShards, DisableQUIC: true, DisableAPI: true, LogLevel: "warn"},
+		gen: Options{Seed: 1, Shards: DefaultClusterShards, DisableQUIC: true, DisableAPI: true, LogLevel: "warn",
+			NodeConfig: fastConsensus},
 		start:   startNode,
 		timeout: DefaultClusterTimeout,
 	}
@@ -312,24 +327,30 @@ func (c *Cluster) Heal() {
 	}
 }
 
-// WaitHeight waits until every running node has committed height h, failing the test
-// after the harness timeout.
-func (c *Cluster) WaitHeight(h uint64) {
+// WaitHeight waits until the given nodes (default: every running node) have committed
+// height h, failing the test after the harness timeout.
+func (c *Cluster) WaitHeight(h uint64, nodes ...int) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	if err := c.WaitHeightContext(ctx, h); err != nil {
+	if err := c.WaitHeightContext(ctx, h, nodes...); err != nil {
 		c.t.Fatal(err)
 	}
 }
 
 // WaitHeightContext is WaitHeight with a caller's context and an error instead of a
-// test failure.
-func (c *Cluster) WaitHeightContext(ctx context.Context, h uint64) error {
+// test failure. Crashed nodes are skipped.
+func (c *Cluster) WaitHeightContext(ctx context.Context, h uint64, nodes ...int) error {
+	for _, i := range nodes {
+		c.check(i)
+	}
 	return c.poll(ctx, func() (bool, string) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for i, in := range c.nodes {
+			if len(nodes) > 0 && !slices.Contains(nodes, i) {
+				continue
+			}
 			if in != nil && in.Height() < h {
 				return false, fmt.Sprintf("node %d at height %d, want %d", i, in.Height(), h)
 			}

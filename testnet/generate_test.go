@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 	"github.com/walrus-go/walrus-go/testnet"
@@ -154,6 +155,45 @@ func TestGenerateDefaults(t *testing.T) {
 	nid := g.NetworkID()
 	if !bytes.Contains(js, []byte(hex.EncodeToString(nid[:]))) {
 		t.Error("genesis.json does not show the network ID")
+	}
+}
+
+func TestConfigsLoad(t *testing.T) {
+	l := generate(t, testnet.Options{Seed: 5, Nodes: 3, Shards: 10, LogLevel: "debug",
+		NodeConfig: func(i int, c *node.Config) { c.Ledger.SnapshotEvery = uint64(10 + i) }})
+	for i, nf := range l.Nodes {
+		c, err := node.LoadConfig(nf.ConfigFile)
+		if err != nil {
+			t.Fatalf("node.LoadConfig(%s): %v", nf.ConfigFile, err)
+		}
+		if c.DataDir != nf.DataDir || c.GenesisFile != l.GenesisFile || c.IdentityKeyFile != nf.IdentityKeyFile ||
+			c.BLSKeyFile != nf.BLSKeyFile || c.APIAddr != nf.APIAddr || c.LogLevel != "debug" {
+			t.Errorf("node %d config %+v", i, c)
+		}
+		if strings.Join(c.ListenAddrs, ",") != strings.Join(nf.ListenAddrs, ",") {
+			t.Errorf("node %d listens on %v, layout says %v", i, c.ListenAddrs, nf.ListenAddrs)
+		}
+		if c.Ledger.SnapshotEvery != uint64(10+i) {
+			t.Errorf("node %d: NodeConfig hook not applied", i)
+		}
+		// Bootstrap: every other node, with its /p2p/ ID, and never itself.
+		if len(c.Bootstrap) != 2*(len(l.Nodes)-1) {
+			t.Errorf("node %d bootstrap %v", i, c.Bootstrap)
+		}
+		for _, b := range c.Bootstrap {
+			pi, err := peer.AddrInfoFromString(b)
+			if err != nil {
+				t.Fatalf("node %d bootstrap %q: %v", i, b, err)
+			}
+			if pi.ID == nf.PeerID {
+				t.Errorf("node %d bootstraps from itself", i)
+			}
+		}
+		// The node's own key loader reads the BLS key file format.
+		k, err := node.LoadBLSKey(c.BLSKeyFile)
+		if err != nil || k.PublicKey() != l.Genesis.Nodes[i].BLSKey {
+			t.Errorf("node %d: node.LoadBLSKey: %v", i, err)
+		}
 	}
 }
 

@@ -7,11 +7,12 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/p2p"
 )
 
 // LoadLayout opens a layout written by Generate: it decodes genesis.bin and reads each
-// node's keys and config.yaml back. It checks that every node's identity matches the peer
+// node's keys and config.yaml (with node.LoadConfig) back. It checks that every node's identity matches the peer
 // ID the genesis registered, so a mixed-up directory fails here and not at run time.
 func LoadLayout(dir string) (*Layout, error) {
 	dir, err := filepath.Abs(dir)
@@ -41,7 +42,7 @@ func LoadLayout(dir string) (*Layout, error) {
 			BLSKeyFile:      filepath.Join(nd, BLSKeyFileName),
 			OperatorKeyFile: filepath.Join(nd, OperatorKeyFileName),
 		}
-		c, err := readNodeConfig(nf.ConfigFile)
+		c, err := node.LoadConfig(nf.ConfigFile)
 		if err != nil {
 			return nil, err
 		}

@@ -3,14 +3,65 @@ package testnet
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/staking"
 )
 
-// errNoNode is returned by the default StartFunc until node.Node can be wired here.
-// TODO(node): replace with node.LoadConfig(nf.ConfigFile) + node.New(ctx, cfg,
-// node.WithConnectionGater(gater)) + Start once node/node.go lands.
-var errNoNode = errors.New("testnet: node.Node is not available yet; pass WithStartFunc")
+// NodeInstance is the harness's view of a real node.Node (the default StartFunc's
+// Instance). The embedded *node.Node gives tests everything else (Ledger, Consensus, Host).
+type NodeInstance struct {
+	*node.Node
+}
 
-// startNode is the default StartFunc: a real node.Node from the generated config.
+var (
+	_ Instance      = (*NodeInstance)(nil)
+	_ Connector     = (*NodeInstance)(nil)
+	_ BlobCertifier = (*NodeInstance)(nil)
+)
+
+// Connect dials pi from the node's host.
+func (n *NodeInstance) Connect(ctx context.Context, pi peer.AddrInfo) error {
+	return n.Host().Connect(ctx, pi)
+}
+
+// Certified reports whether the node's ledger holds blob id as certified.
+func (n *NodeInstance) Certified(id codec.BlobID) (bool, error) {
+	return n.Ledger().BlobStatus(id).Kind == staking.StatusCertified, nil
+}
+
+// quietLogger discards node logs in the harness; node tests that want them pass their own
+// StartFunc. Logs of dozens of nodes would bury the test's own output.
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startNode is the default StartFunc: node.LoadConfig on the generated config.yaml,
+// node.New with the harness's gater, Start.
 func startNode(ctx context.Context, nf *NodeFiles, gater *Gater) (Instance, error) {
-	return nil, errNoNode
+	cfg, err := node.LoadConfig(nf.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	n, err := node.New(ctx, cfg, node.WithConnectionGater(gater), node.WithLogger(quietLogger))
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(ctx); err != nil {
+		return nil, errors.Join(err, n.Close())
+	}
+	return &NodeInstance{Node: n}, nil
+}
+
+// Unwrap returns node i as a *node.Node, or nil if it is crashed or was not started by the
+// default StartFunc.
+func (c *Cluster) Unwrap(i int) *node.Node {
+	c.t.Helper()
+	if ni, ok := c.Node(i).(*NodeInstance); ok {
+		return ni.Node
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -83,6 +84,9 @@ type Options struct {
 	Capacity uint64
 	// LogLevel is written into each node config (default "info").
 	LogLevel string
+	// NodeConfig, if set, edits node i's configuration before it is written (consensus
+	// timeouts, snapshot interval …). Paths, addresses and bootstrap are already filled.
+	NodeConfig func(i int, c *node.Config)
 }
 
 // Validate checks o and fills defaults. It does not touch the file system.
