@@ -57,19 +57,24 @@ func ComputeMetadata(p Params, data []byte) (Metadata, BlobID, error) {
 
 // PairSink receives sliver pair p (primary p, secondary n-1-p) during EncodeTo. The slivers
 // are only valid during the call: their Data may alias the caller's blob or buffers that are
-// released afterwards, so a sink copies what it keeps.
+// reused afterwards, so a sink copies what it keeps.
 type PairSink func(pair int, primary, secondary *Sliver) error
 
-// EncodeTo encodes data and streams the sliver pairs to sink in pair order, keeping only what
-// it must: the primary recovery slivers (rows R..n-1, about 2× the blob at n = 1000, which
-// need every column encoded before any is complete and are released pair by pair), the
-// secondary recovery cells of the source rows (0.5×) and the n×n leaf hashes (32n² bytes).
-// Measured peak heap at n = 1000, 64 MiB, including the Reed-Solomon work buffers: about 5.3×
-// the blob, against 7.6× for Encode (whose output alone is 4.5×) and 3.1× for
-// ComputeMetadata (BenchmarkPeakMemory_n1000_64MiB). onMetadata (optional) receives the final
-// metadata and blob ID before the first pair.
+// encodeToWindows is how many passes EncodeTo makes over the primary recovery slivers: each
+// pass re-runs the primary encoding of the source columns (about a quarter of Encode's CPU
+// time) and holds 1/encodeToWindows of those slivers (2× the blob in all at n = 1000).
+const encodeToWindows = 2
+
+// EncodeTo encodes data and streams the sliver pairs to sink in pair order without ever
+// holding all slivers. It first computes the metadata exactly as ComputeMetadata does
+// (keeping only the secondary recovery cells of the source rows, 0.5× the blob, beyond it),
+// hands it to onMetadata (optional), then emits the pairs: source-row pairs straight from the
+// blob, recovery-row pairs in encodeToWindows windows, each window re-encoded from the blob.
+// Measured peak heap at n = 1000, 64 MiB (BenchmarkPeakMemory_n1000_64MiB, Reed-Solomon
+// work buffers included, the blob itself excluded): see the package benchmarks; Encode's
+// output alone is 4.5× the blob.
 func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
-	e, err := newEncoder(p, data, modeStream)
+	e, err := newEncoder(p, data, modeMetadata)
 	if err != nil {
 		return Metadata{}, BlobID{}, err
 	}
@@ -78,6 +83,7 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 	}
 	m := e.metadata()
 	id := m.BlobID()
+	e.leaves, e.rowRoot, e.colRoot = nil, nil, nil // only needed for the metadata
 	if onMetadata != nil {
 		if err := onMetadata(&m, id); err != nil {
 			return Metadata{}, BlobID{}, err
@@ -87,26 +93,38 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 	rowBytes := C * s
 	pad := make([]byte, rowBytes)
 	secBuf := make([]byte, R*s)
-	for pair := range n {
-		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s)}
-		switch {
-		case pair >= R:
-			prim.Data = e.primary[pair]
-		case (pair+1)*rowBytes <= len(data):
-			prim.Data = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
-		default:
-			clear(pad)
-			copy(pad, data[min(len(data), pair*rowBytes):])
-			prim.Data = pad
-		}
+	emit := func(pair int, primary []byte) error {
+		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s), Data: primary}
 		c := n - 1 - pair
 		secBuf = e.secondarySliver(secBuf, c)
 		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
-		if err := sink(pair, &prim, &sec); err != nil {
+		return sink(pair, &prim, &sec)
+	}
+	for pair := range R {
+		var row []byte
+		if (pair+1)*rowBytes <= len(data) {
+			row = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
+		} else {
+			clear(pad)
+			copy(pad, data[min(len(data), pair*rowBytes):])
+			row = pad
+		}
+		if err := emit(pair, row); err != nil {
 			return Metadata{}, BlobID{}, err
 		}
-		if pair >= R {
-			e.primary[pair] = nil // let the collector take it
+	}
+	window := (n - R + encodeToWindows - 1) / encodeToWindows
+	for r0 := R; r0 < n; r0 += window {
+		r1 := min(n, r0+window)
+		rows, err := e.recoveryRows(r0, r1)
+		if err != nil {
+			return Metadata{}, BlobID{}, err
+		}
+		for i := range rows {
+			if err := emit(r0+i, rows[i]); err != nil {
+				return Metadata{}, BlobID{}, err
+			}
+			rows[i] = nil // let the collector take it
 		}
 	}
 	return m, id, nil
@@ -137,7 +155,6 @@ func (e *encoder) secondarySliver(out []byte, c int) []byte {
 // encoder modes: what is kept besides the metadata.
 const (
 	modeMetadata = iota // nothing
-	modeStream          // primary recovery slivers (rows R..n-1) only
 	modeAll             // every sliver
 )
 
@@ -163,7 +180,7 @@ type encoder struct {
 
 	p2conv    []byte // R*f*cs secondary recovery cells of the source rows, chunk layout
 	leaves    [][HashLen]byte
-	primary   [][]byte // primary slivers (modeAll: all n; modeStream: R..n-1)
+	primary   [][]byte // n primary slivers (modeAll only)
 	secondary [][]byte // n secondary slivers (modeAll only)
 	rowRoot   [][HashLen]byte
 	colRoot   [][HashLen]byte
@@ -198,22 +215,13 @@ func (e *encoder) metadata() Metadata {
 func (e *encoder) run() error {
 	n, R, C, f, s, cs := e.n, e.R, e.C, e.f, e.s, e.cs
 	rowBytes := C * s
-	if e.mode != modeMetadata {
-		e.primary = make([][]byte, n)
-		if e.mode == modeStream {
-			// One allocation per row, so EncodeTo can release each after its pair is out.
-			for r := R; r < n; r++ {
-				e.primary[r] = make([]byte, rowBytes)
-			}
-		} else {
-			par := make([]byte, (n-R)*rowBytes)
-			for r := R; r < n; r++ {
-				i := r - R
-				e.primary[r] = par[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
-			}
-		}
-	}
 	if e.mode == modeAll {
+		e.primary = make([][]byte, n)
+		par := make([]byte, (n-R)*rowBytes)
+		for r := R; r < n; r++ {
+			i := r - R
+			e.primary[r] = par[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
+		}
 		padded := make([]byte, R*rowBytes)
 		copy(padded, e.data)
 		for r := range R {
@@ -235,16 +243,8 @@ func (e *encoder) run() error {
 	if err := parallelFor(R, func(w, r int) error { return e.sourceRow(&scratch[w], r) }); err != nil {
 		return err
 	}
-	// B: column stripes of the row-expanded matrix, primary encoding. Stripes of ~16 KiB per
-	// shard keep one stripe's working set (n shards) within a few MiB.
-	width := max(1, (16<<10)/cs)
-	var stripes [][2]int
-	for c0 := 0; c0 < C; c0 += width {
-		stripes = append(stripes, [2]int{c0, min(C, c0+width)})
-	}
-	for c0 := C; c0 < n; c0 += width {
-		stripes = append(stripes, [2]int{c0, min(n, c0+width)})
-	}
+	// B: column stripes of the row-expanded matrix, primary encoding.
+	stripes := append(e.stripes(0, C), e.stripes(C, n)...)
 	if err := parallelFor(len(stripes), func(w, i int) error {
 		return e.stripe(&scratch[w], stripes[i][0], stripes[i][1])
 	}); err != nil {
@@ -354,9 +354,10 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 	return nil
 }
 
-// stripe primary-encodes columns [c0, c1) of the row-expanded matrix (step B); a stripe lies
-// entirely within the source columns (< C) or the recovery columns (>= C).
-func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
+// primaryStripe primary-encodes columns [c0, c1) of the row-expanded matrix into sc.out
+// (n-R shards, chunk layout, one per recovery row); a stripe lies entirely within the source
+// columns (< C) or the recovery columns (>= C).
+func (e *encoder) primaryStripe(sc *encScratch, c0, c1 int) error {
 	n, R, C, f, s, cs := e.n, e.R, e.C, e.f, e.s, e.cs
 	sc.bufs(s)
 	w := c1 - c0
@@ -381,7 +382,14 @@ func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
 	for i := range n - R {
 		sc.out = append(sc.out, sc.outBuf[i*size:(i+1)*size])
 	}
-	if err := e.prim.encode(sc.in, sc.out, &sc.rs); err != nil {
+	return e.prim.encode(sc.in, sc.out, &sc.rs)
+}
+
+// stripe handles columns [c0, c1) in step B: primary-encode them, then hash the n-R new cells
+// of every column and keep those that belong to primary slivers, if the mode keeps them.
+func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
+	n, R, C, s, cs := e.n, e.R, e.C, e.s, e.cs
+	if err := e.primaryStripe(sc, c0, c1); err != nil {
 		return err
 	}
 	for i := range n - R {
@@ -396,4 +404,41 @@ func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
 		}
 	}
 	return nil
+}
+
+// stripes splits columns [lo, hi) into stripes of about 8 KiB of chunk-layout data per shard:
+// small enough that one stripe's Reed-Solomon working set (up to 4K shards for the low-rate
+// step 2 at n = 1000) stays in a few MiB, large enough to amortise the per-call cost.
+func (e *encoder) stripes(lo, hi int) [][2]int {
+	width := max(1, (8<<10)/e.cs)
+	var out [][2]int
+	for c0 := lo; c0 < hi; c0 += width {
+		out = append(out, [2]int{c0, min(hi, c0+width)})
+	}
+	return out
+}
+
+// recoveryRows recomputes primary slivers r0..r1-1 (r0 >= R) by primary-encoding every
+// source column again, keeping only those rows. EncodeTo uses it to produce the recovery
+// slivers in windows instead of holding all n-R of them.
+func (e *encoder) recoveryRows(r0, r1 int) ([][]byte, error) {
+	R, C, s, cs := e.R, e.C, e.s, e.cs
+	rows := make([][]byte, r1-r0)
+	for i := range rows {
+		rows[i] = make([]byte, C*s)
+	}
+	stripes := e.stripes(0, C)
+	scratch := make([]encScratch, numWorkers(len(stripes)))
+	err := parallelFor(len(stripes), func(w, j int) error {
+		sc := &scratch[w]
+		c0, c1 := stripes[j][0], stripes[j][1]
+		if err := e.primaryStripe(sc, c0, c1); err != nil {
+			return err
+		}
+		for i := range rows {
+			fromChunks(rows[i][c0*s:c1*s], sc.out[r0+i-R][:(c1-c0)*cs], s)
+		}
+		return nil
+	})
+	return rows, err
 }
