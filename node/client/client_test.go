@@ -241,3 +241,75 @@ func TestLargeBlob(t *testing.T) {
 	}
 	t.Logf("read: %v", time.Since(start))
 }
+
+// slowHandler never answers until released (or its deadline passes): a node that accepts
+// streams and then stalls.
+func slowHandler(release <-chan struct{}) p2p.Handler {
+	return func(ctx context.Context, _ peer.ID, _ []byte) ([]byte, error) {
+		select {
+		case <-ctx.Done():
+		case <-release:
+		}
+		return nil, p2p.Errorf(p2p.CodeUnavailable, "slow")
+	}
+}
+
+// TestSlowNodes: a stalled node does not stall a store (it is left to the background) nor
+// a read (the client hedges to other members after HedgeDelay, far below the protocol
+// timeouts of 30 s and 2 min).
+func TestSlowNodes(t *testing.T) {
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	defer close(release) // before the cleanups that wait for background uploads
+	stall := func(c *cluster, i int) {
+		mp, sp, _, _ := dataplane.Protocols(c.p)
+		for _, pr := range []p2p.Protocol{mp, sp} {
+			if err := p2p.Handle(c.nodes[i].host, pr, slowHandler(release), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// n = 10, f = 3; member 0 is the first of the heaviest, asked first for metadata.
+	c := newCluster(t, []int{3, 3, 3, 1}, 8)
+	first := 0
+	for i, m := range c.com().Members {
+		if m.Weight() == 3 {
+			first = i
+			break
+		}
+	}
+
+	// Store: a 3-shard node stalls; 7 shards still make the quorum.
+	stall(c, first)
+	data := randomBlob(400_000, 13)
+	enc, reg := c.encodeAndRegister(data)
+	start := time.Now()
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatalf("Upload with a stalled node: %v", err)
+	}
+	if s := signers(t, c.com(), res.Certificate); s[first] || len(s) != 3 {
+		t.Fatalf("certificate signers %v", s)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Upload took %v with a stalled node", d)
+	}
+
+	// Read from a second cluster whose first-asked node stalls after a complete upload.
+	c2 := newCluster(t, []int{3, 3, 3, 1}, 9)
+	enc2, reg2 := c2.encodeAndRegister(data)
+	res2, err := c2.upload(ctx, enc2, reg2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res2.Done()
+	stall(c2, first)
+	start = time.Now()
+	got, err := c2.client.Read(ctx, c2.com(), enc2.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read with a stalled node: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Read took %v with a stalled node", d)
+	}
+}

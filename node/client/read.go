@@ -25,35 +25,77 @@ func membersByWeight(com *epoch.Committee) []int {
 	return idx
 }
 
-// Metadata fetches the blob's metadata from the committee, trying members one after
-// another until one answers with metadata that verifies against id (PROTOCOL.md §3). A
-// member that lies is skipped.
+// Metadata fetches the blob's metadata from the committee and returns the first copy that
+// verifies against id (PROTOCOL.md §3). Members are asked heaviest first; a member that
+// fails or lies is skipped at once, and one that is slow gets company after
+// Config.HedgeDelay, so neither can stall the read.
 func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.BlobID) (codec.Metadata, error) {
 	p := c.cfg.Params
-	req := dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: id}
-	var errs []error
-	for _, i := range membersByWeight(com) {
-		if err := ctx.Err(); err != nil {
-			return codec.Metadata{}, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		member int
+		meta   codec.Metadata
+		err    error
+	}
+	answers := make(chan answer)
+	order := membersByWeight(com)
+	running := 0
+	defer func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-answers
 		}
-		m := &com.Members[i]
-		pid, err := c.memberPeer(m)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.metaProto, req.Encode())
-		if err == nil {
-			var meta codec.Metadata
-			if meta, err = codec.UnmarshalMetadataBCS(p, resp); err == nil {
-				if err = codec.VerifyMetadata(p, id, &meta); err == nil {
-					return meta, nil
+	}()
+	ask := func(i int) {
+		running++
+		go func() {
+			a := answer{member: i}
+			m := &com.Members[i]
+			pid, err := c.memberPeer(m)
+			if err == nil {
+				req := dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: id}
+				var resp []byte
+				if resp, err = p2p.Call(ctx, c.cfg.Host, pid, c.metaProto, req.Encode()); err == nil {
+					if a.meta, err = codec.UnmarshalMetadataBCS(p, resp); err == nil {
+						err = codec.VerifyMetadata(p, id, &a.meta)
+					}
 				}
 			}
-		}
-		errs = append(errs, fmt.Errorf("node %x: %w", m.Node[:4], err))
+			a.err = err
+			answers <- a
+		}()
 	}
-	return codec.Metadata{}, fmt.Errorf("%w: %s: %w", ErrNotFound, id, errors.Join(errs...))
+	hedge := time.NewTimer(c.cfg.HedgeDelay)
+	defer hedge.Stop()
+	var errs []error
+	next := 0
+	for {
+		if running == 0 {
+			if next >= len(order) {
+				return codec.Metadata{}, fmt.Errorf("%w: %s: %w", ErrNotFound, id, errors.Join(errs...))
+			}
+			ask(order[next])
+			next++
+			hedge.Reset(c.cfg.HedgeDelay)
+		}
+		select {
+		case <-ctx.Done():
+			return codec.Metadata{}, ctx.Err()
+		case <-hedge.C:
+			if next < len(order) {
+				ask(order[next])
+				next++
+			}
+			hedge.Reset(c.cfg.HedgeDelay)
+		case a := <-answers:
+			running--
+			if a.err == nil {
+				return a.meta, nil
+			}
+			errs = append(errs, fmt.Errorf("node %x: %w", com.Members[a.member].Node[:4], a.err))
+		}
+	}
 }
 
 // usablePrimaries is how many primary slivers, counted from index 0, can take part in a
