@@ -21,6 +21,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/walrus-go/walrus-go/node"
+
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
@@ -32,11 +34,47 @@ import (
 const (
 	fakeNodeEnv = "WALRUS_TESTNET_FAKE_NODE"
 	stubbornEnv = "WALRUS_TESTNET_FAKE_STUBBORN"
+	// realNodeEnv makes this binary run a real node.Node, as `walrus node` does: load the
+	// config, New, Start, and Close on SIGTERM.
+	realNodeEnv = "WALRUS_TESTNET_REAL_NODE"
 )
+
+func realNode(args []string) int {
+	if len(args) != 3 || args[0] != "node" || args[1] != "--config" {
+		fmt.Fprintf(os.Stderr, "real node: bad args %q\n", args)
+		return 2
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	cfg, err := node.LoadConfig(args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n, err := node.New(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := n.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		n.Close()
+		return 1
+	}
+	<-sigs
+	if err := n.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeNodeEnv) == "1" {
 		os.Exit(fakeNode(os.Args[1:]))
+	}
+	if os.Getenv(realNodeEnv) == "1" {
+		os.Exit(realNode(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -307,5 +345,100 @@ func TestUpNodeFailsBeforeReady(t *testing.T) {
 		Binary: "/bin/false", Out: io.Discard, ReadyTimeout: 30 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "exited before") {
 		t.Fatalf("Up with a failing binary: %v", err)
+	}
+}
+
+// TestUpRealNodes runs the default testnet (4 nodes, 1000 shards) with every node a real
+// node.Node in its own process, as `walrus testnet up` does.
+func TestUpRealNodes(t *testing.T) {
+	t.Setenv(realNodeEnv, "1")
+	r := startUp(t, testnet.UpOptions{Dir: t.TempDir()})
+	l := r.awaitReady(t)
+	if l.Genesis.NShards != 1000 || len(l.Nodes) != 4 {
+		t.Fatalf("default testnet: %d shards, %d nodes", l.Genesis.NShards, len(l.Nodes))
+	}
+	var hs []healthAnswer
+	for i := range l.Nodes {
+		hs = append(hs, nodeHealth(t, l.Nodes[i].APIAddr))
+	}
+	if hs[0].Network != testnet.DefaultNetwork {
+		t.Fatalf("health %+v", hs[0])
+	}
+	best := 0
+	for _, h := range hs {
+		best = max(best, h.Height)
+	}
+	if best < 1 {
+		t.Fatalf("ready before any checkpoint: %+v", hs)
+	}
+
+	// Kill node 2 outright and bring it back by hand: it restarts on its data.
+	nf := &l.Nodes[2]
+	before := nodeHealth(t, nf.APIAddr).Height
+	if err := syscall.Kill(readPID(t, nf), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.out.await(t, "node 2 exited")
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "node", "--config", nf.ConfigFile)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	after := awaitNodeHealth(t, nf.APIAddr)
+	if after.Height < before {
+		t.Fatalf("restarted node at height %d, was at %d", after.Height, before)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("hand-started node did not stop cleanly: %v", err)
+	}
+
+	r.stop(t)
+	if strings.Contains(r.out.String(), "killing") {
+		t.Errorf("real nodes needed SIGKILL:\n%s", r.out.String())
+	}
+}
+
+type healthAnswer struct {
+	Status  string
+	Network string
+	Height  int
+}
+
+func nodeHealth(t *testing.T, addr string) healthAnswer {
+	t.Helper()
+	h, err := tryHealth(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func tryHealth(addr string) (healthAnswer, error) {
+	var h healthAnswer
+	resp, err := http.Get("http://" + addr + "/v1/health")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h)
+	return h, err
+}
+
+// awaitNodeHealth polls a starting node's health endpoint: a separate process gives no
+// other signal that it is listening.
+func awaitNodeHealth(t *testing.T, addr string) healthAnswer {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		h, err := tryHealth(addr)
+		if err == nil {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
