@@ -149,6 +149,14 @@ func (s *State) endEpoch() EpochEvent {
 	}
 	clear(s.syncDone)
 	clear(s.challenges)
+	// Storage resources that ended are worthless (nothing can use a resource that is not
+	// live); drop them so the state does not grow without bound. Expired blob objects stay:
+	// `blob-status` reports them as expired.
+	for id, st := range s.storage {
+		if st.End <= s.ep {
+			delete(s.storage, id)
+		}
+	}
 	return ev
 }
 
