@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	}
 	cc := cfg.Consensus
 	if n.cons, err = consensus.New(n.sys, consensus.Config{
-		Ledger: n.ledger, Key: n.blsKey, Clock: o.clock, Logger: n.log,
+		Ledger: n.ledger, Key: n.blsKey, Clock: o.clock, Logger: n.log, Datastore: n.store,
 		ProposeTimeout: cc.ProposeTimeout, PrevoteTimeout: cc.PrevoteTimeout, PrecommitTimeout: cc.PrecommitTimeout,
 		TimeoutDelta: cc.TimeoutDelta, RebroadcastInterval: cc.RebroadcastInterval, TickInterval: cc.TickInterval,
 		TimeBound: cc.TimeBound, MaxMempool: cc.MaxMempool,

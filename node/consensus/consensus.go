@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors"
@@ -28,6 +29,9 @@ type Config struct {
 	Scheme tendermint.Scheme
 	// Clock drives timeouts, ticks and checkpoint time (default actors.SystemClock).
 	Clock actors.Clock
+	// Datastore keeps the signing guard's record (store.ConsensusState), so a restarted
+	// node never signs a conflicting message. Nil keeps it in memory only (tests).
+	Datastore ds.Datastore
 
 	// Round timeouts: round r waits Base + r·Delta (Tendermint's growing timeouts).
 	ProposeTimeout, PrevoteTimeout, PrecommitTimeout time.Duration
@@ -271,11 +275,15 @@ type actor struct {
 
 func (c *Consensus) newActor() (*actor, error) {
 	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes)}
+	g, err := newGuard(c.ctx, c.cfg.Key, c.cfg.Datastore)
+	if err != nil {
+		return nil, err
+	}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	m, err := tendermint.New(tendermint.Config{
 		Network:             c.cfg.Ledger.Network(),
 		Self:                c.self,
-		Signer:              c.cfg.Key,
+		Signer:              g,
 		Scheme:              c.cfg.Scheme,
 		App:                 app{a},
 		ProposeBase:         ms(c.cfg.ProposeTimeout),
@@ -350,6 +358,9 @@ func (a *actor) run(effs []tendermint.Effect) {
 	for _, e := range effs {
 		switch e := e.(type) {
 		case tendermint.Broadcast:
+			if refused(e.Msg) {
+				continue // the signing guard refused: never send a conflicting message
+			}
 			b, err := tendermint.Encode(e.Msg)
 			if err != nil {
 				a.c.cfg.Logger.Error("encode consensus message", "err", err)
@@ -447,6 +458,16 @@ func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	}
 	a.maybeStart(a.c.now())
 	return rep, nil
+}
+
+func refused(m tendermint.Message) bool {
+	switch m := m.(type) {
+	case *tendermint.Proposal:
+		return m.Signature == bls.Signature{}
+	case *tendermint.Vote:
+		return m.Signature == bls.Signature{}
+	}
+	return false
 }
 
 // app is the tendermint.App of the ledger (package doc).
