@@ -1,9 +1,5 @@
 package codec
 
-import (
-	"fmt"
-)
-
 // EncodedBlob is a fully encoded blob: its metadata, blob ID and all 2n slivers.
 // Primary[i] and Secondary[i] have Index i; sliver pair p is (Primary[p], Secondary[n-1-p]).
 type EncodedBlob struct {
@@ -187,8 +183,8 @@ type encoder struct {
 }
 
 func newEncoder(p Params, data []byte, mode int) (*encoder, error) {
-	if _, err := NewParams(p.N); err != nil || p != MustParams(p.N) {
-		return nil, fmt.Errorf("%w: inconsistent params %+v", ErrBadShardCount, p)
+	if err := p.check(); err != nil {
+		return nil, err
 	}
 	s, err := p.SymbolSize(uint64(len(data)))
 	if err != nil {

@@ -29,6 +29,9 @@ func (ip *InconsistencyProof) MarshalBCS() []byte {
 // At most n symbols are accepted and each is shape-checked; VerifyInconsistencyProof does the
 // rest.
 func UnmarshalInconsistencyProofBCS(p Params, target Axis, b []byte) (InconsistencyProof, error) {
+	if err := p.check(); err != nil {
+		return InconsistencyProof{}, err
+	}
 	if !target.Valid() {
 		return InconsistencyProof{}, fmt.Errorf("%w: bad axis %d", ErrBadInconsistencyProof, target)
 	}
@@ -68,6 +71,9 @@ func UnmarshalInconsistencyProofBCS(p Params, target Axis, b []byte) (Inconsiste
 // low-rate step-1 code, see DecodePrimary); proofs built by RecoverSliver always qualify, and
 // a proof using other sources is rejected as ErrBadInconsistencyProof.
 func VerifyInconsistencyProof(p Params, m *Metadata, ip *InconsistencyProof) error {
+	if err := p.check(); err != nil {
+		return err
+	}
 	if !ip.Target.Valid() || int(ip.TargetIndex) >= p.N {
 		return fmt.Errorf("%w: target %s %d", ErrBadInconsistencyProof, ip.Target, ip.TargetIndex)
 	}

@@ -76,6 +76,9 @@ func (m *Metadata) MarshalBCS() []byte {
 // exactly n Digest hashes (a sliver hash is never the empty node), no trailing bytes, and a
 // length within p's maximum. It does not check the blob ID (VerifyMetadata does).
 func UnmarshalMetadataBCS(p Params, b []byte) (Metadata, error) {
+	if err := p.check(); err != nil {
+		return Metadata{}, err
+	}
 	r := bcsReader{b: b}
 	if v := r.u8(); r.err == nil && v != 0 {
 		r.fail("unknown metadata version")
@@ -114,6 +117,9 @@ func (r *bcsReader) digestNode(dst *[HashLen]byte) {
 }
 
 func checkMetadataShape(p Params, m *Metadata) error {
+	if err := p.check(); err != nil {
+		return err
+	}
 	if m.EncodingType != EncodingTypeRS2 {
 		return fmt.Errorf("%w: encoding type %d", ErrBadMetadata, m.EncodingType)
 	}

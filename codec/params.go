@@ -111,3 +111,16 @@ func (p Params) ShardForPair(id BlobID, pair int) int {
 
 // SecondaryIndexOfPair is the secondary sliver index in pair p: n-1-p.
 func (p Params) SecondaryIndexOfPair(pair int) int { return p.N - 1 - pair }
+
+// check reports whether p is what NewParams(p.N) returns. Entry points call it so that a
+// hand-built Params can never index out of range.
+func (p Params) check() error {
+	q, err := NewParams(p.N)
+	if err != nil {
+		return err
+	}
+	if p != q {
+		return fmt.Errorf("%w: inconsistent params %+v", ErrBadShardCount, p)
+	}
+	return nil
+}

@@ -54,6 +54,9 @@ func (r *bcsReader) recoverySymbol(target Axis) RecoverySymbol {
 }
 
 func checkSymbolShape(p Params, sym *RecoverySymbol) error {
+	if err := p.check(); err != nil {
+		return err
+	}
 	switch {
 	case !sym.Target.Valid():
 		return fmt.Errorf("%w: bad target axis %d", ErrBadSymbol, sym.Target)
@@ -77,6 +80,9 @@ type ExpandedSliver struct {
 
 // ExpandSliver expands a sliver and builds its Merkle tree. Its root is the sliver's hash.
 func ExpandSliver(p Params, s *Sliver) (*ExpandedSliver, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
 	if err := checkSliverShape(p, s); err != nil {
 		return nil, err
 	}
@@ -141,6 +147,9 @@ func VerifyRecoverySymbol(p Params, m *Metadata, target Axis, targetIndex int, s
 // encoded: RecoverSliver then returns an InconsistencyProof built from exactly the symbols it
 // used, and an error wrapping ErrInconsistentBlob.
 func RecoverSliver(p Params, m *Metadata, target Axis, index int, symbols []RecoverySymbol) (*Sliver, *InconsistencyProof, error) {
+	if err := p.check(); err != nil {
+		return nil, nil, err
+	}
 	if !target.Valid() || index < 0 || index >= p.N {
 		return nil, nil, fmt.Errorf("%w: target %s %d", ErrBadSymbol, target, index)
 	}

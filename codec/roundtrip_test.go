@@ -281,3 +281,23 @@ func TestDecodeRejectsWrongInputs(t *testing.T) {
 		t.Fatalf("one symbol: %v", err)
 	}
 }
+
+// Hand-built Params that NewParams would never return are rejected, not trusted.
+func TestInconsistentParamsRejected(t *testing.T) {
+	good := codec.MustParams(10)
+	enc := mustEncode(t, good, []byte("params"))
+	bad := good
+	bad.R++ // would make sliver sizes and code shapes disagree
+	if _, err := codec.UnmarshalSliverBCS(bad, codec.AxisPrimary, enc.Primary[0].MarshalBCS()); !errors.Is(err, codec.ErrBadShardCount) {
+		t.Fatalf("UnmarshalSliverBCS: %v", err)
+	}
+	if err := codec.VerifySliver(bad, &enc.Metadata, &enc.Primary[0]); !errors.Is(err, codec.ErrBadShardCount) {
+		t.Fatalf("VerifySliver: %v", err)
+	}
+	if _, err := codec.DecodePrimary(bad, &enc.Metadata, enc.Primary); !errors.Is(err, codec.ErrBadShardCount) {
+		t.Fatalf("DecodePrimary: %v", err)
+	}
+	if _, _, err := codec.RecoverSliver(bad, &enc.Metadata, codec.AxisPrimary, 0, nil); !errors.Is(err, codec.ErrBadShardCount) {
+		t.Fatalf("RecoverSliver: %v", err)
+	}
+}

@@ -81,6 +81,9 @@ func (s *Sliver) MarshalBCS() []byte {
 // axis's number of symbols. Whether the symbol size fits a given blob is checked against its
 // metadata by VerifySliver.
 func UnmarshalSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
+	if err := p.check(); err != nil {
+		return Sliver{}, err
+	}
 	if !axis.Valid() {
 		return Sliver{}, fmt.Errorf("%w: bad axis %d", ErrBadSliver, axis)
 	}
@@ -101,6 +104,9 @@ func UnmarshalSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 
 // checkSliverShape checks axis, index, symbol size and data length against p.
 func checkSliverShape(p Params, s *Sliver) error {
+	if err := p.check(); err != nil {
+		return err
+	}
 	if !s.Axis.Valid() {
 		return fmt.Errorf("%w: bad axis %d", ErrBadSliver, s.Axis)
 	}
