@@ -301,3 +301,33 @@ func TestInconsistentParamsRejected(t *testing.T) {
 		t.Fatalf("RecoverSliver: %v", err)
 	}
 }
+
+// The production geometry, n = 1000: decode from the worst case under f faults and recover a
+// sliver pair. A few seconds of CPU, so skipped under -short.
+func TestMainnetGeometry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("n=1000 round trip skipped under -short")
+	}
+	p := codec.MustParams(1000)
+	rng := rand.New(rand.NewPCG(23, 24))
+	data := randBytes(rng, p.R*p.C*2+999)
+	enc := mustEncode(t, p, data)
+	got, err := codec.DecodePrimary(p, &enc.Metadata, enc.Primary[p.F:])
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("DecodePrimary: %v", err)
+	}
+	// Secondary sliver 0 from the primary holders that survive losing the first f.
+	var syms []codec.RecoverySymbol
+	for i := p.F; i < p.N; i++ {
+		x, err := codec.ExpandSliver(p, &enc.Primary[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sym, _ := x.RecoverySymbol(0)
+		syms = append(syms, sym)
+	}
+	sl, _, err := codec.RecoverSliver(p, &enc.Metadata, codec.AxisSecondary, 0, syms)
+	if err != nil || !bytes.Equal(sl.Data, enc.Secondary[0].Data) {
+		t.Fatalf("RecoverSliver: %v", err)
+	}
+}
