@@ -7,17 +7,10 @@
 // later promise is synced before the call returns (DESIGN.md §7, PROTOCOL.md §5), so a
 // node never signs for bytes a crash could lose.
 //
-// Key layout (DESIGN.md §7; the node's single key-layout file should list these):
-//
-//	/blobs/<blob-id>/meta        metadata, Walrus BCS
-//	/shards/<s>/<blob-id>/p      primary sliver of the pair shard s holds, Walrus BCS
-//	/shards/<s>/<blob-id>/s      secondary sliver of the pair shard s holds, Walrus BCS
-//	/shardstate/<s>              shard state byte (absent means Active)
-//
-// <blob-id> is the blob ID in lowercase hex (not the printed base64url form, whose ASCII
-// order differs from the ID's byte order) and <s> the decimal shard index, so a query on
-// /shards/<s> walks one shard's blobs in blob-ID order, which is what shard-sync batches
-// need (PROTOCOL.md §7).
+// Keys come from node/store's layout file (DESIGN.md §7): /blobs/<hex id>/meta for
+// metadata and /shards/<s>/<hex id>/{p,s} for the pair a shard holds, so a query on a
+// shard's prefix walks its blobs in blob-ID order, which is what shard-sync batches need
+// (PROTOCOL.md §7). Shard states live under /shardstate/<s> until the layout lists them.
 //
 // A Store is safe for concurrent use; it adds no locking of its own beyond what the
 // datastore provides, because every key is written with whole, verified values.

@@ -2,15 +2,14 @@ package blobstore
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 
 	"github.com/walrus-go/walrus-go/codec"
+	nodestore "github.com/walrus-go/walrus-go/node/store"
 )
 
 // Errors of the store. Verification failures wrap the codec's sentinel as well, so callers
@@ -61,7 +60,7 @@ func (s ShardState) String() string {
 	case Recovering:
 		return "recovering"
 	}
-	return "ShardState(" + strconv.Itoa(int(s)) + ")"
+	return fmt.Sprintf("ShardState(%d)", uint8(s))
 }
 
 // Writable reports whether a shard in state s accepts slivers of new blobs.
@@ -82,34 +81,23 @@ func New(ds datastore.Batching, p codec.Params) *Store {
 // Params returns the encoding geometry the store verifies against.
 func (s *Store) Params() codec.Params { return s.p }
 
-// MetadataKey is the key of a blob's metadata: /blobs/<hex id>/meta.
-func MetadataKey(id codec.BlobID) datastore.Key {
-	return datastore.RawKey("/blobs/" + hex.EncodeToString(id[:]) + "/meta")
-}
+// MetadataKey is the key of a blob's metadata (node/store's layout: /blobs/<hex id>/meta).
+func MetadataKey(id codec.BlobID) datastore.Key { return nodestore.BlobMeta(id) }
 
-// BlobPrefix is the key prefix of everything stored under /blobs for a blob.
-func BlobPrefix(id codec.BlobID) datastore.Key {
-	return datastore.RawKey("/blobs/" + hex.EncodeToString(id[:]))
-}
-
-// ShardPrefix is the key prefix of one shard's slivers: /shards/<s>.
-func ShardPrefix(shard int) datastore.Key {
-	return datastore.RawKey("/shards/" + strconv.Itoa(shard))
-}
-
-// SliverKey is the key of the sliver of the given axis that shard holds for a blob:
-// /shards/<s>/<hex id>/p or /s.
+// SliverKey is the key of the sliver of the given axis that shard holds for a blob
+// (node/store's layout: /shards/<s:05d>/<hex id>/p or /s).
 func SliverKey(shard int, id codec.BlobID, axis codec.Axis) datastore.Key {
-	suffix := "/p"
+	kind := nodestore.Primary
 	if axis == codec.AxisSecondary {
-		suffix = "/s"
+		kind = nodestore.Secondary
 	}
-	return datastore.RawKey("/shards/" + strconv.Itoa(shard) + "/" + hex.EncodeToString(id[:]) + suffix)
+	return nodestore.Sliver(uint16(shard), id, kind)
 }
 
-// shardStateKey is the key of a shard's state byte.
+// shardStateKey is the key of a shard's state byte. node/store's layout has no entry for
+// it yet; /shardstate/<s:05d> sits outside every prefix the layout defines.
 func shardStateKey(shard int) datastore.Key {
-	return datastore.RawKey("/shardstate/" + strconv.Itoa(shard))
+	return datastore.NewKey(fmt.Sprintf("/shardstate/%05d", shard))
 }
 
 func (s *Store) checkShard(shard int) error {
@@ -242,7 +230,7 @@ func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, sliv
 		return fmt.Errorf("blobstore: commit slivers: %w", err)
 	}
 	// The confirmation this write enables promises durability (PROTOCOL.md §5).
-	if err := s.ds.Sync(ctx, ShardPrefix(shard)); err != nil {
+	if err := s.ds.Sync(ctx, nodestore.Shard(uint16(shard))); err != nil {
 		return fmt.Errorf("blobstore: sync slivers: %w", err)
 	}
 	return nil
@@ -349,7 +337,7 @@ func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, 
 		return nil, err
 	}
 	res, err := s.ds.Query(ctx, query.Query{
-		Prefix:   ShardPrefix(shard).String() + "/",
+		Prefix:   nodestore.Shard(uint16(shard)).String() + "/",
 		KeysOnly: true,
 		Orders:   []query.Order{query.OrderByKey{}},
 	})
@@ -366,14 +354,10 @@ func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, 
 		if r.Error != nil {
 			return nil, fmt.Errorf("blobstore: query shard %d: %w", shard, r.Error)
 		}
-		// Key: /shards/<s>/<hex id>/<p|s>.
-		k := datastore.RawKey(r.Key)
-		parent := k.Parent()
-		raw, err := hex.DecodeString(parent.BaseNamespace())
-		if err != nil || len(raw) != len(codec.BlobID{}) {
+		_, id, _, err := nodestore.ParseSliver(datastore.RawKey(r.Key))
+		if err != nil {
 			continue // not a sliver key; ignore foreign entries
 		}
-		id := codec.BlobID(raw)
 		if after != nil && string(id[:]) <= string(after[:]) {
 			continue
 		}

@@ -3,15 +3,16 @@ package blobstore_test
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
-	pebbleds "github.com/ipfs/go-ds-pebble"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/blobstore"
+	nodestore "github.com/walrus-go/walrus-go/node/store"
 )
 
 func encode(t *testing.T, n, size int, seed uint64) *codec.EncodedBlob {
@@ -190,7 +191,8 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	enc := encode(t, 13, 5000, 4)
 	p := codec.MustParams(13)
 
-	ds, err := pebbleds.NewDatastore(dir)
+	// The node's own opener: go-ds-pebble with synced writes.
+	ds, err := nodestore.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,15 +209,15 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	if err := st.SetShardState(ctx, 12, blobstore.Recovering); err != nil {
 		t.Fatal(err)
 	}
-	if err := ds.Close(); err != nil {
+	if err := ds.(io.Closer).Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	ds2, err := pebbleds.NewDatastore(dir)
+	ds2, err := nodestore.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ds2.Close()
+	defer ds2.(io.Closer).Close()
 	st2 := blobstore.New(ds2, p)
 	m, err := st2.Metadata(ctx, enc.BlobID)
 	if err != nil || m.BlobID() != enc.BlobID {
