@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +225,35 @@ func TestNetwork(t *testing.T) {
 		}
 		tn.waitHeight(t, target, 3)
 		assertSameRoot(t, tn, 0, 3)
+	})
+
+	t.Run("follower outside the committee", func(t *testing.T) {
+		dir := t.TempDir()
+		k := epochtest.Key(77, 0) // not a genesis key
+		if err := os.WriteFile(filepath.Join(dir, "bls.key"), k.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &node.Config{DataDir: filepath.Join(dir, "data"), GenesisFile: tn.gfile, BLSKeyFile: filepath.Join(dir, "bls.key"),
+			DisableQUIC: true, Consensus: tn.cfgs[0].Consensus, Ledger: tn.cfgs[0].Ledger}
+		for _, a := range tn.nodes[0].Addrs() {
+			cfg.Bootstrap = append(cfg.Bootstrap, a.String())
+		}
+		f, err := node.New(context.Background(), cfg, node.WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := f.WaitHeight(ctx, tn.nodes[0].Height()); err != nil {
+			t.Fatal(err)
+		}
+		if f.Ledger().View().State().Root() != tn.nodes[0].Ledger().View().State().Root() {
+			t.Fatal("follower derived another state")
+		}
 	})
 
 	t.Run("restart keeps the ledger and catches up", func(t *testing.T) {
