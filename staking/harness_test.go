@@ -158,6 +158,12 @@ func (n *tnet) checkpoint(now int64, txs [][]byte) *staking.Result {
 		n.t.Fatalf("apply checkpoint: %v", err)
 	}
 	n.checkSupply()
+	// Snapshot, restore and clone must reproduce the root at every step of every script.
+	root := n.s.Root()
+	r, err := staking.Restore(n.s.Snapshot())
+	if err != nil || r.Root() != root || n.s.Clone().Root() != root {
+		n.t.Fatalf("snapshot/restore/clone disagree on the root at height %d: %v", n.s.Height(), err)
+	}
 	return res
 }
 
