@@ -67,28 +67,38 @@ func TestStoreAndRead(t *testing.T) {
 	}
 }
 
-// TestFaultyNodesDown: with nodes worth f shards crashed, store and read still succeed.
+// TestFaultyNodesDown: with nodes worth f shards crashed, store and read still succeed,
+// at n = 10 (low-rate primary code) and n = 13 (high-rate, PROTOCOL.md §1).
 func TestFaultyNodesDown(t *testing.T) {
 	ctx := testCtx(t)
-	c := newCluster(t, []int{4, 3, 2, 1}, 2) // n = 10, f = 3
-	// Stop the members holding 2 and 1 shards (f = 3 in total).
-	for i, m := range c.com().Members {
-		if m.Weight() <= 2 {
-			c.nodes[i].stop()
+	for _, tc := range []struct {
+		weights []int
+		down    []int // weights of the members to stop, f shards in total
+	}{
+		{[]int{4, 3, 2, 1}, []int{2, 1}}, // n = 10, f = 3
+		{[]int{5, 4, 3, 1}, []int{3, 1}}, // n = 13, f = 4
+	} {
+		c := newCluster(t, tc.weights, 2)
+		for i, m := range c.com().Members {
+			for _, w := range tc.down {
+				if m.Weight() == w {
+					c.nodes[i].stop()
+				}
+			}
 		}
-	}
-	data := randomBlob(200_000, 7)
-	enc, reg := c.encodeAndRegister(data)
-	res, err := c.upload(ctx, enc, reg, nil)
-	if err != nil {
-		t.Fatalf("Upload with f shards down: %v", err)
-	}
-	if err := c.com().VerifyCertificate(res.Message, res.Certificate, epoch.ThresholdQuorum); err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("Read with f shards down: %v", err)
+		data := randomBlob(200_000, 7)
+		enc, reg := c.encodeAndRegister(data)
+		res, err := c.upload(ctx, enc, reg, nil)
+		if err != nil {
+			t.Fatalf("n=%d: Upload with f shards down: %v", c.p.N, err)
+		}
+		if err := c.com().VerifyCertificate(res.Message, res.Certificate, epoch.ThresholdQuorum); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("n=%d: Read with f shards down: %v", c.p.N, err)
+		}
 	}
 }
 
