@@ -3,6 +3,7 @@ package staking_test
 import (
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -34,9 +35,17 @@ func naiveDHondt(stakes []uint64, n, capSeats int) []int {
 	return seats
 }
 
+// iters is n, or 50·n under WALRUS_LONG=1 (make test-long).
+func iters(n int) int {
+	if os.Getenv("WALRUS_LONG") == "1" {
+		return 50 * n
+	}
+	return n
+}
+
 func TestDHondtMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for iter := 0; iter < 300; iter++ {
+	for iter := 0; iter < iters(300); iter++ {
 		m := 1 + r.IntN(40)
 		n := 4 + r.IntN(300)
 		stakes := make([]uint64, m)
@@ -98,7 +107,7 @@ func TestShardCapAtTwentyNodes(t *testing.T) {
 // the least any assignment can move (candidate i can keep at most min(prev_i, count_i)).
 func TestAssignShardsMinimalMovement(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for iter := 0; iter < 300; iter++ {
+	for iter := 0; iter < iters(300); iter++ {
 		n := 4 + r.IntN(200)
 		m := 1 + r.IntN(12)
 		old := m + r.IntN(4) // old owners; those >= m have departed
@@ -167,7 +176,7 @@ func weightAt(votes []uint64, w []int, keep func(v uint64) bool) int {
 
 func TestQuorumPriceOnRandomWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for iter := 0; iter < 500; iter++ {
+	for iter := 0; iter < iters(500); iter++ {
 		m := 1 + r.IntN(30)
 		votes := make([]uint64, m)
 		w := make([]int, m)
