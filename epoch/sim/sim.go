@@ -43,10 +43,13 @@ type Options struct {
 	LivenessBound        int64  // all correct nodes must reach Heights by GST + this
 	ChangeCommitteeEvery uint64 // 0: never; else the weights rotate among honest validators
 	RealBLS              bool
-	MaxEvents            int
-	TimeBound            int64 // max allowed drift of a checkpoint time ahead of the voter's clock
-	TickInterval         int64
-	Tendermint           tendermint.Config // timeouts; identity/app/scheme fields are filled per node
+	// Equivocation is the probability that a byzantine node sends a conflicting twin of a
+	// message to part of the network (default 0.5; negative means never).
+	Equivocation float64
+	MaxEvents    int
+	TimeBound    int64 // max allowed drift of a checkpoint time ahead of the voter's clock
+	TickInterval int64
+	Tendermint   tendermint.Config // timeouts; identity/app/scheme fields are filled per node
 	// Trace, when set, receives one line per processed event (for debugging a replay).
 	Trace func(string)
 	// Ready, when set, is called once setup (key generation) is done, before the first event;
@@ -63,6 +66,9 @@ func (o *Options) Defaults() {
 	}
 	if o.Heights == 0 {
 		o.Heights = 3
+	}
+	if o.Equivocation == 0 {
+		o.Equivocation = 0.5
 	}
 	def(&o.PreGSTMaxDelay, 1500)
 	def(&o.MinDelay, 5)
@@ -156,7 +162,13 @@ type node struct {
 	syncSent map[uint64]bool
 }
 
+type twinKey struct {
+	height uint64
+	round  int32
+}
+
 type simulator struct {
+	twins      map[twinKey][2]tendermint.Hash
 	o          Options
 	rng        *rand.Rand
 	q          queue
@@ -176,7 +188,7 @@ type simulator struct {
 // Run executes one simulation and returns a *Violation if an invariant breaks.
 func Run(o Options) (*Result, error) {
 	o.Defaults()
-	s := &simulator{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), commits: map[uint64]tendermint.Hash{}, commitTime: map[uint64]int64{}}
+	s := &simulator{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), commits: map[uint64]tendermint.Hash{}, commitTime: map[uint64]int64{}, twins: map[twinKey][2]tendermint.Hash{}}
 	s.network[0] = 0x77
 	if o.RealBLS {
 		s.scheme = tendermint.BLSScheme{}
@@ -513,19 +525,30 @@ func (s *simulator) byzantineBroadcast(i int, msg tendermint.Message) {
 	c := s.committeeFor(msg.MsgHeight())
 	switch m := msg.(type) {
 	case *tendermint.Proposal:
-		if s.rng.IntN(2) == 0 {
+		if s.rng.Float64() < s.o.Equivocation {
 			v := nd.app.value(m.Height, s.clock(i), s.rng.IntN(2) == 0)
 			p := *m
 			p.Value, p.ValidRound = v, -1
 			p.Signature = nd.signer.Sign(tendermint.ProposalSignBytes(s.network, c.Epoch, p.Height, p.Round, p.ValidRound, tendermint.HashValue(v)))
 			twin = &p
+			// Remember both values: byzantine voters back one to some nodes and the other to
+			// the rest, the split most likely to fork a flawed implementation.
+			s.twins[twinKey{m.Height, m.Round}] = [2]tendermint.Hash{tendermint.HashValue(m.Value), tendermint.HashValue(v)}
 		}
 	case *tendermint.Vote:
-		if s.rng.IntN(2) == 0 {
+		if s.rng.Float64() < s.o.Equivocation {
 			v := *m
-			if v.Value.IsNil() {
+			pair, split := s.twins[twinKey{m.Height, m.Round}]
+			switch {
+			case split && v.Value == pair[0]:
+				v.Value = pair[1]
+			case split && v.Value == pair[1]:
+				v.Value = pair[0]
+			case split && s.rng.IntN(2) == 0:
+				v.Value = pair[s.rng.IntN(2)]
+			case v.Value.IsNil():
 				v.Value = tendermint.HashValue(nd.app.value(m.Height, s.clock(i), false))
-			} else {
+			default:
 				v.Value = tendermint.Hash{}
 			}
 			v.Signature = nd.signer.Sign(tendermint.VoteSignBytes(s.network, c.Epoch, v.Type, v.Height, v.Round, v.Value))
