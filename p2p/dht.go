@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -21,6 +23,7 @@ import (
 // cross-check them against the ledger's shard map, and the bytes are self-verifying.
 type Discovery struct {
 	dht     *dht.IpfsDHT
+	host    host.Host
 	network string
 }
 
@@ -48,21 +51,50 @@ func NewDiscovery(h host.Host, network string, bootstrap []peer.AddrInfo) (*Disc
 	if err != nil {
 		return nil, fmt.Errorf("p2p: dht: %w", err)
 	}
-	return &Discovery{dht: d, network: network}, nil
+	return &Discovery{dht: d, host: h, network: network}, nil
 }
 
 // Bootstrap connects to the bootstrap peers and refreshes the routing table, returning
-// once the refresh completes (or ctx ends). A node calls it at start; it is safe to call
-// again after a partition heals.
+// once a refresh succeeds with at least one peer in the table (or ctx ends). Peers join the
+// table asynchronously, after identify, so an empty table is not an error here: Bootstrap
+// waits for the next identified peer and tries again. A node calls it at start; it is safe
+// to call again after a partition heals.
 func (d *Discovery) Bootstrap(ctx context.Context) error {
+	sub, err := d.host.EventBus().Subscribe([]any{
+		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated),
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
 	if err := d.dht.Bootstrap(ctx); err != nil {
 		return err
 	}
-	select {
-	case err := <-d.dht.RefreshRoutingTable():
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	// The DHT adds an identified peer on its own event subscription, which may run after
+	// ours; a slow tick re-checks the table so that ordering cannot strand us.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		if d.RoutingTableSize() > 0 {
+			select {
+			case last = <-d.dht.RefreshRoutingTable():
+				if last == nil {
+					return nil
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		select {
+		case <-sub.Out():
+		case <-tick.C:
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%w (last refresh: %v)", ctx.Err(), last)
+			}
+			return ctx.Err()
+		}
 	}
 }
 

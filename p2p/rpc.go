@@ -95,14 +95,15 @@ func CodeOf(err error) Code {
 
 // Handler serves one request of a protocol. from is the authenticated remote peer. The
 // request bytes are the caller's untrusted input, already capped at the protocol's
-// MaxRequest. ctx ends at the protocol's deadline. Returning an error sends its [Code]
+// MaxRequest. ctx ends when the exchange's time is up (the protocol's Timeout plus a
+// short grace, see serverGrace); an answer after that is not sent. Returning an error sends its [Code]
 // (CodeInternal unless it is a [*StatusError]) and message instead of a response.
 // Handlers must not block on the network (DESIGN.md §6): they hand the request to an actor
 // and wait for its answer.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 
 // Handle registers handler for p on h. Each inbound stream is served on the goroutine
-// libp2p gives it, with p.Timeout as its deadline; a malformed or oversized request, a
+// libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
 // handler panic or a write failure Resets the stream without affecting the host.
 func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
 	if err := p.Validate(); err != nil {
@@ -131,7 +132,11 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 			_ = s.Reset()
 		}
 	}()
-	deadline := time.Now().Add(p.Timeout)
+	// The server allows a grace period beyond the caller's deadline: both start the same
+	// clock, the caller slightly earlier, and an exchange that runs out of time must end on
+	// the caller's own timer (a clean ErrTimeout) rather than on a reset from the server
+	// that, on a loaded machine, could overtake it.
+	deadline := time.Now().Add(p.Timeout + serverGrace(p.Timeout))
 	if err := s.SetDeadline(deadline); err != nil {
 		return
 	}
@@ -143,6 +148,11 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	resp, herr := handler(ctx, from, req)
+	if ctx.Err() != nil {
+		// The deadline passed while the handler ran: the caller has given up (its own
+		// deadline is shorter and started earlier), so do not answer. Reset instead.
+		return
+	}
 	var out []byte
 	if herr != nil {
 		code := CodeOf(herr)
@@ -165,6 +175,11 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 		return
 	}
 	ok = s.Close() == nil
+}
+
+// serverGrace is how much longer than the caller a server keeps a stream open.
+func serverGrace(timeout time.Duration) time.Duration {
+	return max(timeout/10, 500*time.Millisecond)
 }
 
 // Call opens a stream to peer for p, sends req and returns the response body. The exchange
