@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/actors/actorstest"
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/node/blobstore"
@@ -28,6 +29,7 @@ func testCtx(t *testing.T) context.Context {
 // unevenly, checks the certificate, the progress reports, and that every node ends up
 // with all its slivers once the background uploads are done.
 func TestStoreAndRead(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
 	c := newCluster(t, []int{4, 3, 2, 1}, 1)
 	for i, size := range []int{0, 1, 1 << 20} {
@@ -70,6 +72,7 @@ func TestStoreAndRead(t *testing.T) {
 // TestFaultyNodesDown: with nodes worth f shards crashed, store and read still succeed,
 // at n = 10 (low-rate primary code) and n = 13 (high-rate, PROTOCOL.md §1).
 func TestFaultyNodesDown(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
 	for _, tc := range []struct {
 		weights []int
@@ -121,6 +124,7 @@ func TestTooManyDown(t *testing.T) {
 // confirmations; together f = 3 shards. The certificate excludes the forger and reads
 // still return the right bytes.
 func TestLyingNodes(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
 	c := newCluster(t, []int{4, 3, 2, 1}, 4)
 	var corrupt, forger int
@@ -186,6 +190,7 @@ func TestLyingNodes(t *testing.T) {
 // TestConfirmationRefused: nodes refuse slivers and confirmations for an unregistered
 // blob, and stop confirming once the blob turns invalid.
 func TestConfirmationRefused(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
 	c := newCluster(t, []int{4, 3, 2, 1}, 5, func(cfg *client.Config) { cfg.Retries = 1 })
 	enc, err := codec.Encode(c.p, randomBlob(5000, 10))
@@ -268,6 +273,7 @@ func slowHandler(release <-chan struct{}) p2p.Handler {
 // a read (the client hedges to other members after HedgeDelay, far below the protocol
 // timeouts of 30 s and 2 min).
 func TestSlowNodes(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
 	release := make(chan struct{})
 	defer close(release) // before the cleanups that wait for background uploads

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/actors/actorstest"
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
@@ -150,6 +151,7 @@ func (f *fixture) confirm() ([]byte, error) {
 // TestHostileRequests sends malformed, oversized, misdirected and corrupt requests: each
 // gets an error, nothing is stored, and the node keeps serving.
 func TestHostileRequests(t *testing.T) {
+	actorstest.CheckLeaks(t)
 	f := newFixture(t)
 	ctx := context.Background()
 
