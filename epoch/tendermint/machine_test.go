@@ -449,3 +449,50 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("negative timeout accepted")
 	}
 }
+
+// TestStaleProofOfLockRejected: line 28 accepts a re-proposal only when its proof of lock is
+// at least as recent as our lock. Locked on w in round 1, a re-proposal of v justified by
+// round 0 gets a nil prevote.
+func TestStaleProofOfLockRejected(t *testing.T) {
+	h := newHarness(t, []int{1, 1, 1, 1, 1, 1, 1}, false, 0)
+	var height uint64
+	for height = 1; ; height++ {
+		if h.proposerOf(height, 0) != 0 && h.proposerOf(height, 1) != 0 && h.proposerOf(height, 2) != 0 {
+			break
+		}
+	}
+	others := func(t tendermint.VoteType, r int32, v tendermint.Hash) []tendermint.Effect {
+		var effs []tendermint.Effect
+		for i := 1; i <= 4; i++ {
+			effs = append(effs, h.step(0, h.vote(i, t, height, r, v))...)
+		}
+		return effs
+	}
+	next := func(r int32) {
+		others(tendermint.Precommit, r, tendermint.Hash{})
+		h.step(0, tendermint.Timeout{Kind: tendermint.TimeoutPrecommit, Height: height, Round: r})
+	}
+	v, w := []byte("value-v"), []byte("value-w")
+	hv, hw := tendermint.HashValue(v), tendermint.HashValue(w)
+	h.step(0, tendermint.StartHeight{Height: height, Committee: h.c})
+	h.step(0, h.proposal(h.proposerOf(height, 0), height, 0, -1, v))
+	others(tendermint.Prevote, 0, hv)
+	if r, lh := h.ms[0].Locked(); r != 0 || lh != hv {
+		t.Fatalf("not locked on v at 0: %d", r)
+	}
+	next(0)
+	h.step(0, h.proposal(h.proposerOf(height, 1), height, 1, -1, w))
+	others(tendermint.Prevote, 1, hw)
+	effs := h.step(0, h.vote(5, tendermint.Prevote, height, 1, hw)) // our nil + 5 on w: a quorum
+	if pc := votesOf(effs, tendermint.Precommit); len(pc) != 1 || pc[0].Value != hw {
+		t.Fatalf("no precommit of w after its proof of lock: %+v", effs)
+	}
+	if r, lh := h.ms[0].Locked(); r != 1 || lh != hw {
+		t.Fatalf("not locked on w at 1: %d", r)
+	}
+	next(1)
+	effs = h.step(0, h.proposal(h.proposerOf(height, 2), height, 2, 0, v))
+	if pv := votesOf(effs, tendermint.Prevote); len(pv) != 1 || !pv[0].Value.IsNil() {
+		t.Fatalf("prevoted v on a proof of lock older than our lock: %+v", effs)
+	}
+}
