@@ -10,10 +10,15 @@ import (
 
 // BenchmarkStreamThroughput moves 256 MiB over one libp2p stream (TCP, Noise, yamux) on
 // loopback per iteration: the baseline the end-to-end store/read benchmark reports against.
-func BenchmarkStreamThroughput(b *testing.B) {
+func BenchmarkStreamThroughput(b *testing.B) { benchStream(b, false) }
+
+// BenchmarkStreamThroughputQUIC is the same over QUIC (TLS 1.3, QUIC streams).
+func BenchmarkStreamThroughputQUIC(b *testing.B) { benchStream(b, true) }
+
+func benchStream(b *testing.B, quic bool) {
 	const total = 256 << 20
 	const chunk = 1 << 20
-	hs := newHosts(b, 2, false)
+	hs := newHosts(b, 2, quic)
 	const proto = "/walrus/test-sink/1"
 	done := make(chan int64, 1)
 	hs[1].SetStreamHandler(proto, func(s network.Stream) {
