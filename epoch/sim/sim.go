@@ -30,7 +30,10 @@ type Options struct {
 	// f of the total, or Run refuses (safety is only promised up to f).
 	Byzantine []int
 	Crashed   []int // each crashes at a seeded time before GST
-	Heights   uint64
+	// Restart brings each crashed validator back, at a seeded time before GST+5s, from the
+	// Snapshot it had persisted (encoded and decoded, as a node would).
+	Restart bool
+	Heights uint64
 	// GST is when the network becomes synchronous: before it messages may be dropped,
 	// duplicated, delayed up to PreGSTMaxDelay, and cut by partitions; after it every message
 	// arrives within [MinDelay, MaxDelay].
@@ -118,6 +121,7 @@ const (
 	evTimeout
 	evTick
 	evCrash
+	evRestart
 )
 
 type event struct {
@@ -150,6 +154,7 @@ func (q *queue) Pop() any {
 }
 
 type node struct {
+	snapshot []byte // persisted at the crash
 	id       epoch.NodeID
 	m        *tendermint.Machine
 	app      *app
@@ -371,6 +376,12 @@ func (s *simulator) loop() error {
 			}
 		}
 		nd := s.nodes[e.to]
+		if e.kind == evRestart {
+			if err := s.restart(e.to); err != nil {
+				return err
+			}
+			continue
+		}
 		if nd.crashed {
 			continue
 		}
@@ -382,6 +393,14 @@ func (s *simulator) loop() error {
 		switch e.kind {
 		case evCrash:
 			nd.crashed = true
+			snap, err := nd.m.Snapshot().MarshalBinary()
+			if err != nil {
+				return s.fail("node %d snapshot: %v", e.to, err)
+			}
+			nd.snapshot = snap
+			if s.o.Restart {
+				s.push(&event{at: s.now + 1 + s.rng.Int64N(s.o.GST+5000), kind: evRestart, to: e.to})
+			}
 			continue
 		case evTick:
 			effs, err = nd.m.Step(s.clock(e.to), tendermint.Tick{})
@@ -407,6 +426,30 @@ func (s *simulator) loop() error {
 		}
 	}
 	return s.fail("event queue ran dry")
+}
+
+// restart replaces a crashed node's machine by a fresh one resumed from its snapshot.
+func (s *simulator) restart(i int) error {
+	nd := s.nodes[i]
+	snap, err := tendermint.DecodeSnapshot(nd.snapshot, 1<<20)
+	if err != nil {
+		return s.fail("node %d: decoding its snapshot: %v", i, err)
+	}
+	cfg := s.o.Tendermint
+	cfg.Network, cfg.Self, cfg.Signer, cfg.Scheme, cfg.App = s.network, nd.id, nd.signer, s.scheme, nd.app
+	m, err := tendermint.New(cfg)
+	if err != nil {
+		return err
+	}
+	nd.m, nd.crashed = m, false
+	nd.syncSent = map[uint64]bool{}
+	nd.height = snap.Height
+	effs, err := m.Step(s.clock(i), tendermint.Resume{Committee: s.committeeFor(snap.Height), Snapshot: snap})
+	if err != nil {
+		return s.fail("node %d Resume: %v", i, err)
+	}
+	s.push(&event{at: s.now + s.o.TickInterval, kind: evTick, to: i})
+	return s.apply(i, effs)
 }
 
 // syncFrom models the ledger sync stream: a node that hears of a later height asks that peer
@@ -658,6 +701,8 @@ func (s *simulator) trace(e *event) {
 		s.o.Trace(fmt.Sprintf("%s timeout %d h=%d r=%d", head, e.tmo.Kind, e.tmo.Height, e.tmo.Round))
 	case evCrash:
 		s.o.Trace(fmt.Sprintf("%s crash", head))
+	case evRestart:
+		s.o.Trace(fmt.Sprintf("%s restart", head))
 	}
 }
 

@@ -71,7 +71,7 @@ func adversarial(weights []int, heights uint64) func(seed uint64, r *rand.Rand) 
 		return sim.Options{
 			Seed: seed, Weights: weights, Byzantine: byz, Crashed: crashed, Heights: heights,
 			GST: r.Int64N(6000), DropRate: 0.25, DupRate: 0.1, Partitions: true,
-			ClockSkew: 100, ChangeCommitteeEvery: uint64(r.IntN(3)),
+			ClockSkew: 100, ChangeCommitteeEvery: uint64(r.IntN(3)), Restart: r.IntN(2) == 0,
 		}
 	}
 }

@@ -142,6 +142,10 @@ func (m *Machine) dispatch(ev Event) error {
 		return m.onVote(e)
 	case *Decision:
 		return m.onDecision(e)
+	case Resume:
+		return m.resume(e)
+	case *Resume:
+		return m.resume(*e)
 	case nil:
 		return errors.New("tendermint: nil event")
 	}
@@ -160,8 +164,16 @@ func (m *Machine) startHeight(e StartHeight) error {
 	if m.started && e.Height <= m.height {
 		return fmt.Errorf("%w: %d after %d", ErrBadHeight, e.Height, m.height)
 	}
+	m.reset(e.Height, c)
+	m.startRound(0) // line 10: upon start do StartRound(0)
+	m.replayBuffered()
+	return nil
+}
+
+// reset opens height with committee c and forgets everything about the previous height.
+func (m *Machine) reset(height uint64, c *epoch.Committee) {
 	m.started, m.decided = true, false
-	m.height = e.Height
+	m.height = height
 	m.committee = c
 	if m.seqFor != c {
 		m.seq, m.seqFor = ProposerSequence(c), c
@@ -180,8 +192,10 @@ func (m *Machine) startHeight(e StartHeight) error {
 	}
 	m.skipDirty = false
 	m.own = m.own[:0]
-	m.startRound(0) // line 10: upon start do StartRound(0)
-	// Replay what arrived early for this height; keep anything later.
+}
+
+// replayBuffered feeds what arrived early for this height; it keeps anything later.
+func (m *Machine) replayBuffered() {
 	buf := m.buffered
 	m.buffered, m.bufferedBytes = nil, 0
 	for _, msg := range buf {
@@ -192,13 +206,20 @@ func (m *Machine) startHeight(e StartHeight) error {
 			m.buffer(msg)
 		}
 	}
-	return nil
 }
 
 // startRound is StartRound (lines 11-21).
 func (m *Machine) startRound(r int32) {
 	m.round, m.step = r, stepPropose
 	m.roundState(r)
+	m.propose(r)
+	// The paper schedules timeoutPropose only at non-proposers; scheduling it always is
+	// harmless (line 57 acts only in step propose) and covers a proposer that had no value.
+	m.schedule(TimeoutPropose, r)
+}
+
+// propose is lines 13-19: the proposer of round r proposes validValue or a new value.
+func (m *Machine) propose(r int32) {
 	if m.self >= 0 && int(proposerOf(m.seq, m.height, r)) == m.self {
 		v, vr := m.validValue, m.validRound // line 14: re-propose validValue
 		if v == nil {
@@ -222,9 +243,6 @@ func (m *Machine) startRound(r int32) {
 			}
 		}
 	}
-	// The paper schedules timeoutPropose only at non-proposers; scheduling it always is
-	// harmless (line 57 acts only in step propose) and covers a proposer that had no value.
-	m.schedule(TimeoutPropose, r)
 }
 
 func (m *Machine) schedule(k TimeoutKind, r int32) {
