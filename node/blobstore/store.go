@@ -195,15 +195,8 @@ func (s *Store) verifySliver(m *codec.Metadata, id codec.BlobID, shard int, sl *
 // under shard. Each must be the primary or secondary sliver of the pair shard holds for
 // the blob. Either all are stored or none is (verification happens before any write).
 func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, slivers ...*codec.Sliver) error {
-	if err := s.checkShard(shard); err != nil {
+	if err := s.checkWritable(ctx, shard); err != nil {
 		return err
-	}
-	st, err := s.ShardState(ctx, shard)
-	if err != nil {
-		return err
-	}
-	if !st.Writable() {
-		return fmt.Errorf("%w: shard %d is %s", ErrShardNotWritable, shard, st)
 	}
 	m, err := s.Metadata(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -232,6 +225,79 @@ func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, sliv
 	// The confirmation this write enables promises durability (PROTOCOL.md §5).
 	if err := s.ds.Sync(ctx, nodestore.Shard(uint16(shard))); err != nil {
 		return fmt.Errorf("blobstore: sync slivers: %w", err)
+	}
+	return nil
+}
+
+// PairWrite is one shard's sliver pair of a blob, for PutPairs.
+type PairWrite struct {
+	Shard     int
+	Primary   *codec.Sliver
+	Secondary *codec.Sliver
+}
+
+// PutPairs verifies each pair like PutSlivers and stores every pair that verifies in one
+// batch with one sync, which is what an upload of many shards to one node needs (one fsync
+// instead of one per shard). errs[i] is pair i's verification failure (nil when stored);
+// err is a storage failure, in which case nothing is promised stored.
+func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite) (errs []error, err error) {
+	m, err := s.Metadata(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoMetadata, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	errs = make([]error, len(pairs))
+	b, err := s.ds.Batch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: batch: %w", err)
+	}
+	stored := 0
+	for i, pw := range pairs {
+		errs[i] = s.checkWritable(ctx, pw.Shard)
+		for _, sl := range []*codec.Sliver{pw.Primary, pw.Secondary} {
+			if errs[i] == nil {
+				errs[i] = s.verifySliver(&m, id, pw.Shard, sl)
+			}
+		}
+		if errs[i] == nil && pw.Primary.Axis == pw.Secondary.Axis {
+			errs[i] = fmt.Errorf("%w: two %s slivers", ErrWrongPair, pw.Primary.Axis)
+		}
+		if errs[i] != nil {
+			continue
+		}
+		for _, sl := range []*codec.Sliver{pw.Primary, pw.Secondary} {
+			if err := b.Put(ctx, SliverKey(pw.Shard, id, sl.Axis), sl.MarshalBCS()); err != nil {
+				return nil, fmt.Errorf("blobstore: put sliver: %w", err)
+			}
+		}
+		stored++
+	}
+	if stored == 0 {
+		return errs, nil
+	}
+	if err := b.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("blobstore: commit slivers: %w", err)
+	}
+	// The confirmation these writes enable promises durability (PROTOCOL.md §5).
+	if err := s.ds.Sync(ctx, nodestore.ShardsPrefix); err != nil {
+		return nil, fmt.Errorf("blobstore: sync slivers: %w", err)
+	}
+	return errs, nil
+}
+
+// checkWritable checks the shard index and that its state takes writes.
+func (s *Store) checkWritable(ctx context.Context, shard int) error {
+	if err := s.checkShard(shard); err != nil {
+		return err
+	}
+	st, err := s.ShardState(ctx, shard)
+	if err != nil {
+		return err
+	}
+	if !st.Writable() {
+		return fmt.Errorf("%w: shard %d is %s", ErrShardNotWritable, shard, st)
 	}
 	return nil
 }

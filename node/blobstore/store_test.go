@@ -235,3 +235,47 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 		t.Fatalf("ShardState after reopen = %v, %v", s, err)
 	}
 }
+
+func TestPutPairsStoresTheValidOnes(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(10)
+	enc := encode(t, 10, 4000, 5)
+	id := enc.BlobID
+	p0, s0 := pairFor(enc, 0)
+	if _, err := st.PutPairs(ctx, id, []blobstore.PairWrite{{Shard: 0, Primary: p0, Secondary: s0}}); !errors.Is(err, blobstore.ErrNoMetadata) {
+		t.Fatalf("PutPairs before metadata: %v", err)
+	}
+	if err := st.PutMetadata(ctx, id, &enc.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	p1, s1 := pairFor(enc, 1)
+	p2, s2 := pairFor(enc, 2)
+	bad := *s2
+	bad.Data = append([]byte(nil), s2.Data...)
+	bad.Data[3] ^= 8
+	errs, err := st.PutPairs(ctx, id, []blobstore.PairWrite{
+		{Shard: 0, Primary: p0, Secondary: s0},
+		{Shard: 1, Primary: p0, Secondary: s0}, // shard 0's pair on shard 1
+		{Shard: 2, Primary: p2, Secondary: &bad},
+		{Shard: 1, Primary: p1, Secondary: p1}, // two primaries
+		{Shard: 11, Primary: p1, Secondary: s1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], blobstore.ErrWrongPair) || !errors.Is(errs[2], codec.ErrSliverHashMismatch) ||
+		errs[3] == nil || !errors.Is(errs[4], blobstore.ErrBadShard) {
+		t.Fatalf("PutPairs errors: %v", errs)
+	}
+	if ok, _ := st.HasSlivers(ctx, id, []uint16{0}); !ok {
+		t.Fatal("valid pair not stored")
+	}
+	for _, sh := range []uint16{1, 2} {
+		if ok, _ := st.HasSlivers(ctx, id, []uint16{sh}); ok {
+			t.Fatalf("invalid pair stored on shard %d", sh)
+		}
+		if _, err := st.Sliver(ctx, id, int(sh), codec.AxisPrimary); !errors.Is(err, blobstore.ErrNotFound) {
+			t.Fatalf("half of an invalid pair stored on shard %d: %v", sh, err)
+		}
+	}
+}

@@ -282,18 +282,32 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 	}
 	results := make([]ItemResult, len(req.Pairs))
 	var firstErr error
+	fail := func(i int, err error) {
+		results[i].Code = p2p.CodeOf(err)
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	writes := make([]blobstore.PairWrite, 0, len(req.Pairs))
+	index := make([]int, 0, len(req.Pairs)) // writes[j] is req.Pairs[index[j]]
 	for i := range req.Pairs {
 		pr, se := &req.Pairs[i][0], &req.Pairs[i][1]
 		shard := p.ShardForPair(req.BlobID, int(pr.Index))
-		var err error
 		if _, ok := slices.BinarySearch(held, uint16(shard)); !ok {
-			err = p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard)
-		} else {
-			err = classify(s.cfg.Store.PutSlivers(ctx, req.BlobID, shard, pr, se))
+			fail(i, p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard))
+			continue
 		}
-		results[i].Code = p2p.CodeOf(err)
-		if err != nil && firstErr == nil {
-			firstErr = err
+		writes = append(writes, blobstore.PairWrite{Shard: shard, Primary: pr, Secondary: se})
+		index = append(index, i)
+	}
+	// One batch and one sync for all of the request's pairs.
+	errs, err := s.cfg.Store.PutPairs(ctx, req.BlobID, writes)
+	if err != nil {
+		return nil, classify(err)
+	}
+	for j, e := range errs {
+		if e != nil {
+			fail(index[j], classify(e))
 		}
 	}
 	if firstErr != nil {
