@@ -359,12 +359,21 @@ func (c *Cluster) WaitHeightContext(ctx context.Context, h uint64, nodes ...int)
 	})
 }
 
-// WaitCertified waits until every running node's ledger reports blob id certified.
+// WaitCertified waits until every running node's ledger reports blob id certified,
+// failing the test after the harness timeout.
 func (c *Cluster) WaitCertified(id codec.BlobID) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	err := c.poll(ctx, func() (bool, string) {
+	if err := c.WaitCertifiedContext(ctx, id); err != nil {
+		c.t.Fatalf("testnet: WaitCertified(%v): %v", id, err)
+	}
+}
+
+// WaitCertifiedContext is WaitCertified with a caller's context and an error instead of a
+// test failure. Every running node must implement BlobCertifier.
+func (c *Cluster) WaitCertifiedContext(ctx context.Context, id codec.BlobID) error {
+	return c.poll(ctx, func() (bool, string) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for i, in := range c.nodes {
@@ -381,9 +390,6 @@ func (c *Cluster) WaitCertified(id codec.BlobID) {
 		}
 		return true, ""
 	})
-	if err != nil {
-		c.t.Fatalf("testnet: WaitCertified(%v): %v", id, err)
-	}
 }
 
 // poll evaluates cond every pollInterval until it holds or ctx ends; the error then

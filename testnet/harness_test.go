@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/testnet"
 )
@@ -172,4 +175,55 @@ func TestGaterBlocksBeforeConnect(t *testing.T) {
 	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 		t.Fatalf("after Unblock: %v", err)
 	}
+}
+
+// certNode is a hostNode whose ledger "certifies" the blobs the test marks.
+type certNode struct {
+	*hostNode
+	mu        sync.Mutex
+	certified map[codec.BlobID]bool
+}
+
+func (n *certNode) Certified(id codec.BlobID) (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.certified[id], nil
+}
+
+func (n *certNode) certify(id codec.BlobID) {
+	n.mu.Lock()
+	n.certified[id] = true
+	n.mu.Unlock()
+}
+
+func TestHarnessWaitCertified(t *testing.T) {
+	start := func(ctx context.Context, nf *testnet.NodeFiles, g *testnet.Gater) (testnet.Instance, error) {
+		in, err := startHost(ctx, nf, g)
+		if err != nil {
+			return nil, err
+		}
+		return &certNode{hostNode: in.(*hostNode), certified: map[codec.BlobID]bool{}}, nil
+	}
+	c := testnet.New(t, 4, testnet.WithStartFunc(start))
+	id := codec.BlobID{7}
+	for i := 0; i < 3; i++ {
+		c.Node(i).(*certNode).certify(id)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.WaitCertifiedContext(short, id); err == nil || !strings.Contains(err.Error(), "node 3") {
+		t.Fatalf("WaitCertifiedContext with node 3 behind: %v", err)
+	}
+	// A crashed node does not hold the wait up.
+	c.Crash(3)
+	c.WaitCertified(id)
+	// A restarted node must certify again.
+	c.Restart(3)
+	short2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if err := c.WaitCertifiedContext(short2, id); err == nil {
+		t.Fatal("restarted node counted as certified")
+	}
+	c.Node(3).(*certNode).certify(id)
+	c.WaitCertified(id)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -35,9 +36,17 @@ func (n *NodeInstance) Certified(id codec.BlobID) (bool, error) {
 	return n.Ledger().BlobStatus(id).Kind == staking.StatusCertified, nil
 }
 
-// quietLogger discards node logs in the harness; node tests that want them pass their own
-// StartFunc. Logs of dozens of nodes would bury the test's own output.
-var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+// nodeLogger is the harness nodes' logger: discarded, since the logs of many nodes would
+// bury a test's own output, unless WALRUS_TESTNET_LOG names a level (debug, info, warn,
+// error), which sends every node's log to stderr tagged with its index.
+func nodeLogger(i int) *slog.Logger {
+	var lvl slog.Level
+	v := os.Getenv("WALRUS_TESTNET_LOG")
+	if v == "" || lvl.UnmarshalText([]byte(v)) != nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("node", i)
+}
 
 // startNode is the default StartFunc: node.LoadConfig on the generated config.yaml,
 // node.New with the harness's gater, Start.
@@ -46,7 +55,7 @@ func startNode(ctx context.Context, nf *NodeFiles, gater *Gater) (Instance, erro
 	if err != nil {
 		return nil, err
 	}
-	n, err := node.New(ctx, cfg, node.WithConnectionGater(gater), node.WithLogger(quietLogger))
+	n, err := node.New(ctx, cfg, node.WithConnectionGater(gater), node.WithLogger(nodeLogger(nf.Index)))
 	if err != nil {
 		return nil, err
 	}
