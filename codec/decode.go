@@ -60,19 +60,22 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, err
 	if countNonNil(cand) < k {
 		return nil, fmt.Errorf("%w: %d usable %s slivers, need %d", ErrNotEnoughSlivers, countNonNil(cand), axis, k)
 	}
-	// Use (and verify) exactly k: source positions first, as they need no decoding.
+	// Use (and verify, in parallel) exactly k: source positions first, as they need no
+	// decoding.
 	chosen := make([]*Sliver, usable)
 	verified := make([]bool, p.N)
-	have := 0
-	for i := 0; i < usable && have < k; i++ {
-		if cand[i] == nil {
-			continue
+	var use []int
+	for i := 0; i < usable && len(use) < k; i++ {
+		if cand[i] != nil {
+			chosen[i], verified[i] = cand[i], true
+			use = append(use, i)
 		}
-		if err := VerifySliver(p, m, cand[i]); err != nil {
-			return nil, err
-		}
-		chosen[i], verified[i] = cand[i], true
-		have++
+	}
+	scratch := make([]expandScratch, numWorkers(max(len(use), p.R)))
+	if err := parallelFor(len(use), func(w, j int) error {
+		return verifySliver(&scratch[w], p, m, chosen[use[j]])
+	}); err != nil {
+		return nil, err
 	}
 	sliverSyms := p.sourceSymbols(axis)
 	cs := chunkSize(s)
@@ -136,11 +139,11 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, err
 	}
 	// Default consistency check (PROTOCOL.md §4): the systematic primary slivers must hash to
 	// their committed values; those we verified on the way in already do.
-	err = parallelFor(R, func(_, r int) error {
+	err = parallelFor(R, func(w, r int) error {
 		if axis == AxisPrimary && verified[r] {
 			return nil
 		}
-		h, err := sliverHash(p, AxisPrimary, blob[r*C*s:(r+1)*C*s], s)
+		h, err := sliverHash(&scratch[w], p, AxisPrimary, blob[r*C*s:(r+1)*C*s], s)
 		if err != nil {
 			return err
 		}
@@ -191,12 +194,18 @@ func CheckConsistency(p Params, m *Metadata, blob []byte, strict bool) error {
 		return err
 	}
 	rowBytes := p.C * s
-	return parallelFor(p.R, func(_, r int) error {
-		row := make([]byte, rowBytes)
+	scratch := make([]expandScratch, numWorkers(p.R))
+	rows := make([][]byte, len(scratch))
+	return parallelFor(p.R, func(w, r int) error {
+		if rows[w] == nil {
+			rows[w] = make([]byte, rowBytes)
+		}
+		row := rows[w]
+		clear(row)
 		if r*rowBytes < len(blob) {
 			copy(row, blob[r*rowBytes:])
 		}
-		h, err := sliverHash(p, AxisPrimary, row, s)
+		h, err := sliverHash(&scratch[w], p, AxisPrimary, row, s)
 		if err != nil {
 			return err
 		}

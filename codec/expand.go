@@ -16,64 +16,78 @@ func axisCode(p Params, a Axis) (*rsCode, error) {
 // since recovery symbols are the cells of the target's own expansion.
 func recoveryCode(p Params, a Axis) (*rsCode, error) { return axisCode(p, a) }
 
+// expandScratch is reusable memory for expanding and hashing slivers (one per worker).
+type expandScratch struct {
+	conv   []byte
+	rec    []byte
+	cells  [][]byte
+	in     [][]byte
+	out    [][]byte
+	leaves [][HashLen]byte
+	hbuf   []byte
+	rs     rsScratch
+}
+
 // expandSymbols returns the n cells of the full expansion of sliver data (k symbols of s
 // bytes) along the other axis: the k source symbols followed by the n-k recovery symbols.
-// The first k cells alias data.
-func expandSymbols(code *rsCode, data []byte, s int) ([][]byte, error) {
+// The first k cells alias data, the others sc (valid until sc is reused).
+func expandSymbols(sc *expandScratch, code *rsCode, data []byte, s int) ([][]byte, error) {
 	k, n, cs := code.k, code.n, chunkSize(s)
 	if len(data) != k*s {
 		return nil, fmt.Errorf("%w: %d bytes for %d symbols of %d", ErrBadSliver, len(data), k, s)
 	}
-	conv := make([]byte, n*cs)
+	sc.conv = grow(sc.conv, n*cs)
+	conv := sc.conv
 	toChunks(conv[:k*cs], data, s)
-	in := make([][]byte, k)
-	for i := range in {
-		in[i] = conv[i*cs : (i+1)*cs]
+	sc.in = sc.in[:0]
+	for i := range k {
+		sc.in = append(sc.in, conv[i*cs:(i+1)*cs])
 	}
-	out := make([][]byte, n-k)
-	for i := range out {
-		out[i] = conv[(k+i)*cs : (k+i+1)*cs]
+	sc.out = sc.out[:0]
+	for i := range n - k {
+		sc.out = append(sc.out, conv[(k+i)*cs:(k+i+1)*cs])
 	}
-	var sc rsScratch
-	if err := code.encode(in, out, &sc); err != nil {
+	if err := code.encode(sc.in, sc.out, &sc.rs); err != nil {
 		return nil, err
 	}
-	cells := make([][]byte, n)
+	sc.cells = sc.cells[:0]
 	for i := range k {
-		cells[i] = data[i*s : (i+1)*s]
+		sc.cells = append(sc.cells, data[i*s:(i+1)*s])
 	}
-	rec := make([]byte, (n-k)*s)
-	fromChunks(rec, conv[k*cs:], s)
+	sc.rec = grow(sc.rec, (n-k)*s)
+	fromChunks(sc.rec, conv[k*cs:], s)
 	for i := range n - k {
-		cells[k+i] = rec[i*s : (i+1)*s]
+		sc.cells = append(sc.cells, sc.rec[i*s:(i+1)*s])
 	}
-	return cells, nil
+	return sc.cells, nil
 }
 
-// leafHashes hashes every cell as a Merkle leaf.
-func leafHashes(cells [][]byte) [][HashLen]byte {
-	out := make([][HashLen]byte, len(cells))
-	var buf []byte
+// leafHashes hashes every cell as a Merkle leaf into sc.leaves.
+func (sc *expandScratch) leafHashes(cells [][]byte) [][HashLen]byte {
+	if cap(sc.leaves) < len(cells) {
+		sc.leaves = make([][HashLen]byte, len(cells))
+	}
+	out := sc.leaves[:len(cells)]
 	for i, c := range cells {
-		if cap(buf) < 1+len(c) {
-			buf = make([]byte, 1+len(c))
+		if cap(sc.hbuf) < 1+len(c) {
+			sc.hbuf = make([]byte, 1+len(c))
 		}
-		out[i] = leafHash(buf, c)
+		out[i] = leafHash(sc.hbuf, c)
 	}
 	return out
 }
 
 // sliverHash is the Merkle root over the sliver's full expansion along the other axis.
-func sliverHash(p Params, a Axis, data []byte, s int) ([HashLen]byte, error) {
+func sliverHash(sc *expandScratch, p Params, a Axis, data []byte, s int) ([HashLen]byte, error) {
 	code, err := axisCode(p, a)
 	if err != nil {
 		return [HashLen]byte{}, err
 	}
-	cells, err := expandSymbols(code, data, s)
+	cells, err := expandSymbols(sc, code, data, s)
 	if err != nil {
 		return [HashLen]byte{}, err
 	}
-	return merkleRootInPlace(leafHashes(cells)), nil
+	return merkleRootInPlace(sc.leafHashes(cells)), nil
 }
 
 // SliverHash computes the commitment of a sliver: the Merkle root over its full expansion
@@ -82,12 +96,16 @@ func SliverHash(p Params, s *Sliver) ([HashLen]byte, error) {
 	if err := checkSliverShape(p, s); err != nil {
 		return [HashLen]byte{}, err
 	}
-	return sliverHash(p, s.Axis, s.Data, int(s.SymbolSize))
+	return sliverHash(new(expandScratch), p, s.Axis, s.Data, int(s.SymbolSize))
 }
 
 // VerifySliver checks an untrusted sliver against verified metadata: shape, the symbol size
 // the metadata implies, and its hash against the committed sliver hash.
 func VerifySliver(p Params, m *Metadata, s *Sliver) error {
+	return verifySliver(new(expandScratch), p, m, s)
+}
+
+func verifySliver(sc *expandScratch, p Params, m *Metadata, s *Sliver) error {
 	if err := checkMetadataShape(p, m); err != nil {
 		return err
 	}
@@ -101,7 +119,7 @@ func VerifySliver(p Params, m *Metadata, s *Sliver) error {
 	if int(s.SymbolSize) != ss {
 		return fmt.Errorf("%w: symbol size %d, metadata implies %d", ErrBadSliver, s.SymbolSize, ss)
 	}
-	h, err := sliverHash(p, s.Axis, s.Data, ss)
+	h, err := sliverHash(sc, p, s.Axis, s.Data, ss)
 	if err != nil {
 		return err
 	}

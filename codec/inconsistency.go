@@ -104,7 +104,7 @@ func VerifyInconsistencyProof(p Params, m *Metadata, ip *InconsistencyProof) err
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadInconsistencyProof, err)
 	}
-	h, err := sliverHash(p, ip.Target, sl.Data, int(sl.SymbolSize))
+	h, err := sliverHash(new(expandScratch), p, ip.Target, sl.Data, int(sl.SymbolSize))
 	if err != nil {
 		return err
 	}

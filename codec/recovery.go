@@ -90,11 +90,13 @@ func ExpandSliver(p Params, s *Sliver) (*ExpandedSliver, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := expandSymbols(code, s.Data, int(s.SymbolSize))
+	var sc expandScratch
+	cells, err := expandSymbols(&sc, code, s.Data, int(s.SymbolSize))
 	if err != nil {
 		return nil, err
 	}
-	return &ExpandedSliver{Sliver: *s, cells: cells, tree: newMerkleTree(leafHashes(cells))}, nil
+	leaves := append([][HashLen]byte(nil), sc.leafHashes(cells)...)
+	return &ExpandedSliver{Sliver: *s, cells: cells, tree: newMerkleTree(leaves)}, nil
 }
 
 // Root is the Merkle root over the expansion, i.e. the sliver's hash.
@@ -181,7 +183,7 @@ func RecoverSliver(p Params, m *Metadata, target Axis, index int, symbols []Reco
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := sliverHash(p, target, sl.Data, int(sl.SymbolSize))
+	h, err := sliverHash(new(expandScratch), p, target, sl.Data, int(sl.SymbolSize))
 	if err != nil {
 		return nil, nil, err
 	}
