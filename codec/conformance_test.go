@@ -287,6 +287,9 @@ func conformanceSizes(p codec.Params, long bool) []uint64 {
 	return sizes
 }
 
+// conformanceShards are the shard counts checked: both primary-code rates (high-rate at
+// n = 4, 5, 7, 13; low-rate at 10, 16, 31, 100, 301, 1000; PROTOCOL.md §1), including Walrus
+// Mainnet's 1000.
 func conformanceShards(long bool) []int {
 	if long {
 		return []int{4, 5, 7, 10, 13, 16, 31, 100, 301, 1000}
@@ -314,6 +317,7 @@ func TestConformanceWASM(t *testing.T) {
 	}
 }
 
+// checkConformance encodes data with both encoders and compares everything they produce.
 func checkConformance(t *testing.T, o *oracle, p codec.Params, data []byte) {
 	n := p.N
 	want, err := o.encode(t, n, data)
