@@ -27,11 +27,11 @@ func newHosts(t testing.TB, n int, quic bool) []host.Host {
 			addrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
 		}
 		h, err := p2p.NewHost(p2p.HostConfig{
-			Identity:     key,
-			ListenAddrs:  addrs,
-			DisableQUIC:  !quic,
-			MemoryBudget: 512 << 20,
-			FDBudget:     512,
+			Identity:    key,
+			ListenAddrs: addrs,
+			DisableQUIC: !quic,
+			// Default budgets: they are accounting limits, not allocations, and the
+			// stream-concurrency test needs the real per-peer numbers.
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -39,12 +39,20 @@ const (
 	peerStreamsInbound  = 1536
 	peerStreamsOutbound = 1024
 	peerConns           = 16 // a TCP and a QUIC connection, plus simultaneous-dial duplicates
-	// peerMemoryFraction: one peer may hold at most a quarter of the memory budget.
+	// peerMemoryFraction: one peer may hold at most a quarter of the memory budget. Every
+	// yamux stream reserves its initial 256 KiB window from the peer's memory scope at
+	// open, on both ends, so memory, not the stream count, is what binds first: a quarter
+	// of the default 2 GiB is 512 MiB = 2048 streams of 256 KiB, matching peerStreams.
+	// A smaller budget admits proportionally fewer concurrent streams per peer.
 	peerMemoryFraction = 4
-	// transient: streams and connections before protocol negotiation / peer identification;
-	// kept small because this is where unauthenticated floods sit.
+	// transient: connections before the handshake completes, and streams before their
+	// protocol is negotiated. Connections stay few (that is where unauthenticated floods
+	// sit). Streams only exist on authenticated connections and are also charged to their
+	// peer's scope, and a client that opens hundreds of sliver streams at once has all of
+	// them transient during negotiation, so the stream limit is as wide as one peer's
+	// budget (and memory, for their initial windows, likewise).
 	transientConns   = 256
-	transientStreams = 1024
+	transientStreams = 2 * peerStreams
 )
 
 // ResourceLimits returns the resource-manager limits for a memory and file-descriptor
@@ -79,6 +87,7 @@ func ResourceLimits(memory int64, fds int) rcmgr.ConcreteLimitConfig {
 		Transient: rcmgr.ResourceLimits{
 			Conns: transientConns, ConnsInbound: transientConns / 2, ConnsOutbound: transientConns / 2,
 			Streams: transientStreams, StreamsInbound: transientStreams / 2, StreamsOutbound: transientStreams / 2,
+			Memory: peerMem,
 		},
 		PeerDefault: rcmgr.ResourceLimits{
 			Conns: peerConns, ConnsInbound: peerConns, ConnsOutbound: peerConns,

@@ -203,3 +203,49 @@ func TestProtocolTable(t *testing.T) {
 		t.Fatalf("sliver cap %d is far above a full sliver", sliver.MaxRequest)
 	}
 }
+
+// TestManyConcurrentStreams: one client holds 600 sliver-sized exchanges open at once
+// against one server (a client pushing a whole blob's pairs to a node holding many
+// shards). The handler waits until every request has arrived, so all 600 streams are
+// provably open together; libp2p's default per-peer limits would refuse most of them.
+func TestManyConcurrentStreams(t *testing.T) {
+	const n = 600
+	hs := newHosts(t, 2, false)
+	proto := p2p.Protocol{ID: "/walrus/test-many/1", MaxRequest: 64 << 10, MaxResponse: 16, Timeout: 60 * time.Second}
+	arrived := make(chan struct{}, n)
+	all := make(chan struct{})
+	go func() {
+		for i := 0; i < n; i++ {
+			<-arrived
+		}
+		close(all)
+	}()
+	if err := p2p.Handle(hs[1], proto, func(ctx context.Context, _ peer.ID, req []byte) ([]byte, error) {
+		arrived <- struct{}{}
+		select {
+		case <-all:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return []byte{byte(len(req) >> 10)}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+	req := make([]byte, 32<<10)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			resp, err := p2p.Call(context.Background(), hs[0], hs[1].ID(), proto, req)
+			if err == nil && (len(resp) != 1 || resp[0] != 32) {
+				err = fmt.Errorf("bad response %v", resp)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+}
