@@ -329,3 +329,82 @@ func TestSlowNodes(t *testing.T) {
 		t.Fatalf("Read took %v with a stalled node", d)
 	}
 }
+
+// fakeHooks implements client.LedgerHooks over the fake ledger: registration is
+// immediate, certification checks the certificate as staking's certify-blob does.
+type fakeHooks struct {
+	c         *cluster
+	certified map[codec.BlobID]bool
+}
+
+func (h *fakeHooks) Committee(context.Context) (*epoch.Committee, error) { return h.c.com(), nil }
+
+func (h *fakeHooks) RegisterBlob(_ context.Context, enc *codec.EncodedBlob, opts client.StoreOptions) (client.Registration, bool, error) {
+	if h.certified[enc.BlobID] {
+		return client.Registration{}, true, nil
+	}
+	return h.c.ledger.register(enc.BlobID, opts.Deletable), false, nil
+}
+
+func (h *fakeHooks) CertifyBlob(_ context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {
+	msg := dataplane.ConfirmationRequest{BlobID: id, Epoch: h.c.com().Epoch, Deletable: reg.Deletable, Object: reg.Object}
+	if err := h.c.com().VerifyCertificate(msg.Message(testNetwork), res.Certificate, epoch.ThresholdQuorum); err != nil {
+		return err
+	}
+	h.certified[id] = true
+	return nil
+}
+
+// TestStoreFlow runs the whole store through the ledger hooks, then stores the same bytes
+// again, which reuses the certified blob instead of uploading.
+func TestStoreFlow(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 10)
+	hooks := &fakeHooks{c: c, certified: map[codec.BlobID]bool{}}
+	data := randomBlob(70_000, 14)
+	var last client.Progress
+	res, err := c.client.Store(ctx, data, hooks, client.StoreOptions{Epochs: 3, Deletable: true,
+		Progress: func(p client.Progress) { last = p }})
+	if err != nil {
+		t.Fatalf("Store: %v", err)
+	}
+	<-res.Upload.Done()
+	if res.AlreadyCertified || !hooks.certified[res.BlobID] || !last.Quorum {
+		t.Fatalf("Store result %+v, progress %+v", res, last)
+	}
+	again, err := c.client.Store(ctx, data, hooks, client.StoreOptions{Epochs: 3})
+	if err != nil || !again.AlreadyCertified || again.BlobID != res.BlobID || again.Upload != nil {
+		t.Fatalf("second Store: %+v, %v", again, err)
+	}
+	got, err := c.client.Read(ctx, c.com(), res.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read: %v", err)
+	}
+}
+
+// TestUploadCancelled: when the caller gives up before the quorum, Upload returns the
+// context's error promptly and stops every upload goroutine (the leak check sees none).
+func TestUploadCancelled(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	c := newCluster(t, []int{4, 3, 2, 1}, 11)
+	release := make(chan struct{})
+	defer close(release)
+	mp, _, _, _ := dataplane.Protocols(c.p)
+	for _, nd := range c.nodes {
+		if err := p2p.Handle(nd.host, mp, slowHandler(release), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, reg := c.encodeAndRegister(randomBlob(1000, 15))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.client.Upload(ctx, c.com(), enc, reg, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Upload to stalled nodes: %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Upload returned after %v", d)
+	}
+}
