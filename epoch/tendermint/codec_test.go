@@ -170,3 +170,29 @@ func TestFakeScheme(t *testing.T) {
 		t.Fatal("empty aggregate")
 	}
 }
+
+// FuzzMachineStep feeds decoded untrusted bytes to a running machine: whatever arrives, Step
+// must not panic (its error may be anything).
+func FuzzMachineStep(f *testing.F) {
+	for _, m := range sampleMessages() {
+		b, _ := tendermint.Encode(m)
+		f.Add(b)
+	}
+	c, keys := epochtest.Committee(1, []int{1, 2, 3, 4}, 42)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := tendermint.New(tendermint.Config{Network: testNet, Self: c.Members[0].Node,
+			Signer: tendermint.FakeSigner{PK: keys[0].PublicKey()}, Scheme: tendermint.FakeScheme{}, App: &testApp{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Step(0, tendermint.StartHeight{Height: 9, Committee: c}); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := tendermint.Decode(b, 1<<16)
+		if err != nil {
+			return
+		}
+		_, _ = m.Step(0, msg)
+		_, _ = m.Step(5000, tendermint.Tick{})
+	})
+}
