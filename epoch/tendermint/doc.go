@@ -15,6 +15,12 @@
 // changes decided at height h take effect at h+1, as in Tendermint; messages for h+1 that
 // arrive meanwhile are buffered (boundedly) and replayed.
 //
+// A validator that may crash persists Machine.Snapshot (its lock, valid value, round and the
+// messages it signed at this height) durably after each Step that broadcast its own message
+// and before sending, and restarts with Resume instead of StartHeight: otherwise it could
+// forget a lock or sign a second, conflicting vote, which is equivocation. The simulator
+// restarts crashed validators this way.
+//
 // # The algorithm
 //
 // Line numbers in comments refer to Algorithm 1 of the paper. Weights are shards, not nodes:
