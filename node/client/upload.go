@@ -72,8 +72,9 @@ type nodeResult struct {
 // and returns a certificate as soon as confirmations worth n-f shards are in. The
 // remaining uploads continue in the background, bounded by Config.BackgroundTimeout;
 // UploadResult.Done reports their end. If ctx ends before the quorum, everything stops.
-// progress, if not nil, is called (serially) after every acknowledged batch and
-// confirmation.
+// progress, if not nil, is called (serially, never concurrently) after every acknowledged
+// batch and every node's outcome, including from the background uploads after Upload has
+// returned, until Done.
 //
 // The blob must already be registered on the ledger (nodes refuse unregistered blobs); see
 // Store for the whole flow.

@@ -51,11 +51,14 @@ func PairCap(p codec.Params) int {
 	return (p.R+p.C)*codec.MaxSymbolSize + 64
 }
 
-// BatchCap is the size cap of a sliver request or response body: at least one pair, and
-// at least batchFloor so small slivers batch. Derived from the encoding parameters
-// (DESIGN.md §5 "every read a size cap derived from the encoding parameters").
+// BatchCap is the size cap of a sliver request or response body, derived from the
+// encoding parameters (DESIGN.md §5 "every read a size cap derived from the encoding
+// parameters"): at least one full-size pair (PairCap), at most all n pairs a node could
+// hold, and otherwise batchFloor so that small-sliver blobs move in one exchange while one
+// stream never makes a node buffer more than the larger of one pair and 32 MiB.
 func BatchCap(p codec.Params) int {
-	return max(PairCap(p)+64, batchFloor)
+	pair := PairCap(p)
+	return max(pair, min(p.N*pair, batchFloor)) + 64
 }
 
 // MaxBatchItems bounds the items of one sliver request: a node never holds more than n
