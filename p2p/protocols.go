@@ -51,9 +51,14 @@ type Protocol struct {
 	Timeout time.Duration
 }
 
+// maxProtocolCap bounds any protocol's caps: no walrus message comes near 1 GiB, and the
+// bound keeps cap arithmetic far from overflow.
+const maxProtocolCap = 1 << 30
+
 // Validate reports whether p is usable.
 func (p Protocol) Validate() error {
-	if p.ID == "" || p.MaxRequest < 0 || p.MaxResponse < 0 || p.Timeout <= 0 {
+	if p.ID == "" || p.MaxRequest < 0 || p.MaxResponse < 0 || p.Timeout <= 0 ||
+		p.MaxRequest > maxProtocolCap || p.MaxResponse > maxProtocolCap {
 		return fmt.Errorf("p2p: invalid protocol spec %+v", p)
 	}
 	return nil

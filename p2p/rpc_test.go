@@ -191,6 +191,9 @@ func TestProtocolTable(t *testing.T) {
 		}
 		seen[string(pr.ID)] = true
 	}
+	if err := (p2p.Protocol{ID: "/x/1", MaxRequest: 1 << 31, MaxResponse: 1, Timeout: time.Second}).Validate(); err == nil {
+		t.Fatal("2 GiB cap accepted")
+	}
 	sliver, ok := p2p.ProtocolFor(p, p2p.IDSliver)
 	if !ok {
 		t.Fatal("no sliver protocol")
