@@ -51,14 +51,15 @@ type Protocol struct {
 	Timeout time.Duration
 }
 
-// maxProtocolCap bounds any protocol's caps: no walrus message comes near 1 GiB, and the
-// bound keeps cap arithmetic far from overflow.
-const maxProtocolCap = 1 << 30
+// maxProtocolCap bounds any protocol's caps far from integer overflow (cap arithmetic adds
+// status bytes and headers) while leaving room for the largest geometry: at n = 65535 a
+// single sliver may reach C·MaxSymbolSize ≈ 2.9 GB.
+const maxProtocolCap int64 = 1 << 40
 
 // Validate reports whether p is usable.
 func (p Protocol) Validate() error {
 	if p.ID == "" || p.MaxRequest < 0 || p.MaxResponse < 0 || p.Timeout <= 0 ||
-		p.MaxRequest > maxProtocolCap || p.MaxResponse > maxProtocolCap {
+		int64(p.MaxRequest) > maxProtocolCap || int64(p.MaxResponse) > maxProtocolCap {
 		return fmt.Errorf("p2p: invalid protocol spec %+v", p)
 	}
 	return nil

@@ -191,8 +191,15 @@ func TestProtocolTable(t *testing.T) {
 		}
 		seen[string(pr.ID)] = true
 	}
-	if err := (p2p.Protocol{ID: "/x/1", MaxRequest: 1 << 31, MaxResponse: 1, Timeout: time.Second}).Validate(); err == nil {
-		t.Fatal("2 GiB cap accepted")
+	if err := (p2p.Protocol{ID: "/x/1", MaxRequest: 1 << 41, MaxResponse: 1, Timeout: time.Second}).Validate(); err == nil {
+		t.Fatal("2 TiB cap accepted")
+	}
+	for _, n := range []int{4, 10, 1000, codec.MaxShards} {
+		for _, pr := range p2p.Protocols(codec.MustParams(n)) {
+			if err := pr.Validate(); err != nil {
+				t.Fatalf("n=%d: %v", n, err)
+			}
+		}
 	}
 	sliver, ok := p2p.ProtocolFor(p, p2p.IDSliver)
 	if !ok {
