@@ -315,7 +315,11 @@ func TestFailuresAgeOutOfWindow(t *testing.T) {
 func TestChildEscalatesToParent(t *testing.T) {
 	actorstest.CheckLeaks(t)
 	escalated := make(chan error, 1)
-	root := newSystem(t, actors.WithEscalationHandler(func(err error) { escalated <- err }))
+	var root *actors.System
+	root = newSystem(t, actors.WithEscalationHandler(func(err error) {
+		_ = root.Stop() // a handler that shuts the system down must not deadlock
+		escalated <- err
+	}))
 	child, err := root.Child("store", actors.WithRestartPolicy(0, time.Minute))
 	if err != nil {
 		t.Fatal(err)

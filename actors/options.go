@@ -128,8 +128,9 @@ func WithObserver(f func(RestartEvent)) Option {
 }
 
 // WithEscalationHandler sets what a root [System] calls, once, when it stops because a
-// failure escalated to it (the node uses it to begin an orderly shutdown). It is ignored
-// on child systems, which always escalate to their parent.
+// failure escalated to it (the node uses it to begin an orderly shutdown). It runs on its
+// own goroutine, so it may call [System.Stop]. It is ignored on child systems, which
+// always escalate to their parent.
 func WithEscalationHandler(f func(error)) Option {
 	return func(c *config) error {
 		c.onEscalate = f

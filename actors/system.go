@@ -132,7 +132,9 @@ func (s *System) escalate(err error) {
 		return
 	}
 	if s.cfg.onEscalate != nil {
-		s.cfg.onEscalate(err)
+		// On its own goroutine: the handler may well call Stop, which waits for the
+		// supervisor goroutine we are running on.
+		go s.cfg.onEscalate(err)
 	}
 	// A root stopped by escalation still needs someone to wait for its goroutines before
 	// Done closes; a helper goroutine does that (it is not counted in wg, and ends as soon as
