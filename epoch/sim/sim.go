@@ -13,7 +13,6 @@ package sim
 
 import (
 	"container/heap"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 
@@ -114,45 +113,6 @@ func (v *Violation) Error() string {
 	return fmt.Sprintf("seed %d, t=%dms: %s", v.Seed, v.Time, v.What)
 }
 
-type evKind uint8
-
-const (
-	evDeliver evKind = 1 + iota
-	evTimeout
-	evTick
-	evCrash
-	evRestart
-)
-
-type event struct {
-	at   int64
-	seq  uint64
-	kind evKind
-	to   int
-	from int
-	msg  tendermint.Message
-	tmo  tendermint.Timeout
-}
-
-// queue is a min-heap of events by (time, insertion order): ties break deterministically.
-type queue []*event
-
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *queue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
 type node struct {
 	snapshot []byte // persisted at the crash
 	id       epoch.NodeID
@@ -165,11 +125,6 @@ type node struct {
 	height   uint64 // height being agreed
 	log      map[uint64]*tendermint.Decision
 	syncSent map[uint64]bool
-}
-
-type twinKey struct {
-	height uint64
-	round  int32
 }
 
 type simulator struct {
@@ -320,12 +275,6 @@ func (s *simulator) committeeFor(h uint64) *epoch.Committee {
 	return s.committees[(h/s.o.ChangeCommitteeEvery)%2]
 }
 
-func (s *simulator) push(e *event) {
-	s.seq++
-	e.seq = s.seq
-	heap.Push(&s.q, e)
-}
-
 func (s *simulator) clock(i int) int64 { return s.now + s.nodes[i].skew }
 
 func (s *simulator) start(i int, h uint64) error {
@@ -452,18 +401,6 @@ func (s *simulator) restart(i int) error {
 	return s.apply(i, effs)
 }
 
-// syncFrom models the ledger sync stream: a node that hears of a later height asks that peer
-// for the decision of its own height.
-func (s *simulator) syncFrom(peer, to int) {
-	nd := s.nodes[to]
-	d := s.nodes[peer].log[nd.height]
-	if d == nil || nd.syncSent[nd.height] || s.nodes[peer].byz {
-		return
-	}
-	nd.syncSent[nd.height] = true
-	s.send(peer, to, d)
-}
-
 func (s *simulator) apply(i int, effs []tendermint.Effect) error {
 	nd := s.nodes[i]
 	for _, eff := range effs {
@@ -537,176 +474,4 @@ func (s *simulator) onCommit(i int, c tendermint.Commit) error {
 	nd.log[c.Height] = &tendermint.Decision{Height: c.Height, Value: c.Value, Commit: c.Commit}
 	nd.app.applied(c.Value)
 	return s.start(i, c.Height+1)
-}
-
-func (s *simulator) send(from, to int, msg tendermint.Message) {
-	if s.now < s.o.GST {
-		if s.partition != nil && s.partition[from] != s.partition[to] {
-			return
-		}
-		if s.rng.Float64() < s.o.DropRate {
-			return
-		}
-		copies := 1
-		if s.rng.Float64() < s.o.DupRate {
-			copies = 2
-		}
-		for k := 0; k < copies; k++ {
-			s.push(&event{at: s.now + s.rng.Int64N(s.o.PreGSTMaxDelay+1), kind: evDeliver, to: to, from: from, msg: msg})
-		}
-		return
-	}
-	d := s.o.MinDelay + s.rng.Int64N(s.o.MaxDelay-s.o.MinDelay+1)
-	s.push(&event{at: s.now + d, kind: evDeliver, to: to, from: from, msg: msg})
-}
-
-// byzantineBroadcast sends msg to some nodes and a conflicting, validly signed twin to the
-// others: double proposals and double votes (the equivocations of DESIGN.md §4).
-func (s *simulator) byzantineBroadcast(i int, msg tendermint.Message) {
-	nd := s.nodes[i]
-	twin := tendermint.Message(nil)
-	c := s.committeeFor(msg.MsgHeight())
-	switch m := msg.(type) {
-	case *tendermint.Proposal:
-		if s.rng.Float64() < s.o.Equivocation {
-			v := nd.app.value(m.Height, s.clock(i), s.rng.IntN(2) == 0)
-			p := *m
-			p.Value, p.ValidRound = v, -1
-			p.Signature = nd.signer.Sign(tendermint.ProposalSignBytes(s.network, c.Epoch, p.Height, p.Round, p.ValidRound, tendermint.HashValue(v)))
-			twin = &p
-			// Remember both values: byzantine voters back one to some nodes and the other to
-			// the rest, the split most likely to fork a flawed implementation.
-			s.twins[twinKey{m.Height, m.Round}] = [2]tendermint.Hash{tendermint.HashValue(m.Value), tendermint.HashValue(v)}
-		}
-	case *tendermint.Vote:
-		if s.rng.Float64() < s.o.Equivocation {
-			v := *m
-			pair, split := s.twins[twinKey{m.Height, m.Round}]
-			switch {
-			case split && v.Value == pair[0]:
-				v.Value = pair[1]
-			case split && v.Value == pair[1]:
-				v.Value = pair[0]
-			case split && s.rng.IntN(2) == 0:
-				v.Value = pair[s.rng.IntN(2)]
-			case v.Value.IsNil():
-				v.Value = tendermint.HashValue(nd.app.value(m.Height, s.clock(i), false))
-			default:
-				v.Value = tendermint.Hash{}
-			}
-			v.Signature = nd.signer.Sign(tendermint.VoteSignBytes(s.network, c.Epoch, v.Type, v.Height, v.Round, v.Value))
-			twin = &v
-		}
-	}
-	for j := range s.nodes {
-		if j == i {
-			continue
-		}
-		if twin != nil && s.rng.IntN(2) == 0 {
-			s.send(i, j, twin)
-		} else {
-			s.send(i, j, msg)
-		}
-	}
-}
-
-// app is the simulated ledger: a value is height u64 | time i64 | valid u8 | author u32.
-// Honest Validate checks the height, the validity flag, and that the time is after the last
-// committed checkpoint and at most TimeBound ahead of the voter's clock (DESIGN.md §4).
-// Byzantine apps propose invalid values half the time and accept everything.
-type app struct {
-	sim      *simulator
-	self     int
-	byz      bool
-	lastTime int64
-}
-
-type value struct {
-	height uint64
-	time   int64
-	valid  bool
-}
-
-func (a *app) value(h uint64, now int64, valid bool) []byte {
-	t := now
-	if t <= a.lastTime {
-		t = a.lastTime + 1
-	}
-	b := binary.LittleEndian.AppendUint64(nil, h)
-	b = binary.LittleEndian.AppendUint64(b, uint64(t))
-	if valid {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	return binary.LittleEndian.AppendUint32(b, uint32(a.self))
-}
-
-func parseValue(b []byte) (value, error) {
-	if len(b) != 21 {
-		return value{}, fmt.Errorf("value of %d bytes", len(b))
-	}
-	return value{height: binary.LittleEndian.Uint64(b), time: int64(binary.LittleEndian.Uint64(b[8:])), valid: b[16] == 1}, nil
-}
-
-// Propose implements tendermint.App.
-func (a *app) Propose(h uint64, _ int32, now int64) ([]byte, error) {
-	if a.byz {
-		return a.value(h, now, a.sim.rng.IntN(2) == 0), nil
-	}
-	return a.value(h, now, true), nil
-}
-
-// Validate implements tendermint.App.
-func (a *app) Validate(h uint64, b []byte, now int64) error {
-	if a.byz {
-		return nil
-	}
-	v, err := parseValue(b)
-	switch {
-	case err != nil:
-		return err
-	case v.height != h:
-		return fmt.Errorf("value for height %d at %d", v.height, h)
-	case !v.valid:
-		return fmt.Errorf("invalid transactions")
-	case v.time <= a.lastTime:
-		return fmt.Errorf("checkpoint time %d not after %d", v.time, a.lastTime)
-	case v.time > now+a.sim.o.TimeBound:
-		return fmt.Errorf("checkpoint time %d too far ahead of %d", v.time, now)
-	}
-	return nil
-}
-
-func (a *app) applied(b []byte) {
-	if v, err := parseValue(b); err == nil && v.time > a.lastTime {
-		a.lastTime = v.time
-	}
-}
-
-func (s *simulator) trace(e *event) {
-	nd := s.nodes[e.to]
-	head := fmt.Sprintf("t=%d node=%d h=%d r=%d", s.now, e.to, nd.height, nd.m.Round())
-	switch e.kind {
-	case evDeliver:
-		switch m := e.msg.(type) {
-		case *tendermint.Proposal:
-			s.o.Trace(fmt.Sprintf("%s <- %d proposal h=%d r=%d vr=%d v=%x", head, e.from, m.Height, m.Round, m.ValidRound, hashPrefix(m.Value)))
-		case *tendermint.Vote:
-			s.o.Trace(fmt.Sprintf("%s <- %d %s h=%d r=%d v=%x", head, e.from, m.Type, m.Height, m.Round, m.Value[:4]))
-		case *tendermint.Decision:
-			s.o.Trace(fmt.Sprintf("%s <- %d decision h=%d", head, e.from, m.Height))
-		}
-	case evTimeout:
-		s.o.Trace(fmt.Sprintf("%s timeout %d h=%d r=%d", head, e.tmo.Kind, e.tmo.Height, e.tmo.Round))
-	case evCrash:
-		s.o.Trace(fmt.Sprintf("%s crash", head))
-	case evRestart:
-		s.o.Trace(fmt.Sprintf("%s restart", head))
-	}
-}
-
-func hashPrefix(v []byte) []byte {
-	h := tendermint.HashValue(v)
-	return h[:4]
 }

@@ -98,19 +98,19 @@ func tight(weights []int) func(seed uint64, r *rand.Rand) sim.Options {
 // instead of counted for its value; 2184 and 1496 when a node lacked a crashed member's
 // precommits that had moved everyone else on (fixed by relaying recent rounds' votes).
 var scenarios = []scenario{
-	{"n=4/adversarial", []int{1, 2, 3, 4}, 400, 10000, []uint64{31, 2184}, adversarial([]int{1, 2, 3, 4}, 3)},
-	{"n=7/adversarial", []int{5, 1, 3, 3, 2, 4, 2}, 250, 6000, []uint64{3}, adversarial([]int{5, 1, 3, 3, 2, 4, 2}, 3)},
-	{"n=10/adversarial", []int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 150, 4000, []uint64{57, 1496}, adversarial([]int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 3)},
-	{"n=4/long-asynchrony", []int{1, 1, 1, 1}, 200, 5000, nil, func(seed uint64, r *rand.Rand) sim.Options {
+	{"n=4/adversarial", []int{1, 2, 3, 4}, 250, 10000, []uint64{31, 2184}, adversarial([]int{1, 2, 3, 4}, 3)},
+	{"n=7/adversarial", []int{5, 1, 3, 3, 2, 4, 2}, 150, 6000, []uint64{3}, adversarial([]int{5, 1, 3, 3, 2, 4, 2}, 3)},
+	{"n=10/adversarial", []int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 100, 4000, []uint64{57, 1496}, adversarial([]int{7, 3, 1, 4, 4, 2, 6, 1, 3, 5}, 3)},
+	{"n=4/long-asynchrony", []int{1, 1, 1, 1}, 100, 5000, nil, func(seed uint64, r *rand.Rand) sim.Options {
 		return sim.Options{
 			Seed: seed, Weights: []int{1, 1, 1, 1}, Byzantine: []int{r.IntN(4)}, Heights: 4,
 			GST: 5000 + r.Int64N(15000), DropRate: 0.4, DupRate: 0.2, Partitions: true, ClockSkew: 100,
 			Equivocation: 1,
 		}
 	}},
-	{"n=4/tight-timeouts", []int{1, 1, 1, 1}, 200, 10000, nil, tight([]int{1, 1, 1, 1})},
-	{"n=7/tight-timeouts", []int{1, 2, 1, 2, 1, 2, 1}, 100, 5000, nil, tight([]int{1, 2, 1, 2, 1, 2, 1})},
-	{"n=7/byzantine-synchronous", []int{2, 2, 2, 2, 3, 3, 3}, 300, 10000, []uint64{22}, func(seed uint64, r *rand.Rand) sim.Options {
+	{"n=4/tight-timeouts", []int{1, 1, 1, 1}, 150, 10000, nil, tight([]int{1, 1, 1, 1})},
+	{"n=7/tight-timeouts", []int{1, 2, 1, 2, 1, 2, 1}, 80, 5000, nil, tight([]int{1, 2, 1, 2, 1, 2, 1})},
+	{"n=7/byzantine-synchronous", []int{2, 2, 2, 2, 3, 3, 3}, 150, 10000, []uint64{22}, func(seed uint64, r *rand.Rand) sim.Options {
 		byz, _ := faulty(r, []int{2, 2, 2, 2, 3, 3, 3}, false)
 		return sim.Options{Seed: seed, Weights: []int{2, 2, 2, 2, 3, 3, 3}, Byzantine: byz, Heights: 5}
 	}},
