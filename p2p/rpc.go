@@ -2,8 +2,10 @@ package p2p
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 	"unicode/utf8"
@@ -153,28 +155,38 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 		// deadline is shorter and started earlier), so do not answer. Reset instead.
 		return
 	}
-	var out []byte
+	status, body := byte(0), resp
 	if herr != nil {
-		code := CodeOf(herr)
 		msg := herr.Error()
 		var se *StatusError
 		if errors.As(herr, &se) {
 			msg = se.Message
 		}
-		out = append([]byte{byte(code)}, truncateUTF8(msg, maxStatusMessage)...)
-	} else {
-		if len(resp) > p.MaxResponse {
-			logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", len(resp), "cap", p.MaxResponse)
-			out = append([]byte{byte(CodeInternal)}, "response too large"...)
-		} else {
-			out = make([]byte, 0, 1+len(resp))
-			out = append(append(out, 0), resp...)
-		}
+		status, body = byte(CodeOf(herr)), []byte(truncateUTF8(msg, maxStatusMessage))
+	} else if len(resp) > p.MaxResponse {
+		logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", len(resp), "cap", p.MaxResponse)
+		status, body = byte(CodeInternal), []byte("response too large")
 	}
-	if err := WriteFrame(s, out); err != nil {
+	if err := writeStatusFrame(s, status, body); err != nil {
 		return
 	}
 	ok = s.Close() == nil
+}
+
+// writeStatusFrame writes frame(status || body) without copying body (slivers are tens of
+// megabytes): the length prefix and status byte go first, then body.
+func writeStatusFrame(w io.Writer, status byte, body []byte) error {
+	hdr := binary.AppendUvarint(make([]byte, 0, maxUvarintLen+1), uint64(1+len(body)))
+	hdr = append(hdr, status)
+	if len(body) <= 4096 {
+		_, err := w.Write(append(hdr, body...))
+		return classify(err)
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return classify(err)
+	}
+	_, err := w.Write(body)
+	return classify(err)
 }
 
 // serverGrace is how much longer than the caller a server keeps a stream open.
