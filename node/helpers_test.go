@@ -48,7 +48,7 @@ type testNet struct {
 
 const testShards = 12
 
-func newTestNet(t *testing.T, n int) *testNet {
+func newTestNet(t testing.TB, n int) *testNet {
 	t.Helper()
 	dir := t.TempDir()
 	tn := &testNet{dir: dir}
@@ -122,7 +122,7 @@ func newTestNet(t *testing.T, n int) *testNet {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // start builds and starts node i with every other running node as bootstrap peer.
-func (tn *testNet) start(t *testing.T, i int) *node.Node {
+func (tn *testNet) start(t testing.TB, i int) *node.Node {
 	t.Helper()
 	cfg := *tn.cfgs[i]
 	cfg.Bootstrap = nil
@@ -146,7 +146,7 @@ func (tn *testNet) start(t *testing.T, i int) *node.Node {
 
 // connectAll dials every pair of running nodes, so tests do not wait for the bootstrap
 // retry loop.
-func (tn *testNet) connectAll(t *testing.T) {
+func (tn *testNet) connectAll(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -161,7 +161,7 @@ func (tn *testNet) connectAll(t *testing.T) {
 	}
 }
 
-func (tn *testNet) waitHeight(t *testing.T, h uint64, idx ...int) {
+func (tn *testNet) waitHeight(t testing.TB, h uint64, idx ...int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -177,7 +177,7 @@ func (tn *testNet) transfer(nonce uint64, to staking.Address, amount uint64) []b
 }
 
 // client is a bare libp2p host that talks to nodes like the CLI would.
-func newClient(t *testing.T) host.Host {
+func newClient(t testing.TB) host.Host {
 	t.Helper()
 	id, err := p2p.GenerateIdentity(seeded(99, 0))
 	if err != nil {
@@ -191,7 +191,7 @@ func newClient(t *testing.T) host.Host {
 	return h
 }
 
-func connect(t *testing.T, h host.Host, n *node.Node) {
+func connect(t testing.TB, h host.Host, n *node.Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -336,7 +336,7 @@ func forgeries(t *testing.T, tn *testNet) (cp, vote []byte) {
 	return cp, vote
 }
 
-func submit(t *testing.T, cl interface{}, tn *testNet, i int, raw []byte) *ledger.TxReply {
+func submit(t testing.TB, cl interface{}, tn *testNet, i int, raw []byte) *ledger.TxReply {
 	t.Helper()
 	h := cl.(hostT)
 	h.Peerstore().AddAddrs(tn.nodes[i].PeerID(), tn.nodes[i].Host().Addrs(), time.Hour)
@@ -353,7 +353,7 @@ func submit(t *testing.T, cl interface{}, tn *testNet, i int, raw []byte) *ledge
 	return rep
 }
 
-func query(t *testing.T, cl hostT, tn *testNet, i int, q *ledger.Query) []byte {
+func query(t testing.TB, cl hostT, tn *testNet, i int, q *ledger.Query) []byte {
 	t.Helper()
 	cl.Peerstore().AddAddrs(tn.nodes[i].PeerID(), tn.nodes[i].Host().Addrs(), time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -365,7 +365,7 @@ func query(t *testing.T, cl hostT, tn *testNet, i int, q *ledger.Query) []byte {
 	return b
 }
 
-func waitTx(t *testing.T, cl interface{}, tn *testNet, i int, hash [32]byte) *ledger.WaitAnswer {
+func waitTx(t testing.TB, cl interface{}, tn *testNet, i int, hash [32]byte) *ledger.WaitAnswer {
 	t.Helper()
 	b := query(t, cl.(hostT), tn, i, &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: hash, Wait: 30 * time.Second})
 	w, err := ledger.DecodeWaitAnswer(b)

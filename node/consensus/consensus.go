@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 	if c.Scheme == nil {
 		c.Scheme = tendermint.BLSScheme{}
 	}
+	if _, ok := c.Scheme.(*cachedScheme); !ok {
+		c.Scheme = newCachedScheme(c.Scheme)
+	}
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
 	}
@@ -314,6 +317,14 @@ func (a *actor) Receive(_ context.Context, m msg) error {
 		switch {
 		case h < next:
 			return nil
+		case h == next+1:
+			// Peers finished next before our ledger reported it: the machine buffers the
+			// message (boundedly) until we start next+1, instead of waiting for a
+			// re-broadcast.
+			if a.started == next {
+				a.step(now, m.m)
+			}
+			return nil
 		case h > next:
 			a.c.doHint(m.from, h-1)
 			return nil
@@ -374,6 +385,7 @@ func (a *actor) run(effs []tendermint.Effect) {
 				a.lastRnd = e.Round
 			}
 		case tendermint.Commit:
+			a.c.cfg.Logger.Debug("height decided", "height", e.Height, "round", e.Commit.Round)
 			d := &tendermint.Decision{Height: e.Height, Value: e.Value, Commit: e.Commit}
 			if b, err := tendermint.Encode(d); err == nil {
 				a.c.emit(Outbound{Topic: OutCheckpoints, Data: b})
@@ -430,6 +442,7 @@ func (a *actor) maybeStart(now int64) {
 		return
 	}
 	a.started, a.lastRnd = next, 0
+	a.c.cfg.Logger.Debug("height started", "height", next, "mempool", a.pool.len(), "peer_started", a.peerAt, "epoch_due", epochDue)
 	a.run(effs)
 }
 
