@@ -15,7 +15,7 @@ import (
 	nodestore "github.com/walrus-go/walrus-go/node/store"
 )
 
-func encode(t *testing.T, n, size int, seed uint64) *codec.EncodedBlob {
+func encode(t testing.TB, n, size int, seed uint64) *codec.EncodedBlob {
 	t.Helper()
 	data := make([]byte, size)
 	rng := rand.New(rand.NewPCG(seed, 7))

@@ -185,6 +185,27 @@ func TestLyingNodes(t *testing.T) {
 			t.Fatalf("Read %d with a corrupt node: %v", i, err)
 		}
 	}
+
+	// The heaviest member, asked first for metadata, now answers with another blob's
+	// (well-formed) metadata: the client drops it and asks the next member.
+	other, err := codec.Encode(c.p, randomBlob(300_000, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, _, _, _ := dataplane.Protocols(c.p)
+	for i, m := range c.com().Members {
+		if m.Weight() == 4 {
+			if err := p2p.Handle(c.nodes[i].host, mp, func(context.Context, peer.ID, []byte) ([]byte, error) {
+				return other.Metadata.MarshalBCS(), nil
+			}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read with a member lying about metadata: %v", err)
+	}
 }
 
 // TestConfirmationRefused: nodes refuse slivers and confirmations for an unregistered
