@@ -136,7 +136,11 @@ func Up(ctx context.Context, o UpOptions) error {
 func openOrGenerate(o UpOptions) (*Layout, error) {
 	_, err := os.Stat(filepath.Join(o.Dir, GenesisFileName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Generate(Options{Dir: o.Dir, Nodes: o.Nodes, Shards: o.Shards, EpochDuration: o.EpochDuration, BasePort: o.BasePort})
+		l, err := Generate(Options{Dir: o.Dir, Nodes: o.Nodes, Shards: o.Shards, EpochDuration: o.EpochDuration, BasePort: o.BasePort})
+		if err == nil {
+			fmt.Fprintf(o.Out, "generated a new testnet in %s\n", l.Dir)
+		}
+		return l, err
 	}
 	if err != nil {
 		return nil, err
@@ -159,6 +163,7 @@ func openOrGenerate(o UpOptions) (*Layout, error) {
 			return nil, fmt.Errorf("testnet: node %d of %s is already running (pid %d)", i, l.Dir, pid)
 		}
 	}
+	fmt.Fprintf(o.Out, "reusing the testnet in %s\n", l.Dir)
 	return l, nil
 }
 
@@ -252,7 +257,15 @@ func livePID(nf *NodeFiles) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	return pid, processAlive(pid)
+	if !processAlive(pid) {
+		return pid, false
+	}
+	// A stale pid file may name a process that reused the number: where /proc tells the
+	// command line, only a process started with this node's config counts.
+	if cmd, err := readBounded(fmt.Sprintf("/proc/%d/cmdline", pid), 1<<16); err == nil {
+		return pid, strings.Contains(string(cmd), nf.ConfigFile)
+	}
+	return pid, true
 }
 
 // waitReady polls o.Ready until it holds, a node dies, or the timeout passes.
@@ -374,5 +387,6 @@ func printReady(out io.Writer, binary string, l *Layout) {
 	fmt.Fprintf(out, "  read it back:  %s --config %s read BLOB_ID > OUT\n", bin, l.ClientConfigFile)
 	fmt.Fprintf(out, "  blob status:   %s --config %s blob-status BLOB_ID\n", bin, l.ClientConfigFile)
 	fmt.Fprintf(out, "  node logs:     %s/<i>/%s\n", filepath.Join(l.Dir, NodesDirName), LogFileName)
-	fmt.Fprintln(out, "  stop with Ctrl-C; a stopped node restarts with its data via: walrus node --config DIR/nodes/<i>/config.yaml")
+	fmt.Fprintf(out, "  stop with Ctrl-C; a stopped node restarts on its data with: %s node --config %s\n",
+		bin, filepath.Join(l.Dir, NodesDirName, "<i>", NodeConfigFileName))
 }

@@ -266,6 +266,13 @@ func TestUpMultiProcess(t *testing.T) {
 		}
 	}
 
+	// A second Up on a running directory is refused.
+	exe, _ := os.Executable()
+	err := testnet.Up(context.Background(), testnet.UpOptions{Dir: dir, Binary: exe, Out: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second Up on a running testnet: %v", err)
+	}
+
 	// Kill node 1 outright: Up reports it and keeps running.
 	nf := &l.Nodes[1]
 	if err := syscall.Kill(readPID(t, nf), syscall.SIGKILL); err != nil {
@@ -276,7 +283,6 @@ func TestUpMultiProcess(t *testing.T) {
 		t.Errorf("exit report lacks the restart command: %q", msg)
 	}
 	// Restarted by hand, it comes back with its data (height 1 → 2).
-	exe, _ := os.Executable()
 	cmd := exec.Command(exe, "node", "--config", nf.ConfigFile)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -316,7 +322,7 @@ func TestUpMultiProcess(t *testing.T) {
 	r2.stop(t)
 
 	// A conflicting shape is refused.
-	err := testnet.Up(context.Background(), testnet.UpOptions{Dir: dir, Nodes: 5, Binary: exe, Out: io.Discard})
+	err = testnet.Up(context.Background(), testnet.UpOptions{Dir: dir, Nodes: 5, Binary: exe, Out: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "3-node") {
 		t.Fatalf("Up with 5 nodes on a 3-node dir: %v", err)
 	}
