@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"log/slog"
 	"math/rand"
 	"testing"
 
@@ -50,3 +51,6 @@ func connect(t testing.TB, a, b host.Host) {
 		t.Fatalf("connect %s → %s: %v", a.ID(), b.ID(), err)
 	}
 }
+
+// quiet discards handler logs (the panic test logs on purpose).
+var quiet = slog.New(slog.DiscardHandler)

@@ -33,7 +33,7 @@ func TestCallRoundTrip(t *testing.T) {
 	for _, quic := range []bool{false, true} {
 		t.Run(fmt.Sprintf("quic=%v", quic), func(t *testing.T) {
 			hs := newHosts(t, 2, quic)
-			if err := p2p.Handle(hs[1], echo, echoHandler, nil); err != nil {
+			if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
 				t.Fatal(err)
 			}
 			connect(t, hs[0], hs[1])
@@ -55,7 +55,7 @@ func TestCallRoundTrip(t *testing.T) {
 
 func TestCallRemoteErrors(t *testing.T) {
 	hs := newHosts(t, 2, false)
-	if err := p2p.Handle(hs[1], echo, echoHandler, nil); err != nil {
+	if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
 		t.Fatal(err)
 	}
 	connect(t, hs[0], hs[1])
@@ -83,7 +83,7 @@ func TestOversizeFramesRejected(t *testing.T) {
 	hs := newHosts(t, 2, false)
 	small := echo
 	small.MaxRequest, small.MaxResponse = 1000, 1000
-	if err := p2p.Handle(hs[1], small, echoHandler, nil); err != nil {
+	if err := p2p.Handle(hs[1], small, echoHandler, quiet); err != nil {
 		t.Fatal(err)
 	}
 	connect(t, hs[0], hs[1])
