@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
@@ -253,17 +255,23 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: batch: %w", err)
 	}
+	// Verification (a Reed-Solomon expansion and a Merkle tree per sliver) dominates the
+	// cost of a put; spread it over a bounded fan-out of GOMAXPROCS goroutines that all end
+	// before the call returns.
+	workers := min(runtime.GOMAXPROCS(0), len(pairs))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(pairs); i += workers {
+				errs[i] = s.verifyPair(ctx, &m, id, &pairs[i])
+			}
+		}()
+	}
+	wg.Wait()
 	stored := 0
 	for i, pw := range pairs {
-		errs[i] = s.checkWritable(ctx, pw.Shard)
-		for _, sl := range []*codec.Sliver{pw.Primary, pw.Secondary} {
-			if errs[i] == nil {
-				errs[i] = s.verifySliver(&m, id, pw.Shard, sl)
-			}
-		}
-		if errs[i] == nil && pw.Primary.Axis == pw.Secondary.Axis {
-			errs[i] = fmt.Errorf("%w: two %s slivers", ErrWrongPair, pw.Primary.Axis)
-		}
 		if errs[i] != nil {
 			continue
 		}
@@ -285,6 +293,23 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		return nil, fmt.Errorf("blobstore: sync slivers: %w", err)
 	}
 	return errs, nil
+}
+
+// verifyPair checks one pair write: shard writable, the two slivers of the pair the shard
+// holds, each matching the metadata.
+func (s *Store) verifyPair(ctx context.Context, m *codec.Metadata, id codec.BlobID, pw *PairWrite) error {
+	if err := s.checkWritable(ctx, pw.Shard); err != nil {
+		return err
+	}
+	if pw.Primary == nil || pw.Secondary == nil || pw.Primary.Axis == pw.Secondary.Axis {
+		return fmt.Errorf("%w: a pair needs one primary and one secondary sliver", ErrWrongPair)
+	}
+	for _, sl := range []*codec.Sliver{pw.Primary, pw.Secondary} {
+		if err := s.verifySliver(m, id, pw.Shard, sl); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkWritable checks the shard index and that its state takes writes.
