@@ -29,8 +29,9 @@ type Config struct {
 	Scheme tendermint.Scheme
 	// Clock drives timeouts, ticks and checkpoint time (default actors.SystemClock).
 	Clock actors.Clock
-	// Datastore keeps the signing guard's record (store.ConsensusState), so a restarted
-	// node never signs a conflicting message. Nil keeps it in memory only (tests).
+	// Datastore keeps the machine's crash-recovery snapshot (store.ConsensusState), so a
+	// restarted node keeps its lock and never signs a conflicting message. Nil: nothing is
+	// persisted (tests).
 	Datastore ds.Datastore
 
 	// Round timeouts: round r waits Base + r·Delta (Tendermint's growing timeouts).
@@ -274,19 +275,16 @@ type actor struct {
 	peerAt  bool // a peer sent a message for base+1
 	pool    *mempool
 	scratch *staking.State // base + mempool, for dry runs
+	saved   snapKey        // what the persisted snapshot holds
 }
 
 func (c *Consensus) newActor() (*actor, error) {
 	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes)}
-	g, err := newGuard(c.ctx, c.cfg.Key, c.cfg.Datastore)
-	if err != nil {
-		return nil, err
-	}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	m, err := tendermint.New(tendermint.Config{
 		Network:             c.cfg.Ledger.Network(),
 		Self:                c.self,
-		Signer:              g,
+		Signer:              c.cfg.Key,
 		Scheme:              c.cfg.Scheme,
 		App:                 app{a},
 		ProposeBase:         ms(c.cfg.ProposeTimeout),
@@ -296,16 +294,34 @@ func (c *Consensus) newActor() (*actor, error) {
 		PrecommitBase:       ms(c.cfg.PrecommitTimeout),
 		PrecommitDelta:      ms(c.cfg.TimeoutDelta),
 		RebroadcastInterval: ms(c.cfg.RebroadcastInterval),
-		MaxValueSize:        c.cfg.MaxProposalBytes + 1<<16,
+		MaxValueSize:        c.maxValue(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.m = m
 	a.setBase(c.cfg.Ledger.View(), nil)
+	snap, err := a.loadSnapshot(c.ctx)
+	if err != nil {
+		c.cfg.Logger.Error("consensus snapshot unreadable; starting the height afresh", "err", err)
+	}
+	if snap != nil && snap.Height == a.base.Height()+1 {
+		// We crashed (or were restarted) in the middle of this height: resume it.
+		now := c.now()
+		effs, err := a.m.Step(now, tendermint.Resume{Committee: a.base.SigningCommittee(), Snapshot: snap})
+		if err != nil {
+			return nil, err
+		}
+		a.started, a.saved = snap.Height, keyOf(snap)
+		c.cfg.Logger.Info("consensus resumed", "height", snap.Height, "round", snap.Round, "locked_round", snap.LockedRound)
+		a.run(effs)
+		return a, nil
+	}
 	a.maybeStart(c.now())
 	return a, nil
 }
+
+func (c *Consensus) maxValue() int { return c.cfg.MaxProposalBytes + 1<<16 }
 
 // Receive implements actors.Actor.
 func (a *actor) Receive(_ context.Context, m msg) error {
@@ -367,11 +383,18 @@ func (a *actor) step(now int64, ev tendermint.Event) {
 
 func (a *actor) run(effs []tendermint.Effect) {
 	for _, e := range effs {
+		if b, ok := e.(tendermint.Broadcast); ok && !isDecision(b.Msg) {
+			// Own proposal or vote: durable before it leaves the node (wal.go).
+			if err := a.saveSnapshot(); err != nil {
+				a.c.cfg.Logger.Error("consensus snapshot not saved; holding our messages back", "err", err)
+				effs = dropOwn(effs)
+			}
+			break
+		}
+	}
+	for _, e := range effs {
 		switch e := e.(type) {
 		case tendermint.Broadcast:
-			if refused(e.Msg) {
-				continue // the signing guard refused: never send a conflicting message
-			}
 			b, err := tendermint.Encode(e.Msg)
 			if err != nil {
 				a.c.cfg.Logger.Error("encode consensus message", "err", err)
@@ -473,14 +496,21 @@ func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	return rep, nil
 }
 
-func refused(m tendermint.Message) bool {
-	switch m := m.(type) {
-	case *tendermint.Proposal:
-		return m.Signature == bls.Signature{}
-	case *tendermint.Vote:
-		return m.Signature == bls.Signature{}
+func isDecision(m tendermint.Message) bool {
+	_, ok := m.(*tendermint.Decision)
+	return ok
+}
+
+// dropOwn removes the broadcasts of own proposals and votes: unsaved, they must not leave.
+func dropOwn(effs []tendermint.Effect) []tendermint.Effect {
+	out := effs[:0:0]
+	for _, e := range effs {
+		if b, ok := e.(tendermint.Broadcast); ok && !isDecision(b.Msg) {
+			continue
+		}
+		out = append(out, e)
 	}
-	return false
+	return out
 }
 
 // app is the tendermint.App of the ledger (package doc).

@@ -148,7 +148,7 @@ func (n *Net) Close() {
 	n.wg.Wait()
 }
 
-func (n *Net) maxValue() int { return n.c.cfg.MaxProposalBytes + 1<<16 }
+func (n *Net) maxValue() int { return n.c.maxValue() }
 
 // ValidateConsensus is the `consensus` topic validator: Reject what does not decode or
 // carries a bad signature from the committee that signs the next height, Ignore other
