@@ -20,4 +20,13 @@
 // it), publishes it on the `checkpoints` topic for followers, and starts the next height
 // when the ledger reports the new state, with that state's committee (validator-set changes
 // take effect at the next height).
+//
+// Crash safety: before any of its own proposals or votes leaves the node, the actor writes
+// the machine's Snapshot (round, lock, valid value, own messages) to the datastore, synced;
+// a restarted actor resumes the height from it (tendermint.Resume), so it keeps its lock and
+// never signs a conflicting message (wal.go).
+//
+// Every consensus message is checked twice, by the topic validator (to Reject forgeries
+// before they spread) and by the machine; a small cache of verified signatures makes the
+// second check free (verifycache.go).
 package consensus
