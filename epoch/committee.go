@@ -42,6 +42,7 @@ type Committee struct {
 type keyCache struct {
 	mu   sync.Mutex
 	keys []*bls.PreparedKey
+	of   []bls.PublicKey // the key each entry was prepared from
 }
 
 // prepared returns the prepared keys of members idx, or an error for an invalid key.
@@ -51,12 +52,14 @@ func (c *Committee) prepared(idx []int) ([]*bls.PreparedKey, error) {
 	defer kc.mu.Unlock()
 	out := make([]*bls.PreparedKey, len(idx))
 	for j, i := range idx {
-		if kc.keys[i] == nil {
+		// Comparing the source key costs nothing next to a pairing and keeps a committee whose
+		// Members were edited without a new Index from verifying against stale keys.
+		if kc.keys[i] == nil || kc.of[i] != c.Members[i].BLSKey {
 			p, err := c.Members[i].BLSKey.Prepare()
 			if err != nil {
 				return nil, fmt.Errorf("member %d: %w", i, err)
 			}
-			kc.keys[i] = p
+			kc.keys[i], kc.of[i] = p, c.Members[i].BLSKey
 		}
 		out[j] = kc.keys[i]
 	}
@@ -102,7 +105,7 @@ func (c *Committee) Index() error {
 		}
 	}
 	c.owner = owner
-	c.keys = &keyCache{keys: make([]*bls.PreparedKey, len(c.Members))}
+	c.keys = &keyCache{keys: make([]*bls.PreparedKey, len(c.Members)), of: make([]bls.PublicKey, len(c.Members))}
 	return nil
 }
 

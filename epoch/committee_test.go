@@ -356,3 +356,19 @@ func TestVerifyCertificatePaths(t *testing.T) {
 		t.Fatalf("invalid member key: %v", err)
 	}
 }
+
+// TestKeyCacheFollowsMembers: replacing a member's key after Index (without re-indexing) must
+// not let certificates verify against the old key.
+func TestKeyCacheFollowsMembers(t *testing.T) {
+	c, keys := epochtest.Committee(5, []int{3, 4}, 12)
+	var net epoch.NetworkID
+	msg := epoch.SignedMessage(epoch.IntentStorageConfirmation, net, 5, []byte("blob"))
+	cert := makeCert(t, c, signAll(keys, msg), 0, 1)
+	if err := c.VerifyCertificate(msg, cert, epoch.ThresholdQuorum); err != nil {
+		t.Fatal(err)
+	}
+	c.Members[0].BLSKey = epochtest.Key(77, 0).PublicKey()
+	if err := c.VerifyCertificate(msg, cert, epoch.ThresholdQuorum); !errors.Is(err, epoch.ErrBadCertificate) {
+		t.Fatalf("certificate verified against a replaced key: %v", err)
+	}
+}
