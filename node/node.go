@@ -92,6 +92,7 @@ type Node struct {
 	cnet   *consensus.Net
 	data   *dataplane.Service
 	ckpts  *p2p.Topic
+	certs  *p2p.Topic // `certs` (certs.go)
 	met    *metrics
 
 	bootstrap []peer.AddrInfo
@@ -202,6 +203,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	if n.cnet, err = consensus.NewNet(n.cons, consensus.NetConfig{Host: n.host, Gossip: n.gossip, Checkpoints: n.ckpts, Logger: n.log}); err != nil {
 		return nil, err
 	}
+	if n.certs, err = n.gossip.Join(p2p.TopicCertificates, n.validateCert); err != nil {
+		return nil, err
+	}
 	// The data plane (DESIGN.md §5): its actor and protocols over the same datastore, reading
 	// the ledger through the dataplane.Ledger interface.
 	if n.data, err = dataplane.New(dataplane.Config{
@@ -248,7 +252,12 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.cnet.Start(); err != nil {
 		return err
 	}
-	n.wg.Add(3)
+	csub, err := n.certs.Subscribe()
+	if err != nil {
+		return err
+	}
+	n.wg.Add(4)
+	go func() { defer n.wg.Done(); n.relayCerts(n.ctx, csub) }()
 	go func() { defer n.wg.Done(); n.keepConnected() }()
 	go func() { defer n.wg.Done(); n.discovery() }()
 	go func() { defer n.wg.Done(); n.count() }()

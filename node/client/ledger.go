@@ -1,0 +1,536 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Errors of the ledger client.
+var (
+	// ErrNoNode: no bootstrap node answered (no network, or every node is down).
+	ErrNoNode = errors.New("client: no reachable node")
+	// ErrNoWallet: a transaction was asked of a ledger client without an account key.
+	ErrNoWallet = errors.New("client: no wallet key configured")
+	// ErrReceiptTimeout: a submitted transaction was not seen committed in time. It may
+	// still commit later; its hash is in the error message.
+	ErrReceiptTimeout = errors.New("client: transaction not committed in time")
+)
+
+// TxError is a transaction the ledger refused, in the dry run of the node that received it
+// or when the checkpoint applied it (DESIGN.md §4: a rejected tx changes nothing and gets a
+// receipt with the reason).
+type TxError struct {
+	Kind    staking.Kind
+	Code    staking.Code
+	Message string
+}
+
+// Error is one line: which transaction, the code and the ledger's reason.
+func (e *TxError) Error() string {
+	return fmt.Sprintf("ledger rejected %s transaction: %s: %s", e.Kind, e.Code, e.Message)
+}
+
+// LedgerConfig configures a Ledger.
+type LedgerConfig struct {
+	// Host is the client's libp2p host. Required.
+	Host host.Host
+	// Network is the network ID that transactions bind (DESIGN.md §3). Required.
+	Network epoch.NetworkID
+	// Bootstrap lists the nodes to ask; at least one. Their addresses are added to the
+	// host's peerstore.
+	Bootstrap []peer.AddrInfo
+	// Key is the wallet's account key; nil makes a read-only ledger client.
+	Key ed25519.PrivateKey
+	// Certs, if set, is the joined `certs` GossipSub topic: CertifyBlob publishes the
+	// certify transaction there too (DESIGN.md §5).
+	Certs *p2p.Topic
+	// ReceiptTimeout bounds the wait for one transaction's commit (default 2 minutes).
+	ReceiptTimeout time.Duration
+	// Logger receives debug logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Ledger is the light client of the control plane: it asks bootstrap nodes over
+// /walrus/query/1, submits signed transactions over /walrus/tx/1 and waits for their
+// receipts, and implements LedgerHooks for Client.Store. It is safe for concurrent use;
+// transactions are signed one at a time so nonces stay in order.
+type Ledger struct {
+	cfg   LedgerConfig
+	addr  staking.Address
+	peers []peer.ID
+
+	mu        sync.Mutex // serialises signing and submission (nonces)
+	nextNonce uint64
+	haveNonce bool
+	preferred peer.ID // the node our last transaction went to: its view includes it
+
+	regMu sync.Mutex
+	regs  map[codec.BlobID]regInfo // what RegisterBlob learned, for StoreSummary
+}
+
+// regInfo is what RegisterBlob recorded about one blob for the store summary.
+type regInfo struct {
+	cost     uint64
+	endEpoch uint32
+	encoded  uint64
+}
+
+// NewLedger returns a ledger client. It does not dial; the first query does.
+func NewLedger(cfg LedgerConfig) (*Ledger, error) {
+	if cfg.Host == nil {
+		return nil, errors.New("client: LedgerConfig.Host is required")
+	}
+	if cfg.Network == (epoch.NetworkID{}) {
+		return nil, errors.New("client: LedgerConfig.Network is required")
+	}
+	if len(cfg.Bootstrap) == 0 {
+		return nil, errors.New("client: LedgerConfig.Bootstrap is empty")
+	}
+	if cfg.ReceiptTimeout <= 0 {
+		cfg.ReceiptTimeout = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l := &Ledger{cfg: cfg, regs: map[codec.BlobID]regInfo{}}
+	if cfg.Key != nil {
+		l.addr = staking.AddressOf(cfg.Key.Public().(ed25519.PublicKey))
+	}
+	for _, ai := range cfg.Bootstrap {
+		cfg.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
+		l.peers = append(l.peers, ai.ID)
+	}
+	return l, nil
+}
+
+// Address is the wallet's account address (zero for a read-only client).
+func (l *Ledger) Address() staking.Address { return l.addr }
+
+// order returns the peers to try: the preferred one (whose view includes our last
+// transaction) first, then connected ones, then the rest.
+func (l *Ledger) order(pref peer.ID) []peer.ID {
+	out := make([]peer.ID, 0, len(l.peers))
+	if pref != "" {
+		out = append(out, pref)
+	}
+	var later []peer.ID
+	for _, p := range l.peers {
+		if p == pref {
+			continue
+		}
+		if l.cfg.Host.Network().Connectedness(p) == network.Connected {
+			out = append(out, p)
+		} else {
+			later = append(later, p)
+		}
+	}
+	return append(out, later...)
+}
+
+// query asks the nodes in order until one answers; a remote error with a status (the
+// node understood and refused) is returned as is, transport failures move on.
+func (l *Ledger) query(ctx context.Context, q *ledger.Query) ([]byte, peer.ID, error) {
+	l.mu.Lock()
+	pref := l.preferred
+	l.mu.Unlock()
+	return l.queryFrom(ctx, q, pref)
+}
+
+// queryFrom is query with the preferred peer given (callers holding l.mu).
+func (l *Ledger) queryFrom(ctx context.Context, q *ledger.Query, pref peer.ID) ([]byte, peer.ID, error) {
+	var errs []error
+	for _, p := range l.order(pref) {
+		resp, err := p2p.Call(ctx, l.cfg.Host, p, ledger.QueryProtocol, q.Encode())
+		if err == nil {
+			return resp, p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		var se *p2p.StatusError
+		if errors.As(err, &se) && se.Code == p2p.CodeBadRequest {
+			return nil, p, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
+	}
+	return nil, "", fmt.Errorf("%w (%d tried): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
+}
+
+// Info returns network information and the current committee from a node.
+func (l *Ledger) Info(ctx context.Context) (*ledger.Info, error) {
+	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryInfo})
+	if err != nil {
+		return nil, err
+	}
+	return ledger.DecodeInfo(resp)
+}
+
+// Account returns an account's balance and nonce.
+func (l *Ledger) Account(ctx context.Context, a staking.Address) (*ledger.AccountAnswer, error) {
+	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryAccount, Address: a})
+	if err != nil {
+		return nil, err
+	}
+	return ledger.DecodeAccountAnswer(resp)
+}
+
+// BlobStatus returns a blob ID's status and its live objects.
+func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (*ledger.BlobAnswer, error) {
+	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryBlobStatus, BlobID: id})
+	if err != nil {
+		return nil, err
+	}
+	return ledger.DecodeBlobAnswer(resp)
+}
+
+// Height returns a node's committed height.
+func (l *Ledger) Height(ctx context.Context) (uint64, error) {
+	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryHeight})
+	if err != nil {
+		return 0, err
+	}
+	return ledger.DecodeHeight(resp)
+}
+
+// Committee returns the current committee (LedgerHooks).
+func (l *Ledger) Committee(ctx context.Context) (*epoch.Committee, error) {
+	in, err := l.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return in.Committee, nil
+}
+
+// pending is a submitted transaction awaiting its receipt.
+type pending struct {
+	kind staking.Kind
+	hash [32]byte
+	to   peer.ID
+	raw  []byte
+}
+
+// sendLocked signs op with the next nonce and submits it to the first node that accepts
+// it. Callers hold l.mu. The node's dry run runs against its committed state plus its
+// mempool, so consecutive transactions of ours sent to the same node chain (reserve then
+// register) without waiting for a commit in between.
+func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error) {
+	if l.cfg.Key == nil {
+		return nil, ErrNoWallet
+	}
+	if !l.haveNonce {
+		acc, err := l.accountLocked(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
+	}
+	stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Op: op})
+	raw := stx.Encode()
+	peers := l.order(l.preferred)
+	var errs []error
+	for _, p := range peers {
+		resp, err := p2p.Call(ctx, l.cfg.Host, p, ledger.TxProtocol, raw)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
+			continue
+		}
+		rep, err := ledger.DecodeTxReply(resp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
+			continue
+		}
+		if !rep.Accepted {
+			if rep.Code == staking.CodeBadNonce {
+				l.haveNonce = false // our view of the nonce was stale; refetch next time
+			}
+			return nil, &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
+		}
+		l.nextNonce++
+		l.preferred = p
+		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw}, nil
+	}
+	return nil, fmt.Errorf("%w: submitting %s: %w", ErrNoNode, op.Kind(), errors.Join(errs...))
+}
+
+// accountLocked asks the preferred node (or any) for the wallet's account.
+func (l *Ledger) accountLocked(ctx context.Context) (*ledger.AccountAnswer, error) {
+	q := &ledger.Query{Kind: ledger.QueryAccount, Address: l.addr}
+	resp, p, err := l.queryFrom(ctx, q, l.preferred)
+	if err != nil {
+		return nil, err
+	}
+	l.preferred = p
+	return ledger.DecodeAccountAnswer(resp)
+}
+
+// wait polls QueryWaitTx (each poll a bounded server-side wait) until the transaction's
+// receipt is in or ReceiptTimeout passes. It asks the node that accepted the transaction
+// first and falls back to the others if that node stops answering.
+func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ReceiptTimeout)
+	defer cancel()
+	peers := append([]peer.ID{p.to}, l.peers...)
+	for i := 0; ; {
+		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(10*time.Second, ledger.MaxWait)}
+		resp, err := p2p.Call(ctx, l.cfg.Host, peers[i%len(peers)], ledger.QueryProtocol, q.Encode())
+		if err == nil {
+			a, err := ledger.DecodeWaitAnswer(resp)
+			if err != nil {
+				return ledger.TxReceipt{}, err
+			}
+			if !a.Receipt.OK() {
+				return a.Receipt, &TxError{Kind: p.kind, Code: a.Receipt.Code, Message: a.Receipt.Message}
+			}
+			return a.Receipt, nil
+		}
+		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return ledger.TxReceipt{}, fmt.Errorf("%w: %s %x after %v", ErrReceiptTimeout, p.kind, p.hash[:8], l.cfg.ReceiptTimeout)
+			}
+			return ledger.TxReceipt{}, ctx.Err()
+		}
+		var se *p2p.StatusError
+		if errors.As(err, &se) && se.Code == p2p.CodeNotFound {
+			continue // not committed yet: ask again, the node waited for us
+		}
+		// The node is unreachable or failed: the next one. Transactions are gossiped on
+		// the txs topic, so any node's ledger carries the receipt once committed.
+		i++
+		if i%len(peers) == 0 {
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// Submit signs op with the wallet key and the next nonce, submits it and waits until the
+// ledger commits it. A refused or failed transaction is a *TxError.
+func (l *Ledger) Submit(ctx context.Context, op staking.Op) (ledger.TxReceipt, error) {
+	l.mu.Lock()
+	p, err := l.sendLocked(ctx, op)
+	l.mu.Unlock()
+	if err != nil {
+		return ledger.TxReceipt{}, err
+	}
+	r, err := l.wait(ctx, p)
+	if err != nil {
+		l.resetNonce()
+	}
+	return r, err
+}
+
+// resetNonce forgets the cached nonce after a failure, so the next transaction asks.
+func (l *Ledger) resetNonce() {
+	l.mu.Lock()
+	l.haveNonce = false
+	l.mu.Unlock()
+}
+
+// Transfer sends amount FROST to another account and waits for the commit.
+func (l *Ledger) Transfer(ctx context.Context, to staking.Address, amount uint64) (ledger.TxReceipt, error) {
+	return l.Submit(ctx, &staking.Transfer{To: to, Amount: amount})
+}
+
+// StorageCost is what storing encodedLen bytes for epochs epochs costs at prices:
+// storage price × units × epochs plus the write fee, write price × units, with 1 MiB
+// billing units (PROTOCOL.md §6). ok is false on overflow.
+func StorageCost(prices staking.Prices, encodedLen uint64, epochs uint32) (cost uint64, ok bool) {
+	units := (encodedLen + staking.BillingUnit - 1) / staking.BillingUnit
+	per, ok1 := mulOK(prices.Storage, units)
+	st, ok2 := mulOK(per, uint64(epochs))
+	wr, ok3 := mulOK(prices.Write, units)
+	if !ok1 || !ok2 || !ok3 || st+wr < st {
+		return 0, false
+	}
+	return st + wr, true
+}
+
+func mulOK(a, b uint64) (uint64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	c := a * b
+	return c, c/b == a
+}
+
+// RegisterBlob implements LedgerHooks (DESIGN.md §5 "Store"): a blob already certified
+// until at least the wanted end epoch is reused (alreadyCertified); a registered, not yet
+// certified object of ours with enough lifetime and the same persistence is reused (a
+// retried store); otherwise it reserves storage for the encoded length over
+// [current, current+Epochs) and registers the blob on it, sending both transactions to
+// one node back to back and waiting for both commits.
+func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (Registration, bool, error) {
+	if opts.Epochs == 0 {
+		return Registration{}, false, errors.New("client: StoreOptions.Epochs must be at least 1")
+	}
+	if opts.Epochs > staking.MaxEpochsAhead {
+		return Registration{}, false, fmt.Errorf("client: at most %d epochs ahead, not %d", staking.MaxEpochsAhead, opts.Epochs)
+	}
+	in, err := l.Info(ctx)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	length := enc.Metadata.UnencodedLength
+	if length > in.MaxBlobSize {
+		return Registration{}, false, fmt.Errorf("client: blob of %d bytes exceeds the network's maximum of %d", length, in.MaxBlobSize)
+	}
+	encLen, err := enc.Params.EncodedLength(length)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	want := in.Epoch + opts.Epochs
+	st, err := l.BlobStatus(ctx, enc.BlobID)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	if st.Status.Kind == staking.StatusInvalid {
+		return Registration{}, false, fmt.Errorf("client: blob %s was invalidated", enc.BlobID)
+	}
+	if st.Status.Kind == staking.StatusCertified && st.Status.EndEpoch >= want {
+		l.record(enc.BlobID, regInfo{endEpoch: st.Status.EndEpoch, encoded: encLen})
+		return Registration{}, true, nil
+	}
+	for _, o := range st.Objects {
+		if o.Owner == l.addr && !o.Certified && o.Deletable == opts.Deletable && o.Storage.End >= want && o.Storage.Start <= in.Epoch {
+			l.record(enc.BlobID, regInfo{endEpoch: o.Storage.End, encoded: encLen})
+			return Registration{Deletable: o.Deletable, Object: o.ID}, false, nil
+		}
+	}
+	if l.cfg.Key == nil {
+		return Registration{}, false, ErrNoWallet
+	}
+	cost, ok := StorageCost(in.Prices, encLen, opts.Epochs)
+	if !ok {
+		return Registration{}, false, errors.New("client: storage cost overflows")
+	}
+
+	l.mu.Lock()
+	reserveNonce := l.nextNonce
+	if !l.haveNonce {
+		acc, err := l.accountLocked(ctx)
+		if err != nil {
+			l.mu.Unlock()
+			return Registration{}, false, err
+		}
+		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
+		reserveNonce = l.nextNonce
+		if acc.Account.Balance < cost {
+			l.mu.Unlock()
+			return Registration{}, false, fmt.Errorf("client: insufficient balance: have %s, storing needs %s", FormatWAL(acc.Account.Balance), FormatWAL(cost))
+		}
+	}
+	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
+	if err != nil {
+		l.mu.Unlock()
+		return Registration{}, false, err
+	}
+	storage := staking.DeriveObjectID(l.addr, reserveNonce, 0)
+	gp, err := l.sendLocked(ctx, &staking.RegisterBlob{
+		Storage: storage, BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
+		Encoding: enc.Metadata.EncodingType, Deletable: opts.Deletable,
+	})
+	l.mu.Unlock()
+	if err != nil {
+		l.resetNonce()
+		return Registration{}, false, err
+	}
+	if _, err := l.wait(ctx, rp); err != nil {
+		l.resetNonce()
+		return Registration{}, false, err
+	}
+	if _, err := l.wait(ctx, gp); err != nil {
+		l.resetNonce()
+		return Registration{}, false, err
+	}
+	l.record(enc.BlobID, regInfo{cost: cost, endEpoch: want, encoded: encLen})
+	return Registration{Deletable: opts.Deletable, Object: staking.DeriveObjectID(l.addr, reserveNonce+1, 0)}, false, nil
+}
+
+func (l *Ledger) record(id codec.BlobID, r regInfo) {
+	l.regMu.Lock()
+	l.regs[id] = r
+	l.regMu.Unlock()
+}
+
+func (l *Ledger) recorded(id codec.BlobID) regInfo {
+	l.regMu.Lock()
+	defer l.regMu.Unlock()
+	return l.regs[id]
+}
+
+// CertifyBlob implements LedgerHooks: it signs the certify-blob transaction carrying the
+// certificate, submits it, publishes the same signed transaction on the `certs` topic when
+// the client has one (DESIGN.md §5; nodes verify it against the committee and add it to
+// their mempools, so the certificate lands even if the node we submitted to fails), and
+// waits for the commit. A blob someone else certified meanwhile counts as success.
+func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registration, res *UploadResult) error {
+	if res == nil || res.Certificate == nil {
+		return errors.New("client: no certificate to submit")
+	}
+	l.mu.Lock()
+	p, err := l.sendLocked(ctx, &staking.CertifyBlob{Blob: reg.Object, BlobID: id, Deletable: reg.Deletable, Cert: *res.Certificate})
+	l.mu.Unlock()
+	var te *TxError
+	if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if l.cfg.Certs != nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := l.cfg.Certs.Publish(pctx, p.raw); err != nil {
+			l.cfg.Logger.Debug("publishing certificate failed", "blob_id", id, "err", err)
+		}
+		cancel()
+	}
+	_, err = l.wait(ctx, p)
+	if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+		return nil
+	}
+	if err != nil {
+		l.resetNonce()
+	}
+	return err
+}
+
+var _ LedgerHooks = (*Ledger)(nil)
+
+// FrostPerWAL is the number of FROST in one WAL (PROTOCOL.md §6).
+const FrostPerWAL = 1_000_000_000
+
+// FormatWAL prints a FROST amount as WAL with up to nine decimals ("1.5 WAL").
+func FormatWAL(frost uint64) string {
+	whole, frac := frost/FrostPerWAL, frost%FrostPerWAL
+	if frac == 0 {
+		return fmt.Sprintf("%d WAL", whole)
+	}
+	s := fmt.Sprintf("%d.%09d", whole, frac)
+	for s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	return s + " WAL"
+}

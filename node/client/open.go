@@ -1,0 +1,307 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"gopkg.in/yaml.v3"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// FileConfig is the client configuration file, client.yaml as `walrus testnet up` (package
+// testnet, ClientConfig) writes it. It is parsed here rather than imported from testnet,
+// which imports this package.
+type FileConfig struct {
+	// Network is the network name, for display; the genesis is the truth.
+	Network string `yaml:"network"`
+	// GenesisFile is the canonical genesis (genesis.bin): network ID and encoding geometry.
+	GenesisFile string `yaml:"genesis_file"`
+	// WalletKeyFile is the wallet's Ed25519 seed (hex line or 32 raw bytes); optional for
+	// read-only use.
+	WalletKeyFile string `yaml:"wallet_key_file"`
+	// Bootstrap lists nodes' dialable multiaddrs with /p2p/.
+	Bootstrap []string `yaml:"bootstrap"`
+}
+
+// Bounds on the files Open reads: they are untrusted input.
+const (
+	maxConfigFile  = 1 << 20
+	maxGenesisFile = 64 << 20
+	maxKeyFile     = 256
+)
+
+// LoadFileConfig reads and checks a client configuration file.
+func LoadFileConfig(path string) (*FileConfig, error) {
+	b, err := readBounded(path, maxConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("client config: %w", err)
+	}
+	var c FileConfig
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("client config %s: %w", path, err)
+	}
+	if c.GenesisFile == "" || len(c.Bootstrap) == 0 {
+		return nil, fmt.Errorf("client config %s: genesis_file and bootstrap are required", path)
+	}
+	return &c, nil
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// readWalletKey reads an Ed25519 seed stored as a hex line or 32 raw bytes.
+func readWalletKey(path string) (ed25519.PrivateKey, error) {
+	b, err := readBounded(path, maxKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("wallet key: %w", err)
+	}
+	if len(b) == ed25519.SeedSize {
+		return ed25519.NewKeyFromSeed(b), nil
+	}
+	t := bytes.TrimSpace(b)
+	seed := make([]byte, ed25519.SeedSize)
+	if len(t) != 2*ed25519.SeedSize {
+		return nil, fmt.Errorf("wallet key %s: want %d hex characters", path, 2*ed25519.SeedSize)
+	}
+	if _, err := hex.Decode(seed, t); err != nil {
+		return nil, fmt.Errorf("wallet key %s: %v", path, err)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// NoGossip skips joining GossipSub: certificates then go only through /walrus/tx/1.
+	NoGossip bool
+	// DialTimeout bounds connecting to the bootstrap nodes (default 10 s).
+	DialTimeout time.Duration
+	// Logger receives debug logs (default: discarded, the CLI reports errors itself).
+	Logger *slog.Logger
+}
+
+// Session is a ready client for one network: a libp2p host, the data-path Client and the
+// Ledger client over it, built from a client configuration file by Open.
+type Session struct {
+	Client  *Client
+	Ledger  *Ledger
+	Genesis *staking.Genesis
+	Config  *FileConfig
+	Host    host.Host
+	gossip  *p2p.Gossip
+	bgWG    sync.WaitGroup
+}
+
+// Open loads the client configuration at path (bootstrap addresses, wallet, genesis),
+// starts a libp2p host on loopback-or-any TCP, connects to the bootstrap nodes (at least
+// one must answer within DialTimeout, else ErrNoNode), joins the `certs` topic unless
+// NoGossip, and returns a ready session. Close releases it.
+func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, err error) {
+	var o OpenOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	fc, err := LoadFileConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	gb, err := readBounded(fc.GenesisFile, maxGenesisFile)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	g, err := staking.DecodeGenesis(gb)
+	if err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", fc.GenesisFile, err)
+	}
+	var key ed25519.PrivateKey
+	if fc.WalletKeyFile != "" {
+		if key, err = readWalletKey(fc.WalletKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	var addrs []ma.Multiaddr
+	for _, a := range fc.Bootstrap {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("client config: bootstrap %q: %w", a, err)
+		}
+		addrs = append(addrs, m)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+	if err != nil {
+		return nil, fmt.Errorf("client config: bootstrap: %w", err)
+	}
+	params, err := codec.NewParams(g.NShards)
+	if err != nil {
+		return nil, err
+	}
+	id, err := p2p.GenerateIdentity(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
+	if err != nil {
+		return nil, err
+	}
+	s = &Session{Genesis: g, Config: fc, Host: h}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := connectAny(ctx, h, infos, o.DialTimeout); err != nil {
+		return nil, err
+	}
+	var certs *p2p.Topic
+	if !o.NoGossip {
+		if s.gossip, err = p2p.NewGossip(h, g.Network, p2p.WithGossipLogger(o.Logger)); err != nil {
+			return nil, err
+		}
+		// The client only publishes; nil accepts what arrives (it reads nothing).
+		if certs, err = s.gossip.Join(p2p.TopicCertificates, nil); err != nil {
+			return nil, err
+		}
+	}
+	network := g.NetworkID()
+	if s.Client, err = New(Config{Host: h, Params: params, Network: network, Logger: o.Logger}); err != nil {
+		return nil, err
+	}
+	if s.Ledger, err = NewLedger(LedgerConfig{Host: h, Network: network, Bootstrap: infos, Key: key, Certs: certs, Logger: o.Logger}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// connectAny dials every bootstrap node in parallel and succeeds once one connection is
+// up; the others keep dialing in the background until the timeout.
+func connectAny(ctx context.Context, h host.Host, infos []peer.AddrInfo, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errs := make(chan error, len(infos))
+	for _, ai := range infos {
+		go func() { errs <- h.Connect(ctx, ai) }()
+	}
+	var all []error
+	for range infos {
+		err := <-errs
+		if err == nil {
+			return nil
+		}
+		all = append(all, err)
+	}
+	return fmt.Errorf("%w: none of %d bootstrap nodes answered: %v", ErrNoNode, len(infos), all[0])
+}
+
+// Close waits for background uploads started by Store and closes the host.
+func (s *Session) Close() error {
+	s.bgWG.Wait()
+	if s.gossip != nil {
+		_ = s.gossip.Close()
+	}
+	if s.Host != nil {
+		return s.Host.Close()
+	}
+	return nil
+}
+
+// StoreSummary is the outcome of Session.Store, the fields `walrus store --json` prints.
+type StoreSummary struct {
+	BlobID           codec.BlobID `json:"blobId"`
+	UnencodedLength  uint64       `json:"unencodedLength"`
+	EncodedLength    uint64       `json:"encodedLength"`
+	CertifiedEpoch   uint32       `json:"certifiedEpoch"`
+	EndEpoch         uint32       `json:"endEpoch"`
+	Cost             uint64       `json:"cost"` // FROST paid by this store (0 when reused)
+	AlreadyCertified bool         `json:"alreadyCertified"`
+}
+
+// Store runs the whole store flow (Client.Store with the session's Ledger as hooks) and
+// summarises it. Uploads to the remaining nodes continue after the certificate; Close
+// waits for them (bounded by Config.BackgroundTimeout) so a CLI leaves every node with
+// its slivers.
+func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*StoreSummary, error) {
+	if max := s.Client.cfg.Params.MaxBlobSize(); uint64(len(data)) > max {
+		return nil, fmt.Errorf("client: blob of %d bytes exceeds the maximum of %d for %d shards", len(data), max, s.Client.cfg.Params.N)
+	}
+	res, err := s.Client.Store(ctx, data, s.Ledger, opts)
+	if err != nil {
+		return nil, err
+	}
+	ri := s.Ledger.recorded(res.BlobID)
+	sum := &StoreSummary{BlobID: res.BlobID, UnencodedLength: uint64(len(data)), EncodedLength: ri.encoded,
+		EndEpoch: ri.endEpoch, Cost: ri.cost, AlreadyCertified: res.AlreadyCertified}
+	if res.Upload != nil {
+		sum.CertifiedEpoch = res.Upload.Certificate.Epoch
+		s.bgWG.Add(1)
+		go func() { defer s.bgWG.Done(); <-res.Upload.Done() }()
+	} else if st, err := s.Ledger.BlobStatus(ctx, res.BlobID); err == nil {
+		for _, o := range st.Objects {
+			if o.Certified {
+				sum.CertifiedEpoch = o.CertEpoch
+				break
+			}
+		}
+	}
+	return sum, nil
+}
+
+// ErrBlobUnavailable wraps a ledger status that forbids reading: nonexistent, expired or
+// invalid (DESIGN.md §5 "Read": status first).
+var ErrBlobUnavailable = errors.New("client: blob not available")
+
+// Read checks the blob's status on the ledger, then reads and verifies it from the current
+// committee.
+func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
+	st, err := s.Ledger.BlobStatus(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch st.Status.Kind {
+	case staking.StatusCertified:
+	case staking.StatusInvalid:
+		return nil, fmt.Errorf("%w: blob %s is invalid", ErrInvalidBlob, id)
+	case staking.StatusRegistered:
+		return nil, fmt.Errorf("%w: blob %s is registered but not certified", ErrBlobUnavailable, id)
+	default:
+		return nil, fmt.Errorf("%w: blob %s is %s", ErrBlobUnavailable, id, st.Status.Kind)
+	}
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Client.Read(ctx, com, id)
+}
