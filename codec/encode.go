@@ -56,23 +56,33 @@ func ComputeMetadata(p Params, data []byte) (Metadata, BlobID, error) {
 // reused afterwards, so a sink copies what it keeps.
 type PairSink func(pair int, primary, secondary *Sliver) error
 
-// encodeToWindows is how many passes EncodeTo makes over the primary recovery slivers: each
-// pass re-runs the primary encoding of the source columns (about a quarter of Encode's CPU
-// time) and holds 1/encodeToWindows of those slivers (2× the blob in all at n = 1000).
+// encodeToWindows is how many windows EncodeTo splits the primary recovery slivers into
+// (2× the blob in all at n = 1000): it holds one window at a time; the first is kept from the
+// metadata pass, each later one costs a re-run of the primary encoding of the source columns
+// (about a sixth of Encode's CPU time).
 const encodeToWindows = 2
 
 // EncodeTo encodes data and streams the sliver pairs to sink in pair order without ever
 // holding all slivers. It first computes the metadata exactly as ComputeMetadata does
 // (keeping only the secondary recovery cells of the source rows, 0.5× the blob, beyond it),
 // hands it to onMetadata (optional), then emits the pairs: source-row pairs straight from the
-// blob, recovery-row pairs in encodeToWindows windows, each window re-encoded from the blob.
+// blob, recovery-row pairs in encodeToWindows windows, the first kept from the metadata pass
+// and each later one re-encoded from the blob.
 // Measured at n = 1000, 64 MiB (BenchmarkPeakMemory_n1000_64MiB; Reed-Solomon work buffers
-// included, the blob itself excluded): peak heap about 2.5× the blob, against about 6× for
-// Encode (whose output alone is 4.5×), for about 30% more CPU time than Encode.
+// included, the blob itself excluded): peak heap about 2.7× the blob, against about 6× for
+// Encode (whose output alone is 4.5×), for about 10-15% more CPU time than Encode.
 func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
 	e, err := newEncoder(p, data, modeMetadata)
 	if err != nil {
 		return Metadata{}, BlobID{}, err
+	}
+	n, R, C, s := e.n, e.R, e.C, e.s
+	rowBytes := C * s
+	window := (n - R + encodeToWindows - 1) / encodeToWindows
+	// The metadata pass computes every recovery row anyway: keep the first window's.
+	e.primary = make([][]byte, n)
+	for r := R; r < R+window; r++ {
+		e.primary[r] = make([]byte, rowBytes)
 	}
 	if err := e.run(); err != nil {
 		return Metadata{}, BlobID{}, err
@@ -85,8 +95,6 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 			return Metadata{}, BlobID{}, err
 		}
 	}
-	n, R, C, s := e.n, e.R, e.C, e.s
-	rowBytes := C * s
 	pad := make([]byte, rowBytes)
 	secBuf := make([]byte, R*s)
 	emit := func(pair int, primary []byte) error {
@@ -109,12 +117,13 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 			return Metadata{}, BlobID{}, err
 		}
 	}
-	window := (n - R + encodeToWindows - 1) / encodeToWindows
 	for r0 := R; r0 < n; r0 += window {
 		r1 := min(n, r0+window)
-		rows, err := e.recoveryRows(r0, r1)
-		if err != nil {
-			return Metadata{}, BlobID{}, err
+		rows := e.primary[r0:r1]
+		if r0 > R {
+			if rows, err = e.recoveryRows(r0, r1); err != nil {
+				return Metadata{}, BlobID{}, err
+			}
 		}
 		for i := range rows {
 			if err := emit(r0+i, rows[i]); err != nil {
@@ -392,7 +401,7 @@ func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
 		r := R + i
 		for c := c0; c < c1; c++ {
 			cell := sc.cell // the corner (r >= R, c >= C) belongs to no sliver
-			if e.mode != modeMetadata && c < C {
+			if c < C && e.primary != nil && e.primary[r] != nil {
 				cell = e.primary[r][c*s : (c+1)*s]
 			}
 			fromChunk(cell, sc.out[i][(c-c0)*cs:(c-c0+1)*cs])
