@@ -11,8 +11,8 @@
 // # Writing
 //
 // Encode returns all 2n slivers with the metadata and blob ID; EncodeTo streams the sliver
-// pairs to a sink with about a third less memory; ComputeMetadata only commits (what a client
-// needs to register a blob). The slivers, metadata and blob ID equal those of the Walrus
+// pairs to a sink in under 3× the blob's size of memory (Encode's output alone is 4.5×);
+// ComputeMetadata only commits (what a client needs to register a blob). The slivers, metadata and blob ID equal those of the Walrus
 // reference encoder for the same n, byte for byte.
 //
 // # Reading
