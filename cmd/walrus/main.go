@@ -5,9 +5,9 @@
 //	walrus [--config FILE] COMMAND [command flags] [args]
 //
 // Every command is an entry in the commands table below with a one-line summary, its own
-// flag set (stdlib flag) and, where it prints results, a --json flag. Today it has blob-id;
-// node, testnet, store, read, blob-status, info, balance, transfer and gateway join the table
-// as the packages they drive land (DESIGN.md §2, §8).
+// flag set (stdlib flag) and, where it prints results, a --json flag: blob-id, store, read,
+// blob-status, info, balance, transfer, address, node and testnet (DESIGN.md §2, §8); the
+// gateway joins the table when node/gateway lands.
 //
 // Errors are one line on stderr and exit status 1; help goes to stdout with status 0.
 package main
@@ -49,6 +49,24 @@ func init() {
 	commands = []command{
 		{name: "blob-id", summary: "print the Walrus blob ID of a file (no network needed)",
 			usage: "[--n-shards N] [--json] FILE", run: runBlobID},
+		{name: "store", summary: "store a file on the network and print its blob ID (needs --config)",
+			usage: "[--epochs E] [--deletable] [--json] FILE", run: runStore},
+		{name: "read", summary: "read a blob, verified, to stdout or a file (needs --config)",
+			usage: "[--out FILE] BLOB_ID", run: runRead},
+		{name: "blob-status", summary: "print a blob's status: nonexistent, registered, certified, invalid or expired",
+			usage: "[--json] BLOB_ID", run: runBlobStatus},
+		{name: "info", summary: "print the network: epoch, shards, committee, prices, max blob size",
+			usage: "[--json]", run: runInfo},
+		{name: "balance", summary: "print the wallet's balance",
+			usage: "[--json]", run: runBalance},
+		{name: "transfer", summary: "send WAL to an address (AMOUNT in WAL like 1.5, or FROST like 1500frost)",
+			usage: "[--json] ADDRESS AMOUNT", run: runTransfer},
+		{name: "address", summary: "print the wallet's account address",
+			usage: "", run: runAddress},
+		{name: "node", summary: "run one storage node until SIGINT or SIGTERM",
+			usage: "--config FILE", run: runNode},
+		{name: "testnet", summary: "run a local multi-process testnet until interrupted",
+			usage: "up --dir DIR [--nodes N] [--shards S] [--epoch-duration D]", run: runTestnet},
 		{name: "help", summary: "list commands, or show one command's flags",
 			usage: "[COMMAND]", run: runHelp},
 	}

@@ -297,6 +297,9 @@ func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
 	case staking.StatusRegistered:
 		return nil, fmt.Errorf("%w: blob %s is registered but not certified", ErrBlobUnavailable, id)
 	default:
+		if st.Status.Kind == staking.StatusNonexistent {
+			return nil, fmt.Errorf("%w: blob %s does not exist", ErrNotFound, id)
+		}
 		return nil, fmt.Errorf("%w: blob %s is %s", ErrBlobUnavailable, id, st.Status.Kind)
 	}
 	com, err := s.Ledger.Committee(ctx)
@@ -304,4 +307,13 @@ func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
 		return nil, err
 	}
 	return s.Client.Read(ctx, com, id)
+}
+
+// WalletAddress reads a wallet key file and returns its account address.
+func WalletAddress(keyFile string) (staking.Address, error) {
+	k, err := readWalletKey(keyFile)
+	if err != nil {
+		return staking.Address{}, err
+	}
+	return staking.AddressOf(k.Public().(ed25519.PublicKey)), nil
 }

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// User commands: store, read, blob-status, info, balance, transfer, address. Each opens a
+// session from the client configuration (--config or $WALRUS_CONFIG, the client.yaml that
+// `walrus testnet up` writes), does one thing and closes it.
+
+// commandTimeout bounds a whole user command; a store of the largest blob stays far below.
+const commandTimeout = 10 * time.Minute
+
+// openSession opens the network session for a user command, with a context cancelled by
+// SIGINT/SIGTERM or after commandTimeout.
+func openSession(g *globals) (*client.Session, context.Context, func(), error) {
+	if g.config == "" {
+		return nil, nil, nil, errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
+	}
+	sctx, stop := signalContext()
+	ctx, cancel := context.WithTimeout(sctx, commandTimeout)
+	s, err := client.Open(ctx, g.config)
+	if err != nil {
+		cancel()
+		stop()
+		return nil, nil, nil, err
+	}
+	return s, ctx, func() { s.Close(); cancel(); stop() }, nil
+}
+
+// printJSON writes v as one JSON line.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// parseBlobID parses a blob ID argument with a clear message.
+func parseBlobID(s string) (codec.BlobID, error) {
+	id, err := codec.ParseBlobID(s)
+	if err != nil {
+		return id, fmt.Errorf("bad blob ID %q: want 43 characters of URL-safe base64 (as printed by store or blob-id)", s)
+	}
+	return id, nil
+}
+
+// isTerminal reports whether w is a character device (a terminal), so progress bars go
+// only where a person watches.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws an upload bar on w, at most every 100 ms.
+type progressBar struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (p *progressBar) update(pr client.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond && pr.BytesSent < pr.BytesTotal {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	frac := 0.0
+	if pr.BytesTotal > 0 {
+		frac = float64(pr.BytesSent) / float64(pr.BytesTotal)
+	}
+	n := int(frac * width)
+	q := ""
+	if pr.Quorum {
+		q = " quorum"
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%%  %d/%d nodes confirmed%s ", strings.Repeat("#", n), strings.Repeat(".", width-n),
+		100*frac, pr.NodesConfirmed, pr.Nodes, q)
+}
+
+func (p *progressBar) done() { fmt.Fprintln(p.w) }
+
+// humanBytes prints a size like Walrus does (KiB, MiB, GiB with two decimals).
+func humanBytes(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.2f %s", v, units[i])
+}
+
+// runStore is `walrus store FILE [--epochs E] [--deletable] [--json]`.
+func runStore(g *globals, args []string) error {
+	fs := newFlagSet("store")
+	epochs := fs.Uint("epochs", 1, "number of epochs ahead to store the blob (1 to 53)")
+	deletable := fs.Bool("deletable", false, "make the blob deletable by its owner")
+	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","cost"}`)
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("want exactly one FILE, got %d arguments", len(pos))
+	}
+	if *epochs == 0 || *epochs > staking.MaxEpochsAhead {
+		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
+	}
+	if g.config == "" {
+		return errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
+	}
+	// Read the file before touching the network, so a missing file fails fast. The limit
+	// here is the largest geometry's; the session checks the network's own.
+	data, err := readBlob(pos[0], maxBlobAnyGeometry())
+	if err != nil {
+		return err
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
+	var bar *progressBar
+	if !*asJSON && isTerminal(g.stderr) {
+		bar = &progressBar{w: g.stderr}
+		opts.Progress = bar.update
+	}
+	sum, err := s.Store(ctx, data, opts)
+	if bar != nil {
+		bar.done()
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(g.stdout, sum)
+	}
+	kind := "Permanent"
+	if *deletable {
+		kind = "Deletable"
+	}
+	if sum.AlreadyCertified {
+		fmt.Fprintf(g.stdout, "Success: %s blob was already certified; nothing uploaded.\n", kind)
+	} else {
+		fmt.Fprintf(g.stdout, "Success: %s blob stored successfully.\n", kind)
+	}
+	fmt.Fprintf(g.stdout, "Path: %s\nBlob ID: %s\nUnencoded size: %s\nEncoded size (including replicated metadata): %s\n",
+		pos[0], sum.BlobID, humanBytes(sum.UnencodedLength), humanBytes(sum.EncodedLength))
+	fmt.Fprintf(g.stdout, "Cost: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\n",
+		client.FormatWAL(sum.Cost), sum.CertifiedEpoch, sum.EndEpoch)
+	return nil
+}
+
+// maxBlobAnyGeometry is the largest blob any supported shard count admits; the network's
+// own limit is checked once its geometry is known.
+func maxBlobAnyGeometry() uint64 {
+	p, err := codec.NewParams(defaultShards)
+	if err != nil {
+		return 1 << 30
+	}
+	return p.MaxBlobSize()
+}
+
+// runRead is `walrus read BLOB_ID [--out FILE]`.
+func runRead(g *globals, args []string) error {
+	fs := newFlagSet("read")
+	out := fs.String("out", "", "write the blob to `file` instead of stdout")
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("want exactly one BLOB_ID, got %d arguments", len(pos))
+	}
+	id, err := parseBlobID(pos[0])
+	if err != nil {
+		return err
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	data, err := s.Read(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = g.stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(*out, data, 0o644)
+}
+
+// runBlobStatus is `walrus blob-status BLOB_ID [--json]`.
+func runBlobStatus(g *globals, args []string) error {
+	fs := newFlagSet("blob-status")
+	asJSON := fs.Bool("json", false, `print {"status","endEpoch"}`)
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("want exactly one BLOB_ID, got %d arguments", len(pos))
+	}
+	id, err := parseBlobID(pos[0])
+	if err != nil {
+		return err
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	st, err := s.Ledger.BlobStatus(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(g.stdout, struct {
+			Status    string `json:"status"`
+			EndEpoch  uint32 `json:"endEpoch"`
+			Deletable bool   `json:"deletable"`
+			Objects   int    `json:"objects"`
+		}{st.Status.Kind.String(), st.Status.EndEpoch, st.Status.Deletable, st.Status.Objects})
+	}
+	switch st.Status.Kind {
+	case staking.StatusNonexistent:
+		fmt.Fprintf(g.stdout, "Blob ID %s does not exist.\n", id)
+	case staking.StatusInvalid:
+		fmt.Fprintf(g.stdout, "Blob ID %s is invalid (invalidated in epoch %d).\n", id, st.Status.EndEpoch)
+	default:
+		fmt.Fprintf(g.stdout, "Blob ID %s is %s; end epoch %d (exclusive), %d object(s).\n", id, st.Status.Kind, st.Status.EndEpoch, st.Status.Objects)
+	}
+	return nil
+}
+
+// infoMember is one committee member in `info --json`.
+type infoMember struct {
+	NodeID string `json:"nodeId"`
+	PeerID string `json:"peerId"`
+	Shards int    `json:"shards"`
+}
+
+// runInfo is `walrus info [--json]`.
+func runInfo(g *globals, args []string) error {
+	fs := newFlagSet("info")
+	asJSON := fs.Bool("json", false, "print a JSON object")
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("unexpected arguments %q", pos)
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	in, err := s.Ledger.Info(ctx)
+	if err != nil {
+		return err
+	}
+	var members []infoMember
+	for i := range in.Committee.Members {
+		m := &in.Committee.Members[i]
+		members = append(members, infoMember{NodeID: hex.EncodeToString(m.Node[:]), PeerID: printablePeer(m.PeerID),
+			Shards: m.Weight()})
+	}
+	if *asJSON {
+		return printJSON(g.stdout, struct {
+			Network       string         `json:"network"`
+			NetworkID     string         `json:"networkId"`
+			Height        uint64         `json:"height"`
+			Epoch         uint32         `json:"epoch"`
+			EpochDuration string         `json:"epochDuration"`
+			NShards       int            `json:"nShards"`
+			Prices        staking.Prices `json:"prices"`
+			MaxBlobSize   uint64         `json:"maxBlobSize"`
+			Committee     []infoMember   `json:"committee"`
+		}{in.NetworkName, hex.EncodeToString(in.Network[:]), in.Height, in.Epoch,
+			(time.Duration(in.EpochDuration) * time.Millisecond).String(), in.NShards, in.Prices, in.MaxBlobSize, members})
+	}
+	w := g.stdout
+	fmt.Fprintf(w, "Network: %s (id %x)\nHeight: %d\nEpoch: %d (epochs of %v)\nShards: %d\n", in.NetworkName, in.Network[:8],
+		in.Height, in.Epoch, time.Duration(in.EpochDuration)*time.Millisecond, in.NShards)
+	fmt.Fprintf(w, "Storage price: %s per MiB per epoch\nWrite price: %s per MiB\nMax blob size: %s\n",
+		client.FormatWAL(in.Prices.Storage), client.FormatWAL(in.Prices.Write), humanBytes(in.MaxBlobSize))
+	fmt.Fprintf(w, "Committee (%d nodes):\n", len(members))
+	for _, m := range members {
+		fmt.Fprintf(w, "  %s  peer %s  %d shards\n", m.NodeID[:16], m.PeerID, m.Shards)
+	}
+	return nil
+}
+
+// printablePeer shows a member's peer ID in its usual base58 form when it decodes.
+func printablePeer(raw string) string {
+	if id, err := peerFromBytes(raw); err == nil {
+		return id
+	}
+	return raw
+}
+
+// runBalance is `walrus balance [--json]`.
+func runBalance(g *globals, args []string) error {
+	fs := newFlagSet("balance")
+	asJSON := fs.Bool("json", false, `print {"address","balance" (FROST),"nonce"}`)
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("unexpected arguments %q", pos)
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	addr := s.Ledger.Address()
+	if addr == (staking.Address{}) {
+		return client.ErrNoWallet
+	}
+	a, err := s.Ledger.Account(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(g.stdout, struct {
+			Address string `json:"address"`
+			Balance uint64 `json:"balance"`
+			Nonce   uint64 `json:"nonce"`
+		}{addr.String(), a.Account.Balance, a.Account.Nonce})
+	}
+	fmt.Fprintf(g.stdout, "Address: %s\nBalance: %s (%d FROST)\n", addr, client.FormatWAL(a.Account.Balance), a.Account.Balance)
+	return nil
+}
+
+// runAddress is `walrus address`: the wallet's account address.
+func runAddress(g *globals, args []string) error {
+	fs := newFlagSet("address")
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("unexpected arguments %q", pos)
+	}
+	if g.config == "" {
+		return errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
+	}
+	fc, err := client.LoadFileConfig(g.config)
+	if err != nil {
+		return err
+	}
+	if fc.WalletKeyFile == "" {
+		return client.ErrNoWallet
+	}
+	addr, err := client.WalletAddress(fc.WalletKeyFile)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(g.stdout, addr)
+	return err
+}
+
+// runTransfer is `walrus transfer ADDRESS AMOUNT [--json]`.
+func runTransfer(g *globals, args []string) error {
+	fs := newFlagSet("transfer")
+	asJSON := fs.Bool("json", false, `print {"to","amount" (FROST),"height"}`)
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("want ADDRESS AMOUNT, got %d arguments", len(pos))
+	}
+	to, err := parseAddress(pos[0])
+	if err != nil {
+		return err
+	}
+	amount, err := parseAmount(pos[1])
+	if err != nil {
+		return err
+	}
+	s, ctx, closeFn, err := openSession(g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	r, err := s.Ledger.Transfer(ctx, to, amount)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(g.stdout, struct {
+			To     string `json:"to"`
+			Amount uint64 `json:"amount"`
+			Height uint64 `json:"height"`
+		}{to.String(), amount, r.Height})
+	}
+	fmt.Fprintf(g.stdout, "Transferred %s to %s (checkpoint %d).\n", client.FormatWAL(amount), to, r.Height)
+	return nil
+}
+
+// parseAddress parses a 64-hex-character account address.
+func parseAddress(s string) (staking.Address, error) {
+	var a staking.Address
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if err != nil || len(b) != len(a) {
+		return a, fmt.Errorf("bad address %q: want %d hex characters", s, 2*len(a))
+	}
+	copy(a[:], b)
+	return a, nil
+}
+
+// parseAmount parses an amount: WAL with up to nine decimals ("1.5", "2", "0.25wal"), or
+// FROST with a "frost" suffix ("1500frost"). 1 WAL = 10^9 FROST (PROTOCOL.md §6).
+func parseAmount(s string) (uint64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	bad := fmt.Errorf("bad amount %q: want WAL with up to 9 decimals (1.5) or FROST with a suffix (1500frost)", s)
+	if f, ok := strings.CutSuffix(t, "frost"); ok {
+		var v big.Int
+		if _, ok := v.SetString(strings.TrimSpace(f), 10); !ok || v.Sign() <= 0 || !v.IsUint64() {
+			return 0, bad
+		}
+		return v.Uint64(), nil
+	}
+	t = strings.TrimSpace(strings.TrimSuffix(t, "wal"))
+	whole, frac, _ := strings.Cut(t, ".")
+	if whole == "" && frac == "" || len(frac) > 9 || strings.ContainsAny(whole+frac, "+-") {
+		return 0, bad
+	}
+	frac += strings.Repeat("0", 9-len(frac))
+	var v big.Int
+	if _, ok := v.SetString(whole+frac, 10); !ok || v.Sign() <= 0 || !v.IsUint64() {
+		return 0, bad
+	}
+	return v.Uint64(), nil
+}
+
+// peerFromBytes decodes a peer ID in its binary form.
+func peerFromBytes(raw string) (string, error) {
+	id, err := peer.IDFromBytes([]byte(raw))
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
