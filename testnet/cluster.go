@@ -187,10 +187,29 @@ func newCluster(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 		c.gaters[i] = NewGater()
 	}
 	t.Cleanup(c.closeAll)
+	// Start nodes together: started one by one, the first would wait alone through
+	// consensus rounds while the others load.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		if err := c.startLocked(i); err != nil {
-			return nil, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+			in, err := c.start(ctx, &c.Layout.Nodes[i], c.gaters[i])
+			if err != nil {
+				errs[i] = fmt.Errorf("testnet: starting node %d: %w", i, err)
+				return
+			}
+			c.mu.Lock()
+			c.nodes[i] = in
+			c.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err // cleanup closes the nodes that did start
 	}
 	return c, nil
 }

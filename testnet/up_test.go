@@ -196,6 +196,7 @@ func readPID(t *testing.T, nf *testnet.NodeFiles) int {
 }
 
 type upRun struct {
+	dir    string
 	out    *lines
 	ready  chan *testnet.Layout
 	done   chan error
@@ -208,7 +209,7 @@ func startUp(t *testing.T, o testnet.UpOptions) *upRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &upRun{out: newLines(), ready: make(chan *testnet.Layout, 1), done: make(chan error, 1)}
+	r := &upRun{dir: o.Dir, out: newLines(), ready: make(chan *testnet.Layout, 1), done: make(chan error, 1)}
 	o.Binary, o.Out = exe, r.out
 	o.OnReady = func(l *testnet.Layout) { r.ready <- l }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -227,9 +228,23 @@ func (r *upRun) awaitReady(t *testing.T) *testnet.Layout {
 		r.done <- err
 		t.Fatalf("Up returned before ready: %v\n%s", err, r.out.String())
 	case <-time.After(90 * time.Second):
-		t.Fatalf("not ready:\n%s", r.out.String())
+		t.Fatalf("not ready:\n%s%s", r.out.String(), r.logTails())
 	}
 	return nil
+}
+
+// logTails returns the end of every node.log in the run's directory, for failure reports.
+func (r *upRun) logTails() string {
+	var sb strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(r.dir, testnet.NodesDirName, "*", testnet.LogFileName))
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		fmt.Fprintf(&sb, "--- %s:\n%s\n", f, b)
+	}
+	return sb.String()
 }
 
 func (r *upRun) stop(t *testing.T) {
