@@ -20,6 +20,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/node/consensus"
 
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
@@ -333,7 +334,7 @@ func forgeries(t *testing.T, tn *testNet) (cp, vote []byte) {
 	if vote, err = tendermint.Encode(pv); err != nil {
 		t.Fatal(err)
 	}
-	return cp, vote
+	return cp, consensus.EncodeWire(1, vote)
 }
 
 func submit(t testing.TB, cl interface{}, tn *testNet, i int, raw []byte) *ledger.TxReply {

@@ -276,6 +276,7 @@ type actor struct {
 	pool    *mempool
 	scratch *staking.State // base + mempool, for dry runs
 	saved   snapKey        // what the persisted snapshot holds
+	seq     uint64         // last consensus-topic sequence number (wire.go)
 }
 
 func (c *Consensus) newActor() (*actor, error) {
@@ -400,7 +401,10 @@ func (a *actor) run(effs []tendermint.Effect) {
 				a.c.cfg.Logger.Error("encode consensus message", "err", err)
 				continue
 			}
-			a.c.emit(Outbound{Topic: OutConsensus, Data: b})
+			// A fresh sequence number per publication (wire.go); clock-based so that a
+			// restarted node does not repeat its earlier publications either.
+			a.seq = max(a.seq+1, uint64(a.c.cfg.Clock.Now().UnixNano()))
+			a.c.emit(Outbound{Topic: OutConsensus, Data: EncodeWire(a.seq, b)})
 		case tendermint.ScheduleTimeout:
 			a.c.after(time.Duration(e.Duration)*time.Millisecond, timeoutMsg{t: e.Timeout})
 			if e.Kind == tendermint.TimeoutPropose && e.Round > a.lastRnd {

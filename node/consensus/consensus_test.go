@@ -130,7 +130,7 @@ func (c *cluster) route(ctx context.Context, i int) {
 		case o := <-c.cons[i].Out():
 			switch o.Topic {
 			case consensus.OutConsensus:
-				m, err := tendermint.Decode(o.Data, 8<<20)
+				m, err := consensus.DecodeWire(o.Data, 8<<20)
 				if err != nil {
 					panic(err)
 				}

@@ -93,7 +93,7 @@ func (n *Net) Start() error {
 			if m.From == n.cfg.Host.ID() {
 				continue // our own message; the machine already has it
 			}
-			if msg, err := tendermint.Decode(m.Data, n.maxValue()); err == nil {
+			if msg, err := DecodeWire(m.Data, n.maxValue()); err == nil {
 				_ = n.c.Deliver(msg, m.ReceivedFrom)
 			}
 		}
@@ -160,7 +160,7 @@ func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
 	if m.From == n.cfg.Host.ID() {
 		return p2p.Accept
 	}
-	msg, err := tendermint.Decode(m.Data, n.maxValue())
+	msg, err := DecodeWire(m.Data, n.maxValue())
 	if err != nil {
 		return p2p.Reject
 	}

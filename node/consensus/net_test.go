@@ -74,7 +74,7 @@ func TestValidateConsensus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b
+		return consensus.EncodeWire(uint64(height), b)
 	}
 	k1 := keys[com.Members[1].Node]
 	other := peer.ID("relay")
@@ -84,6 +84,7 @@ func TestValidateConsensus(t *testing.T) {
 		want p2p.Verdict
 	}{
 		{"garbage", []byte{0xff, 1, 2}, p2p.Reject},
+		{"no sequence number", vote(1, 1, k1)[8:], p2p.Reject},
 		{"member's prevote for the next height", vote(1, 1, k1), p2p.Accept},
 		{"prevote signed with another key", vote(1, 1, epochtest.Key(999, 0)), p2p.Reject},
 		{"non-member index", vote(1, 9, k1), p2p.Reject},

@@ -81,7 +81,7 @@ func TestRestartResumesHeight(t *testing.T) {
 			select {
 			case o := <-c.Out():
 				if o.Topic == consensus.OutConsensus {
-					got = append(got, o.Data)
+					got = append(got, o.Data[8:]) // without the publication sequence number
 				}
 			case <-deadline:
 				t.Fatalf("saw %d consensus messages, want %d", len(got), want)
