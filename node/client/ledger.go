@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -172,27 +173,76 @@ func (l *Ledger) queryFrom(ctx context.Context, q *ledger.Query, pref peer.ID) (
 	return nil, "", fmt.Errorf("%w (%d tried): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
 }
 
-// Info returns network information and the current committee from a node.
+// bestQueryTimeout bounds each node's answer in queryBest.
+const bestQueryTimeout = 5 * time.Second
+
+// queryBest asks every bootstrap node in parallel and returns the answer reflecting the
+// highest committed height (every answer but QueryHeight's starts with it as u64 LE), so a
+// lagging node does not show a state older than what this client just committed. It
+// falls back to query's error when nobody answers.
+func (l *Ledger) queryBest(ctx context.Context, q *ledger.Query) ([]byte, error) {
+	type ans struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan ans, len(l.peers))
+	cctx, cancel := context.WithTimeout(ctx, bestQueryTimeout)
+	defer cancel()
+	body := q.Encode()
+	for _, p := range l.peers {
+		go func() {
+			b, err := p2p.Call(cctx, l.cfg.Host, p, ledger.QueryProtocol, body)
+			ch <- ans{b, err}
+		}()
+	}
+	var best []byte
+	var bestH uint64
+	var errs []error
+	for range l.peers {
+		a := <-ch
+		if a.err != nil {
+			errs = append(errs, a.err)
+			continue
+		}
+		if len(a.b) < 8 {
+			continue
+		}
+		if h := binary.LittleEndian.Uint64(a.b); best == nil || h > bestH {
+			best, bestH = a.b, h
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("%w (%d tried): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
+}
+
+// Info returns network information and the current committee, from the most up-to-date
+// node.
 func (l *Ledger) Info(ctx context.Context) (*ledger.Info, error) {
-	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryInfo})
+	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryInfo})
 	if err != nil {
 		return nil, err
 	}
 	return ledger.DecodeInfo(resp)
 }
 
-// Account returns an account's balance and nonce.
+// Account returns an account's balance and nonce, from the most up-to-date node.
 func (l *Ledger) Account(ctx context.Context, a staking.Address) (*ledger.AccountAnswer, error) {
-	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryAccount, Address: a})
+	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryAccount, Address: a})
 	if err != nil {
 		return nil, err
 	}
 	return ledger.DecodeAccountAnswer(resp)
 }
 
-// BlobStatus returns a blob ID's status and its live objects.
+// BlobStatus returns a blob ID's status and its live objects, from the most up-to-date
+// node.
 func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (*ledger.BlobAnswer, error) {
-	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryBlobStatus, BlobID: id})
+	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryBlobStatus, BlobID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -259,14 +309,23 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			continue
 		}
 		if !rep.Accepted {
+			te := &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
 			if rep.Code == staking.CodeBadNonce {
-				l.haveNonce = false // our view of the nonce was stale; refetch next time
+				// This node may lag behind the one that told us the nonce: try the
+				// others; if all refuse, our nonce was stale and is fetched again.
+				l.haveNonce = false
+				errs = append(errs, te)
+				continue
 			}
-			return nil, &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
+			return nil, te
 		}
 		l.nextNonce++
 		l.preferred = p
 		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw}, nil
+	}
+	var te *TxError
+	if len(errs) > 0 && errors.As(errs[len(errs)-1], &te) {
+		return nil, te
 	}
 	return nil, fmt.Errorf("%w: submitting %s: %w", ErrNoNode, op.Kind(), errors.Join(errs...))
 }
@@ -274,6 +333,15 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 // accountLocked asks the preferred node (or any) for the wallet's account.
 func (l *Ledger) accountLocked(ctx context.Context) (*ledger.AccountAnswer, error) {
 	q := &ledger.Query{Kind: ledger.QueryAccount, Address: l.addr}
+	if l.preferred == "" {
+		// No node holds our pending transactions yet: the most up-to-date one knows the
+		// nonce the next checkpoint expects.
+		resp, err := l.queryBest(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return ledger.DecodeAccountAnswer(resp)
+	}
 	resp, p, err := l.queryFrom(ctx, q, l.preferred)
 	if err != nil {
 		return nil, err
