@@ -211,3 +211,19 @@ func (c *Committee) VerifyCertificate(msg []byte, cert *Certificate, th Threshol
 	}
 	return nil
 }
+
+// VerifyMember checks member i's signature on msg, through the prepared-key cache when the
+// committee is Indexed (votes and confirmations are verified one by one, often).
+func (c *Committee) VerifyMember(i int, msg []byte, sig bls.Signature) error {
+	if i < 0 || i >= len(c.Members) {
+		return fmt.Errorf("%w: member %d of %d", ErrNotMember, i, len(c.Members))
+	}
+	if c.keys == nil || len(c.keys.keys) != len(c.Members) {
+		return bls.Verify(c.Members[i].BLSKey, msg, sig)
+	}
+	pre, err := c.prepared([]int{i})
+	if err != nil {
+		return err
+	}
+	return bls.VerifyPrepared(pre[0], msg, sig)
+}

@@ -372,3 +372,22 @@ func TestKeyCacheFollowsMembers(t *testing.T) {
 		t.Fatalf("certificate verified against a replaced key: %v", err)
 	}
 }
+
+func TestVerifyMember(t *testing.T) {
+	c, keys := epochtest.Committee(1, []int{1, 2}, 13)
+	msg := []byte("vote")
+	plain := &epoch.Committee{Epoch: c.Epoch, NShards: c.NShards, Members: c.Members}
+	for _, cc := range []*epoch.Committee{c, plain} {
+		if err := cc.VerifyMember(1, msg, keys[1].Sign(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.VerifyMember(0, msg, keys[1].Sign(msg)); err == nil {
+			t.Fatal("signature of member 1 accepted for member 0")
+		}
+		for _, i := range []int{-1, 2} {
+			if err := cc.VerifyMember(i, msg, keys[1].Sign(msg)); !errors.Is(err, epoch.ErrNotMember) {
+				t.Fatalf("member %d: %v", i, err)
+			}
+		}
+	}
+}

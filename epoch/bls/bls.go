@@ -247,3 +247,18 @@ func FastAggregateVerifyPrepared(pks []*PreparedKey, msg []byte, sig Signature) 
 	}
 	return nil
 }
+
+// VerifyPrepared is Verify with a prepared public key.
+func VerifyPrepared(pk *PreparedKey, msg []byte, sig Signature) error {
+	if pk == nil || pk.p == nil {
+		return ErrBadPublicKey
+	}
+	s, err := sig.point()
+	if err != nil {
+		return err
+	}
+	if !s.Verify(false, pk.p, false, msg, sigDST) {
+		return ErrBadSignature
+	}
+	return nil
+}

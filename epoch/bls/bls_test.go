@@ -289,3 +289,24 @@ func benchAggregate(b *testing.B, prepared bool) {
 
 func BenchmarkFastAggregateVerify67(b *testing.B)         { benchAggregate(b, false) }
 func BenchmarkFastAggregateVerify67Prepared(b *testing.B) { benchAggregate(b, true) }
+
+func TestVerifyPrepared(t *testing.T) {
+	ks := keys(t, 2)
+	msg := []byte("vote")
+	p, err := ks[0].PublicKey().Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bls.VerifyPrepared(p, msg, ks[0].Sign(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bls.VerifyPrepared(p, msg, ks[1].Sign(msg)); !errors.Is(err, bls.ErrBadSignature) {
+		t.Fatalf("other signer: %v", err)
+	}
+	if err := bls.VerifyPrepared(p, msg, identityG2()); !errors.Is(err, bls.ErrBadSignature) {
+		t.Fatalf("identity signature: %v", err)
+	}
+	if err := bls.VerifyPrepared(nil, msg, ks[0].Sign(msg)); !errors.Is(err, bls.ErrBadPublicKey) {
+		t.Fatalf("nil key: %v", err)
+	}
+}

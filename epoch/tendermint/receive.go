@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
 )
 
 // Handling of received proposals, votes and decisions (validation, equivocation evidence,
@@ -74,7 +75,7 @@ func (m *Machine) onVote(v *Vote) error {
 		}
 	}
 	msg := VoteSignBytes(m.cfg.Network, m.committee.Epoch, v.Type, v.Height, v.Round, v.Value)
-	if err := m.cfg.Scheme.Verify(mem.BLSKey, msg, v.Signature); err != nil {
+	if err := m.verify(v.Validator, mem, msg, v.Signature); err != nil {
 		return fmt.Errorf("%w: %s from member %d: %v", ErrBadSignature, v.Type, v.Validator, err)
 	}
 	m.seen(v.Validator, v.Round)
@@ -167,7 +168,7 @@ func (m *Machine) onProposal(p *Proposal) error {
 		}
 	}
 	msg := ProposalSignBytes(m.cfg.Network, m.committee.Epoch, p.Height, p.Round, p.ValidRound, h)
-	if err := m.cfg.Scheme.Verify(mem.BLSKey, msg, p.Signature); err != nil {
+	if err := m.verify(p.Proposer, mem, msg, p.Signature); err != nil {
 		return fmt.Errorf("%w: proposal from member %d: %v", ErrBadSignature, p.Proposer, err)
 	}
 	m.seen(p.Proposer, p.Round)
@@ -230,4 +231,12 @@ func (m *Machine) valid(h Hash, v []byte) bool {
 	err := m.cfg.App.Validate(m.height, v, m.now)
 	m.validity[h] = validity{err: err, round: m.round}
 	return err == nil
+}
+
+// verify checks member i's signature; under BLS it uses the committee's prepared keys.
+func (m *Machine) verify(i uint32, mem *epoch.Member, msg []byte, sig bls.Signature) error {
+	if _, ok := m.cfg.Scheme.(BLSScheme); ok {
+		return m.committee.VerifyMember(int(i), msg, sig)
+	}
+	return m.cfg.Scheme.Verify(mem.BLSKey, msg, sig)
 }
