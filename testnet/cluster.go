@@ -48,6 +48,12 @@ type BlobCertifier interface {
 	Certified(id codec.BlobID) (bool, error)
 }
 
+// Epocher is implemented by instances that report their ledger's current epoch.
+// WaitEpoch needs it.
+type Epocher interface {
+	Epoch() uint32
+}
+
 // StartFunc starts one node from its generated files. It must install gater as the node's
 // libp2p connection gater (Partition depends on it) and return once the node is running.
 // The context bounds the start only.
@@ -376,6 +382,36 @@ func (c *Cluster) WaitHeightContext(ctx context.Context, h uint64, nodes ...int)
 		}
 		return true, ""
 	})
+}
+
+// WaitEpoch waits until every running node's ledger is in epoch e or later, failing the
+// test after the harness timeout. Epochs advance with checkpoint time (DESIGN.md §4), so
+// a cluster built WithEpochDuration(short) moves through epochs on its own: this is the
+// harness's AdvanceEpoch.
+func (c *Cluster) WaitEpoch(e uint32) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	err := c.poll(ctx, func() (bool, string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, in := range c.nodes {
+			if in == nil {
+				continue
+			}
+			ep, ok := in.(Epocher)
+			if !ok {
+				return false, fmt.Sprintf("node %d (%T) cannot report its epoch", i, in)
+			}
+			if got := ep.Epoch(); got < e {
+				return false, fmt.Sprintf("node %d in epoch %d, want %d", i, got, e)
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		c.t.Fatalf("testnet: WaitEpoch(%d): %v", e, err)
+	}
 }
 
 // WaitCertified waits until every running node's ledger reports blob id certified,

@@ -62,6 +62,8 @@ func TestClusterCrashRestart(t *testing.T) {
 	}
 	c.Heal()
 	c.WaitHeight(c.Node(0).Height() + 1)
+	// With 2 s epochs the ledger crosses epochs by itself, restarted node included.
+	c.WaitEpoch(2)
 }
 
 func TestClusterPartitionHeal(t *testing.T) {

@@ -27,4 +27,29 @@
 // bytes so an operator can copy a key between machines with a terminal; ReadBLSKey and
 // ReadAccountKey also accept the raw 32 bytes. libp2p identities use p2p.SaveIdentity's
 // format (libp2p's protobuf key encoding) so other libp2p tools can read them.
+//
+// # The in-process harness
+//
+//	c := testnet.New(t, 4, testnet.WithEpochDuration(2*time.Second))
+//	c.WaitHeight(1)
+//	c.Partition([]int{0, 1, 2}, []int{3}) // node 3 alone
+//	c.Heal()
+//	c.Crash(3); c.Restart(3)              // same keys, same data directory
+//	n := c.Unwrap(0)                      // the *node.Node, for its Ledger, Host …
+//
+// Nodes are generated with a fixed seed (WithSeed), listen on TCP 127.0.0.1 only, get short
+// consensus timeouts, and have a Gater installed through node.WithConnectionGater, which is
+// how Partition cuts links. The ledger commits only when it has to (a transaction, an epoch
+// boundary), so tests that need heights to advance use short epochs. Node logs are
+// discarded unless WALRUS_TESTNET_LOG=debug|info|warn|error. The harness runs any node
+// implementation through StartFunc and the small Instance interface; optional interfaces
+// (Crasher, Connector, BlobCertifier, Epocher) unlock Crash without grace, Heal's redial,
+// WaitCertified and WaitEpoch.
+//
+// # The multi-process testnet
+//
+// Up (behind `walrus testnet up`) generates or reuses a layout and runs every node as its
+// own process, `<binary> node --config DIR/nodes/<i>/config.yaml`, with node.pid and
+// node.log beside the config; it is ready once a node's /v1/health reports height ≥ 1, and
+// it stops the nodes with SIGTERM, then SIGKILL after UpOptions.StopTimeout.
 package testnet

@@ -24,7 +24,11 @@ var (
 	_ Instance      = (*NodeInstance)(nil)
 	_ Connector     = (*NodeInstance)(nil)
 	_ BlobCertifier = (*NodeInstance)(nil)
+	_ Epocher       = (*NodeInstance)(nil)
 )
+
+// Epoch is the node ledger's current epoch.
+func (n *NodeInstance) Epoch() uint32 { return n.Ledger().CurrentEpoch() }
 
 // Connect dials pi from the node's host.
 func (n *NodeInstance) Connect(ctx context.Context, pi peer.AddrInfo) error {

@@ -1,0 +1,185 @@
+package testnet_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	mrand "math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/testnet"
+)
+
+// BenchmarkE2EStoreRead is `make bench-e2e`: on one in-process 4-node loopback testnet
+// (1000 shards, the default network's geometry; WALRUS_BENCH_SHARDS overrides) it measures
+//
+//   - the baseline: raw throughput of one libp2p stream (TCP, Noise, yamux) between two
+//     fresh hosts, in the same run so the ratios compare like with like;
+//   - a 64 MiB store split into encode, register (reserve + register transactions),
+//     upload (to the certificate: n-f shards confirmed), certify (transaction committed)
+//     and the full upload to every node (background part included);
+//   - a 64 MiB read (status, metadata, primary slivers, verify, decode).
+//
+// Targets (DESIGN.md §5 issue): read >= 60 MiB/s of user data; store within 2× of
+// encode + 4.5 × blob / stream throughput (store_vs_target <= 1).
+func BenchmarkE2EStoreRead(b *testing.B) {
+	const blobSize = 64 << 20
+	shards := 1000
+	if s, err := strconv.Atoi(os.Getenv("WALRUS_BENCH_SHARDS")); err == nil && s > 0 {
+		shards = s
+	}
+	streamMiBs := streamBaseline(b)
+
+	c := testnet.New(b, 4, testnet.WithShards(shards), testnet.WithTimeout(2*time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := c.WaitHeightContext(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	params, err := codec.NewParams(shards)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	data := make([]byte, blobSize)
+
+	var encT, regT, upT, fullT, certT, readT time.Duration
+	b.SetBytes(blobSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		b.StartTimer()
+
+		t0 := time.Now()
+		enc, err := codec.Encode(params, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		reg, certified, err := s.Ledger.RegisterBlob(ctx, enc, client.StoreOptions{Epochs: 1})
+		if err != nil || certified {
+			b.Fatalf("register: %v (already certified %v)", err, certified)
+		}
+		com, err := s.Ledger.Committee(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		res, err := s.Client.Upload(ctx, com, enc, reg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		if err := s.Ledger.CertifyBlob(ctx, enc.BlobID, reg, res); err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		<-res.Done()
+		t5 := time.Now()
+		got, err := s.Read(ctx, enc.BlobID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t6 := time.Now()
+		if !bytes.Equal(got, data) {
+			b.Fatal("read returned other bytes")
+		}
+		encT += t1.Sub(t0)
+		regT += t2.Sub(t1)
+		upT += t3.Sub(t2)
+		certT += t4.Sub(t3)
+		fullT += t5.Sub(t2)
+		readT += t6.Sub(t5)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	mib := float64(blobSize) / (1 << 20)
+	ms := func(d time.Duration) float64 { return float64(d.Milliseconds()) / n }
+	storeMs := ms(encT) + ms(regT) + ms(upT) + ms(certT)
+	targetMs := 2 * (ms(encT) + 4.5*mib/streamMiBs*1000)
+	readMiBs := mib / (ms(readT) / 1000)
+	b.ReportMetric(streamMiBs, "stream_MiB/s")
+	b.ReportMetric(ms(encT), "encode_ms")
+	b.ReportMetric(ms(regT), "register_ms")
+	b.ReportMetric(ms(upT), "upload_to_cert_ms")
+	b.ReportMetric(ms(certT), "certify_ms")
+	b.ReportMetric(ms(fullT), "upload_all_nodes_ms")
+	b.ReportMetric(storeMs, "store_ms")
+	b.ReportMetric(mib/(storeMs/1000), "store_MiB/s")
+	b.ReportMetric(storeMs/targetMs, "store_vs_target")
+	b.ReportMetric(ms(readT), "read_ms")
+	b.ReportMetric(readMiBs, "read_MiB/s")
+	b.ReportMetric(readMiBs/60, "read_vs_target")
+	b.ReportMetric(float64(shards), "shards")
+}
+
+// streamBaseline measures one libp2p stream's throughput (MiB/s) between two fresh
+// loopback hosts, as p2p's BenchmarkStreamThroughput does: 256 MiB in 1 MiB writes.
+func streamBaseline(b *testing.B) float64 {
+	b.Helper()
+	const total = 256 << 20
+	const chunk = 1 << 20
+	hs := make([]host.Host, 2)
+	for i := range hs {
+		id, err := p2p.GenerateIdentity(rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close()
+		hs[i] = h
+	}
+	const proto = "/walrus/bench-sink/1"
+	done := make(chan int64, 1)
+	hs[1].SetStreamHandler(proto, func(s network.Stream) {
+		n, _ := io.Copy(io.Discard, s)
+		_ = s.Close()
+		done <- n
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := hs[0].Connect(ctx, peer.AddrInfo{ID: hs[1].ID(), Addrs: hs[1].Addrs()}); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, chunk)
+	start := time.Now()
+	s, err := hs[0].NewStream(ctx, hs[1].ID(), proto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for sent := 0; sent < total; sent += chunk {
+		if _, err := s.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.CloseWrite(); err != nil {
+		b.Fatal(err)
+	}
+	if n := <-done; n != total {
+		b.Fatalf("sink got %d bytes", n)
+	}
+	_ = s.Close()
+	return float64(total) / (1 << 20) / time.Since(start).Seconds()
+}
