@@ -80,10 +80,12 @@ func SliverCap(p codec.Params) int {
 	return max(p.R, p.C)*codec.MaxSymbolSize + maxSliverHeader
 }
 
-// MetadataCap is the largest encoded metadata for geometry p: 64n + 32 bytes of hashes
-// (PROTOCOL.md §2) plus the blob ID, length and encoding type.
+// MetadataCap is the largest encoded metadata for geometry p: n pairs of hashes in their
+// BCS form, each hash behind a one-byte tag, 2·(1+32) bytes a pair (codec.Metadata.
+// MarshalBCS; 64n would miss the tags, 2n bytes, and refuse n = 1000 metadata), plus the
+// blob ID, length, encoding type and vector length.
 func MetadataCap(p codec.Params) int {
-	return 64*p.N + 32 + maxSliverHeader
+	return 2*(1+codec.HashLen)*p.N + 32 + maxSliverHeader
 }
 
 // Protocols returns the data-plane protocol table for geometry p. Caps derive from the
