@@ -33,8 +33,11 @@ test-long: oracle
 bench: oracle
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./codec/... ./epoch/... ./staking/...
 
+# End to end on a 4-node loopback testnet (1000 shards; WALRUS_BENCH_SHARDS=n overrides):
+# one libp2p stream's throughput as the baseline, then a 64 MiB store (encode, register,
+# upload, certify) and read, with MiB/s and the ratios to the targets.
 bench-e2e: build
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./testnet/...
+	$(GO) test -run '^$$' -bench 'E2E' -benchtime 1x -benchmem -timeout 30m ./testnet/
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
