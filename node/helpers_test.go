@@ -44,6 +44,7 @@ type testNet struct {
 	cfgs    []*node.Config
 	gaters  []*gater
 	nodes   []*node.Node
+	pids    []peer.ID // node i's peer ID, known before it starts
 }
 
 const testShards = 12
@@ -80,6 +81,7 @@ func newTestNet(t testing.TB, n int) *testNet {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tn.pids = append(tn.pids, pid)
 		_, op, _ := ed25519.GenerateKey(seeded(43, i))
 		g.Nodes = append(g.Nodes, staking.GenesisNode{
 			Operator: staking.AddressOf(op.Public().(ed25519.PublicKey)), BLSKey: bk.PublicKey(), PoP: bk.ProvePossession(),

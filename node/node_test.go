@@ -382,15 +382,11 @@ func waitTx(t testing.TB, cl interface{}, tn *testNet, i int, hash [32]byte) *le
 // defeat) and the first checkpoint commits.
 func TestCommitAfterFullPartition(t *testing.T) {
 	tn := newTestNet(t, 4)
+	for _, g := range tn.gaters {
+		g.Block(tn.pids...)
+	}
 	for i := range tn.nodes {
 		tn.start(t, i)
-	}
-	var all []peer.ID
-	for _, n := range tn.nodes {
-		all = append(all, n.PeerID())
-	}
-	for _, g := range tn.gaters {
-		g.Block(all...)
 	}
 	// Longer than the propose and prevote timeouts: every node has voted into the void.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
