@@ -95,6 +95,8 @@ func processCPU() (time.Duration, bool) {
 //	x-vs-wasm-encode    the reference's encode alone (which also derives the metadata)
 //	                    over codec.Encode: the stricter comparison
 //	MB/s                codec.Encode throughput
+//	wasm-cpu-ms         the reference's process CPU time, milliseconds (Linux only)
+//	cpu-ms/op           codec.Encode's process CPU time, all threads (Linux only)
 //	x-less-cpu-than-wasm  the reference's CPU time (compute_metadata + encode) over
 //	                    codec.Encode's CPU time per op, all threads counted (Linux only):
 //	                    a loaded shared machine distorts it far less than the wall-clock
@@ -133,6 +135,8 @@ func benchEncodeVsWASM(b *testing.B, n, size int) {
 	b.ReportMetric(float64(w.meta+w.enc)/perOp, "x-faster-than-wasm")
 	b.ReportMetric(float64(w.enc)/perOp, "x-vs-wasm-encode")
 	if cpuPerOp := float64(cpu1-cpu0) / float64(b.N); cpuOK && cpuPerOp > 0 {
+		b.ReportMetric(float64(w.metaCPU+w.encCPU)/float64(time.Millisecond), "wasm-cpu-ms")
+		b.ReportMetric(cpuPerOp/float64(time.Millisecond), "cpu-ms/op")
 		b.ReportMetric(float64(w.metaCPU+w.encCPU)/cpuPerOp, "x-less-cpu-than-wasm")
 	}
 }
