@@ -524,6 +524,8 @@ type app struct{ a *actor }
 // (cannot happen while heights start only from newBase; kept as a guard).
 var errNotOurHeight = errors.New("consensus: value for a height we are not at")
 
+// Propose builds the next checkpoint from the mempool on the latest ledger view; its time is
+// our clock, but always after the previous checkpoint's (DESIGN.md §4).
 func (p app) Propose(height uint64, _ int32, now int64) ([]byte, error) {
 	a := p.a
 	if height != a.base.Height()+1 {
@@ -539,6 +541,9 @@ func (p app) Propose(height uint64, _ int32, now int64) ([]byte, error) {
 	return cp.Encode(), nil
 }
 
+// Validate accepts a checkpoint for our vote: it decodes, is for this height, its time is
+// within TimeBound of our clock, and it applies on a clone of the latest view (previous hash,
+// time after the previous checkpoint, transactions, state root: staking.ApplyCheckpoint).
 func (p app) Validate(height uint64, value []byte, now int64) error {
 	a := p.a
 	if height != a.base.Height()+1 {
