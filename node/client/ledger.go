@@ -319,7 +319,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			}
 			return nil, te
 		}
-		l.nextNonce++
+		l.nextNonce, l.haveNonce = l.nextNonce+1, true
 		l.preferred = p
 		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw}, nil
 	}

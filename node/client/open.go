@@ -177,10 +177,11 @@ func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, er
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{Genesis: g, Config: fc, Host: h}
+	sess := &Session{Genesis: g, Config: fc, Host: h}
+	s = sess
 	defer func() {
 		if err != nil {
-			s.Close()
+			sess.Close() // s is nil by now: the error return cleared it
 		}
 	}()
 	if err := connectAny(ctx, h, infos, o.DialTimeout); err != nil {
