@@ -147,6 +147,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		owner[i] = com.Owner(p.ShardForPair(id, i))
 	}
 	bad := make(map[int]bool) // members that failed or lied: not asked again
+	busy := make(map[int]int) // retryable failures per member
 	verified := make(map[int]codec.Sliver)
 	inflight := 0           // slivers asked for and not yet answered
 	margin := max(1, p.R/8) // over-request a little (DESIGN.md §5)
@@ -245,7 +246,11 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 					}
 				}
 			}
-			if r.err != nil {
+			if r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries {
+				// A busy or not-yet-ready member is asked again (its candidates are pending
+				// again) a few times before it counts as failed.
+				busy[r.member]++
+			} else if r.err != nil {
 				bad[r.member] = true
 				c.cfg.Logger.Debug("read from node failed", "blob_id", id,
 					"node", fmt.Sprintf("%x", com.Members[r.member].Node[:4]), "err", r.err)
