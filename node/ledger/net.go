@@ -248,6 +248,9 @@ func (n *Net) syncLoop(ctx context.Context) {
 			prefer, target = h.from, h.height
 		case <-t.C:
 		}
+		if target != 0 && n.l.Height() >= target {
+			continue // caught up meanwhile (usually by the consensus actor or gossip)
+		}
 		peers := n.cfg.Host.Network().Peers()
 		if len(peers) == 0 {
 			continue
