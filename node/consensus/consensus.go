@@ -301,7 +301,7 @@ func (c *Consensus) newActor() (*actor, error) {
 		return nil, err
 	}
 	a.m = m
-	a.setBase(c.cfg.Ledger.View(), nil)
+	a.setBase(c.cfg.Ledger.View())
 	snap, err := a.loadSnapshot(c.ctx)
 	if err != nil {
 		c.cfg.Logger.Error("consensus snapshot unreadable; starting the height afresh", "err", err)
@@ -435,12 +435,11 @@ func (a *actor) run(effs []tendermint.Effect) {
 // newBase moves to the ledger's new state: drop committed and now-invalid transactions,
 // then start the next height if needed.
 func (a *actor) newBase(v *ledger.View) {
-	committed := map[[32]byte]bool{}
-	a.setBase(v, committed)
+	a.setBase(v)
 	a.maybeStart(a.c.now())
 }
 
-func (a *actor) setBase(v *ledger.View, _ map[[32]byte]bool) {
+func (a *actor) setBase(v *ledger.View) {
 	a.base = v
 	a.peerAt = false
 	a.scratch = v.State().Clone()
