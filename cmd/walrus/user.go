@@ -74,16 +74,21 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// progressBar draws an upload bar on w, at most every 100 ms.
+// progressBar draws an upload bar on w, at most every 100 ms, until done: uploads that
+// continue in the background after the certificate must not draw over the summary.
 type progressBar struct {
-	w    io.Writer
-	mu   sync.Mutex
-	last time.Time
+	w      io.Writer
+	mu     sync.Mutex
+	last   time.Time
+	closed bool
 }
 
 func (p *progressBar) update(pr client.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	if time.Since(p.last) < 100*time.Millisecond && pr.BytesSent < pr.BytesTotal {
 		return
 	}
@@ -102,7 +107,12 @@ func (p *progressBar) update(pr client.Progress) {
 		100*frac, pr.NodesConfirmed, pr.Nodes, q)
 }
 
-func (p *progressBar) done() { fmt.Fprintln(p.w) }
+func (p *progressBar) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	fmt.Fprintln(p.w)
+}
 
 // humanBytes prints a size like Walrus does (KiB, MiB, GiB with two decimals).
 func humanBytes(n uint64) string {
