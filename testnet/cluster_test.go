@@ -73,6 +73,10 @@ func TestClusterPartitionHeal(t *testing.T) {
 	c.Partition([]int{0, 1, 2}, []int{3})
 	stuck := c.Node(3).Height()
 	c.WaitHeight(stuck+3, 0, 1, 2)
+	// Cut off, node 3 learned nothing of those heights.
+	if got := c.Node(3).Height(); got != stuck {
+		t.Fatalf("partitioned node moved from height %d to %d", stuck, got)
+	}
 	// Healed, node 3 catches up.
 	c.Heal()
 	c.WaitHeight(c.Node(0).Height())

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node"
@@ -30,9 +32,19 @@ var (
 // Epoch is the node ledger's current epoch.
 func (n *NodeInstance) Epoch() uint32 { return n.Ledger().CurrentEpoch() }
 
-// Connect dials pi from the node's host.
+// Connect dials pi from the node's host. It first clears the swarm's dial backoff for pi:
+// dials refused by the gater during a partition count as failures, and the backoff they
+// leave would otherwise make the first dials after Heal fail for seconds.
 func (n *NodeInstance) Connect(ctx context.Context, pi peer.AddrInfo) error {
+	ClearDialBackoff(n.Host().Network(), pi.ID)
 	return n.Host().Connect(ctx, pi)
+}
+
+// ClearDialBackoff forgets failed dials to p on a libp2p swarm, if net is one.
+func ClearDialBackoff(net network.Network, p peer.ID) {
+	if b, ok := net.(interface{ Backoff() *swarm.DialBackoff }); ok {
+		b.Backoff().Clear(p)
+	}
 }
 
 // Certified reports whether the node's ledger holds blob id as certified.
