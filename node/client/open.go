@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -224,7 +225,10 @@ func connectAny(ctx context.Context, h host.Host, infos []peer.AddrInfo, timeout
 		}
 		all = append(all, err)
 	}
-	return fmt.Errorf("%w: none of %d bootstrap nodes answered: %v", ErrNoNode, len(infos), all[0])
+	// libp2p's dial errors list every address tried over several lines; the first line
+	// says enough for a one-line CLI error.
+	first, _, _ := strings.Cut(all[0].Error(), "\n")
+	return fmt.Errorf("%w: none of %d bootstrap nodes answered (is the network up?): %s", ErrNoNode, len(infos), strings.TrimSuffix(first, ":"))
 }
 
 // Close waits for background uploads started by Store and closes the host.
