@@ -8,6 +8,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/staking"
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
@@ -80,4 +81,26 @@ func TestClusterPartitionHeal(t *testing.T) {
 	// Healed, node 3 catches up.
 	c.Heal()
 	c.WaitHeight(c.Node(0).Height())
+}
+
+func TestClusterTransfer(t *testing.T) {
+	c := testnet.New(t, 4)
+	c.WaitHeight(1)
+	to := staking.Address{9, 9, 9}
+	rc := c.Submit(1, c.Wallet(), &staking.Transfer{To: to, Amount: 1234})
+	if !rc.OK() {
+		t.Fatalf("transfer rejected: %v", rc.Err())
+	}
+	// Every node applies the committed checkpoint.
+	c.WaitHeight(rc.Height)
+	for i := 0; i < c.N(); i++ {
+		if got := c.Unwrap(i).Ledger().Account(to).Balance; got != 1234 {
+			t.Errorf("node %d sees balance %d, want 1234", i, got)
+		}
+	}
+	// A second transfer takes the next nonce and commits a later height.
+	rc2 := c.Submit(2, c.Faucet(), &staking.Transfer{To: to, Amount: 1})
+	if !rc2.OK() || rc2.Height <= rc.Height {
+		t.Fatalf("second transfer: %v at height %d (first at %d)", rc2.Err(), rc2.Height, rc.Height)
+	}
 }

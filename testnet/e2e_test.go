@@ -338,4 +338,6 @@ func TestE2ECLI(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, "stopping testnet") || strings.Contains(s, "killing it") {
 		t.Errorf("testnet did not stop cleanly:\n%s", s)
 	}
+	// With every node down, a network command says so in one line.
+	w.fails("no reachable node", "info")
 }
