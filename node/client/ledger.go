@@ -496,20 +496,21 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	}
 
 	l.mu.Lock()
-	reserveNonce := l.nextNonce
-	if !l.haveNonce {
-		acc, err := l.accountLocked(ctx)
-		if err != nil {
-			l.mu.Unlock()
-			return Registration{}, false, err
-		}
-		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
-		reserveNonce = l.nextNonce
-		if acc.Account.Balance < cost {
-			l.mu.Unlock()
-			return Registration{}, false, fmt.Errorf("client: insufficient balance: have %s, storing needs %s", FormatWAL(acc.Account.Balance), FormatWAL(cost))
-		}
+	// The balance check gives a clear error before anything is sent (the node's dry run
+	// would refuse the reservation too, less readably); the answer also seeds the nonce.
+	acc, err := l.accountLocked(ctx)
+	if err != nil {
+		l.mu.Unlock()
+		return Registration{}, false, err
 	}
+	if !l.haveNonce {
+		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
+	}
+	if acc.Account.Balance < cost {
+		l.mu.Unlock()
+		return Registration{}, false, fmt.Errorf("client: insufficient balance: have %s, storing needs %s", FormatWAL(acc.Account.Balance), FormatWAL(cost))
+	}
+	reserveNonce := l.nextNonce
 	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
 	if err != nil {
 		l.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,17 @@ func TestLedgerTransactionsAndErrors(t *testing.T) {
 		if _, _, err := s.Ledger.RegisterBlob(ctx, enc, client.StoreOptions{Epochs: e}); err == nil {
 			t.Errorf("RegisterBlob with %d epochs succeeded", e)
 		}
+	}
+	// Storing with too little balance: one clear error, nothing sent.
+	left, err := s.Ledger.Account(ctx, s.Ledger.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ledger.Transfer(ctx, to, left.Account.Balance-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store(ctx, []byte("too poor"), client.StoreOptions{Epochs: 1}); err == nil || !strings.Contains(err.Error(), "insufficient balance") {
+		t.Errorf("store without funds: %v", err)
 	}
 	// A too-large blob is refused before anything is encoded or paid.
 	if _, err := s.Store(ctx, make([]byte, p.MaxBlobSize()+1), client.StoreOptions{Epochs: 1}); err == nil {
