@@ -8,7 +8,7 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Submit signs op with key (the account's next nonce, read from node via's ledger),
+// Submit signs op with key (with the account's next nonce in the ledger of node via),
 // submits it to that node and waits until the ledger commits it. It fails the test if the
 // node refuses the transaction or the wait times out, and returns the receipt, which may
 // still report a rejection (a committed transaction that changed nothing, DESIGN.md §4).
