@@ -269,8 +269,8 @@ func livePID(nf *NodeFiles) (int, bool) {
 }
 
 // waitReady polls o.Ready until it holds, a node dies, or the timeout passes.
-func waitReady(ctx context.Context, o UpOptions, l *Layout, procs []*nodeProc) error {
-	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
+func waitReady(parent context.Context, o UpOptions, l *Layout, procs []*nodeProc) error {
+	ctx, cancel := context.WithTimeout(parent, o.ReadyTimeout)
 	defer cancel()
 	tk := time.NewTicker(100 * time.Millisecond)
 	defer tk.Stop()
@@ -290,6 +290,9 @@ func waitReady(ctx context.Context, o UpOptions, l *Layout, procs []*nodeProc) e
 		lastErr = err
 		select {
 		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("testnet: stopped before the network was ready: %w", err)
+			}
 			if lastErr == nil {
 				lastErr = ctx.Err()
 			}
