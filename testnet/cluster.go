@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"testing"
@@ -68,7 +69,9 @@ type clusterConfig struct {
 	timeout time.Duration
 }
 
-// WithSeed derives every key of the cluster from seed (default 1: tests are reproducible).
+// WithSeed derives every key of the cluster from seed. The default is a hash of the test's
+// name: reproducible run to run, and different between tests, so clusters of parallel
+// tests never share peer IDs.
 func WithSeed(seed uint64) Option {
 	return func(c *clusterConfig) error {
 		if seed == 0 {
@@ -115,6 +118,13 @@ func WithTimeout(d time.Duration) Option {
 		c.timeout = d
 		return nil
 	}
+}
+
+// testSeed is FNV-1a of name, never zero (zero means "unseeded" to Generate).
+func testSeed(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64() | 1
 }
 
 // fastConsensus gives harness nodes short consensus timeouts and frequent catch-up, so
@@ -166,7 +176,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 
 func newCluster(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 	cfg := clusterConfig{
-		gen: Options{Seed: 1, Shards: DefaultClusterShards, DisableQUIC: true, DisableAPI: true, LogLevel: "warn",
+		gen: Options{Seed: testSeed(t.Name()), Shards: DefaultClusterShards, DisableQUIC: true, DisableAPI: true, LogLevel: "warn",
 			NodeConfig: fastConsensus},
 		start:   startNode,
 		timeout: DefaultClusterTimeout,
