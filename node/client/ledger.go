@@ -358,7 +358,7 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 	defer cancel()
 	peers := append([]peer.ID{p.to}, l.peers...)
 	for i := 0; ; {
-		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(10*time.Second, ledger.MaxWait)}
+		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(waitPoll, ledger.MaxWait)}
 		resp, err := p2p.Call(ctx, l.cfg.Host, peers[i%len(peers)], ledger.QueryProtocol, q.Encode())
 		if err == nil {
 			a, err := ledger.DecodeWaitAnswer(resp)
@@ -378,7 +378,14 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 		}
 		var se *p2p.StatusError
 		if errors.As(err, &se) && se.Code == p2p.CodeNotFound {
-			continue // not committed yet: ask again, the node waited for us
+			// Not committed yet. A transaction that became invalid while pending (say a
+			// reservation whose start epoch passed) is dropped from mempools without a
+			// receipt: offering it again makes the node dry-run it, and a refusal other
+			// than "nonce" (which also means it was just committed) ends the wait.
+			if te := l.probe(ctx, peers[i%len(peers)], p); te != nil {
+				return ledger.TxReceipt{}, te
+			}
+			continue
 		}
 		// The node is unreachable or failed: the next one. Transactions are gossiped on
 		// the txs topic, so any node's ledger carries the receipt once committed.
@@ -392,6 +399,24 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 			}
 		}
 	}
+}
+
+// waitPoll is how long one receipt query lets the node wait before the client probes
+// that the transaction is still pending.
+const waitPoll = 3 * time.Second
+
+// probe resubmits a pending transaction's bytes (a no-op for a node that holds it) and
+// returns the node's refusal if the transaction can no longer apply.
+func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) *TxError {
+	resp, err := p2p.Call(ctx, l.cfg.Host, to, ledger.TxProtocol, p.raw)
+	if err != nil {
+		return nil // the receipt query will notice a dead node
+	}
+	rep, err := ledger.DecodeTxReply(resp)
+	if err != nil || rep.Accepted || rep.Code == staking.CodeBadNonce {
+		return nil
+	}
+	return &TxError{Kind: p.kind, Code: rep.Code, Message: rep.Message}
 }
 
 // Submit signs op with the wallet key and the next nonce, submits it and waits until the
@@ -457,6 +482,20 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	if opts.Epochs > staking.MaxEpochsAhead {
 		return Registration{}, false, fmt.Errorf("client: at most %d epochs ahead, not %d", staking.MaxEpochsAhead, opts.Epochs)
 	}
+	reg, certified, err := l.registerOnce(ctx, enc, opts)
+	var te *TxError
+	if errors.As(err, &te) && (te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) && te.Kind != staking.KindTransfer {
+		// The epoch may have turned between reading it and the commit (the reservation
+		// then starts in the past, or the resource is not live yet): once more with a
+		// fresh view. A genuinely bad argument fails the same way again.
+		l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
+		return l.registerOnce(ctx, enc, opts)
+	}
+	return reg, certified, err
+}
+
+// registerOnce is one attempt of RegisterBlob.
+func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (Registration, bool, error) {
 	in, err := l.Info(ctx)
 	if err != nil {
 		return Registration{}, false, err

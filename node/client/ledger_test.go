@@ -268,3 +268,40 @@ func TestCertsTopicRelay(t *testing.T) {
 		t.Errorf("blob Y: %+v, %v; want still registered", st, err)
 	}
 }
+
+// TestStoreAcrossEpochs stores blobs back to back on a network with 1.5 s epochs, so
+// stores straddle epoch changes: every one must end certified (a certificate refused for
+// its epoch is redone in the new one, reusing the registration).
+func TestStoreAcrossEpochs(t *testing.T) {
+	c := testnet.New(t, 4, testnet.WithEpochDuration(1500*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.WaitHeightContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first, err := s.Ledger.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint32
+	for i := 0; i < 8 || last < first.Epoch+2; i++ {
+		if i > 40 {
+			t.Fatalf("epochs do not advance: still %d", last)
+		}
+		data := randomBlob(200, uint64(100+i))
+		sum, err := s.Store(ctx, data, client.StoreOptions{Epochs: 20})
+		if err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+		st, err := s.Ledger.BlobStatus(ctx, sum.BlobID)
+		if err != nil || st.Status.Kind != staking.StatusCertified {
+			t.Fatalf("store %d: status %+v, %v", i, st, err)
+		}
+		last = sum.CertifiedEpoch
+	}
+}

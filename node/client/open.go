@@ -262,9 +262,23 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 	if max := s.Client.cfg.Params.MaxBlobSize(); uint64(len(data)) > max {
 		return nil, fmt.Errorf("client: blob of %d bytes exceeds the maximum of %d for %d shards", len(data), max, s.Client.cfg.Params.N)
 	}
-	res, err := s.Client.Store(ctx, data, s.Ledger, opts)
-	if err != nil {
-		return nil, err
+	var res *StoreResult
+	for attempt := 0; ; attempt++ {
+		startEpoch := uint32(0)
+		if in, err := s.Ledger.Info(ctx); err == nil {
+			startEpoch = in.Epoch
+		}
+		var err error
+		res, err = s.Client.Store(ctx, data, s.Ledger, opts)
+		if err == nil {
+			break
+		}
+		if attempt >= 2 || !s.epochTurned(ctx, startEpoch, err) {
+			return nil, err
+		}
+		// Confirmations and certificates name one epoch (PROTOCOL.md §5); the epoch
+		// turned mid-store, so the store runs again: the registration is reused (it is
+		// ours, live and not certified) and the new epoch's committee confirms.
 	}
 	ri := s.Ledger.recorded(res.BlobID)
 	sum := &StoreSummary{BlobID: res.BlobID, UnencodedLength: uint64(len(data)), EncodedLength: ri.encoded,
@@ -282,6 +296,20 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 		}
 	}
 	return sum, nil
+}
+
+// epochTurned reports whether err may be due to an epoch change since startEpoch: the
+// certificate's epoch was refused, or the quorum failed and the epoch is now another.
+func (s *Session) epochTurned(ctx context.Context, startEpoch uint32, err error) bool {
+	var te *TxError
+	if errors.As(err, &te) && te.Code == staking.CodeWrongEpoch {
+		return true
+	}
+	if !errors.Is(err, ErrNoQuorum) {
+		return false
+	}
+	in, ierr := s.Ledger.Info(ctx)
+	return ierr == nil && in.Epoch != startEpoch
 }
 
 // ErrBlobUnavailable wraps a ledger status that forbids reading: nonexistent, expired or
