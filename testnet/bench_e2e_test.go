@@ -29,7 +29,8 @@ import (
 //   - a 64 MiB store split into encode, register (reserve + register transactions),
 //     upload (to the certificate: n-f shards confirmed), certify (transaction committed)
 //     and the full upload to every node (background part included);
-//   - a 64 MiB read (status, metadata, primary slivers, verify, decode).
+//   - a 64 MiB read (status, metadata, primary slivers, verify, decode), and the local
+//     decode of the same blob as the read's floor.
 //
 // Targets (DESIGN.md §5 issue): read >= 60 MiB/s of user data; store within 2× of
 // encode + 4.5 × blob / stream throughput (store_vs_target <= 1).
@@ -59,7 +60,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	data := make([]byte, blobSize)
 
-	var encT, regT, upT, fullT, certT, readT time.Duration
+	var encT, regT, upT, fullT, certT, readT, decT time.Duration
 	b.SetBytes(blobSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -103,6 +104,13 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 		if !bytes.Equal(got, data) {
 			b.Fatal("read returned other bytes")
 		}
+		// The decode floor of a read: the systematic primaries decoded locally with the
+		// consistency check (PROTOCOL.md §4), no network.
+		t7 := time.Now()
+		if _, err := codec.DecodePrimary(params, &enc.Metadata, enc.Primary[:params.R]); err != nil {
+			b.Fatal(err)
+		}
+		decT += time.Since(t7)
 		encT += t1.Sub(t0)
 		regT += t2.Sub(t1)
 		upT += t3.Sub(t2)
@@ -128,6 +136,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 	b.ReportMetric(storeMs/targetMs, "store_vs_target")
 	b.ReportMetric(ms(readT), "read_ms")
 	b.ReportMetric(readMiBs, "read_MiB/s")
+	b.ReportMetric(ms(decT), "decode_local_ms")
 	b.ReportMetric(readMiBs/60, "read_vs_target")
 	b.ReportMetric(float64(shards), "shards")
 }
