@@ -76,6 +76,20 @@ func TestNetwork(t *testing.T) {
 		if in.Network != tn.genesis.NetworkID() || in.NetworkName != "nodetest" || in.NShards != testShards || len(in.Committee.Members) != 4 || in.Height < h {
 			t.Fatalf("info %+v", in)
 		}
+		if len(in.Stakes) != 4 {
+			t.Fatalf("info: %d stakes for 4 members", len(in.Stakes))
+		}
+		for i, m := range in.Committee.Members {
+			var want uint64
+			for _, gn := range tn.genesis.Nodes {
+				if staking.NodeIDOf(gn.BLSKey) == m.Node {
+					want = gn.Stake
+				}
+			}
+			if want == 0 || in.Stakes[i] != want {
+				t.Fatalf("info: member %d stake %d, genesis stake %d", i, in.Stakes[i], want)
+			}
+		}
 		acc, err := ledger.DecodeAccountAnswer(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryAccount, Address: tn.genesis.Faucet.Address}))
 		if err != nil || acc.Account.Nonce != nonce || acc.Height < h {
 			t.Fatalf("faucet account %+v, %v", acc, err)

@@ -176,6 +176,18 @@ func (s *State) stakeFor(target uint32) ([]epoch.NodeID, []uint64) {
 	return ids, amt
 }
 
+// StakeOf is the stake (FROST) counting for node in the committee of epoch target: the sum
+// of its pool's delegations active for that epoch (the same sum committee selection uses).
+func (s *State) StakeOf(node epoch.NodeID, target uint32) uint64 {
+	var sum uint64
+	for _, st := range s.stakes {
+		if st.Node == node && st.Activation <= target && (!st.Withdrawing || st.WithdrawAt > target) {
+			sum += st.Amount
+		}
+	}
+	return sum
+}
+
 // selectCommittee chooses the committee of epoch target from the stake counting for it,
 // moving as few shards as possible relative to prev (nil at genesis).
 func (s *State) selectCommittee(target uint32, prev *epoch.Committee) (*epoch.Committee, error) {

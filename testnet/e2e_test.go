@@ -238,6 +238,7 @@ func TestE2ECLI(t *testing.T) {
 		Committee   []struct {
 			PeerID string `json:"peerId"`
 			Shards int    `json:"shards"`
+			Stake  uint64 `json:"stake"`
 		} `json:"committee"`
 	}](t, w.ok("info", "--json"))
 	total := 0
@@ -245,6 +246,9 @@ func TestE2ECLI(t *testing.T) {
 		total += m.Shards
 		if !strings.HasPrefix(m.PeerID, "12D3KooW") {
 			t.Errorf("info: peer ID %q", m.PeerID)
+		}
+		if m.Stake == 0 {
+			t.Errorf("info: member %s shows no stake", m.PeerID)
 		}
 	}
 	if info.NShards != e2eShards || len(info.Committee) != 4 || total != e2eShards || info.MaxBlobSize == 0 {

@@ -279,6 +279,7 @@ type infoMember struct {
 	NodeID string `json:"nodeId"`
 	PeerID string `json:"peerId"`
 	Shards int    `json:"shards"`
+	Stake  uint64 `json:"stake"` // FROST counting for this epoch
 }
 
 // runInfo is `walrus info [--json]`.
@@ -304,8 +305,11 @@ func runInfo(g *globals, args []string) error {
 	var members []infoMember
 	for i := range in.Committee.Members {
 		m := &in.Committee.Members[i]
-		members = append(members, infoMember{NodeID: hex.EncodeToString(m.Node[:]), PeerID: printablePeer(m.PeerID),
-			Shards: m.Weight()})
+		im := infoMember{NodeID: hex.EncodeToString(m.Node[:]), PeerID: printablePeer(m.PeerID), Shards: m.Weight()}
+		if i < len(in.Stakes) {
+			im.Stake = in.Stakes[i]
+		}
+		members = append(members, im)
 	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
@@ -328,7 +332,7 @@ func runInfo(g *globals, args []string) error {
 		client.FormatWAL(in.Prices.Storage), client.FormatWAL(in.Prices.Write), humanBytes(in.MaxBlobSize))
 	fmt.Fprintf(w, "Committee (%d nodes):\n", len(members))
 	for _, m := range members {
-		fmt.Fprintf(w, "  %s  peer %s  %d shards\n", m.NodeID[:16], m.PeerID, m.Shards)
+		fmt.Fprintf(w, "  %s  peer %s  %d shards  stake %s\n", m.NodeID[:16], m.PeerID, m.Shards, client.FormatWAL(m.Stake))
 	}
 	return nil
 }

@@ -113,12 +113,13 @@ func TestWireDecodersNeverPanic(t *testing.T) {
 	f := newFixture(t, "ledgertest")
 	l, _ := f.open(t, 0)
 	in.Committee = l.View().SigningCommittee()
+	in.Stakes = []uint64{1, 2, 3, 4}
 	info, err := ledger.EncodeInfo(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	back, err := ledger.DecodeInfo(info)
-	if err != nil || len(back.Committee.Members) != 4 || back.NetworkName != "n" {
+	if err != nil || len(back.Committee.Members) != 4 || back.NetworkName != "n" || len(back.Stakes) != 4 || back.Stakes[3] != 4 {
 		t.Fatalf("info round trip: %v", err)
 	}
 	samples := [][]byte{

@@ -36,7 +36,12 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		return EncodeAccountAnswer(&AccountAnswer{Height: v.Height(), Account: st.Account(q.Address)}), nil
 	case QueryInfo:
 		cfg := st.Config()
-		return EncodeInfo(&Info{
+		com := st.Committee()
+		stakes := make([]uint64, len(com.Members))
+		for i := range com.Members {
+			stakes[i] = st.StakeOf(com.Members[i].Node, st.Epoch())
+		}
+		return EncodeInfo(&Info{Stakes: stakes,
 			Height: v.Height(), Network: v.Network(), NetworkName: v.NetworkName(), Epoch: st.Epoch(),
 			Time: st.Time(), NShards: cfg.NShards, EpochDuration: cfg.EpochDuration, GenesisTime: cfg.GenesisTime,
 			Prices: st.Prices(), MaxBlobSize: v.Params().MaxBlobSize(), Committee: st.Committee(),

@@ -120,6 +120,8 @@ type Info struct {
 	Prices        staking.Prices
 	MaxBlobSize   uint64
 	Committee     *epoch.Committee
+	// Stakes[i] is the stake (FROST) of Committee.Members[i] counting for this epoch.
+	Stakes []uint64
 }
 
 // WaitAnswer is the answer to QueryWaitTx.
@@ -246,6 +248,10 @@ func EncodeInfo(in *Info) ([]byte, error) {
 		return nil, err
 	}
 	w.str(string(c))
+	w.u32(uint32(len(in.Stakes)))
+	for _, v := range in.Stakes {
+		w.u64(v)
+	}
 	return w.b, nil
 }
 
@@ -263,6 +269,15 @@ func DecodeInfo(b []byte) (*Info, error) {
 	in.Prices.Storage, in.Prices.Write, in.Prices.Capacity = r.u64(), r.u64(), r.u64()
 	in.MaxBlobSize = r.u64()
 	cb := r.str(len(b))
+	if ns := int(r.u32()); ns > 0 {
+		if ns > (len(b)-r.off)/8 {
+			return nil, fmt.Errorf("%w: %d stakes in %d bytes", ErrWire, ns, len(b)-r.off)
+		}
+		in.Stakes = make([]uint64, ns)
+		for i := range in.Stakes {
+			in.Stakes[i] = r.u64()
+		}
+	}
 	if err := r.done(); err != nil {
 		return nil, err
 	}
@@ -272,6 +287,9 @@ func DecodeInfo(b []byte) (*Info, error) {
 	}
 	if err := c.Index(); err != nil {
 		return nil, fmt.Errorf("%w: committee: %v", ErrWire, err)
+	}
+	if in.Stakes != nil && len(in.Stakes) != len(c.Members) {
+		return nil, fmt.Errorf("%w: %d stakes for %d members", ErrWire, len(in.Stakes), len(c.Members))
 	}
 	in.Committee = c
 	return in, nil
