@@ -18,17 +18,29 @@ import "fmt"
 // then re-derives the hashes of the systematic primary slivers that were not used; a mismatch
 // is ErrInconsistentBlob. m must already be verified against the blob ID (VerifyMetadata).
 func DecodePrimary(p Params, m *Metadata, slivers []Sliver) ([]byte, error) {
-	return decodeAxis(p, m, AxisPrimary, slivers)
+	return decodeAxis(p, m, AxisPrimary, slivers, false)
+}
+
+// DecodePrimaryVerified is DecodePrimary for slivers the caller has already checked with
+// VerifySliver against the same m, so each is hashed once on the read path rather than
+// twice (a client verifies every sliver as it arrives, to drop a lying node's slivers
+// early). Only the sliver verification is skipped: shapes are still checked and the
+// default consistency check still runs. Passing an unverified sliver here voids the
+// guarantee that the result matches m.
+func DecodePrimaryVerified(p Params, m *Metadata, slivers []Sliver) ([]byte, error) {
+	return decodeAxis(p, m, AxisPrimary, slivers, true)
 }
 
 // DecodeSecondary reconstructs the blob from at least C = n-f secondary slivers (any C of the
 // n: the secondary code is always high-rate). Verification and the default consistency check
 // are as for DecodePrimary.
 func DecodeSecondary(p Params, m *Metadata, slivers []Sliver) ([]byte, error) {
-	return decodeAxis(p, m, AxisSecondary, slivers)
+	return decodeAxis(p, m, AxisSecondary, slivers, false)
 }
 
-func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, error) {
+// decodeAxis decodes from slivers of axis; preverified skips re-verifying the chosen ones
+// (DecodePrimaryVerified's contract).
+func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver, preverified bool) ([]byte, error) {
 	if err := checkMetadataShape(p, m); err != nil {
 		return nil, err
 	}
@@ -72,10 +84,19 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver) ([]byte, err
 		}
 	}
 	scratch := make([]expandScratch, numWorkers(max(len(use), p.R)))
-	if err := parallelFor(len(use), func(w, j int) error {
-		return verifySliver(&scratch[w], p, m, chosen[use[j]])
-	}); err != nil {
-		return nil, err
+	if !preverified {
+		if err := parallelFor(len(use), func(w, j int) error {
+			return verifySliver(&scratch[w], p, m, chosen[use[j]])
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		// The caller's VerifySliver also checked the symbol size against m.
+		for _, i := range use {
+			if int(chosen[i].SymbolSize) != s {
+				return nil, fmt.Errorf("%w: symbol size %d, metadata implies %d", ErrBadSliver, chosen[i].SymbolSize, s)
+			}
+		}
 	}
 	sliverSyms := p.sourceSymbols(axis)
 	cs := chunkSize(s)
