@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/fsutil"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -21,7 +20,7 @@ const maxGenesisFile = 64 << 20
 // LoadBLSKey reads a BLS secret key stored as 32 raw bytes or as 64 hex characters (the
 // format testnet writes).
 func LoadBLSKey(path string) (*bls.SecretKey, error) {
-	b, err := readBounded(path, maxSmallFile)
+	b, err := fsutil.ReadBounded(path, maxSmallFile)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +43,7 @@ func LoadBLSKey(path string) (*bls.SecretKey, error) {
 
 // LoadGenesis reads and decodes a canonical genesis file (staking.Genesis encoding).
 func LoadGenesis(path string) (*staking.Genesis, error) {
-	b, err := readBounded(path, maxGenesisFile)
+	b, err := fsutil.ReadBounded(path, maxGenesisFile)
 	if err != nil {
 		return nil, err
 	}
@@ -53,20 +52,4 @@ func LoadGenesis(path string) (*staking.Genesis, error) {
 		return nil, fmt.Errorf("node: genesis %s: %w", path, err)
 	}
 	return g, nil
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("node: %s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }

@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "datastore")); err != nil {
 		return nil, fmt.Errorf("node: datastore: %w", err)
 	}
-	if n.host, err = newHost(p2p.HostConfig{Identity: id, ListenAddrs: cfg.ListenAddrs, DisableQUIC: cfg.DisableQUIC}, o.gater); err != nil {
+	if n.host, err = p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: cfg.ListenAddrs, DisableQUIC: cfg.DisableQUIC, Gater: o.gater}); err != nil {
 		return nil, err
 	}
 	n.log = n.log.With("peer_id", n.host.ID().String())

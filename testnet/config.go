@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"gopkg.in/yaml.v3"
 
+	"github.com/walrus-go/walrus-go/node/fsutil"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -36,7 +35,7 @@ type ClientConfig struct {
 
 // LoadClientConfig reads a client.yaml written by Generate.
 func LoadClientConfig(path string) (*ClientConfig, error) {
-	b, err := readBounded(path, maxConfigFile)
+	b, err := fsutil.ReadBounded(path, maxConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -62,25 +61,7 @@ func writeClientConfig(l *Layout, network string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(l.ClientConfigFile, b, 0o644)
-}
-
-// readBounded reads at most limit bytes of path and fails if the file is larger: config and
-// genesis files are untrusted input.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("testnet: %s is larger than %d bytes", path, limit)
-	}
-	return b, nil
+	return fsutil.WriteAtomic(l.ClientConfigFile, b, 0o644)
 }
 
 // genesisView is genesis.json: the genesis for people. Nothing parses it; genesis.bin is
@@ -152,7 +133,7 @@ const maxGenesisFile = 64 << 20
 
 // ReadGenesis reads and decodes a canonical genesis file.
 func ReadGenesis(path string) (*staking.Genesis, error) {
-	b, err := readBounded(path, maxGenesisFile)
+	b, err := fsutil.ReadBounded(path, maxGenesisFile)
 	if err != nil {
 		return nil, err
 	}

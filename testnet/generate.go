@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/fsutil"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -220,10 +221,10 @@ func Generate(o Options) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, GenesisJSONFileName), js, 0o644); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, GenesisJSONFileName), js, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(l.GenesisFile, g.Encode(), 0o644); err != nil {
+	if err := fsutil.WriteAtomic(l.GenesisFile, g.Encode(), 0o644); err != nil {
 		return nil, err
 	}
 	l.Genesis = g
@@ -292,29 +293,4 @@ func generateNode(o Options, src keySource, dir string, i int, pp portPair) (Nod
 		Stake: o.NodeStake,
 	}
 	return nf, gn, nil
-}
-
-// writeFileAtomic writes b to path through a synced temporary file and a rename.
-func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

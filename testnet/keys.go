@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/node/fsutil"
 )
 
 // secretSize is the size of every secret this package stores: a BLS scalar
@@ -63,27 +63,7 @@ func writeSecret(path string, secret []byte) error {
 	line := make([]byte, 0, 2*len(secret)+1)
 	line = hex.AppendEncode(line, secret)
 	line = append(line, '\n')
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(line); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteAtomic(path, line, 0o600)
 }
 
 // readSecret reads a 32-byte secret stored as a hex line or raw, never reading more than

@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/node/fsutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -39,5 +40,5 @@ func writeNodeConfig(o Options, l *Layout, i int) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(nf.ConfigFile, append([]byte(nodeConfigHeader), b...), 0o644)
+	return fsutil.WriteAtomic(nf.ConfigFile, append([]byte(nodeConfigHeader), b...), 0o644)
 }

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/walrus-go/walrus-go/node/fsutil"
 )
 
 // Defaults for UpOptions.
@@ -192,7 +194,7 @@ func startProc(binary string, nf *NodeFiles) (*nodeProc, error) {
 		return nil, fmt.Errorf("testnet: starting node %d (%s): %w", nf.Index, binary, err)
 	}
 	p := &nodeProc{nf: nf, cmd: cmd, log: log, done: make(chan struct{})}
-	if err := writeFileAtomic(nf.PIDFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := fsutil.WriteAtomic(nf.PIDFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		cmd.Process.Kill()
 		p.wait()
 		return nil, err
@@ -249,7 +251,7 @@ func stopAll(procs []*nodeProc, timeout time.Duration, out io.Writer) {
 
 // livePID reads a node's pid file and reports whether that process still exists.
 func livePID(nf *NodeFiles) (int, bool) {
-	b, err := readBounded(nf.PIDFile(), 64)
+	b, err := fsutil.ReadBounded(nf.PIDFile(), 64)
 	if err != nil {
 		return 0, false
 	}
@@ -262,7 +264,7 @@ func livePID(nf *NodeFiles) (int, bool) {
 	}
 	// A stale pid file may name a process that reused the number: where /proc tells the
 	// command line, only a process started with this node's config counts.
-	if cmd, err := readBounded(fmt.Sprintf("/proc/%d/cmdline", pid), 1<<16); err == nil {
+	if cmd, err := fsutil.ReadBounded(fmt.Sprintf("/proc/%d/cmdline", pid), 1<<16); err == nil {
 		return pid, strings.Contains(string(cmd), nf.ConfigFile)
 	}
 	return pid, true

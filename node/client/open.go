@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/fsutil"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -49,7 +49,7 @@ const (
 
 // LoadFileConfig reads and checks a client configuration file.
 func LoadFileConfig(path string) (*FileConfig, error) {
-	b, err := readBounded(path, maxConfigFile)
+	b, err := fsutil.ReadBounded(path, maxConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("client config: %w", err)
 	}
@@ -63,25 +63,9 @@ func LoadFileConfig(path string) (*FileConfig, error) {
 	return &c, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
-}
-
 // readWalletKey reads an Ed25519 seed stored as a hex line or 32 raw bytes.
 func readWalletKey(path string) (ed25519.PrivateKey, error) {
-	b, err := readBounded(path, maxKeyFile)
+	b, err := fsutil.ReadBounded(path, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("wallet key: %w", err)
 	}
@@ -140,7 +124,7 @@ func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, er
 	if err != nil {
 		return nil, err
 	}
-	gb, err := readBounded(fc.GenesisFile, maxGenesisFile)
+	gb, err := fsutil.ReadBounded(fc.GenesisFile, maxGenesisFile)
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
