@@ -1,7 +1,9 @@
 package blobstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -236,6 +238,35 @@ type PairWrite struct {
 	Shard     int
 	Primary   *codec.Sliver
 	Secondary *codec.Sliver
+	// PrimaryBCS and SecondaryBCS optionally carry the slivers' BCS encodings as
+	// received. When one is exactly the canonical encoding of its (verified) sliver it is
+	// stored as is, saving a copy of every sliver on the upload path; otherwise the sliver
+	// is re-encoded.
+	PrimaryBCS, SecondaryBCS []byte
+}
+
+// encodingOf returns raw when it is byte for byte the canonical BCS encoding of s
+// (Sliver.MarshalBCS), else a fresh encoding. The comparison reads both once and
+// allocates nothing, so a caller's raw bytes can never store anything but the verified
+// sliver.
+func encodingOf(s *codec.Sliver, raw []byte) []byte {
+	n := len(s.Data)
+	var prefix []byte
+	for v := uint64(n); ; v >>= 7 {
+		if v < 0x80 {
+			prefix = append(prefix, byte(v))
+			break
+		}
+		prefix = append(prefix, byte(v)|0x80)
+	}
+	if len(raw) == len(prefix)+n+4 &&
+		bytes.Equal(raw[:len(prefix)], prefix) &&
+		bytes.Equal(raw[len(prefix):len(prefix)+n], s.Data) &&
+		binary.LittleEndian.Uint16(raw[len(prefix)+n:]) == s.SymbolSize &&
+		binary.LittleEndian.Uint16(raw[len(prefix)+n+2:]) == s.Index {
+		return raw
+	}
+	return s.MarshalBCS()
 }
 
 // PutPairs verifies each pair like PutSlivers and stores every pair that verifies in one
@@ -275,8 +306,11 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		if errs[i] != nil {
 			continue
 		}
-		for _, sl := range []*codec.Sliver{pw.Primary, pw.Secondary} {
-			if err := b.Put(ctx, SliverKey(pw.Shard, id, sl.Axis), sl.MarshalBCS()); err != nil {
+		for _, w := range []struct {
+			sl  *codec.Sliver
+			raw []byte
+		}{{pw.Primary, pw.PrimaryBCS}, {pw.Secondary, pw.SecondaryBCS}} {
+			if err := b.Put(ctx, SliverKey(pw.Shard, id, w.sl.Axis), encodingOf(w.sl, w.raw)); err != nil {
 				return nil, fmt.Errorf("blobstore: put sliver: %w", err)
 			}
 		}

@@ -1,6 +1,7 @@
 package blobstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -276,6 +277,56 @@ func TestPutPairsStoresTheValidOnes(t *testing.T) {
 		}
 		if _, err := st.Sliver(ctx, id, int(sh), codec.AxisPrimary); !errors.Is(err, blobstore.ErrNotFound) {
 			t.Fatalf("half of an invalid pair stored on shard %d: %v", sh, err)
+		}
+	}
+}
+
+// TestPutPairsRawEncodings checks PairWrite's as-received encodings: an exact encoding is
+// stored as is, and raw bytes that are not exactly the verified sliver's canonical
+// encoding (other data, a non-canonical length prefix, trailing bytes) never reach the
+// store: the verified sliver is re-encoded instead.
+func TestPutPairsRawEncodings(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(10)
+	enc := encode(t, 10, 4000, 5)
+	id := enc.BlobID
+	if err := st.PutMetadata(ctx, id, &enc.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	p0, s0 := pairFor(enc, 0)
+	p1, s1 := pairFor(enc, 1)
+	p2, s2 := pairFor(enc, 2)
+	other := p1.MarshalBCS() // a valid encoding, of another sliver
+	// The same sliver with its ULEB128 length padded by a redundant zero group.
+	canon := p2.MarshalBCS()
+	l := 1
+	for canon[l-1]&0x80 != 0 {
+		l++
+	}
+	nonCanon := append(append(append([]byte(nil), canon[:l]...), 0), canon[l:]...)
+	nonCanon[l-1] |= 0x80
+	trailing := append(s2.MarshalBCS(), 0)
+	writes := []blobstore.PairWrite{
+		{Shard: 0, Primary: p0, Secondary: s0, PrimaryBCS: p0.MarshalBCS(), SecondaryBCS: s0.MarshalBCS()},
+		{Shard: 1, Primary: p1, Secondary: s1, SecondaryBCS: other},
+		{Shard: 2, Primary: p2, Secondary: s2, PrimaryBCS: nonCanon, SecondaryBCS: trailing},
+	}
+	errs, err := st.PutPairs(ctx, id, writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range writes {
+		if errs[i] != nil {
+			t.Fatalf("pair %d: %v", i, errs[i])
+		}
+		for _, want := range []*codec.Sliver{w.Primary, w.Secondary} {
+			b, err := st.SliverBytes(ctx, id, w.Shard, want.Axis)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, want.MarshalBCS()) {
+				t.Fatalf("shard %d %s: stored bytes are not the verified sliver's encoding", w.Shard, want.Axis)
+			}
 		}
 	}
 }

@@ -297,7 +297,8 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 			fail(i, p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard))
 			continue
 		}
-		writes = append(writes, blobstore.PairWrite{Shard: shard, Primary: pr, Secondary: se})
+		writes = append(writes, blobstore.PairWrite{Shard: shard, Primary: pr, Secondary: se,
+			PrimaryBCS: req.Raw[i][0], SecondaryBCS: req.Raw[i][1]})
 		index = append(index, i)
 	}
 	// One batch and one sync for all of the request's pairs.

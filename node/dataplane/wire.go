@@ -234,7 +234,10 @@ type SliverRequest struct {
 	Op     byte
 	BlobID codec.BlobID
 	Pairs  [][2]codec.Sliver // put
-	Refs   []SliverRef       // get
+	// Raw holds, for a put, each pair's slivers as received (their BCS SliverData bytes,
+	// aliasing the request body), so the store can keep them without re-encoding.
+	Raw  [][2][]byte
+	Refs []SliverRef // get
 }
 
 // DecodeSliverRequest parses an untrusted sliver request for geometry p.
@@ -255,8 +258,10 @@ func DecodeSliverRequest(p codec.Params, b []byte) (SliverRequest, error) {
 			return SliverRequest{}, fmt.Errorf("%w: %d items in %d bytes", ErrMalformed, count, len(r.b))
 		}
 		req.Pairs = make([][2]codec.Sliver, 0, count)
+		req.Raw = make([][2][]byte, 0, count)
 		for i := 0; i < count; i++ {
 			var pair [2]codec.Sliver
+			var raws [2][]byte
 			for j, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
 				raw := r.take(int(r.u32()))
 				if r.err != nil {
@@ -267,12 +272,14 @@ func DecodeSliverRequest(p codec.Params, b []byte) (SliverRequest, error) {
 					return SliverRequest{}, fmt.Errorf("%w: pair %d %s sliver: %w", ErrMalformed, i, axis, err)
 				}
 				pair[j] = s
+				raws[j] = raw
 			}
 			if int(pair[1].Index) != p.N-1-int(pair[0].Index) {
 				return SliverRequest{}, fmt.Errorf("%w: pair %d: secondary %d does not pair with primary %d",
 					ErrMalformed, i, pair[1].Index, pair[0].Index)
 			}
 			req.Pairs = append(req.Pairs, pair)
+			req.Raw = append(req.Raw, raws)
 		}
 	case OpGet:
 		if count*3 != len(r.b) {
