@@ -68,7 +68,8 @@ type nodeResult struct {
 
 // Upload sends an encoded blob to every member of committee c (metadata, then all of each
 // member's sliver pairs in few batched requests, members in parallel up to
-// Config.Concurrency), collects and verifies signed confirmations for reg in c's epoch,
+// Config.Concurrency; the heaviest members worth n-f shards first, the others once one of
+// those fails, all are through, or the upload stalls for Config.HedgeDelay), collects and verifies signed confirmations for reg in c's epoch,
 // and returns a certificate as soon as confirmations worth n-f shards are in. The
 // remaining uploads continue in the background, bounded by Config.BackgroundTimeout;
 // UploadResult.Done reports their end. If ctx ends before the quorum, everything stops.
