@@ -34,7 +34,7 @@ test-long: oracle
 # in the same run (klauspost+Blake2b floor and the WASM encoder for the codec, one raw libp2p
 # stream for the data plane) so the README can quote ratios, not absolute numbers.
 bench: oracle
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list ./... | grep -v '/testnet$$')
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 60m $$($(GO) list ./... | grep -v '/testnet$$')
 
 # End to end on a 4-node loopback testnet (1000 shards; WALRUS_BENCH_SHARDS=n overrides):
 # one libp2p stream's throughput as the baseline, then a 64 MiB store (encode, register,

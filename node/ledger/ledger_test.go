@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -61,7 +63,8 @@ func (f *fixture) open(t testing.TB, snapshotEvery uint64) (*ledger.Ledger, *act
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sys.Stop() })
-	l, err := ledger.New(sys, ledger.Config{Genesis: f.genesis, Datastore: f.store, SnapshotEvery: snapshotEvery})
+	l, err := ledger.New(sys, ledger.Config{Genesis: f.genesis, Datastore: f.store, SnapshotEvery: snapshotEvery,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
