@@ -68,9 +68,11 @@ const encodeToWindows = 2
 // hands it to onMetadata (optional), then emits the pairs: source-row pairs straight from the
 // blob, recovery-row pairs in encodeToWindows windows, the first kept from the metadata pass
 // and each later one re-encoded from the blob.
-// Measured at n = 1000, 64 MiB (BenchmarkPeakMemory_n1000_64MiB; Reed-Solomon work buffers
-// included, the blob itself excluded): peak heap about 2.7× the blob, against about 6× for
-// Encode (whose output alone is 4.5×), for about 10-15% more CPU time than Encode.
+// Measured at n = 1000, 64 MiB on an idle 2-core machine (BenchmarkPeakMemory_n1000_64MiB,
+// GOGC=10; Reed-Solomon work buffers included, the blob itself excluded): peak heap about
+// 3.5× the blob, against 6.7× for Encode (whose output alone is 4.5×). More windows barely
+// help (3 windows: 3.2×, for 10% more CPU), so the rest is elsewhere (work buffers, the
+// leaf-hash table of 0.5×); the 3× target is not met yet.
 func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
 	e, err := newEncoder(p, data, modeMetadata)
 	if err != nil {
