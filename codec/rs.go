@@ -33,7 +33,7 @@ type rsCode struct {
 // WithConcurrentStreams) are not read by its Leopard GF16 path in v1.14.2, which never starts
 // goroutines (measured: no difference beyond noise); we fan out over rows and column stripes
 // ourselves instead (parallel.go). Its work buffers are sized min(L3-derived chunk, shard
-// size) × 2·next_pow2(m), which is why the encoder feeds it stripes of ~8 KiB per shard.
+// size) × 2·next_pow2(m), which is why the encoder feeds it stripes of ~2 KiB per shard.
 var codeCache sync.Map // [2]int{k, n} -> *rsCode
 
 // nextPow2 returns the smallest power of two >= x (x >= 1).
