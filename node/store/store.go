@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,8 +134,21 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return d, nil
+	if cfg.noSync {
+		return d, nil
+	}
+	return syncedDatastore{d}, nil
 }
+
+// syncedDatastore is the pebble datastore when every Put, Delete and batch commit is already
+// fsynced (pebble.Sync write options). go-ds-pebble implements Sync as one more fsynced WAL
+// record; after a synced write it would only cost a second fsync per request (callers such as
+// the blob store Sync after every batch, as the go-datastore contract asks of them), so here
+// it has nothing left to do.
+type syncedDatastore struct{ *pebbleds.Datastore }
+
+// Sync returns at once: every acknowledged write is already durable.
+func (d syncedDatastore) Sync(ctx context.Context, _ datastore.Key) error { return ctx.Err() }
 
 // quietLogger drops pebble's informational chatter (every flush and compaction) and sends
 // errors to slog. Fatalf exits like pebble's default logger: pebble calls it only when
