@@ -9,21 +9,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/connmgr"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
+	"github.com/walrus-go/walrus-go/testnet"
 )
 
 // seeded returns a deterministic reader for key generation.
@@ -42,7 +38,7 @@ type testNet struct {
 	gfile   string
 	faucet  ed25519.PrivateKey
 	cfgs    []*node.Config
-	gaters  []*gater
+	gaters  []*testnet.Gater
 	nodes   []*node.Node
 	pids    []peer.ID // node i's peer ID, known before it starts
 }
@@ -97,7 +93,7 @@ func newTestNet(t testing.TB, n int) *testNet {
 			},
 			Ledger: node.LedgerConfig{SnapshotEvery: 4, SyncInterval: 500 * time.Millisecond},
 		})
-		tn.gaters = append(tn.gaters, newGater())
+		tn.gaters = append(tn.gaters, testnet.NewGater())
 		if i == 0 {
 			tn.cfgs[i].APIAddr = "127.0.0.1:0"
 		}
@@ -200,61 +196,6 @@ func connect(t testing.TB, h host.Host, n *node.Node) {
 	if err := h.Connect(ctx, peer.AddrInfo{ID: n.PeerID(), Addrs: n.Host().Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// gater cuts a node off from a set of peers (refuses dials and connections, closes open
-// ones), like testnet's partition gater.
-type gater struct {
-	mu      sync.Mutex
-	blocked map[peer.ID]bool
-	conns   map[network.Conn]struct{}
-}
-
-var _ connmgr.ConnectionGater = (*gater)(nil)
-
-func newGater() *gater {
-	return &gater{blocked: map[peer.ID]bool{}, conns: map[network.Conn]struct{}{}}
-}
-
-func (g *gater) Block(peers ...peer.ID) {
-	g.mu.Lock()
-	g.blocked = map[peer.ID]bool{}
-	for _, p := range peers {
-		g.blocked[p] = true
-	}
-	var doomed []network.Conn
-	for c := range g.conns {
-		if g.blocked[c.RemotePeer()] || c.IsClosed() {
-			doomed = append(doomed, c)
-			delete(g.conns, c)
-		}
-	}
-	g.mu.Unlock()
-	for _, c := range doomed {
-		c.Close()
-	}
-}
-
-func (g *gater) Blocked(p peer.ID) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.blocked[p]
-}
-
-func (g *gater) InterceptPeerDial(p peer.ID) bool                 { return !g.Blocked(p) }
-func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.Blocked(p) }
-func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
-func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return !g.Blocked(p)
-}
-func (g *gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.blocked[c.RemotePeer()] {
-		return false, 0
-	}
-	g.conns[c] = struct{}{}
-	return true, 0
 }
 
 type hostT = host.Host

@@ -218,9 +218,9 @@ func TestNetwork(t *testing.T) {
 		var others []peer.ID
 		for i := 0; i < 3; i++ {
 			others = append(others, tn.nodes[i].PeerID())
-			tn.gaters[i].Block(cut)
+			tn.gaters[i].Block([]peer.ID{cut})
 		}
-		tn.gaters[3].Block(others...)
+		tn.gaters[3].Block(others)
 		before := tn.nodes[3].Height()
 		var target uint64
 		for k := 0; k < 2; k++ {
@@ -236,7 +236,7 @@ func TestNetwork(t *testing.T) {
 			t.Fatalf("partitioned node moved from %d to %d", before, h)
 		}
 		for i := range tn.gaters {
-			tn.gaters[i].Block()
+			tn.gaters[i].Unblock()
 		}
 		tn.waitHeight(t, target, 3)
 		assertSameRoot(t, tn, 0, 3)
@@ -397,7 +397,7 @@ func waitTx(t testing.TB, cl interface{}, tn *testNet, i int, hash [32]byte) *le
 func TestCommitAfterFullPartition(t *testing.T) {
 	tn := newTestNet(t, 4)
 	for _, g := range tn.gaters {
-		g.Block(tn.pids...)
+		g.Block(tn.pids)
 	}
 	for i := range tn.nodes {
 		tn.start(t, i)
@@ -409,7 +409,7 @@ func TestCommitAfterFullPartition(t *testing.T) {
 		t.Fatal("committed without a quorum of connected nodes")
 	}
 	for _, g := range tn.gaters {
-		g.Block()
+		g.Unblock()
 	}
 	tn.connectAll(t)
 	tn.waitHeight(t, 1, 0, 1, 2, 3)
