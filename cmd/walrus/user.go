@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -200,18 +201,23 @@ func maxBlobAnyGeometry() uint64 {
 	return p.MaxBlobSize()
 }
 
+// blobIDArg parses a command's flags and its one positional BLOB_ID argument.
+func blobIDArg(g *globals, fs *flag.FlagSet, args []string) (codec.BlobID, error) {
+	pos, err := parseArgs(g, fs, args)
+	if err != nil {
+		return codec.BlobID{}, err
+	}
+	if len(pos) != 1 {
+		return codec.BlobID{}, fmt.Errorf("want exactly one BLOB_ID, got %d arguments", len(pos))
+	}
+	return parseBlobID(pos[0])
+}
+
 // runRead is `walrus read BLOB_ID [--out FILE]`.
 func runRead(g *globals, args []string) error {
 	fs := newFlagSet("read")
 	out := fs.String("out", "", "write the blob to `file` instead of stdout")
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("want exactly one BLOB_ID, got %d arguments", len(pos))
-	}
-	id, err := parseBlobID(pos[0])
+	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
 	}
@@ -235,14 +241,7 @@ func runRead(g *globals, args []string) error {
 func runBlobStatus(g *globals, args []string) error {
 	fs := newFlagSet("blob-status")
 	asJSON := fs.Bool("json", false, `print {"status","endEpoch"}`)
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("want exactly one BLOB_ID, got %d arguments", len(pos))
-	}
-	id, err := parseBlobID(pos[0])
+	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
 	}
