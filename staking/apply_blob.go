@@ -10,8 +10,13 @@ import (
 // Storage and blob operations (PROTOCOL.md §5–6).
 
 func (s *State) reserve(c *txCtx, op *ReserveStorage) Receipt {
-	if op.Size == 0 || op.End <= op.Start || op.Start < s.ep {
-		return reject(CodeInvalidArgument, "size %d epochs [%d,%d) at epoch %d", op.Size, op.Start, op.End, s.ep)
+	if op.Size == 0 || op.End <= op.Start {
+		return reject(CodeInvalidArgument, "size %d epochs [%d,%d)", op.Size, op.Start, op.End)
+	}
+	if op.Start < s.ep {
+		// The client picked Start from the epoch it last saw; the ledger moved on before
+		// the transaction committed. A wrong epoch, so the client retries in the new one.
+		return reject(CodeWrongEpoch, "storage starts at epoch %d, before the current epoch %d", op.Start, s.ep)
 	}
 	if !s.checkAhead(op.End) {
 		return reject(CodeTooFarAhead, "end %d > epoch %d + %d", op.End, s.ep, MaxEpochsAhead)
