@@ -282,10 +282,6 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		return nil, err
 	}
 	errs = make([]error, len(pairs))
-	b, err := s.ds.Batch(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: batch: %w", err)
-	}
 	// Verification (a Reed-Solomon expansion and a Merkle tree per sliver) dominates the
 	// cost of a put; spread it over a bounded fan-out of GOMAXPROCS goroutines that all end
 	// before the call returns.
@@ -301,23 +297,38 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		}()
 	}
 	wg.Wait()
-	stored := 0
+	type put struct {
+		key   datastore.Key
+		value []byte
+	}
+	puts := make([]put, 0, 2*len(pairs))
+	size, stored := 0, 0
 	for i, pw := range pairs {
 		if errs[i] != nil {
 			continue
 		}
-		for _, w := range []struct {
+		for _, sl := range []struct {
 			sl  *codec.Sliver
 			raw []byte
 		}{{pw.Primary, pw.PrimaryBCS}, {pw.Secondary, pw.SecondaryBCS}} {
-			if err := b.Put(ctx, SliverKey(pw.Shard, id, w.sl.Axis), encodingOf(w.sl, w.raw)); err != nil {
-				return nil, fmt.Errorf("blobstore: put sliver: %w", err)
-			}
+			key := SliverKey(pw.Shard, id, sl.sl.Axis)
+			value := encodingOf(sl.sl, sl.raw)
+			puts = append(puts, put{key, value})
+			size += nodestore.EntrySize(key, len(value))
 		}
 		stored++
 	}
 	if stored == 0 {
 		return errs, nil
+	}
+	b, err := nodestore.NewBatch(ctx, s.ds, size)
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: batch: %w", err)
+	}
+	for _, p := range puts {
+		if err := b.Put(ctx, p.key, p.value); err != nil {
+			return nil, fmt.Errorf("blobstore: put sliver: %w", err)
+		}
 	}
 	if err := b.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("blobstore: commit slivers: %w", err)

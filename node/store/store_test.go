@@ -285,3 +285,67 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSized: a pre-sized batch (synced and unsynced stores) commits atomically,
+// survives a reopen, refuses reuse after Commit, and works whether the size guess was
+// right, too small or zero.
+func TestBatchSized(t *testing.T) {
+	ctx := context.Background()
+	for _, opts := range [][]store.Option{nil, {store.WithoutSync()}} {
+		dir := t.TempDir()
+		d, err := store.Open(dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, ok := d.(store.SizedBatching)
+		if !ok {
+			t.Fatalf("store.Open(%d options) is not SizedBatching", len(opts))
+		}
+		for i, size := range []int{0, 10, 3 * 70000} {
+			b, err := store.NewBatch(ctx, d, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < 3; j++ {
+				k := store.Sliver(uint16(i), codec.BlobID{byte(j)}, store.Primary)
+				if err := b.Put(ctx, k, value(i*10+j, 70000)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Delete(ctx, store.Checkpoint(1)); err != nil {
+				t.Fatal(err)
+			}
+			if has, _ := d.Has(ctx, store.Sliver(uint16(i), codec.BlobID{0}, store.Primary)); has {
+				t.Fatalf("size %d: batch visible before Commit", size)
+			}
+			if err := b.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Commit(ctx); err == nil {
+				t.Errorf("size %d: a second Commit succeeded", size)
+			}
+			if err := b.Put(ctx, store.Checkpoint(2), nil); err == nil {
+				t.Errorf("size %d: Put after Commit succeeded", size)
+			}
+		}
+		if _, err := sb.BatchSized(ctx, -1); err != nil {
+			t.Errorf("negative size: %v", err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, err = store.Open(dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				got, err := d.Get(ctx, store.Sliver(uint16(i), codec.BlobID{byte(j)}, store.Primary))
+				if err != nil || !bytes.Equal(got, value(i*10+j, 70000)) {
+					t.Fatalf("after reopen: sliver %d/%d: %d bytes, %v", i, j, len(got), err)
+				}
+			}
+		}
+		_ = d.Close()
+	}
+}
