@@ -120,6 +120,24 @@ func TestBCSRoundTrips(t *testing.T) {
 			if _, err := codec.UnmarshalSliverBCS(p, sl.Axis.Other(), sl.MarshalBCS()); !errors.Is(err, codec.ErrBadSliver) {
 				t.Fatalf("sliver of the wrong axis accepted: %v", err)
 			}
+			// UnmarshalSliverBCS copies, ParseSliverBCS aliases its input, capped so an
+			// append to Data cannot write into the bytes after it.
+			raw := sl.MarshalBCS()
+			cp, err1 := codec.UnmarshalSliverBCS(p, sl.Axis, raw)
+			al, err2 := codec.ParseSliverBCS(p, sl.Axis, raw)
+			if err1 != nil || err2 != nil || !bytes.Equal(al.MarshalBCS(), raw) {
+				t.Fatalf("parse: %v, %v", err1, err2)
+			}
+			raw[len(raw)-5-len(sl.Data)/2] ^= 1 // a byte in the middle of Data
+			if !bytes.Equal(cp.Data, sl.Data) || bytes.Equal(al.Data, sl.Data) {
+				t.Fatal("UnmarshalSliverBCS must copy, ParseSliverBCS must alias")
+			}
+			if cap(al.Data) != len(al.Data) {
+				t.Fatalf("parsed Data has spare capacity %d into the input", cap(al.Data)-len(al.Data))
+			}
+			if _, err := codec.ParseSliverBCS(p, sl.Axis.Other(), raw); !errors.Is(err, codec.ErrBadSliver) {
+				t.Fatalf("parse: sliver of the wrong axis accepted: %v", err)
+			}
 		}
 		x, err := codec.ExpandSliver(p, &enc.Secondary[n/2])
 		if err != nil {

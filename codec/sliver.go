@@ -1,6 +1,9 @@
 package codec
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // Axis names one of RedStuff's two encodings (PROTOCOL.md §1): primary slivers are rows of the
 // column-expanded matrix, secondary slivers columns of the row-expanded matrix.
@@ -81,6 +84,18 @@ func (s *Sliver) MarshalBCS() []byte {
 // axis's number of symbols. Whether the symbol size fits a given blob is checked against its
 // metadata by VerifySliver.
 func UnmarshalSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
+	s, err := ParseSliverBCS(p, axis, b)
+	if err != nil {
+		return Sliver{}, err
+	}
+	s.Data = bytes.Clone(s.Data)
+	return s, nil
+}
+
+// ParseSliverBCS is UnmarshalSliverBCS without the copy: the returned sliver's Data
+// aliases b, so b must not change while the sliver is in use. The data plane parses
+// tens of megabytes of slivers per request this way, straight from the request frame.
+func ParseSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 	if err := p.check(); err != nil {
 		return Sliver{}, err
 	}
@@ -89,7 +104,8 @@ func UnmarshalSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 	}
 	r := bcsReader{b: b}
 	maxLen := p.sourceSymbols(axis) * MaxSymbolSize
-	data := r.bytes(maxLen)
+	data := r.take(r.length(maxLen))
+	data = data[:len(data):len(data)] // an append to Data must not overwrite b
 	ss := r.u16()
 	idx := r.u16()
 	if err := r.finish(); err != nil {

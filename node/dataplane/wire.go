@@ -289,7 +289,9 @@ func DecodeSliverRequest(p codec.Params, b []byte) (SliverRequest, error) {
 				if r.err != nil {
 					return SliverRequest{}, r.err
 				}
-				s, err := codec.UnmarshalSliverBCS(p, axis, raw)
+				// The slivers alias the request body (the frame, owned by this request):
+				// no copy of the tens of megabytes a put carries.
+				s, err := codec.ParseSliverBCS(p, axis, raw)
 				if err != nil {
 					return SliverRequest{}, fmt.Errorf("%w: pair %d %s sliver: %w", ErrMalformed, i, axis, err)
 				}
