@@ -54,6 +54,40 @@ func WriteFrame(w io.Writer, body []byte) error {
 	return classify(err)
 }
 
+// WriteFrameParts writes one frame whose body is the concatenation of parts, without
+// joining them: a sliver put is tens of megabytes of slivers the caller already holds.
+// Parts under 4 KiB (headers between slivers) are gathered into one write with their
+// neighbours, larger ones are written as they are.
+func WriteFrameParts(w io.Writer, parts [][]byte) error {
+	const small = 4096
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
+	pending := binary.AppendUvarint(make([]byte, 0, small), uint64(total))
+	for _, p := range parts {
+		if len(p) < small {
+			pending = append(pending, p...)
+			continue
+		}
+		if len(pending) > 0 {
+			if _, err := w.Write(pending); err != nil {
+				return classify(err)
+			}
+			pending = pending[:0]
+		}
+		if _, err := w.Write(p); err != nil {
+			return classify(err)
+		}
+	}
+	if len(pending) > 0 {
+		if _, err := w.Write(pending); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
 // ReadFrameLength reads a frame's uvarint length prefix and checks it against maxLen.
 // It reads byte by byte so it never consumes past the prefix.
 func ReadFrameLength(r io.Reader, maxLen int) (int, error) {
@@ -95,6 +129,50 @@ func ReadFrame(r io.Reader, maxLen int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readBody(r, n)
+}
+
+// memoryReserver is the part of a libp2p stream's resource scope readStreamFrame uses.
+type memoryReserver interface {
+	ReserveMemory(size int, prio uint8) error
+	ReleaseMemory(size int)
+}
+
+// streamFramePriority is the resource-manager priority of a frame's reservation: it is
+// granted while every scope it is charged to (stream, peer, protocol, system) stays under
+// 60% of its memory limit, so frames never crowd out yamux windows and control traffic.
+const streamFramePriority = 152 // network.ReservationPriorityMedium
+
+// readStreamFrame reads one frame like ReadFrame. When the announced body is large and
+// the resource manager grants its size to the stream's scope (and so to the peer's, the
+// protocol's and the system's: all of a node's in-flight frames stay within the budget of
+// limits.go), the body is allocated once, at its full size. Otherwise it grows as bytes
+// arrive, as in ReadFrame. Either way a lying length cannot make us hold memory the
+// budget does not allow. release returns the reservation; it is safe to call once the body is
+// no longer needed (and always before the scope ends, which would release it anyway).
+func readStreamFrame(r io.Reader, scope memoryReserver, maxLen int) (body []byte, release func(), err error) {
+	n, err := ReadFrameLength(r, maxLen)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	if n > initialFrameAlloc && scope != nil && scope.ReserveMemory(n, streamFramePriority) == nil {
+		release = func() { scope.ReleaseMemory(n) }
+		buf := make([]byte, n)
+		if m, err := io.ReadFull(r, buf); err != nil {
+			release()
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, func() {}, fmt.Errorf("%w: got %d of %d bytes", ErrTruncatedFrame, m, n)
+			}
+			return nil, func() {}, classify(err)
+		}
+		return buf, release, nil
+	}
+	body, err = readBody(r, n)
+	return body, func() {}, err
+}
+
+// readBody reads an n-byte frame body, growing the buffer as bytes arrive.
+func readBody(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, 0, min(n, initialFrameAlloc))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {

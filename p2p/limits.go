@@ -53,6 +53,12 @@ const (
 	// budget (and memory, for their initial windows, likewise).
 	transientConns   = 256
 	transientStreams = 2 * peerStreams
+	// streamMemory is one stream's memory ceiling: its yamux window (at most 16 MiB) plus
+	// a whole request or response frame when the frame reader reserves it up front (see
+	// readStreamFrame; sliver batches are up to ~65 MiB at n = 1000 with the largest
+	// symbols). libp2p's default, 16 MiB, would leave no room for the frame; the peer,
+	// protocol and system limits above are what bound the sum over streams.
+	streamMemory = 256 << 20
 )
 
 // ResourceLimits returns the resource-manager limits for a memory and file-descriptor
@@ -94,6 +100,7 @@ func ResourceLimits(memory int64, fds int) rcmgr.ConcreteLimitConfig {
 			Streams: peerStreams, StreamsInbound: peerStreamsInbound, StreamsOutbound: peerStreamsOutbound,
 			Memory: peerMem,
 		},
+		Stream: rcmgr.ResourceLimits{Memory: streamMemory},
 		// Every walrus protocol (and the DHT and GossipSub, which also carry our traffic) may
 		// use the whole stream budget; the per-peer limit above is what stops one peer from
 		// monopolising it. libp2p's own services keep their explicit default limits.

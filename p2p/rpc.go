@@ -142,7 +142,8 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 	if err := s.SetDeadline(deadline); err != nil {
 		return
 	}
-	req, err := ReadFrame(s, p.MaxRequest)
+	req, release, err := readStreamFrame(s, s.Scope(), p.MaxRequest)
+	defer release()
 	if err != nil {
 		logger.Debug("bad request frame", "protocol", p.ID, "peer_id", from, "err", err)
 		return
@@ -199,11 +200,21 @@ func serverGrace(timeout time.Duration) time.Duration {
 // a wrapped [*StatusError]; transport failures as [ErrTimeout], [ErrFrameTooLarge],
 // [ErrTruncatedFrame] or the transport's own error.
 func Call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []byte) ([]byte, error) {
+	return CallParts(ctx, h, to, p, [][]byte{req})
+}
+
+// CallParts is Call with the request given as parts to concatenate, which are written
+// without being joined (see WriteFrameParts).
+func CallParts(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte) ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if len(req) > p.MaxRequest {
-		return nil, fmt.Errorf("%s: request of %d bytes: %w (cap %d)", p.ID, len(req), ErrFrameTooLarge, p.MaxRequest)
+	size := 0
+	for _, part := range req {
+		size += len(part)
+	}
+	if size > p.MaxRequest {
+		return nil, fmt.Errorf("%s: request of %d bytes: %w (cap %d)", p.ID, size, ErrFrameTooLarge, p.MaxRequest)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
@@ -220,7 +231,7 @@ func Call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []byte) 
 	return resp, nil
 }
 
-func exchange(ctx context.Context, s network.Stream, p Protocol, req []byte) ([]byte, error) {
+func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte) ([]byte, error) {
 	deadline, _ := ctx.Deadline() // always set: Call adds p.Timeout
 	if err := s.SetDeadline(deadline); err != nil {
 		return nil, err
@@ -229,13 +240,16 @@ func exchange(ctx context.Context, s network.Stream, p Protocol, req []byte) ([]
 	// unblocks a pending read or write at once.
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
-	if err := WriteFrame(s, req); err != nil {
+	if err := WriteFrameParts(s, req); err != nil {
 		return nil, contextErr(ctx, err)
 	}
 	if err := s.CloseWrite(); err != nil {
 		return nil, contextErr(ctx, err)
 	}
-	body, err := ReadFrame(s, p.MaxResponse+1)
+	// The reservation only covers the read: the stream (and with it its scope) ends when
+	// the caller returns, and the body then belongs to the caller.
+	body, release, err := readStreamFrame(s, s.Scope(), p.MaxResponse+1)
+	release()
 	if err != nil {
 		return nil, contextErr(ctx, err)
 	}

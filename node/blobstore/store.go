@@ -218,9 +218,27 @@ func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, sliv
 	if err != nil {
 		return fmt.Errorf("blobstore: batch: %w", err)
 	}
+	have := map[codec.Axis]bool{}
 	for _, sl := range slivers {
 		if err := b.Put(ctx, SliverKey(shard, id, sl.Axis), sl.MarshalBCS()); err != nil {
 			return fmt.Errorf("blobstore: put sliver: %w", err)
+		}
+		have[sl.Axis] = true
+	}
+	// The pair marker goes in with the sliver that completes the pair.
+	complete := true
+	for _, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
+		if !have[axis] {
+			ok, err := s.ds.Has(ctx, SliverKey(shard, id, axis))
+			if err != nil {
+				return fmt.Errorf("blobstore: has sliver: %w", err)
+			}
+			complete = complete && ok
+		}
+	}
+	if complete {
+		if err := b.Put(ctx, nodestore.BlobPair(id, uint16(shard)), nil); err != nil {
+			return fmt.Errorf("blobstore: put pair marker: %w", err)
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
@@ -316,6 +334,9 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 			puts = append(puts, put{key, value})
 			size += nodestore.EntrySize(key, len(value))
 		}
+		marker := nodestore.BlobPair(id, uint16(pw.Shard))
+		puts = append(puts, put{marker, nil})
+		size += nodestore.EntrySize(marker, 0)
 		stored++
 	}
 	if stored == 0 {
@@ -407,32 +428,37 @@ func (s *Store) SliverBytes(ctx context.Context, id codec.BlobID, shard int, axi
 // which is what a storage confirmation promises (PROTOCOL.md §5: all shards, all or
 // nothing).
 func (s *Store) HasSlivers(ctx context.Context, id codec.BlobID, shards []uint16) (bool, error) {
-	for _, sh := range shards {
-		if err := s.checkShard(int(sh)); err != nil {
-			return false, err
-		}
-		for _, axis := range []codec.Axis{codec.AxisPrimary, codec.AxisSecondary} {
-			ok, err := s.ds.Has(ctx, SliverKey(int(sh), id, axis))
-			if err != nil {
-				return false, fmt.Errorf("blobstore: has sliver: %w", err)
-			}
-			if !ok {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
+	missing, err := s.MissingShards(ctx, id, shards)
+	return err == nil && len(missing) == 0, err
 }
 
-// MissingShards returns the shards among shards that lack either sliver of id.
+// MissingShards returns the shards among shards that lack either sliver of id. It reads
+// the blob's pair markers (one small prefix scan), not the slivers.
 func (s *Store) MissingShards(ctx context.Context, id codec.BlobID, shards []uint16) ([]uint16, error) {
-	var missing []uint16
 	for _, sh := range shards {
-		ok, err := s.HasSlivers(ctx, id, []uint16{sh})
+		if err := s.checkShard(int(sh)); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.ds.Query(ctx, query.Query{Prefix: nodestore.BlobPairsPrefix(id).String(), KeysOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: query pairs: %w", err)
+	}
+	defer res.Close()
+	stored := make(map[uint16]bool)
+	for e := range res.Next() {
+		if e.Error != nil {
+			return nil, fmt.Errorf("blobstore: query pairs: %w", e.Error)
+		}
+		sh, err := nodestore.ParseBlobPair(id, datastore.NewKey(e.Key))
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
+		stored[sh] = true
+	}
+	var missing []uint16
+	for _, sh := range shards {
+		if !stored[sh] {
 			missing = append(missing, sh)
 		}
 	}
@@ -454,6 +480,9 @@ func (s *Store) DeleteBlob(ctx context.Context, id codec.BlobID, shards []uint16
 			if err := b.Delete(ctx, SliverKey(int(sh), id, axis)); err != nil {
 				return fmt.Errorf("blobstore: delete sliver: %w", err)
 			}
+		}
+		if err := b.Delete(ctx, nodestore.BlobPair(id, sh)); err != nil {
+			return fmt.Errorf("blobstore: delete pair marker: %w", err)
 		}
 	}
 	if err := b.Delete(ctx, MetadataKey(id)); err != nil {

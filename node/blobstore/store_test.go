@@ -91,8 +91,28 @@ func TestStoreVerifiesAndServes(t *testing.T) {
 			t.Fatalf("PutSlivers(%d): %v", sh, err)
 		}
 	}
-	if ok, err := st.HasSlivers(ctx, id, []uint16{3, 7}); err != nil || !ok {
-		t.Fatalf("HasSlivers(3,7) = %v, %v", ok, err)
+	// A pair stored one sliver at a time (as recovery does) counts once both are in.
+	pr5, se5 := pairFor(enc, 5)
+	if err := st.PutSlivers(ctx, id, 5, se5); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.HasSlivers(ctx, id, []uint16{5}); ok {
+		t.Fatal("HasSlivers true with only the secondary sliver stored")
+	}
+	if err := st.PutSlivers(ctx, id, 5, pr5); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.HasSlivers(ctx, id, []uint16{3, 5, 7}); err != nil || !ok {
+		t.Fatalf("HasSlivers(3,5,7) = %v, %v", ok, err)
+	}
+	if _, err := st.MissingShards(ctx, id, []uint16{3, 10}); !errors.Is(err, blobstore.ErrBadShard) {
+		t.Fatalf("MissingShards(shard 10): %v, want ErrBadShard", err)
+	}
+	if err := st.DeleteBlob(ctx, id, []uint16{5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutMetadata(ctx, id, &enc.Metadata); err != nil {
+		t.Fatal(err)
 	}
 	if ok, _ := st.HasSlivers(ctx, id, []uint16{3, 7, 8}); ok {
 		t.Fatal("HasSlivers true with shard 8 missing")
@@ -123,6 +143,9 @@ func TestStoreVerifiesAndServes(t *testing.T) {
 	}
 	if ok, _ := st.HasSlivers(ctx, id, []uint16{3}); ok {
 		t.Fatal("slivers survive DeleteBlob")
+	}
+	if _, err := st.Sliver(ctx, id, 3, codec.AxisPrimary); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("primary sliver survives DeleteBlob: %v", err)
 	}
 }
 

@@ -287,11 +287,12 @@ func retryable(err error) bool {
 	return se.Code == p2p.CodeUnavailable || se.Code == p2p.CodeNotFound || se.Code == p2p.CodeForbidden
 }
 
-// callRetry calls pr on to, retrying retryable failures with exponential backoff.
-func (c *Client) callRetry(ctx context.Context, to peer.ID, pr p2p.Protocol, body []byte) ([]byte, error) {
+// callRetry calls pr on to with the request body given as parts to concatenate (see
+// p2p.CallParts), retrying retryable failures with exponential backoff.
+func (c *Client) callRetry(ctx context.Context, to peer.ID, pr p2p.Protocol, body ...[]byte) ([]byte, error) {
 	delay := c.cfg.RetryDelay
 	for attempt := 0; ; attempt++ {
-		resp, err := p2p.Call(ctx, c.cfg.Host, to, pr, body)
+		resp, err := p2p.CallParts(ctx, c.cfg.Host, to, pr, body)
 		if err == nil || attempt >= c.cfg.Retries || !retryable(err) {
 			return resp, err
 		}
@@ -336,8 +337,7 @@ func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.Encod
 			pairs[i] = [2]*codec.Sliver{pr, se}
 			bytes += int64(len(pr.Data) + len(se.Data))
 		}
-		body := dataplane.EncodePutPairs(enc.BlobID, pairs)
-		resp, err := c.callRetry(ctx, pid, c.sliverProto, body)
+		resp, err := c.callRetry(ctx, pid, c.sliverProto, dataplane.PutPairsParts(enc.BlobID, pairs)...)
 		if err != nil {
 			return dataplane.Confirmation{}, fmt.Errorf("slivers: %w", err)
 		}

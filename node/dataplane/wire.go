@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -194,25 +195,34 @@ type SliverRef struct {
 }
 
 // EncodePutPairs returns a sliver put request carrying the given pairs (primary i and
-// secondary n-1-i, PROTOCOL.md §2) of one blob.
+// secondary n-1-i, PROTOCOL.md §2) of one blob: PutPairsParts joined.
 func EncodePutPairs(id codec.BlobID, pairs [][2]*codec.Sliver) []byte {
-	// Each sliver is written straight into the request (no intermediate MarshalBCS
-	// copy: a 64 MiB blob's upload is ~290 MB of slivers).
-	size := 35
-	for _, pr := range pairs {
-		size += 8 + sliverBCSLen(pr[0]) + sliverBCSLen(pr[1])
-	}
-	out := make([]byte, 0, size)
-	out = append(out, OpPut)
-	out = append(out, id[:]...)
-	out = binary.LittleEndian.AppendUint16(out, uint16(len(pairs)))
+	return bytes.Join(PutPairsParts(id, pairs), nil)
+}
+
+// PutPairsParts returns the put request of EncodePutPairs as parts to concatenate
+// (p2p.CallParts): the slivers' data are referenced, not copied (a 64 MiB blob's upload is
+// ~290 MB of slivers); the small pieces between them share one buffer.
+func PutPairsParts(id codec.BlobID, pairs [][2]*codec.Sliver) [][]byte {
+	// Per sliver: u32 item length, uleb128 data length (at most 10 bytes), and u16
+	// symbol_size, u16 index. Sized so appends never reallocate (the parts alias it).
+	small := make([]byte, 0, 35+len(pairs)*2*(4+10+4))
+	small = append(small, OpPut)
+	small = append(small, id[:]...)
+	small = binary.LittleEndian.AppendUint16(small, uint16(len(pairs)))
+	parts := make([][]byte, 0, 4*len(pairs)+1)
+	from := 0
 	for _, pr := range pairs {
 		for _, s := range pr {
-			out = binary.LittleEndian.AppendUint32(out, uint32(sliverBCSLen(s)))
-			out = appendSliverBCS(out, s)
+			small = binary.LittleEndian.AppendUint32(small, uint32(sliverBCSLen(s)))
+			small = appendULEB128(small, uint64(len(s.Data)))
+			parts = append(parts, small[from:len(small):len(small)], s.Data)
+			from = len(small)
+			small = binary.LittleEndian.AppendUint16(small, s.SymbolSize)
+			small = binary.LittleEndian.AppendUint16(small, s.Index)
 		}
 	}
-	return out
+	return append(parts, small[from:])
 }
 
 // sliverBCSLen is len(s.MarshalBCS()).
@@ -224,17 +234,12 @@ func sliverBCSLen(s *codec.Sliver) int {
 	return n + len(s.Data) + 4
 }
 
-// appendSliverBCS appends s.MarshalBCS() to b: uleb128(len(Data)) || Data || u16 LE
-// symbol_size || u16 LE index.
-func appendSliverBCS(b []byte, s *codec.Sliver) []byte {
-	v := uint64(len(s.Data))
+// appendULEB128 appends v as BCS's uleb128.
+func appendULEB128(b []byte, v uint64) []byte {
 	for ; v >= 0x80; v >>= 7 {
 		b = append(b, byte(v)|0x80)
 	}
-	b = append(b, byte(v))
-	b = append(b, s.Data...)
-	b = binary.LittleEndian.AppendUint16(b, s.SymbolSize)
-	return binary.LittleEndian.AppendUint16(b, s.Index)
+	return append(b, byte(v))
 }
 
 // EncodeGetSlivers returns a sliver get request for the given slivers of one blob.

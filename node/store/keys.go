@@ -27,6 +27,11 @@ import (
 //	                                              (stored shards, confirmation epoch)
 //	/blobs/<blob_id:hex>/invalid                  invalid-blob marker (certificate), kept
 //	                                              after the slivers are dropped (PROTOCOL.md §4)
+//	/blobs/<blob_id:hex>/pairs/<shard:05d>        empty marker: both slivers of the shard's
+//	                                              pair are stored (written and deleted in the
+//	                                              same batch as the slivers), so "which of my
+//	                                              shards hold this blob" is one small scan
+//	                                              instead of reading every sliver's block
 //	/shards/<shard:05d>/<blob_id:hex>/p           primary sliver of that shard's pair
 //	/shards/<shard:05d>/<blob_id:hex>/s           secondary sliver of that shard's pair
 //	/epochs/<epoch:010d>/sync/<shard:05d>         shard-sync progress (last blob ID pulled)
@@ -82,6 +87,28 @@ func BlobMeta(id codec.BlobID) datastore.Key { return Blob(id).ChildString("meta
 
 // BlobState is the key of the node's local state for a blob.
 func BlobState(id codec.BlobID) datastore.Key { return Blob(id).ChildString("state") }
+
+// BlobPairsPrefix is the prefix of a blob's pair markers (see [BlobPair]).
+func BlobPairsPrefix(id codec.BlobID) datastore.Key { return Blob(id).ChildString("pairs") }
+
+// BlobPair is the key of the marker saying shard holds both slivers of blob id's pair.
+func BlobPair(id codec.BlobID, shard uint16) datastore.Key {
+	return BlobPairsPrefix(id).ChildString(fmt.Sprintf("%05d", shard))
+}
+
+// ParseBlobPair returns the shard of a [BlobPair] key of blob id.
+func ParseBlobPair(id codec.BlobID, k datastore.Key) (uint16, error) {
+	prefix := BlobPairsPrefix(id).String() + "/"
+	rest, ok := strings.CutPrefix(k.String(), prefix)
+	if !ok || len(rest) != 5 {
+		return 0, fmt.Errorf("%w: %q", ErrBadKey, k)
+	}
+	s, err := strconv.ParseUint(rest, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%w: shard in %q", ErrBadKey, k)
+	}
+	return uint16(s), nil
+}
 
 // BlobInvalid is the key of a blob's invalid-blob marker.
 func BlobInvalid(id codec.BlobID) datastore.Key { return Blob(id).ChildString("invalid") }

@@ -79,3 +79,29 @@ func TestKeyOrder(t *testing.T) {
 		t.Fatal("blob keys not under Blob(id)")
 	}
 }
+
+func TestBlobPairKeyRoundTrip(t *testing.T) {
+	id := codec.BlobID{0xab, 0x01}
+	other := codec.BlobID{0xab, 0x02}
+	for _, shard := range []uint16{0, 7, 999, 65535} {
+		k := store.BlobPair(id, shard)
+		got, err := store.ParseBlobPair(id, k)
+		if err != nil || got != shard {
+			t.Fatalf("%s parsed as %d, %v", k, got, err)
+		}
+		if !store.BlobPairsPrefix(id).IsAncestorOf(k) || !store.Blob(id).IsAncestorOf(k) {
+			t.Fatalf("%s not under its prefixes", k)
+		}
+		if _, err := store.ParseBlobPair(other, k); !errors.Is(err, store.ErrBadKey) {
+			t.Fatalf("%s parsed for another blob: %v", k, err)
+		}
+	}
+	for _, bad := range []datastore.Key{
+		store.BlobPairsPrefix(id).ChildString("7"), store.BlobPairsPrefix(id).ChildString("99999"),
+		store.BlobPairsPrefix(id).ChildString("0000x"), store.BlobMeta(id),
+	} {
+		if _, err := store.ParseBlobPair(id, bad); !errors.Is(err, store.ErrBadKey) {
+			t.Fatalf("%s: err = %v, want ErrBadKey", bad, err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package p2p
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand"
+	"testing"
+)
+
+// fakeScope grants reservations up to limit and records what is held.
+type fakeScope struct {
+	limit, held, peak int
+	prio              uint8
+}
+
+func (f *fakeScope) ReserveMemory(size int, prio uint8) error {
+	f.prio = prio
+	if f.held+size > f.limit {
+		return errors.New("over limit")
+	}
+	f.held += size
+	f.peak = max(f.peak, f.held)
+	return nil
+}
+
+func (f *fakeScope) ReleaseMemory(size int) { f.held -= size }
+
+// TestReadStreamFrame: a large frame the scope grants is reserved whole (and read into one
+// allocation) and the reservation is returned by release; one the scope refuses is still read (grown
+// as it arrives); small frames never reserve; a truncated frame returns its reservation.
+func TestReadStreamFrame(t *testing.T) {
+	body := make([]byte, 3<<20)
+	rand.New(rand.NewSource(1)).Read(body)
+	var frame bytes.Buffer
+	if err := WriteFrame(&frame, body); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit      int
+		wantExact  bool
+		wantPeak   int
+		bodyLength int
+	}{
+		{limit: 8 << 20, wantExact: true, wantPeak: len(body), bodyLength: len(body)},
+		{limit: 1 << 20, wantExact: false, wantPeak: 0, bodyLength: len(body)},
+		{limit: 8 << 20, wantExact: false, wantPeak: 0, bodyLength: 1000},
+	} {
+		t.Run(fmt.Sprintf("limit=%d/len=%d", tc.limit, tc.bodyLength), func(t *testing.T) {
+			var in bytes.Buffer
+			if err := WriteFrame(&in, body[:tc.bodyLength]); err != nil {
+				t.Fatal(err)
+			}
+			sc := &fakeScope{limit: tc.limit}
+			got, release, err := readStreamFrame(&in, sc, 4<<20)
+			if err != nil || !bytes.Equal(got, body[:tc.bodyLength]) {
+				t.Fatalf("read %d bytes, %v", len(got), err)
+			}
+			if sc.peak != tc.wantPeak {
+				t.Errorf("peak reservation %d, want %d", sc.peak, tc.wantPeak)
+			}
+			if tc.wantExact && sc.prio != streamFramePriority {
+				t.Errorf("priority %d", sc.prio)
+			}
+			release()
+			if sc.held != 0 {
+				t.Errorf("%d bytes still reserved after release", sc.held)
+			}
+		})
+	}
+	// Truncated inside a reserved body: error, nothing left reserved.
+	sc := &fakeScope{limit: 8 << 20}
+	_, release, err := readStreamFrame(bytes.NewReader(frame.Bytes()[:frame.Len()-1]), sc, 4<<20)
+	release()
+	if !errors.Is(err, ErrTruncatedFrame) || sc.held != 0 || sc.peak != len(body) {
+		t.Errorf("truncated: %v, held %d, peak %d", err, sc.held, sc.peak)
+	}
+	// Over the cap: refused before any reservation.
+	sc = &fakeScope{limit: 8 << 20}
+	if _, _, err := readStreamFrame(bytes.NewReader(frame.Bytes()), sc, 1<<20); !errors.Is(err, ErrFrameTooLarge) || sc.peak != 0 {
+		t.Errorf("over cap: %v, peak %d", err, sc.peak)
+	}
+}
+
+// countingWriter records the size of every Write.
+type countingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteFrameParts: the frame equals WriteFrame of the joined parts, small parts are
+// gathered (one write per large part plus one per run of small ones).
+func TestWriteFrameParts(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	part := func(n int) []byte { b := make([]byte, n); rng.Read(b); return b }
+	cases := [][][]byte{
+		nil,
+		{part(0)},
+		{part(10), part(20)},
+		{part(5), part(100_000), part(9), part(3), part(70_000), part(4)},
+		{part(100_000)},
+	}
+	wantWrites := []int{1, 1, 1, 5, 2}
+	for i, parts := range cases {
+		var want bytes.Buffer
+		if err := WriteFrame(&want, bytes.Join(parts, nil)); err != nil {
+			t.Fatal(err)
+		}
+		var got countingWriter
+		if err := WriteFrameParts(&got, parts); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("case %d: frame differs from WriteFrame of the joined parts", i)
+		}
+		if len(got.writes) != wantWrites[i] {
+			t.Errorf("case %d: %d writes %v, want %d", i, len(got.writes), got.writes, wantWrites[i])
+		}
+	}
+}
