@@ -269,10 +269,11 @@ func (l *Ledger) Committee(ctx context.Context) (*epoch.Committee, error) {
 
 // pending is a submitted transaction awaiting its receipt.
 type pending struct {
-	kind staking.Kind
-	hash [32]byte
-	to   peer.ID
-	raw  []byte
+	kind  staking.Kind
+	hash  [32]byte
+	to    peer.ID
+	raw   []byte
+	after uint64 // the accepting node's height: the receipt comes from a later checkpoint
 }
 
 // sendLocked signs op with the next nonce and submits it to the first node that accepts
@@ -321,7 +322,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 		}
 		l.nextNonce, l.haveNonce = l.nextNonce+1, true
 		l.preferred = p
-		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw}, nil
+		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height}, nil
 	}
 	var te *TxError
 	if len(errs) > 0 && errors.As(errs[len(errs)-1], &te) {
@@ -358,7 +359,7 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 	defer cancel()
 	peers := append([]peer.ID{p.to}, l.peers...)
 	for i := 0; ; {
-		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(waitPoll, ledger.MaxWait)}
+		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(waitPoll, ledger.MaxWait), After: p.after}
 		resp, err := p2p.Call(ctx, l.cfg.Host, peers[i%len(peers)], ledger.QueryProtocol, q.Encode())
 		if err == nil {
 			a, err := ledger.DecodeWaitAnswer(resp)

@@ -474,7 +474,7 @@ func (a *actor) maybeStart(now int64) {
 
 func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	h := ledger.TxHash(raw)
-	rep := ledger.TxReply{Hash: h}
+	rep := ledger.TxReply{Hash: h, Height: a.base.Height()}
 	if a.pool.has(h) {
 		rep.Accepted = true
 		return rep, nil

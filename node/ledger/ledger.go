@@ -109,7 +109,8 @@ type submitMsg struct {
 }
 
 type waitMsg struct {
-	hash [32]byte
+	hash  [32]byte
+	after uint64
 	actors.Reply[TxReceipt]
 }
 
@@ -221,7 +222,16 @@ func (l *Ledger) Submit(ctx context.Context, d *tendermint.Decision) (uint64, er
 // (successful or rejected). Receipts of the last ReceiptHeights heights are kept; older
 // transactions are not found and WaitTx waits for ctx.
 func (l *Ledger) WaitTx(ctx context.Context, hash [32]byte) (TxReceipt, error) {
-	return actors.Ask(ctx, l.ref, func(r actors.Reply[TxReceipt]) msg { return waitMsg{hash: hash, Reply: r} })
+	return l.WaitTxAfter(ctx, hash, 0)
+}
+
+// WaitTxAfter is WaitTx counting only a receipt from a checkpoint above height after (see
+// Query.After). The same signed bytes may be committed more than once; a successful
+// inclusion is what a receipt reports once there is one, else the latest failure.
+func (l *Ledger) WaitTxAfter(ctx context.Context, hash [32]byte, after uint64) (TxReceipt, error) {
+	return actors.Ask(ctx, l.ref, func(r actors.Reply[TxReceipt]) msg {
+		return waitMsg{hash: hash, after: after, Reply: r}
+	})
 }
 
 // Done is closed when the ledger actor has stopped (its system stopped or it escalated).
@@ -232,6 +242,7 @@ func (l *Ledger) Done() <-chan struct{} { return l.ref.Done() }
 type waiter struct {
 	reply actors.Reply[TxReceipt]
 	since uint64
+	after uint64 // only a receipt above this height answers (WaitTxAfter)
 }
 
 type actor struct {
@@ -321,7 +332,7 @@ func (a *actor) Receive(ctx context.Context, m msg) error {
 		}
 		m.Ok(h)
 	case waitMsg:
-		if r, ok := a.receipts[m.hash]; ok {
+		if r, ok := a.receipts[m.hash]; ok && r.Height > m.after {
 			m.Ok(r)
 			return nil
 		}
@@ -332,7 +343,7 @@ func (a *actor) Receive(ctx context.Context, m msg) error {
 				return nil
 			}
 		}
-		a.waiters[m.hash] = append(a.waiters[m.hash], waiter{reply: m.Reply, since: a.st.Height()})
+		a.waiters[m.hash] = append(a.waiters[m.hash], waiter{reply: m.Reply, since: a.st.Height(), after: m.after})
 		a.nwait++
 	}
 	return nil
@@ -443,7 +454,9 @@ func (a *actor) record(cp *staking.Checkpoint, res *staking.Result) {
 		th := TxHash(raw)
 		hashes[i] = th
 		r := TxReceipt{Hash: th, Height: cp.Height, Index: uint32(i), Receipt: res.Receipts[i]}
-		if _, dup := a.receipts[th]; !dup {
+		// The same bytes committed again: a success stands (a replay of it fails on its
+		// nonce and changes nothing); a failure gives way to the later outcome.
+		if old, dup := a.receipts[th]; !dup || !old.OK() {
 			a.receipts[th] = r
 		}
 	}
@@ -468,11 +481,20 @@ func (a *actor) notify(cp *staking.Checkpoint) {
 			continue
 		}
 		r := a.receipts[th]
+		keep := ws[:0]
 		for _, w := range ws {
+			if r.Height <= w.after {
+				keep = append(keep, w) // a lagging node caught up to an older inclusion
+				continue
+			}
 			w.reply.Ok(r)
 			a.nwait--
 		}
-		delete(a.waiters, th)
+		if len(keep) == 0 {
+			delete(a.waiters, th)
+		} else {
+			a.waiters[th] = keep
+		}
 	}
 	a.expireWaiters(false)
 }

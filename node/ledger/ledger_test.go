@@ -157,6 +157,56 @@ func TestSubmitAppliesAndReports(t *testing.T) {
 	}
 }
 
+// TestReceiptOfRecommittedTx: the same signed bytes committed twice (first rejected on
+// their nonce, then applied once the gap is filled) report the success; a wait with After
+// at the first inclusion's height is answered only by the second one; a replay after the
+// success does not override it.
+func TestReceiptOfRecommittedTx(t *testing.T) {
+	f := newFixture(t, "ledgertest")
+	l, _ := f.open(t, 0)
+	tx1 := f.transfer(1, 5) // nonce 1 before nonce 0: rejected
+	hash := ledger.TxHash(tx1)
+	if _, err := l.Submit(ctx(t), f.decide(t, l.View(), [][]byte{tx1}, nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.WaitTx(ctx(t), hash)
+	if err != nil || first.OK() || first.Code != staking.CodeBadNonce || first.Height != 1 {
+		t.Fatalf("first inclusion: %+v, %v", first, err)
+	}
+	// A wait after height 1 is not answered by the failed inclusion...
+	waited := make(chan ledger.TxReceipt, 1)
+	go func() {
+		r, err := l.WaitTxAfter(ctx(t), hash, first.Height)
+		if err != nil {
+			t.Error(err)
+		}
+		waited <- r
+	}()
+	if _, err := l.Submit(ctx(t), f.decide(t, l.View(), [][]byte{f.transfer(0, 1)}, nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-waited:
+		t.Fatalf("answered by a checkpoint without the transaction: %+v", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// ...but by the one that applies it.
+	if _, err := l.Submit(ctx(t), f.decide(t, l.View(), [][]byte{tx1}, nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-waited
+	if !r.OK() || r.Height != 3 {
+		t.Fatalf("second inclusion: %+v", r)
+	}
+	// Replayed after its success: rejected on the nonce, the success still stands.
+	if _, err := l.Submit(ctx(t), f.decide(t, l.View(), [][]byte{tx1}, nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.WaitTx(ctx(t), hash); err != nil || !got.OK() || got.Height != 3 {
+		t.Fatalf("after the replay: %+v, %v", got, err)
+	}
+}
+
 func TestSubmitRefusesBadCommits(t *testing.T) {
 	f := newFixture(t, "ledgertest")
 	l, _ := f.open(t, 0)

@@ -127,9 +127,9 @@ func TestWireDecodersNeverPanic(t *testing.T) {
 		ledger.EncodeBlobAnswer(&ledger.BlobAnswer{Height: 3, Objects: make([]staking.Blob, 2)}),
 		ledger.EncodeAccountAnswer(&ledger.AccountAnswer{Height: 1}),
 		ledger.EncodeWaitAnswer(&ledger.WaitAnswer{Height: 1}),
-		ledger.EncodeTxReply(&ledger.TxReply{Accepted: true, Message: "m"}),
+		ledger.EncodeTxReply(&ledger.TxReply{Accepted: true, Message: "m", Height: 1 << 40}),
 		ledger.EncodeSyncBatch([][]byte{{1, 2}, {3}}),
-		(&ledger.Query{Kind: ledger.QueryWaitTx, Wait: time.Hour}).Encode(),
+		(&ledger.Query{Kind: ledger.QueryWaitTx, Wait: time.Hour, After: 1<<40 + 3}).Encode(),
 	}
 	decoders := []func([]byte) error{
 		func(b []byte) error { _, err := ledger.DecodeInfo(b); return err },
@@ -161,7 +161,10 @@ func TestWireDecodersNeverPanic(t *testing.T) {
 			_ = dec(b) // must not panic or allocate by a claimed length
 		}
 	}
-	if q, err := ledger.DecodeQuery(samples[6]); err != nil || q.Wait != ledger.MaxWait {
-		t.Fatalf("wait not capped: %+v, %v", q, err)
+	if q, err := ledger.DecodeQuery(samples[6]); err != nil || q.Wait != ledger.MaxWait || q.After != 1<<40+3 {
+		t.Fatalf("wait not capped or After lost: %+v, %v", q, err)
+	}
+	if r, err := ledger.DecodeTxReply(samples[4]); err != nil || r.Height != 1<<40 || !r.Accepted || r.Message != "m" {
+		t.Fatalf("tx reply round trip: %+v, %v", r, err)
 	}
 }

@@ -49,7 +49,7 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 	case QueryWaitTx:
 		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
 		defer cancel()
-		r, err := n.l.WaitTx(wctx, q.TxHash)
+		r, err := n.l.WaitTxAfter(wctx, q.TxHash, q.After)
 		if err != nil {
 			if wctx.Err() != nil {
 				return nil, p2p.Errorf(p2p.CodeNotFound, "transaction not committed yet")

@@ -54,6 +54,11 @@ type Query struct {
 	Address staking.Address // QueryAccount
 	TxHash  [32]byte        // QueryWaitTx
 	Wait    time.Duration   // QueryWaitTx, at most MaxWait
+	// After (QueryWaitTx): only a receipt from a checkpoint above this height answers.
+	// Identical signed bytes can be committed twice (a retried reservation and
+	// registration re-sign the same transactions); the receipt of the earlier, failed
+	// inclusion must not answer the wait for the later one.
+	After uint64
 }
 
 // ErrWire reports malformed control-plane protocol bytes.
@@ -70,6 +75,7 @@ func (q *Query) Encode() []byte {
 	case QueryWaitTx:
 		b = append(b, q.TxHash[:]...)
 		b = binary.LittleEndian.AppendUint32(b, uint32(min(q.Wait, MaxWait)/time.Millisecond))
+		b = binary.LittleEndian.AppendUint64(b, q.After)
 	}
 	return b
 }
@@ -87,6 +93,7 @@ func DecodeQuery(b []byte) (*Query, error) {
 	case QueryWaitTx:
 		r.fixed(q.TxHash[:])
 		q.Wait = min(time.Duration(r.u32())*time.Millisecond, MaxWait)
+		q.After = r.u64()
 	default:
 		return nil, fmt.Errorf("%w: query kind %d", ErrWire, q.Kind)
 	}
@@ -136,6 +143,9 @@ type TxReply struct {
 	Hash     [32]byte
 	Code     staking.Code // why a dry run rejected it (Accepted false)
 	Message  string
+	// Height is the node's committed height when it answered: a receipt for this
+	// submission comes from a later checkpoint (wait with Query.After = Height).
+	Height uint64
 }
 
 // maxCount bounds decoded list lengths by what the bytes can hold.
@@ -326,6 +336,7 @@ func EncodeTxReply(t *TxReply) []byte {
 	w.fixed(t.Hash[:])
 	w.u8(uint8(t.Code))
 	w.str(t.Message)
+	w.u64(t.Height)
 	return w.b
 }
 
@@ -336,6 +347,7 @@ func DecodeTxReply(b []byte) (*TxReply, error) {
 	r.fixed(t.Hash[:])
 	t.Code = staking.Code(r.u8())
 	t.Message = r.str(1024)
+	t.Height = r.u64()
 	return t, r.done()
 }
 
