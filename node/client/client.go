@@ -49,6 +49,13 @@ type Config struct {
 	Retries int
 	// RetryDelay is the first retry delay; it doubles per retry (default 200 ms).
 	RetryDelay time.Duration
+	// UploadBatchBytes is the target size of one sliver put request (default 8 MiB; at
+	// most the protocol cap, at least one pair) and UploadDepth how many of them are in
+	// flight to one node at once (default 2): while a node verifies and writes one batch
+	// the next is already on the wire, so a link with real round trips does not idle
+	// between batches. (On one loopback machine the upload is CPU-bound and the setting
+	// makes no measurable difference: make bench-e2e, 2026-11-22.)
+	UploadBatchBytes, UploadDepth int
 	// HedgeDelay is how long a read waits for outstanding sliver requests before asking
 	// further nodes (default 2 s), so one slow node does not stall a read.
 	HedgeDelay time.Duration
@@ -81,6 +88,12 @@ func (c *Config) Validate() error {
 	}
 	if c.HedgeDelay <= 0 {
 		c.HedgeDelay = 2 * time.Second
+	}
+	if c.UploadBatchBytes <= 0 {
+		c.UploadBatchBytes = 8 << 20
+	}
+	if c.UploadDepth <= 0 {
+		c.UploadDepth = 2
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -325,26 +325,58 @@ func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.Encod
 	}
 	sent(int64(len(meta)))
 
-	// Batch the member's pairs so each request stays under the protocol cap.
+	// Batch the member's pairs (UploadBatchBytes each, under the protocol cap) and keep
+	// up to UploadDepth batches in flight; the first failure stops the rest.
 	pairSize := p.PrimarySliverSize(enc.SymbolSize) + p.SecondarySliverSize(enc.SymbolSize) + 32
-	perReq := max(1, min((dataplane.BatchCap(p)-64)/pairSize, dataplane.MaxBatchItems(p)/2))
+	perReq := max(1, min(min(c.cfg.UploadBatchBytes, dataplane.BatchCap(p)-64)/pairSize, dataplane.MaxBatchItems(p)/2))
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	depth := make(chan struct{}, c.cfg.UploadDepth)
 	for start := 0; start < len(m.Shards); start += perReq {
+		select {
+		case depth <- struct{}{}:
+		case <-bctx.Done():
+		}
+		if bctx.Err() != nil {
+			break
+		}
 		shards := m.Shards[start:min(start+perReq, len(m.Shards))]
-		pairs := make([][2]*codec.Sliver, len(shards))
-		var bytes int64
-		for i, s := range shards {
-			pr, se := enc.Pair(p.PairIndexForShard(enc.BlobID, int(s)))
-			pairs[i] = [2]*codec.Sliver{pr, se}
-			bytes += int64(len(pr.Data) + len(se.Data))
-		}
-		resp, err := c.callRetry(ctx, pid, c.sliverProto, dataplane.PutPairsParts(enc.BlobID, pairs)...)
-		if err != nil {
-			return dataplane.Confirmation{}, fmt.Errorf("slivers: %w", err)
-		}
-		if _, err := dataplane.DecodeItemResults(resp, len(pairs), false); err != nil {
-			return dataplane.Confirmation{}, fmt.Errorf("slivers: %w", err)
-		}
-		sent(bytes)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-depth }()
+			pairs := make([][2]*codec.Sliver, len(shards))
+			var bytes int64
+			for i, s := range shards {
+				pr, se := enc.Pair(p.PairIndexForShard(enc.BlobID, int(s)))
+				pairs[i] = [2]*codec.Sliver{pr, se}
+				bytes += int64(len(pr.Data) + len(se.Data))
+			}
+			resp, err := c.callRetry(bctx, pid, c.sliverProto, dataplane.PutPairsParts(enc.BlobID, pairs)...)
+			if err == nil {
+				_, err = dataplane.DecodeItemResults(resp, len(pairs), false)
+			}
+			if err != nil {
+				fail(fmt.Errorf("slivers: %w", err))
+				return
+			}
+			sent(bytes)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return dataplane.Confirmation{}, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return dataplane.Confirmation{}, err
 	}
 
 	resp, err := c.callRetry(ctx, pid, c.confirmProto, req.Encode())
