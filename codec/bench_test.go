@@ -229,6 +229,33 @@ func benchRecoverPair(b *testing.B, n, size int) {
 func BenchmarkRecoverPair_n100_64MiB(b *testing.B)  { benchRecoverPair(b, 100, 64<<20) }
 func BenchmarkRecoverPair_n1000_64MiB(b *testing.B) { benchRecoverPair(b, 1000, 64<<20) }
 
+// BenchmarkVerifyPairs_n1000_64MiB verifies a quarter of a 64 MiB blob's sliver pairs
+// (250 of 1000) against its metadata, one core: what one node of a 4-node committee does
+// to every upload before it may confirm (each sliver expanded and Merkle-hashed). In make
+// bench-e2e three such nodes run on the same two cores as the client, which is why the
+// upload there is CPU-bound.
+func BenchmarkVerifyPairs_n1000_64MiB(b *testing.B) {
+	p := codec.MustParams(1000)
+	enc, err := codec.Encode(p, benchBlob(64<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(250 * (len(enc.Primary[0].Data) + len(enc.Secondary[0].Data))))
+	ct := startCPU(b)
+	for b.Loop() {
+		for i := 0; i < 250; i++ {
+			pr, se := enc.Pair(i)
+			if err := codec.VerifySliver(p, &enc.Metadata, pr); err != nil {
+				b.Fatal(err)
+			}
+			if err := codec.VerifySliver(p, &enc.Metadata, se); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ct.report(b)
+}
+
 // peakHeap runs fn while sampling the heap every millisecond and returns the peak growth over
 // the heap in use before fn started. The collector runs at GOGC=10 meanwhile, so the heap
 // tracks live memory closely instead of reflecting the collector's default 2× headroom.
