@@ -181,8 +181,15 @@ const bestQueryTimeout = 5 * time.Second
 // lagging node does not show a state older than what this client just committed. It
 // falls back to query's error when nobody answers.
 func (l *Ledger) queryBest(ctx context.Context, q *ledger.Query) ([]byte, error) {
+	b, _, err := l.queryBestFrom(ctx, q)
+	return b, err
+}
+
+// queryBestFrom is queryBest that also names the node that answered.
+func (l *Ledger) queryBestFrom(ctx context.Context, q *ledger.Query) ([]byte, peer.ID, error) {
 	type ans struct {
 		b   []byte
+		p   peer.ID
 		err error
 	}
 	ch := make(chan ans, len(l.peers))
@@ -192,10 +199,11 @@ func (l *Ledger) queryBest(ctx context.Context, q *ledger.Query) ([]byte, error)
 	for _, p := range l.peers {
 		go func() {
 			b, err := p2p.Call(cctx, l.cfg.Host, p, ledger.QueryProtocol, body)
-			ch <- ans{b, err}
+			ch <- ans{b, p, err}
 		}()
 	}
 	var best []byte
+	var bestP peer.ID
 	var bestH uint64
 	var errs []error
 	for range l.peers {
@@ -208,16 +216,16 @@ func (l *Ledger) queryBest(ctx context.Context, q *ledger.Query) ([]byte, error)
 			continue
 		}
 		if h := binary.LittleEndian.Uint64(a.b); best == nil || h > bestH {
-			best, bestH = a.b, h
+			best, bestP, bestH = a.b, a.p, h
 		}
 	}
 	if best != nil {
-		return best, nil
+		return best, bestP, nil
 	}
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
-	return nil, fmt.Errorf("%w (%d tried): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
+	return nil, "", fmt.Errorf("%w (%d tried): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
 }
 
 // Info returns network information and the current committee, from the most up-to-date
@@ -485,10 +493,10 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	}
 	reg, certified, err := l.registerOnce(ctx, enc, opts)
 	var te *TxError
-	if errors.As(err, &te) && (te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) && te.Kind != staking.KindTransfer {
+	if errors.As(err, &te) && (te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) && te.Kind != staking.KindTransfer {
 		// The epoch may have turned between reading it and the commit (the reservation
-		// then starts in the past, or the resource is not live yet): once more with a
-		// fresh view. A genuinely bad argument fails the same way again.
+		// then starts in the past: wrong epoch; or the resource is not live yet): once
+		// more with a fresh view. A genuinely bad argument fails the same way again.
 		l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
 		return l.registerOnce(ctx, enc, opts)
 	}
@@ -497,10 +505,20 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 
 // registerOnce is one attempt of RegisterBlob.
 func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (Registration, bool, error) {
-	in, err := l.Info(ctx)
+	resp, fresh, err := l.queryBestFrom(ctx, &ledger.Query{Kind: ledger.QueryInfo})
 	if err != nil {
 		return Registration{}, false, err
 	}
+	in, err := ledger.DecodeInfo(resp)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	// The reservation's start epoch comes from this answer, so the transactions go to the
+	// node that gave it: a lagging node's dry run would refuse storage that starts in an
+	// epoch it has not reached (seen under load in TestStoreAcrossEpochs).
+	l.mu.Lock()
+	l.preferred = fresh
+	l.mu.Unlock()
 	length := enc.Metadata.UnencodedLength
 	if length > in.MaxBlobSize {
 		return Registration{}, false, fmt.Errorf("client: blob of %d bytes exceeds the network's maximum of %d", length, in.MaxBlobSize)
