@@ -10,7 +10,7 @@
 // Keys come from node/store's layout file (DESIGN.md §7): /blobs/<hex id>/meta for
 // metadata and /shards/<s>/<hex id>/{p,s} for the pair a shard holds, so a query on a
 // shard's prefix walks its blobs in blob-ID order, which is what shard-sync batches need
-// (PROTOCOL.md §7). Shard states live under /shardstate/<s> until the layout lists them.
+// (PROTOCOL.md §7). Shard states live under /shardstate/<s> (node/store's key layout).
 //
 // A Store is safe for concurrent use; it adds no locking of its own beyond what the
 // datastore provides, because every key is written with whole, verified values.

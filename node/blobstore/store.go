@@ -98,11 +98,8 @@ func SliverKey(shard int, id codec.BlobID, axis codec.Axis) datastore.Key {
 	return nodestore.Sliver(uint16(shard), id, kind)
 }
 
-// shardStateKey is the key of a shard's state byte. node/store's layout has no entry for
-// it yet; /shardstate/<s:05d> sits outside every prefix the layout defines.
-func shardStateKey(shard int) datastore.Key {
-	return datastore.NewKey(fmt.Sprintf("/shardstate/%05d", shard))
-}
+// shardStateKey is the key of a shard's state byte (node/store's layout).
+func shardStateKey(shard int) datastore.Key { return nodestore.ShardState(uint16(shard)) }
 
 func (s *Store) checkShard(shard int) error {
 	if shard < 0 || shard >= s.p.N {

@@ -35,6 +35,10 @@ import (
 //	/shards/<shard:05d>/<blob_id:hex>/p           primary sliver of that shard's pair
 //	/shards/<shard:05d>/<blob_id:hex>/s           secondary sliver of that shard's pair
 //	/epochs/<epoch:010d>/sync/<shard:05d>         shard-sync progress (last blob ID pulled)
+//	/shardstate/<shard:05d>                       the shard's local state (active, locked to
+//	                                              move, syncing, recovering), one byte; apart
+//	                                              from /shards/ so walks over a shard see
+//	                                              only blobs
 //
 // Numbers are fixed-width and blob IDs lowercase hex, so the datastore's lexicographic key
 // order is numeric order for heights and byte order for blob IDs: a prefix query over
@@ -49,6 +53,8 @@ var (
 	BlobsPrefix     = datastore.NewKey("/blobs")
 	ShardsPrefix    = datastore.NewKey("/shards")
 	EpochsPrefix    = datastore.NewKey("/epochs")
+	// ShardStatesPrefix holds one state key per shard (see [ShardState]).
+	ShardStatesPrefix = datastore.NewKey("/shardstate")
 )
 
 // ErrBadKey is returned when parsing a key that does not follow the layout.
@@ -71,6 +77,11 @@ func SnapshotsPrefix() datastore.Key { return datastore.NewKey("/ledger/snapshot
 // Snapshot is the key of the ledger state snapshot taken at height.
 func Snapshot(height uint64) datastore.Key {
 	return SnapshotsPrefix().ChildString(fmt.Sprintf("%016x", height))
+}
+
+// ShardState is the key of a shard's local state.
+func ShardState(shard uint16) datastore.Key {
+	return ShardStatesPrefix.ChildString(fmt.Sprintf("%05d", shard))
 }
 
 // ConsensusState is the key of the agreement core's persisted state.

@@ -105,3 +105,11 @@ func TestBlobPairKeyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The shard-state key keeps the form earlier releases wrote, and sits outside /shards/.
+func TestShardStateKey(t *testing.T) {
+	k := store.ShardState(7)
+	if k.String() != "/shardstate/00007" || !store.ShardStatesPrefix.IsAncestorOf(k) || store.ShardsPrefix.IsAncestorOf(k) {
+		t.Fatalf("shard state key %s", k)
+	}
+}
