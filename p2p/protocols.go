@@ -13,7 +13,7 @@ import (
 // /walrus/<name>/<version>; a breaking change to a protocol's messages bumps its version,
 // and a node may serve two versions during an upgrade.
 
-// Protocol IDs of the data plane (DESIGN.md §5) and of ledger catch-up (DESIGN.md §4).
+// Protocol IDs of the data plane (DESIGN.md §5) and of the control plane (DESIGN.md §4).
 const (
 	// IDSliver stores a sliver (client → node) or fetches one (reader → node).
 	IDSliver protocol.ID = "/walrus/sliver/1"
@@ -35,6 +35,11 @@ const (
 	IDChallenge protocol.ID = "/walrus/challenge/1"
 	// IDLedgerSync fetches committed checkpoints a follower is missing (DESIGN.md §4).
 	IDLedgerSync protocol.ID = "/walrus/ledger-sync/1"
+	// IDTx submits a signed transaction to a node's mempool (DESIGN.md §4).
+	IDTx protocol.ID = "/walrus/tx/1"
+	// IDQuery asks a node about its ledger: height, blob status, account, committee and
+	// info, or waits for a transaction's receipt.
+	IDQuery protocol.ID = "/walrus/query/1"
 )
 
 // Protocol is a request/response protocol: its ID, the largest request and response body

@@ -6,22 +6,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/protocol"
-
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Protocol IDs of the control plane's request/response protocols (DESIGN.md §4). They
-// belong in p2p/protocols.go's table; they live here until that file grows them.
+// Protocol IDs of the control plane (defined with the others in p2p/protocols.go).
 const (
-	// IDTx submits a signed transaction to a node's mempool.
-	IDTx protocol.ID = "/walrus/tx/1"
-	// IDQuery asks a node about its ledger: height, blob status, account, committee and
-	// info, or waits for a transaction's receipt.
-	IDQuery protocol.ID = "/walrus/query/1"
+	IDTx    = p2p.IDTx
+	IDQuery = p2p.IDQuery
 )
 
 // TxProtocol is the /walrus/tx/1 spec: one signed transaction in, a TxReply out.
