@@ -491,16 +491,21 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	if opts.Epochs > staking.MaxEpochsAhead {
 		return Registration{}, false, fmt.Errorf("client: at most %d epochs ahead, not %d", staking.MaxEpochsAhead, opts.Epochs)
 	}
-	reg, certified, err := l.registerOnce(ctx, enc, opts)
-	var te *TxError
-	if errors.As(err, &te) && (te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) && te.Kind != staking.KindTransfer {
-		// The epoch may have turned between reading it and the commit (the reservation
-		// then starts in the past: wrong epoch; or the resource is not live yet): once
-		// more with a fresh view. A genuinely bad argument fails the same way again.
-		l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
-		return l.registerOnce(ctx, enc, opts)
+	// The epoch may turn between reading it and the commit (the reservation then starts
+	// in the past: wrong epoch; or the resource is not live yet: expired): again with a
+	// fresh view, a bounded number of times (epochs can be seconds long on a test network).
+	// A genuinely bad argument fails the same way every time.
+	const attempts = 3
+	for i := 1; ; i++ {
+		reg, certified, err := l.registerOnce(ctx, enc, opts)
+		var te *TxError
+		if i < attempts && errors.As(err, &te) && te.Kind != staking.KindTransfer &&
+			(te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) {
+			l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
+			continue
+		}
+		return reg, certified, err
 	}
-	return reg, certified, err
 }
 
 // registerOnce is one attempt of RegisterBlob.
@@ -582,6 +587,12 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 	l.mu.Unlock()
 	if err != nil {
 		l.resetNonce()
+		// A reservation dropped from the mempool (the epoch turned and it now starts in
+		// the past) makes the registration fail on its nonce: report the reservation's
+		// fate when it failed, so the caller sees the epoch and retries.
+		if _, rerr := l.wait(ctx, rp); rerr != nil {
+			return Registration{}, false, rerr
+		}
 		return Registration{}, false, err
 	}
 	if _, err := l.wait(ctx, rp); err != nil {
