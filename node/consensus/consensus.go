@@ -274,9 +274,10 @@ type actor struct {
 	lastRnd int32
 	peerAt  bool // a peer sent a message for base+1
 	pool    *mempool
-	scratch *staking.State // base + mempool, for dry runs
-	saved   snapKey        // what the persisted snapshot holds
-	seq     uint64         // last consensus-topic sequence number (wire.go)
+	future  map[[32]byte]futureTx // gossiped transactions waiting for a nonce gap (future.go)
+	scratch *staking.State        // base + mempool, for dry runs
+	saved   snapKey               // what the persisted snapshot holds
+	seq     uint64                // last consensus-topic sequence number (wire.go)
 }
 
 func (c *Consensus) newActor() (*actor, error) {
@@ -447,7 +448,7 @@ func (a *actor) setBase(v *ledger.View) {
 		// Committed transactions fail the nonce check now; so do those they displaced.
 		return a.scratch.Apply(raw).OK()
 	})
-	a.c.mempool.Store(int64(a.pool.len()))
+	a.promote()
 }
 
 // maybeStart starts height base+1 when something needs a checkpoint (package doc).
@@ -487,10 +488,13 @@ func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	r := a.scratch.Apply(raw)
 	if !r.OK() {
 		rep.Code, rep.Message = r.Code, r.Message
+		if !local {
+			a.park(h, raw, r) // its predecessor may still be on its way (future.go)
+		}
 		return rep, nil
 	}
 	a.pool.add(h, raw)
-	a.c.mempool.Store(int64(a.pool.len()))
+	a.promote()
 	rep.Accepted = true
 	if local {
 		a.c.emit(Outbound{Topic: OutTxs, Data: raw})

@@ -261,3 +261,55 @@ func TestCommitsOnlyWhenNeeded(t *testing.T) {
 		}
 	}
 }
+
+// TestGossipOutOfOrder: a gossiped transaction that arrives before its predecessor (same
+// sender, next nonce) waits and joins the mempool when the predecessor comes, so both
+// commit; one too far ahead of the sender's nonce is not kept.
+func TestGossipOutOfOrder(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	c := newCluster(t)
+	c.advanceUntil(t, 50*time.Millisecond, "height 1", c.heightsAtLeast(1))
+	var to staking.Address
+	to[0] = 8
+	tx := func(nonce, amount uint64) []byte {
+		return staking.Sign(c.genesis.NetworkID(), c.faucet, staking.Tx{Nonce: nonce, Op: &staking.Transfer{To: to, Amount: amount}}).Encode()
+	}
+	n0 := c.cons[0]
+	if err := n0.GossipTx(tx(1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n0.GossipTx(tx(100, 1)); err != nil { // far ahead: dropped
+		t.Fatal(err)
+	}
+	// The actor handles messages in order: once a later submission is answered, both
+	// gossiped ones were handled, and neither is in the mempool yet.
+	probe := tx(0, 1<<62) // fails the dry run on its balance, changes nothing
+	if rep, err := n0.SubmitTx(context.Background(), probe); err != nil || rep.Accepted {
+		t.Fatalf("probe: %+v, %v", rep, err)
+	}
+	if got := n0.MempoolSize(); got != 0 {
+		t.Fatalf("mempool holds %d transactions before the gap is filled", got)
+	}
+	if err := n0.GossipTx(tx(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	c.advanceUntil(t, 50*time.Millisecond, "both transfers", func() bool {
+		for _, l := range c.ledgers {
+			if l.Account(to).Balance != 23 {
+				return false
+			}
+		}
+		return true
+	})
+	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", func() bool {
+		for _, cs := range c.cons {
+			if cs.MempoolSize() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if n := c.ledgers[0].Account(staking.AddressOf(c.faucet.Public().(ed25519.PublicKey))).Nonce; n != 2 {
+		t.Fatalf("faucet nonce %d, want 2 (the far-ahead transaction must not apply)", n)
+	}
+}
