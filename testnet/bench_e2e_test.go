@@ -106,6 +106,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		t4 := time.Now()
+		res.Certified() // as Client.Store does: now the remaining node gets its slivers
 		<-res.Done()
 		t5 := time.Now()
 		got, err := s.Read(ctx, enc.BlobID)

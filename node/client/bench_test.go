@@ -29,6 +29,7 @@ func benchStoreRead(b *testing.B, weights []int, size int) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			res.Certified()
 			<-res.Done()
 		}
 	})
@@ -37,6 +38,7 @@ func benchStoreRead(b *testing.B, weights []int, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	res.Certified()
 	<-res.Done()
 	b.Run("Read", func(b *testing.B) {
 		b.SetBytes(int64(size))

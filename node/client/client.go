@@ -56,6 +56,11 @@ type Config struct {
 	// between batches. (On one loopback machine the upload is CPU-bound and the setting
 	// makes no measurable difference: make bench-e2e, 2026-11-22.)
 	UploadBatchBytes, UploadDepth int
+	// ReserveHold is how long, once members worth n-f shards have confirmed, the others
+	// wait for UploadResult.Certified before their upload starts (default 5 s): the
+	// certificate's commit comes first (a failure among the first members releases them
+	// at once).
+	ReserveHold time.Duration
 	// HedgeDelay is how long a read waits for outstanding sliver requests before asking
 	// further nodes (default 2 s), so one slow node does not stall a read.
 	HedgeDelay time.Duration
@@ -88,6 +93,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HedgeDelay <= 0 {
 		c.HedgeDelay = 2 * time.Second
+	}
+	if c.ReserveHold <= 0 {
+		c.ReserveHold = 5 * time.Second
 	}
 	if c.UploadBatchBytes <= 0 {
 		c.UploadBatchBytes = 8 << 20

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,5 +428,43 @@ func TestUploadCancelled(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Upload returned after %v", d)
+	}
+}
+
+// TestReserveWaitsForCertificate: once members worth n-f shards have confirmed, the
+// others get nothing until the caller reports the certificate committed (Certified), or
+// until ReserveHold passes; then they get all their slivers.
+func TestReserveWaitsForCertificate(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	for _, certify := range []bool{true, false} {
+		c := newCluster(t, []int{4, 3, 2, 1}, 1, func(cfg *client.Config) { cfg.ReserveHold = 2 * time.Second })
+		enc, reg := c.encodeAndRegister(randomBlob(1<<20, 31))
+		var mu sync.Mutex
+		var last client.Progress
+		start := time.Now()
+		res, err := c.client.Upload(ctx, c.com(), enc, reg, func(p client.Progress) { mu.Lock(); last = p; mu.Unlock() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		held := last
+		mu.Unlock()
+		// Weights 4+3 = 7 of 10 reach n-f (f = 3), so the members of 2 and 1 shards wait.
+		if held.NodesConfirmed != 2 || held.BytesSent >= held.BytesTotal {
+			t.Fatalf("before Certified: progress %+v, want only the first two members done", held)
+		}
+		if certify {
+			res.Certified()
+		}
+		<-res.Done()
+		waited := time.Since(start)
+		if last.NodesConfirmed != 4 || last.BytesSent != last.BytesTotal {
+			t.Fatalf("certify=%v: final progress %+v", certify, last)
+		}
+		if certify && waited >= 2*time.Second || !certify && waited < 2*time.Second {
+			t.Fatalf("certify=%v: the remaining members were released after %v (hold 2 s)", certify, waited)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func TestCertsTopicRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { <-res.Done() })
+		t.Cleanup(func() { res.Certified(); <-res.Done() })
 		return enc, reg, res
 	}
 	encX, regX, resX := upload(1)

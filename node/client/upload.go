@@ -53,7 +53,13 @@ type UploadResult struct {
 	// Availability once the ledger accepts it, PROTOCOL.md §5).
 	Certificate *epoch.Certificate
 	done        chan struct{}
+	certified   func()
 }
+
+// Certified tells the upload that its certificate is on the ledger (or that the caller
+// is done trying): the members held back until then (Config.ReserveHold) get their
+// slivers now. Safe to call more than once.
+func (r *UploadResult) Certified() { r.certified() }
 
 // Done is closed once the uploads that continued in the background after the certificate
 // (DESIGN.md §5 "uploads continue to the remaining nodes") have finished or timed out.
@@ -138,14 +144,21 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	releaseReserve := func() { releaseOnce.Do(func() { close(release) }) }
+	certified := make(chan struct{})
+	var certifiedOnce sync.Once
+	markCertified := func() { certifiedOnce.Do(func() { close(certified) }) }
+	firstDone := make(chan struct{}) // closed when the first group all confirmed
 	activity := make(chan struct{}, 1)
 	go func() {
-		// The stall watcher: no acknowledged batch for HedgeDelay releases the reserve.
+		// The stall watcher: no acknowledged batch for HedgeDelay releases the reserve,
+		// until the first group is through (then the hold below decides).
 		t := time.NewTimer(c.cfg.HedgeDelay)
 		defer t.Stop()
 		for {
 			select {
 			case <-release:
+				return
+			case <-firstDone:
 				return
 			case <-bg.Done():
 				releaseReserve()
@@ -227,8 +240,24 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 			if inFirst[r.member] {
 				// A failed first-group member needs the reserve; so does the rest of the
 				// upload once the first group is through.
-				if firstLeft--; firstLeft == 0 || err != nil {
+				if firstLeft--; err != nil {
 					releaseReserve()
+				} else if firstLeft == 0 {
+					close(firstDone)
+					// The certificate is in hand: the rest waits until it is committed
+					// (UploadResult.Certified) or ReserveHold passes, so the Point of
+					// Availability does not share the client's CPU and uplink with the
+					// background uploads.
+					go func() {
+						t := time.NewTimer(c.cfg.ReserveHold)
+						defer t.Stop()
+						select {
+						case <-certified:
+						case <-t.C:
+						case <-bg.Done():
+						}
+						releaseReserve()
+					}()
 				}
 			}
 			if sent {
@@ -257,7 +286,7 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 
 	select {
 	case cert := <-certCh:
-		return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done}, nil
+		return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done, certified: markCertified}, nil
 	case err := <-failCh:
 		cancel()
 		<-done
@@ -269,7 +298,7 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 		<-done
 		select {
 		case cert := <-certCh:
-			return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done}, nil
+			return &UploadResult{BlobID: enc.BlobID, Message: msg, Certificate: cert, done: done, certified: markCertified}, nil
 		default:
 		}
 		return nil, ctx.Err()
@@ -442,7 +471,9 @@ func (c *Client) Store(ctx context.Context, data []byte, hooks LedgerHooks, opts
 	if err != nil {
 		return nil, err
 	}
-	if err := hooks.CertifyBlob(ctx, enc.BlobID, reg, res); err != nil {
+	err = hooks.CertifyBlob(ctx, enc.BlobID, reg, res)
+	res.Certified() // success or not, the remaining members get their slivers now
+	if err != nil {
 		return nil, fmt.Errorf("client: certify: %w", err)
 	}
 	return &StoreResult{BlobID: enc.BlobID, Upload: res}, nil
