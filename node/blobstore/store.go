@@ -396,7 +396,7 @@ func (s *Store) Sliver(ctx context.Context, id codec.BlobID, shard int, axis cod
 	if err != nil {
 		return codec.Sliver{}, err
 	}
-	sl, err := codec.UnmarshalSliverBCS(s.p, axis, b)
+	sl, err := codec.ParseSliverBCS(s.p, axis, b) // b is a fresh copy from the datastore
 	if err != nil {
 		return codec.Sliver{}, fmt.Errorf("blobstore: stored sliver of %s: %w", id, err)
 	}

@@ -324,7 +324,7 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 			out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %v", refs[i], it.Code))
 			continue
 		}
-		s, err := codec.UnmarshalSliverBCS(p, codec.AxisPrimary, it.Sliver)
+		s, err := codec.ParseSliverBCS(p, codec.AxisPrimary, it.Sliver)
 		if err == nil && int(s.Index) != refs[i] {
 			err = fmt.Errorf("%w: asked for sliver %d, got %d", codec.ErrBadSliver, refs[i], s.Index)
 		}
