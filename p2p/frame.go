@@ -143,41 +143,61 @@ type memoryReserver interface {
 // 60% of its memory limit, so frames never crowd out yamux windows and control traffic.
 const streamFramePriority = 152 // network.ReservationPriorityMedium
 
-// readStreamFrame reads one frame like ReadFrame. When the announced body is large and
-// the resource manager grants its size to the stream's scope (and so to the peer's, the
-// protocol's and the system's: all of a node's in-flight frames stay within the budget of
-// limits.go), the body is allocated once, at its full size. Otherwise it grows as bytes
-// arrive, as in ReadFrame. Either way a lying length cannot make us hold memory the
-// budget does not allow. release returns the reservation; it is safe to call once the body is
-// no longer needed (and always before the scope ends, which would release it anyway).
+// readStreamFrame reads one frame like ReadFrame. A large body's first part (an eighth,
+// at most 1 MiB) is read as it arrives; then, when the resource manager grants the whole
+// announced size to the stream's scope (and so to the peer's, the protocol's and the
+// system's: all of a node's in-flight frames stay within the budget of limits.go), the
+// body is allocated once at its full size and the rest read into it. Otherwise it keeps
+// growing as bytes arrive, as in ReadFrame. So a lying length buys nothing the budget does
+// not allow, and a peer must send a real share of a frame before we commit memory for all
+// of it. release returns the reservation; call it once the body is no longer needed (the
+// scope's end would release it anyway).
 func readStreamFrame(r io.Reader, scope memoryReserver, maxLen int) (body []byte, release func(), err error) {
+	noop := func() {}
 	n, err := ReadFrameLength(r, maxLen)
 	if err != nil {
-		return nil, func() {}, err
+		return nil, noop, err
 	}
-	if n > initialFrameAlloc && scope != nil && scope.ReserveMemory(n, streamFramePriority) == nil {
-		release = func() { scope.ReleaseMemory(n) }
-		buf := make([]byte, n)
-		if m, err := io.ReadFull(r, buf); err != nil {
-			release()
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, func() {}, fmt.Errorf("%w: got %d of %d bytes", ErrTruncatedFrame, m, n)
-			}
-			return nil, func() {}, classify(err)
+	if n <= initialFrameAlloc || scope == nil {
+		body, err = readBody(r, n)
+		return body, noop, err
+	}
+	head := max(initialFrameAlloc, min(n/8, 1<<20))
+	buf, err := growRead(r, make([]byte, 0, initialFrameAlloc), head)
+	if err != nil {
+		if errors.Is(err, ErrTruncatedFrame) {
+			err = fmt.Errorf("%w: got fewer than %d of %d bytes", ErrTruncatedFrame, head, n)
 		}
-		return buf, release, nil
+		return nil, noop, err
 	}
-	body, err = readBody(r, n)
-	return body, func() {}, err
+	if scope.ReserveMemory(n, streamFramePriority) != nil {
+		body, err = growRead(r, buf, n)
+		return body, noop, err
+	}
+	release = func() { scope.ReleaseMemory(n) }
+	body = make([]byte, n)
+	copy(body, buf)
+	if m, err := io.ReadFull(r, body[head:]); err != nil {
+		release()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, noop, fmt.Errorf("%w: got %d of %d bytes", ErrTruncatedFrame, head+m, n)
+		}
+		return nil, noop, classify(err)
+	}
+	return body, release, nil
 }
 
 // readBody reads an n-byte frame body, growing the buffer as bytes arrive.
 func readBody(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, initialFrameAlloc))
+	return growRead(r, make([]byte, 0, min(n, initialFrameAlloc)), n)
+}
+
+// growRead appends to buf until it holds n bytes, growing it by doubling (never past n,
+// so the final buffer is exactly the body) as bytes arrive.
+func growRead(r io.Reader, buf []byte, n int) ([]byte, error) {
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			// Double, but never past n: the final buffer is exactly the body.
-			grown := make([]byte, len(buf), min(2*cap(buf), n))
+			grown := make([]byte, len(buf), min(max(2*cap(buf), 1), n))
 			copy(grown, buf)
 			buf = grown
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"testing"
 )
@@ -26,8 +27,8 @@ func (f *fakeScope) ReserveMemory(size int, prio uint8) error {
 
 func (f *fakeScope) ReleaseMemory(size int) { f.held -= size }
 
-// TestReadStreamFrame: a large frame the scope grants is reserved whole (and read into one
-// allocation) and the reservation is returned by release; one the scope refuses is still read (grown
+// TestReadStreamFrame: a large frame the scope grants is reserved whole once its first
+// part has arrived (and read into one allocation), and the reservation is returned by release; one the scope refuses is still read (grown
 // as it arrives); small frames never reserve; a truncated frame returns its reservation.
 func TestReadStreamFrame(t *testing.T) {
 	body := make([]byte, 3<<20)
@@ -74,6 +75,14 @@ func TestReadStreamFrame(t *testing.T) {
 	release()
 	if !errors.Is(err, ErrTruncatedFrame) || sc.held != 0 || sc.peak != len(body) {
 		t.Errorf("truncated: %v, held %d, peak %d", err, sc.held, sc.peak)
+	}
+	// Truncated before the first eighth arrived: nothing was reserved or allocated whole.
+	sc = &fakeScope{limit: 8 << 20}
+	cut := frame.Len() - len(body) + len(body)/16
+	_, release, err = readStreamFrame(bytes.NewReader(frame.Bytes()[:cut]), sc, 4<<20)
+	release()
+	if !errors.Is(err, ErrTruncatedFrame) || sc.peak != 0 {
+		t.Errorf("truncated early: %v, peak reservation %d (want none)", err, sc.peak)
 	}
 	// Over the cap: refused before any reservation.
 	sc = &fakeScope{limit: 8 << 20}
@@ -122,4 +131,41 @@ func TestWriteFrameParts(t *testing.T) {
 			t.Errorf("case %d: %d writes %v, want %d", i, len(got.writes), got.writes, wantWrites[i])
 		}
 	}
+}
+
+// FuzzReadStreamFrame: for frames of any size (up to 512 KiB, so both the plain and the
+// reserved path run), cut anywhere, with the scope granting or refusing, readStreamFrame
+// returns exactly what ReadFrame returns, and holds no reservation after release.
+func FuzzReadStreamFrame(f *testing.F) {
+	f.Add(uint32(100), uint32(0), true)
+	f.Add(uint32(300_000), uint32(1<<31), true)
+	f.Add(uint32(300_000), uint32(200_000), true)
+	f.Add(uint32(300_000), uint32(10_000), false)
+	f.Fuzz(func(t *testing.T, size, cut uint32, grant bool) {
+		body := make([]byte, size%(512<<10))
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		var frame bytes.Buffer
+		if err := WriteFrame(&frame, body); err != nil {
+			t.Fatal(err)
+		}
+		in := frame.Bytes()[:min(int(cut), frame.Len())]
+		want, werr := ReadFrame(bytes.NewReader(in), 1<<20)
+		sc := &fakeScope{limit: 1 << 20}
+		if !grant {
+			sc.limit = 0
+		}
+		got, release, gerr := readStreamFrame(bytes.NewReader(in), sc, 1<<20)
+		release()
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("readStreamFrame = %d bytes, %v; ReadFrame = %d bytes, %v", len(got), gerr, len(want), werr)
+		}
+		if werr != nil && !errors.Is(gerr, ErrTruncatedFrame) && !errors.Is(gerr, io.EOF) && !errors.Is(gerr, ErrMalformedFrame) {
+			t.Fatalf("unexpected error %v (ReadFrame: %v)", gerr, werr)
+		}
+		if sc.held != 0 {
+			t.Fatalf("%d bytes still reserved", sc.held)
+		}
+	})
 }
