@@ -59,7 +59,11 @@ type UploadResult struct {
 // Certified tells the upload that its certificate is on the ledger (or that the caller
 // is done trying): the members held back until then (Config.ReserveHold) get their
 // slivers now. Safe to call more than once.
-func (r *UploadResult) Certified() { r.certified() }
+func (r *UploadResult) Certified() {
+	if r.certified != nil {
+		r.certified()
+	}
+}
 
 // Done is closed once the uploads that continued in the background after the certificate
 // (DESIGN.md §5 "uploads continue to the remaining nodes") have finished or timed out.
