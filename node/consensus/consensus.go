@@ -275,9 +275,11 @@ type actor struct {
 	peerAt  bool // a peer sent a message for base+1
 	pool    *mempool
 	future  map[[32]byte]futureTx // gossiped transactions waiting for a nonce gap (future.go)
-	scratch *staking.State        // base + mempool, for dry runs
-	saved   snapKey               // what the persisted snapshot holds
-	seq     uint64                // last consensus-topic sequence number (wire.go)
+	// published is when each local transaction still in the mempool was last published.
+	published map[[32]byte]int64
+	scratch   *staking.State // base + mempool, for dry runs
+	saved     snapKey        // what the persisted snapshot holds
+	seq       uint64         // last consensus-topic sequence number (wire.go)
 }
 
 func (c *Consensus) newActor() (*actor, error) {
@@ -448,7 +450,26 @@ func (a *actor) setBase(v *ledger.View) {
 		// Committed transactions fail the nonce check now; so do those they displaced.
 		return a.scratch.Apply(raw).OK()
 	})
+	for h := range a.published {
+		if !a.pool.has(h) {
+			delete(a.published, h)
+		}
+	}
 	a.promote()
+}
+
+// regossip publishes a local transaction on the `txs` topic unless it was published less
+// than RebroadcastInterval ago. published only holds transactions still in the mempool.
+func (a *actor) regossip(h [32]byte, raw []byte) {
+	now := a.c.now()
+	if last, ok := a.published[h]; ok && now-last < a.c.cfg.RebroadcastInterval.Milliseconds() {
+		return
+	}
+	if a.published == nil {
+		a.published = make(map[[32]byte]int64)
+	}
+	a.published[h] = now
+	a.c.emit(Outbound{Topic: OutTxs, Data: raw})
 }
 
 // maybeStart starts height base+1 when something needs a checkpoint (package doc).
@@ -478,6 +499,12 @@ func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	rep := ledger.TxReply{Hash: h, Height: a.base.Height()}
 	if a.pool.has(h) {
 		rep.Accepted = true
+		if local {
+			// A client offering a transaction we already hold is still waiting for it: the
+			// first publication may have reached nobody (no peers yet, a partition), so
+			// publish it again, at most once per RebroadcastInterval.
+			a.regossip(h, raw)
+		}
 		return rep, nil
 	}
 	if a.pool.full(len(raw)) {
@@ -497,7 +524,7 @@ func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
 	a.promote()
 	rep.Accepted = true
 	if local {
-		a.c.emit(Outbound{Topic: OutTxs, Data: raw})
+		a.regossip(h, raw)
 	}
 	a.maybeStart(a.c.now())
 	return rep, nil

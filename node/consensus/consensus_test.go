@@ -34,9 +34,11 @@ type cluster struct {
 	ledgers []*ledger.Ledger
 	cons    []*consensus.Consensus
 
-	mu   sync.Mutex
-	seen map[uint64]int // consensus messages seen on the bus, by height
-	decs map[uint64]int // re-broadcast decisions seen, by height
+	mu      sync.Mutex
+	seen    map[uint64]int // consensus messages seen on the bus, by height
+	decs    map[uint64]int // re-broadcast decisions seen, by height
+	txsFrom map[int]int    // transactions each node published
+	isolate map[int]bool   // nodes whose outbound messages are dropped
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -45,7 +47,8 @@ var start = time.UnixMilli(1_700_000_000_000)
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{clock: actorstest.NewManualClock(start, 64), seen: map[uint64]int{}, decs: map[uint64]int{}}
+	c := &cluster{clock: actorstest.NewManualClock(start, 64), seen: map[uint64]int{}, decs: map[uint64]int{},
+		txsFrom: map[int]int{}, isolate: map[int]bool{}}
 	var seed [32]byte
 	seed[0] = 3
 	_, c.faucet, _ = ed25519.GenerateKey(rand.NewChaCha8(seed))
@@ -128,6 +131,15 @@ func (c *cluster) route(ctx context.Context, i int) {
 		case <-ctx.Done():
 			return
 		case o := <-c.cons[i].Out():
+			c.mu.Lock()
+			if o.Topic == consensus.OutTxs {
+				c.txsFrom[i]++
+			}
+			dropped := c.isolate[i]
+			c.mu.Unlock()
+			if dropped {
+				continue
+			}
 			switch o.Topic {
 			case consensus.OutConsensus:
 				m, err := consensus.DecodeWire(o.Data, 8<<20)
@@ -312,4 +324,64 @@ func TestGossipOutOfOrder(t *testing.T) {
 	if n := c.ledgers[0].Account(staking.AddressOf(c.faucet.Public().(ed25519.PublicKey))).Nonce; n != 2 {
 		t.Fatalf("faucet nonce %d, want 2 (the far-ahead transaction must not apply)", n)
 	}
+}
+
+// TestResubmitRepublishes: a client resubmitting a transaction the node already holds (it
+// is still waiting) makes the node publish it again, at most once per RebroadcastInterval,
+// so a first publication nobody received does not strand it.
+func TestResubmitRepublishes(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	c := newCluster(t)
+	c.advanceUntil(t, 50*time.Millisecond, "height 1", c.heightsAtLeast(1))
+	published := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.txsFrom[0]
+	}
+	waitPublished := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for published() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("node 0 published %d times, want %d", published(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	c.mu.Lock()
+	c.isolate[0] = true // what node 0 sends reaches nobody
+	c.mu.Unlock()
+	var to staking.Address
+	to[0] = 9
+	raw := staking.Sign(c.genesis.NetworkID(), c.faucet, staking.Tx{Nonce: 0, Op: &staking.Transfer{To: to, Amount: 4}}).Encode()
+	submit := func() {
+		t.Helper()
+		if rep, err := c.cons[0].SubmitTx(context.Background(), raw); err != nil || !rep.Accepted {
+			t.Fatalf("submit: %+v, %v", rep, err)
+		}
+	}
+	submit()
+	waitPublished(1)
+	submit() // at once: not published again
+	time.Sleep(50 * time.Millisecond)
+	if got := published(); got != 1 {
+		t.Fatalf("a resubmission within RebroadcastInterval was published (%d publications)", got)
+	}
+	c.clock.Advance(300 * time.Millisecond) // the test's RebroadcastInterval
+	submit()
+	waitPublished(2)
+	c.mu.Lock()
+	c.isolate[0] = false
+	c.mu.Unlock()
+	c.clock.Advance(300 * time.Millisecond)
+	submit()
+	waitPublished(3)
+	c.advanceUntil(t, 50*time.Millisecond, "the transfer everywhere", func() bool {
+		for _, l := range c.ledgers {
+			if l.Account(to).Balance != 4 {
+				return false
+			}
+		}
+		return true
+	})
 }
