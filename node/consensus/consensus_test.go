@@ -187,6 +187,28 @@ func (c *cluster) advanceUntil(t *testing.T, d time.Duration, what string, cond 
 	}
 }
 
+// mempoolsEmpty reports whether every node's mempool is empty.
+func (c *cluster) mempoolsEmpty() bool {
+	for _, cs := range c.cons {
+		if cs.MempoolSize() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// balanceEverywhere returns a condition: every node's ledger shows balance at a.
+func (c *cluster) balanceEverywhere(a staking.Address, balance uint64) func() bool {
+	return func() bool {
+		for _, l := range c.ledgers {
+			if l.Account(a).Balance != balance {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func (c *cluster) heightsAtLeast(h uint64) func() bool {
 	return func() bool {
 		for _, l := range c.ledgers {
@@ -230,23 +252,9 @@ func TestCommitsOnlyWhenNeeded(t *testing.T) {
 	if rep, err := c.cons[2].SubmitTx(context.Background(), bad); err != nil || rep.Accepted || rep.Code == staking.OK {
 		t.Fatalf("a transaction failing the dry run was accepted: %+v, %v", rep, err)
 	}
-	c.advanceUntil(t, 50*time.Millisecond, "the transfer", func() bool {
-		for _, l := range c.ledgers {
-			if l.Account(to).Balance != 9 {
-				return false
-			}
-		}
-		return true
-	})
+	c.advanceUntil(t, 50*time.Millisecond, "the transfer", c.balanceEverywhere(to, 9))
 	// Every mempool drops the committed transaction.
-	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", func() bool {
-		for _, cs := range c.cons {
-			if cs.MempoolSize() != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", c.mempoolsEmpty)
 
 	// The epoch clock: past mid-epoch someone proposes, and the next committee is selected;
 	// past the end the epoch changes.
@@ -305,22 +313,8 @@ func TestGossipOutOfOrder(t *testing.T) {
 	if err := n0.GossipTx(tx(0, 3)); err != nil {
 		t.Fatal(err)
 	}
-	c.advanceUntil(t, 50*time.Millisecond, "both transfers", func() bool {
-		for _, l := range c.ledgers {
-			if l.Account(to).Balance != 23 {
-				return false
-			}
-		}
-		return true
-	})
-	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", func() bool {
-		for _, cs := range c.cons {
-			if cs.MempoolSize() != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	c.advanceUntil(t, 50*time.Millisecond, "both transfers", c.balanceEverywhere(to, 23))
+	c.advanceUntil(t, 50*time.Millisecond, "empty mempools", c.mempoolsEmpty)
 	if n := c.ledgers[0].Account(staking.AddressOf(c.faucet.Public().(ed25519.PublicKey))).Nonce; n != 2 {
 		t.Fatalf("faucet nonce %d, want 2 (the far-ahead transaction must not apply)", n)
 	}
@@ -376,12 +370,5 @@ func TestResubmitRepublishes(t *testing.T) {
 	c.clock.Advance(300 * time.Millisecond)
 	submit()
 	waitPublished(3)
-	c.advanceUntil(t, 50*time.Millisecond, "the transfer everywhere", func() bool {
-		for _, l := range c.ledgers {
-			if l.Account(to).Balance != 4 {
-				return false
-			}
-		}
-		return true
-	})
+	c.advanceUntil(t, 50*time.Millisecond, "the transfer everywhere", c.balanceEverywhere(to, 4))
 }
