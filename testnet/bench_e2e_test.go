@@ -104,15 +104,15 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
-		cpu0 := processCPU()
-		flt0 := minorFaults()
+		cpu0, flt0 := processUsage()
 		res, err := s.Client.Upload(ctx, com, enc, reg, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
-		upCPU += processCPU() - cpu0
-		upFaults += minorFaults() - flt0
+		cpu1, flt1 := processUsage()
+		upCPU += cpu1 - cpu0
+		upFaults += flt1 - flt0
 		if err := s.Ledger.CertifyBlob(ctx, enc.BlobID, reg, res); err != nil {
 			b.Fatal(err)
 		}
@@ -120,9 +120,10 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 		res.Certified() // as Client.Store does: now the remaining node gets its slivers
 		<-res.Done()
 		t5 := time.Now()
-		flt1 := minorFaults()
+		_, flt2 := processUsage()
 		got, err := s.Read(ctx, enc.BlobID)
-		readFaults += minorFaults() - flt1
+		_, flt3 := processUsage()
+		readFaults += flt3 - flt2
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -200,23 +201,15 @@ func stolenCPU() time.Duration {
 	return time.Duration(v) * 10 * time.Millisecond
 }
 
-// minorFaults is the number of minor page faults the process has taken: first touches of
-// memory the kernel has not yet mapped, which cost microseconds each in a VM.
-func minorFaults() int64 {
+// processUsage is the user+system CPU time the process has used and the minor page faults
+// it has taken (first touches of memory the kernel had not mapped yet, which cost
+// microseconds each in a VM).
+func processUsage() (time.Duration, int64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return ru.Minflt
-}
-
-// processCPU is the user+system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt
 }
 
 // streamBaseline measures one libp2p stream's throughput (MiB/s) between two fresh
