@@ -267,13 +267,13 @@ func (e *encoder) run() error {
 		level := sc.level[:n]
 		if t < n {
 			copy(level, e.leaves[t*n:(t+1)*n])
-			e.rowRoot[t] = merkleRootInPlace(level)
+			e.rowRoot[t] = merkleRootInPlace(&sc.leaf.hs, level)
 		} else {
 			c := t - n
 			for r := range n {
 				level[r] = e.leaves[r*n+c]
 			}
-			e.colRoot[c] = merkleRootInPlace(level)
+			e.colRoot[c] = merkleRootInPlace(&sc.leaf.hs, level)
 		}
 		return nil
 	})
@@ -284,19 +284,11 @@ type encScratch struct {
 	rs     rsScratch
 	row    []byte // one padded source row
 	conv   []byte // chunk-layout input (a row in A, a stripe in B)
-	cell   []byte // one symbol
-	hbuf   []byte // leaf hash input
+	leaf   leafBatch
 	in     [][]byte
 	out    [][]byte
 	outBuf []byte
 	level  [][HashLen]byte
-}
-
-func (sc *encScratch) bufs(s int) {
-	if len(sc.cell) != s {
-		sc.cell = make([]byte, s)
-		sc.hbuf = make([]byte, 1+s)
-	}
 }
 
 func grow(b []byte, n int) []byte {
@@ -324,17 +316,18 @@ func (e *encoder) sourceCells(buf []byte, r, c0, c1 int) []byte {
 // sourceRow handles source row r (step A).
 func (e *encoder) sourceRow(sc *encScratch, r int) error {
 	n, C, f, s, cs := e.n, e.C, e.f, e.s, e.cs
-	sc.bufs(s)
+	sc.leaf.reset(s)
 	sc.row = grow(sc.row, C*s)
 	row := e.sourceCells(sc.row, r, 0, C)
 	leaves := e.leaves[r*n : (r+1)*n]
 	for c := range C {
 		cell := row[c*s : (c+1)*s]
-		leaves[c] = leafHash(sc.hbuf, cell)
+		sc.leaf.add(cell, &leaves[c])
 		if e.mode == modeAll {
 			copy(e.secondary[c][r*s:], cell)
 		}
 	}
+	sc.leaf.flush() // row (sc.row) is reused below
 	sc.conv = grow(sc.conv, C*cs)
 	toChunks(sc.conv, row, s)
 	sc.in = sc.in[:0]
@@ -350,13 +343,16 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 		return err
 	}
 	for j := range f {
-		cell := sc.cell
+		var cell []byte
 		if e.mode == modeAll {
 			cell = e.secondary[C+j][r*s : (r+1)*s]
+		} else {
+			cell = sc.leaf.cell()
 		}
 		fromChunk(cell, sc.out[j])
-		leaves[C+j] = leafHash(sc.hbuf, cell)
+		sc.leaf.add(cell, &leaves[C+j])
 	}
+	sc.leaf.flush()
 	return nil
 }
 
@@ -365,7 +361,6 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 // columns (< C) or the recovery columns (>= C).
 func (e *encoder) primaryStripe(sc *encScratch, c0, c1 int) error {
 	n, R, C, f, s, cs := e.n, e.R, e.C, e.f, e.s, e.cs
-	sc.bufs(s)
 	w := c1 - c0
 	size := w * cs
 	sc.in = sc.in[:0]
@@ -398,17 +393,21 @@ func (e *encoder) stripe(sc *encScratch, c0, c1 int) error {
 	if err := e.primaryStripe(sc, c0, c1); err != nil {
 		return err
 	}
+	sc.leaf.reset(s)
 	for i := range n - R {
 		r := R + i
 		for c := c0; c < c1; c++ {
-			cell := sc.cell // the corner (r >= R, c >= C) belongs to no sliver
+			var cell []byte
 			if c < C && e.primary != nil && e.primary[r] != nil {
 				cell = e.primary[r][c*s : (c+1)*s]
+			} else {
+				cell = sc.leaf.cell() // the corner (r >= R, c >= C) belongs to no sliver
 			}
 			fromChunk(cell, sc.out[i][(c-c0)*cs:(c-c0+1)*cs])
-			e.leaves[r*n+c] = leafHash(sc.hbuf, cell)
+			sc.leaf.add(cell, &e.leaves[r*n+c])
 		}
 	}
+	sc.leaf.flush()
 	return nil
 }
 

@@ -3,6 +3,8 @@ package codec
 import (
 	"fmt"
 	"sync"
+
+	"github.com/walrus-go/walrus-go/codec/internal/blake2b8"
 )
 
 // axisCode returns the code that expands a sliver of axis a along the other axis
@@ -27,7 +29,7 @@ type expandScratch struct {
 	in     [][]byte
 	out    [][]byte
 	leaves [][HashLen]byte
-	hbuf   []byte
+	hs     blake2b8.Hasher
 	rs     rsScratch
 }
 
@@ -71,12 +73,7 @@ func (sc *expandScratch) leafHashes(cells [][]byte) [][HashLen]byte {
 		sc.leaves = make([][HashLen]byte, len(cells))
 	}
 	out := sc.leaves[:len(cells)]
-	for i, c := range cells {
-		if cap(sc.hbuf) < 1+len(c) {
-			sc.hbuf = make([]byte, 1+len(c))
-		}
-		out[i] = leafHash(sc.hbuf, c)
-	}
+	sc.hs.Sum(out, leafPrefix, cells)
 	return out
 }
 
@@ -90,7 +87,7 @@ func sliverHash(sc *expandScratch, p Params, a Axis, data []byte, s int) ([HashL
 	if err != nil {
 		return [HashLen]byte{}, err
 	}
-	root := merkleRootInPlace(sc.leafHashes(cells))
+	root := merkleRootInPlace(&sc.hs, sc.leafHashes(cells))
 	// The first cells alias the caller's data: drop them so a pooled scratch pins nothing.
 	clear(sc.cells)
 	return root, nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/blake2b"
+
+	"github.com/walrus-go/walrus-go/codec/internal/blake2b8"
 )
 
 // Merkle trees as Walrus builds them (PROTOCOL.md §3): Blake2b-256, leaf H(0x00 || data),
@@ -39,22 +41,14 @@ func innerHash(l, r *[HashLen]byte) [HashLen]byte {
 }
 
 // merkleRootInPlace returns the root over the given leaf hashes, using level as scratch
-// (it is overwritten). The zero value is the root of the empty tree.
-func merkleRootInPlace(level [][HashLen]byte) [HashLen]byte {
+// (it is overwritten) and hs for the hashing. The zero value is the root of the empty tree.
+func merkleRootInPlace(hs *blake2b8.Hasher, level [][HashLen]byte) [HashLen]byte {
 	if len(level) == 0 {
 		return [HashLen]byte{}
 	}
-	var zero [HashLen]byte
 	for len(level) > 1 {
 		half := (len(level) + 1) / 2
-		for i := range half {
-			l := &level[2*i]
-			r := &zero
-			if 2*i+1 < len(level) {
-				r = &level[2*i+1]
-			}
-			level[i] = innerHash(l, r)
-		}
+		hs.SumPairs(level[:half], innerPrefix, level)
 		level = level[:half]
 	}
 	return level[0]
@@ -62,7 +56,61 @@ func merkleRootInPlace(level [][HashLen]byte) [HashLen]byte {
 
 // MerkleRoot returns the Walrus Merkle root over the given leaf hashes (leaves untouched).
 func MerkleRoot(leaves [][HashLen]byte) [HashLen]byte {
-	return merkleRootInPlace(append([][HashLen]byte(nil), leaves...))
+	return merkleRootInPlace(new(blake2b8.Hasher), append([][HashLen]byte(nil), leaves...))
+}
+
+// leafBatch hashes Merkle leaves in batches, so that cells produced one at a time still
+// reach the eight-lane hasher in groups. Cells added must stay unchanged until the next
+// flush; cell() hands out scratch for cells the caller does not keep.
+type leafBatch struct {
+	hs    blake2b8.Hasher
+	cells [][]byte
+	dst   []*[HashLen]byte
+	out   [][HashLen]byte
+	buf   []byte
+	used  int
+	s     int
+}
+
+// leafBatchSize is the most cells a batch holds: a few vector calls' worth, small enough
+// that the scratch cells stay in L1/L2 between being written and hashed.
+const leafBatchSize = 64
+
+// reset prepares the batch for cells of s bytes; nothing may be pending.
+func (b *leafBatch) reset(s int) {
+	if b.s != s || b.buf == nil {
+		b.s = s
+		b.buf = make([]byte, leafBatchSize*s)
+		b.out = make([][HashLen]byte, leafBatchSize)
+	}
+	b.cells, b.dst, b.used = b.cells[:0], b.dst[:0], 0
+}
+
+// cell returns s bytes of scratch valid until the next flush.
+func (b *leafBatch) cell() []byte {
+	c := b.buf[b.used*b.s : (b.used+1)*b.s : (b.used+1)*b.s]
+	b.used++
+	return c
+}
+
+// add queues H(0x00 || cell) to be written to *dst.
+func (b *leafBatch) add(cell []byte, dst *[HashLen]byte) {
+	b.cells = append(b.cells, cell)
+	b.dst = append(b.dst, dst)
+	if len(b.cells) == leafBatchSize {
+		b.flush()
+	}
+}
+
+// flush hashes every queued cell.
+func (b *leafBatch) flush() {
+	out := b.out[:len(b.cells)]
+	b.hs.Sum(out, leafPrefix, b.cells)
+	for i, d := range b.dst {
+		*d = out[i]
+	}
+	clear(b.cells) // pin nothing the caller owns
+	b.cells, b.dst, b.used = b.cells[:0], b.dst[:0], 0
 }
 
 // proofDepth is the number of siblings on a leaf-to-root path in a tree of n leaves.
@@ -174,16 +222,10 @@ type merkleTree struct {
 
 func newMerkleTree(leaves [][HashLen]byte) *merkleTree {
 	t := &merkleTree{levels: [][][HashLen]byte{leaves}}
-	var zero [HashLen]byte
+	var hs blake2b8.Hasher
 	for level := leaves; len(level) > 1; {
 		next := make([][HashLen]byte, (len(level)+1)/2)
-		for i := range next {
-			r := &zero
-			if 2*i+1 < len(level) {
-				r = &level[2*i+1]
-			}
-			next[i] = innerHash(&level[2*i], r)
-		}
+		hs.SumPairs(next, innerPrefix, level)
 		t.levels = append(t.levels, next)
 		level = next
 	}

@@ -3,6 +3,8 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/walrus-go/walrus-go/codec/internal/blake2b8"
 )
 
 // SliverPairHashes are the commitments of sliver pair p (PROTOCOL.md §3): the hash of primary
@@ -37,14 +39,19 @@ func (m *Metadata) sliverHash(a Axis, i int) [HashLen]byte {
 
 // Root is the Merkle root over the pairs' 64-byte leaves primary_hash || secondary_hash.
 func (m *Metadata) Root() [HashLen]byte {
-	leaves := make([][HashLen]byte, len(m.Hashes))
-	var buf [1 + 2*HashLen]byte
+	n := len(m.Hashes)
+	buf := make([]byte, n*2*HashLen)
+	cells := make([][]byte, n)
 	for i, h := range m.Hashes {
-		copy(buf[1:], h.Primary[:])
-		copy(buf[1+HashLen:], h.Secondary[:])
-		leaves[i] = leafHash(buf[:], buf[1:])
+		c := buf[i*2*HashLen : (i+1)*2*HashLen]
+		copy(c, h.Primary[:])
+		copy(c[HashLen:], h.Secondary[:])
+		cells[i] = c
 	}
-	return merkleRootInPlace(leaves)
+	var hs blake2b8.Hasher
+	leaves := make([][HashLen]byte, n)
+	hs.Sum(leaves, leafPrefix, cells)
+	return merkleRootInPlace(&hs, leaves)
 }
 
 // BlobID is Blake2b256(encoding_type || u64_le(length) || Root()) (PROTOCOL.md §3).

@@ -1,0 +1,207 @@
+package blake2b8
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// paths runs f on the vector path (where this machine has it) and on the portable path.
+func paths(t testing.TB, f func(t testing.TB)) {
+	saved := useVector
+	defer func() { useVector = saved }()
+	for _, v := range []bool{true, false} {
+		if v && !hasVector {
+			continue
+		}
+		useVector = v
+		f(t)
+	}
+}
+
+func ref(prefix byte, m []byte) [Size]byte {
+	return blake2b.Sum256(append([]byte{prefix}, m...))
+}
+
+// TestSumMatchesXCrypto compares every message length from 0 to 600 bytes (one to five
+// blocks, every block boundary) and batch sizes around the lane count against x/crypto.
+func TestSumMatchesXCrypto(t *testing.T) {
+	if !hasVector {
+		t.Log("no AVX-512 here: only the portable path is tested")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	paths(t, func(t testing.TB) {
+		var hs Hasher // one hasher across lengths: layout changes must not leak old bytes
+		for length := 0; length <= 600; length++ {
+			count := []int{1, 2, 3, 7, 8, 9, 17, 24}[length%8]
+			msgs := make([][]byte, count)
+			for i := range msgs {
+				msgs[i] = make([]byte, length)
+				for j := range msgs[i] {
+					msgs[i][j] = byte(rng.Uint32())
+				}
+			}
+			prefix := byte(length)
+			out := make([][Size]byte, count)
+			hs.Sum(out, prefix, msgs)
+			for i := range msgs {
+				if want := ref(prefix, msgs[i]); out[i] != want {
+					t.Fatalf("vector=%v length %d message %d of %d: got %x want %x", useVector, length, i, count, out[i], want)
+				}
+			}
+		}
+	})
+}
+
+// TestLengthChangeClearsPadding shrinks the message length inside one block: bytes left by
+// the longer messages must not be hashed as padding.
+func TestLengthChangeClearsPadding(t *testing.T) {
+	paths(t, func(t testing.TB) {
+		var hs Hasher
+		for _, length := range []int{100, 50, 126, 1, 127, 0} {
+			msgs := make([][]byte, 8)
+			for i := range msgs {
+				msgs[i] = bytes.Repeat([]byte{0xff}, length)
+			}
+			out := make([][Size]byte, 8)
+			hs.Sum(out, 0, msgs)
+			for i := range msgs {
+				if out[i] != ref(0, msgs[i]) {
+					t.Fatalf("vector=%v length %d: wrong digest", useVector, length)
+				}
+			}
+		}
+	})
+}
+
+func TestSumPairsMatchesXCrypto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	paths(t, func(t testing.TB) {
+		var hs Hasher
+		for n := 0; n <= 70; n++ {
+			in := make([][Size]byte, n)
+			for i := range in {
+				for j := range in[i] {
+					in[i][j] = byte(rng.Uint32())
+				}
+			}
+			want := make([][Size]byte, (n+1)/2)
+			for i := range want {
+				var r [Size]byte
+				if 2*i+1 < n {
+					r = in[2*i+1]
+				}
+				want[i] = ref(1, append(append([]byte(nil), in[2*i][:]...), r[:]...))
+			}
+			// Separate output, then in place (how a Merkle level is reduced).
+			out := make([][Size]byte, len(want))
+			hs.SumPairs(out, 1, in)
+			hs.SumPairs(in, 1, in)
+			for i := range want {
+				if out[i] != want[i] || in[i] != want[i] {
+					t.Fatalf("vector=%v n %d pair %d: wrong digest", useVector, n, i)
+				}
+			}
+		}
+	})
+}
+
+func TestMismatchedLengthsPanic(t *testing.T) {
+	if !hasVector {
+		t.Skip("the length check is on the vector path; this machine has no AVX-512")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("messages of different lengths were accepted")
+		}
+	}()
+	var hs Hasher
+	msgs := [][]byte{make([]byte, 10), make([]byte, 10), make([]byte, 11), make([]byte, 10)}
+	hs.Sum(make([][Size]byte, 4), 0, msgs)
+}
+
+func FuzzSum(f *testing.F) {
+	f.Add([]byte("walrus"), uint8(9), byte(0))
+	f.Fuzz(func(t *testing.T, seed []byte, count uint8, prefix byte) {
+		n := int(count%20) + 1
+		msgs := make([][]byte, n)
+		for i := range msgs {
+			msgs[i] = append([]byte{byte(i)}, seed...)
+		}
+		out := make([][Size]byte, n)
+		var hs Hasher
+		hs.Sum(out, prefix, msgs)
+		for i := range msgs {
+			if out[i] != ref(prefix, msgs[i]) {
+				t.Fatalf("message %d: wrong digest", i)
+			}
+		}
+	})
+}
+
+// BenchmarkLeaves hashes 1024 symbol-sized leaves (the codec's leaf hashes at n = 1000 for
+// 64 MiB, 1 MiB and 1 KiB blobs); "xcrypto" is one Sum256 per message in the same run.
+func BenchmarkLeaves(b *testing.B) {
+	for _, length := range []int{301, 64, 1024} {
+		msgs := make([][]byte, 1024)
+		for i := range msgs {
+			msgs[i] = bytes.Repeat([]byte{byte(i)}, length)
+		}
+		out := make([][Size]byte, len(msgs))
+		b.Run(fmt.Sprintf("len=%d/xcrypto", length), func(b *testing.B) {
+			b.SetBytes(int64(len(msgs) * length))
+			buf := make([]byte, 1+length)
+			for b.Loop() {
+				for i, m := range msgs {
+					buf[0] = 0
+					copy(buf[1:], m)
+					out[i] = blake2b.Sum256(buf)
+				}
+			}
+		})
+		if hasVector {
+			b.Run(fmt.Sprintf("len=%d/lanes8", length), func(b *testing.B) {
+				b.SetBytes(int64(len(msgs) * length))
+				var hs Hasher
+				for b.Loop() {
+					hs.Sum(out, 0, msgs)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkTail measures a batch of k < 8 messages on each path: minLanes is the smallest k
+// where the vector kernel (always eight lanes) wins.
+func BenchmarkTail(b *testing.B) {
+	if !hasVector {
+		b.Skip("no AVX-512")
+	}
+	for k := 1; k <= 4; k++ {
+		msgs := make([][]byte, k)
+		for i := range msgs {
+			msgs[i] = make([]byte, 64)
+		}
+		out := make([][Size]byte, k)
+		var hs Hasher
+		b.Run(fmt.Sprintf("k=%d/xcrypto", k), func(b *testing.B) {
+			for b.Loop() {
+				for i := range msgs {
+					out[i] = hs.sum1(1, msgs[i])
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("k=%d/lanes8", k), func(b *testing.B) {
+			for b.Loop() {
+				hs.layout(65)
+				for l := range k {
+					copy(hs.buf[hs.idx[l]+1:], msgs[l])
+				}
+				hs.run(out, 65, 128)
+			}
+		})
+	}
+}
