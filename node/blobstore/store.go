@@ -421,6 +421,22 @@ func (s *Store) SliverBytes(ctx context.Context, id codec.BlobID, shard int, axi
 	return b, nil
 }
 
+// ViewSliver calls fn with the stored BCS bytes of a sliver, valid only until fn returns
+// (no copy is made where the datastore can lend them): how the data plane serves reads.
+func (s *Store) ViewSliver(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis, fn func([]byte) error) error {
+	if err := s.checkShard(shard); err != nil {
+		return err
+	}
+	if !axis.Valid() {
+		return fmt.Errorf("%w: invalid axis %d", ErrWrongPair, axis)
+	}
+	err := nodestore.View(ctx, s.ds, SliverKey(shard, id, axis), fn)
+	if errors.Is(err, datastore.ErrNotFound) {
+		return fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
+	}
+	return err
+}
+
 // HasSlivers reports whether both slivers of the pair are stored on every given shard,
 // which is what a storage confirmation promises (PROTOCOL.md §5: all shards, all or
 // nothing).

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -326,26 +327,44 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 // completes (DESIGN.md §5).
 func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) []byte {
 	p := s.cfg.Ledger.Params()
-	results := make([]ItemResult, len(req.Refs))
 	budget := BatchCap(p) - 2
-	for i, ref := range req.Refs {
+	// The response is written as EncodeItemResults would, with each sliver copied once,
+	// straight from the store into it. It is sized from the first sliver found (slivers
+	// of one axis have one size), capped by the response budget.
+	var out []byte
+	for _, ref := range req.Refs {
 		shard := blobstore.ShardForSliver(p, req.BlobID, ref.Axis, int(ref.Index))
-		b, err := s.cfg.Store.SliverBytes(ctx, req.BlobID, shard, ref.Axis)
-		switch {
-		case err != nil:
-			results[i].Code = p2p.CodeOf(classify(err))
-		case len(b)+5 > budget:
-			// The response would exceed its cap: the caller asks again for the rest.
-			results[i].Code = p2p.CodeUnavailable
-		default:
+		code := p2p.CodeUnavailable // the response would exceed its cap: ask again
+		err := s.cfg.Store.ViewSliver(ctx, req.BlobID, shard, ref.Axis, func(b []byte) error {
+			if len(b)+5 > budget {
+				return nil
+			}
+			if out == nil {
+				out = make([]byte, 2, 2+min(len(req.Refs)*(len(b)+5), budget))
+			}
 			budget -= len(b) + 5
-			results[i].Sliver = b
+			out = append(out, 0)
+			out = binary.LittleEndian.AppendUint32(out, uint32(len(b)))
+			out = append(out, b...)
+			code = 0
+			return nil
+		})
+		if err != nil {
+			code = p2p.CodeOf(classify(err))
 		}
-		if results[i].Code != 0 {
-			budget -= 1
+		if code != 0 {
+			if out == nil {
+				out = make([]byte, 2, 2+len(req.Refs))
+			}
+			out = append(out, byte(code))
+			budget--
 		}
 	}
-	return EncodeItemResults(results)
+	if out == nil {
+		out = make([]byte, 2)
+	}
+	binary.LittleEndian.PutUint16(out, uint16(len(req.Refs)))
+	return out
 }
 
 func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {

@@ -349,3 +349,40 @@ func TestBatchSized(t *testing.T) {
 		_ = d.Close()
 	}
 }
+
+// TestView lends stored values without a copy, reports a missing key as ErrNotFound, passes
+// fn's error through, and falls back to Get for a datastore that cannot lend.
+func TestView(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.Open(t.TempDir(), store.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, ok := d.(store.Viewer); !ok {
+		t.Fatal("store.Open is not a Viewer")
+	}
+	k := store.Sliver(1, codec.BlobID{7}, store.Secondary)
+	want := value(3, 1<<20)
+	if err := d.Put(ctx, k, want); err != nil {
+		t.Fatal(err)
+	}
+	mem := datastore.NewMapDatastore()
+	if err := mem.Put(ctx, k, want); err != nil {
+		t.Fatal(err)
+	}
+	for name, ds := range map[string]datastore.Read{"pebble": d, "map": mem} {
+		var got []byte
+		if err := store.View(ctx, ds, k, func(v []byte) error { got = bytes.Clone(v); return nil }); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: View: %d bytes, %v", name, len(got), err)
+		}
+		missing := store.Sliver(2, codec.BlobID{7}, store.Secondary)
+		if err := store.View(ctx, ds, missing, func([]byte) error { t.Fatal("fn called for a missing key"); return nil }); !errors.Is(err, datastore.ErrNotFound) {
+			t.Fatalf("%s: missing key: %v, want ErrNotFound", name, err)
+		}
+		boom := errors.New("boom")
+		if err := store.View(ctx, ds, k, func([]byte) error { return boom }); !errors.Is(err, boom) {
+			t.Fatalf("%s: fn's error: %v", name, err)
+		}
+	}
+}
