@@ -21,10 +21,12 @@ $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock
 	touch $@
 
 # The whole test suite, including the conformance run against the Walrus WASM encoder,
-# fuzz seed corpora and a few hundred agreement-simulator seeds.
+# fuzz seed corpora and a few hundred agreement-simulator seeds; then the codec again with
+# -tags purego, so its portable Blake2b path (no AVX-512) passes the same conformance run.
 test: oracle
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -tags purego ./codec/...
 
 # Long runs: many thousand simulator seeds, bigger conformance sweeps.
 test-long: oracle

@@ -45,6 +45,11 @@ func (hs *Hasher) Sum(out [][Size]byte, prefix byte, msgs [][]byte) {
 	if len(out) != len(msgs) {
 		panic("blake2b8: len(out) != len(msgs)")
 	}
+	for _, m := range msgs {
+		if len(m) != len(msgs[0]) {
+			panic("blake2b8: messages of different lengths")
+		}
+	}
 	i := 0
 	if useVector && len(msgs) >= minLanes {
 		mlen := len(msgs[0])
@@ -53,9 +58,6 @@ func (hs *Hasher) Sum(out [][Size]byte, prefix byte, msgs [][]byte) {
 			stride := hs.layout(1 + mlen)
 			for l := range k {
 				m := msgs[i+l]
-				if len(m) != mlen {
-					panic("blake2b8: messages of different lengths")
-				}
 				b := hs.buf[int(hs.idx[l]):]
 				b[0] = prefix
 				copy(b[1:], m)
