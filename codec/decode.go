@@ -1,6 +1,10 @@
 package codec
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/walrus-go/walrus-go/internal/hugemem"
+)
 
 // DecodePrimary reconstructs the blob from at least R = n-2f primary slivers (PROTOCOL.md §4):
 // each column of the column-expanded matrix is a codeword of the primary code.
@@ -146,7 +150,7 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver, preverified 
 	}
 	// Lay out the R×C source matrix row-major.
 	R, C := p.R, p.C
-	blob := make([]byte, R*C*s)
+	blob := hugemem.Bytes(R * C * s)
 	if axis == AxisPrimary {
 		for r := range R {
 			copy(blob[r*C*s:], src[r])

@@ -1,5 +1,7 @@
 package codec
 
+import "github.com/walrus-go/walrus-go/internal/hugemem"
+
 // EncodedBlob is a fully encoded blob: its metadata, blob ID and all 2n slivers.
 // Primary[i] and Secondary[i] have Index i; sliver pair p is (Primary[p], Secondary[n-1-p]).
 type EncodedBlob struct {
@@ -223,24 +225,24 @@ func (e *encoder) run() error {
 	rowBytes := C * s
 	if e.mode == modeAll {
 		e.primary = make([][]byte, n)
-		par := make([]byte, (n-R)*rowBytes)
+		par := hugemem.Bytes((n - R) * rowBytes)
 		for r := R; r < n; r++ {
 			i := r - R
 			e.primary[r] = par[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
 		}
-		padded := make([]byte, R*rowBytes)
+		padded := hugemem.Bytes(R * rowBytes)
 		copy(padded, e.data)
 		for r := range R {
 			e.primary[r] = padded[r*rowBytes : (r+1)*rowBytes : (r+1)*rowBytes]
 		}
 		colBytes := R * s
-		sec := make([]byte, n*colBytes)
+		sec := hugemem.Bytes(n * colBytes)
 		e.secondary = make([][]byte, n)
 		for c := range n {
 			e.secondary[c] = sec[c*colBytes : (c+1)*colBytes : (c+1)*colBytes]
 		}
 	}
-	e.p2conv = make([]byte, R*f*cs)
+	e.p2conv = hugemem.Bytes(R * f * cs)
 	e.leaves = make([][HashLen]byte, n*n)
 
 	scratch := make([]encScratch, numWorkers(max(R, n)))

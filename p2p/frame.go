@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/walrus-go/walrus-go/internal/hugemem"
 )
 
 // Framing errors. A framing error means the peer broke the protocol (or the link died):
@@ -175,7 +177,7 @@ func readStreamFrame(r io.Reader, scope memoryReserver, maxLen int) (body []byte
 		return body, noop, err
 	}
 	release = func() { scope.ReleaseMemory(n) }
-	body = make([]byte, n)
+	body = hugemem.Bytes(n)
 	copy(body, buf)
 	if m, err := io.ReadFull(r, body[head:]); err != nil {
 		release()
