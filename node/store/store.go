@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/go-datastore"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 )
@@ -27,6 +28,18 @@ const (
 	// bench-e2e at n = 1000, 64 MiB against 64 MiB here: upload page faults 160k -> 115k
 	// cold, 50k -> 9k warm; store_vs_target warm 1.24 -> 0.98-1.14.
 	DefaultMemTableSize = 12 << 20
+	// l0CompactionThreshold is how many L0 sublevels start a compaction into the base
+	// level (pebble's default is 4). A node's sliver batches are flushed as L0 tables of a
+	// few MiB whose keys overlap every earlier blob's (the layout is shard-major), so each
+	// L0 compaction rewrites the base level's overlapping sliver bytes; merging 16 sublevels
+	// at a time instead of 4 rewrites them a quarter as often. (Bloom filters on L0 were
+	// tried for the extra sublevels a read may visit: reads got slower, so there are none.) Measured in make bench-e2e at n = 1000, 64 MiB: compactions
+	// were a fifth of the CPU of the upload window (WALRUS_E2E_UPLOAD_PROFILE) and left it;
+	// warm store_vs_target 1.20-1.24 -> 1.03-1.04.
+	l0CompactionThreshold = 16
+	// l0StopWritesThreshold is where pebble stalls writes for L0 to drain (default 12, which
+	// must stay above the compaction threshold).
+	l0StopWritesThreshold = 48
 	// bytesPerSync smooths background writes of sstables so a flush does not stall the
 	// WAL fsyncs that confirmations wait for.
 	bytesPerSync = 1 << 20
@@ -113,7 +126,12 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 		BytesPerSync:                bytesPerSync,
 		WALBytesPerSync:             bytesPerSync,
 		Logger:                      quietLogger{},
+		L0CompactionThreshold:       l0CompactionThreshold,
+		L0StopWritesThreshold:       l0StopWritesThreshold,
 	}
+	// Every level inherits these from L0. Sliver bytes are mostly Reed-Solomon parity,
+	// which does not compress: snappy would only spend CPU finding that out.
+	popts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	if cfg.valueSepMin > 0 {
 		popts.FormatMajorVersion = pebble.FormatValueSeparation
 		popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
