@@ -312,12 +312,7 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		}()
 	}
 	wg.Wait()
-	type put struct {
-		key   datastore.Key
-		value []byte
-	}
-	puts := make([]put, 0, 2*len(pairs))
-	size, stored := 0, 0
+	var slivers, markers []nodestore.KV
 	for i, pw := range pairs {
 		if errs[i] != nil {
 			continue
@@ -326,34 +321,18 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 			sl  *codec.Sliver
 			raw []byte
 		}{{pw.Primary, pw.PrimaryBCS}, {pw.Secondary, pw.SecondaryBCS}} {
-			key := SliverKey(pw.Shard, id, sl.sl.Axis)
-			value := encodingOf(sl.sl, sl.raw)
-			puts = append(puts, put{key, value})
-			size += nodestore.EntrySize(key, len(value))
+			slivers = append(slivers, nodestore.KV{Key: SliverKey(pw.Shard, id, sl.sl.Axis), Value: encodingOf(sl.sl, sl.raw)})
 		}
-		marker := nodestore.BlobPair(id, uint16(pw.Shard))
-		puts = append(puts, put{marker, nil})
-		size += nodestore.EntrySize(marker, 0)
-		stored++
+		markers = append(markers, nodestore.KV{Key: nodestore.BlobPair(id, uint16(pw.Shard))})
 	}
-	if stored == 0 {
+	if len(markers) == 0 {
 		return errs, nil
 	}
-	b, err := nodestore.NewBatch(ctx, s.ds, size)
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: batch: %w", err)
-	}
-	for _, p := range puts {
-		if err := b.Put(ctx, p.key, p.value); err != nil {
-			return nil, fmt.Errorf("blobstore: put sliver: %w", err)
-		}
-	}
-	if err := b.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("blobstore: commit slivers: %w", err)
-	}
-	// The confirmation these writes enable promises durability (PROTOCOL.md §5).
-	if err := s.ds.Sync(ctx, nodestore.ShardsPrefix); err != nil {
-		return nil, fmt.Errorf("blobstore: sync slivers: %w", err)
+	// Slivers first, markers after (or all in one batch): a marker, which is what a
+	// confirmation checks, is never durable before its slivers. The confirmation these
+	// writes enable promises durability (PROTOCOL.md §5).
+	if err := nodestore.PutDurably(ctx, s.ds, slivers, markers); err != nil {
+		return nil, fmt.Errorf("blobstore: store slivers: %w", err)
 	}
 	return errs, nil
 }

@@ -156,10 +156,15 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	if cfg.noSync {
-		return unsyncedDatastore{d, write}, nil
+	in, err := newIngester(d.DB, dir, popts)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
 	}
-	return syncedDatastore{d}, nil
+	if cfg.noSync {
+		return unsyncedDatastore{d, write, in}, nil
+	}
+	return syncedDatastore{d, in}, nil
 }
 
 // SizedBatching is a datastore whose batches can be sized up front. A batch of slivers is
@@ -225,6 +230,7 @@ func (b *sizedBatch) Commit(_ context.Context) error {
 type unsyncedDatastore struct {
 	*pebbleds.Datastore
 	wo *pebble.WriteOptions
+	*ingester
 }
 
 // BatchSized implements SizedBatching.
@@ -237,7 +243,10 @@ func (d unsyncedDatastore) BatchSized(_ context.Context, size int) (datastore.Ba
 // record; after a synced write it would only cost a second fsync per request (callers such as
 // the blob store Sync after every batch, as the go-datastore contract asks of them), so here
 // it has nothing left to do.
-type syncedDatastore struct{ *pebbleds.Datastore }
+type syncedDatastore struct {
+	*pebbleds.Datastore
+	*ingester
+}
 
 // Sync returns at once: every acknowledged write is already durable.
 func (d syncedDatastore) Sync(ctx context.Context, _ datastore.Key) error { return ctx.Err() }

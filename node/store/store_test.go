@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,14 +149,18 @@ func crashKey(round, i int) datastore.Key {
 // crashValueSize cycles through sliver-like sizes, so kills land inside small and large
 // WAL records alike.
 func crashValueSize(i int) int {
+	if i%5 == 2 {
+		return 2 * store.MinIngestBytes // written by ingestion
+	}
 	return []int{64 << 10, 256 << 10, 1 << 20, 100}[i%4]
 }
 
 const crashEnv = "WALRUS_STORE_CRASH_CHILD"
 
 // TestCrashChild is the child half of TestCrashSafety: it does nothing unless run by it.
-// It writes keys (single Puts, and every 5th write a 2-key batch), printing "ack <i>"
-// after each durable write returns, until it is killed.
+// It writes keys (single Puts; every 5th write a 2-key batch; every 5th from the 3rd an
+// ingested value then its "twin" marker, by store.PutDurably), printing "ack <i>" after each
+// durable write returns, until it is killed.
 func TestCrashChild(t *testing.T) {
 	spec := os.Getenv(crashEnv)
 	if spec == "" {
@@ -185,6 +190,13 @@ func TestCrashChild(t *testing.T) {
 				fmt.Println("error", err)
 				os.Exit(2)
 			}
+		} else if i%5 == 2 {
+			bulk := []store.KV{{Key: crashKey(round, i), Value: value(round<<20|i, crashValueSize(i))}}
+			marks := []store.KV{{Key: datastore.NewKey(fmt.Sprintf("/crash/%d/%08d/twin", round, i)), Value: []byte("twin")}}
+			if err := store.PutDurably(ctx, d, bulk, marks); err != nil {
+				fmt.Println("error", err)
+				os.Exit(2)
+			}
 		} else if err := d.Put(ctx, crashKey(round, i), value(round<<20|i, crashValueSize(i))); err != nil {
 			fmt.Println("error", err)
 			os.Exit(2)
@@ -201,8 +213,9 @@ func TestCrashChild(t *testing.T) {
 // the kill must be there with the right bytes, batches must be all-or-nothing, and
 // whatever unacknowledged write survived must be intact (no torn values).
 //
-// SIGKILL tests pebble's recovery from a process dying at an arbitrary instruction (a
-// half-written WAL record); the kernel's page cache survives it, so power-loss durability
+// An ingested value and its marker may be cut apart (value without marker, never the
+// reverse). SIGKILL tests pebble's recovery from a process dying at an arbitrary instruction
+// (a half-written WAL record, a half-built table file); the kernel's page cache survives it, so power-loss durability
 // rests on the fsync that store.Open configures for every write.
 func TestCrashSafety(t *testing.T) {
 	dir := t.TempDir()
@@ -268,7 +281,7 @@ func TestCrashSafety(t *testing.T) {
 				if !bytes.Equal(v, value(r<<20|i, crashValueSize(i))) {
 					t.Fatalf("round %d: key %s holds a torn or wrong value (%d bytes)", r, k, len(v))
 				}
-				if i%5 == 4 && present[k+"/twin"] == nil {
+				if i%5 == 4 && present[k+"/twin"] == nil { // a batch; i%5 == 2 may lack it
 					t.Fatalf("round %d: batch half-applied at %s", r, k)
 				}
 			}
@@ -384,5 +397,62 @@ func TestView(t *testing.T) {
 		if err := store.View(ctx, ds, k, func([]byte) error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("%s: fn's error: %v", name, err)
 		}
+	}
+}
+
+// TestIngest: PutDurably ingests a large bulk (then batches the marks), which reads back
+// and survives a reopen; refuses duplicate keys leaving nothing visible; and below
+// MinIngestBytes writes one batch.
+func TestIngest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.(store.Ingester); !ok {
+		t.Fatal("store.Open is not an Ingester")
+	}
+	var bulk []store.KV
+	for i := 5; i >= 0; i-- { // unsorted on purpose
+		bulk = append(bulk, store.KV{Key: store.Sliver(uint16(i), codec.BlobID{1}, store.Primary), Value: value(i, 300<<10)})
+	}
+	marks := []store.KV{{Key: store.BlobPair(codec.BlobID{1}, 0)}}
+	if err := store.PutDurably(ctx, d, bulk, marks); err != nil {
+		t.Fatal(err)
+	}
+	small := []store.KV{{Key: store.Sliver(9, codec.BlobID{2}, store.Primary), Value: value(9, 100)}}
+	if err := store.PutDurably(ctx, d, small, nil); err != nil {
+		t.Fatal(err)
+	}
+	dup := []store.KV{
+		{Key: store.Sliver(7, codec.BlobID{3}, store.Primary), Value: value(7, 2<<20)},
+		{Key: store.Sliver(7, codec.BlobID{3}, store.Primary), Value: value(8, 2<<20)},
+	}
+	if err := store.PutDurably(ctx, d, dup, nil); err == nil {
+		t.Fatal("duplicate keys ingested")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = store.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, kv := range append(bulk, small...) {
+		got, err := d.Get(ctx, kv.Key)
+		if err != nil || !bytes.Equal(got, kv.Value) {
+			t.Fatalf("%s after reopen: %d bytes, %v", kv.Key, len(got), err)
+		}
+	}
+	if has, _ := d.Has(ctx, marks[0].Key); !has {
+		t.Fatal("marker lost")
+	}
+	if has, _ := d.Has(ctx, dup[0].Key); has {
+		t.Fatal("a refused ingestion left a key behind")
+	}
+	left, err := os.ReadDir(filepath.Join(dir, "ingest-tmp"))
+	if err != nil || len(left) != 0 {
+		t.Fatalf("ingest-tmp holds %d files (%v): table files are not cleaned up", len(left), err)
 	}
 }
