@@ -1,6 +1,10 @@
 package codec
 
-import "github.com/walrus-go/walrus-go/internal/hugemem"
+import (
+	"unsafe"
+
+	"github.com/walrus-go/walrus-go/internal/hugemem"
+)
 
 // EncodedBlob is a fully encoded blob: its metadata, blob ID and all 2n slivers.
 // Primary[i] and Secondary[i] have Index i; sliver pair p is (Primary[p], Secondary[n-1-p]).
@@ -243,7 +247,7 @@ func (e *encoder) run() error {
 		}
 	}
 	e.p2conv = hugemem.Bytes(R * f * cs)
-	e.leaves = make([][HashLen]byte, n*n)
+	e.leaves = hashes(n * n)
 
 	scratch := make([]encScratch, numWorkers(max(R, n)))
 
@@ -291,6 +295,16 @@ type encScratch struct {
 	out    [][]byte
 	outBuf []byte
 	level  [][HashLen]byte
+}
+
+// hashes returns n zero digests in memory from hugemem (an encoding's n² leaf hashes are
+// 32 MB at n = 1000, written once each).
+func hashes(n int) [][HashLen]byte {
+	if n == 0 {
+		return nil
+	}
+	b := hugemem.Bytes(n * HashLen)
+	return unsafe.Slice((*[HashLen]byte)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
 func grow(b []byte, n int) []byte {

@@ -104,10 +104,13 @@ func CodeOf(err error) Code {
 // and wait for its answer.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 
-// Handle registers handler for p on h. Each inbound stream is served on the goroutine
-// libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
-// handler panic or a write failure Resets the stream without affecting the host.
-func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
+// ReleasingHandler is a [Handler] whose response may live in memory it wants back: release
+// (when not nil) is called once the response has been written or abandoned.
+type ReleasingHandler func(ctx context.Context, from peer.ID, req []byte) (resp []byte, release func(), err error)
+
+// HandleReleasing is [Handle] for a ReleasingHandler: a handler that serves responses from
+// pooled buffers gets each one back when the stream is done with it.
+func HandleReleasing(h host.Host, p Protocol, handler ReleasingHandler, logger *slog.Logger) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -123,7 +126,29 @@ func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error
 	return nil
 }
 
-func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
+// Handle registers handler for p on h. Each inbound stream is served on the goroutine
+// libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
+// handler panic or a write failure Resets the stream without affecting the host.
+func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if handler == nil {
+		return errors.New("p2p: nil handler")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	h.SetStreamHandler(p.ID, func(s network.Stream) {
+		serve(s, p, func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
+			resp, err := handler(ctx, from, req)
+			return resp, nil, err
+		}, logger)
+	})
+	return nil
+}
+
+func serve(s network.Stream, p Protocol, handler ReleasingHandler, logger *slog.Logger) {
 	from := s.Conn().RemotePeer()
 	ok := false
 	defer func() {
@@ -150,7 +175,10 @@ func serve(s network.Stream, p Protocol, handler Handler, logger *slog.Logger) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	resp, herr := handler(ctx, from, req)
+	resp, releaseResp, herr := handler(ctx, from, req)
+	if releaseResp != nil {
+		defer releaseResp() // after the write below, or on any return before it
+	}
 	if ctx.Err() != nil {
 		// The deadline passed while the handler ran: the caller has given up (its own
 		// deadline is shorter and started earlier), so do not answer. Reset instead.

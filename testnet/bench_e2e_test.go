@@ -105,7 +105,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
-		stopProfile := uploadProfile(b, i == b.N-1)
+		stopProfile := phaseProfile(b, "WALRUS_E2E_UPLOAD_PROFILE", i == b.N-1)
 		cpu0, flt0 := processUsage()
 		res, err := s.Client.Upload(ctx, com, enc, reg, nil)
 		if err != nil {
@@ -124,7 +124,9 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 		<-res.Done()
 		t5 := time.Now()
 		_, flt2 := processUsage()
+		stopProfile = phaseProfile(b, "WALRUS_E2E_READ_PROFILE", i == b.N-1)
 		got, err := s.Read(ctx, enc.BlobID)
+		stopProfile()
 		_, flt3 := processUsage()
 		readFaults += flt3 - flt2
 		if err != nil {
@@ -267,12 +269,13 @@ func streamBaseline(b *testing.B) float64 {
 	return float64(total) / (1 << 20) / time.Since(start).Seconds()
 }
 
-// uploadProfile starts a CPU profile of the last run's upload (Upload to certificate) when
-// WALRUS_E2E_UPLOAD_PROFILE names a file, and returns what stops it: the one phase the store
-// target is about, without the encode, the read and the set-up around it. Not with
+// phaseProfile starts a CPU profile of one phase of the last run when the environment
+// variable env names a file, and returns what stops it: WALRUS_E2E_UPLOAD_PROFILE profiles
+// the upload (Upload to certificate, the phase the store target is about),
+// WALRUS_E2E_READ_PROFILE the read, each without the encode and set-up around it. Not with
 // go test -cpuprofile (one CPU profile at a time).
-func uploadProfile(b *testing.B, last bool) (stop func()) {
-	path := os.Getenv("WALRUS_E2E_UPLOAD_PROFILE")
+func phaseProfile(b *testing.B, env string, last bool) (stop func()) {
+	path := os.Getenv(env)
 	if path == "" || !last {
 		return func() {}
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -17,6 +19,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/hugemem"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
@@ -129,9 +132,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	meta, sliver, conf, status := Protocols(cfg.Ledger.Params())
 	s.protos = [4]p2p.Protocol{meta, sliver, conf, status}
-	handlers := []p2p.Handler{s.handleMetadata, s.handleSliver, s.handleConfirmation, s.handleStatus}
+	handlers := []p2p.ReleasingHandler{plain(s.handleMetadata), s.handleSliver, plain(s.handleConfirmation), plain(s.handleStatus)}
 	for i, pr := range s.protos {
-		if err := p2p.Handle(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
+		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -248,23 +251,61 @@ func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte)
 	})
 }
 
-func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+// plain adapts a handler that keeps nothing after answering.
+func plain(h p2p.Handler) p2p.ReleasingHandler {
+	return func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
+		resp, err := h(ctx, from, req)
+		return resp, nil, err
+	}
+}
+
+func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([]byte, func(), error) {
 	p := s.cfg.Ledger.Params()
 	req, err := DecodeSliverRequest(p, body)
 	if err != nil {
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
 	if req.Op == OpGet {
-		return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
-			return s.getSlivers(ctx, &req), nil
+		// The response is built in a pooled buffer, handed back once the stream has sent it.
+		var held atomic.Pointer[[]byte]
+		out, err := s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+			out, buf := s.getSlivers(ctx, &req)
+			held.Store(buf)
+			return out, nil
 		})
+		if err != nil {
+			return nil, nil, err // the worker may still hold the buffer: leave it to the GC
+		}
+		return out, func() {
+			if buf := held.Swap(nil); buf != nil {
+				responsePool.Put(buf)
+			}
+		}, nil
 	}
 	if err := s.writable(req.BlobID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+	out, err := s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 		return s.putPairs(ctx, from, &req)
 	})
+	return out, nil, err
+}
+
+// responsePool recycles sliver get responses (megabytes each): a node serving reads reuses
+// memory it has already touched instead of faulting in fresh pages for every response.
+var responsePool sync.Pool // of *[]byte
+
+// responseBuffer returns an empty buffer of capacity at least n, from the pool when it has
+// one that large, and the pool entry to return it with.
+func responseBuffer(n int) ([]byte, *[]byte) {
+	if bp, ok := responsePool.Get().(*[]byte); ok {
+		if cap(*bp) >= n {
+			return (*bp)[:0], bp
+		}
+		responsePool.Put(bp) // too small for this one; keep it for a smaller response
+	}
+	b := hugemem.Bytes(n)[:0]
+	return b, &b
 }
 
 // putPairs verifies and stores each pair on the shard it maps to (PROTOCOL.md §2), after
@@ -325,13 +366,16 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 // getSlivers answers each ref from the shard that holds its pair. Serving does not require
 // the shard to be held this epoch: a lost shard keeps serving reads until the epoch change
 // completes (DESIGN.md §5).
-func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) []byte {
+// getSlivers answers a get. The response is in the buffer of the returned pool entry
+// (nil when it was allocated for an empty answer): return it to responsePool once sent.
+func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) ([]byte, *[]byte) {
 	p := s.cfg.Ledger.Params()
 	budget := BatchCap(p) - 2
 	// The response is written as EncodeItemResults would, with each sliver copied once,
 	// straight from the store into it. It is sized from the first sliver found (slivers
 	// of one axis have one size), capped by the response budget.
 	var out []byte
+	var entry *[]byte
 	for _, ref := range req.Refs {
 		shard := blobstore.ShardForSliver(p, req.BlobID, ref.Axis, int(ref.Index))
 		code := p2p.CodeUnavailable // the response would exceed its cap: ask again
@@ -340,7 +384,8 @@ func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) []byte {
 				return nil
 			}
 			if out == nil {
-				out = make([]byte, 2, 2+min(len(req.Refs)*(len(b)+5), budget))
+				out, entry = responseBuffer(2 + min(len(req.Refs)*(len(b)+5), budget))
+				out = append(out, 0, 0)
 			}
 			budget -= len(b) + 5
 			out = append(out, 0)
@@ -364,7 +409,10 @@ func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) []byte {
 		out = make([]byte, 2)
 	}
 	binary.LittleEndian.PutUint16(out, uint16(len(req.Refs)))
-	return out
+	if entry != nil {
+		*entry = out[:0] // keep whatever the appends grew it to
+	}
+	return out, entry
 }
 
 func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
