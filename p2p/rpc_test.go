@@ -259,3 +259,49 @@ func TestManyConcurrentStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleReleasing: the response buffer comes back through release exactly once per
+// exchange, after the caller has the response intact, for answers and for errors alike.
+func TestHandleReleasing(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	released := make(chan []byte, 8)
+	h := func(_ context.Context, _ peer.ID, req []byte) ([]byte, func(), error) {
+		buf := bytes.Repeat(req, 1000) // > 4 KiB: written as header + body, not copied
+		var err error
+		if bytes.Equal(req, []byte("fail")) {
+			err = p2p.Errorf(p2p.CodeNotFound, "nothing")
+		}
+		return buf, func() { released <- buf }, err
+	}
+	if err := p2p.HandleReleasing(hs[1], echo, h, quiet); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+	ctx := context.Background()
+	resp, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("abcd"))
+	if err != nil || !bytes.Equal(resp, bytes.Repeat([]byte("abcd"), 1000)) {
+		t.Fatalf("call: %d bytes, %v", len(resp), err)
+	}
+	select {
+	case buf := <-released:
+		clear(buf) // the caller's copy must not change: the stream is done with buf
+		if !bytes.Equal(resp, bytes.Repeat([]byte("abcd"), 1000)) {
+			t.Fatal("response changed when the released buffer was reused")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("release not called after the response was sent")
+	}
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("fail")); p2p.CodeOf(err) != p2p.CodeNotFound {
+		t.Fatalf("error answer: %v", err)
+	}
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("release not called after an error answer")
+	}
+	select {
+	case <-released:
+		t.Fatal("release called twice")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
