@@ -45,7 +45,18 @@
 // across them. Value separation (pebble experimental) helps small concurrent writes and
 // hurts large ones here; it stays opt-in.
 //
-// The test TestCrashSafety runs a child process that writes with sync and is SIGKILLed at
-// a seeded point; the parent reopens and checks every acknowledged write. With
-// [WithoutSync] the same test loses acknowledged writes, which is why Open syncs.
+// # Slivers are ingested (2026-12-04)
+//
+// The table above predates the node's data path. Measured end to end since (make bench-e2e,
+// README, Performance): a sliver batch written through the WAL is written twice (WAL, then a
+// flush) and, in the memtable, copied twice more. Now a batch of at least [MinIngestBytes]
+// is built into an sstable and ingested ([PutDurably]), written once; its pair markers follow
+// in an ordinary batch so that none is durable before its slivers. Smaller writes (ledger,
+// metadata, markers) keep the WAL path. [DefaultMemTableSize] and the L0 thresholds in
+// store.go are set for this workload, each with the measurement that chose it.
+//
+// The test TestCrashSafety runs a child process that writes with sync (ingesting every
+// fifth write) and is SIGKILLed at a seeded point; the parent reopens and checks every
+// acknowledged write. With [WithoutSync] the same test loses acknowledged writes, which is
+// why Open syncs.
 package store
