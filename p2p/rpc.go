@@ -108,6 +108,19 @@ type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 // (when not nil) is called once the response has been written or abandoned.
 type ReleasingHandler func(ctx context.Context, from peer.ID, req []byte) (resp []byte, release func(), err error)
 
+// Handle registers handler for p on h. Each inbound stream is served on the goroutine
+// libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
+// handler panic or a write failure Resets the stream without affecting the host.
+func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
+	if handler == nil {
+		return errors.New("p2p: nil handler")
+	}
+	return HandleReleasing(h, p, func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
+		resp, err := handler(ctx, from, req)
+		return resp, nil, err
+	}, logger)
+}
+
 // HandleReleasing is [Handle] for a ReleasingHandler: a handler that serves responses from
 // pooled buffers gets each one back when the stream is done with it.
 func HandleReleasing(h host.Host, p Protocol, handler ReleasingHandler, logger *slog.Logger) error {
@@ -122,28 +135,6 @@ func HandleReleasing(h host.Host, p Protocol, handler ReleasingHandler, logger *
 	}
 	h.SetStreamHandler(p.ID, func(s network.Stream) {
 		serve(s, p, handler, logger)
-	})
-	return nil
-}
-
-// Handle registers handler for p on h. Each inbound stream is served on the goroutine
-// libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
-// handler panic or a write failure Resets the stream without affecting the host.
-func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error {
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if handler == nil {
-		return errors.New("p2p: nil handler")
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	h.SetStreamHandler(p.ID, func(s network.Stream) {
-		serve(s, p, func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
-			resp, err := handler(ctx, from, req)
-			return resp, nil, err
-		}, logger)
 	})
 	return nil
 }
