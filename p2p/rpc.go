@@ -104,9 +104,11 @@ func CodeOf(err error) Code {
 // and wait for its answer.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 
-// ReleasingHandler is a [Handler] whose response may live in memory it wants back: release
-// (when not nil) is called once the response has been written or abandoned.
-type ReleasingHandler func(ctx context.Context, from peer.ID, req []byte) (resp []byte, release func(), err error)
+// ReleasingHandler is a [Handler] that answers with parts to send one after the other (the
+// response is their concatenation) held in memory it wants back: release (when not nil) is
+// called once the response has been written or abandoned. A node serves slivers this way
+// straight from the storage engine's cache, without copying them into a response.
+type ReleasingHandler func(ctx context.Context, from peer.ID, req []byte) (resp [][]byte, release func(), err error)
 
 // Handle registers handler for p on h. Each inbound stream is served on the goroutine
 // libp2p gives it, with p.Timeout (plus grace) as its deadline; a malformed or oversized request, a
@@ -115,14 +117,14 @@ func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error
 	if handler == nil {
 		return errors.New("p2p: nil handler")
 	}
-	return HandleReleasing(h, p, func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
+	return HandleReleasing(h, p, func(ctx context.Context, from peer.ID, req []byte) ([][]byte, func(), error) {
 		resp, err := handler(ctx, from, req)
-		return resp, nil, err
+		return [][]byte{resp}, nil, err
 	}, logger)
 }
 
-// HandleReleasing is [Handle] for a ReleasingHandler: a handler that serves responses from
-// pooled buffers gets each one back when the stream is done with it.
+// HandleReleasing is [Handle] for a ReleasingHandler: a handler that lends memory for its
+// response gets it back when the stream is done with it.
 func HandleReleasing(h host.Host, p Protocol, handler ReleasingHandler, logger *slog.Logger) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -175,17 +177,30 @@ func serve(s network.Stream, p Protocol, handler ReleasingHandler, logger *slog.
 		// deadline is shorter and started earlier), so do not answer. Reset instead.
 		return
 	}
-	status, body := byte(0), resp
-	if herr != nil {
+	size := 0
+	for _, part := range resp {
+		size += len(part)
+	}
+	var status byte
+	var body []byte
+	switch {
+	case herr != nil:
 		msg := herr.Error()
 		var se *StatusError
 		if errors.As(herr, &se) {
 			msg = se.Message
 		}
 		status, body = byte(CodeOf(herr)), []byte(truncateUTF8(msg, maxStatusMessage))
-	} else if len(resp) > p.MaxResponse {
-		logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", len(resp), "cap", p.MaxResponse)
+	case size > p.MaxResponse:
+		logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", size, "cap", p.MaxResponse)
 		status, body = byte(CodeInternal), []byte("response too large")
+	default:
+		// frame(0x00 || parts...), the parts written as they are (WriteFrameParts).
+		if err := WriteFrameParts(s, append([][]byte{{0}}, resp...)); err != nil {
+			return
+		}
+		ok = s.Close() == nil
+		return
 	}
 	if err := writeStatusFrame(s, status, body); err != nil {
 		return

@@ -260,32 +260,35 @@ func TestManyConcurrentStreams(t *testing.T) {
 	}
 }
 
-// TestHandleReleasing: the response buffer comes back through release exactly once per
-// exchange, after the caller has the response intact, for answers and for errors alike.
+// TestHandleReleasing: a response given as parts arrives as their concatenation, and its
+// memory comes back through release exactly once per exchange, after the caller has the
+// response, for answers and for errors alike.
 func TestHandleReleasing(t *testing.T) {
 	hs := newHosts(t, 2, false)
 	released := make(chan []byte, 8)
-	h := func(_ context.Context, _ peer.ID, req []byte) ([]byte, func(), error) {
-		buf := bytes.Repeat(req, 1000) // > 4 KiB: written as header + body, not copied
+	h := func(_ context.Context, _ peer.ID, req []byte) ([][]byte, func(), error) {
+		buf := bytes.Repeat(req, 1000) // > 4 KiB: written as it is, not gathered
 		var err error
 		if bytes.Equal(req, []byte("fail")) {
 			err = p2p.Errorf(p2p.CodeNotFound, "nothing")
 		}
-		return buf, func() { released <- buf }, err
+		// Parts: small ones are gathered, the large one is written from buf itself.
+		return [][]byte{req[:1], buf, req[1:]}, func() { released <- buf }, err
 	}
 	if err := p2p.HandleReleasing(hs[1], echo, h, quiet); err != nil {
 		t.Fatal(err)
 	}
 	connect(t, hs[0], hs[1])
 	ctx := context.Background()
+	want := append(append([]byte("a"), bytes.Repeat([]byte("abcd"), 1000)...), "bcd"...)
 	resp, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("abcd"))
-	if err != nil || !bytes.Equal(resp, bytes.Repeat([]byte("abcd"), 1000)) {
+	if err != nil || !bytes.Equal(resp, want) {
 		t.Fatalf("call: %d bytes, %v", len(resp), err)
 	}
 	select {
 	case buf := <-released:
 		clear(buf) // the caller's copy must not change: the stream is done with buf
-		if !bytes.Equal(resp, bytes.Repeat([]byte("abcd"), 1000)) {
+		if !bytes.Equal(resp, want) {
 			t.Fatal("response changed when the released buffer was reused")
 		}
 	case <-time.After(5 * time.Second):

@@ -400,20 +400,21 @@ func (s *Store) SliverBytes(ctx context.Context, id codec.BlobID, shard int, axi
 	return b, nil
 }
 
-// ViewSliver calls fn with the stored BCS bytes of a sliver, valid only until fn returns
-// (no copy is made where the datastore can lend them): how the data plane serves reads.
-func (s *Store) ViewSliver(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis, fn func([]byte) error) error {
+// LendSliver returns the stored BCS bytes of a sliver and what to call (exactly once) when
+// done with them: no copy is made where the datastore can lend them. The data plane serves
+// reads this way.
+func (s *Store) LendSliver(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis) ([]byte, func(), error) {
 	if err := s.checkShard(shard); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if !axis.Valid() {
-		return fmt.Errorf("%w: invalid axis %d", ErrWrongPair, axis)
+		return nil, nil, fmt.Errorf("%w: invalid axis %d", ErrWrongPair, axis)
 	}
-	err := nodestore.View(ctx, s.ds, SliverKey(shard, id, axis), fn)
+	b, release, err := nodestore.Lend(ctx, s.ds, SliverKey(shard, id, axis))
 	if errors.Is(err, datastore.ErrNotFound) {
-		return fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
+		return nil, nil, fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
 	}
-	return err
+	return b, release, err
 }
 
 // HasSlivers reports whether both slivers of the pair are stored on every given shard,

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -19,7 +18,6 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"github.com/walrus-go/walrus-go/internal/hugemem"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
@@ -253,34 +251,36 @@ func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte)
 
 // plain adapts a handler that keeps nothing after answering.
 func plain(h p2p.Handler) p2p.ReleasingHandler {
-	return func(ctx context.Context, from peer.ID, req []byte) ([]byte, func(), error) {
+	return func(ctx context.Context, from peer.ID, req []byte) ([][]byte, func(), error) {
 		resp, err := h(ctx, from, req)
-		return resp, nil, err
+		return [][]byte{resp}, nil, err
 	}
 }
 
-func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([]byte, func(), error) {
+func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([][]byte, func(), error) {
 	p := s.cfg.Ledger.Params()
 	req, err := DecodeSliverRequest(p, body)
 	if err != nil {
 		return nil, nil, classify(err)
 	}
 	if req.Op == OpGet {
-		// The response is built in a pooled buffer, handed back once the stream has sent it.
-		var held atomic.Pointer[[]byte]
-		out, err := s.ask(ctx, func(ctx context.Context) ([]byte, error) {
-			out, buf := s.getSlivers(ctx, &req)
-			held.Store(buf)
-			return out, nil
+		// The response is sent from the store's own memory (see getSlivers); the lease is
+		// given back once the stream has sent it, or at once if the exchange is abandoned.
+		l := new(lease)
+		var parts [][]byte
+		_, err := s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+			ps, release := s.getSlivers(ctx, &req)
+			if !l.hold(release) {
+				return nil, ctx.Err()
+			}
+			parts = ps
+			return nil, nil
 		})
 		if err != nil {
-			return nil, nil, err // the worker may still hold the buffer: leave it to the GC
+			l.abandon()
+			return nil, nil, err
 		}
-		return out, func() {
-			if buf := held.Swap(nil); buf != nil {
-				responsePool.Put(buf)
-			}
-		}, nil
+		return parts, l.abandon, nil
 	}
 	if err := s.writable(req.BlobID); err != nil {
 		return nil, nil, err
@@ -288,24 +288,39 @@ func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) (
 	out, err := s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 		return s.putPairs(ctx, from, &req)
 	})
-	return out, nil, err
+	return [][]byte{out}, nil, err
 }
 
-// responsePool recycles sliver get responses (megabytes each): a node serving reads reuses
-// memory it has already touched instead of faulting in fresh pages for every response.
-var responsePool sync.Pool // of *[]byte
+// lease hands a release function from the worker that acquired it to the handler that will
+// call it, safely when the handler gives up first: whichever side comes second calls it.
+type lease struct {
+	mu        sync.Mutex
+	release   func()
+	abandoned bool
+}
 
-// responseBuffer returns an empty buffer of capacity at least n, from the pool when it has
-// one that large, and the pool entry to return it with.
-func responseBuffer(n int) ([]byte, *[]byte) {
-	if bp, ok := responsePool.Get().(*[]byte); ok {
-		if cap(*bp) >= n {
-			return (*bp)[:0], bp
-		}
-		responsePool.Put(bp) // too small for this one; keep it for a smaller response
+// hold takes release; if the exchange is already abandoned it calls release at once and
+// reports false.
+func (l *lease) hold(release func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.abandoned {
+		release()
+		return false
 	}
-	b := hugemem.Bytes(n)[:0]
-	return b, &b
+	l.release = release
+	return true
+}
+
+// abandon calls the held release, if any, and makes any later hold release at once.
+func (l *lease) abandon() {
+	l.mu.Lock()
+	r := l.release
+	l.release, l.abandoned = nil, true
+	l.mu.Unlock()
+	if r != nil {
+		r()
+	}
 }
 
 // putPairs verifies and stores each pair on the shard it maps to (PROTOCOL.md §2), after
@@ -366,53 +381,44 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 // getSlivers answers each ref from the shard that holds its pair. Serving does not require
 // the shard to be held this epoch: a lost shard keeps serving reads until the epoch change
 // completes (DESIGN.md §5).
-// getSlivers answers a get. The response is in the buffer of the returned pool entry
-// (nil when it was allocated for an empty answer): return it to responsePool once sent.
-func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) ([]byte, *[]byte) {
+// The parts are in EncodeItemResults's layout, each sliver lent by the store (no copy); the
+// returned release gives them all back.
+func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) ([][]byte, func()) {
 	p := s.cfg.Ledger.Params()
 	budget := BatchCap(p) - 2
-	// The response is written as EncodeItemResults would, with each sliver copied once,
-	// straight from the store into it. It is sized from the first sliver found (slivers
-	// of one axis have one size), capped by the response budget.
-	var out []byte
-	var entry *[]byte
+	hdrs := make([]byte, 2, 2+5*len(req.Refs)) // the count, then each item's code and length
+	binary.LittleEndian.PutUint16(hdrs, uint16(len(req.Refs)))
+	parts := make([][]byte, 0, 1+2*len(req.Refs))
+	var releases []func()
+	start := 0 // hdrs[start:] is not in parts yet
 	for _, ref := range req.Refs {
 		shard := blobstore.ShardForSliver(p, req.BlobID, ref.Axis, int(ref.Index))
-		code := p2p.CodeUnavailable // the response would exceed its cap: ask again
-		err := s.cfg.Store.ViewSliver(ctx, req.BlobID, shard, ref.Axis, func(b []byte) error {
-			if len(b)+5 > budget {
-				return nil
-			}
-			if out == nil {
-				out, entry = responseBuffer(2 + min(len(req.Refs)*(len(b)+5), budget))
-				out = append(out, 0, 0)
-			}
-			budget -= len(b) + 5
-			out = append(out, 0)
-			out = binary.LittleEndian.AppendUint32(out, uint32(len(b)))
-			out = append(out, b...)
-			code = 0
-			return nil
-		})
-		if err != nil {
-			code = p2p.CodeOf(classify(err))
-		}
-		if code != 0 {
-			if out == nil {
-				out = make([]byte, 2, 2+len(req.Refs))
-			}
-			out = append(out, byte(code))
+		b, release, err := s.cfg.Store.LendSliver(ctx, req.BlobID, shard, ref.Axis)
+		switch {
+		case err != nil:
+			hdrs = append(hdrs, byte(p2p.CodeOf(classify(err))))
 			budget--
+		case len(b)+5 > budget:
+			release() // the response would exceed its cap: the caller asks again for the rest
+			hdrs = append(hdrs, byte(p2p.CodeUnavailable))
+			budget--
+		default:
+			budget -= len(b) + 5
+			hdrs = append(hdrs, 0)
+			hdrs = binary.LittleEndian.AppendUint32(hdrs, uint32(len(b)))
+			parts = append(parts, hdrs[start:], b)
+			start = len(hdrs)
+			releases = append(releases, release)
 		}
 	}
-	if out == nil {
-		out = make([]byte, 2)
+	if start < len(hdrs) {
+		parts = append(parts, hdrs[start:])
 	}
-	binary.LittleEndian.PutUint16(out, uint16(len(req.Refs)))
-	if entry != nil {
-		*entry = out[:0] // keep whatever the appends grew it to
+	return parts, func() {
+		for _, r := range releases {
+			r()
+		}
 	}
-	return out, entry
 }
 
 func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {

@@ -256,50 +256,59 @@ func (d syncedDatastore) BatchSized(_ context.Context, size int) (datastore.Batc
 	return newSizedBatch(d.DB, pebble.Sync, size), nil
 }
 
-// Viewer is a datastore that can lend a value instead of copying it. A node serving a read
-// copies each sliver once, into the response, instead of twice.
-type Viewer interface {
-	// View calls fn with the value stored under key, valid only until fn returns; it
-	// returns datastore.ErrNotFound when there is none, else fn's error.
-	View(ctx context.Context, key datastore.Key, fn func(value []byte) error) error
+// Lender is a datastore that can lend a value instead of copying it. A node serving a read
+// sends each sliver from the engine's cache, without copying it into a response first.
+type Lender interface {
+	// Lend returns the value stored under key, valid until release is called (exactly
+	// once); datastore.ErrNotFound when there is none.
+	Lend(ctx context.Context, key datastore.Key) (value []byte, release func(), err error)
 }
 
-// View calls fn with d's value for key without copying it: through [Viewer] when d is one,
-// after a Get otherwise.
-func View(ctx context.Context, d datastore.Read, key datastore.Key, fn func(value []byte) error) error {
-	if v, ok := d.(Viewer); ok {
-		return v.View(ctx, key, fn)
+// Lend returns d's value for key and what to call when done with it: without a copy when d
+// is a [Lender], after a Get otherwise.
+func Lend(ctx context.Context, d datastore.Read, key datastore.Key) ([]byte, func(), error) {
+	if l, ok := d.(Lender); ok {
+		return l.Lend(ctx, key)
 	}
 	b, err := d.Get(ctx, key)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return fn(b)
+	return b, func() {}, nil
 }
 
-func viewPebble(ctx context.Context, db *pebble.DB, key datastore.Key, fn func([]byte) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	v, closer, err := db.Get(key.Bytes())
-	if errors.Is(err, pebble.ErrNotFound) {
-		return datastore.ErrNotFound
-	}
+// View calls fn with d's value for key, valid only until fn returns (see [Lend]).
+func View(ctx context.Context, d datastore.Read, key datastore.Key, fn func(value []byte) error) error {
+	v, release, err := Lend(ctx, d, key)
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
+	defer release()
 	return fn(v)
 }
 
-// View implements Viewer.
-func (d syncedDatastore) View(ctx context.Context, key datastore.Key, fn func([]byte) error) error {
-	return viewPebble(ctx, d.DB, key, fn)
+func lendPebble(ctx context.Context, db *pebble.DB, key datastore.Key) ([]byte, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	v, closer, err := db.Get(key.Bytes())
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil, datastore.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, func() { _ = closer.Close() }, nil
 }
 
-// View implements Viewer.
-func (d unsyncedDatastore) View(ctx context.Context, key datastore.Key, fn func([]byte) error) error {
-	return viewPebble(ctx, d.DB, key, fn)
+// Lend implements Lender.
+func (d syncedDatastore) Lend(ctx context.Context, key datastore.Key) ([]byte, func(), error) {
+	return lendPebble(ctx, d.DB, key)
+}
+
+// Lend implements Lender.
+func (d unsyncedDatastore) Lend(ctx context.Context, key datastore.Key) ([]byte, func(), error) {
+	return lendPebble(ctx, d.DB, key)
 }
 
 // EntrySize is what one key/value pair takes in a batch, for sizing NewBatch.

@@ -363,8 +363,8 @@ func TestBatchSized(t *testing.T) {
 	}
 }
 
-// TestView lends stored values without a copy, reports a missing key as ErrNotFound, passes
-// fn's error through, and falls back to Get for a datastore that cannot lend.
+// TestView: Lend and View hand out stored values without a copy, report a missing key as
+// ErrNotFound, pass fn's error through, and fall back to Get for a datastore that cannot lend.
 func TestView(t *testing.T) {
 	ctx := context.Background()
 	d, err := store.Open(t.TempDir(), store.WithoutSync())
@@ -372,8 +372,8 @@ func TestView(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, ok := d.(store.Viewer); !ok {
-		t.Fatal("store.Open is not a Viewer")
+	if _, ok := d.(store.Lender); !ok {
+		t.Fatal("store.Open is not a Lender")
 	}
 	k := store.Sliver(1, codec.BlobID{7}, store.Secondary)
 	want := value(3, 1<<20)
@@ -392,6 +392,14 @@ func TestView(t *testing.T) {
 		missing := store.Sliver(2, codec.BlobID{7}, store.Secondary)
 		if err := store.View(ctx, ds, missing, func([]byte) error { t.Fatal("fn called for a missing key"); return nil }); !errors.Is(err, datastore.ErrNotFound) {
 			t.Fatalf("%s: missing key: %v, want ErrNotFound", name, err)
+		}
+		lent, release, err := store.Lend(ctx, ds, k)
+		if err != nil || !bytes.Equal(lent, want) {
+			t.Fatalf("%s: Lend: %d bytes, %v", name, len(lent), err)
+		}
+		release()
+		if _, _, err := store.Lend(ctx, ds, missing); !errors.Is(err, datastore.ErrNotFound) {
+			t.Fatalf("%s: Lend of a missing key: %v", name, err)
 		}
 		boom := errors.New("boom")
 		if err := store.View(ctx, ds, k, func([]byte) error { return boom }); !errors.Is(err, boom) {
