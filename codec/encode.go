@@ -343,7 +343,6 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 			copy(e.secondary[c][r*s:], cell)
 		}
 	}
-	sc.leaf.flush() // row (sc.row) is reused below
 	sc.conv = grow(sc.conv, C*cs)
 	toChunks(sc.conv, row, s)
 	sc.in = sc.in[:0]

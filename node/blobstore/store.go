@@ -382,22 +382,14 @@ func (s *Store) Sliver(ctx context.Context, id codec.BlobID, shard int, axis cod
 	return sl, nil
 }
 
-// SliverBytes returns the stored BCS bytes of a sliver without decoding them, for serving.
+// SliverBytes returns a copy of the stored BCS bytes of a sliver, without decoding them.
 func (s *Store) SliverBytes(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis) ([]byte, error) {
-	if err := s.checkShard(shard); err != nil {
+	b, release, err := s.LendSliver(ctx, id, shard, axis)
+	if err != nil {
 		return nil, err
 	}
-	if !axis.Valid() {
-		return nil, fmt.Errorf("%w: invalid axis %d", ErrWrongPair, axis)
-	}
-	b, err := s.ds.Get(ctx, SliverKey(shard, id, axis))
-	if errors.Is(err, datastore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: get sliver: %w", err)
-	}
-	return b, nil
+	defer release()
+	return bytes.Clone(b), nil
 }
 
 // LendSliver returns the stored BCS bytes of a sliver and what to call (exactly once) when
@@ -414,7 +406,10 @@ func (s *Store) LendSliver(ctx context.Context, id codec.BlobID, shard int, axis
 	if errors.Is(err, datastore.ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: %s sliver of %s on shard %d", ErrNotFound, axis, id, shard)
 	}
-	return b, release, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("blobstore: get sliver: %w", err)
+	}
+	return b, release, nil
 }
 
 // HasSlivers reports whether both slivers of the pair are stored on every given shard,

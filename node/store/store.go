@@ -277,16 +277,6 @@ func Lend(ctx context.Context, d datastore.Read, key datastore.Key) ([]byte, fun
 	return b, func() {}, nil
 }
 
-// View calls fn with d's value for key, valid only until fn returns (see [Lend]).
-func View(ctx context.Context, d datastore.Read, key datastore.Key, fn func(value []byte) error) error {
-	v, release, err := Lend(ctx, d, key)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return fn(v)
-}
-
 func lendPebble(ctx context.Context, db *pebble.DB, key datastore.Key) ([]byte, func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err

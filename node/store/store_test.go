@@ -363,9 +363,9 @@ func TestBatchSized(t *testing.T) {
 	}
 }
 
-// TestView: Lend and View hand out stored values without a copy, report a missing key as
-// ErrNotFound, pass fn's error through, and fall back to Get for a datastore that cannot lend.
-func TestView(t *testing.T) {
+// TestLend: Lend hands out stored values without a copy, reports a missing key as
+// ErrNotFound, and falls back to Get for a datastore that cannot lend.
+func TestLend(t *testing.T) {
 	ctx := context.Background()
 	d, err := store.Open(t.TempDir(), store.WithoutSync())
 	if err != nil {
@@ -385,25 +385,14 @@ func TestView(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, ds := range map[string]datastore.Read{"pebble": d, "map": mem} {
-		var got []byte
-		if err := store.View(ctx, ds, k, func(v []byte) error { got = bytes.Clone(v); return nil }); err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: View: %d bytes, %v", name, len(got), err)
-		}
 		missing := store.Sliver(2, codec.BlobID{7}, store.Secondary)
-		if err := store.View(ctx, ds, missing, func([]byte) error { t.Fatal("fn called for a missing key"); return nil }); !errors.Is(err, datastore.ErrNotFound) {
-			t.Fatalf("%s: missing key: %v, want ErrNotFound", name, err)
-		}
 		lent, release, err := store.Lend(ctx, ds, k)
 		if err != nil || !bytes.Equal(lent, want) {
 			t.Fatalf("%s: Lend: %d bytes, %v", name, len(lent), err)
 		}
 		release()
-		if _, _, err := store.Lend(ctx, ds, missing); !errors.Is(err, datastore.ErrNotFound) {
-			t.Fatalf("%s: Lend of a missing key: %v", name, err)
-		}
-		boom := errors.New("boom")
-		if err := store.View(ctx, ds, k, func([]byte) error { return boom }); !errors.Is(err, boom) {
-			t.Fatalf("%s: fn's error: %v", name, err)
+		if v, r, err := store.Lend(ctx, ds, missing); !errors.Is(err, datastore.ErrNotFound) || v != nil || r != nil {
+			t.Fatalf("%s: Lend of a missing key: %d bytes, %v; want ErrNotFound and nothing to release", name, len(v), err)
 		}
 	}
 }
