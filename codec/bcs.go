@@ -10,6 +10,9 @@ import (
 // non-canonical uleb128, lengths beyond a caller-given bound (so untrusted input never drives
 // an unchecked allocation) and trailing bytes.
 
+// maxULEB128Len is the longest uleb128 BCS allows here (values below 2^32).
+const maxULEB128Len = 5
+
 func appendULEB128(b []byte, v uint64) []byte {
 	for v >= 0x80 {
 		b = append(b, byte(v)|0x80)

@@ -61,12 +61,30 @@ func FuzzUnmarshalSliverBCS(f *testing.F) {
 		if primary {
 			axis = codec.AxisPrimary
 		}
+		// ReadSliverBCS (from a stream, into a buffer of the fixture's sliver size) agrees
+		// with UnmarshalSliverBCS on what it consumed.
+		size := fx.p.PrimarySliverSize(int(fx.enc.Primary[0].SymbolSize))
+		if !primary {
+			size = fx.p.SecondarySliverSize(int(fx.enc.Primary[0].SymbolSize))
+		}
+		r := bytes.NewReader(b)
+		rs, rerr := codec.ReadSliverBCS(fx.p, axis, r, make([]byte, size))
+		used := b[:len(b)-r.Len()]
+		if rerr == nil {
+			u, err := codec.UnmarshalSliverBCS(fx.p, axis, used)
+			if err != nil || !bytes.Equal(u.MarshalBCS(), rs.MarshalBCS()) {
+				t.Fatalf("ReadSliverBCS accepted what UnmarshalSliverBCS refuses: %v", err)
+			}
+		}
 		s, err := codec.UnmarshalSliverBCS(fx.p, axis, b)
 		if err != nil {
 			return
 		}
 		if !bytes.Equal(s.MarshalBCS(), b) {
 			t.Fatal("not canonical")
+		}
+		if len(s.Data) == size && (rerr != nil || len(used) != len(b)) {
+			t.Fatalf("ReadSliverBCS refused a sliver of its size: %v (read %d of %d)", rerr, len(used), len(b))
 		}
 		_ = codec.VerifySliver(fx.p, &fx.enc.Metadata, &s)
 	})

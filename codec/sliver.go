@@ -2,7 +2,9 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
 )
 
 // Axis names one of RedStuff's two encodings (PROTOCOL.md §1): primary slivers are rows of the
@@ -112,6 +114,57 @@ func ParseSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 		return Sliver{}, err
 	}
 	s := Sliver{Axis: axis, Index: idx, SymbolSize: ss, Data: data}
+	if err := checkSliverShape(p, &s); err != nil {
+		return Sliver{}, err
+	}
+	return s, nil
+}
+
+// ReadSliverBCS reads one SliverData (MarshalBCS's form) of the given axis from r into data,
+// which must have exactly the sliver's length for the blob (p.PrimarySliverSize or
+// p.SecondarySliverSize of its symbol size), and returns the sliver, its Data aliasing data.
+// A reader of slivers from the network puts each straight where it belongs (a systematic
+// primary sliver is a row of the blob) instead of holding the message and copying out of
+// it. It reads exactly the sliver's bytes; a length prefix other than len(data), a symbol
+// size that does not match it or a misshapen sliver is ErrBadSliver; r's errors (io.EOF
+// inside the sliver is io.ErrUnexpectedEOF) come back in the chain, not as ErrBadSliver. On an error data may hold some of what was read.
+func ReadSliverBCS(p Params, axis Axis, r io.Reader, data []byte) (Sliver, error) {
+	if err := p.check(); err != nil {
+		return Sliver{}, err
+	}
+	if !axis.Valid() {
+		return Sliver{}, fmt.Errorf("%w: bad axis %d", ErrBadSliver, axis)
+	}
+	syms := p.sourceSymbols(axis)
+	if len(data) == 0 || len(data)%syms != 0 || len(data)/syms > MaxSymbolSize {
+		return Sliver{}, fmt.Errorf("codec: ReadSliverBCS: %d bytes is no %s sliver size", len(data), axis)
+	}
+	// The canonical uleb128 of a length is unique: compare it whole.
+	var buf [maxULEB128Len]byte
+	want := appendULEB128(buf[:0:maxULEB128Len], uint64(len(data)))
+	var got [maxULEB128Len]byte
+	if _, err := io.ReadFull(r, got[:len(want)]); err != nil {
+		return Sliver{}, fmt.Errorf("codec: reading sliver length: %w", err)
+	}
+	if !bytes.Equal(got[:len(want)], want) {
+		return Sliver{}, fmt.Errorf("%w: length prefix %x, want %x (%d bytes)", ErrBadSliver, got[:len(want)], want, len(data))
+	}
+	if _, err := io.ReadFull(r, data); err != nil {
+		return Sliver{}, fmt.Errorf("codec: reading sliver data: %w", err)
+	}
+	var tail [4]byte
+	if _, err := io.ReadFull(r, tail[:]); err != nil {
+		return Sliver{}, fmt.Errorf("codec: reading sliver symbol size and index: %w", err)
+	}
+	s := Sliver{
+		Axis:       axis,
+		SymbolSize: binary.LittleEndian.Uint16(tail[:2]),
+		Index:      binary.LittleEndian.Uint16(tail[2:]),
+		Data:       data[:len(data):len(data)],
+	}
+	if int(s.SymbolSize)*syms != len(data) {
+		return Sliver{}, fmt.Errorf("%w: symbol size %d in a %s sliver of %d bytes", ErrBadSliver, s.SymbolSize, axis, len(data))
+	}
 	if err := checkSliverShape(p, &s); err != nil {
 		return Sliver{}, err
 	}

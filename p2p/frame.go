@@ -155,11 +155,16 @@ const streamFramePriority = 152 // network.ReservationPriorityMedium
 // of it. release returns the reservation; call it once the body is no longer needed (the
 // scope's end would release it anyway).
 func readStreamFrame(r io.Reader, scope memoryReserver, maxLen int) (body []byte, release func(), err error) {
-	noop := func() {}
 	n, err := ReadFrameLength(r, maxLen)
 	if err != nil {
-		return nil, noop, err
+		return nil, func() {}, err
 	}
+	return readStreamBody(r, scope, n)
+}
+
+// readStreamBody is readStreamFrame after the length prefix: it reads an n-byte body.
+func readStreamBody(r io.Reader, scope memoryReserver, n int) (body []byte, release func(), err error) {
+	noop := func() {}
 	if n <= initialFrameAlloc || scope == nil {
 		body, err = readBody(r, n)
 		return body, noop, err

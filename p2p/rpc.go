@@ -240,60 +240,144 @@ func Call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []byte) 
 // CallParts is Call with the request given as parts to concatenate, which are written
 // without being joined (see WriteFrameParts).
 func CallParts(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte) ([]byte, error) {
-	if err := p.Validate(); err != nil {
+	var resp []byte
+	err := call(ctx, h, to, p, req, func(s network.Stream, n int) error {
+		// The reservation only covers the read: the stream (and with it its scope) ends
+		// when the caller returns, and the body then belongs to the caller.
+		body, release, err := readStreamBody(s, s.Scope(), n)
+		release()
+		resp = body
+		return err
+	})
+	if err != nil {
 		return nil, err
+	}
+	return resp, nil
+}
+
+// CallStream is CallParts for responses the caller parses as they arrive instead of
+// holding them whole (a read's slivers go straight to their place in the blob): read gets
+// the success body as a reader of exactly its n bytes (at most p.MaxResponse) and must
+// consume all of it. The reader reports the end of the stream inside the body as
+// ErrTruncatedFrame and a passed deadline as ErrTimeout; read's error, or unread bytes
+// (ErrMalformedFrame), Reset the stream and are returned wrapped like Call's.
+func CallStream(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte, read func(body io.Reader, n int) error) error {
+	return call(ctx, h, to, p, req, func(s network.Stream, n int) error {
+		body := &bodyReader{r: s, left: n}
+		if err := read(body, n); err != nil {
+			return err
+		}
+		if body.left != 0 {
+			return fmt.Errorf("%w: %d of %d response bytes not understood", ErrMalformedFrame, body.left, n)
+		}
+		return nil
+	})
+}
+
+// call runs one exchange with to: it sends req, reads the response's length prefix and
+// status byte, turns a failure status into a *StatusError and hands a success body of n
+// bytes, not yet read, to body. Errors are wrapped with the protocol and peer.
+func call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte, body func(s network.Stream, n int) error) error {
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	size := 0
 	for _, part := range req {
 		size += len(part)
 	}
 	if size > p.MaxRequest {
-		return nil, fmt.Errorf("%s: request of %d bytes: %w (cap %d)", p.ID, size, ErrFrameTooLarge, p.MaxRequest)
+		return fmt.Errorf("%s: request of %d bytes: %w (cap %d)", p.ID, size, ErrFrameTooLarge, p.MaxRequest)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	s, err := h.NewStream(ctx, to, p.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%s to %s: open stream: %w", p.ID, to, classify(contextErr(ctx, err)))
+		return fmt.Errorf("%s to %s: open stream: %w", p.ID, to, classify(contextErr(ctx, err)))
 	}
-	resp, err := exchange(ctx, s, p, req)
-	if err != nil {
+	if err := exchange(ctx, s, p, req, body); err != nil {
 		_ = s.Reset()
-		return nil, fmt.Errorf("%s to %s: %w", p.ID, to, err)
+		return fmt.Errorf("%s to %s: %w", p.ID, to, err)
 	}
 	_ = s.Close()
-	return resp, nil
+	return nil
 }
 
-func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte) ([]byte, error) {
-	deadline, _ := ctx.Deadline() // always set: Call adds p.Timeout
+func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, body func(s network.Stream, n int) error) error {
+	deadline, _ := ctx.Deadline() // always set: call adds p.Timeout
 	if err := s.SetDeadline(deadline); err != nil {
-		return nil, err
+		return err
 	}
 	// The stream deadline does not follow ctx cancellation; resetting on cancel does, and
 	// unblocks a pending read or write at once.
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
 	if err := WriteFrameParts(s, req); err != nil {
-		return nil, contextErr(ctx, err)
+		return contextErr(ctx, err)
 	}
 	if err := s.CloseWrite(); err != nil {
-		return nil, contextErr(ctx, err)
+		return contextErr(ctx, err)
 	}
-	// The reservation only covers the read: the stream (and with it its scope) ends when
-	// the caller returns, and the body then belongs to the caller.
-	body, release, err := readStreamFrame(s, s.Scope(), p.MaxResponse+1)
-	release()
+	n, err := ReadFrameLength(s, p.MaxResponse+1)
 	if err != nil {
-		return nil, contextErr(ctx, err)
+		return contextErr(ctx, err)
 	}
-	if len(body) == 0 {
-		return nil, fmt.Errorf("%w: empty response", ErrMalformedFrame)
+	if n == 0 {
+		return fmt.Errorf("%w: empty response", ErrMalformedFrame)
 	}
-	if body[0] != 0 {
-		return nil, &StatusError{Code: Code(body[0]), Message: sanitize(body[1:])}
+	var status [1]byte
+	if _, err := io.ReadFull(s, status[:]); err != nil {
+		return contextErr(ctx, truncated(err))
 	}
-	return body[1:], nil
+	if status[0] != 0 {
+		if n-1 > maxStatusMessage {
+			return fmt.Errorf("%w: failure message of %d bytes (cap %d)", ErrMalformedFrame, n-1, maxStatusMessage)
+		}
+		msg, err := readBody(s, n-1)
+		if err != nil {
+			return contextErr(ctx, err)
+		}
+		return &StatusError{Code: Code(status[0]), Message: sanitize(msg)}
+	}
+	if err := body(s, n-1); err != nil {
+		return contextErr(ctx, err)
+	}
+	return nil
+}
+
+// bodyReader reads exactly left more bytes of a frame body from r: it ends with io.EOF
+// after them and turns an earlier end of r into ErrTruncatedFrame.
+type bodyReader struct {
+	r    io.Reader
+	left int
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF) && b.left == 0:
+		err = nil
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("%w: stream ended %d bytes short", ErrTruncatedFrame, b.left)
+	default:
+		err = classify(err)
+	}
+	return n, err
+}
+
+// truncated maps io.EOF and io.ErrUnexpectedEOF inside a frame to ErrTruncatedFrame.
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ErrTruncatedFrame
+	}
+	return classify(err)
 }
 
 // contextErr prefers the context's reason (deadline, cancellation) over the stream error
@@ -319,10 +403,8 @@ func truncateUTF8(s string, n int) string {
 	return s
 }
 
-// sanitize turns a peer's error message (untrusted bytes) into a short printable string.
+// sanitize turns a peer's error message (untrusted bytes, at most maxStatusMessage) into a
+// printable string.
 func sanitize(b []byte) string {
-	if len(b) > maxStatusMessage {
-		b = b[:maxStatusMessage]
-	}
 	return string([]rune(string(b))) // invalid UTF-8 becomes U+FFFD
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/codec"
@@ -306,5 +308,86 @@ func TestHandleReleasing(t *testing.T) {
 	case <-released:
 		t.Fatal("release called twice")
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestCallStream: the body reaches read as a reader of exactly its bytes; a failure status
+// never reaches read; read's errors and unread bytes fail the call; a server whose stream
+// ends inside the body it announced is ErrTruncatedFrame; an oversized failure message is
+// refused.
+func TestCallStream(t *testing.T) {
+	hs := newHosts(t, 2, false)
+	if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, hs[0], hs[1])
+	ctx := context.Background()
+	req := bytes.Repeat([]byte("0123456789"), 30_000)
+	want := append([]byte(hs[0].ID().String()+":"), req...)
+	var got []byte
+	err := p2p.CallStream(ctx, hs[0], hs[1].ID(), echo, [][]byte{req[:5], req[5:]}, func(body io.Reader, n int) error {
+		if n != len(want) {
+			return fmt.Errorf("n = %d, want %d", n, len(want))
+		}
+		var err error
+		got, err = io.ReadAll(body)
+		return err
+	})
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("round trip: %d bytes, %v", len(got), err)
+	}
+
+	err = p2p.CallStream(ctx, hs[0], hs[1].ID(), echo, [][]byte{[]byte("missingX")}, func(io.Reader, int) error {
+		t.Error("read called for a failure answer")
+		return nil
+	})
+	if p2p.CodeOf(err) != p2p.CodeNotFound {
+		t.Fatalf("failure answer: %v", err)
+	}
+
+	errMine := errors.New("parse failed")
+	err = p2p.CallStream(ctx, hs[0], hs[1].ID(), echo, [][]byte{req}, func(body io.Reader, _ int) error {
+		_, _ = io.ReadFull(body, make([]byte, 10))
+		return errMine
+	})
+	if !errors.Is(err, errMine) {
+		t.Fatalf("read's error: %v", err)
+	}
+	err = p2p.CallStream(ctx, hs[0], hs[1].ID(), echo, [][]byte{req}, func(body io.Reader, _ int) error {
+		_, err := io.ReadFull(body, make([]byte, 10))
+		return err
+	})
+	if !errors.Is(err, p2p.ErrMalformedFrame) {
+		t.Fatalf("unread bytes: %v", err)
+	}
+
+	// A hostile server: announces 1 MiB, sends a success status and 1000 bytes, closes.
+	liar := p2p.Protocol{ID: "/walrus/test-liar/1", MaxRequest: 1 << 10, MaxResponse: 1 << 20, Timeout: 10 * time.Second}
+	hs[1].SetStreamHandler(liar.ID, func(s network.Stream) {
+		_, _ = io.Copy(io.Discard, s)
+		frame := binary.AppendUvarint(nil, 1<<20)
+		frame = append(frame, 0)
+		_, _ = s.Write(append(frame, make([]byte, 1000)...))
+		_ = s.Close()
+	})
+	var read int64
+	err = p2p.CallStream(ctx, hs[0], hs[1].ID(), liar, [][]byte{[]byte("q")}, func(body io.Reader, n int) error {
+		var err error
+		read, err = io.Copy(io.Discard, body)
+		return err
+	})
+	if !errors.Is(err, p2p.ErrTruncatedFrame) || read != 1000 {
+		t.Fatalf("truncated body: read %d, %v", read, err)
+	}
+	// The same server failing with a 1 MiB message: refused before it is read.
+	hs[1].SetStreamHandler(liar.ID, func(s network.Stream) {
+		_, _ = io.Copy(io.Discard, s)
+		frame := binary.AppendUvarint(nil, 1<<20)
+		_, _ = s.Write(append(frame, byte(p2p.CodeInternal)))
+		_, _ = s.Write(make([]byte, 1<<20-1))
+		_ = s.Close()
+	})
+	if _, err := p2p.Call(ctx, hs[0], hs[1].ID(), liar, []byte("q")); !errors.Is(err, p2p.ErrMalformedFrame) {
+		t.Fatalf("oversized failure message: %v", err)
 	}
 }

@@ -3,12 +3,17 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors/actorstest"
@@ -467,4 +472,151 @@ func TestReserveWaitsForCertificate(t *testing.T) {
 			t.Fatalf("certify=%v: the remaining members were released after %v (hold 2 s)", certify, waited)
 		}
 	}
+}
+
+// TestHostileSliverStreams: the member owning the first systematic sliver answers gets
+// with responses broken in the ways a stream parser can be fooled (a sliver's length
+// prefix, swapped slivers, an item length that runs into the next item, too few items,
+// trailing bytes, a stream ending inside the body it announced). Reads parse responses as
+// they arrive, writing slivers into the blob: each time the read still returns the right
+// bytes, and the hostile handler was really asked.
+func TestHostileSliverStreams(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	var logs lockedBuffer
+	c := newCluster(t, []int{4, 3, 2, 1}, 5, func(cfg *client.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	data := randomBlob(1<<20, 11)
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res.Done()
+	hostile := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
+	nd := c.nodes[hostile]
+	_, sp, _, _ := dataplane.Protocols(c.p)
+	// honest builds the items an honest member would send for a get request.
+	honest := func(body []byte) ([]dataplane.ItemResult, error) {
+		req, err := dataplane.DecodeSliverRequest(c.p, body)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]dataplane.ItemResult, len(req.Refs))
+		for i, ref := range req.Refs {
+			sl, err := nd.store.Sliver(ctx, req.BlobID, c.p.ShardForPair(req.BlobID, int(ref.Index)), ref.Axis)
+			if err != nil {
+				return nil, err
+			}
+			items[i].Sliver = sl.MarshalBCS()
+		}
+		return items, nil
+	}
+	// Each mode, and what the client's log says about the hostile member.
+	modes := map[string]func([]dataplane.ItemResult) []byte{
+		"length prefix": func(items []dataplane.ItemResult) []byte {
+			items[0].Sliver = append([]byte{0x02}, items[0].Sliver[3:]...) // claims 2 bytes
+			return dataplane.EncodeItemResults(items)
+		},
+		"swapped": func(items []dataplane.ItemResult) []byte {
+			if len(items) > 1 {
+				items[0], items[1] = items[1], items[0]
+			} else {
+				items[0].Sliver[len(items[0].Sliver)-1] ^= 1 // another index
+			}
+			return dataplane.EncodeItemResults(items)
+		},
+		"item length": func(items []dataplane.ItemResult) []byte {
+			b := dataplane.EncodeItemResults(items)
+			b[3] += 100 // the first item's u32 length, low byte: runs into the next item
+			return b
+		},
+		"too few items": func(items []dataplane.ItemResult) []byte {
+			b := dataplane.EncodeItemResults(items[:len(items)-1])
+			binary.LittleEndian.PutUint16(b, uint16(len(items)))
+			return b
+		},
+		"trailing bytes": func(items []dataplane.ItemResult) []byte {
+			return append(dataplane.EncodeItemResults(items), "junk"...)
+		},
+	}
+	detected := map[string]string{
+		"length prefix": "length prefix", "swapped": "asked for sliver", "item length": "malformed",
+		"too few items": "malformed", "trailing bytes": "not understood",
+	}
+	var calls atomic.Int64
+	for name, mode := range modes {
+		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
+			calls.Add(1)
+			items, err := honest(body)
+			if err != nil {
+				return nil, err
+			}
+			return mode(items), nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		calls.Store(0)
+		logs.Reset()
+		got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: read: %v", name, err)
+		}
+		if calls.Load() == 0 {
+			t.Fatalf("%s: the hostile member was not asked", name)
+		}
+		if l := logs.String(); !strings.Contains(l, "read from node failed") || !strings.Contains(l, detected[name]) {
+			t.Fatalf("%s: not reported as %q:\n%s", name, detected[name], l)
+		}
+	}
+	// A stream that ends inside the body it announced.
+	nd.host.SetStreamHandler(sp.ID, func(s network.Stream) {
+		defer s.Close()
+		calls.Add(1)
+		req, err := p2p.ReadFrame(s, sp.MaxRequest)
+		if err != nil {
+			return
+		}
+		items, err := honest(req)
+		if err != nil {
+			return
+		}
+		body := append([]byte{0}, dataplane.EncodeItemResults(items)...)
+		frame := binary.AppendUvarint(nil, uint64(len(body)))
+		_, _ = s.Write(append(frame, body[:len(body)/2]...))
+	})
+	calls.Store(0)
+	logs.Reset()
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) || calls.Load() == 0 {
+		t.Fatalf("truncated stream: read: %v (asked %d times)", err, calls.Load())
+	}
+	if l := logs.String(); !strings.Contains(l, "truncated") {
+		t.Fatalf("truncated stream not reported:\n%s", l)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"slices"
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/hugemem"
 	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/p2p"
 )
@@ -168,6 +170,21 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	// huge response per member leaves its slivers to be verified serially after the last
 	// byte arrives. Smaller requests verify on all cores while later ones are in flight.
 	perReq = min(perReq, max(1, readChunk/p.PrimarySliverSize(symbol)))
+	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
+	// slivers are read from the network straight into place. With every row verified the
+	// blob is complete and consistent (the default check re-derives exactly these rows);
+	// otherwise the decode fills it from whatever R slivers verified. Each row is written
+	// by at most one request at a time (a candidate is asked of one member at once) and
+	// none after Read returns (it waits for its requests).
+	rowSize := p.PrimarySliverSize(symbol)
+	blob := hugemem.Bytes(p.R * rowSize)
+	dst := func(i int) []byte {
+		if i < p.R {
+			return blob[i*rowSize : (i+1)*rowSize]
+		}
+		return make([]byte, rowSize)
+	}
+	rows := 0 // verified systematic slivers
 
 	results := make(chan fetched)
 	running := 0
@@ -206,7 +223,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			inflight += len(refs)
 			running++
 			go func() {
-				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[mi], mi, refs)
+				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[mi], mi, refs, dst)
 			}()
 		}
 	}
@@ -217,6 +234,9 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	defer hedge.Stop()
 	tried := -1 // len(verified) at the last decode attempt
 	for {
+		if rows == p.R {
+			return blob[:meta.UnencodedLength:meta.UnencodedLength], nil
+		}
 		if len(verified) >= p.R && len(verified) != tried {
 			tried = len(verified)
 			data, err := c.decode(&meta, verified)
@@ -247,6 +267,9 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			running--
 			inflight -= len(r.refs)
 			for _, s := range r.slivers {
+				if _, dup := verified[int(s.Index)]; !dup && int(s.Index) < p.R {
+					rows++
+				}
 				verified[int(s.Index)] = s
 				state[s.Index] = done
 			}
@@ -276,9 +299,10 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	}
 }
 
-// decode runs codec.DecodePrimary over the verified slivers, systematic ones first. When
-// every systematic sliver is present the blob is their concatenation; DecodePrimary still
-// runs its consistency check then (PROTOCOL.md §4).
+// decode runs codec.DecodePrimary over the verified slivers, systematic ones first, when
+// some systematic sliver is missing (Read returns the blob as read when none is): it
+// reconstructs the missing rows and runs the default consistency check on them
+// (PROTOCOL.md §4).
 func (c *Client) decode(meta *codec.Metadata, verified map[int]codec.Sliver) ([]byte, error) {
 	idx := make([]int, 0, len(verified))
 	for i := range verified {
@@ -295,9 +319,13 @@ func (c *Client) decode(meta *codec.Metadata, verified map[int]codec.Sliver) ([]
 }
 
 // fetchPrimaries asks one member for the given primary slivers and returns those that
-// verify against meta; a member that sends a sliver that does not verify is reported as
-// failed (its other slivers are still kept: each is self-verifying).
-func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id codec.BlobID, m *epoch.Member, mi int, refs []int) fetched {
+// verify against meta. The response is parsed as it arrives: each sliver is read into
+// dst(index) (for a systematic sliver, its row of the blob being decoded) and verified
+// there, so a read neither holds responses nor copies slivers out of them. A member that
+// sends a sliver that does not verify is reported as failed (its other slivers are still
+// kept: each is self-verifying). Slivers that fail leave garbage in their buffers, which
+// nothing uses.
+func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id codec.BlobID, m *epoch.Member, mi int, refs []int, dst func(index int) []byte) fetched {
 	out := fetched{member: mi, refs: refs}
 	p := c.cfg.Params
 	pid, err := c.memberPeer(m)
@@ -309,36 +337,29 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 	for i, r := range refs {
 		sr[i] = dataplane.SliverRef{Axis: codec.AxisPrimary, Index: uint16(r)}
 	}
-	resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.sliverProto, dataplane.EncodeGetSlivers(id, sr))
-	if err != nil {
-		out.err = err
-		return out
-	}
-	items, err := dataplane.DecodeItemResults(resp, len(refs), true)
-	if err != nil {
-		out.err = err
-		return out
-	}
-	for i, it := range items {
-		if it.Code != 0 {
-			out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %v", refs[i], it.Code))
-			continue
-		}
-		s, err := codec.ParseSliverBCS(p, codec.AxisPrimary, it.Sliver)
-		if err == nil && int(s.Index) != refs[i] {
-			err = fmt.Errorf("%w: asked for sliver %d, got %d", codec.ErrBadSliver, refs[i], s.Index)
-		}
-		if err == nil {
-			err = codec.VerifySliver(p, meta, &s)
-		}
-		if err != nil {
-			out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %w", refs[i], err))
-			continue
-		}
-		// Kept slivers alias the response buffer (no 64 MiB of copying per read): a batch is
-		// at most dataplane.BatchCap and normally every sliver in it is kept.
-		out.slivers = append(out.slivers, s)
-	}
+	req := [][]byte{dataplane.EncodeGetSlivers(id, sr)}
+	err = p2p.CallStream(ctx, c.cfg.Host, pid, c.sliverProto, req, func(body io.Reader, _ int) error {
+		return dataplane.ReadItemResults(body, len(refs), func(i int, code p2p.Code, item io.Reader, n int) error {
+			if code != 0 {
+				out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %v", refs[i], code))
+				return nil
+			}
+			s, err := codec.ReadSliverBCS(p, codec.AxisPrimary, item, dst(refs[i]))
+			if err == nil && int(s.Index) != refs[i] {
+				err = fmt.Errorf("%w: asked for sliver %d, got %d", codec.ErrBadSliver, refs[i], s.Index)
+			}
+			if err == nil {
+				err = codec.VerifySliver(p, meta, &s)
+			}
+			if err != nil {
+				out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %w", refs[i], err))
+				return nil
+			}
+			out.slivers = append(out.slivers, s)
+			return nil
+		})
+	})
+	out.err = errors.Join(out.err, err)
 	return out
 }
 

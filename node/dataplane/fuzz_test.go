@@ -1,10 +1,13 @@
 package dataplane_test
 
 import (
+	"bytes"
+	"io"
 	"testing"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p"
 )
 
 // FuzzDecoders feeds arbitrary bytes to every decoder of untrusted data-plane messages:
@@ -40,8 +43,50 @@ func FuzzDecoders(f *testing.F) {
 		if s, err := dataplane.DecodeStatus(b); err == nil && string(s.Encode()) != string(b) {
 			t.Fatalf("status does not round-trip")
 		}
-		_, _ = dataplane.DecodeItemResults(b, 2, true)
+		items, err := dataplane.DecodeItemResults(b, 2, true)
+		streamed, used, serr := readItems(b, 2, -1)
+		if err == nil && (serr != nil || used != len(b) || !sameItems(items, streamed)) {
+			t.Fatalf("ReadItemResults disagrees with DecodeItemResults: %v, read %d of %d", serr, used, len(b))
+		}
+		if serr == nil && used == len(b) && err != nil {
+			t.Fatalf("ReadItemResults accepted what DecodeItemResults refuses: %v", err)
+		}
 		_, _ = dataplane.DecodeItemResults(b, 1, false)
 		_, _ = dataplane.DecodeStatusRequest(b)
 	})
+}
+
+// readItems runs ReadItemResults over b, reading at most limit bytes of each item (all of
+// it when limit < 0), and returns the items as DecodeItemResults would and how much of b
+// was consumed.
+func readItems(b []byte, want, limit int) ([]dataplane.ItemResult, int, error) {
+	r := bytes.NewReader(b)
+	var out []dataplane.ItemResult
+	err := dataplane.ReadItemResults(r, want, func(i int, code p2p.Code, body io.Reader, n int) error {
+		it := dataplane.ItemResult{Code: code}
+		if code == 0 {
+			if limit >= 0 {
+				body = io.LimitReader(body, int64(limit))
+			}
+			var err error
+			if it.Sliver, err = io.ReadAll(body); err != nil {
+				return err
+			}
+		}
+		out = append(out, it)
+		return nil
+	})
+	return out, len(b) - r.Len(), err
+}
+
+func sameItems(a, b []dataplane.ItemResult) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Code != b[i].Code || !bytes.Equal(a[i].Sliver, b[i].Sliver) {
+			return false
+		}
+	}
+	return true
 }

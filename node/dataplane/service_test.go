@@ -345,4 +345,23 @@ func TestWireRejectsMalformed(t *testing.T) {
 	if _, err := dataplane.DecodeItemResults(r[:len(r)-2], 2, true); err == nil {
 		t.Fatal("truncated results accepted")
 	}
+	// Streamed: the same items; an item read only in part is skipped to the next; a count
+	// mismatch and every truncation fail.
+	r = dataplane.EncodeItemResults([]dataplane.ItemResult{{Sliver: []byte{1, 2, 3}}, {Code: p2p.CodeNotFound}, {Sliver: []byte{4, 5}}})
+	items, used, err := readItems(r, 3, 1)
+	if err != nil || used != len(r) || !sameItems(items, []dataplane.ItemResult{{Sliver: []byte{1}}, {Code: p2p.CodeNotFound}, {Sliver: []byte{4}}}) {
+		t.Fatalf("streamed items: %v %v (read %d of %d)", items, err, used, len(r))
+	}
+	if _, _, err := readItems(r, 2, -1); !errors.Is(err, dataplane.ErrMalformed) {
+		t.Fatalf("streamed: wrong result count: %v", err)
+	}
+	for cut := range len(r) {
+		if _, _, err := readItems(r[:cut], 3, -1); err == nil {
+			t.Fatalf("streamed: truncated to %d accepted", cut)
+		}
+	}
+	stop := errors.New("stop")
+	if err := dataplane.ReadItemResults(bytes.NewReader(r), 3, func(int, p2p.Code, io.Reader, int) error { return stop }); err != stop {
+		t.Fatalf("item's error not returned as it is: %v", err)
+	}
 }

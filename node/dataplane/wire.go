@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -381,6 +382,48 @@ func DecodeItemResults(b []byte, want int, withData bool) ([]ItemResult, error) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReadItemResults parses a get response (EncodeItemResults's form, items with data) of
+// want items as it streams from r, holding none of it: item is called for each in order
+// with its index, code and, for a success, a reader of exactly the item's n bytes (nil and
+// 0 for a failure). What item leaves unread is skipped, so item can give up on a sliver
+// and the next one still parses. A count other than want, an item running past the end of
+// r and r's errors fail the parse (ErrMalformed for the first two); so does item's error,
+// returned as it is: item records its per-item findings itself and returns nil to go on.
+func ReadItemResults(r io.Reader, want int, item func(i int, code p2p.Code, body io.Reader, n int) error) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+		return fmt.Errorf("%w: result count: %w", ErrMalformed, err)
+	}
+	if n := int(binary.LittleEndian.Uint16(hdr[:2])); n != want {
+		return fmt.Errorf("%w: %d results for %d items", ErrMalformed, n, want)
+	}
+	for i := range want {
+		if _, err := io.ReadFull(r, hdr[:1]); err != nil {
+			return fmt.Errorf("%w: item %d: %w", ErrMalformed, i, err)
+		}
+		if code := p2p.Code(hdr[0]); code != 0 {
+			if err := item(i, code, nil, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+			return fmt.Errorf("%w: item %d: %w", ErrMalformed, i, err)
+		}
+		n := int64(binary.LittleEndian.Uint32(hdr[:4]))
+		body := &io.LimitedReader{R: r, N: n}
+		if err := item(i, 0, body, int(n)); err != nil {
+			return err
+		}
+		if left := body.N; left > 0 {
+			if m, err := io.CopyN(io.Discard, body, left); err != nil {
+				return fmt.Errorf("%w: item %d: %d of its %d bytes missing: %w", ErrMalformed, i, left-m, n, err)
+			}
+		}
+	}
+	return nil
 }
 
 // ConfirmationRequest asks for a storage confirmation of a blob in an epoch with the given
