@@ -61,6 +61,15 @@ type Config struct {
 	// certificate's commit comes first (a failure among the first members releases them
 	// at once).
 	ReserveHold time.Duration
+	// ReadRequestBytes is the target size of one sliver get request of a read (default
+	// 4 MiB, at least one sliver) and ReadDepth how many of them are in flight to one node
+	// at once (default 4). 4 MiB keeps per-request overhead small next to the transfer and
+	// gives a 64 MiB blob 16 requests to spread over streams and cores; a node queues a few
+	// requests per core and answers more with "busy" (dataplane.Config.Queue), and the
+	// first R primaries belong to one or two nodes, so all of a read's requests at once
+	// had some refused (make bench-e2e: 4 of 17), which made the read fetch, and decode
+	// from, other slivers.
+	ReadRequestBytes, ReadDepth int
 	// HedgeDelay is how long a read waits for outstanding sliver requests before asking
 	// further nodes (default 2 s), so one slow node does not stall a read.
 	HedgeDelay time.Duration
@@ -102,6 +111,12 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadDepth <= 0 {
 		c.UploadDepth = 2
+	}
+	if c.ReadRequestBytes <= 0 {
+		c.ReadRequestBytes = 4 << 20
+	}
+	if c.ReadDepth <= 0 {
+		c.ReadDepth = 4
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -497,22 +497,7 @@ func TestHostileSliverStreams(t *testing.T) {
 	hostile := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
 	nd := c.nodes[hostile]
 	_, sp, _, _ := dataplane.Protocols(c.p)
-	// honest builds the items an honest member would send for a get request.
-	honest := func(body []byte) ([]dataplane.ItemResult, error) {
-		req, err := dataplane.DecodeSliverRequest(c.p, body)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]dataplane.ItemResult, len(req.Refs))
-		for i, ref := range req.Refs {
-			sl, err := nd.store.Sliver(ctx, req.BlobID, c.p.ShardForPair(req.BlobID, int(ref.Index)), ref.Axis)
-			if err != nil {
-				return nil, err
-			}
-			items[i].Sliver = sl.MarshalBCS()
-		}
-		return items, nil
-	}
+	honest := func(body []byte) ([]dataplane.ItemResult, error) { return honestGet(ctx, c, nd, body) }
 	// Each mode, and what the client's log says about the hostile member.
 	modes := map[string]func([]dataplane.ItemResult) []byte{
 		"length prefix": func(items []dataplane.ItemResult) []byte {
@@ -619,4 +604,109 @@ func (l *lockedBuffer) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
+}
+
+// honestGet builds the items an honest member nd would send for the get request body.
+func honestGet(ctx context.Context, c *cluster, nd *testNode, body []byte) ([]dataplane.ItemResult, error) {
+	req, err := dataplane.DecodeSliverRequest(c.p, body)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]dataplane.ItemResult, len(req.Refs))
+	for i, ref := range req.Refs {
+		sl, err := nd.store.Sliver(ctx, req.BlobID, c.p.ShardForPair(req.BlobID, int(ref.Index)), ref.Axis)
+		if err != nil {
+			return nil, err
+		}
+		items[i].Sliver = sl.MarshalBCS()
+	}
+	return items, nil
+}
+
+// TestBusyMemberRead: a read keeps at most ReadDepth requests in flight to one member,
+// and a member that answers "busy" while other requests are in flight is asked again
+// after a backoff, not replaced: the read asks for exactly the R systematic slivers (no
+// others, so nothing to decode) and the busy member serves its share after two refusals.
+func TestBusyMemberRead(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	// n = 100 (R = 34, a replacement margin of 4) and one sliver per request, so a
+	// refusal leaves dozens of requests in flight.
+	// No hedge: the requests are slow on purpose.
+	c := newCluster(t, []int{40, 30, 20, 10}, 6, func(cfg *client.Config) {
+		cfg.ReadRequestBytes, cfg.HedgeDelay = 1, time.Minute
+	})
+	data := randomBlob(1<<20, 14)
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res.Done()
+	busyMember := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
+	_, sp, _, _ := dataplane.Protocols(c.p)
+	var mu sync.Mutex
+	requested := map[int]bool{} // primary indices asked for, refused or not
+	served := map[int]int{}     // primary index -> times served
+	var refusals []time.Time
+	inflight := make([]int, len(c.nodes))
+	most := make([]int, len(c.nodes))
+	for i, nd := range c.nodes {
+		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
+			req, err := dataplane.DecodeSliverRequest(c.p, body)
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			for _, ref := range req.Refs {
+				requested[int(ref.Index)] = true
+			}
+			if i == busyMember && len(refusals) < 2 {
+				refusals = append(refusals, time.Now())
+				mu.Unlock()
+				return nil, p2p.Errorf(p2p.CodeUnavailable, "node busy")
+			}
+			for _, ref := range req.Refs {
+				served[int(ref.Index)]++
+			}
+			inflight[i]++
+			most[i] = max(most[i], inflight[i])
+			mu.Unlock()
+			defer func() {
+				mu.Lock()
+				inflight[i]--
+				mu.Unlock()
+			}()
+			time.Sleep(100 * time.Millisecond) // in flight long enough to overlap
+			items, err := honestGet(ctx, c, nd, body)
+			if err != nil {
+				return nil, err
+			}
+			return dataplane.EncodeItemResults(items), nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refusals) != 2 {
+		t.Fatalf("busy member refused %d times, want 2", len(refusals))
+	}
+	for i := range c.p.R {
+		if served[i] != 1 {
+			t.Fatalf("systematic sliver %d served %d times, want once: %v", i, served[i], served)
+		}
+	}
+	if len(requested) != c.p.R {
+		t.Fatalf("%d slivers asked for, want the R = %d systematic ones: %v", len(requested), c.p.R, requested)
+	}
+	for i, m := range most {
+		if m > 4 {
+			t.Fatalf("member %d had %d requests in flight, ReadDepth is 4", i, m)
+		}
+	}
 }

@@ -113,10 +113,6 @@ func usablePrimaries(p codec.Params) int {
 	return min(p.N, k+pk)
 }
 
-// readChunk bounds the sliver bytes asked for in one read request (see Read): 4 MiB keeps
-// per-request overhead small next to the transfer and gives 16 requests for a 64 MiB blob.
-const readChunk = 4 << 20
-
 // fetched is the outcome of one sliver request to one member.
 type fetched struct {
 	member  int
@@ -127,9 +123,9 @@ type fetched struct {
 
 // Read fetches, verifies and decodes blob id from committee com (DESIGN.md §5 "Read"):
 // metadata from any member, then primary slivers from their shards' owners in parallel,
-// a little more than R at first and more when members fail, lie or are slow; every sliver
-// is verified against the metadata and dropped if it fails; the decode runs the default
-// consistency check. An inconsistent blob is ErrInvalidBlob.
+// R at first (systematic ones, which need no decoding) and more when members fail, lie or
+// are slow; every sliver is verified against the metadata and dropped if it fails; the
+// decode runs the default consistency check. An inconsistent blob is ErrInvalidBlob.
 func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID) ([]byte, error) {
 	p := c.cfg.Params
 	meta, err := c.Metadata(ctx, com, id)
@@ -142,9 +138,10 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	// Candidates: usable primary indices, systematic ones first (they make the decode
 	// cheapest), each with the member owning its pair's shard (PROTOCOL.md §2).
 	const (
-		pending = iota
-		asked
-		done
+		pending = iota // not chosen
+		queued         // chosen, waiting for a free lane of its owner
+		asked          // in a request
+		done           // verified
 	)
 	limit := usablePrimaries(p)
 	owner := make([]int, limit)
@@ -152,10 +149,12 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	for i := range owner {
 		owner[i] = com.Owner(p.ShardForPair(id, i))
 	}
-	bad := make(map[int]bool) // members that failed or lied: not asked again
-	busy := make(map[int]int) // retryable failures per member
+	bad := make(map[int]bool)          // members that failed or lied: not asked again
+	busy := make(map[int]int)          // "busy" answers per member
+	backoff := make(map[int]time.Time) // a busy member is asked again from then on
+	lanes := make(map[int]int)         // requests in flight per member
 	verified := make(map[int]codec.Sliver)
-	inflight := 0 // slivers asked for and not yet answered
+	nQueued, nAsked := 0, 0
 	// Ask for exactly R at first and add margin more only when a request fails or is slow
 	// (the hedge): over-requesting up front cost ~12% more fetching and verifying on every
 	// read for no gain when the committee is healthy (DESIGN.md §5).
@@ -164,19 +163,18 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	if err != nil {
 		return nil, err
 	}
-	perReq := max(1, min((dataplane.BatchCap(p)-64)/(p.PrimarySliverSize(symbol)+16), dataplane.MaxBatchItems(p)))
-	// Split further, to at most readChunk bytes of slivers per request: the first R
-	// primaries usually belong to one or two members (shards are contiguous ranges), and one
-	// huge response per member leaves its slivers to be verified serially after the last
-	// byte arrives. Smaller requests verify on all cores while later ones are in flight.
-	perReq = min(perReq, max(1, readChunk/p.PrimarySliverSize(symbol)))
+	rowSize := p.PrimarySliverSize(symbol)
+	perReq := max(1, min((dataplane.BatchCap(p)-64)/(rowSize+16), dataplane.MaxBatchItems(p)))
+	// Split further, to at most ReadRequestBytes of slivers per request: the first R
+	// primaries usually belong to one or two members (shards are contiguous ranges), and
+	// smaller requests keep several streams, and both cores, busy.
+	perReq = min(perReq, max(1, c.cfg.ReadRequestBytes/rowSize))
 	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
 	// slivers are read from the network straight into place. With every row verified the
 	// blob is complete and consistent (the default check re-derives exactly these rows);
 	// otherwise the decode fills it from whatever R slivers verified. Each row is written
 	// by at most one request at a time (a candidate is asked of one member at once) and
 	// none after Read returns (it waits for its requests).
-	rowSize := p.PrimarySliverSize(symbol)
 	blob := hugemem.Bytes(p.R * rowSize)
 	dst := func(i int) []byte {
 		if i < p.R {
@@ -195,41 +193,65 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		}
 	}()
 
-	// launch asks members for further candidates until verified+inflight covers want,
-	// one request per member for all the pending candidates it owns (up to the need).
-	launch := func(want int) {
-		for len(verified)+inflight < want {
-			first := slices.IndexFunc(state, func(st uint8) bool { return st == pending })
-			for first >= 0 && bad[owner[first]] {
-				next := slices.IndexFunc(state[first+1:], func(st uint8) bool { return st == pending })
-				if next < 0 {
-					first = -1
-					break
-				}
-				first += 1 + next
+	// choose queues further candidates, lowest index first, until verified + queued +
+	// asked covers want. Members that failed are skipped; so, when spread is set (a hedge
+	// or a replacement), are members whose lanes are all taken: more requests queued
+	// behind a slow member would not help.
+	choose := func(want int, spread bool) {
+		now := time.Now()
+		for i := 0; i < limit && len(verified)+nQueued+nAsked < want; i++ {
+			m := owner[i]
+			if state[i] != pending || bad[m] || spread && (lanes[m] >= c.cfg.ReadDepth || now.Before(backoff[m])) {
+				continue
 			}
-			if first < 0 {
-				return
+			state[i] = queued
+			nQueued++
+		}
+	}
+	// dispatch sends queued candidates to their owners, up to perReq per request, while
+	// the owner has a free lane and is not backing off.
+	dispatch := func() {
+		now := time.Now()
+		for i := 0; i < limit && nQueued > 0; i++ {
+			mi := owner[i]
+			if state[i] != queued || lanes[mi] >= c.cfg.ReadDepth || now.Before(backoff[mi]) {
+				continue
 			}
-			mi := owner[first]
-			need := min(want-len(verified)-inflight, perReq)
 			var refs []int
-			for i := first; i < limit && len(refs) < need; i++ {
-				if state[i] == pending && owner[i] == mi {
-					refs = append(refs, i)
-					state[i] = asked
+			for j := i; j < limit && len(refs) < perReq; j++ {
+				if state[j] == queued && owner[j] == mi {
+					refs = append(refs, j)
+					state[j] = asked
 				}
 			}
-			inflight += len(refs)
+			nQueued -= len(refs)
+			nAsked += len(refs)
+			lanes[mi]++
 			running++
 			go func() {
 				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[mi], mi, refs, dst)
 			}()
 		}
 	}
+	// retry wakes the loop when a busy member with queued candidates may be asked again.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	armRetry := func() {
+		var next time.Time
+		for i := 0; i < limit; i++ {
+			if at := backoff[owner[i]]; state[i] == queued && at.After(time.Now()) && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+		if !next.IsZero() {
+			retry.Reset(time.Until(next))
+		}
+	}
 
 	want := p.R
-	launch(want)
+	choose(want, false)
+	dispatch()
 	hedge := time.NewTimer(c.cfg.HedgeDelay)
 	defer hedge.Stop()
 	tried := -1 // len(verified) at the last decode attempt
@@ -250,9 +272,10 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 				return nil, err
 			}
 			want = len(verified) + margin // the codec needs a different set: ask for more
-			launch(want)
+			choose(want, true)
+			dispatch()
 		}
-		if running == 0 {
+		if running == 0 && nQueued == 0 {
 			return nil, fmt.Errorf("%w: %d of %d verified for %s", ErrNotEnoughSlivers, len(verified), p.R, id)
 		}
 		select {
@@ -261,40 +284,62 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		case <-hedge.C:
 			// Outstanding requests are slow: ask further members in parallel.
 			want += margin
-			launch(want)
+			choose(want, true)
+			dispatch()
 			hedge.Reset(c.cfg.HedgeDelay)
+		case <-retry.C:
+			dispatch()
+			armRetry()
 		case r := <-results:
 			running--
-			inflight -= len(r.refs)
+			lanes[r.member]--
 			for _, s := range r.slivers {
-				if _, dup := verified[int(s.Index)]; !dup && int(s.Index) < p.R {
+				if int(s.Index) < p.R {
 					rows++
 				}
 				verified[int(s.Index)] = s
 				state[s.Index] = done
+				nAsked--
 			}
+			// A busy member is asked again for the rest, after a backoff, a few times
+			// before it counts as failed.
+			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries
 			for _, ref := range r.refs {
-				if state[ref] == asked {
-					state[ref] = pending // someone else must deliver it
-					if r.err == nil {
-						r.err = fmt.Errorf("sliver %d missing", ref)
-					}
+				if state[ref] != asked {
+					continue
+				}
+				nAsked--
+				if again {
+					state[ref] = queued
+					nQueued++
+					continue
+				}
+				state[ref] = pending // someone else must deliver it
+				if r.err == nil {
+					r.err = fmt.Errorf("sliver %d missing", ref)
 				}
 			}
-			if r.err != nil {
-				// Something failed: the replacements get a little company too.
-				want = max(want, len(verified)+inflight+margin)
-			}
-			if r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries {
-				// A busy or not-yet-ready member is asked again (its candidates are pending
-				// again) a few times before it counts as failed.
+			switch {
+			case r.err == nil:
+			case again:
 				busy[r.member]++
-			} else if r.err != nil {
+				backoff[r.member] = time.Now().Add(c.cfg.RetryDelay << (busy[r.member] - 1))
+			default:
 				bad[r.member] = true
 				c.cfg.Logger.Debug("read from node failed", "blob_id", id,
 					"node", fmt.Sprintf("%x", com.Members[r.member].Node[:4]), "err", r.err)
+				for i := 0; i < limit; i++ {
+					if state[i] == queued && owner[i] == r.member {
+						state[i] = pending
+						nQueued--
+					}
+				}
+				// The replacements get a little company too.
+				want = max(want, len(verified)+nQueued+nAsked+margin)
 			}
-			launch(want)
+			choose(want, true)
+			dispatch()
+			armRetry()
 		}
 	}
 }
