@@ -303,7 +303,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			}
 			// A busy member is asked again for the rest, after a backoff, a few times
 			// before it counts as failed.
-			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries
+			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member]
 			for _, ref := range r.refs {
 				if state[ref] != asked {
 					continue
