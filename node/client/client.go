@@ -70,8 +70,9 @@ type Config struct {
 	// had some refused (make bench-e2e: 4 of 17), which made the read fetch, and decode
 	// from, other slivers.
 	ReadRequestBytes, ReadDepth int
-	// HedgeDelay is how long a read waits for outstanding sliver requests before asking
-	// further nodes (default 2 s), so one slow node does not stall a read.
+	// HedgeDelay is how long a node may leave a read's sliver requests unanswered before
+	// the read asks other nodes for everything it was asked (default 2 s), so one slow or
+	// stalled node does not stall a read; its late answers still count.
 	HedgeDelay time.Duration
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger

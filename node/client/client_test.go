@@ -710,3 +710,59 @@ func TestBusyMemberRead(t *testing.T) {
 		}
 	}
 }
+
+// TestStalledMemberReplacedAtOnce: when a member holding many of the systematic slivers
+// stops answering, the first hedge asks others for all it was asked and all that waited
+// for it (ReadDepth lanes in flight, the rest queued), so one hedge round finishes the
+// read: had the replacement fallen short, no later hedge would fire (nothing else turns
+// slow) and the read would wait for the stalled requests' two-minute timeout, beyond this
+// test's deadline.
+func TestStalledMemberReplacedAtOnce(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	var logs lockedBuffer
+	// Two slivers per request, so the stalled member's four lanes hold more slivers than
+	// one margin (R/8 = 4 at n = 100) would replace.
+	data := randomBlob(2<<20, 16)
+	probe, err := codec.Encode(codec.MustParams(100), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := probe.Metadata.SymbolSize(codec.MustParams(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, []int{40, 30, 20, 10}, 15, func(cfg *client.Config) {
+		cfg.ReadRequestBytes, cfg.HedgeDelay = 2*codec.MustParams(100).PrimarySliverSize(ss), 300*time.Millisecond
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res.Done()
+	stalled := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
+	held := 0
+	for i := range c.p.R {
+		if c.com().Owner(c.p.ShardForPair(enc.BlobID, i)) == stalled {
+			held++
+		}
+	}
+	if held <= 2*4+c.p.R/8 {
+		t.Fatalf("fixture: the stalled member holds %d systematic slivers, want more than its lanes and a margin", held)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	_, sp, _, _ := dataplane.Protocols(c.p)
+	if err := p2p.Handle(c.nodes[stalled].host, sp, slowHandler(release), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read with a stalled member: %v", err)
+	}
+	if n := strings.Count(logs.String(), "node slow"); n != 1 {
+		t.Fatalf("%d members reported slow, want 1:\n%s", n, logs.String())
+	}
+}

@@ -153,6 +153,8 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	busy := make(map[int]int)          // "busy" answers per member
 	backoff := make(map[int]time.Time) // a busy member is asked again from then on
 	lanes := make(map[int]int)         // requests in flight per member
+	heard := make(map[int]time.Time)   // a member's last answer, or when it was first asked
+	slow := make(map[int]bool)         // silent for HedgeDelay with requests out: replaced
 	verified := make(map[int]codec.Sliver)
 	nQueued, nAsked := 0, 0
 	// Ask for exactly R at first and add margin more only when a request fails or is slow
@@ -201,7 +203,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		now := time.Now()
 		for i := 0; i < limit && len(verified)+nQueued+nAsked < want; i++ {
 			m := owner[i]
-			if state[i] != pending || bad[m] || spread && (lanes[m] >= c.cfg.ReadDepth || now.Before(backoff[m])) {
+			if state[i] != pending || bad[m] || slow[m] || spread && (lanes[m] >= c.cfg.ReadDepth || now.Before(backoff[m])) {
 				continue
 			}
 			state[i] = queued
@@ -226,6 +228,9 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			}
 			nQueued -= len(refs)
 			nAsked += len(refs)
+			if lanes[mi] == 0 {
+				heard[mi] = now
+			}
 			lanes[mi]++
 			running++
 			go func() {
@@ -282,17 +287,53 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-hedge.C:
-			// Outstanding requests are slow: ask further members in parallel.
-			want += margin
-			choose(want, true)
-			dispatch()
-			hedge.Reset(c.cfg.HedgeDelay)
+			// A member with requests out that has not answered for HedgeDelay is slow:
+			// everything it was asked, and everything waiting for it, is asked of others
+			// now, at once (its answers still count if they come). One margin per hedge
+			// instead took a hedge round per R/8 slivers a stalled member held.
+			now := time.Now()
+			newly := false
+			for m, n := range lanes {
+				if n > 0 && !slow[m] && now.Sub(heard[m]) >= c.cfg.HedgeDelay {
+					slow[m], newly = true, true
+					c.cfg.Logger.Debug("read: node slow, asking others", "blob_id", id,
+						"node", fmt.Sprintf("%x", com.Members[m].Node[:4]), "requests", n)
+				}
+			}
+			if newly {
+				lost := 0
+				for i := 0; i < limit; i++ {
+					if !slow[owner[i]] {
+						continue
+					}
+					switch state[i] {
+					case queued:
+						state[i] = pending
+						nQueued--
+					case asked:
+						lost++
+					}
+				}
+				counted := len(verified) + nQueued + nAsked
+				want = max(want, counted+max(0, p.R-(counted-lost))+margin)
+				choose(want, true)
+				dispatch()
+			}
+			// Check again when the next member with requests out could turn slow.
+			next := c.cfg.HedgeDelay
+			for m, n := range lanes {
+				if n > 0 && !slow[m] {
+					next = min(next, max(time.Millisecond, c.cfg.HedgeDelay-now.Sub(heard[m])))
+				}
+			}
+			hedge.Reset(next)
 		case <-retry.C:
 			dispatch()
 			armRetry()
 		case r := <-results:
 			running--
 			lanes[r.member]--
+			heard[r.member] = time.Now()
 			for _, s := range r.slivers {
 				if int(s.Index) < p.R {
 					rows++
@@ -303,7 +344,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			}
 			// A busy member is asked again for the rest, after a backoff, a few times
 			// before it counts as failed.
-			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member]
+			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member] && !slow[r.member]
 			for _, ref := range r.refs {
 				if state[ref] != asked {
 					continue
