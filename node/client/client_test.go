@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -485,15 +486,10 @@ func TestHostileSliverStreams(t *testing.T) {
 	ctx := testCtx(t)
 	var logs lockedBuffer
 	c := newCluster(t, []int{4, 3, 2, 1}, 5, func(cfg *client.Config) {
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = debugLogger(&logs)
 	})
 	data := randomBlob(1<<20, 11)
-	enc, reg := c.encodeAndRegister(data)
-	res, err := c.upload(ctx, enc, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-res.Done()
+	enc := c.storeAll(ctx, data)
 	hostile := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
 	nd := c.nodes[hostile]
 	_, sp, _, _ := dataplane.Protocols(c.p)
@@ -637,12 +633,7 @@ func TestBusyMemberRead(t *testing.T) {
 		cfg.ReadRequestBytes, cfg.HedgeDelay = 1, time.Minute
 	})
 	data := randomBlob(1<<20, 14)
-	enc, reg := c.encodeAndRegister(data)
-	res, err := c.upload(ctx, enc, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-res.Done()
+	enc := c.storeAll(ctx, data)
 	busyMember := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
 	_, sp, _, _ := dataplane.Protocols(c.p)
 	var mu sync.Mutex
@@ -734,14 +725,9 @@ func TestStalledMemberReplacedAtOnce(t *testing.T) {
 	}
 	c := newCluster(t, []int{40, 30, 20, 10}, 15, func(cfg *client.Config) {
 		cfg.ReadRequestBytes, cfg.HedgeDelay = 2*codec.MustParams(100).PrimarySliverSize(ss), 300*time.Millisecond
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = debugLogger(&logs)
 	})
-	enc, reg := c.encodeAndRegister(data)
-	res, err := c.upload(ctx, enc, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-res.Done()
+	enc := c.storeAll(ctx, data)
 	stalled := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
 	held := 0
 	for i := range c.p.R {
@@ -765,4 +751,21 @@ func TestStalledMemberReplacedAtOnce(t *testing.T) {
 	if n := strings.Count(logs.String(), "node slow"); n != 1 {
 		t.Fatalf("%d members reported slow, want 1:\n%s", n, logs.String())
 	}
+}
+
+// storeAll uploads data to every member and waits until all of them hold their slivers.
+func (c *cluster) storeAll(ctx context.Context, data []byte) *codec.EncodedBlob {
+	c.t.Helper()
+	enc, reg := c.encodeAndRegister(data)
+	res, err := c.upload(ctx, enc, reg, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	<-res.Done()
+	return enc
+}
+
+// debugLogger logs everything, as text, to w.
+func debugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
