@@ -126,8 +126,9 @@ func ParseSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 // A reader of slivers from the network puts each straight where it belongs (a systematic
 // primary sliver is a row of the blob) instead of holding the message and copying out of
 // it. It reads exactly the sliver's bytes; a length prefix other than len(data), a symbol
-// size that does not match it or a misshapen sliver is ErrBadSliver; r's errors (io.EOF
-// inside the sliver is io.ErrUnexpectedEOF) come back in the chain, not as ErrBadSliver. On an error data may hold some of what was read.
+// size that does not match it or a misshapen sliver is ErrBadSliver; r's errors (an end of
+// r inside the sliver as io.EOF or io.ErrUnexpectedEOF) come back in the chain, not as
+// ErrBadSliver. On an error data may hold some of what was read.
 func ReadSliverBCS(p Params, axis Axis, r io.Reader, data []byte) (Sliver, error) {
 	if err := p.check(); err != nil {
 		return Sliver{}, err

@@ -16,7 +16,8 @@ var (
 	// ErrFrameTooLarge: the length prefix exceeds the protocol's cap. Nothing beyond the
 	// prefix has been read or allocated.
 	ErrFrameTooLarge = errors.New("p2p: frame exceeds size cap")
-	// ErrMalformedFrame: the length prefix is not a valid uvarint.
+	// ErrMalformedFrame: the length prefix is not a valid uvarint, or a response breaks the
+	// exchange's form (empty, a failure message over its cap, bytes its reader left unread).
 	ErrMalformedFrame = errors.New("p2p: malformed frame length")
 	// ErrTruncatedFrame: the stream ended inside a frame.
 	ErrTruncatedFrame = errors.New("p2p: truncated frame")

@@ -622,7 +622,8 @@ func honestGet(ctx context.Context, c *cluster, nd *testNode, body []byte) ([]da
 // TestBusyMemberRead: a read keeps at most ReadDepth requests in flight to one member,
 // and a member that answers "busy" while other requests are in flight is asked again
 // after a backoff, not replaced: the read asks for exactly the R systematic slivers (no
-// others, so nothing to decode) and the busy member serves its share after two refusals.
+// others, so nothing to decode) and the busy member serves its share after refusing all
+// four requests it had in flight (one burst, one backoff: not four strikes of Retries).
 func TestBusyMemberRead(t *testing.T) {
 	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)
@@ -630,7 +631,8 @@ func TestBusyMemberRead(t *testing.T) {
 	// refusal leaves dozens of requests in flight.
 	// No hedge: the requests are slow on purpose.
 	c := newCluster(t, []int{40, 30, 20, 10}, 6, func(cfg *client.Config) {
-		cfg.ReadRequestBytes, cfg.HedgeDelay = 1, time.Minute
+		// A backoff far longer than the burst of refusals takes to arrive.
+		cfg.ReadRequestBytes, cfg.HedgeDelay, cfg.RetryDelay = 1, time.Minute, 300*time.Millisecond
 	})
 	data := randomBlob(1<<20, 14)
 	enc := c.storeAll(ctx, data)
@@ -652,7 +654,7 @@ func TestBusyMemberRead(t *testing.T) {
 			for _, ref := range req.Refs {
 				requested[int(ref.Index)] = true
 			}
-			if i == busyMember && len(refusals) < 2 {
+			if i == busyMember && len(refusals) < 4 {
 				refusals = append(refusals, time.Now())
 				mu.Unlock()
 				return nil, p2p.Errorf(p2p.CodeUnavailable, "node busy")
@@ -684,8 +686,8 @@ func TestBusyMemberRead(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(refusals) != 2 {
-		t.Fatalf("busy member refused %d times, want 2", len(refusals))
+	if len(refusals) != 4 {
+		t.Fatalf("busy member refused %d times, want 4", len(refusals))
 	}
 	for i := range c.p.R {
 		if served[i] != 1 {
@@ -768,4 +770,34 @@ func (c *cluster) storeAll(ctx context.Context, data []byte) *codec.EncodedBlob 
 // debugLogger logs everything, as text, to w.
 func debugLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestAllMembersSlow: every request takes longer than HedgeDelay, so at the first hedge
+// every member with requests out counts as slow and nobody is left to replace them; each
+// member that then answers is asked for the rest again and the read completes.
+func TestAllMembersSlow(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	c := newCluster(t, []int{40, 30, 20, 10}, 17, func(cfg *client.Config) {
+		cfg.ReadRequestBytes, cfg.HedgeDelay = 1, 100*time.Millisecond
+	})
+	data := randomBlob(1<<20, 18)
+	enc := c.storeAll(ctx, data)
+	_, sp, _, _ := dataplane.Protocols(c.p)
+	for _, nd := range c.nodes {
+		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
+			time.Sleep(250 * time.Millisecond)
+			items, err := honestGet(ctx, c, nd, body)
+			if err != nil {
+				return nil, err
+			}
+			return dataplane.EncodeItemResults(items), nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.client.Read(ctx, c.com(), enc.BlobID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read with every member slower than the hedge: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
@@ -177,9 +178,14 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	// otherwise the decode fills it from whatever R slivers verified. Each row is written
 	// by at most one request at a time (a candidate is asked of one member at once) and
 	// none after Read returns (it waits for its requests).
-	blob := hugemem.Bytes(p.R * rowSize)
+	// It is allocated when the first systematic sliver arrives, not before: a blob ID
+	// names its length, and one registered but never stored must not cost a read that
+	// much memory before anything verifiable comes back.
+	var blob []byte
+	var alloc sync.Once
 	dst := func(i int) []byte {
 		if i < p.R {
+			alloc.Do(func() { blob = hugemem.Bytes(p.R * rowSize) })
 			return blob[i*rowSize : (i+1)*rowSize]
 		}
 		return make([]byte, rowSize)
@@ -242,15 +248,17 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	// A member whose backoff ended between dispatch and here is woken for at once.
 	armRetry := func() {
 		var next time.Time
 		for i := 0; i < limit; i++ {
-			if at := backoff[owner[i]]; state[i] == queued && at.After(time.Now()) && (next.IsZero() || at.Before(next)) {
+			m := owner[i]
+			if at := backoff[m]; state[i] == queued && !at.IsZero() && lanes[m] < c.cfg.ReadDepth && (next.IsZero() || at.Before(next)) {
 				next = at
 			}
 		}
 		if !next.IsZero() {
-			retry.Reset(time.Until(next))
+			retry.Reset(max(time.Millisecond, time.Until(next)))
 		}
 	}
 
@@ -334,7 +342,13 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			running--
 			lanes[r.member]--
 			heard[r.member] = time.Now()
+			// A slow member that answers is not slow any more: what it still owns may be
+			// asked of it again (every index has one owner, so no one else can deliver it).
+			delete(slow, r.member)
 			for _, s := range r.slivers {
+				if state[s.Index] != asked {
+					continue // cannot happen: each candidate is in one request at a time
+				}
 				if int(s.Index) < p.R {
 					rows++
 				}
@@ -344,7 +358,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			}
 			// A busy member is asked again for the rest, after a backoff, a few times
 			// before it counts as failed.
-			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member] && !slow[r.member]
+			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member]
 			for _, ref := range r.refs {
 				if state[ref] != asked {
 					continue
@@ -362,6 +376,9 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			}
 			switch {
 			case r.err == nil:
+			case again && time.Now().Before(backoff[r.member]):
+				// Another of the requests in flight when the member turned busy: the
+				// backoff already covers it, and counts once.
 			case again:
 				busy[r.member]++
 				backoff[r.member] = time.Now().Add(c.cfg.RetryDelay << (busy[r.member] - 1))
@@ -431,6 +448,10 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 				return nil
 			}
 			s, err := codec.ReadSliverBCS(p, codec.AxisPrimary, item, dst(refs[i]))
+			var one [1]byte
+			if m, _ := item.Read(one[:]); err == nil && m > 0 {
+				err = fmt.Errorf("%w: bytes after the sliver in its item", codec.ErrBadSliver)
+			}
 			if err == nil && int(s.Index) != refs[i] {
 				err = fmt.Errorf("%w: asked for sliver %d, got %d", codec.ErrBadSliver, refs[i], s.Index)
 			}

@@ -388,20 +388,21 @@ func DecodeItemResults(b []byte, want int, withData bool) ([]ItemResult, error) 
 // want items as it streams from r, holding none of it: item is called for each in order
 // with its index, code and, for a success, a reader of exactly the item's n bytes (nil and
 // 0 for a failure). What item leaves unread is skipped, so item can give up on a sliver
-// and the next one still parses. A count other than want, an item running past the end of
-// r and r's errors fail the parse (ErrMalformed for the first two); so does item's error,
-// returned as it is: item records its per-item findings itself and returns nil to go on.
+// and the next one still parses. A count other than want, r ending inside the response
+// (ErrMalformed for both) and r's other errors (returned as they are, a timeout say) fail
+// the parse; so does item's error, returned as it is: item records its per-item findings
+// itself and returns nil to go on.
 func ReadItemResults(r io.Reader, want int, item func(i int, code p2p.Code, body io.Reader, n int) error) error {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-		return fmt.Errorf("%w: result count: %w", ErrMalformed, err)
+		return fmt.Errorf("result count: %w", endIsMalformed(err))
 	}
 	if n := int(binary.LittleEndian.Uint16(hdr[:2])); n != want {
 		return fmt.Errorf("%w: %d results for %d items", ErrMalformed, n, want)
 	}
 	for i := range want {
 		if _, err := io.ReadFull(r, hdr[:1]); err != nil {
-			return fmt.Errorf("%w: item %d: %w", ErrMalformed, i, err)
+			return fmt.Errorf("item %d: %w", i, endIsMalformed(err))
 		}
 		if code := p2p.Code(hdr[0]); code != 0 {
 			if err := item(i, code, nil, 0); err != nil {
@@ -410,7 +411,7 @@ func ReadItemResults(r io.Reader, want int, item func(i int, code p2p.Code, body
 			continue
 		}
 		if _, err := io.ReadFull(r, hdr[:4]); err != nil {
-			return fmt.Errorf("%w: item %d: %w", ErrMalformed, i, err)
+			return fmt.Errorf("item %d: %w", i, endIsMalformed(err))
 		}
 		n := int64(binary.LittleEndian.Uint32(hdr[:4]))
 		body := &io.LimitedReader{R: r, N: n}
@@ -419,11 +420,19 @@ func ReadItemResults(r io.Reader, want int, item func(i int, code p2p.Code, body
 		}
 		if left := body.N; left > 0 {
 			if m, err := io.CopyN(io.Discard, body, left); err != nil {
-				return fmt.Errorf("%w: item %d: %d of its %d bytes missing: %w", ErrMalformed, i, left-m, n, err)
+				return fmt.Errorf("item %d: %d of its %d bytes missing: %w", i, left-m, n, endIsMalformed(err))
 			}
 		}
 	}
 	return nil
+}
+
+// endIsMalformed marks the end of a response inside a message as ErrMalformed.
+func endIsMalformed(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: response ends early: %w", ErrMalformed, err)
+	}
+	return err
 }
 
 // ConfirmationRequest asks for a storage confirmation of a blob in an epoch with the given
