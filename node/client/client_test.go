@@ -671,11 +671,7 @@ func TestBusyMemberRead(t *testing.T) {
 				mu.Unlock()
 			}()
 			time.Sleep(100 * time.Millisecond) // in flight long enough to overlap
-			items, err := honestGet(ctx, c, nd, body)
-			if err != nil {
-				return nil, err
-			}
-			return dataplane.EncodeItemResults(items), nil
+			return honestResponse(ctx, c, nd, body)
 		}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -787,11 +783,7 @@ func TestAllMembersSlow(t *testing.T) {
 	for _, nd := range c.nodes {
 		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
 			time.Sleep(250 * time.Millisecond)
-			items, err := honestGet(ctx, c, nd, body)
-			if err != nil {
-				return nil, err
-			}
-			return dataplane.EncodeItemResults(items), nil
+			return honestResponse(ctx, c, nd, body)
 		}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -800,4 +792,13 @@ func TestAllMembersSlow(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read with every member slower than the hedge: %v", err)
 	}
+}
+
+// honestResponse is honestGet's items as a response body.
+func honestResponse(ctx context.Context, c *cluster, nd *testNode, body []byte) ([]byte, error) {
+	items, err := honestGet(ctx, c, nd, body)
+	if err != nil {
+		return nil, err
+	}
+	return dataplane.EncodeItemResults(items), nil
 }
