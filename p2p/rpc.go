@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -117,10 +116,15 @@ func Handle(h host.Host, p Protocol, handler Handler, logger *slog.Logger) error
 	if handler == nil {
 		return errors.New("p2p: nil handler")
 	}
-	return HandleReleasing(h, p, func(ctx context.Context, from peer.ID, req []byte) ([][]byte, func(), error) {
-		resp, err := handler(ctx, from, req)
+	return HandleReleasing(h, p, Plain(handler), logger)
+}
+
+// Plain adapts a [Handler], which keeps nothing after answering, to a [ReleasingHandler].
+func Plain(h Handler) ReleasingHandler {
+	return func(ctx context.Context, from peer.ID, req []byte) ([][]byte, func(), error) {
+		resp, err := h(ctx, from, req)
 		return [][]byte{resp}, nil, err
-	}, logger)
+	}
 }
 
 // HandleReleasing is [Handle] for a ReleasingHandler: a handler that lends memory for its
@@ -181,8 +185,8 @@ func serve(s network.Stream, p Protocol, handler ReleasingHandler, logger *slog.
 	for _, part := range resp {
 		size += len(part)
 	}
-	var status byte
-	var body []byte
+	// frame(status || parts...), the parts written as they are (WriteFrameParts).
+	frame := append([][]byte{{0}}, resp...)
 	switch {
 	case herr != nil:
 		msg := herr.Error()
@@ -190,38 +194,15 @@ func serve(s network.Stream, p Protocol, handler ReleasingHandler, logger *slog.
 		if errors.As(herr, &se) {
 			msg = se.Message
 		}
-		status, body = byte(CodeOf(herr)), []byte(truncateUTF8(msg, maxStatusMessage))
+		frame = [][]byte{{byte(CodeOf(herr))}, []byte(truncateUTF8(msg, maxStatusMessage))}
 	case size > p.MaxResponse:
 		logger.Error("handler response exceeds protocol cap", "protocol", p.ID, "size", size, "cap", p.MaxResponse)
-		status, body = byte(CodeInternal), []byte("response too large")
-	default:
-		// frame(0x00 || parts...), the parts written as they are (WriteFrameParts).
-		if err := WriteFrameParts(s, append([][]byte{{0}}, resp...)); err != nil {
-			return
-		}
-		ok = s.Close() == nil
-		return
+		frame = [][]byte{{byte(CodeInternal)}, []byte("response too large")}
 	}
-	if err := writeStatusFrame(s, status, body); err != nil {
+	if err := WriteFrameParts(s, frame); err != nil {
 		return
 	}
 	ok = s.Close() == nil
-}
-
-// writeStatusFrame writes frame(status || body) without copying body (slivers are tens of
-// megabytes): the length prefix and status byte go first, then body.
-func writeStatusFrame(w io.Writer, status byte, body []byte) error {
-	hdr := binary.AppendUvarint(make([]byte, 0, maxUvarintLen+1), uint64(1+len(body)))
-	hdr = append(hdr, status)
-	if len(body) <= 4096 {
-		_, err := w.Write(append(hdr, body...))
-		return classify(err)
-	}
-	if _, err := w.Write(hdr); err != nil {
-		return classify(err)
-	}
-	_, err := w.Write(body)
-	return classify(err)
 }
 
 // serverGrace is how much longer than the caller a server keeps a stream open.
@@ -241,10 +222,10 @@ func Call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []byte) 
 // without being joined (see WriteFrameParts).
 func CallParts(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte) ([]byte, error) {
 	var resp []byte
-	err := call(ctx, h, to, p, req, func(s network.Stream, n int) error {
+	err := call(ctx, h, to, p, req, func(s network.Stream, r *bodyReader) error {
 		// The reservation only covers the read: the stream (and with it its scope) ends
 		// when the caller returns, and the body then belongs to the caller.
-		body, release, err := readStreamBody(s, s.Scope(), n)
+		body, release, err := readStreamBody(r, s.Scope(), r.left)
 		release()
 		resp = body
 		return err
@@ -262,8 +243,8 @@ func CallParts(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][
 // ErrTruncatedFrame and a passed deadline as ErrTimeout; read's error, or unread bytes
 // (ErrMalformedFrame), Reset the stream and are returned wrapped like Call's.
 func CallStream(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte, read func(body io.Reader, n int) error) error {
-	return call(ctx, h, to, p, req, func(s network.Stream, n int) error {
-		body := &bodyReader{r: s, left: n}
+	return call(ctx, h, to, p, req, func(_ network.Stream, body *bodyReader) error {
+		n := body.left
 		if err := read(body, n); err != nil {
 			return err
 		}
@@ -275,9 +256,10 @@ func CallStream(ctx context.Context, h host.Host, to peer.ID, p Protocol, req []
 }
 
 // call runs one exchange with to: it sends req, reads the response's length prefix and
-// status byte, turns a failure status into a *StatusError and hands a success body of n
-// bytes, not yet read, to body. Errors are wrapped with the protocol and peer.
-func call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte, body func(s network.Stream, n int) error) error {
+// status byte, turns a failure status into a *StatusError and hands a success body, not
+// yet read, to body as a reader of exactly its bytes. Errors are wrapped with the protocol
+// and peer.
+func call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte, body func(s network.Stream, r *bodyReader) error) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -302,7 +284,7 @@ func call(ctx context.Context, h host.Host, to peer.ID, p Protocol, req [][]byte
 	return nil
 }
 
-func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, body func(s network.Stream, n int) error) error {
+func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, body func(s network.Stream, r *bodyReader) error) error {
 	deadline, _ := ctx.Deadline() // always set: call adds p.Timeout
 	if err := s.SetDeadline(deadline); err != nil {
 		return err
@@ -324,21 +306,22 @@ func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, b
 	if n == 0 {
 		return fmt.Errorf("%w: empty response", ErrMalformedFrame)
 	}
+	r := &bodyReader{r: s, left: n}
 	var status [1]byte
-	if _, err := io.ReadFull(s, status[:]); err != nil {
-		return contextErr(ctx, truncated(err))
+	if _, err := io.ReadFull(r, status[:]); err != nil {
+		return contextErr(ctx, err)
 	}
 	if status[0] != 0 {
-		if n-1 > maxStatusMessage {
-			return fmt.Errorf("%w: failure message of %d bytes (cap %d)", ErrMalformedFrame, n-1, maxStatusMessage)
+		if r.left > maxStatusMessage {
+			return fmt.Errorf("%w: failure message of %d bytes (cap %d)", ErrMalformedFrame, r.left, maxStatusMessage)
 		}
-		msg, err := readBody(s, n-1)
+		msg, err := io.ReadAll(r)
 		if err != nil {
 			return contextErr(ctx, err)
 		}
 		return &StatusError{Code: Code(status[0]), Message: sanitize(msg)}
 	}
-	if err := body(s, n-1); err != nil {
+	if err := body(s, r); err != nil {
 		return contextErr(ctx, err)
 	}
 	return nil
@@ -370,14 +353,6 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		err = classify(err)
 	}
 	return n, err
-}
-
-// truncated maps io.EOF and io.ErrUnexpectedEOF inside a frame to ErrTruncatedFrame.
-func truncated(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return ErrTruncatedFrame
-	}
-	return classify(err)
 }
 
 // contextErr prefers the context's reason (deadline, cancellation) over the stream error

@@ -130,7 +130,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	meta, sliver, conf, status := Protocols(cfg.Ledger.Params())
 	s.protos = [4]p2p.Protocol{meta, sliver, conf, status}
-	handlers := []p2p.ReleasingHandler{plain(s.handleMetadata), s.handleSliver, plain(s.handleConfirmation), plain(s.handleStatus)}
+	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation), p2p.Plain(s.handleStatus)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()
@@ -247,14 +247,6 @@ func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte)
 		s.cfg.Logger.Debug("stored metadata", "blob_id", req.BlobID, "peer_id", from)
 		return nil, nil
 	})
-}
-
-// plain adapts a handler that keeps nothing after answering.
-func plain(h p2p.Handler) p2p.ReleasingHandler {
-	return func(ctx context.Context, from peer.ID, req []byte) ([][]byte, func(), error) {
-		resp, err := h(ctx, from, req)
-		return [][]byte{resp}, nil, err
-	}
 }
 
 func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([][]byte, func(), error) {
