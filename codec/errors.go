@@ -1,13 +1,19 @@
 package codec
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/walrus-go/walrus-go/internal/wire"
+)
 
 // Sentinel errors for every failure class of the codec. Errors returned by this package wrap
 // one of these (or ErrBadShardCount, ErrBlobTooLarge, ErrBadBlobID), so callers can match
 // them with errors.Is and treat a whole class alike (e.g. "peer sent garbage").
 var (
 	// ErrMalformed: untrusted bytes are not a canonical BCS encoding of the expected value.
-	ErrMalformed = errors.New("codec: malformed encoding")
+	// It is a member of wire.ErrMalformed's family, so errors.Is(err, wire.ErrMalformed)
+	// holds for it too.
+	ErrMalformed = wire.Malformed("codec: malformed encoding")
 	// ErrBadSliver: a sliver has the wrong axis, index or size for these parameters.
 	ErrBadSliver = errors.New("codec: sliver does not fit the blob geometry")
 	// ErrSliverHashMismatch: a sliver does not hash to the value committed in the metadata.

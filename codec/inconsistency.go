@@ -1,6 +1,10 @@
 package codec
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/walrus-go/walrus-go/internal/wire"
+)
 
 // InconsistencyProof shows that a blob was encoded inconsistently (PROTOCOL.md §4): exactly
 // the recovery threshold of recovery symbols for one target sliver, each authenticated
@@ -18,7 +22,7 @@ type InconsistencyProof struct {
 // MarshalBCS encodes the proof (see InconsistencyProof).
 func (ip *InconsistencyProof) MarshalBCS() []byte {
 	b := appendU16(nil, ip.TargetIndex)
-	b = appendULEB128(b, uint64(len(ip.Symbols)))
+	b = wire.AppendULEB128(b, uint64(len(ip.Symbols)))
 	for i := range ip.Symbols {
 		b = ip.Symbols[i].appendBCS(b)
 	}
@@ -35,19 +39,19 @@ func UnmarshalInconsistencyProofBCS(p Params, target Axis, b []byte) (Inconsiste
 	if !target.Valid() {
 		return InconsistencyProof{}, fmt.Errorf("%w: bad axis %d", ErrBadInconsistencyProof, target)
 	}
-	r := bcsReader{b: b}
-	ip := InconsistencyProof{Target: target, TargetIndex: r.u16()}
-	count := r.length(p.N)
-	if r.err == nil {
+	r := newBCSReader(b)
+	ip := InconsistencyProof{Target: target, TargetIndex: r.U16()}
+	count := r.Length(p.N)
+	if r.Err() == nil {
 		ip.Symbols = make([]RecoverySymbol, 0, count)
 		for range count {
-			ip.Symbols = append(ip.Symbols, r.recoverySymbol(target))
-			if r.err != nil {
+			ip.Symbols = append(ip.Symbols, readRecoverySymbol(&r, target))
+			if r.Err() != nil {
 				break
 			}
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := r.End(); err != nil {
 		return InconsistencyProof{}, err
 	}
 	if int(ip.TargetIndex) >= p.N {

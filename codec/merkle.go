@@ -6,6 +6,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/codec/internal/blake2b8"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // Merkle trees as Walrus builds them (PROTOCOL.md §3): Blake2b-256, leaf H(0x00 || data),
@@ -170,7 +171,7 @@ func (p *MerkleProof) MarshalBCS() []byte {
 }
 
 func (p *MerkleProof) appendBCS(b []byte) []byte {
-	b = appendULEB128(b, uint64(len(p.Path)))
+	b = wire.AppendULEB128(b, uint64(len(p.Path)))
 	for i := range p.Path {
 		if p.Path[i] == ([HashLen]byte{}) {
 			b = append(b, 0)
@@ -184,9 +185,9 @@ func (p *MerkleProof) appendBCS(b []byte) []byte {
 
 // UnmarshalMerkleProofBCS decodes a proof strictly (canonical, no trailing bytes).
 func UnmarshalMerkleProofBCS(b []byte) (MerkleProof, error) {
-	r := bcsReader{b: b}
-	p := r.merkleProof()
-	if err := r.finish(); err != nil {
+	r := newBCSReader(b)
+	p := readMerkleProof(&r)
+	if err := r.End(); err != nil {
 		return MerkleProof{}, err
 	}
 	return p, nil
@@ -195,23 +196,23 @@ func UnmarshalMerkleProofBCS(b []byte) (MerkleProof, error) {
 // maxProofDepth bounds decoded proof paths: trees have at most 65535 leaves (u16 indices).
 const maxProofDepth = 16
 
-func (r *bcsReader) merkleProof() MerkleProof {
-	count := r.length(maxProofDepth)
+func readMerkleProof(r *wire.Reader) MerkleProof {
+	count := r.Length(maxProofDepth)
 	p := MerkleProof{Path: make([][HashLen]byte, count)}
 	for i := range count {
-		switch r.u8() {
+		switch r.U8() {
 		case 0:
 			// Empty: the all-zero padding node.
 		case 1:
-			r.fixed(p.Path[i][:])
+			r.Fixed(p.Path[i][:])
 			if p.Path[i] == ([HashLen]byte{}) {
-				r.fail("zero digest must be encoded as Empty")
+				r.Failf("zero digest must be encoded as Empty")
 			}
 		default:
-			r.fail("bad Merkle node tag")
+			r.Failf("bad Merkle node tag")
 		}
 	}
-	p.LeafIndex = r.u64()
+	p.LeafIndex = r.U64()
 	return p
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/walrus-go/walrus-go/codec/internal/blake2b8"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // SliverPairHashes are the commitments of sliver pair p (PROTOCOL.md §3): the hash of primary
@@ -69,7 +70,7 @@ func (m *Metadata) MarshalBCS() []byte {
 	b := make([]byte, 0, 2+8+5+len(m.Hashes)*2*(1+HashLen))
 	b = append(b, 0, m.EncodingType)
 	b = binary.LittleEndian.AppendUint64(b, m.UnencodedLength)
-	b = appendULEB128(b, uint64(len(m.Hashes)))
+	b = wire.AppendULEB128(b, uint64(len(m.Hashes)))
 	for _, h := range m.Hashes {
 		b = append(b, 1)
 		b = append(b, h.Primary[:]...)
@@ -86,28 +87,28 @@ func UnmarshalMetadataBCS(p Params, b []byte) (Metadata, error) {
 	if err := p.check(); err != nil {
 		return Metadata{}, err
 	}
-	r := bcsReader{b: b}
-	if v := r.u8(); r.err == nil && v != 0 {
-		r.fail("unknown metadata version")
+	r := newBCSReader(b)
+	if v := r.U8(); r.Err() == nil && v != 0 {
+		r.Failf("unknown metadata version")
 	}
-	et := r.u8()
-	if r.err == nil && et != EncodingTypeRS2 {
-		r.fail("unknown encoding type")
+	et := r.U8()
+	if r.Err() == nil && et != EncodingTypeRS2 {
+		r.Failf("unknown encoding type")
 	}
-	length := r.u64()
-	count := r.length(p.N)
-	if r.err == nil && count != p.N {
-		r.fail(fmt.Sprintf("%d sliver pair hashes, want n=%d", count, p.N))
+	length := r.U64()
+	count := r.Length(p.N)
+	if r.Err() == nil && count != p.N {
+		r.Failf("%d sliver pair hashes, want n=%d", count, p.N)
 	}
 	var m Metadata
-	if r.err == nil {
+	if r.Err() == nil {
 		m = Metadata{EncodingType: et, UnencodedLength: length, Hashes: make([]SliverPairHashes, count)}
 		for i := range m.Hashes {
-			r.digestNode(&m.Hashes[i].Primary)
-			r.digestNode(&m.Hashes[i].Secondary)
+			readDigestNode(&r, &m.Hashes[i].Primary)
+			readDigestNode(&r, &m.Hashes[i].Secondary)
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := r.End(); err != nil {
 		return Metadata{}, err
 	}
 	if err := checkMetadataShape(p, &m); err != nil {
@@ -116,11 +117,11 @@ func UnmarshalMetadataBCS(p Params, b []byte) (Metadata, error) {
 	return m, nil
 }
 
-func (r *bcsReader) digestNode(dst *[HashLen]byte) {
-	if tag := r.u8(); r.err == nil && tag != 1 {
-		r.fail("sliver hash must be a Digest node")
+func readDigestNode(r *wire.Reader, dst *[HashLen]byte) {
+	if tag := r.U8(); r.Err() == nil && tag != 1 {
+		r.Failf("sliver hash must be a Digest node")
 	}
-	r.fixed(dst[:])
+	r.Fixed(dst[:])
 }
 
 func checkMetadataShape(p Params, m *Metadata) error {

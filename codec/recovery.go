@@ -1,6 +1,10 @@
 package codec
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/walrus-go/walrus-go/internal/wire"
+)
 
 // RecoverySymbol is one cell of the expanded matrix, served by the holder of a source sliver
 // to help recover a target sliver of the other axis (PROTOCOL.md §4). The holder of primary
@@ -26,7 +30,7 @@ func (r *RecoverySymbol) MarshalBCS() []byte { return r.appendBCS(nil) }
 
 func (r *RecoverySymbol) appendBCS(b []byte) []byte {
 	b = appendU16(b, r.Index)
-	b = appendULEB128(b, uint64(len(r.Data)))
+	b = wire.AppendULEB128(b, uint64(len(r.Data)))
 	b = append(b, r.Data...)
 	return r.Proof.appendBCS(b)
 }
@@ -35,9 +39,9 @@ func (r *RecoverySymbol) appendBCS(b []byte) []byte {
 // axis. Sizes are bounded (a symbol is at most MaxSymbolSize bytes, a path at most 16 nodes);
 // whether it belongs to a blob is checked by VerifyRecoverySymbol.
 func UnmarshalRecoverySymbolBCS(p Params, target Axis, b []byte) (RecoverySymbol, error) {
-	r := bcsReader{b: b}
-	sym := r.recoverySymbol(target)
-	if err := r.finish(); err != nil {
+	r := newBCSReader(b)
+	sym := readRecoverySymbol(&r, target)
+	if err := r.End(); err != nil {
 		return RecoverySymbol{}, err
 	}
 	if err := checkSymbolShape(p, &sym); err != nil {
@@ -46,10 +50,10 @@ func UnmarshalRecoverySymbolBCS(p Params, target Axis, b []byte) (RecoverySymbol
 	return sym, nil
 }
 
-func (r *bcsReader) recoverySymbol(target Axis) RecoverySymbol {
-	idx := r.u16()
-	data := r.bytes(MaxSymbolSize)
-	proof := r.merkleProof()
+func readRecoverySymbol(r *wire.Reader, target Axis) RecoverySymbol {
+	idx := r.U16()
+	data := readBytes(r, MaxSymbolSize)
+	proof := readMerkleProof(r)
 	return RecoverySymbol{Target: target, Index: idx, Data: data, Proof: proof}
 }
 

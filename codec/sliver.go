@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // Axis names one of RedStuff's two encodings (PROTOCOL.md §1): primary slivers are rows of the
@@ -72,11 +74,40 @@ func (s *Sliver) Symbol(i int) []byte {
 }
 
 // MarshalBCS encodes the sliver as Walrus's SliverData:
-// uleb128(len(Data)) || Data || u16 LE symbol_size || u16 LE index.
+// uleb128(len(Data)) || Data || u16 LE symbol_size || u16 LE index, that is
+// AppendSliverBCSHeader, Data, AppendSliverBCSTrailer.
 func (s *Sliver) MarshalBCS() []byte {
-	b := make([]byte, 0, len(s.Data)+5+4)
-	b = appendULEB128(b, uint64(len(s.Data)))
+	b := make([]byte, 0, SliverBCSLen(len(s.Data)))
+	b = AppendSliverBCSHeader(b, len(s.Data))
 	b = append(b, s.Data...)
+	return AppendSliverBCSTrailer(b, s)
+}
+
+// The sliver's BCS layout in pieces, for writers that send or store a sliver's data without
+// copying it into one buffer: header || Data || trailer is exactly MarshalBCS.
+const (
+	// MaxSliverBCSHeaderLen is the longest header AppendSliverBCSHeader writes for a sliver
+	// that fits any geometry (its data is below 2^32 bytes).
+	MaxSliverBCSHeaderLen = wire.MaxULEB128Len
+	// SliverBCSTrailerLen is the length of the trailer: u16 symbol_size, u16 index.
+	SliverBCSTrailerLen = 4
+)
+
+// SliverBCSLen is the length of the BCS encoding of a sliver with dataLen bytes of data
+// (len(s.MarshalBCS()) when len(s.Data) == dataLen).
+func SliverBCSLen(dataLen int) int {
+	return wire.ULEB128Len(uint64(dataLen)) + dataLen + SliverBCSTrailerLen
+}
+
+// AppendSliverBCSHeader appends the part of a sliver's BCS encoding before its data: the
+// uleb128 of the data length dataLen. It depends on nothing else.
+func AppendSliverBCSHeader(b []byte, dataLen int) []byte {
+	return wire.AppendULEB128(b, uint64(dataLen))
+}
+
+// AppendSliverBCSTrailer appends the part of s's BCS encoding after its data: u16 LE
+// symbol_size, u16 LE index (SliverBCSTrailerLen bytes).
+func AppendSliverBCSTrailer(b []byte, s *Sliver) []byte {
 	b = appendU16(b, s.SymbolSize)
 	return appendU16(b, s.Index)
 }
@@ -104,13 +135,12 @@ func ParseSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 	if !axis.Valid() {
 		return Sliver{}, fmt.Errorf("%w: bad axis %d", ErrBadSliver, axis)
 	}
-	r := bcsReader{b: b}
+	r := newBCSReader(b)
 	maxLen := p.sourceSymbols(axis) * MaxSymbolSize
-	data := r.take(r.length(maxLen))
-	data = data[:len(data):len(data)] // an append to Data must not overwrite b
-	ss := r.u16()
-	idx := r.u16()
-	if err := r.finish(); err != nil {
+	data := r.Take(r.Length(maxLen)) // capped: an append to Data must not overwrite b
+	ss := r.U16()
+	idx := r.U16()
+	if err := r.End(); err != nil {
 		return Sliver{}, err
 	}
 	s := Sliver{Axis: axis, Index: idx, SymbolSize: ss, Data: data}
@@ -141,9 +171,9 @@ func ReadSliverBCS(p Params, axis Axis, r io.Reader, data []byte) (Sliver, error
 		return Sliver{}, fmt.Errorf("codec: ReadSliverBCS: %d bytes is no %s sliver size", len(data), axis)
 	}
 	// The canonical uleb128 of a length is unique: compare it whole.
-	var buf [maxULEB128Len]byte
-	want := appendULEB128(buf[:0:maxULEB128Len], uint64(len(data)))
-	var got [maxULEB128Len]byte
+	var buf [MaxSliverBCSHeaderLen]byte
+	want := AppendSliverBCSHeader(buf[:0:MaxSliverBCSHeaderLen], len(data))
+	var got [MaxSliverBCSHeaderLen]byte
 	if _, err := io.ReadFull(r, got[:len(want)]); err != nil {
 		return Sliver{}, fmt.Errorf("codec: reading sliver length: %w", err)
 	}
@@ -153,7 +183,7 @@ func ReadSliverBCS(p Params, axis Axis, r io.Reader, data []byte) (Sliver, error
 	if _, err := io.ReadFull(r, data); err != nil {
 		return Sliver{}, fmt.Errorf("codec: reading sliver data: %w", err)
 	}
-	var tail [4]byte
+	var tail [SliverBCSTrailerLen]byte
 	if _, err := io.ReadFull(r, tail[:]); err != nil {
 		return Sliver{}, fmt.Errorf("codec: reading sliver symbol size and index: %w", err)
 	}
