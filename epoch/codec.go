@@ -2,10 +2,9 @@ package epoch
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
-	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/wire"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -23,8 +22,9 @@ const (
 	MaxAddrLen = 256
 )
 
-// ErrEncoding reports bytes that are not a canonical encoding.
-var ErrEncoding = errors.New("epoch: malformed encoding")
+// ErrEncoding reports bytes that are not a canonical encoding. It is a member of
+// wire.ErrMalformed's family.
+var ErrEncoding = wire.Malformed("epoch: malformed encoding")
 
 // AppendBinary appends the canonical encoding of c: epoch u32, n_shards u32, member count u32,
 // then per member node_id[32], bls_key[48], peer_id (u16 length + bytes), addrs (u16 count,
@@ -78,12 +78,12 @@ func (c *Committee) Digest() ([32]byte, error) {
 // DecodeCommittee parses a canonical committee encoding from untrusted bytes and Indexes it.
 // Trailing bytes are an error, so each committee has exactly one encoding.
 func DecodeCommittee(b []byte) (*Committee, error) {
-	r := reader{b: b}
-	c := &Committee{Epoch: r.u32()}
-	ns := r.u32()
-	nm := r.u32()
-	if r.err != nil {
-		return nil, r.err
+	r := wire.NewReader(b, ErrEncoding)
+	c := &Committee{Epoch: r.U32()}
+	ns := r.U32()
+	nm := r.U32()
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if ns == 0 || ns > 65535 {
 		return nil, fmt.Errorf("%w: %d shards", ErrBadCommittee, ns)
@@ -91,49 +91,49 @@ func DecodeCommittee(b []byte) (*Committee, error) {
 	c.NShards = int(ns)
 	// A member takes at least 32+48+2+2+4 bytes.
 	const minMember = 88
-	if nm > MaxMembers || int(nm) > r.left()/minMember {
-		return nil, fmt.Errorf("%w: %d members in %d bytes", ErrEncoding, nm, r.left())
+	if nm > MaxMembers || int(nm) > r.Len()/minMember {
+		return nil, fmt.Errorf("%w: %d members in %d bytes", ErrEncoding, nm, r.Len())
 	}
 	c.Members = make([]Member, nm)
 	for i := range c.Members {
 		m := &c.Members[i]
-		copy(m.Node[:], r.bytes(32))
-		copy(m.BLSKey[:], r.bytes(bls.PublicKeySize))
-		pl := int(r.u16())
+		r.Fixed(m.Node[:])
+		r.Fixed(m.BLSKey[:])
+		pl := int(r.U16())
 		if pl > MaxPeerIDLen {
 			return nil, fmt.Errorf("%w: peer ID of %d bytes", ErrEncoding, pl)
 		}
-		m.PeerID = string(r.bytes(pl))
-		na := int(r.u16())
-		if na > MaxAddrs || na > r.left()/2 {
+		m.PeerID = string(r.Take(pl))
+		na := int(r.U16())
+		if na > MaxAddrs || na > r.Len()/2 {
 			return nil, fmt.Errorf("%w: %d addresses", ErrEncoding, na)
 		}
 		if na > 0 {
 			m.Addrs = make([]string, na)
 			for j := range m.Addrs {
-				al := int(r.u16())
+				al := int(r.U16())
 				if al > MaxAddrLen {
 					return nil, fmt.Errorf("%w: address of %d bytes", ErrEncoding, al)
 				}
-				m.Addrs[j] = string(r.bytes(al))
+				m.Addrs[j] = string(r.Take(al))
 			}
 		}
-		nsh := r.u32()
-		if r.err != nil {
-			return nil, r.err
+		nsh := r.U32()
+		if err := r.Err(); err != nil {
+			return nil, err
 		}
-		if nsh > ns || int(nsh) > r.left()/2 {
+		if nsh > ns || int(nsh) > r.Len()/2 {
 			return nil, fmt.Errorf("%w: %d shards for one member", ErrEncoding, nsh)
 		}
 		m.Shards = make([]uint16, nsh)
 		for j := range m.Shards {
-			m.Shards[j] = r.u16()
+			m.Shards[j] = r.U16()
 		}
-		if r.err != nil {
-			return nil, r.err
+		if err := r.Err(); err != nil {
+			return nil, err
 		}
 	}
-	if err := r.done(); err != nil {
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	if err := c.Index(); err != nil {
@@ -160,83 +160,35 @@ func (cert *Certificate) MarshalBinary() ([]byte, error) { return cert.AppendBin
 // DecodeCertificate parses a certificate from untrusted bytes. It checks shape only;
 // Committee.VerifyCertificate checks the bitmap against a committee and the signature.
 func DecodeCertificate(b []byte) (*Certificate, error) {
-	r := reader{b: b}
+	r := wire.NewReader(b, ErrEncoding)
 	cert, err := readCertificate(&r)
 	if err != nil {
 		return nil, err
 	}
-	return cert, r.done()
+	return cert, r.End()
 }
 
 // ReadCertificate parses a certificate from the front of b and returns the rest, for
 // messages that embed one.
 func ReadCertificate(b []byte) (*Certificate, []byte, error) {
-	r := reader{b: b}
+	r := wire.NewReader(b, ErrEncoding)
 	cert, err := readCertificate(&r)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cert, r.b[r.off:], nil
+	return cert, r.Rest(), nil
 }
 
-func readCertificate(r *reader) (*Certificate, error) {
-	cert := &Certificate{Epoch: r.u32()}
-	n := r.u32()
-	if r.err != nil {
-		return nil, r.err
+func readCertificate(r *wire.Reader) (*Certificate, error) {
+	cert := &Certificate{Epoch: r.U32()}
+	n := r.U32()
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
-	if n > (MaxMembers+7)/8 || int(n) > r.left() {
+	if n > (MaxMembers+7)/8 || int(n) > r.Len() {
 		return nil, fmt.Errorf("%w: bitmap of %d bytes", ErrEncoding, n)
 	}
-	cert.Signers = append([]byte(nil), r.bytes(int(n))...)
-	copy(cert.Signature[:], r.bytes(bls.SignatureSize))
-	return cert, r.err
-}
-
-// reader is a bounds-checked little-endian cursor; the first short read sets err and every
-// later read returns zeros, so decoders check err once per record.
-type reader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (r *reader) left() int { return len(r.b) - r.off }
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n < 0 || n > r.left() {
-		if r.err == nil {
-			r.err = fmt.Errorf("%w: truncated", ErrEncoding)
-		}
-		return make([]byte, 0)
-	}
-	out := r.b[r.off : r.off+n]
-	r.off += n
-	return out
-}
-
-func (r *reader) u16() uint16 {
-	b := r.bytes(2)
-	if len(b) < 2 {
-		return 0
-	}
-	return binary.LittleEndian.Uint16(b)
-}
-
-func (r *reader) u32() uint32 {
-	b := r.bytes(4)
-	if len(b) < 4 {
-		return 0
-	}
-	return binary.LittleEndian.Uint32(b)
-}
-
-func (r *reader) done() error {
-	if r.err != nil {
-		return r.err
-	}
-	if r.left() != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrEncoding, r.left())
-	}
-	return nil
+	cert.Signers = append([]byte(nil), r.Take(int(n))...)
+	r.Fixed(cert.Signature[:])
+	return cert, r.Err()
 }

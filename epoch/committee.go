@@ -7,11 +7,16 @@ import (
 	"sync"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"golang.org/x/crypto/blake2b"
 )
 
 // NodeID names a storage node in the ledger's node registry: Blake2b-256 of its BLS public
 // key, fixed at registration.
 type NodeID [32]byte
+
+// NodeIDOf is the registry's node ID for a BLS key: Blake2b-256 of the compressed public
+// key (DESIGN.md §3). It is the one definition; the ledger, the nodes and the clients use it.
+func NodeIDOf(pk bls.PublicKey) NodeID { return blake2b.Sum256(pk[:]) }
 
 // Member is one storage node of a committee with the shards it holds in that epoch.
 type Member struct {

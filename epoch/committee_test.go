@@ -253,7 +253,7 @@ func TestCertBuilder(t *testing.T) {
 		t.Fatalf("empty builder: %v", err)
 	}
 	stranger := epochtest.Key(99, 0)
-	if _, err := b.Add(epochtest.NodeIDOf(stranger.PublicKey()), stranger.Sign(msg)); !errors.Is(err, epoch.ErrNotMember) {
+	if _, err := b.Add(epoch.NodeIDOf(stranger.PublicKey()), stranger.Sign(msg)); !errors.Is(err, epoch.ErrNotMember) {
 		t.Fatalf("non-member: %v", err)
 	}
 	if _, err := b.Add(c.Members[0].Node, keys[1].Sign(msg)); err == nil {

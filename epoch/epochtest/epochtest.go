@@ -10,7 +10,6 @@ import (
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"golang.org/x/crypto/blake2b"
 )
 
 // Key returns the deterministic BLS key number i of seed.
@@ -26,9 +25,6 @@ func Key(seed uint64, i int) *bls.SecretKey {
 	return k
 }
 
-// NodeIDOf is the registry's node ID for a BLS key: Blake2b-256 of the compressed key.
-func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return blake2b.Sum256(pk[:]) }
-
 // Committee builds an Indexed committee of len(weights) members for epoch e, where member
 // keys come from Key(seed, i) and the member with key i holds weights[i] shards. Members are
 // ordered by NodeID as Committee requires; keys[j] is the secret key of Members[j]. Shards are
@@ -42,7 +38,7 @@ func Committee(e uint32, weights []int, seed uint64) (*epoch.Committee, []*bls.S
 	ms := make([]mk, len(weights))
 	for i, w := range weights {
 		k := Key(seed, i)
-		ms[i] = mk{m: epoch.Member{Node: NodeIDOf(k.PublicKey()), BLSKey: k.PublicKey(), PeerID: fmt.Sprintf("peer-%d", i)}, k: k, w: w}
+		ms[i] = mk{m: epoch.Member{Node: epoch.NodeIDOf(k.PublicKey()), BLSKey: k.PublicKey(), PeerID: fmt.Sprintf("peer-%d", i)}, k: k, w: w}
 	}
 	sort.Slice(ms, func(a, b int) bool {
 		x, y := ms[a].m.Node, ms[b].m.Node

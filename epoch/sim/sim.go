@@ -217,12 +217,12 @@ func (s *simulator) setup() error {
 	// keys[j] belongs to c0.Members[j]; map validator numbers to nodes via their key.
 	keyOf := map[epoch.NodeID]int{}
 	for j, k := range keys {
-		keyOf[epochtest.NodeIDOf(k.PublicKey())] = j
+		keyOf[epoch.NodeIDOf(k.PublicKey())] = j
 	}
 	s.nodes = make([]*node, n)
 	for i := 0; i < n; i++ {
 		k := epochtest.Key(o.Seed, i)
-		id := epochtest.NodeIDOf(k.PublicKey())
+		id := epoch.NodeIDOf(k.PublicKey())
 		nd := &node{id: id, byz: byz[i], log: map[uint64]*tendermint.Decision{}, syncSent: map[uint64]bool{}}
 		if o.ClockSkew > 0 {
 			nd.skew = s.rng.Int64N(2*o.ClockSkew+1) - o.ClockSkew

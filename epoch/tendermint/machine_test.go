@@ -384,7 +384,7 @@ func TestDecisionCatchUpAndFollower(t *testing.T) {
 
 	// A follower (not in the committee) accepts it.
 	stranger := epochtest.Key(1000, 0)
-	f, err := tendermint.New(tendermint.Config{Network: testNet, Self: epochtest.NodeIDOf(stranger.PublicKey()), Signer: tendermint.FakeSigner{PK: stranger.PublicKey()}, Scheme: tendermint.FakeScheme{}, App: &testApp{}})
+	f, err := tendermint.New(tendermint.Config{Network: testNet, Self: epoch.NodeIDOf(stranger.PublicKey()), Signer: tendermint.FakeSigner{PK: stranger.PublicKey()}, Scheme: tendermint.FakeScheme{}, App: &testApp{}})
 	if err != nil {
 		t.Fatal(err)
 	}

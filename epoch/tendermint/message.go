@@ -2,11 +2,11 @@ package tendermint
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/wire"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -134,8 +134,9 @@ const (
 	tagDecision  = 4
 )
 
-// ErrMalformed reports bytes or fields that are not a well-formed message.
-var ErrMalformed = errors.New("tendermint: malformed message")
+// ErrMalformed reports bytes or fields that are not a well-formed message. It is a member of
+// wire.ErrMalformed's family.
+var ErrMalformed = wire.Malformed("tendermint: malformed message")
 
 // Encode returns the wire form of m: a tag byte, then little-endian fields. Proposal: height
 // u64, round u32, valid_round u32, proposer u32, value (u32 length + bytes), signature[96].
@@ -190,90 +191,61 @@ func Decode(b []byte, maxValue int) (Message, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrMalformed)
 	}
-	r := cursor{b: b[1:]}
+	r := wire.NewReader(b[1:], ErrMalformed)
 	var m Message
 	switch b[0] {
 	case tagProposal:
-		p := &Proposal{Height: r.u64(), Round: int32(r.u32()), ValidRound: int32(r.u32()), Proposer: r.u32()}
-		p.Value = r.value(maxValue)
-		copy(p.Signature[:], r.take(bls.SignatureSize))
+		p := &Proposal{Height: r.U64(), Round: int32(r.U32()), ValidRound: int32(r.U32()), Proposer: r.U32()}
+		p.Value = readValue(&r, maxValue)
+		r.Fixed(p.Signature[:])
 		m = p
 	case tagPrevote, tagPrecommit:
-		v := &Vote{Type: Prevote, Height: r.u64(), Round: int32(r.u32())}
+		v := &Vote{Type: Prevote, Height: r.U64(), Round: int32(r.U32())}
 		if b[0] == tagPrecommit {
 			v.Type = Precommit
 		}
-		copy(v.Value[:], r.take(32))
-		v.Validator = r.u32()
-		copy(v.Signature[:], r.take(bls.SignatureSize))
+		r.Fixed(v.Value[:])
+		v.Validator = r.U32()
+		r.Fixed(v.Signature[:])
 		m = v
 	case tagDecision:
-		d := &Decision{Height: r.u64()}
-		d.Value = r.value(maxValue)
-		d.Commit.Round = int32(r.u32())
-		if r.err == nil {
-			cert, rest, err := epoch.ReadCertificate(r.b[r.off:])
+		d := &Decision{Height: r.U64()}
+		d.Value = readValue(&r, maxValue)
+		d.Commit.Round = int32(r.U32())
+		if r.Err() == nil {
+			cert, rest, err := epoch.ReadCertificate(r.Rest())
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
 			d.Commit.Cert = *cert
-			r.off = len(r.b) - len(rest)
+			if len(rest) != 0 {
+				return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
+			}
 		}
 		m = d
 	default:
 		return nil, fmt.Errorf("%w: tag %d", ErrMalformed, b[0])
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if r.off != len(r.b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b)-r.off)
+	if err := r.End(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-type cursor struct {
-	b   []byte
-	off int
-	err error
-}
+// readValue reads a value: u32 length + bytes, at most maxValue (see valueOf).
+func readValue(r *wire.Reader, maxValue int) []byte { return valueOf(r, r.U32(), maxValue) }
 
-func (c *cursor) take(n int) []byte {
-	if c.err != nil || n < 0 || n > len(c.b)-c.off {
-		if c.err == nil {
-			c.err = fmt.Errorf("%w: truncated", ErrMalformed)
-		}
-		return nil
-	}
-	out := c.b[c.off : c.off+n]
-	c.off += n
-	return out
-}
-
-func (c *cursor) u32() uint32 {
-	if b := c.take(4); b != nil {
-		return binary.LittleEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (c *cursor) u64() uint64 {
-	if b := c.take(8); b != nil {
-		return binary.LittleEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (c *cursor) value(maxValue int) []byte {
-	n := c.u32()
-	if c.err != nil {
+// valueOf reads a value of n bytes, refusing n over maxValue before taking anything, and
+// copies it, so a message never aliases the buffer it came from; an empty value is non-nil.
+func valueOf(r *wire.Reader, n uint32, maxValue int) []byte {
+	if r.Err() != nil {
 		return nil
 	}
 	if int64(n) > int64(maxValue) {
-		c.err = fmt.Errorf("%w: value of %d bytes exceeds %d", ErrMalformed, n, maxValue)
+		r.Failf("value of %d bytes exceeds %d", n, maxValue)
 		return nil
 	}
-	v := c.take(int(n))
+	v := r.Take(int(n))
 	if v == nil {
 		return nil
 	}

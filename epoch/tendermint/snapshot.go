@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // Snapshot is what a validator must not forget when it restarts in the middle of a height,
@@ -165,24 +166,24 @@ func appendOptional(b, v []byte) []byte {
 // DecodeSnapshot parses a snapshot written by MarshalBinary; values longer than maxValue are
 // rejected. A snapshot is local, trusted-ish data, but a corrupt one must still fail cleanly.
 func DecodeSnapshot(b []byte, maxValue int) (*Snapshot, error) {
-	c := cursor{b: b}
-	s := &Snapshot{Height: c.u64(), Round: int32(c.u32()), LockedRound: int32(c.u32())}
-	s.LockedValue = c.optional(maxValue)
-	s.ValidRound = int32(c.u32())
-	s.ValidValue = c.optional(maxValue)
-	n := c.u32()
-	if c.err != nil {
-		return nil, c.err
+	r := wire.NewReader(b, ErrMalformed)
+	s := &Snapshot{Height: r.U64(), Round: int32(r.U32()), LockedRound: int32(r.U32())}
+	s.LockedValue = readOptional(&r, maxValue)
+	s.ValidRound = int32(r.U32())
+	s.ValidValue = readOptional(&r, maxValue)
+	n := r.U32()
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	// A message takes at least 4 bytes of length prefix.
-	if int64(n) > int64(len(b)-c.off)/4 {
+	if int64(n) > int64(r.Len())/4 {
 		return nil, fmt.Errorf("%w: %d messages", ErrMalformed, n)
 	}
 	for i := uint32(0); i < n; i++ {
-		l := c.u32()
-		raw := c.take(int(l))
-		if c.err != nil {
-			return nil, c.err
+		l := r.U32()
+		raw := r.Take(int(l))
+		if err := r.Err(); err != nil {
+			return nil, err
 		}
 		msg, err := Decode(raw, maxValue)
 		if err != nil {
@@ -190,21 +191,18 @@ func DecodeSnapshot(b []byte, maxValue int) (*Snapshot, error) {
 		}
 		s.Own = append(s.Own, msg)
 	}
-	if c.off != len(b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b)-c.off)
+	if err := r.End(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-func (c *cursor) optional(maxValue int) []byte {
-	peek := c.u32()
-	if c.err != nil || peek == 0xffffffff {
+// readOptional reads appendOptional's form: nil for the 0xffffffff marker, else a value as
+// readValue reads it (non-nil, possibly empty).
+func readOptional(r *wire.Reader, maxValue int) []byte {
+	n := r.U32()
+	if n == 0xffffffff {
 		return nil
 	}
-	c.off -= 4
-	v := c.value(maxValue)
-	if v == nil && c.err == nil {
-		v = []byte{}
-	}
-	return v
+	return valueOf(r, n, maxValue)
 }
