@@ -115,6 +115,7 @@ func (s *State) balance(a Address) uint64 {
 // which fits in uint64 (checked at genesis) and is conserved.
 func (s *State) credit(a Address, v uint64) { s.account(a).Balance += v }
 
+// units is the number of billing units (BillingUnit, 1 MiB) that size bytes take, rounded up.
 func units(size uint64) uint64 {
 	u := size / BillingUnit
 	if size%BillingUnit != 0 {
@@ -123,19 +124,50 @@ func units(size uint64) uint64 {
 	return u
 }
 
+// mul is a × b and whether it did not overflow.
 func mul(a, b uint64) (uint64, bool) {
 	hi, lo := bits.Mul64(a, b)
 	return lo, hi == 0
 }
 
-// storageCost is price × units(size) per epoch and in total over epochs (PROTOCOL.md §6).
-func (s *State) storageCost(size uint64, epochs uint32) (perEpoch, total uint64, ok bool) {
-	perEpoch, ok = mul(s.prices.Storage, units(size))
+// reservationCost is what ReserveStorage of size bytes for epochs epochs charges at prices:
+// storage price × units(size) per epoch, and that times epochs in total (PROTOCOL.md §6).
+// ok is false on overflow.
+func reservationCost(prices Prices, size uint64, epochs uint32) (perEpoch, total uint64, ok bool) {
+	perEpoch, ok = mul(prices.Storage, units(size))
 	if !ok {
 		return 0, 0, false
 	}
 	total, ok = mul(perEpoch, uint64(epochs))
 	return perEpoch, total, ok
+}
+
+// writeFee is what RegisterBlob charges for a blob of encodedLen encoded bytes at prices:
+// write price × units(encodedLen). ok is false on overflow.
+func writeFee(prices Prices, encodedLen uint64) (uint64, bool) {
+	return mul(prices.Write, units(encodedLen))
+}
+
+// StorageCost is what storing a blob of encodedLen encoded bytes for epochs epochs costs a
+// client at prices: the reservation of encodedLen bytes for those epochs (storage price ×
+// 1 MiB units × epochs) plus the write fee of registering it (write price × units), exactly
+// what a ReserveStorage and a RegisterBlob of that size charge (PROTOCOL.md §6). ok is
+// false when the cost does not fit in a uint64.
+func StorageCost(prices Prices, encodedLen uint64, epochs uint32) (cost uint64, ok bool) {
+	_, reserve, ok := reservationCost(prices, encodedLen, epochs)
+	if !ok {
+		return 0, false
+	}
+	fee, ok := writeFee(prices, encodedLen)
+	if !ok || reserve+fee < reserve {
+		return 0, false
+	}
+	return reserve + fee, true
+}
+
+// storageCost is reservationCost at the current prices.
+func (s *State) storageCost(size uint64, epochs uint32) (perEpoch, total uint64, ok bool) {
+	return reservationCost(s.prices, size, epochs)
 }
 
 // checkCapacity reports whether size more bytes fit in every epoch of [from, to).

@@ -105,7 +105,7 @@ func (s *State) registerBlob(c *txCtx, op *RegisterBlob) Receipt {
 	if enc > st.Size {
 		return reject(CodeInvalidArgument, "encoded size %d > storage %d", enc, st.Size)
 	}
-	fee, ok := mul(s.prices.Write, units(enc))
+	fee, ok := writeFee(s.prices, enc)
 	if !ok {
 		return reject(CodeOverflow, "write fee overflows")
 	}

@@ -11,7 +11,7 @@ func (s *State) registerNode(c *txCtx, op *RegisterNode) Receipt {
 	if err := validateInfo(&op.Info); err != nil {
 		return reject(CodeInvalidArgument, "%v", err)
 	}
-	id := NodeIDOf(op.BLSKey)
+	id := epoch.NodeIDOf(op.BLSKey)
 	if _, dup := s.nodes[id]; dup {
 		return reject(CodeAlreadyDone, "node already registered")
 	}

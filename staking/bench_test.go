@@ -57,7 +57,7 @@ func newBenchNet(b *testing.B) *benchNet {
 	keys := map[epoch.NodeID]*bls.SecretKey{}
 	for i := 0; i < nodes; i++ {
 		k := epochtest.Key(42, i)
-		keys[staking.NodeIDOf(k.PublicKey())] = k
+		keys[epoch.NodeIDOf(k.PublicKey())] = k
 		g.Nodes = append(g.Nodes, staking.GenesisNode{BLSKey: k.PublicKey(), PoP: k.ProvePossession(), Stake: 1000})
 	}
 	s, err := staking.NewState(g)

@@ -53,22 +53,22 @@ func (cp *Checkpoint) Hash() [32]byte { return blake2b.Sum256(cp.Encode()) }
 
 // DecodeCheckpoint parses a canonical checkpoint encoding strictly.
 func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
-	d := &decoder{b: b}
+	d := newDecoder(b)
 	cp := new(Checkpoint)
-	d.fixed(cp.Network[:])
-	cp.Height = d.u64()
-	cp.Epoch = d.u32()
-	cp.Time = d.i64()
-	d.fixed(cp.PrevHash[:])
-	n := d.count(MaxTxsPerCP, 4)
+	d.Fixed(cp.Network[:])
+	cp.Height = d.U64()
+	cp.Epoch = d.U32()
+	cp.Time = int64(d.U64())
+	d.Fixed(cp.PrevHash[:])
+	n := readCount(d, MaxTxsPerCP, 4)
 	if n > 0 {
 		cp.Txs = make([][]byte, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		cp.Txs[i] = d.bytes(MaxTxSize)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		cp.Txs[i] = readBytes(d, MaxTxSize)
 	}
-	d.fixed(cp.StateRoot[:])
-	if err := d.done(); err != nil {
+	d.Fixed(cp.StateRoot[:])
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return cp, nil

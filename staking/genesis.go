@@ -10,6 +10,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // ErrBadGenesis is wrapped by every genesis validation failure.
@@ -80,49 +81,51 @@ const (
 // DecodeGenesis parses a canonical genesis encoding strictly. It does not validate it;
 // NewState does.
 func DecodeGenesis(b []byte) (*Genesis, error) {
-	d := &decoder{b: b}
+	d := newDecoder(b)
 	g := new(Genesis)
-	g.Network = d.str(MaxNetworkName)
-	g.NShards = int(d.u32())
-	g.EpochDuration = d.i64()
-	g.GenesisTime = d.i64()
+	g.Network = readStr(d, MaxNetworkName)
+	g.NShards = int(d.U32())
+	g.EpochDuration = int64(d.U64())
+	g.GenesisTime = int64(d.U64())
 	g.Prices = decodePrices(d)
-	d.fixed(g.Faucet.Address[:])
-	g.Faucet.Balance = d.u64()
-	if n := d.count(MaxGenesisAccounts, 40); n > 0 {
+	d.Fixed(g.Faucet.Address[:])
+	g.Faucet.Balance = d.U64()
+	if n := readCount(d, MaxGenesisAccounts, 40); n > 0 {
 		g.Accounts = make([]GenesisAccount, n)
 		for i := range g.Accounts {
-			d.fixed(g.Accounts[i].Address[:])
-			g.Accounts[i].Balance = d.u64()
+			d.Fixed(g.Accounts[i].Address[:])
+			g.Accounts[i].Balance = d.U64()
 		}
 	}
-	if n := d.count(MaxGenesisNodes, 32+48+96+8); n > 0 {
+	if n := readCount(d, MaxGenesisNodes, 32+48+96+8); n > 0 {
 		g.Nodes = make([]GenesisNode, n)
 		for i := range g.Nodes {
 			nd := &g.Nodes[i]
-			d.fixed(nd.Operator[:])
-			d.fixed(nd.BLSKey[:])
-			d.fixed(nd.PoP[:])
+			d.Fixed(nd.Operator[:])
+			d.Fixed(nd.BLSKey[:])
+			d.Fixed(nd.PoP[:])
 			nd.Info.decode(d)
-			nd.Stake = d.u64()
+			nd.Stake = d.U64()
 		}
 	}
-	if err := d.done(); err != nil {
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
 
 func encodePrices(e *encoder, p Prices) { e.u64(p.Storage); e.u64(p.Write); e.u64(p.Capacity) }
-func decodePrices(d *decoder) Prices {
-	return Prices{Storage: d.u64(), Write: d.u64(), Capacity: d.u64()}
+func decodePrices(d *wire.Reader) Prices {
+	return Prices{Storage: d.U64(), Write: d.U64(), Capacity: d.U64()}
 }
 
 // NetworkID is Blake2b-256 of the canonical genesis encoding.
 func (g *Genesis) NetworkID() epoch.NetworkID { return epoch.NetworkID(blake2b.Sum256(g.Encode())) }
 
 // NodeIDOf is the node ID of a BLS key: Blake2b-256 of the compressed public key.
-func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return epoch.NodeID(blake2b.Sum256(pk[:])) }
+//
+// Deprecated: use epoch.NodeIDOf.
+func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return epoch.NodeIDOf(pk) }
 
 func validateInfo(in *NodeInfo) error {
 	if len(in.PeerID) > MaxPeerIDLen || len(in.Addrs) > MaxAddrs {
@@ -187,7 +190,7 @@ func NewState(g *Genesis) (*State, error) {
 		if err := validateInfo(&gn.Info); err != nil {
 			return nil, fmt.Errorf("%w: node %d: %v", ErrBadGenesis, i, err)
 		}
-		id := NodeIDOf(gn.BLSKey)
+		id := epoch.NodeIDOf(gn.BLSKey)
 		if _, dup := s.nodes[id]; dup {
 			return nil, fmt.Errorf("%w: duplicate node key", ErrBadGenesis)
 		}

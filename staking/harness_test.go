@@ -63,12 +63,12 @@ func (n *tnet) nodeKey(name string) *bls.SecretKey {
 		k = epochtest.Key(n.seed, n.nextKey)
 		n.nextKey++
 		n.nodes[name] = k
-		n.nodeIDs[staking.NodeIDOf(k.PublicKey())] = name
+		n.nodeIDs[epoch.NodeIDOf(k.PublicKey())] = name
 	}
 	return k
 }
 
-func (n *tnet) nodeID(name string) epoch.NodeID { return staking.NodeIDOf(n.nodeKey(name).PublicKey()) }
+func (n *tnet) nodeID(name string) epoch.NodeID { return epoch.NodeIDOf(n.nodeKey(name).PublicKey()) }
 
 func (n *tnet) nodeName(id epoch.NodeID) string {
 	if s, ok := n.nodeIDs[id]; ok {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // snapshotMagic starts every snapshot; the last byte is the format version.
@@ -170,51 +171,51 @@ func (s *State) encodeBody(e *encoder) {
 
 const maxCount = math.MaxInt32
 
-func decodeCommittee(d *decoder) *epoch.Committee {
-	c := &epoch.Committee{Epoch: d.u32(), NShards: int(d.u32())}
-	n := d.count(codec.MaxShards, 32+48+12)
+func decodeCommittee(d *wire.Reader) *epoch.Committee {
+	c := &epoch.Committee{Epoch: d.U32(), NShards: int(d.U32())}
+	n := readCount(d, codec.MaxShards, 32+48+12)
 	if n > 0 {
 		c.Members = make([]epoch.Member, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		m := &c.Members[i]
-		d.fixed(m.Node[:])
-		d.fixed(m.BLSKey[:])
-		m.PeerID = d.str(MaxPeerIDLen)
-		m.Addrs = d.strs(MaxAddrs, MaxAddrLen)
-		k := d.count(codec.MaxShards, 2)
+		d.Fixed(m.Node[:])
+		d.Fixed(m.BLSKey[:])
+		m.PeerID = readStr(d, MaxPeerIDLen)
+		m.Addrs = readStrs(d, MaxAddrs, MaxAddrLen)
+		k := readCount(d, codec.MaxShards, 2)
 		if k > 0 {
 			m.Shards = make([]uint16, k)
 		}
-		for j := 0; j < k && d.err == nil; j++ {
-			m.Shards[j] = d.u16()
+		for j := 0; j < k && d.Err() == nil; j++ {
+			m.Shards[j] = d.U16()
 		}
 	}
-	if d.err == nil {
+	if d.Err() == nil {
 		if err := c.Index(); err != nil {
-			d.fail("committee: %v", err)
+			d.Failf("committee: %v", err)
 		}
 	}
 	return c
 }
 
-func decodeStorage(d *decoder, st *Storage) {
-	d.fixed(st.ID[:])
-	d.fixed(st.Owner[:])
-	st.Start = d.u32()
-	st.End = d.u32()
-	st.Size = d.u64()
+func decodeStorage(d *wire.Reader, st *Storage) {
+	d.Fixed(st.ID[:])
+	d.Fixed(st.Owner[:])
+	st.Start = d.U32()
+	st.End = d.U32()
+	st.Size = d.U64()
 }
 
 // ascending checks strict key order as entries are read, so a snapshot is canonical.
 type ascending struct {
 	prev []byte
-	d    *decoder
+	d    *wire.Reader
 }
 
 func (a *ascending) next(k []byte) {
 	if a.prev != nil && bytes.Compare(a.prev, k) >= 0 {
-		a.d.fail("keys not strictly ascending")
+		a.d.Failf("keys not strictly ascending")
 	}
 	a.prev = append(a.prev[:0], k...)
 }
@@ -223,63 +224,63 @@ func (a *ascending) next(k []byte) {
 // cross-references the state machine relies on (committees index, stakes and committee
 // members name registered nodes).
 func Restore(b []byte) (*State, error) {
-	d := &decoder{b: b}
-	if !bytes.Equal(d.take(len(snapshotMagic)), snapshotMagic) {
+	d := newDecoder(b)
+	if !bytes.Equal(d.Take(len(snapshotMagic)), snapshotMagic) {
 		return nil, fmt.Errorf("%w: not a state snapshot", ErrDecode)
 	}
 	s := newEmptyState()
-	s.height = d.u64()
-	d.fixed(s.lastHash[:])
-	d.fixed(s.network[:])
-	s.cfg.NShards = int(d.u32())
-	s.cfg.EpochDuration = d.i64()
-	s.cfg.GenesisTime = d.i64()
-	s.time = d.i64()
-	s.ep = d.u32()
+	s.height = d.U64()
+	d.Fixed(s.lastHash[:])
+	d.Fixed(s.network[:])
+	s.cfg.NShards = int(d.U32())
+	s.cfg.EpochDuration = int64(d.U64())
+	s.cfg.GenesisTime = int64(d.U64())
+	s.time = int64(d.U64())
+	s.ep = d.U32()
 	if _, err := codec.NewParams(s.cfg.NShards); err != nil || s.cfg.EpochDuration < 2 {
-		d.fail("bad config")
+		d.Failf("bad config")
 	}
 	s.committee = decodeCommittee(d)
-	if d.boolean() {
+	if d.Bool() {
 		s.next = decodeCommittee(d)
 	}
 	s.prices = decodePrices(d)
 	s.nextPrice = decodePrices(d)
 
 	asc := &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 48); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 48); i < n && d.Err() == nil; i++ {
 		var a Address
-		d.fixed(a[:])
+		d.Fixed(a[:])
 		asc.next(a[:])
-		s.accounts[a] = &Account{Balance: d.u64(), Nonce: d.u64()}
+		s.accounts[a] = &Account{Balance: d.U64(), Nonce: d.U64()}
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 80); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 80); i < n && d.Err() == nil; i++ {
 		st := new(Storage)
 		decodeStorage(d, st)
 		asc.next(st.ID[:])
 		s.storage[st.ID] = st
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 200); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 200); i < n && d.Err() == nil; i++ {
 		b := new(Blob)
-		d.fixed(b.ID[:])
+		d.Fixed(b.ID[:])
 		asc.next(b.ID[:])
-		d.fixed(b.Owner[:])
-		d.fixed(b.BlobID[:])
-		d.fixed(b.Root[:])
-		b.Length = d.u64()
-		b.Encoding = d.u8()
-		b.EncodedSize = d.u64()
+		d.Fixed(b.Owner[:])
+		d.Fixed(b.BlobID[:])
+		d.Fixed(b.Root[:])
+		b.Length = d.U64()
+		b.Encoding = d.U8()
+		b.EncodedSize = d.U64()
 		decodeStorage(d, &b.Storage)
-		b.Deletable = d.boolean()
-		b.Registered = d.u32()
-		b.Certified = d.boolean()
-		b.CertEpoch = d.u32()
-		for j, k := 0, d.count(MaxAttributes, 8); j < k && d.err == nil; j++ {
-			a := Attribute{Key: d.str(MaxAttrKeyLen), Value: d.str(MaxAttrValueLen)}
+		b.Deletable = d.Bool()
+		b.Registered = d.U32()
+		b.Certified = d.Bool()
+		b.CertEpoch = d.U32()
+		for j, k := 0, readCount(d, MaxAttributes, 8); j < k && d.Err() == nil; j++ {
+			a := Attribute{Key: readStr(d, MaxAttrKeyLen), Value: readStr(d, MaxAttrValueLen)}
 			if j > 0 && b.Attributes[j-1].Key >= a.Key {
-				d.fail("attributes not ascending")
+				d.Failf("attributes not ascending")
 			}
 			b.Attributes = append(b.Attributes, a)
 		}
@@ -287,73 +288,73 @@ func Restore(b []byte) (*State, error) {
 		s.indexBlob(b)
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 36); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 36); i < n && d.Err() == nil; i++ {
 		var id codec.BlobID
-		d.fixed(id[:])
+		d.Fixed(id[:])
 		asc.next(id[:])
-		s.invalid[id] = d.u32()
+		s.invalid[id] = d.U32()
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 160); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 160); i < n && d.Err() == nil; i++ {
 		nd := new(Node)
-		d.fixed(nd.ID[:])
+		d.Fixed(nd.ID[:])
 		asc.next(nd.ID[:])
-		d.fixed(nd.Operator[:])
-		d.fixed(nd.BLSKey[:])
-		nd.PeerID = d.str(MaxPeerIDLen)
-		nd.Addrs = d.strs(MaxAddrs, MaxAddrLen)
-		nd.Commission = d.u16()
-		nd.NextCommission = d.u16()
-		nd.NextCommissionEpoch = d.u32()
-		nd.StoragePrice = d.u64()
-		nd.WritePrice = d.u64()
-		nd.Capacity = d.u64()
+		d.Fixed(nd.Operator[:])
+		d.Fixed(nd.BLSKey[:])
+		nd.PeerID = readStr(d, MaxPeerIDLen)
+		nd.Addrs = readStrs(d, MaxAddrs, MaxAddrLen)
+		nd.Commission = d.U16()
+		nd.NextCommission = d.U16()
+		nd.NextCommissionEpoch = d.U32()
+		nd.StoragePrice = d.U64()
+		nd.WritePrice = d.U64()
+		nd.Capacity = d.U64()
 		s.nodes[nd.ID] = nd
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 113); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 113); i < n && d.Err() == nil; i++ {
 		st := new(Stake)
-		d.fixed(st.ID[:])
+		d.Fixed(st.ID[:])
 		asc.next(st.ID[:])
-		d.fixed(st.Owner[:])
-		d.fixed(st.Node[:])
-		st.Amount = d.u64()
-		st.Activation = d.u32()
-		st.Withdrawing = d.boolean()
-		st.WithdrawAt = d.u32()
-		if d.err == nil && s.nodes[st.Node] == nil {
-			d.fail("stake for an unknown node")
+		d.Fixed(st.Owner[:])
+		d.Fixed(st.Node[:])
+		st.Amount = d.U64()
+		st.Activation = d.U32()
+		st.Withdrawing = d.Bool()
+		st.WithdrawAt = d.U32()
+		if d.Err() == nil && s.nodes[st.Node] == nil {
+			d.Failf("stake for an unknown node")
 		}
 		s.stakes[st.ID] = st
 	}
 	for _, m := range []map[uint32]uint64{s.income, s.reserved} {
 		var prev uint32
-		for i, n := 0, d.count(maxCount, 12); i < n && d.err == nil; i++ {
-			k := d.u32()
+		for i, n := 0, readCount(d, maxCount, 12); i < n && d.Err() == nil; i++ {
+			k := d.U32()
 			if i > 0 && k <= prev {
-				d.fail("epochs not ascending")
+				d.Failf("epochs not ascending")
 			}
 			prev = k
-			m[k] = d.u64()
+			m[k] = d.U64()
 		}
 	}
-	s.burned = d.u64()
+	s.burned = d.U64()
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 32); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 32); i < n && d.Err() == nil; i++ {
 		var id epoch.NodeID
-		d.fixed(id[:])
+		d.Fixed(id[:])
 		asc.next(id[:])
 		s.syncDone[id] = true
 	}
 	asc = &ascending{d: d}
-	for i, n := 0, d.count(maxCount, 65); i < n && d.err == nil; i++ {
+	for i, n := 0, readCount(d, maxCount, 65); i < n && d.Err() == nil; i++ {
 		var k [2]epoch.NodeID
-		d.fixed(k[0][:])
-		d.fixed(k[1][:])
+		d.Fixed(k[0][:])
+		d.Fixed(k[1][:])
 		asc.next(append(k[0][:], k[1][:]...))
-		s.challenges[k] = d.boolean()
+		s.challenges[k] = d.Bool()
 	}
-	if err := d.done(); err != nil {
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	for _, c := range []*epoch.Committee{s.committee, s.next} {

@@ -7,6 +7,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // Kind is the transaction type byte of the canonical encoding.
@@ -52,7 +53,7 @@ func (k Kind) String() string {
 type Op interface {
 	Kind() Kind
 	encode(e *encoder)
-	decode(d *decoder)
+	decode(d *wire.Reader)
 }
 
 // Transfer moves Amount FROST from the sender to To.
@@ -249,17 +250,17 @@ func (*SyncDone) Kind() Kind { return KindSyncDone }
 // Kind implements Op.
 func (*ChallengeResults) Kind() Kind { return KindChallengeResults }
 
-func (o *Transfer) encode(e *encoder) { e.fixed(o.To[:]); e.u64(o.Amount) }
-func (o *Transfer) decode(d *decoder) { d.fixed(o.To[:]); o.Amount = d.u64() }
+func (o *Transfer) encode(e *encoder)     { e.fixed(o.To[:]); e.u64(o.Amount) }
+func (o *Transfer) decode(d *wire.Reader) { d.Fixed(o.To[:]); o.Amount = d.U64() }
 
-func (o *ReserveStorage) encode(e *encoder) { e.u64(o.Size); e.u32(o.Start); e.u32(o.End) }
-func (o *ReserveStorage) decode(d *decoder) { o.Size = d.u64(); o.Start = d.u32(); o.End = d.u32() }
+func (o *ReserveStorage) encode(e *encoder)     { e.u64(o.Size); e.u32(o.Start); e.u32(o.End) }
+func (o *ReserveStorage) decode(d *wire.Reader) { o.Size = d.U64(); o.Start = d.U32(); o.End = d.U32() }
 
-func (o *SplitStorageEpoch) encode(e *encoder) { e.fixed(o.Storage[:]); e.u32(o.At) }
-func (o *SplitStorageEpoch) decode(d *decoder) { d.fixed(o.Storage[:]); o.At = d.u32() }
+func (o *SplitStorageEpoch) encode(e *encoder)     { e.fixed(o.Storage[:]); e.u32(o.At) }
+func (o *SplitStorageEpoch) decode(d *wire.Reader) { d.Fixed(o.Storage[:]); o.At = d.U32() }
 
-func (o *SplitStorageSize) encode(e *encoder) { e.fixed(o.Storage[:]); e.u64(o.Take) }
-func (o *SplitStorageSize) decode(d *decoder) { d.fixed(o.Storage[:]); o.Take = d.u64() }
+func (o *SplitStorageSize) encode(e *encoder)     { e.fixed(o.Storage[:]); e.u64(o.Take) }
+func (o *SplitStorageSize) decode(d *wire.Reader) { d.Fixed(o.Storage[:]); o.Take = d.U64() }
 
 func (o *RegisterBlob) encode(e *encoder) {
 	e.fixed(o.Storage[:])
@@ -270,13 +271,13 @@ func (o *RegisterBlob) encode(e *encoder) {
 	e.boolean(o.Deletable)
 }
 
-func (o *RegisterBlob) decode(d *decoder) {
-	d.fixed(o.Storage[:])
-	d.fixed(o.BlobID[:])
-	d.fixed(o.Root[:])
-	o.Length = d.u64()
-	o.Encoding = d.u8()
-	o.Deletable = d.boolean()
+func (o *RegisterBlob) decode(d *wire.Reader) {
+	d.Fixed(o.Storage[:])
+	d.Fixed(o.BlobID[:])
+	d.Fixed(o.Root[:])
+	o.Length = d.U64()
+	o.Encoding = d.U8()
+	o.Deletable = d.Bool()
 }
 
 func encodeCert(e *encoder, c *epoch.Certificate) {
@@ -288,10 +289,10 @@ func encodeCert(e *encoder, c *epoch.Certificate) {
 // maxSignerBytes caps a certificate bitmap: one bit per member, at most one member per shard.
 const maxSignerBytes = (codec.MaxShards + 7) / 8
 
-func decodeCert(d *decoder, c *epoch.Certificate) {
-	c.Epoch = d.u32()
-	c.Signers = d.bytes(maxSignerBytes)
-	d.fixed(c.Signature[:])
+func decodeCert(d *wire.Reader, c *epoch.Certificate) {
+	c.Epoch = d.U32()
+	c.Signers = readBytes(d, maxSignerBytes)
+	d.Fixed(c.Signature[:])
 }
 
 func (o *CertifyBlob) encode(e *encoder) {
@@ -301,31 +302,34 @@ func (o *CertifyBlob) encode(e *encoder) {
 	encodeCert(e, &o.Cert)
 }
 
-func (o *CertifyBlob) decode(d *decoder) {
-	d.fixed(o.Blob[:])
-	d.fixed(o.BlobID[:])
-	o.Deletable = d.boolean()
+func (o *CertifyBlob) decode(d *wire.Reader) {
+	d.Fixed(o.Blob[:])
+	d.Fixed(o.BlobID[:])
+	o.Deletable = d.Bool()
 	decodeCert(d, &o.Cert)
 }
 
-func (o *InvalidateBlob) encode(e *encoder) { e.fixed(o.BlobID[:]); encodeCert(e, &o.Cert) }
-func (o *InvalidateBlob) decode(d *decoder) { d.fixed(o.BlobID[:]); decodeCert(d, &o.Cert) }
+func (o *InvalidateBlob) encode(e *encoder)     { e.fixed(o.BlobID[:]); encodeCert(e, &o.Cert) }
+func (o *InvalidateBlob) decode(d *wire.Reader) { d.Fixed(o.BlobID[:]); decodeCert(d, &o.Cert) }
 
-func (o *DeleteBlob) encode(e *encoder) { e.fixed(o.Blob[:]) }
-func (o *DeleteBlob) decode(d *decoder) { d.fixed(o.Blob[:]) }
+func (o *DeleteBlob) encode(e *encoder)     { e.fixed(o.Blob[:]) }
+func (o *DeleteBlob) decode(d *wire.Reader) { d.Fixed(o.Blob[:]) }
 
-func (o *ExtendBlob) encode(e *encoder) { e.fixed(o.Blob[:]); e.u32(o.End) }
-func (o *ExtendBlob) decode(d *decoder) { d.fixed(o.Blob[:]); o.End = d.u32() }
+func (o *ExtendBlob) encode(e *encoder)     { e.fixed(o.Blob[:]); e.u32(o.End) }
+func (o *ExtendBlob) decode(d *wire.Reader) { d.Fixed(o.Blob[:]); o.End = d.U32() }
 
 func (o *SetAttribute) encode(e *encoder) { e.fixed(o.Blob[:]); e.str(o.Key); e.str(o.Value) }
-func (o *SetAttribute) decode(d *decoder) {
-	d.fixed(o.Blob[:])
-	o.Key = d.str(MaxAttrKeyLen)
-	o.Value = d.str(MaxAttrValueLen)
+func (o *SetAttribute) decode(d *wire.Reader) {
+	d.Fixed(o.Blob[:])
+	o.Key = readStr(d, MaxAttrKeyLen)
+	o.Value = readStr(d, MaxAttrValueLen)
 }
 
 func (o *RemoveAttribute) encode(e *encoder) { e.fixed(o.Blob[:]); e.str(o.Key) }
-func (o *RemoveAttribute) decode(d *decoder) { d.fixed(o.Blob[:]); o.Key = d.str(MaxAttrKeyLen) }
+func (o *RemoveAttribute) decode(d *wire.Reader) {
+	d.Fixed(o.Blob[:])
+	o.Key = readStr(d, MaxAttrKeyLen)
+}
 
 func (n *NodeInfo) encode(e *encoder) {
 	e.str(n.PeerID)
@@ -336,32 +340,36 @@ func (n *NodeInfo) encode(e *encoder) {
 	e.u64(n.Capacity)
 }
 
-func (n *NodeInfo) decode(d *decoder) {
-	n.PeerID = d.str(MaxPeerIDLen)
-	n.Addrs = d.strs(MaxAddrs, MaxAddrLen)
-	n.Commission = d.u16()
-	n.StoragePrice = d.u64()
-	n.WritePrice = d.u64()
-	n.Capacity = d.u64()
+func (n *NodeInfo) decode(d *wire.Reader) {
+	n.PeerID = readStr(d, MaxPeerIDLen)
+	n.Addrs = readStrs(d, MaxAddrs, MaxAddrLen)
+	n.Commission = d.U16()
+	n.StoragePrice = d.U64()
+	n.WritePrice = d.U64()
+	n.Capacity = d.U64()
 }
 
 func (o *RegisterNode) encode(e *encoder) { e.fixed(o.BLSKey[:]); e.fixed(o.PoP[:]); o.Info.encode(e) }
-func (o *RegisterNode) decode(d *decoder) { d.fixed(o.BLSKey[:]); d.fixed(o.PoP[:]); o.Info.decode(d) }
+func (o *RegisterNode) decode(d *wire.Reader) {
+	d.Fixed(o.BLSKey[:])
+	d.Fixed(o.PoP[:])
+	o.Info.decode(d)
+}
 
-func (o *UpdateNode) encode(e *encoder) { e.fixed(o.Node[:]); o.Info.encode(e) }
-func (o *UpdateNode) decode(d *decoder) { d.fixed(o.Node[:]); o.Info.decode(d) }
+func (o *UpdateNode) encode(e *encoder)     { e.fixed(o.Node[:]); o.Info.encode(e) }
+func (o *UpdateNode) decode(d *wire.Reader) { d.Fixed(o.Node[:]); o.Info.decode(d) }
 
-func (o *StakeOp) encode(e *encoder) { e.fixed(o.Node[:]); e.u64(o.Amount) }
-func (o *StakeOp) decode(d *decoder) { d.fixed(o.Node[:]); o.Amount = d.u64() }
+func (o *StakeOp) encode(e *encoder)     { e.fixed(o.Node[:]); e.u64(o.Amount) }
+func (o *StakeOp) decode(d *wire.Reader) { d.Fixed(o.Node[:]); o.Amount = d.U64() }
 
-func (o *RequestWithdraw) encode(e *encoder) { e.fixed(o.Stake[:]) }
-func (o *RequestWithdraw) decode(d *decoder) { d.fixed(o.Stake[:]) }
+func (o *RequestWithdraw) encode(e *encoder)     { e.fixed(o.Stake[:]) }
+func (o *RequestWithdraw) decode(d *wire.Reader) { d.Fixed(o.Stake[:]) }
 
-func (o *Withdraw) encode(e *encoder) { e.fixed(o.Stake[:]) }
-func (o *Withdraw) decode(d *decoder) { d.fixed(o.Stake[:]) }
+func (o *Withdraw) encode(e *encoder)     { e.fixed(o.Stake[:]) }
+func (o *Withdraw) decode(d *wire.Reader) { d.Fixed(o.Stake[:]) }
 
-func (o *SyncDone) encode(e *encoder) { e.fixed(o.Node[:]); e.u32(o.Epoch); e.fixed(o.Sig[:]) }
-func (o *SyncDone) decode(d *decoder) { d.fixed(o.Node[:]); o.Epoch = d.u32(); d.fixed(o.Sig[:]) }
+func (o *SyncDone) encode(e *encoder)     { e.fixed(o.Node[:]); e.u32(o.Epoch); e.fixed(o.Sig[:]) }
+func (o *SyncDone) decode(d *wire.Reader) { d.Fixed(o.Node[:]); o.Epoch = d.U32(); d.Fixed(o.Sig[:]) }
 
 func encodeResults(e *encoder, rs []ChallengeResult) {
 	e.count(len(rs))
@@ -378,18 +386,18 @@ func (o *ChallengeResults) encode(e *encoder) {
 	e.fixed(o.Sig[:])
 }
 
-func (o *ChallengeResults) decode(d *decoder) {
-	d.fixed(o.Attester[:])
-	o.Epoch = d.u32()
-	n := d.count(MaxChallengeList, 33)
+func (o *ChallengeResults) decode(d *wire.Reader) {
+	d.Fixed(o.Attester[:])
+	o.Epoch = d.U32()
+	n := readCount(d, MaxChallengeList, 33)
 	if n > 0 {
 		o.Results = make([]ChallengeResult, n)
 		for i := range o.Results {
-			d.fixed(o.Results[i].Node[:])
-			o.Results[i].Pass = d.boolean()
+			d.Fixed(o.Results[i].Node[:])
+			o.Results[i].Pass = d.Bool()
 		}
 	}
-	d.fixed(o.Sig[:])
+	d.Fixed(o.Sig[:])
 }
 
 func newOp(k Kind) Op {
@@ -465,18 +473,18 @@ func (t *Tx) encode(e *encoder) {
 	t.Op.encode(e)
 }
 
-func (t *Tx) decode(d *decoder) {
+func (t *Tx) decode(d *wire.Reader) {
 	pk := make([]byte, ed25519.PublicKeySize)
-	d.fixed(pk)
+	d.Fixed(pk)
 	t.Sender = pk
-	t.Nonce = d.u64()
-	k := Kind(d.u8())
-	if d.err != nil {
+	t.Nonce = d.U64()
+	k := Kind(d.U8())
+	if d.Err() != nil {
 		return
 	}
 	t.Op = newOp(k)
 	if t.Op == nil {
-		d.fail("unknown transaction kind %d", k)
+		d.Failf("unknown transaction kind %d", k)
 		return
 	}
 	t.Op.decode(d)
@@ -512,12 +520,12 @@ func DecodeSignedTx(b []byte) (*SignedTx, error) {
 	if len(b) > MaxTxSize {
 		return nil, fmt.Errorf("%w: transaction of %d bytes over cap %d", ErrDecode, len(b), MaxTxSize)
 	}
-	d := &decoder{b: b}
+	d := newDecoder(b)
 	s := new(SignedTx)
 	s.Tx.decode(d)
 	s.Sig = make([]byte, ed25519.SignatureSize)
-	d.fixed(s.Sig)
-	if err := d.done(); err != nil {
+	d.Fixed(s.Sig)
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return s, nil
