@@ -3,7 +3,6 @@ package blobstore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -265,20 +264,14 @@ type PairWrite struct {
 // allocates nothing, so a caller's raw bytes can never store anything but the verified
 // sliver.
 func encodingOf(s *codec.Sliver, raw []byte) []byte {
-	n := len(s.Data)
-	var prefix []byte
-	for v := uint64(n); ; v >>= 7 {
-		if v < 0x80 {
-			prefix = append(prefix, byte(v))
-			break
-		}
-		prefix = append(prefix, byte(v)|0x80)
-	}
-	if len(raw) == len(prefix)+n+4 &&
-		bytes.Equal(raw[:len(prefix)], prefix) &&
-		bytes.Equal(raw[len(prefix):len(prefix)+n], s.Data) &&
-		binary.LittleEndian.Uint16(raw[len(prefix)+n:]) == s.SymbolSize &&
-		binary.LittleEndian.Uint16(raw[len(prefix)+n+2:]) == s.Index {
+	var hb [codec.MaxSliverBCSHeaderLen]byte
+	var tb [codec.SliverBCSTrailerLen]byte
+	head := codec.AppendSliverBCSHeader(hb[:0], len(s.Data))
+	tail := codec.AppendSliverBCSTrailer(tb[:0], s)
+	if n := len(head) + len(s.Data); len(raw) == codec.SliverBCSLen(len(s.Data)) &&
+		bytes.Equal(raw[:len(head)], head) &&
+		bytes.Equal(raw[len(head):n], s.Data) &&
+		bytes.Equal(raw[n:], tail) {
 		return raw
 	}
 	return s.MarshalBCS()
