@@ -21,9 +21,10 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/node/consensus"
-
-	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/ledgersync"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -65,11 +66,11 @@ func TestNetwork(t *testing.T) {
 	})
 
 	t.Run("queries", func(t *testing.T) {
-		h, err := ledger.DecodeHeight(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryHeight}))
+		h, err := query.DecodeHeight(askQuery(t, cl, tn, 1, &query.Query{Kind: query.QueryHeight}))
 		if err != nil || h < 2 {
 			t.Fatalf("height %d, %v", h, err)
 		}
-		in, err := ledger.DecodeInfo(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryInfo}))
+		in, err := query.DecodeInfo(askQuery(t, cl, tn, 1, &query.Query{Kind: query.QueryInfo}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,13 +91,13 @@ func TestNetwork(t *testing.T) {
 				t.Fatalf("info: member %d stake %d, genesis stake %d", i, in.Stakes[i], want)
 			}
 		}
-		acc, err := ledger.DecodeAccountAnswer(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryAccount, Address: tn.genesis.Faucet.Address}))
+		acc, err := query.DecodeAccountAnswer(askQuery(t, cl, tn, 1, &query.Query{Kind: query.QueryAccount, Address: tn.genesis.Faucet.Address}))
 		if err != nil || acc.Account.Nonce != nonce || acc.Height < h {
 			t.Fatalf("faucet account %+v, %v", acc, err)
 		}
 		var id [32]byte
 		id[3] = 1
-		ba, err := ledger.DecodeBlobAnswer(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryBlobStatus, BlobID: id}))
+		ba, err := query.DecodeBlobAnswer(askQuery(t, cl, tn, 1, &query.Query{Kind: query.QueryBlobStatus, BlobID: id}))
 		if err != nil || ba.Status.Kind != staking.StatusNonexistent || len(ba.Objects) != 0 {
 			t.Fatalf("blob status %+v, %v", ba, err)
 		}
@@ -114,14 +115,14 @@ func TestNetwork(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		pid := tn.nodes[1].PeerID()
-		sync, _ := p2p.ProtocolFor(tn.nodes[1].Ledger().Params(), p2p.IDLedgerSync)
+		sync := ledgersync.Spec
 		for _, c := range []struct {
 			proto p2p.Protocol
 			req   []byte
 		}{
-			{ledger.TxProtocol, []byte("not a transaction")},
-			{ledger.QueryProtocol, []byte{0xee}},
-			{ledger.QueryProtocol, []byte{byte(ledger.QueryAccount), 1, 2}},
+			{tx.Spec, []byte("not a transaction")},
+			{query.Spec, []byte{0xee}},
+			{query.Spec, []byte{byte(query.QueryAccount), 1, 2}},
 			{sync, []byte{1, 2, 3}},
 		} {
 			_, err := p2p.Call(ctx, cl, pid, c.proto, c.req)
@@ -130,11 +131,11 @@ func TestNetwork(t *testing.T) {
 			}
 		}
 		// A frame announcing more than the cap: the node resets the stream unread.
-		s, err := cl.NewStream(ctx, pid, ledger.IDQuery)
+		s, err := cl.NewStream(ctx, pid, query.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hdr := binary.AppendUvarint(nil, uint64(ledger.QueryProtocol.MaxRequest+1))
+		hdr := binary.AppendUvarint(nil, uint64(query.Spec.MaxRequest+1))
 		_, _ = s.Write(append(hdr, make([]byte, 4096)...))
 		_ = s.CloseWrite()
 		if _, err := p2p.ReadFrame(s, 1<<20); err == nil {
@@ -142,7 +143,7 @@ func TestNetwork(t *testing.T) {
 		}
 		s.Reset()
 		// The node is still up and answering.
-		if _, err := ledger.DecodeHeight(query(t, cl, tn, 1, &ledger.Query{Kind: ledger.QueryHeight})); err != nil {
+		if _, err := query.DecodeHeight(askQuery(t, cl, tn, 1, &query.Query{Kind: query.QueryHeight})); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -351,39 +352,39 @@ func forgeries(t *testing.T, tn *testNet) (cp, vote []byte) {
 	return cp, consensus.EncodeWire(1, vote)
 }
 
-func submit(t testing.TB, cl interface{}, tn *testNet, i int, raw []byte) *ledger.TxReply {
+func submit(t testing.TB, cl interface{}, tn *testNet, i int, raw []byte) *tx.Reply {
 	t.Helper()
 	h := cl.(hostT)
 	h.Peerstore().AddAddrs(tn.nodes[i].PeerID(), tn.nodes[i].Host().Addrs(), time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := p2p.Call(ctx, h, tn.nodes[i].PeerID(), ledger.TxProtocol, raw)
+	b, err := p2p.Call(ctx, h, tn.nodes[i].PeerID(), tx.Spec, raw)
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	rep, err := ledger.DecodeTxReply(b)
+	rep, err := tx.DecodeReply(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
-func query(t testing.TB, cl hostT, tn *testNet, i int, q *ledger.Query) []byte {
+func askQuery(t testing.TB, cl hostT, tn *testNet, i int, q *query.Query) []byte {
 	t.Helper()
 	cl.Peerstore().AddAddrs(tn.nodes[i].PeerID(), tn.nodes[i].Host().Addrs(), time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := p2p.Call(ctx, cl, tn.nodes[i].PeerID(), ledger.QueryProtocol, q.Encode())
+	b, err := p2p.Call(ctx, cl, tn.nodes[i].PeerID(), query.Spec, q.Encode())
 	if err != nil {
 		t.Fatalf("query %d: %v", q.Kind, err)
 	}
 	return b
 }
 
-func waitTx(t testing.TB, cl interface{}, tn *testNet, i int, hash [32]byte) *ledger.WaitAnswer {
+func waitTx(t testing.TB, cl interface{}, tn *testNet, i int, hash [32]byte) *query.WaitAnswer {
 	t.Helper()
-	b := query(t, cl.(hostT), tn, i, &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: hash, Wait: 30 * time.Second})
-	w, err := ledger.DecodeWaitAnswer(b)
+	b := askQuery(t, cl.(hostT), tn, i, &query.Query{Kind: query.QueryWaitTx, TxHash: hash, Wait: 30 * time.Second})
+	w, err := query.DecodeWaitAnswer(b)
 	if err != nil {
 		t.Fatal(err)
 	}

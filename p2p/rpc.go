@@ -299,7 +299,9 @@ func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, b
 	if err := s.CloseWrite(); err != nil {
 		return contextErr(ctx, err)
 	}
-	n, err := ReadFrameLength(s, p.MaxResponse+1)
+	// A failure message may be longer than a small protocol's largest answer (a
+	// fixed-size confirmation, say): the frame cap admits either, the status byte decides.
+	n, err := ReadFrameLength(s, max(p.MaxResponse, maxStatusMessage)+1)
 	if err != nil {
 		return contextErr(ctx, err)
 	}
@@ -310,6 +312,9 @@ func exchange(ctx context.Context, s network.Stream, p Protocol, req [][]byte, b
 	var status [1]byte
 	if _, err := io.ReadFull(r, status[:]); err != nil {
 		return contextErr(ctx, err)
+	}
+	if status[0] == 0 && r.left > p.MaxResponse {
+		return fmt.Errorf("%w: %d > %d bytes", ErrFrameTooLarge, r.left, p.MaxResponse)
 	}
 	if status[0] != 0 {
 		if r.left > maxStatusMessage {

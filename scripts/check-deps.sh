@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Enforces DESIGN.md §2: the pure cores (codec, staking, epoch) import no libp2p, actors, p2p
-# or node packages; actors and p2p do not import each other.
+# Enforces the dependency rules of docs/architecture.md §2:
+# - the pure cores (codec, staking, epoch) import no libp2p, actors, p2p or node packages;
+# - actors and p2p do not import each other;
+# - the light client (node/client), and everything it imports, never reaches the storage
+#   engine, the node's stores, the actors or the consensus engine;
+# - each protocol package (p2p/protocol/<name>) imports only p2p, internal/ and the pure
+#   cores, and no protocol ID is declared outside its package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -16,5 +21,15 @@ for core in codec epoch staking; do
 done
 [ -d actors ] && check "./actors/..." "^$mod/(p2p|node|testnet|cmd)(/|$)"
 [ -d p2p ] && check "./p2p/..." "^$mod/(actors|node|testnet|cmd)(/|$)"
+# The light client: pure cores, protocol packages, p2p and internal/ only.
+check "./node/client/..." "^(github.com/cockroachdb/pebble|github.com/ipfs/go-ds-|$mod/(node/(store|blobstore|dataplane|ledger|consensus)|actors|epoch/tendermint|testnet|cmd)(/|$))"
+# Protocol packages: one home each, imported by client and server alike.
+for pkg in $(go list ./p2p/protocol/...); do
+  bad=$(go list -f '{{join .Imports "\n"}}' "$pkg" | grep "^$mod/" |
+    grep -vE "^$mod/(p2p|internal/[a-z0-9]+|codec|epoch|epoch/bls|staking)$" || true)
+  if [ -n "$bad" ]; then echo "check-deps: $pkg may import only p2p, internal/ and the pure cores, not:"; echo "$bad" | sed 's/^/  /'; fail=1; fi
+done
+ids=$(grep -rnE --include='*.go' --exclude='*_test.go' --exclude-dir=protocol '"/walrus/[a-z0-9-]+/[0-9]+"' . || true)
+if [ -n "$ids" ]; then echo "check-deps: protocol IDs declared outside p2p/protocol/<name>:"; echo "$ids" | sed 's/^/  /'; fail=1; fi
 [ $fail -eq 0 ] && echo "check-deps: ok"
 exit $fail

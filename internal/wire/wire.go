@@ -232,3 +232,20 @@ func AppendBool(b []byte, v bool) []byte {
 func AppendU32Bytes(b, v []byte) []byte {
 	return append(binary.LittleEndian.AppendUint32(b, uint32(len(v))), v...)
 }
+
+// AppendU64 appends v little-endian (U64's form).
+func AppendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
+
+// AppendU32 appends v little-endian (U32's form).
+func AppendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
+// Count reads a u32 element count and fails when count × minElem exceeds the bytes left,
+// so a count from the wire never sizes an allocation its message cannot fill.
+func (r *Reader) Count(minElem int) int {
+	n := r.U32()
+	if r.err == nil && int64(n)*int64(max(minElem, 1)) > int64(r.Len()) {
+		r.Failf("count %d exceeds input", n)
+		return 0
+	}
+	return int(n)
+}

@@ -93,3 +93,16 @@ func TestAppenders(t *testing.T) {
 		t.Fatalf("append round trip %x", b)
 	}
 }
+
+func TestCount(t *testing.T) {
+	b := wire.AppendU32(nil, 2)
+	b = wire.AppendU64(b, 7)
+	r := wire.NewReader(b, nil)
+	if n := r.Count(4); n != 2 || r.Err() != nil {
+		t.Fatalf("count %d, %v", n, r.Err())
+	}
+	r = wire.NewReader(b, nil)
+	if r.Count(5); !errors.Is(r.Err(), wire.ErrMalformed) {
+		t.Fatal("a count the bytes cannot hold was accepted")
+	}
+}

@@ -14,6 +14,10 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
 // Errors of the data path. Remote failures keep their *p2p.StatusError in the chain.
@@ -138,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg}
-	c.metaProto, c.sliverProto, c.confirmProto, c.statusProto = protocols(cfg.Params)
+	c.metaProto, c.sliverProto, c.confirmProto, c.statusProto = metadata.Spec(cfg.Params), sliver.Spec(cfg.Params), confirm.Spec, blobstatus.Spec
 	return c, nil
 }
 

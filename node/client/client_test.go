@@ -22,8 +22,10 @@ import (
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/client"
-	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -144,14 +146,14 @@ func TestLyingNodes(t *testing.T) {
 		}
 	}
 	// The forger answers confirmations with a signature by a key that is not its own.
-	_, _, fp, _ := dataplane.Protocols(c.p)
+	fp := confirm.Spec
 	wrongKey := c.nodes[corrupt].key
 	if err := p2p.Handle(c.nodes[forger].host, fp, func(ctx context.Context, _ peer.ID, body []byte) ([]byte, error) {
-		req, err := dataplane.DecodeConfirmationRequest(body)
+		req, err := confirm.DecodeRequest(body)
 		if err != nil {
 			return nil, err
 		}
-		conf := dataplane.Confirmation{Epoch: req.Epoch, Signature: wrongKey.Sign(req.Message(testNetwork))}
+		conf := confirm.Confirmation{Epoch: req.Epoch, Signature: wrongKey.Sign(req.Message(testNetwork))}
 		return conf.Encode(), nil
 	}, nil); err != nil {
 		t.Fatal(err)
@@ -199,7 +201,7 @@ func TestLyingNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, _, _, _ := dataplane.Protocols(c.p)
+	mp := metadata.Spec(c.p)
 	for i, m := range c.com().Members {
 		if m.Weight() == 4 {
 			if err := p2p.Handle(c.nodes[i].host, mp, func(context.Context, peer.ID, []byte) ([]byte, error) {
@@ -244,8 +246,8 @@ func TestConfirmationRefused(t *testing.T) {
 	}
 	<-res.Done()
 	c.ledger.setInvalid(enc.BlobID)
-	_, _, cp, _ := dataplane.Protocols(c.p)
-	req := dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: c.com().Epoch, Deletable: true, Object: reg.Object}
+	cp := confirm.Spec
+	req := confirm.Request{BlobID: enc.BlobID, Epoch: c.com().Epoch, Deletable: true, Object: reg.Object}
 	_, err = p2p.Call(ctx, c.chost, c.nodes[0].host.ID(), cp, req.Encode())
 	if !errors.As(err, &se) || se.Code != p2p.CodeForbidden {
 		t.Fatalf("confirmation of an invalid blob: %v, want forbidden", err)
@@ -306,7 +308,7 @@ func TestSlowNodes(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release) // before the cleanups that wait for background uploads
 	stall := func(c *cluster, i int) {
-		mp, sp, _, _ := dataplane.Protocols(c.p)
+		mp, sp := metadata.Spec(c.p), sliver.Spec(c.p)
 		for _, pr := range []p2p.Protocol{mp, sp} {
 			if err := p2p.Handle(c.nodes[i].host, pr, slowHandler(release), nil); err != nil {
 				t.Fatal(err)
@@ -375,7 +377,7 @@ func (h *fakeHooks) RegisterBlob(_ context.Context, enc *codec.EncodedBlob, opts
 }
 
 func (h *fakeHooks) CertifyBlob(_ context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {
-	msg := dataplane.ConfirmationRequest{BlobID: id, Epoch: h.c.com().Epoch, Deletable: reg.Deletable, Object: reg.Object}
+	msg := confirm.Request{BlobID: id, Epoch: h.c.com().Epoch, Deletable: reg.Deletable, Object: reg.Object}
 	if err := h.c.com().VerifyCertificate(msg.Message(testNetwork), res.Certificate, epoch.ThresholdQuorum); err != nil {
 		return err
 	}
@@ -418,7 +420,7 @@ func TestUploadCancelled(t *testing.T) {
 	c := newCluster(t, []int{4, 3, 2, 1}, 11)
 	release := make(chan struct{})
 	defer close(release)
-	mp, _, _, _ := dataplane.Protocols(c.p)
+	mp := metadata.Spec(c.p)
 	for _, nd := range c.nodes {
 		if err := p2p.Handle(nd.host, mp, slowHandler(release), nil); err != nil {
 			t.Fatal(err)
@@ -492,34 +494,34 @@ func TestHostileSliverStreams(t *testing.T) {
 	enc := c.storeAll(ctx, data)
 	hostile := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
 	nd := c.nodes[hostile]
-	_, sp, _, _ := dataplane.Protocols(c.p)
-	honest := func(body []byte) ([]dataplane.ItemResult, error) { return honestGet(ctx, c, nd, body) }
+	sp := sliver.Spec(c.p)
+	honest := func(body []byte) ([]sliver.ItemResult, error) { return honestGet(ctx, c, nd, body) }
 	// Each mode, and what the client's log says about the hostile member.
-	modes := map[string]func([]dataplane.ItemResult) []byte{
-		"length prefix": func(items []dataplane.ItemResult) []byte {
+	modes := map[string]func([]sliver.ItemResult) []byte{
+		"length prefix": func(items []sliver.ItemResult) []byte {
 			items[0].Sliver = append([]byte{0x02}, items[0].Sliver[3:]...) // claims 2 bytes
-			return dataplane.EncodeItemResults(items)
+			return sliver.EncodeItemResults(items)
 		},
-		"swapped": func(items []dataplane.ItemResult) []byte {
+		"swapped": func(items []sliver.ItemResult) []byte {
 			if len(items) > 1 {
 				items[0], items[1] = items[1], items[0]
 			} else {
 				items[0].Sliver[len(items[0].Sliver)-1] ^= 1 // another index
 			}
-			return dataplane.EncodeItemResults(items)
+			return sliver.EncodeItemResults(items)
 		},
-		"item length": func(items []dataplane.ItemResult) []byte {
-			b := dataplane.EncodeItemResults(items)
+		"item length": func(items []sliver.ItemResult) []byte {
+			b := sliver.EncodeItemResults(items)
 			b[3] += 100 // the first item's u32 length, low byte: runs into the next item
 			return b
 		},
-		"too few items": func(items []dataplane.ItemResult) []byte {
-			b := dataplane.EncodeItemResults(items[:len(items)-1])
+		"too few items": func(items []sliver.ItemResult) []byte {
+			b := sliver.EncodeItemResults(items[:len(items)-1])
 			binary.LittleEndian.PutUint16(b, uint16(len(items)))
 			return b
 		},
-		"trailing bytes": func(items []dataplane.ItemResult) []byte {
-			return append(dataplane.EncodeItemResults(items), "junk"...)
+		"trailing bytes": func(items []sliver.ItemResult) []byte {
+			return append(sliver.EncodeItemResults(items), "junk"...)
 		},
 	}
 	detected := map[string]string{
@@ -563,7 +565,7 @@ func TestHostileSliverStreams(t *testing.T) {
 		if err != nil {
 			return
 		}
-		body := append([]byte{0}, dataplane.EncodeItemResults(items)...)
+		body := append([]byte{0}, sliver.EncodeItemResults(items)...)
 		frame := binary.AppendUvarint(nil, uint64(len(body)))
 		_, _ = s.Write(append(frame, body[:len(body)/2]...))
 	})
@@ -603,12 +605,12 @@ func (l *lockedBuffer) Reset() {
 }
 
 // honestGet builds the items an honest member nd would send for the get request body.
-func honestGet(ctx context.Context, c *cluster, nd *testNode, body []byte) ([]dataplane.ItemResult, error) {
-	req, err := dataplane.DecodeSliverRequest(c.p, body)
+func honestGet(ctx context.Context, c *cluster, nd *testNode, body []byte) ([]sliver.ItemResult, error) {
+	req, err := sliver.DecodeRequest(c.p, body)
 	if err != nil {
 		return nil, err
 	}
-	items := make([]dataplane.ItemResult, len(req.Refs))
+	items := make([]sliver.ItemResult, len(req.Refs))
 	for i, ref := range req.Refs {
 		sl, err := nd.store.Sliver(ctx, req.BlobID, c.p.ShardForPair(req.BlobID, int(ref.Index)), ref.Axis)
 		if err != nil {
@@ -637,7 +639,7 @@ func TestBusyMemberRead(t *testing.T) {
 	data := randomBlob(1<<20, 14)
 	enc := c.storeAll(ctx, data)
 	busyMember := c.com().Owner(c.p.ShardForPair(enc.BlobID, 0))
-	_, sp, _, _ := dataplane.Protocols(c.p)
+	sp := sliver.Spec(c.p)
 	var mu sync.Mutex
 	requested := map[int]bool{} // primary indices asked for, refused or not
 	served := map[int]int{}     // primary index -> times served
@@ -646,7 +648,7 @@ func TestBusyMemberRead(t *testing.T) {
 	most := make([]int, len(c.nodes))
 	for i, nd := range c.nodes {
 		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
-			req, err := dataplane.DecodeSliverRequest(c.p, body)
+			req, err := sliver.DecodeRequest(c.p, body)
 			if err != nil {
 				return nil, err
 			}
@@ -738,7 +740,7 @@ func TestStalledMemberReplacedAtOnce(t *testing.T) {
 	}
 	release := make(chan struct{})
 	defer close(release)
-	_, sp, _, _ := dataplane.Protocols(c.p)
+	sp := sliver.Spec(c.p)
 	if err := p2p.Handle(c.nodes[stalled].host, sp, slowHandler(release), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -779,7 +781,7 @@ func TestAllMembersSlow(t *testing.T) {
 	})
 	data := randomBlob(1<<20, 18)
 	enc := c.storeAll(ctx, data)
-	_, sp, _, _ := dataplane.Protocols(c.p)
+	sp := sliver.Spec(c.p)
 	for _, nd := range c.nodes {
 		if err := p2p.Handle(nd.host, sp, func(_ context.Context, _ peer.ID, body []byte) ([]byte, error) {
 			time.Sleep(250 * time.Millisecond)
@@ -800,5 +802,5 @@ func honestResponse(ctx context.Context, c *cluster, nd *testNode, body []byte) 
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.EncodeItemResults(items), nil
+	return sliver.EncodeItemResults(items), nil
 }

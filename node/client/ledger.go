@@ -17,8 +17,9 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
-	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -146,7 +147,7 @@ func (l *Ledger) order(pref peer.ID) []peer.ID {
 
 // query asks the nodes in order until one answers; a remote error with a status (the
 // node understood and refused) is returned as is, transport failures move on.
-func (l *Ledger) query(ctx context.Context, q *ledger.Query) ([]byte, peer.ID, error) {
+func (l *Ledger) query(ctx context.Context, q *query.Query) ([]byte, peer.ID, error) {
 	l.mu.Lock()
 	pref := l.preferred
 	l.mu.Unlock()
@@ -154,10 +155,10 @@ func (l *Ledger) query(ctx context.Context, q *ledger.Query) ([]byte, peer.ID, e
 }
 
 // queryFrom is query with the preferred peer given (callers holding l.mu).
-func (l *Ledger) queryFrom(ctx context.Context, q *ledger.Query, pref peer.ID) ([]byte, peer.ID, error) {
+func (l *Ledger) queryFrom(ctx context.Context, q *query.Query, pref peer.ID) ([]byte, peer.ID, error) {
 	var errs []error
 	for _, p := range l.order(pref) {
-		resp, err := p2p.Call(ctx, l.cfg.Host, p, ledger.QueryProtocol, q.Encode())
+		resp, err := p2p.Call(ctx, l.cfg.Host, p, query.Spec, q.Encode())
 		if err == nil {
 			return resp, p, nil
 		}
@@ -180,13 +181,13 @@ const bestQueryTimeout = 5 * time.Second
 // highest committed height (every answer but QueryHeight's starts with it as u64 LE), so a
 // lagging node does not show a state older than what this client just committed. It
 // falls back to query's error when nobody answers.
-func (l *Ledger) queryBest(ctx context.Context, q *ledger.Query) ([]byte, error) {
+func (l *Ledger) queryBest(ctx context.Context, q *query.Query) ([]byte, error) {
 	b, _, err := l.queryBestFrom(ctx, q)
 	return b, err
 }
 
 // queryBestFrom is queryBest that also names the node that answered.
-func (l *Ledger) queryBestFrom(ctx context.Context, q *ledger.Query) ([]byte, peer.ID, error) {
+func (l *Ledger) queryBestFrom(ctx context.Context, q *query.Query) ([]byte, peer.ID, error) {
 	type ans struct {
 		b   []byte
 		p   peer.ID
@@ -198,7 +199,7 @@ func (l *Ledger) queryBestFrom(ctx context.Context, q *ledger.Query) ([]byte, pe
 	body := q.Encode()
 	for _, p := range l.peers {
 		go func() {
-			b, err := p2p.Call(cctx, l.cfg.Host, p, ledger.QueryProtocol, body)
+			b, err := p2p.Call(cctx, l.cfg.Host, p, query.Spec, body)
 			ch <- ans{b, p, err}
 		}()
 	}
@@ -230,40 +231,40 @@ func (l *Ledger) queryBestFrom(ctx context.Context, q *ledger.Query) ([]byte, pe
 
 // Info returns network information and the current committee, from the most up-to-date
 // node.
-func (l *Ledger) Info(ctx context.Context) (*ledger.Info, error) {
-	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryInfo})
+func (l *Ledger) Info(ctx context.Context) (*query.Info, error) {
+	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryInfo})
 	if err != nil {
 		return nil, err
 	}
-	return ledger.DecodeInfo(resp)
+	return query.DecodeInfo(resp)
 }
 
 // Account returns an account's balance and nonce, from the most up-to-date node.
-func (l *Ledger) Account(ctx context.Context, a staking.Address) (*ledger.AccountAnswer, error) {
-	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryAccount, Address: a})
+func (l *Ledger) Account(ctx context.Context, a staking.Address) (*query.AccountAnswer, error) {
+	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryAccount, Address: a})
 	if err != nil {
 		return nil, err
 	}
-	return ledger.DecodeAccountAnswer(resp)
+	return query.DecodeAccountAnswer(resp)
 }
 
 // BlobStatus returns a blob ID's status and its live objects, from the most up-to-date
 // node.
-func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (*ledger.BlobAnswer, error) {
-	resp, err := l.queryBest(ctx, &ledger.Query{Kind: ledger.QueryBlobStatus, BlobID: id})
+func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (*query.BlobAnswer, error) {
+	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryBlobStatus, BlobID: id})
 	if err != nil {
 		return nil, err
 	}
-	return ledger.DecodeBlobAnswer(resp)
+	return query.DecodeBlobAnswer(resp)
 }
 
 // Height returns a node's committed height.
 func (l *Ledger) Height(ctx context.Context) (uint64, error) {
-	resp, _, err := l.query(ctx, &ledger.Query{Kind: ledger.QueryHeight})
+	resp, _, err := l.query(ctx, &query.Query{Kind: query.QueryHeight})
 	if err != nil {
 		return 0, err
 	}
-	return ledger.DecodeHeight(resp)
+	return query.DecodeHeight(resp)
 }
 
 // Committee returns the current committee (LedgerHooks).
@@ -304,7 +305,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 	peers := l.order(l.preferred)
 	var errs []error
 	for _, p := range peers {
-		resp, err := p2p.Call(ctx, l.cfg.Host, p, ledger.TxProtocol, raw)
+		resp, err := p2p.Call(ctx, l.cfg.Host, p, tx.Spec, raw)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -312,7 +313,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
 			continue
 		}
-		rep, err := ledger.DecodeTxReply(resp)
+		rep, err := tx.DecodeReply(resp)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
 			continue
@@ -340,8 +341,8 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 }
 
 // accountLocked asks the preferred node (or any) for the wallet's account.
-func (l *Ledger) accountLocked(ctx context.Context) (*ledger.AccountAnswer, error) {
-	q := &ledger.Query{Kind: ledger.QueryAccount, Address: l.addr}
+func (l *Ledger) accountLocked(ctx context.Context) (*query.AccountAnswer, error) {
+	q := &query.Query{Kind: query.QueryAccount, Address: l.addr}
 	if l.preferred == "" {
 		// No node holds our pending transactions yet: the most up-to-date one knows the
 		// nonce the next checkpoint expects.
@@ -349,30 +350,30 @@ func (l *Ledger) accountLocked(ctx context.Context) (*ledger.AccountAnswer, erro
 		if err != nil {
 			return nil, err
 		}
-		return ledger.DecodeAccountAnswer(resp)
+		return query.DecodeAccountAnswer(resp)
 	}
 	resp, p, err := l.queryFrom(ctx, q, l.preferred)
 	if err != nil {
 		return nil, err
 	}
 	l.preferred = p
-	return ledger.DecodeAccountAnswer(resp)
+	return query.DecodeAccountAnswer(resp)
 }
 
 // wait polls QueryWaitTx (each poll a bounded server-side wait) until the transaction's
 // receipt is in or ReceiptTimeout passes. It asks the node that accepted the transaction
 // first and falls back to the others if that node stops answering.
-func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error) {
+func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ReceiptTimeout)
 	defer cancel()
 	peers := append([]peer.ID{p.to}, l.peers...)
 	for i := 0; ; {
-		q := &ledger.Query{Kind: ledger.QueryWaitTx, TxHash: p.hash, Wait: min(waitPoll, ledger.MaxWait), After: p.after}
-		resp, err := p2p.Call(ctx, l.cfg.Host, peers[i%len(peers)], ledger.QueryProtocol, q.Encode())
+		q := &query.Query{Kind: query.QueryWaitTx, TxHash: p.hash, Wait: min(waitPoll, query.MaxWait), After: p.after}
+		resp, err := p2p.Call(ctx, l.cfg.Host, peers[i%len(peers)], query.Spec, q.Encode())
 		if err == nil {
-			a, err := ledger.DecodeWaitAnswer(resp)
+			a, err := query.DecodeWaitAnswer(resp)
 			if err != nil {
-				return ledger.TxReceipt{}, err
+				return query.TxReceipt{}, err
 			}
 			if !a.Receipt.OK() {
 				return a.Receipt, &TxError{Kind: p.kind, Code: a.Receipt.Code, Message: a.Receipt.Message}
@@ -381,9 +382,9 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return ledger.TxReceipt{}, fmt.Errorf("%w: %s %x after %v", ErrReceiptTimeout, p.kind, p.hash[:8], l.cfg.ReceiptTimeout)
+				return query.TxReceipt{}, fmt.Errorf("%w: %s %x after %v", ErrReceiptTimeout, p.kind, p.hash[:8], l.cfg.ReceiptTimeout)
 			}
-			return ledger.TxReceipt{}, ctx.Err()
+			return query.TxReceipt{}, ctx.Err()
 		}
 		var se *p2p.StatusError
 		if errors.As(err, &se) && se.Code == p2p.CodeNotFound {
@@ -392,7 +393,7 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (ledger.TxReceipt, error)
 			// receipt: offering it again makes the node dry-run it, and a refusal other
 			// than "nonce" (which also means it was just committed) ends the wait.
 			if te := l.probe(ctx, peers[i%len(peers)], p); te != nil {
-				return ledger.TxReceipt{}, te
+				return query.TxReceipt{}, te
 			}
 			continue
 		}
@@ -417,11 +418,11 @@ const waitPoll = 3 * time.Second
 // probe resubmits a pending transaction's bytes (a no-op for a node that holds it) and
 // returns the node's refusal if the transaction can no longer apply.
 func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) *TxError {
-	resp, err := p2p.Call(ctx, l.cfg.Host, to, ledger.TxProtocol, p.raw)
+	resp, err := p2p.Call(ctx, l.cfg.Host, to, tx.Spec, p.raw)
 	if err != nil {
 		return nil // the receipt query will notice a dead node
 	}
-	rep, err := ledger.DecodeTxReply(resp)
+	rep, err := tx.DecodeReply(resp)
 	if err != nil || rep.Accepted || rep.Code == staking.CodeBadNonce {
 		return nil
 	}
@@ -430,12 +431,12 @@ func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) *TxError {
 
 // Submit signs op with the wallet key and the next nonce, submits it and waits until the
 // ledger commits it. A refused or failed transaction is a *TxError.
-func (l *Ledger) Submit(ctx context.Context, op staking.Op) (ledger.TxReceipt, error) {
+func (l *Ledger) Submit(ctx context.Context, op staking.Op) (query.TxReceipt, error) {
 	l.mu.Lock()
 	p, err := l.sendLocked(ctx, op)
 	l.mu.Unlock()
 	if err != nil {
-		return ledger.TxReceipt{}, err
+		return query.TxReceipt{}, err
 	}
 	r, err := l.wait(ctx, p)
 	if err != nil {
@@ -452,7 +453,7 @@ func (l *Ledger) resetNonce() {
 }
 
 // Transfer sends amount FROST to another account and waits for the commit.
-func (l *Ledger) Transfer(ctx context.Context, to staking.Address, amount uint64) (ledger.TxReceipt, error) {
+func (l *Ledger) Transfer(ctx context.Context, to staking.Address, amount uint64) (query.TxReceipt, error) {
 	return l.Submit(ctx, &staking.Transfer{To: to, Amount: amount})
 }
 
@@ -510,11 +511,11 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 
 // registerOnce is one attempt of RegisterBlob.
 func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (Registration, bool, error) {
-	resp, fresh, err := l.queryBestFrom(ctx, &ledger.Query{Kind: ledger.QueryInfo})
+	resp, fresh, err := l.queryBestFrom(ctx, &query.Query{Kind: query.QueryInfo})
 	if err != nil {
 		return Registration{}, false, err
 	}
-	in, err := ledger.DecodeInfo(resp)
+	in, err := query.DecodeInfo(resp)
 	if err != nil {
 		return Registration{}, false, err
 	}

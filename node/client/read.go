@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -13,8 +12,10 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/internal/hugemem"
-	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
 // membersByWeight returns member indices, heaviest first (ties by index): heavier members
@@ -57,7 +58,7 @@ func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.Bl
 			m := &com.Members[i]
 			pid, err := c.memberPeer(m)
 			if err == nil {
-				req := dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: id}
+				req := metadata.Request{Op: metadata.OpGet, BlobID: id}
 				var resp []byte
 				if resp, err = p2p.Call(ctx, c.cfg.Host, pid, c.metaProto, req.Encode()); err == nil {
 					if a.meta, err = codec.UnmarshalMetadataBCS(p, resp); err == nil {
@@ -101,19 +102,6 @@ func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.Bl
 	}
 }
 
-// usablePrimaries is how many primary slivers, counted from index 0, can take part in a
-// decode (codec.DecodePrimary): all n where the primary code is high-rate, else the R+K
-// positions its step-1 code covers (PROTOCOL.md §1, K = next_pow2(R)).
-func usablePrimaries(p codec.Params) int {
-	k, m := p.R, p.N-p.R
-	pk, pm := 1<<bits.Len(uint(k-1)), 1<<bits.Len(uint(m-1))
-	low := pk < pm || (pk == pm && k > m)
-	if !low {
-		return p.N
-	}
-	return min(p.N, k+pk)
-}
-
 // fetched is the outcome of one sliver request to one member.
 type fetched struct {
 	member  int
@@ -144,7 +132,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		asked          // in a request
 		done           // verified
 	)
-	limit := usablePrimaries(p)
+	limit := p.UsablePrimarySlivers()
 	owner := make([]int, limit)
 	state := make([]uint8, limit)
 	for i := range owner {
@@ -167,11 +155,10 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		return nil, err
 	}
 	rowSize := p.PrimarySliverSize(symbol)
-	perReq := max(1, min((dataplane.BatchCap(p)-64)/(rowSize+16), dataplane.MaxBatchItems(p)))
-	// Split further, to at most ReadRequestBytes of slivers per request: the first R
-	// primaries usually belong to one or two members (shards are contiguous ranges), and
-	// smaller requests keep several streams, and both cores, busy.
-	perReq = min(perReq, max(1, c.cfg.ReadRequestBytes/rowSize))
+	// At most ReadRequestBytes of slivers per request, below the protocol's cap: the
+	// first R primaries usually belong to one or two members (shards are contiguous
+	// ranges), and smaller requests keep several streams, and both cores, busy.
+	perReq := sliver.GetsPerRequest(p, rowSize, c.cfg.ReadRequestBytes)
 	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
 	// slivers are read from the network straight into place. With every row verified the
 	// blob is complete and consistent (the default check re-derives exactly these rows);
@@ -436,13 +423,13 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 		out.err = err
 		return out
 	}
-	sr := make([]dataplane.SliverRef, len(refs))
+	sr := make([]sliver.Ref, len(refs))
 	for i, r := range refs {
-		sr[i] = dataplane.SliverRef{Axis: codec.AxisPrimary, Index: uint16(r)}
+		sr[i] = sliver.Ref{Axis: codec.AxisPrimary, Index: uint16(r)}
 	}
-	req := [][]byte{dataplane.EncodeGetSlivers(id, sr)}
+	req := [][]byte{sliver.EncodeGet(id, sr)}
 	err = p2p.CallStream(ctx, c.cfg.Host, pid, c.sliverProto, req, func(body io.Reader, _ int) error {
-		return dataplane.ReadItemResults(body, len(refs), func(i int, code p2p.Code, item io.Reader, n int) error {
+		return sliver.ReadItemResults(body, len(refs), func(i int, code p2p.Code, item io.Reader, n int) error {
 			if code != 0 {
 				out.err = errors.Join(out.err, fmt.Errorf("sliver %d: %v", refs[i], code))
 				return nil
@@ -471,14 +458,14 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 }
 
 // Status asks one member for its view of a blob.
-func (c *Client) Status(ctx context.Context, m *epoch.Member, id codec.BlobID) (dataplane.Status, error) {
+func (c *Client) Status(ctx context.Context, m *epoch.Member, id codec.BlobID) (blobstatus.Status, error) {
 	pid, err := c.memberPeer(m)
 	if err != nil {
-		return dataplane.Status{}, err
+		return blobstatus.Status{}, err
 	}
 	resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.statusProto, id[:])
 	if err != nil {
-		return dataplane.Status{}, err
+		return blobstatus.Status{}, err
 	}
-	return dataplane.DecodeStatus(resp)
+	return blobstatus.Decode(resp)
 }

@@ -12,14 +12,12 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
-	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
-
-func protocols(p codec.Params) (meta, sliver, confirm, status p2p.Protocol) {
-	return dataplane.Protocols(p)
-}
 
 // Registration is what the ledger step of a store yields and a confirmation names
 // (PROTOCOL.md §5): the persistence of the registered blob object.
@@ -72,7 +70,7 @@ func (r *UploadResult) Done() <-chan struct{} { return r.done }
 // nodeResult is one member's outcome, sent exactly once per member.
 type nodeResult struct {
 	member int
-	conf   dataplane.Confirmation
+	conf   confirm.Confirmation
 	err    error
 }
 
@@ -94,7 +92,7 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 	if enc.Params != p || com.NShards != p.N {
 		return nil, fmt.Errorf("client: blob geometry n=%d, committee n=%d, client n=%d", enc.Params.N, com.NShards, p.N)
 	}
-	req := dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
+	req := confirm.Request{BlobID: enc.BlobID, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
 	msg := req.Message(c.cfg.Network)
 	builder := epoch.NewCertBuilder(com, msg, epoch.ThresholdQuorum)
 	meta := enc.Metadata.MarshalBCS()
@@ -343,25 +341,25 @@ func (c *Client) callRetry(ctx context.Context, to peer.ID, pr p2p.Protocol, bod
 // uploadTo sends the blob's metadata and the member's sliver pairs, then asks for its
 // confirmation. sent is called with the bytes of every acknowledged request.
 func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.EncodedBlob, meta []byte,
-	req *dataplane.ConfirmationRequest, sent func(int64)) (dataplane.Confirmation, error) {
+	req *confirm.Request, sent func(int64)) (confirm.Confirmation, error) {
 	p := c.cfg.Params
 	pid, err := c.memberPeer(m)
 	if err != nil {
-		return dataplane.Confirmation{}, err
+		return confirm.Confirmation{}, err
 	}
 	if len(m.Shards) == 0 {
-		return dataplane.Confirmation{}, errors.New("member holds no shards")
+		return confirm.Confirmation{}, errors.New("member holds no shards")
 	}
-	mreq := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: enc.BlobID, Metadata: meta}
+	mreq := metadata.Request{Op: metadata.OpPut, BlobID: enc.BlobID, Metadata: meta}
 	if _, err := c.callRetry(ctx, pid, c.metaProto, mreq.Encode()); err != nil {
-		return dataplane.Confirmation{}, fmt.Errorf("metadata: %w", err)
+		return confirm.Confirmation{}, fmt.Errorf("metadata: %w", err)
 	}
 	sent(int64(len(meta)))
 
 	// Batch the member's pairs (UploadBatchBytes each, under the protocol cap) and keep
 	// up to UploadDepth batches in flight; the first failure stops the rest.
-	pairSize := p.PrimarySliverSize(enc.SymbolSize) + p.SecondarySliverSize(enc.SymbolSize) + 32
-	perReq := max(1, min(min(c.cfg.UploadBatchBytes, dataplane.BatchCap(p)-64)/pairSize, dataplane.MaxBatchItems(p)/2))
+	pairSize := p.PrimarySliverSize(enc.SymbolSize) + p.SecondarySliverSize(enc.SymbolSize)
+	perReq := sliver.PairsPerRequest(p, pairSize, c.cfg.UploadBatchBytes)
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -393,9 +391,9 @@ func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.Encod
 				pairs[i] = [2]*codec.Sliver{pr, se}
 				bytes += int64(len(pr.Data) + len(se.Data))
 			}
-			resp, err := c.callRetry(bctx, pid, c.sliverProto, dataplane.PutPairsParts(enc.BlobID, pairs)...)
+			resp, err := c.callRetry(bctx, pid, c.sliverProto, sliver.PutPairsParts(enc.BlobID, pairs)...)
 			if err == nil {
-				_, err = dataplane.DecodeItemResults(resp, len(pairs), false)
+				_, err = sliver.DecodeItemResults(resp, len(pairs), false)
 			}
 			if err != nil {
 				fail(fmt.Errorf("slivers: %w", err))
@@ -406,17 +404,17 @@ func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.Encod
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return dataplane.Confirmation{}, firstErr
+		return confirm.Confirmation{}, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return dataplane.Confirmation{}, err
+		return confirm.Confirmation{}, err
 	}
 
 	resp, err := c.callRetry(ctx, pid, c.confirmProto, req.Encode())
 	if err != nil {
-		return dataplane.Confirmation{}, fmt.Errorf("confirmation: %w", err)
+		return confirm.Confirmation{}, fmt.Errorf("confirmation: %w", err)
 	}
-	return dataplane.DecodeConfirmation(resp)
+	return confirm.Decode(resp)
 }
 
 // LedgerHooks are the ledger steps of a store (DESIGN.md §5 "Store"), implemented by the

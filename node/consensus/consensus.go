@@ -15,6 +15,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -146,7 +147,7 @@ type tickMsg struct{}
 type committedMsg struct{ v *ledger.View }
 type txMsg struct {
 	raw []byte
-	actors.Reply[ledger.TxReply]
+	actors.Reply[tx.Reply]
 }
 
 func (incomingMsg) isMsg()  {}
@@ -223,8 +224,8 @@ func (c *Consensus) Deliver(m tendermint.Message, from peer.ID) error {
 // SubmitTx dry-runs a signed transaction against the ledger state plus the mempool and, if
 // it passes, adds it to the mempool (and queues it for the `txs` topic). A transaction
 // already in the mempool is accepted again (idempotent).
-func (c *Consensus) SubmitTx(ctx context.Context, raw []byte) (ledger.TxReply, error) {
-	return actors.Ask(ctx, c.ref, func(r actors.Reply[ledger.TxReply]) msg { return txMsg{raw: raw, Reply: r} })
+func (c *Consensus) SubmitTx(ctx context.Context, raw []byte) (tx.Reply, error) {
+	return actors.Ask(ctx, c.ref, func(r actors.Reply[tx.Reply]) msg { return txMsg{raw: raw, Reply: r} })
 }
 
 // GossipTx adds a transaction received on the `txs` topic, without an answer.
@@ -369,7 +370,7 @@ func (a *actor) Receive(_ context.Context, m msg) error {
 			a.newBase(m.v)
 		}
 	case txMsg:
-		m.Respond(a.addTx(m.raw, m.Reply != actors.Reply[ledger.TxReply]{}))
+		m.Respond(a.addTx(m.raw, m.Reply != actors.Reply[tx.Reply]{}))
 	}
 	return nil
 }
@@ -494,9 +495,9 @@ func (a *actor) maybeStart(now int64) {
 	a.run(effs)
 }
 
-func (a *actor) addTx(raw []byte, local bool) (ledger.TxReply, error) {
+func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 	h := ledger.TxHash(raw)
-	rep := ledger.TxReply{Hash: h, Height: a.base.Height()}
+	rep := tx.Reply{Hash: h, Height: a.base.Height()}
 	if a.pool.has(h) {
 		rep.Accepted = true
 		if local {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
-	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -57,7 +57,7 @@ func NewNet(c *Consensus, cfg NetConfig) (*Net, error) {
 	if n.txs, err = cfg.Gossip.Join(p2p.TopicTxs, n.ValidateTx); err != nil {
 		return nil, err
 	}
-	if err := p2p.Handle(cfg.Host, ledger.TxProtocol, n.serveTx, cfg.Logger); err != nil {
+	if err := p2p.Handle(cfg.Host, tx.Spec, n.serveTx, cfg.Logger); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -141,7 +141,7 @@ func (n *Net) Start() error {
 
 // Close stops the readers and the publisher and unregisters the submit protocol.
 func (n *Net) Close() {
-	n.cfg.Host.RemoveStreamHandler(ledger.TxProtocol.ID)
+	n.cfg.Host.RemoveStreamHandler(tx.Spec.ID)
 	if n.cancel != nil {
 		n.cancel()
 	}
@@ -236,5 +236,5 @@ func (n *Net) serveTx(ctx context.Context, _ peer.ID, req []byte) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	return ledger.EncodeTxReply(&rep), nil
+	return (&rep).Encode(), nil
 }

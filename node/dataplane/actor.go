@@ -6,6 +6,7 @@ import (
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -23,7 +24,7 @@ type workMsg struct {
 // confirmMsg asks for a signed storage confirmation.
 type confirmMsg struct {
 	actors.Reply[[]byte]
-	req ConfirmationRequest
+	req confirm.Request
 }
 
 // confirmedMsg carries a worker's confirmation result back to the actor, which caches a
@@ -83,7 +84,7 @@ func (a *actor) Receive(ctx context.Context, m msg) error {
 				m.Fail(err)
 				return nil
 			}
-			c := Confirmation{Epoch: req.Epoch, Signature: sig}
+			c := confirm.Confirmation{Epoch: req.Epoch, Signature: sig}
 			m.Ok(c.Encode())
 			return nil
 		}
@@ -104,7 +105,7 @@ func (a *actor) Receive(ctx context.Context, m msg) error {
 			clear(a.confirmed)
 		}
 		a.confirmed[m.key] = m.sig
-		c := Confirmation{Epoch: m.key.epoch, Signature: m.sig}
+		c := confirm.Confirmation{Epoch: m.key.epoch, Signature: m.sig}
 		m.reply.Ok(c.Encode())
 	}
 	return nil

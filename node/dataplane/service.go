@@ -18,8 +18,13 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/wire"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -128,8 +133,8 @@ func New(cfg Config) (*Service, error) {
 		_ = sys.Stop()
 		return nil, err
 	}
-	meta, sliver, conf, status := Protocols(cfg.Ledger.Params())
-	s.protos = [4]p2p.Protocol{meta, sliver, conf, status}
+	p := cfg.Ledger.Params()
+	s.protos = [4]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec}
 	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation), p2p.Plain(s.handleStatus)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
@@ -196,7 +201,7 @@ func classify(err error) error {
 	case errors.Is(err, blobstore.ErrShardNotWritable):
 		return p2p.Errorf(p2p.CodeUnavailable, "%v", err)
 	case errors.Is(err, blobstore.ErrWrongPair), errors.Is(err, blobstore.ErrBadShard),
-		errors.Is(err, ErrMalformed), isCodecError(err):
+		errors.Is(err, wire.ErrMalformed), isCodecError(err):
 		return p2p.Errorf(p2p.CodeBadRequest, "%v", err)
 	case errors.Is(err, actors.ErrPoolFull), errors.Is(err, actors.ErrMailboxFull):
 		return p2p.Errorf(p2p.CodeUnavailable, "node busy")
@@ -223,12 +228,12 @@ func (s *Service) ask(ctx context.Context, fn func(context.Context) ([]byte, err
 }
 
 func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
-	req, err := DecodeMetadataRequest(body)
+	req, err := metadata.DecodeRequest(body)
 	if err != nil {
 		return nil, classify(err)
 	}
 	p := s.cfg.Ledger.Params()
-	if req.Op == OpGet {
+	if req.Op == sliver.OpGet {
 		return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 			return s.cfg.Store.MetadataBytes(ctx, req.BlobID)
 		})
@@ -251,11 +256,11 @@ func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte)
 
 func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) ([][]byte, func(), error) {
 	p := s.cfg.Ledger.Params()
-	req, err := DecodeSliverRequest(p, body)
+	req, err := sliver.DecodeRequest(p, body)
 	if err != nil {
 		return nil, nil, classify(err)
 	}
-	if req.Op == OpGet {
+	if req.Op == sliver.OpGet {
 		// The response is sent from the store's own memory (see getSlivers); the lease is
 		// given back once the stream has sent it, or at once if the exchange is abandoned.
 		l := new(lease)
@@ -318,7 +323,7 @@ func (l *lease) abandon() {
 // putPairs verifies and stores each pair on the shard it maps to (PROTOCOL.md §2), after
 // checking this node holds that shard. Pairs are independent: a bad one is reported in its
 // item result and does not stop the others.
-func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest) ([]byte, error) {
+func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Request) ([]byte, error) {
 	p := s.cfg.Ledger.Params()
 	_, held, err := s.shardsHeld()
 	if err != nil {
@@ -329,7 +334,7 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 	} else if !has {
 		return nil, p2p.Errorf(p2p.CodeNotFound, "metadata of %s not stored; send it first", req.BlobID)
 	}
-	results := make([]ItemResult, len(req.Pairs))
+	results := make([]sliver.ItemResult, len(req.Pairs))
 	var firstErr error
 	fail := func(i int, err error) {
 		results[i].Code = p2p.CodeOf(err)
@@ -367,17 +372,17 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *SliverRequest
 		s.cfg.Logger.Debug("sliver put refused", "blob_id", req.BlobID, "peer_id", from, "err", firstErr)
 		return nil, firstErr
 	}
-	return EncodeItemResults(results), nil
+	return sliver.EncodeItemResults(results), nil
 }
 
 // getSlivers answers each ref from the shard that holds its pair. Serving does not require
 // the shard to be held this epoch: a lost shard keeps serving reads until the epoch change
 // completes (DESIGN.md §5).
-// The parts are in EncodeItemResults's layout, each sliver lent by the store (no copy); the
+// The parts are in sliver.EncodeItemResults's layout, each sliver lent by the store (no copy); the
 // returned release gives them all back.
-func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) ([][]byte, func()) {
+func (s *Service) getSlivers(ctx context.Context, req *sliver.Request) ([][]byte, func()) {
 	p := s.cfg.Ledger.Params()
-	budget := BatchCap(p) - 2
+	budget := sliver.BatchCap(p) - 2
 	hdrs := make([]byte, 2, 2+5*len(req.Refs)) // the count, then each item's code and length
 	binary.LittleEndian.PutUint16(hdrs, uint16(len(req.Refs)))
 	parts := make([][]byte, 0, 1+2*len(req.Refs))
@@ -414,7 +419,7 @@ func (s *Service) getSlivers(ctx context.Context, req *SliverRequest) ([][]byte,
 }
 
 func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
-	req, err := DecodeConfirmationRequest(body)
+	req, err := confirm.DecodeRequest(body)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -428,7 +433,7 @@ func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []b
 // the request is for the current epoch; the ledger has a live registration of the blob with
 // exactly that persistence; the node is in the committee; and every shard it holds has
 // both verified slivers, durably stored (blobstore syncs before acknowledging a put).
-func (s *Service) confirm(ctx context.Context, req ConfirmationRequest) (bls.Signature, error) {
+func (s *Service) confirm(ctx context.Context, req confirm.Request) (bls.Signature, error) {
 	ep, held, err := s.shardsHeld()
 	if err != nil {
 		return bls.Signature{}, err
@@ -461,7 +466,7 @@ func (s *Service) confirm(ctx context.Context, req ConfirmationRequest) (bls.Sig
 }
 
 func (s *Service) handleStatus(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
-	id, err := DecodeStatusRequest(body)
+	id, err := blobstatus.DecodeRequest(body)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -471,7 +476,7 @@ func (s *Service) handleStatus(ctx context.Context, from peer.ID, body []byte) (
 		if err != nil {
 			return nil, err
 		}
-		out := Status{Kind: st.Kind, EndEpoch: st.EndEpoch, Epoch: ep, ShardsHeld: uint16(len(held))}
+		out := blobstatus.Status{Kind: st.Kind, EndEpoch: st.EndEpoch, Epoch: ep, ShardsHeld: uint16(len(held))}
 		if out.HasMetadata, err = s.cfg.Store.HasMetadata(ctx, id); err != nil {
 			return nil, err
 		}

@@ -24,6 +24,10 @@ import (
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -100,7 +104,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("service node ID %x, member %x", svc.NodeID(), com.Members[0].Node)
 	}
 	f.peer.Peerstore().AddAddrs(f.node.ID(), f.node.Addrs(), time.Hour)
-	m, s, c, st := dataplane.Protocols(p)
+	m, s, c, st := metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec
 	f.protos = [4]p2p.Protocol{m, s, c, st}
 
 	data := make([]byte, 3000)
@@ -133,7 +137,7 @@ func wantCode(t *testing.T, what string, err error, code p2p.Code) {
 }
 
 func (f *fixture) putMeta(enc *codec.EncodedBlob) error {
-	req := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: enc.BlobID, Metadata: enc.Metadata.MarshalBCS()}
+	req := metadata.Request{Op: metadata.OpPut, BlobID: enc.BlobID, Metadata: enc.Metadata.MarshalBCS()}
 	_, err := f.call(f.protos[0], req.Encode())
 	return err
 }
@@ -144,7 +148,7 @@ func (f *fixture) pairOf(shard uint16) [2]*codec.Sliver {
 }
 
 func (f *fixture) confirm() ([]byte, error) {
-	req := dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 3}
+	req := confirm.Request{BlobID: f.enc.BlobID, Epoch: 3}
 	return f.call(f.protos[2], req.Encode())
 }
 
@@ -162,16 +166,16 @@ func TestHostileRequests(t *testing.T) {
 		_ = i
 	}
 	// Unknown blob.
-	_, err := f.call(f.protos[0], (&dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: f.enc.BlobID}).Encode())
+	_, err := f.call(f.protos[0], (&metadata.Request{Op: metadata.OpGet, BlobID: f.enc.BlobID}).Encode())
 	wantCode(t, "metadata of an unknown blob", err, p2p.CodeNotFound)
 	// Unregistered blob: metadata refused.
 	wantCode(t, "metadata of an unregistered blob", f.putMeta(f.unregEnc), p2p.CodeForbidden)
 	// Metadata that does not match the claimed ID.
-	bad := dataplane.MetadataRequest{Op: dataplane.OpPut, BlobID: f.enc.BlobID, Metadata: f.unregEnc.Metadata.MarshalBCS()}
+	bad := metadata.Request{Op: metadata.OpPut, BlobID: f.enc.BlobID, Metadata: f.unregEnc.Metadata.MarshalBCS()}
 	_, err = f.call(f.protos[0], bad.Encode())
 	wantCode(t, "metadata of another blob", err, p2p.CodeBadRequest)
 	// Slivers before metadata.
-	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(f.held[0])}))
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(f.held[0])}))
 	wantCode(t, "slivers before metadata", err, p2p.CodeNotFound)
 
 	if err := f.putMeta(f.enc); err != nil {
@@ -179,24 +183,24 @@ func TestHostileRequests(t *testing.T) {
 	}
 	// A pair for a shard this node does not hold.
 	other := f.ledger.com.Members[1].Shards[0]
-	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(other)}))
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(other)}))
 	wantCode(t, "pair of a shard not held", err, p2p.CodeForbidden)
 	// A corrupt sliver.
 	pair := f.pairOf(f.held[0])
 	corrupt := *pair[0]
 	corrupt.Data = bytes.Clone(corrupt.Data)
 	corrupt.Data[0] ^= 0x40
-	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{&corrupt, pair[1]}}))
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{&corrupt, pair[1]}}))
 	wantCode(t, "corrupt sliver", err, p2p.CodeBadRequest)
 	if ok, _ := f.store.HasSlivers(ctx, f.enc.BlobID, f.held[:1]); ok {
 		t.Fatal("a corrupt pair was stored")
 	}
 	// Mismatched pair (secondary of another pair).
 	mis := f.pairOf(f.held[1])
-	_, err = f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{pair[0], mis[1]}}))
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{{pair[0], mis[1]}}))
 	wantCode(t, "mismatched pair", err, p2p.CodeBadRequest)
 	// A count that promises more items than the bytes hold, and one above the cap.
-	body := dataplane.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{pair})
+	body := sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{pair})
 	binary.LittleEndian.PutUint16(body[33:], 20)
 	_, err = f.call(f.protos[1], body)
 	wantCode(t, "lying item count", err, p2p.CodeBadRequest)
@@ -241,18 +245,18 @@ func TestHostileRequests(t *testing.T) {
 	for _, sh := range f.held {
 		pairs = append(pairs, f.pairOf(sh))
 	}
-	resp, err := f.call(f.protos[1], dataplane.EncodePutPairs(f.enc.BlobID, pairs))
+	resp, err := f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, pairs))
 	if err != nil {
 		t.Fatalf("valid put after hostile requests: %v", err)
 	}
-	if items, err := dataplane.DecodeItemResults(resp, len(pairs), false); err != nil || len(items) != len(pairs) {
+	if items, err := sliver.DecodeItemResults(resp, len(pairs), false); err != nil || len(items) != len(pairs) {
 		t.Fatalf("put results: %v", err)
 	}
 	out, err := f.confirm()
 	if err != nil {
 		t.Fatalf("confirmation: %v", err)
 	}
-	conf, err := dataplane.DecodeConfirmation(out)
+	conf, err := confirm.Decode(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,24 +265,24 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatalf("confirmation signature: %v", err)
 	}
 	// Wrong epoch and wrong persistence are refused.
-	req := dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 4}
+	req := confirm.Request{BlobID: f.enc.BlobID, Epoch: 4}
 	_, err = f.call(f.protos[2], req.Encode())
 	wantCode(t, "confirmation for another epoch", err, p2p.CodeUnavailable)
-	req = dataplane.ConfirmationRequest{BlobID: f.enc.BlobID, Epoch: 3, Deletable: true, Object: staking.ObjectID{7}}
+	req = confirm.Request{BlobID: f.enc.BlobID, Epoch: 3, Deletable: true, Object: staking.ObjectID{7}}
 	_, err = f.call(f.protos[2], req.Encode())
 	wantCode(t, "confirmation for another persistence", err, p2p.CodeForbidden)
 
 	// Gets: a held sliver, a missing one, one of a shard elsewhere.
-	refs := []dataplane.SliverRef{
+	refs := []sliver.Ref{
 		{Axis: codec.AxisPrimary, Index: pair[0].Index},
 		{Axis: codec.AxisSecondary, Index: pair[1].Index},
 		{Axis: codec.AxisPrimary, Index: uint16(f.enc.Params.PairIndexForShard(f.enc.BlobID, int(other)))},
 	}
-	resp, err = f.call(f.protos[1], dataplane.EncodeGetSlivers(f.enc.BlobID, refs))
+	resp, err = f.call(f.protos[1], sliver.EncodeGet(f.enc.BlobID, refs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := dataplane.DecodeItemResults(resp, len(refs), true)
+	items, err := sliver.DecodeItemResults(resp, len(refs), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,77 +295,8 @@ func TestHostileRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := dataplane.DecodeStatus(resp)
+	st, err := blobstatus.Decode(resp)
 	if err != nil || st.Kind != staking.StatusRegistered || !st.HasMetadata || st.ShardsHeld != 6 || st.ShardsStored != 6 || st.Epoch != 3 {
 		t.Fatalf("status %+v, %v", st, err)
-	}
-}
-
-// TestWireRejectsMalformed feeds truncated and padded messages to every decoder.
-func TestWireRejectsMalformed(t *testing.T) {
-	p := codec.MustParams(10)
-	enc, err := codec.Encode(p, []byte("hello walrus"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, se := enc.Pair(0)
-	good := [][]byte{
-		(&dataplane.MetadataRequest{Op: dataplane.OpGet, BlobID: enc.BlobID}).Encode(),
-		dataplane.EncodePutPairs(enc.BlobID, [][2]*codec.Sliver{{pr, se}}),
-		dataplane.EncodeGetSlivers(enc.BlobID, []dataplane.SliverRef{{Axis: codec.AxisPrimary, Index: 3}}),
-		(&dataplane.ConfirmationRequest{BlobID: enc.BlobID, Epoch: 1}).Encode(),
-		(&dataplane.Confirmation{Epoch: 1}).Encode(),
-		(&dataplane.Status{Kind: 2, ShardsHeld: 3, ShardsStored: 1}).Encode(),
-	}
-	decode := []func([]byte) error{
-		func(b []byte) error { _, err := dataplane.DecodeMetadataRequest(b); return err },
-		func(b []byte) error { _, err := dataplane.DecodeSliverRequest(p, b); return err },
-		func(b []byte) error { _, err := dataplane.DecodeSliverRequest(p, b); return err },
-		func(b []byte) error { _, err := dataplane.DecodeConfirmationRequest(b); return err },
-		func(b []byte) error { _, err := dataplane.DecodeConfirmation(b); return err },
-		func(b []byte) error { _, err := dataplane.DecodeStatus(b); return err },
-	}
-	for i, b := range good {
-		if err := decode[i](b); err != nil {
-			t.Fatalf("message %d: good encoding rejected: %v", i, err)
-		}
-		for cut := 0; cut < len(b); cut++ {
-			if err := decode[i](b[:cut]); err == nil {
-				t.Fatalf("message %d truncated to %d accepted", i, cut)
-			}
-		}
-		if err := decode[i](append(bytes.Clone(b), 0)); err == nil {
-			t.Fatalf("message %d with a trailing byte accepted", i)
-		}
-	}
-	// Item results: count mismatch and truncation.
-	r := dataplane.EncodeItemResults([]dataplane.ItemResult{{Sliver: []byte{1, 2, 3}}, {Code: p2p.CodeNotFound}})
-	if _, err := dataplane.DecodeItemResults(r, 2, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dataplane.DecodeItemResults(r, 3, true); err == nil {
-		t.Fatal("wrong result count accepted")
-	}
-	if _, err := dataplane.DecodeItemResults(r[:len(r)-2], 2, true); err == nil {
-		t.Fatal("truncated results accepted")
-	}
-	// Streamed: the same items; an item read only in part is skipped to the next; a count
-	// mismatch and every truncation fail.
-	r = dataplane.EncodeItemResults([]dataplane.ItemResult{{Sliver: []byte{1, 2, 3}}, {Code: p2p.CodeNotFound}, {Sliver: []byte{4, 5}}})
-	items, used, err := readItems(r, 3, 1)
-	if err != nil || used != len(r) || !sameItems(items, []dataplane.ItemResult{{Sliver: []byte{1}}, {Code: p2p.CodeNotFound}, {Sliver: []byte{4}}}) {
-		t.Fatalf("streamed items: %v %v (read %d of %d)", items, err, used, len(r))
-	}
-	if _, _, err := readItems(r, 2, -1); !errors.Is(err, dataplane.ErrMalformed) {
-		t.Fatalf("streamed: wrong result count: %v", err)
-	}
-	for cut := range len(r) {
-		if _, _, err := readItems(r[:cut], 3, -1); err == nil {
-			t.Fatalf("streamed: truncated to %d accepted", cut)
-		}
-	}
-	stop := errors.New("stop")
-	if err := dataplane.ReadItemResults(bytes.NewReader(r), 3, func(int, p2p.Code, io.Reader, int) error { return stop }); err != stop {
-		t.Fatalf("item's error not returned as it is: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -38,12 +39,7 @@ var (
 func TxHash(raw []byte) [32]byte { return blake2b.Sum256(raw) }
 
 // TxReceipt is the outcome of a committed transaction.
-type TxReceipt struct {
-	Hash   [32]byte
-	Height uint64 // checkpoint that carried it
-	Index  uint32 // position in the checkpoint
-	staking.Receipt
-}
+type TxReceipt = query.TxReceipt
 
 // Config configures the ledger. Zero fields get defaults in Validate.
 type Config struct {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/ledgersync"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 )
 
 // maxSyncBytes bounds one sync answer well under the protocol's response cap, so a batch
@@ -38,7 +40,6 @@ type NetConfig struct {
 type Net struct {
 	l     *Ledger
 	cfg   NetConfig
-	proto p2p.Protocol
 	hints chan hint
 
 	cancel context.CancelFunc
@@ -61,15 +62,11 @@ func NewNet(l *Ledger, cfg NetConfig) (*Net, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = l.cfg.Logger
 	}
-	proto, ok := p2p.ProtocolFor(l.params, p2p.IDLedgerSync)
-	if !ok {
-		return nil, errors.New("ledger: p2p has no ledger-sync protocol")
-	}
-	n := &Net{l: l, cfg: cfg, proto: proto, hints: make(chan hint, 16)}
-	if err := p2p.Handle(cfg.Host, proto, n.serveSync, cfg.Logger); err != nil {
+	n := &Net{l: l, cfg: cfg, hints: make(chan hint, 16)}
+	if err := p2p.Handle(cfg.Host, ledgersync.Spec, n.serveSync, cfg.Logger); err != nil {
 		return nil, err
 	}
-	if err := p2p.Handle(cfg.Host, QueryProtocol, n.serveQuery, cfg.Logger); err != nil {
+	if err := p2p.Handle(cfg.Host, query.Spec, n.serveQuery, cfg.Logger); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -103,8 +100,8 @@ func (n *Net) Start(topic *p2p.Topic) error {
 
 // Close stops the reader and the catch-up loop and waits for them.
 func (n *Net) Close() {
-	n.cfg.Host.RemoveStreamHandler(n.proto.ID)
-	n.cfg.Host.RemoveStreamHandler(QueryProtocol.ID)
+	n.cfg.Host.RemoveStreamHandler(ledgersync.Spec.ID)
+	n.cfg.Host.RemoveStreamHandler(query.Spec.ID)
 	if n.cancel != nil {
 		n.cancel()
 	}
@@ -175,7 +172,7 @@ func (n *Net) follow(ctx context.Context, sub *p2p.Subscription) {
 }
 
 func (n *Net) serveSync(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
-	r, err := DecodeSyncRequest(req)
+	r, err := ledgersync.DecodeRequest(req)
 	if err != nil {
 		return nil, p2p.Errorf(p2p.CodeBadRequest, "%v", err)
 	}
@@ -183,7 +180,7 @@ func (n *Net) serveSync(ctx context.Context, from peer.ID, req []byte) ([]byte, 
 		return nil, p2p.Errorf(p2p.CodeBadRequest, "heights start at 1")
 	}
 	top := n.l.Height()
-	limit := uint64(min(max(r.Max, 1), MaxSyncBatch))
+	limit := uint64(min(max(r.Max, 1), ledgersync.MaxBatch))
 	var recs [][]byte
 	size := 0
 	for h := r.From; h <= top && uint64(len(recs)) < limit; h++ {
@@ -200,7 +197,7 @@ func (n *Net) serveSync(ctx context.Context, from peer.ID, req []byte) ([]byte, 
 		size += len(b) + 4
 		recs = append(recs, b)
 	}
-	return EncodeSyncBatch(recs), nil
+	return ledgersync.EncodeBatch(recs), nil
 }
 
 // SyncFrom fetches and applies checkpoints from peer p until p has nothing newer; it
@@ -209,12 +206,12 @@ func (n *Net) serveSync(ctx context.Context, from peer.ID, req []byte) ([]byte, 
 func (n *Net) SyncFrom(ctx context.Context, p peer.ID) (int, error) {
 	applied := 0
 	for {
-		req := SyncRequest{From: n.l.Height() + 1, Max: MaxSyncBatch}
-		resp, err := p2p.Call(ctx, n.cfg.Host, p, n.proto, req.Encode())
+		req := ledgersync.Request{From: n.l.Height() + 1, Max: ledgersync.MaxBatch}
+		resp, err := p2p.Call(ctx, n.cfg.Host, p, ledgersync.Spec, req.Encode())
 		if err != nil {
 			return applied, err
 		}
-		recs, err := DecodeSyncBatch(resp)
+		recs, err := ledgersync.DecodeBatch(resp)
 		if err != nil {
 			return applied, err
 		}
@@ -228,7 +225,7 @@ func (n *Net) SyncFrom(ctx context.Context, p peer.ID) (int, error) {
 			}
 			applied++
 		}
-		if len(recs) < MaxSyncBatch {
+		if len(recs) < ledgersync.MaxBatch {
 			return applied, nil
 		}
 	}
@@ -270,7 +267,7 @@ func (n *Net) syncLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			cctx, cancel := context.WithTimeout(ctx, n.proto.Timeout)
+			cctx, cancel := context.WithTimeout(ctx, ledgersync.Spec.Timeout)
 			got, err := n.SyncFrom(cctx, p)
 			cancel()
 			if err != nil {

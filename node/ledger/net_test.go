@@ -12,6 +12,9 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/ledgersync"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -109,36 +112,36 @@ func TestSyncFromPeer(t *testing.T) {
 
 // TestWireDecodersNeverPanic feeds truncations and random bytes to every decoder.
 func TestWireDecodersNeverPanic(t *testing.T) {
-	in := &ledger.Info{NetworkName: "n"}
+	in := &query.Info{NetworkName: "n"}
 	f := newFixture(t, "ledgertest")
 	l, _ := f.open(t, 0)
 	in.Committee = l.View().SigningCommittee()
 	in.Stakes = []uint64{1, 2, 3, 4}
-	info, err := ledger.EncodeInfo(in)
+	info, err := query.EncodeInfo(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := ledger.DecodeInfo(info)
+	back, err := query.DecodeInfo(info)
 	if err != nil || len(back.Committee.Members) != 4 || back.NetworkName != "n" || len(back.Stakes) != 4 || back.Stakes[3] != 4 {
 		t.Fatalf("info round trip: %v", err)
 	}
 	samples := [][]byte{
 		info,
-		ledger.EncodeBlobAnswer(&ledger.BlobAnswer{Height: 3, Objects: make([]staking.Blob, 2)}),
-		ledger.EncodeAccountAnswer(&ledger.AccountAnswer{Height: 1}),
-		ledger.EncodeWaitAnswer(&ledger.WaitAnswer{Height: 1}),
-		ledger.EncodeTxReply(&ledger.TxReply{Accepted: true, Message: "m", Height: 1 << 40}),
-		ledger.EncodeSyncBatch([][]byte{{1, 2}, {3}}),
-		(&ledger.Query{Kind: ledger.QueryWaitTx, Wait: time.Hour, After: 1<<40 + 3}).Encode(),
+		query.EncodeBlobAnswer(&query.BlobAnswer{Height: 3, Objects: make([]staking.Blob, 2)}),
+		query.EncodeAccountAnswer(&query.AccountAnswer{Height: 1}),
+		query.EncodeWaitAnswer(&query.WaitAnswer{Height: 1}),
+		(&tx.Reply{Accepted: true, Message: "m", Height: 1 << 40}).Encode(),
+		ledgersync.EncodeBatch([][]byte{{1, 2}, {3}}),
+		(&query.Query{Kind: query.QueryWaitTx, Wait: time.Hour, After: 1<<40 + 3}).Encode(),
 	}
 	decoders := []func([]byte) error{
-		func(b []byte) error { _, err := ledger.DecodeInfo(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeBlobAnswer(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeAccountAnswer(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeWaitAnswer(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeTxReply(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeSyncBatch(b); return err },
-		func(b []byte) error { _, err := ledger.DecodeQuery(b); return err },
+		func(b []byte) error { _, err := query.DecodeInfo(b); return err },
+		func(b []byte) error { _, err := query.DecodeBlobAnswer(b); return err },
+		func(b []byte) error { _, err := query.DecodeAccountAnswer(b); return err },
+		func(b []byte) error { _, err := query.DecodeWaitAnswer(b); return err },
+		func(b []byte) error { _, err := tx.DecodeReply(b); return err },
+		func(b []byte) error { _, err := ledgersync.DecodeBatch(b); return err },
+		func(b []byte) error { _, err := query.Decode(b); return err },
 	}
 	for i, dec := range decoders {
 		if err := dec(samples[i]); err != nil {
@@ -161,10 +164,10 @@ func TestWireDecodersNeverPanic(t *testing.T) {
 			_ = dec(b) // must not panic or allocate by a claimed length
 		}
 	}
-	if q, err := ledger.DecodeQuery(samples[6]); err != nil || q.Wait != ledger.MaxWait || q.After != 1<<40+3 {
+	if q, err := query.Decode(samples[6]); err != nil || q.Wait != query.MaxWait || q.After != 1<<40+3 {
 		t.Fatalf("wait not capped or After lost: %+v, %v", q, err)
 	}
-	if r, err := ledger.DecodeTxReply(samples[4]); err != nil || r.Height != 1<<40 || !r.Accepted || r.Message != "m" {
+	if r, err := tx.DecodeReply(samples[4]); err != nil || r.Height != 1<<40 || !r.Accepted || r.Message != "m" {
 		t.Fatalf("tx reply round trip: %+v, %v", r, err)
 	}
 }

@@ -1,4 +1,4 @@
-package dataplane_test
+package sliver_test
 
 import (
 	"bytes"
@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/walrus-go/walrus-go/codec"
-	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
 // TestEncodePutPairsLayout checks that EncodePutPairs writes each sliver exactly as
 // Sliver.MarshalBCS would (one- and multi-byte length prefixes) and that
-// DecodeSliverRequest returns the pairs and those very bytes as Raw.
+// DecodeRequest returns the pairs and those very bytes as Raw.
 func TestEncodePutPairsLayout(t *testing.T) {
 	for _, blobLen := range []int{100, 40000} {
 		p, err := codec.NewParams(10)
@@ -31,8 +31,8 @@ func TestEncodePutPairsLayout(t *testing.T) {
 			pr, se := enc.Pair(i)
 			pairs = append(pairs, [2]*codec.Sliver{pr, se})
 		}
-		got := dataplane.EncodePutPairs(enc.BlobID, pairs)
-		want := []byte{dataplane.OpPut}
+		got := sliver.EncodePutPairs(enc.BlobID, pairs)
+		want := []byte{sliver.OpPut}
 		want = append(want, enc.BlobID[:]...)
 		want = binary.LittleEndian.AppendUint16(want, uint16(len(pairs)))
 		for _, pr := range pairs {
@@ -45,7 +45,7 @@ func TestEncodePutPairsLayout(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("blob of %d bytes: EncodePutPairs differs from the MarshalBCS layout", blobLen)
 		}
-		req, err := dataplane.DecodeSliverRequest(p, got)
+		req, err := sliver.DecodeRequest(p, got)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,320 @@
+// Package query is the home of /walrus/query/1 (docs/architecture.md §4, docs/protocol.md
+// §9): a client asks a node about its ledger (height, a blob's status and objects, an
+// account, the network's info and committee) or waits for a transaction's receipt. Every
+// answer carries the height it reflects, so a client comparing nodes can tell stale from
+// wrong.
+//
+//	request:  kind u8 | argument (blob_id[32], address[32], or tx_hash[32] | wait_ms u32 |
+//	          after u64)
+//	answers:  see the Encode functions; all start with the node's height u64.
+package query
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/wire"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// ID is the protocol ID.
+const ID protocol.ID = "/walrus/query/1"
+
+// MaxWait bounds how long a QueryWaitTx may ask the node to wait; it is below the
+// protocol's timeout so the answer still fits the exchange.
+const MaxWait = 50 * time.Second
+
+// MaxReceiptMessage caps a receipt's reason.
+const MaxReceiptMessage = 1024
+
+// Spec is the protocol's spec. The answer to Info carries the committee, up to ~70 bytes
+// of key material and shard list per member plus 2 bytes per shard.
+var Spec = p2p.Protocol{ID: ID, MaxRequest: 1 << 10, MaxResponse: 16 << 20, Timeout: 60 * time.Second}
+
+// ErrMalformed is wrapped by every decoding failure of an untrusted message of this
+// protocol (a member of the wire.ErrMalformed family).
+var ErrMalformed = wire.Malformed("query: malformed message")
+
+// Kind selects a query.
+type Kind uint8
+
+// Query kinds.
+const (
+	QueryHeight Kind = 1 + iota
+	QueryBlobStatus
+	QueryAccount
+	QueryInfo
+	QueryWaitTx
+)
+
+// Query is a request.
+type Query struct {
+	Kind    Kind
+	BlobID  codec.BlobID    // QueryBlobStatus
+	Address staking.Address // QueryAccount
+	TxHash  [32]byte        // QueryWaitTx
+	Wait    time.Duration   // QueryWaitTx, at most MaxWait
+	// After (QueryWaitTx): only a receipt from a checkpoint above this height answers.
+	// Identical signed bytes can be committed twice (a retried reservation and
+	// registration re-sign the same transactions); the receipt of the earlier, failed
+	// inclusion must not answer the wait for the later one.
+	After uint64
+}
+
+// Encode returns the request body: kind u8, then the kind's argument.
+func (q *Query) Encode() []byte {
+	b := []byte{byte(q.Kind)}
+	switch q.Kind {
+	case QueryBlobStatus:
+		b = append(b, q.BlobID[:]...)
+	case QueryAccount:
+		b = append(b, q.Address[:]...)
+	case QueryWaitTx:
+		b = append(b, q.TxHash[:]...)
+		b = wire.AppendU32(b, uint32(min(q.Wait, MaxWait)/time.Millisecond))
+		b = wire.AppendU64(b, q.After)
+	}
+	return b
+}
+
+// Decode parses an untrusted request.
+func Decode(b []byte) (*Query, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	q := &Query{Kind: Kind(r.U8())}
+	switch q.Kind {
+	case QueryHeight, QueryInfo:
+	case QueryBlobStatus:
+		r.Fixed(q.BlobID[:])
+	case QueryAccount:
+		r.Fixed(q.Address[:])
+	case QueryWaitTx:
+		r.Fixed(q.TxHash[:])
+		q.Wait = min(time.Duration(r.U32())*time.Millisecond, MaxWait)
+		q.After = r.U64()
+	default:
+		return nil, fmt.Errorf("%w: query kind %d", ErrMalformed, q.Kind)
+	}
+	return q, r.End()
+}
+
+// EncodeHeight encodes the answer to QueryHeight.
+func EncodeHeight(h uint64) []byte { return wire.AppendU64(nil, h) }
+
+// DecodeHeight parses the answer to QueryHeight.
+func DecodeHeight(b []byte) (uint64, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	h := r.U64()
+	return h, r.End()
+}
+
+// BlobAnswer is the answer to QueryBlobStatus.
+type BlobAnswer struct {
+	Height  uint64
+	Status  staking.BlobStatus
+	Objects []staking.Blob // live objects (without attributes)
+}
+
+// EncodeBlobAnswer encodes a BlobAnswer.
+func EncodeBlobAnswer(a *BlobAnswer) []byte {
+	b := wire.AppendU64(nil, a.Height)
+	b = append(b, uint8(a.Status.Kind))
+	b = wire.AppendU32(b, a.Status.EndEpoch)
+	b = wire.AppendBool(b, a.Status.Deletable)
+	b = wire.AppendU32(b, uint32(a.Status.Objects))
+	b = wire.AppendU32(b, uint32(len(a.Objects)))
+	for i := range a.Objects {
+		o := &a.Objects[i]
+		b = append(b, o.ID[:]...)
+		b = append(b, o.Owner[:]...)
+		b = append(b, o.BlobID[:]...)
+		b = append(b, o.Root[:]...)
+		b = wire.AppendU64(b, o.Length)
+		b = append(b, o.Encoding)
+		b = wire.AppendU64(b, o.EncodedSize)
+		b = append(b, o.Storage.ID[:]...)
+		b = wire.AppendU32(b, o.Storage.Start)
+		b = wire.AppendU32(b, o.Storage.End)
+		b = wire.AppendU64(b, o.Storage.Size)
+		b = wire.AppendBool(b, o.Deletable)
+		b = wire.AppendU32(b, o.Registered)
+		b = wire.AppendBool(b, o.Certified)
+		b = wire.AppendU32(b, o.CertEpoch)
+	}
+	return b
+}
+
+// DecodeBlobAnswer parses an untrusted BlobAnswer.
+func DecodeBlobAnswer(b []byte) (*BlobAnswer, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	a := &BlobAnswer{Height: r.U64()}
+	a.Status.Kind = staking.BlobStatusKind(r.U8())
+	a.Status.EndEpoch = r.U32()
+	a.Status.Deletable = r.Bool()
+	a.Status.Objects = int(r.U32())
+	n := r.Count(4 * 32)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		var o staking.Blob
+		r.Fixed(o.ID[:])
+		r.Fixed(o.Owner[:])
+		r.Fixed(o.BlobID[:])
+		r.Fixed(o.Root[:])
+		o.Length = r.U64()
+		o.Encoding = r.U8()
+		o.EncodedSize = r.U64()
+		r.Fixed(o.Storage.ID[:])
+		o.Storage.Start = r.U32()
+		o.Storage.End = r.U32()
+		o.Storage.Size = r.U64()
+		o.Deletable = r.Bool()
+		o.Registered = r.U32()
+		o.Certified = r.Bool()
+		o.CertEpoch = r.U32()
+		o.Storage.Owner = o.Owner
+		a.Objects = append(a.Objects, o)
+	}
+	return a, r.End()
+}
+
+// AccountAnswer is the answer to QueryAccount.
+type AccountAnswer struct {
+	Height  uint64
+	Account staking.Account
+}
+
+// EncodeAccountAnswer encodes an AccountAnswer.
+func EncodeAccountAnswer(a *AccountAnswer) []byte {
+	b := wire.AppendU64(nil, a.Height)
+	b = wire.AppendU64(b, a.Account.Balance)
+	return wire.AppendU64(b, a.Account.Nonce)
+}
+
+// DecodeAccountAnswer parses an untrusted AccountAnswer.
+func DecodeAccountAnswer(b []byte) (*AccountAnswer, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	a := &AccountAnswer{Height: r.U64()}
+	a.Account.Balance = r.U64()
+	a.Account.Nonce = r.U64()
+	return a, r.End()
+}
+
+// Info is the answer to QueryInfo: what a client needs to store and read (`walrus info`).
+type Info struct {
+	Height        uint64
+	Network       epoch.NetworkID
+	NetworkName   string
+	Epoch         uint32
+	Time          int64 // of the last checkpoint, unix ms
+	NShards       int
+	EpochDuration int64
+	GenesisTime   int64
+	Prices        staking.Prices
+	MaxBlobSize   uint64
+	Committee     *epoch.Committee
+	// Stakes[i] is the stake (FROST) of Committee.Members[i] counting for this epoch.
+	Stakes []uint64
+}
+
+// EncodeInfo encodes an Info.
+func EncodeInfo(in *Info) ([]byte, error) {
+	c, err := in.Committee.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	b := wire.AppendU64(nil, in.Height)
+	b = append(b, in.Network[:]...)
+	b = wire.AppendU32Bytes(b, []byte(in.NetworkName))
+	b = wire.AppendU32(b, in.Epoch)
+	b = wire.AppendU64(b, uint64(in.Time))
+	b = wire.AppendU32(b, uint32(in.NShards))
+	b = wire.AppendU64(b, uint64(in.EpochDuration))
+	b = wire.AppendU64(b, uint64(in.GenesisTime))
+	b = wire.AppendU64(b, in.Prices.Storage)
+	b = wire.AppendU64(b, in.Prices.Write)
+	b = wire.AppendU64(b, in.Prices.Capacity)
+	b = wire.AppendU64(b, in.MaxBlobSize)
+	b = wire.AppendU32Bytes(b, c)
+	b = wire.AppendU32(b, uint32(len(in.Stakes)))
+	for _, v := range in.Stakes {
+		b = wire.AppendU64(b, v)
+	}
+	return b, nil
+}
+
+// DecodeInfo parses an untrusted Info. The committee is decoded and indexed.
+func DecodeInfo(b []byte) (*Info, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	in := &Info{Height: r.U64()}
+	r.Fixed(in.Network[:])
+	in.NetworkName = string(r.U32Bytes(staking.MaxNetworkName))
+	in.Epoch = r.U32()
+	in.Time = int64(r.U64())
+	in.NShards = int(r.U32())
+	in.EpochDuration = int64(r.U64())
+	in.GenesisTime = int64(r.U64())
+	in.Prices.Storage, in.Prices.Write, in.Prices.Capacity = r.U64(), r.U64(), r.U64()
+	in.MaxBlobSize = r.U64()
+	cb := r.U32Bytes(len(b))
+	if ns := r.Count(8); ns > 0 {
+		in.Stakes = make([]uint64, ns)
+		for i := range in.Stakes {
+			in.Stakes[i] = r.U64()
+		}
+	}
+	if err := r.End(); err != nil {
+		return nil, err
+	}
+	c, err := epoch.DecodeCommittee(cb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: committee: %v", ErrMalformed, err)
+	}
+	if err := c.Index(); err != nil {
+		return nil, fmt.Errorf("%w: committee: %v", ErrMalformed, err)
+	}
+	if in.Stakes != nil && len(in.Stakes) != len(c.Members) {
+		return nil, fmt.Errorf("%w: %d stakes for %d members", ErrMalformed, len(in.Stakes), len(c.Members))
+	}
+	in.Committee = c
+	return in, nil
+}
+
+// TxReceipt is the ledger's outcome of a committed transaction.
+type TxReceipt struct {
+	Hash   [32]byte
+	Height uint64 // checkpoint that carried it
+	Index  uint32 // position in the checkpoint
+	staking.Receipt
+}
+
+// WaitAnswer is the answer to QueryWaitTx.
+type WaitAnswer struct {
+	Height  uint64 // the node's height when it answered
+	Receipt TxReceipt
+}
+
+// EncodeWaitAnswer encodes a WaitAnswer; a receipt message over MaxReceiptMessage is cut.
+func EncodeWaitAnswer(a *WaitAnswer) []byte {
+	msg := a.Receipt.Message[:min(len(a.Receipt.Message), MaxReceiptMessage)]
+	b := wire.AppendU64(nil, a.Height)
+	b = append(b, a.Receipt.Hash[:]...)
+	b = wire.AppendU64(b, a.Receipt.Height)
+	b = wire.AppendU32(b, a.Receipt.Index)
+	b = append(b, uint8(a.Receipt.Code))
+	return wire.AppendU32Bytes(b, []byte(msg))
+}
+
+// DecodeWaitAnswer parses an untrusted WaitAnswer.
+func DecodeWaitAnswer(b []byte) (*WaitAnswer, error) {
+	r := wire.NewReader(b, ErrMalformed)
+	a := &WaitAnswer{Height: r.U64()}
+	r.Fixed(a.Receipt.Hash[:])
+	a.Receipt.Height = r.U64()
+	a.Receipt.Index = r.U32()
+	a.Receipt.Code = staking.Code(r.U8())
+	a.Receipt.Message = string(r.U32Bytes(MaxReceiptMessage))
+	return a, r.End()
+}
