@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"github.com/walrus-go/walrus-go/staking"
 )
 

@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/consensus"
@@ -301,7 +302,7 @@ func (n *Node) discovery() {
 	provide := func() {
 		v := n.ledger.View()
 		c := v.SigningCommittee()
-		i := c.MemberIndex(staking.NodeIDOf(n.blsKey.PublicKey()))
+		i := c.MemberIndex(epoch.NodeIDOf(n.blsKey.PublicKey()))
 		if i < 0 {
 			return
 		}

@@ -83,7 +83,7 @@ func TestNetwork(t *testing.T) {
 		for i, m := range in.Committee.Members {
 			var want uint64
 			for _, gn := range tn.genesis.Nodes {
-				if staking.NodeIDOf(gn.BLSKey) == m.Node {
+				if epoch.NodeIDOf(gn.BLSKey) == m.Node {
 					want = gn.Stake
 				}
 			}

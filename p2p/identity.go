@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 )
 
 // maxKeyFile bounds what LoadIdentity reads: a marshalled Ed25519 key is 68 bytes.
@@ -29,17 +29,12 @@ func GenerateIdentity(rand io.Reader) (crypto.PrivKey, error) {
 // LoadIdentity reads an Ed25519 private key written by [SaveIdentity] (libp2p's protobuf
 // key encoding, the format go-libp2p tools share).
 func LoadIdentity(path string) (crypto.PrivKey, error) {
-	f, err := os.Open(path)
+	b, err := fsutil.ReadBounded(path, maxKeyFile)
 	if err != nil {
+		if errors.Is(err, fsutil.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %v", ErrBadKeyFile, err)
+		}
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFile {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrBadKeyFile, path, maxKeyFile)
 	}
 	priv, err := crypto.UnmarshalPrivateKey(b)
 	if err != nil {
@@ -58,27 +53,7 @@ func SaveIdentity(path string, priv crypto.PrivKey) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".identity-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteAtomic(path, b, 0o600)
 }
 
 // LoadOrCreateIdentity loads the key at path, or creates and saves a new one if the file

@@ -10,7 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"gopkg.in/yaml.v3"
 
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -112,7 +113,7 @@ func genesisJSON(g *staking.Genesis) ([]byte, error) {
 	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
-		id := staking.NodeIDOf(n.BLSKey)
+		id := epoch.NodeIDOf(n.BLSKey)
 		v.Nodes = append(v.Nodes, genesisNodeView{
 			NodeID: hex.EncodeToString(id[:]), Operator: n.Operator.String(),
 			BLSKey: hex.EncodeToString(n.BLSKey[:]), PeerID: peer.ID(n.Info.PeerID).String(), Addrs: n.Info.Addrs,

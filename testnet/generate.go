@@ -18,7 +18,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )

@@ -10,7 +10,7 @@ import (
 	"os"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 )
 
 // secretSize is the size of every secret this package stores: a BLS scalar

@@ -2,7 +2,7 @@ package testnet
 
 import (
 	"github.com/walrus-go/walrus-go/node"
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"gopkg.in/yaml.v3"
 )
 

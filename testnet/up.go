@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 )
 
 // Defaults for UpOptions.

@@ -457,28 +457,6 @@ func (l *Ledger) Transfer(ctx context.Context, to staking.Address, amount uint64
 	return l.Submit(ctx, &staking.Transfer{To: to, Amount: amount})
 }
 
-// StorageCost is what storing encodedLen bytes for epochs epochs costs at prices:
-// storage price × units × epochs plus the write fee, write price × units, with 1 MiB
-// billing units (PROTOCOL.md §6). ok is false on overflow.
-func StorageCost(prices staking.Prices, encodedLen uint64, epochs uint32) (cost uint64, ok bool) {
-	units := (encodedLen + staking.BillingUnit - 1) / staking.BillingUnit
-	per, ok1 := mulOK(prices.Storage, units)
-	st, ok2 := mulOK(per, uint64(epochs))
-	wr, ok3 := mulOK(prices.Write, units)
-	if !ok1 || !ok2 || !ok3 || st+wr < st {
-		return 0, false
-	}
-	return st + wr, true
-}
-
-func mulOK(a, b uint64) (uint64, bool) {
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	c := a * b
-	return c, c/b == a
-}
-
 // RegisterBlob implements LedgerHooks (DESIGN.md §5 "Store"): a blob already certified
 // until at least the wanted end epoch is reused (alreadyCertified); a registered, not yet
 // certified object of ours with enough lifetime and the same persistence is reused (a
@@ -554,7 +532,7 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 	if l.cfg.Key == nil {
 		return Registration{}, false, ErrNoWallet
 	}
-	cost, ok := StorageCost(in.Prices, encLen, opts.Epochs)
+	cost, ok := staking.StorageCost(in.Prices, encLen, opts.Epochs)
 	if !ok {
 		return Registration{}, false, errors.New("client: storage cost overflows")
 	}
@@ -658,12 +636,9 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 
 var _ LedgerHooks = (*Ledger)(nil)
 
-// FrostPerWAL is the number of FROST in one WAL (PROTOCOL.md §6).
-const FrostPerWAL = 1_000_000_000
-
 // FormatWAL prints a FROST amount as WAL with up to nine decimals ("1.5 WAL").
 func FormatWAL(frost uint64) string {
-	whole, frac := frost/FrostPerWAL, frost%FrostPerWAL
+	whole, frac := frost/staking.FrostPerWAL, frost%staking.FrostPerWAL
 	if frac == 0 {
 		return fmt.Sprintf("%d WAL", whole)
 	}

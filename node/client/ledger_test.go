@@ -56,7 +56,7 @@ func TestSessionStoreReadReuse(t *testing.T) {
 	}
 	p, _ := codec.NewParams(in.NShards)
 	wantEnc, _ := p.EncodedLength(uint64(len(data)))
-	wantCost, _ := client.StorageCost(in.Prices, wantEnc, 3)
+	wantCost, _ := staking.StorageCost(in.Prices, wantEnc, 3)
 	if sum.AlreadyCertified || sum.UnencodedLength != 3000 || sum.EncodedLength != wantEnc ||
 		sum.EndEpoch != sum.CertifiedEpoch+3 || sum.Cost != wantCost || wantCost == 0 {
 		t.Fatalf("summary %+v, want encoded %d cost %d", sum, wantEnc, wantCost)

@@ -20,7 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/walrus-go/walrus-go/codec"
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )

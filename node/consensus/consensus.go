@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
@@ -164,7 +165,7 @@ func New(sys *actors.System, cfg Config) (*Consensus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Consensus{cfg: cfg, self: staking.NodeIDOf(cfg.Key.PublicKey()), out: make(chan Outbound, 4096), done: make(chan struct{})}
+	c := &Consensus{cfg: cfg, self: epoch.NodeIDOf(cfg.Key.PublicKey()), out: make(chan Outbound, 4096), done: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(sys.Context())
 	ref, err := actors.Spawn(sys, "consensus", func(ctx context.Context) (actors.Actor[msg], error) {
 		return c.newActor()

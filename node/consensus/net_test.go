@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors"
+	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
@@ -28,7 +29,7 @@ func TestValidateConsensus(t *testing.T) {
 	keys := map[[32]byte]*bls.SecretKey{}
 	for i := 0; i < 4; i++ {
 		k := epochtest.Key(8, i)
-		keys[staking.NodeIDOf(k.PublicKey())] = k
+		keys[epoch.NodeIDOf(k.PublicKey())] = k
 		var op staking.Address
 		op[0] = byte(i + 1)
 		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/actors/actorstest"
+	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
@@ -43,7 +44,7 @@ func TestRestartResumesHeight(t *testing.T) {
 	proposer := com.Members[seq[1%uint64(len(seq))]].Node // height 1, round 0
 	var key *bls.SecretKey
 	for _, k := range keys {
-		if staking.NodeIDOf(k.PublicKey()) == proposer {
+		if epoch.NodeIDOf(k.PublicKey()) == proposer {
 			key = k
 		}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/codec"
@@ -94,10 +93,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// NodeIDOf is the registry's node ID for a BLS key: Blake2b-256 of the compressed public
-// key (DESIGN.md §3).
-func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return epoch.NodeID(blake2b.Sum256(pk[:])) }
-
 // Service is a storage node's data plane: the metadata, sliver, confirmation and status
 // protocols, served by one actor that owns the confirmation state and hands verification
 // and storage to a bounded worker pool (DESIGN.md §6).
@@ -120,7 +115,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, node: NodeIDOf(cfg.Key.PublicKey()), sys: sys}
+	s := &Service{cfg: cfg, node: epoch.NodeIDOf(cfg.Key.PublicKey()), sys: sys}
 	s.pool, err = actors.NewPool(sys, "verify", cfg.Workers, cfg.Queue)
 	if err != nil {
 		_ = sys.Stop()

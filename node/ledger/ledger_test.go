@@ -46,7 +46,7 @@ func newFixture(t testing.TB, name string) *fixture {
 	}
 	for i := 0; i < 4; i++ {
 		k := epochtest.Key(42, i)
-		f.keys[staking.NodeIDOf(k.PublicKey())] = k
+		f.keys[epoch.NodeIDOf(k.PublicKey())] = k
 		var op staking.Address
 		op[0] = byte(i + 1)
 		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),

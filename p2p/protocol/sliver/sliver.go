@@ -50,9 +50,9 @@ const (
 	RequestHeaderLen = 1 + 32 + 2
 	// ResponseHeaderLen is the result count.
 	ResponseHeaderLen = 2
-	// sliverBCSOverhead is the most a sliver's BCS adds to its data: the uleb128 data
-	// length (at most wire.MaxULEB128Len bytes) and the u16 symbol size and index.
-	sliverBCSOverhead = wire.MaxULEB128Len + 2 + 2
+	// sliverBCSOverhead is the most a sliver's BCS adds to its data (codec's header and
+	// trailer around it).
+	sliverBCSOverhead = codec.MaxSliverBCSHeaderLen + codec.SliverBCSTrailerLen
 	// PutPairOverhead is what one put item adds to its two slivers' data: each sliver's
 	// u32 item length and BCS overhead.
 	PutPairOverhead = 2 * (4 + sliverBCSOverhead)
@@ -132,19 +132,15 @@ func PutPairsParts(id codec.BlobID, pairs [][2]*codec.Sliver) [][]byte {
 	from := 0
 	for _, pr := range pairs {
 		for _, s := range pr {
-			small = binary.LittleEndian.AppendUint32(small, uint32(sliverBCSLen(len(s.Data))))
-			small = wire.AppendULEB128(small, uint64(len(s.Data)))
+			small = binary.LittleEndian.AppendUint32(small, uint32(codec.SliverBCSLen(len(s.Data))))
+			small = codec.AppendSliverBCSHeader(small, len(s.Data))
 			parts = append(parts, small[from:len(small):len(small)], s.Data)
 			from = len(small)
-			small = binary.LittleEndian.AppendUint16(small, s.SymbolSize)
-			small = binary.LittleEndian.AppendUint16(small, s.Index)
+			small = codec.AppendSliverBCSTrailer(small, s)
 		}
 	}
 	return append(parts, small[from:])
 }
-
-// sliverBCSLen is the length of the BCS encoding of a sliver with n data bytes.
-func sliverBCSLen(n int) int { return wire.ULEB128Len(uint64(n)) + n + 4 }
 
 // EncodeGet returns a get request for the given slivers of one blob.
 func EncodeGet(id codec.BlobID, refs []Ref) []byte {

@@ -4,6 +4,7 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,8 +12,11 @@ import (
 	"path/filepath"
 )
 
-// ReadBounded reads path, failing if it holds more than limit bytes; it never reads more
-// than limit+1 bytes.
+// ErrTooLarge is wrapped when a file holds more than a reader's limit.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadBounded reads path, failing (ErrTooLarge) if it holds more than limit bytes; it never
+// reads more than limit+1 bytes.
 func ReadBounded(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -24,13 +28,14 @@ func ReadBounded(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, path, limit)
 	}
 	return b, nil
 }
 
 // WriteAtomic writes b to path with the given mode through a synced temporary file in the
-// same directory and a rename.
+// same directory and a rename, then syncs the directory so the rename itself survives a
+// crash.
 func WriteAtomic(path string, b []byte, mode fs.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -52,5 +57,18 @@ func WriteAtomic(path string, b []byte, mode fs.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory, making renames and creations in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/walrus-go/walrus-go/node/fsutil"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 )
 
 func TestWriteAtomicThenReadBounded(t *testing.T) {
