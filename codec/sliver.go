@@ -2,7 +2,6 @@ package codec
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -112,6 +111,11 @@ func AppendSliverBCSTrailer(b []byte, s *Sliver) []byte {
 	return appendU16(b, s.Index)
 }
 
+// readSliverBCSTrailer reads AppendSliverBCSTrailer's form.
+func readSliverBCSTrailer(r *wire.Reader) (symbolSize, index uint16) {
+	return r.U16(), r.U16()
+}
+
 // UnmarshalSliverBCS decodes an untrusted SliverData of the given axis and checks it against
 // the geometry: index < n, an even symbol size within 2..MaxSymbolSize, and exactly the
 // axis's number of symbols. Whether the symbol size fits a given blob is checked against its
@@ -138,8 +142,7 @@ func ParseSliverBCS(p Params, axis Axis, b []byte) (Sliver, error) {
 	r := newBCSReader(b)
 	maxLen := p.sourceSymbols(axis) * MaxSymbolSize
 	data := r.Take(r.Length(maxLen)) // capped: an append to Data must not overwrite b
-	ss := r.U16()
-	idx := r.U16()
+	ss, idx := readSliverBCSTrailer(&r)
 	if err := r.End(); err != nil {
 		return Sliver{}, err
 	}
@@ -187,12 +190,9 @@ func ReadSliverBCS(p Params, axis Axis, r io.Reader, data []byte) (Sliver, error
 	if _, err := io.ReadFull(r, tail[:]); err != nil {
 		return Sliver{}, fmt.Errorf("codec: reading sliver symbol size and index: %w", err)
 	}
-	s := Sliver{
-		Axis:       axis,
-		SymbolSize: binary.LittleEndian.Uint16(tail[:2]),
-		Index:      binary.LittleEndian.Uint16(tail[2:]),
-		Data:       data[:len(data):len(data)],
-	}
+	tr := newBCSReader(tail[:])
+	ss, idx := readSliverBCSTrailer(&tr)
+	s := Sliver{Axis: axis, SymbolSize: ss, Index: idx, Data: data[:len(data):len(data)]}
 	if int(s.SymbolSize)*syms != len(data) {
 		return Sliver{}, fmt.Errorf("%w: symbol size %d in a %s sliver of %d bytes", ErrBadSliver, s.SymbolSize, axis, len(data))
 	}
