@@ -35,6 +35,7 @@ import (
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
+	"github.com/walrus-go/walrus-go/internal/genesisfile"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/dataplane"
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 			_ = n.Close()
 		}
 	}()
-	if n.genesis, err = LoadGenesis(cfg.GenesisFile); err != nil {
+	if n.genesis, err = genesisfile.Read(cfg.GenesisFile); err != nil {
 		return nil, err
 	}
 	if n.blsKey, err = LoadBLSKey(cfg.BLSKeyFile); err != nil {

@@ -122,11 +122,6 @@ func decodePrices(d *wire.Reader) Prices {
 // NetworkID is Blake2b-256 of the canonical genesis encoding.
 func (g *Genesis) NetworkID() epoch.NetworkID { return epoch.NetworkID(blake2b.Sum256(g.Encode())) }
 
-// NodeIDOf is the node ID of a BLS key: Blake2b-256 of the compressed public key.
-//
-// Deprecated: use epoch.NodeIDOf.
-func NodeIDOf(pk bls.PublicKey) epoch.NodeID { return epoch.NodeIDOf(pk) }
-
 func validateInfo(in *NodeInfo) error {
 	if len(in.PeerID) > MaxPeerIDLen || len(in.Addrs) > MaxAddrs {
 		return errors.New("peer ID or address list too long")

@@ -11,7 +11,7 @@ import (
 // Client returns a data-plane client (node/client) for the cluster: its own libp2p host on
 // 127.0.0.1 (closed at test cleanup), the genesis's encoding parameters and network ID.
 // Committees come from a node's ledger (c.Unwrap(i).Ledger().Committee(epoch)); the
-// wallet's key is c.Layout.WalletKeyFile (ReadAccountKey).
+// wallet's key is c.Layout.WalletKeyFile (keyfile.ReadAccountKey).
 func (c *Cluster) Client() *client.Client {
 	c.t.Helper()
 	g := c.Layout.Genesis

@@ -12,7 +12,7 @@
 //	genesis.json           the same genesis for people; never parsed by any tool
 //	faucet.key             the faucet account's Ed25519 key (see Key files)
 //	wallet.key             a funded client wallet (Ed25519)
-//	client.yaml            client configuration (ClientConfig): bootstrap addresses, wallet, genesis
+//	client.yaml            client configuration (client.FileConfig): bootstrap addresses, wallet, genesis
 //	nodes/<i>/config.yaml  node configuration, loadable with node.LoadConfig
 //	nodes/<i>/identity.key libp2p Ed25519 identity (p2p.SaveIdentity format)
 //	nodes/<i>/bls.key      BLS12-381 secret key (see Key files)
@@ -23,9 +23,8 @@
 //
 // BLS and Ed25519 account keys are stored as one line of lowercase hex of the 32-byte secret
 // (the BLS secret scalar big-endian, as bls.SecretKey.Bytes; the Ed25519 seed, as
-// ed25519.PrivateKey.Seed) followed by a newline, with file mode 0600. Hex rather than raw
-// bytes so an operator can copy a key between machines with a terminal; ReadBLSKey and
-// ReadAccountKey also accept the raw 32 bytes. libp2p identities use p2p.SaveIdentity's
+// ed25519.PrivateKey.Seed) followed by a newline, with file mode 0600 (package
+// internal/keyfile reads and writes them; its readers also accept the raw 32 bytes). libp2p identities use p2p.SaveIdentity's
 // format (libp2p's protobuf key encoding) so other libp2p tools can read them.
 //
 // # The in-process harness

@@ -19,6 +19,8 @@ import (
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/internal/fsutil"
+	"github.com/walrus-go/walrus-go/internal/genesisfile"
+	"github.com/walrus-go/walrus-go/internal/keyfile"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -53,7 +55,7 @@ type Layout struct {
 	// FaucetKeyFile and WalletKeyFile are the faucet's and the client wallet's account keys.
 	FaucetKeyFile string
 	WalletKeyFile string
-	// ClientConfigFile is client.yaml (ClientConfig).
+	// ClientConfigFile is client.yaml (client.FileConfig).
 	ClientConfigFile string
 	// Nodes lists the genesis nodes in genesis order.
 	Nodes []NodeFiles
@@ -200,10 +202,10 @@ func Generate(o Options) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteAccountKey(l.FaucetKeyFile, faucet); err != nil {
+	if err := keyfile.WriteAccountKey(l.FaucetKeyFile, faucet); err != nil {
 		return nil, err
 	}
-	if err := WriteAccountKey(l.WalletKeyFile, wallet); err != nil {
+	if err := keyfile.WriteAccountKey(l.WalletKeyFile, wallet); err != nil {
 		return nil, err
 	}
 	g.Faucet = staking.GenesisAccount{Address: staking.AddressOf(faucet.Public().(ed25519.PublicKey)), Balance: o.FaucetBalance}
@@ -224,7 +226,7 @@ func Generate(o Options) (*Layout, error) {
 	if err := fsutil.WriteAtomic(filepath.Join(dir, GenesisJSONFileName), js, 0o644); err != nil {
 		return nil, err
 	}
-	if err := fsutil.WriteAtomic(l.GenesisFile, g.Encode(), 0o644); err != nil {
+	if err := genesisfile.Write(l.GenesisFile, g); err != nil {
 		return nil, err
 	}
 	l.Genesis = g
@@ -260,14 +262,14 @@ func generateNode(o Options, src keySource, dir string, i int, pp portPair) (Nod
 	if err != nil {
 		return nf, staking.GenesisNode{}, err
 	}
-	if err := WriteBLSKey(nf.BLSKeyFile, bk); err != nil {
+	if err := keyfile.WriteBLSKey(nf.BLSKeyFile, bk); err != nil {
 		return nf, staking.GenesisNode{}, err
 	}
 	op, err := src.accountKey("operator", i)
 	if err != nil {
 		return nf, staking.GenesisNode{}, err
 	}
-	if err := WriteAccountKey(nf.OperatorKeyFile, op); err != nil {
+	if err := keyfile.WriteAccountKey(nf.OperatorKeyFile, op); err != nil {
 		return nf, staking.GenesisNode{}, err
 	}
 	nf.ListenAddrs = []string{fmt.Sprintf("/ip4/%s/tcp/%d", o.Host, pp.p2p)}

@@ -13,7 +13,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/internal/genesisfile"
+	"github.com/walrus-go/walrus-go/internal/keyfile"
 	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 	"github.com/walrus-go/walrus-go/testnet"
@@ -36,7 +39,7 @@ func generate(t *testing.T, o testnet.Options) *testnet.Layout {
 
 func TestGenerateDefaults(t *testing.T) {
 	l := generate(t, testnet.Options{Seed: 1})
-	g, err := testnet.ReadGenesis(l.GenesisFile)
+	g, err := genesisfile.Read(l.GenesisFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +67,14 @@ func TestGenerateDefaults(t *testing.T) {
 	}
 
 	// The wallet is funded and its key file matches the genesis account.
-	wallet, err := testnet.ReadAccountKey(l.WalletKeyFile)
+	wallet, err := keyfile.ReadAccountKey(l.WalletKeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if acc := st.Account(staking.AddressOf(wallet.Public().(ed25519.PublicKey))); acc.Balance != testnet.DefaultWalletBalance {
 		t.Fatalf("wallet balance %d, want %d", acc.Balance, testnet.DefaultWalletBalance)
 	}
-	faucet, err := testnet.ReadAccountKey(l.FaucetKeyFile)
+	faucet, err := keyfile.ReadAccountKey(l.FaucetKeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func TestGenerateDefaults(t *testing.T) {
 
 	for i, nf := range l.Nodes {
 		gn := g.Nodes[i]
-		bk, err := testnet.ReadBLSKey(nf.BLSKeyFile)
+		bk, err := keyfile.ReadBLSKey(nf.BLSKeyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +99,7 @@ func TestGenerateDefaults(t *testing.T) {
 		if pid != nf.PeerID || peer.ID(gn.Info.PeerID) != pid {
 			t.Errorf("node %d: identity %s, layout %s, genesis %s", i, pid, nf.PeerID, peer.ID(gn.Info.PeerID))
 		}
-		op, err := testnet.ReadAccountKey(nf.OperatorKeyFile)
+		op, err := keyfile.ReadAccountKey(nf.OperatorKeyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +138,7 @@ func TestGenerateDefaults(t *testing.T) {
 	}
 
 	// client.yaml names every node.
-	cc, err := testnet.LoadClientConfig(l.ClientConfigFile)
+	cc, err := client.LoadFileConfig(l.ClientConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +341,7 @@ func TestLoadLayout(t *testing.T) {
 func TestKeyFiles(t *testing.T) {
 	dir := t.TempDir()
 	l := generate(t, testnet.Options{Seed: 9, Nodes: 1, Shards: 4})
-	k, err := testnet.ReadBLSKey(l.Nodes[0].BLSKeyFile)
+	k, err := keyfile.ReadBLSKey(l.Nodes[0].BLSKeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,13 +353,13 @@ func TestKeyFiles(t *testing.T) {
 	// Raw 32 bytes are accepted too.
 	raw := filepath.Join(dir, "raw.key")
 	os.WriteFile(raw, k.Bytes(), 0o600)
-	k2, err := testnet.ReadBLSKey(raw)
+	k2, err := keyfile.ReadBLSKey(raw)
 	if err != nil || k2.PublicKey() != k.PublicKey() {
 		t.Fatalf("raw BLS key: %v", err)
 	}
-	w, _ := testnet.ReadAccountKey(l.WalletKeyFile)
+	w, _ := keyfile.ReadAccountKey(l.WalletKeyFile)
 	os.WriteFile(raw, w.Seed(), 0o600)
-	if w2, err := testnet.ReadAccountKey(raw); err != nil || !w2.Equal(w) {
+	if w2, err := keyfile.ReadAccountKey(raw); err != nil || !w2.Equal(w) {
 		t.Fatalf("raw account key: %v", err)
 	}
 
@@ -369,11 +372,11 @@ func TestKeyFiles(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, content, 0o600)
-		if _, err := testnet.ReadBLSKey(p); err == nil {
+		if _, err := keyfile.ReadBLSKey(p); err == nil {
 			t.Errorf("%s: ReadBLSKey accepted it", name)
 		}
 		if name != "zero" {
-			if _, err := testnet.ReadAccountKey(p); !errors.Is(err, testnet.ErrBadKeyFile) {
+			if _, err := keyfile.ReadAccountKey(p); !errors.Is(err, keyfile.ErrBadKeyFile) {
 				t.Errorf("%s: ReadAccountKey: %v, want ErrBadKeyFile", name, err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/internal/genesisfile"
 	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/p2p"
 )
@@ -26,7 +27,7 @@ func LoadLayout(dir string) (*Layout, error) {
 		WalletKeyFile:    filepath.Join(dir, WalletKeyFileName),
 		ClientConfigFile: filepath.Join(dir, ClientConfigFileName),
 	}
-	if l.Genesis, err = ReadGenesis(l.GenesisFile); err != nil {
+	if l.Genesis, err = genesisfile.Read(l.GenesisFile); err != nil {
 		return nil, err
 	}
 	if len(l.Genesis.Nodes) == 0 {

@@ -1,8 +1,8 @@
 package testnet
 
 import (
-	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/internal/fsutil"
+	"github.com/walrus-go/walrus-go/node"
 	"gopkg.in/yaml.v3"
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 
+	"github.com/walrus-go/walrus-go/internal/keyfile"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -40,7 +41,7 @@ func (c *Cluster) Submit(via int, key ed25519.PrivateKey, op staking.Op) ledger.
 // Wallet returns the funded client wallet's key (wallet.key).
 func (c *Cluster) Wallet() ed25519.PrivateKey {
 	c.t.Helper()
-	k, err := ReadAccountKey(c.Layout.WalletKeyFile)
+	k, err := keyfile.ReadAccountKey(c.Layout.WalletKeyFile)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func (c *Cluster) Wallet() ed25519.PrivateKey {
 // Faucet returns the faucet account's key (faucet.key).
 func (c *Cluster) Faucet() ed25519.PrivateKey {
 	c.t.Helper()
-	k, err := ReadAccountKey(c.Layout.FaucetKeyFile)
+	k, err := keyfile.ReadAccountKey(c.Layout.FaucetKeyFile)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,13 +19,15 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/internal/fsutil"
+	"github.com/walrus-go/walrus-go/internal/genesisfile"
+	"github.com/walrus-go/walrus-go/internal/keyfile"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// FileConfig is the client configuration file, client.yaml as `walrus testnet up` (package
-// testnet, ClientConfig) writes it. It is parsed here rather than imported from testnet,
-// which imports this package.
+// FileConfig is the client configuration file, client.yaml: what a client (the walrus CLI,
+// a program using this package) needs to join a network. This package reads and writes it
+// (LoadFileConfig, WriteFileConfig); `walrus testnet up` writes one with absolute paths.
 type FileConfig struct {
 	// Network is the network name, for display; the genesis is the truth.
 	Network string `yaml:"network"`
@@ -38,14 +38,12 @@ type FileConfig struct {
 	WalletKeyFile string `yaml:"wallet_key_file"`
 	// Bootstrap lists nodes' dialable multiaddrs with /p2p/.
 	Bootstrap []string `yaml:"bootstrap"`
+	// APIAddrs lists the nodes' HTTP API addresses (health, metrics), if enabled.
+	APIAddrs []string `yaml:"api_addrs,omitempty"`
 }
 
-// Bounds on the files Open reads: they are untrusted input.
-const (
-	maxConfigFile  = 1 << 20
-	maxGenesisFile = 64 << 20
-	maxKeyFile     = 256
-)
+// maxConfigFile bounds a client.yaml read: it is untrusted input.
+const maxConfigFile = 1 << 20
 
 // LoadFileConfig reads and checks a client configuration file.
 func LoadFileConfig(path string) (*FileConfig, error) {
@@ -63,24 +61,13 @@ func LoadFileConfig(path string) (*FileConfig, error) {
 	return &c, nil
 }
 
-// readWalletKey reads an Ed25519 seed stored as a hex line or 32 raw bytes.
-func readWalletKey(path string) (ed25519.PrivateKey, error) {
-	b, err := fsutil.ReadBounded(path, maxKeyFile)
+// WriteFileConfig writes c to path atomically.
+func WriteFileConfig(path string, c *FileConfig) error {
+	b, err := yaml.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("wallet key: %w", err)
+		return err
 	}
-	if len(b) == ed25519.SeedSize {
-		return ed25519.NewKeyFromSeed(b), nil
-	}
-	t := bytes.TrimSpace(b)
-	seed := make([]byte, ed25519.SeedSize)
-	if len(t) != 2*ed25519.SeedSize {
-		return nil, fmt.Errorf("wallet key %s: want %d hex characters", path, 2*ed25519.SeedSize)
-	}
-	if _, err := hex.Decode(seed, t); err != nil {
-		return nil, fmt.Errorf("wallet key %s: %v", path, err)
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
+	return fsutil.WriteAtomic(path, b, 0o644)
 }
 
 // OpenOptions tune Open.
@@ -124,18 +111,14 @@ func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, er
 	if err != nil {
 		return nil, err
 	}
-	gb, err := fsutil.ReadBounded(fc.GenesisFile, maxGenesisFile)
+	g, err := genesisfile.Read(fc.GenesisFile)
 	if err != nil {
-		return nil, fmt.Errorf("genesis: %w", err)
-	}
-	g, err := staking.DecodeGenesis(gb)
-	if err != nil {
-		return nil, fmt.Errorf("genesis %s: %w", fc.GenesisFile, err)
+		return nil, err
 	}
 	var key ed25519.PrivateKey
 	if fc.WalletKeyFile != "" {
-		if key, err = readWalletKey(fc.WalletKeyFile); err != nil {
-			return nil, err
+		if key, err = keyfile.ReadAccountKey(fc.WalletKeyFile); err != nil {
+			return nil, fmt.Errorf("wallet key: %w", err)
 		}
 	}
 	var addrs []ma.Multiaddr
@@ -328,7 +311,7 @@ func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
 
 // WalletAddress reads a wallet key file and returns its account address.
 func WalletAddress(keyFile string) (staking.Address, error) {
-	k, err := readWalletKey(keyFile)
+	k, err := keyfile.ReadAccountKey(keyFile)
 	if err != nil {
 		return staking.Address{}, err
 	}

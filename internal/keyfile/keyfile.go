@@ -1,4 +1,14 @@
-package testnet
+// Package keyfile reads and writes walrus-go's secret key files: a node's BLS12-381 key and
+// Ed25519 account keys (wallet, faucet, operator). Every tool that touches a key file goes
+// through here, so the format is defined once (docs/operating.md, "Key files"):
+//
+// one line of lowercase hex of the 32-byte secret (the BLS secret scalar big-endian, as
+// bls.SecretKey.Bytes; the Ed25519 seed, as ed25519.PrivateKey.Seed) and a newline, mode
+// 0600, written atomically. Hex so an operator can copy a key between machines with a
+// terminal; the readers also accept the raw 32 bytes. Key files are untrusted input: a
+// reader never reads more than a few hundred bytes. libp2p identities are not key files of
+// this kind: they use p2p.SaveIdentity's format (libp2p's protobuf key encoding).
+package keyfile
 
 import (
 	"bytes"
@@ -6,8 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/internal/fsutil"
@@ -22,10 +30,9 @@ const secretSize = 32
 const maxKeyFile = 256
 
 // ErrBadKeyFile is wrapped by every key-file parse failure.
-var ErrBadKeyFile = errors.New("testnet: bad key file")
+var ErrBadKeyFile = errors.New("bad key file")
 
-// WriteBLSKey stores a BLS secret key at path in the documented key-file format (package
-// doc, "Key files").
+// WriteBLSKey stores a BLS secret key at path in the key-file format.
 func WriteBLSKey(path string, k *bls.SecretKey) error { return writeSecret(path, k.Bytes()) }
 
 // ReadBLSKey loads a BLS secret key written by WriteBLSKey (hex line) or stored raw.
@@ -69,17 +76,12 @@ func writeSecret(path string, secret []byte) error {
 // readSecret reads a 32-byte secret stored as a hex line or raw, never reading more than
 // maxKeyFile bytes of an untrusted file.
 func readSecret(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := fsutil.ReadBounded(path, maxKeyFile)
 	if err != nil {
+		if errors.Is(err, fsutil.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %v", ErrBadKeyFile, err)
+		}
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFile {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrBadKeyFile, path, maxKeyFile)
 	}
 	if len(b) == secretSize {
 		// Raw bytes. A 32-character hex string would be 16 bytes of key, never valid here,
