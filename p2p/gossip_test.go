@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
 // TestGossipRejectsForgedMessages runs 4 honest hosts and 1 byzantine host on loopback.
@@ -67,9 +68,9 @@ func TestGossipRejectsForgedMessages(t *testing.T) {
 	// needs forwarding, so a validator that let the forgery through would show. Connect
 	// after GossipSub is up, as a node does, so identify announces the protocol.
 	for i := 0; i < honest; i++ {
-		connect(t, hs[i], hs[(i+1)%honest])
+		p2ptest.Connect(t, hs[i], hs[(i+1)%honest])
 	}
-	connect(t, byz, hs[0])
+	p2ptest.Connect(t, byz, hs[0])
 	// Wait (on join events) until the byzantine host's neighbour sees it subscribed and it
 	// sees its neighbour, so its publishes have somewhere to go.
 	if err := topics[honest].AwaitPeers(ctx, 1); err != nil {
@@ -201,7 +202,7 @@ func TestDiscoveryProvideAndFind(t *testing.T) {
 	for i, h := range hs {
 		var boot []peer.AddrInfo
 		if i > 0 {
-			boot = []peer.AddrInfo{info(hs[0])} // host 0 is everyone's bootstrap peer
+			boot = []peer.AddrInfo{p2ptest.Info(hs[0])} // host 0 is everyone's bootstrap peer
 		}
 		d, err := p2p.NewDiscovery(h, "testnet", boot)
 		if err != nil {
@@ -211,7 +212,7 @@ func TestDiscoveryProvideAndFind(t *testing.T) {
 		ds[i] = d
 	}
 	for i := 1; i < n; i++ {
-		connect(t, hs[i], hs[0])
+		p2ptest.Connect(t, hs[i], hs[0])
 	}
 	for i, d := range ds {
 		if err := d.Bootstrap(ctx); err != nil {

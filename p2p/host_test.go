@@ -14,6 +14,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
 func TestIdentityFile(t *testing.T) {
@@ -122,10 +123,10 @@ func TestHostGater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gated.Close()
-	if err := gated.Connect(context.Background(), info(hs[0])); err != nil {
+	if err := gated.Connect(context.Background(), p2ptest.Info(hs[0])); err != nil {
 		t.Fatalf("allowed peer: %v", err)
 	}
-	if err := gated.Connect(context.Background(), info(hs[1])); err == nil {
+	if err := gated.Connect(context.Background(), p2ptest.Info(hs[1])); err == nil {
 		t.Fatal("gater did not block the denied peer")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
 var echo = p2p.Protocol{ID: "/walrus/test-echo/1", MaxRequest: 1 << 20, MaxResponse: 1 << 20, Timeout: 10 * time.Second}
@@ -37,7 +38,7 @@ func TestCallRoundTrip(t *testing.T) {
 			if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
 				t.Fatal(err)
 			}
-			connect(t, hs[0], hs[1])
+			p2ptest.Connect(t, hs[0], hs[1])
 			ctx := context.Background()
 			for _, size := range []int{0, 10, 300_000} {
 				req := bytes.Repeat([]byte{'x'}, size)
@@ -59,7 +60,7 @@ func TestCallRemoteErrors(t *testing.T) {
 	if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 	ctx := context.Background()
 
 	_, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("missingABC"))
@@ -87,7 +88,7 @@ func TestOversizeFramesRejected(t *testing.T) {
 	if err := p2p.Handle(hs[1], small, echoHandler, quiet); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 	ctx := context.Background()
 
 	// Call refuses to send what the protocol caps, before touching the network.
@@ -140,7 +141,7 @@ func TestDeadlines(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 
 	start := time.Now()
 	_, err := p2p.Call(context.Background(), hs[0], hs[1].ID(), slow, []byte("q"))
@@ -216,7 +217,7 @@ func TestManyConcurrentStreams(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 	req := make([]byte, 32<<10)
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -253,7 +254,7 @@ func TestHandleReleasing(t *testing.T) {
 	if err := p2p.HandleReleasing(hs[1], echo, h, quiet); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 	ctx := context.Background()
 	want := append(append([]byte("a"), bytes.Repeat([]byte("abcd"), 1000)...), "bcd"...)
 	resp, err := p2p.Call(ctx, hs[0], hs[1].ID(), echo, []byte("abcd"))
@@ -293,7 +294,7 @@ func TestCallStream(t *testing.T) {
 	if err := p2p.Handle(hs[1], echo, echoHandler, quiet); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, hs[0], hs[1])
+	p2ptest.Connect(t, hs[0], hs[1])
 	ctx := context.Background()
 	req := bytes.Repeat([]byte("0123456789"), 30_000)
 	want := append([]byte(hs[0].ID().String()+":"), req...)
