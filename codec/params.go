@@ -1,8 +1,9 @@
 package codec
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
 // EncodingTypeRS2 is the byte value Walrus uses for RedStuff over Reed-Solomon (PROTOCOL.md §1).
@@ -19,8 +20,8 @@ const MaxShards = 65535
 
 // Sentinel errors returned by the codec. Callers match them with errors.Is.
 var (
-	ErrBadShardCount = errors.New("codec: shard count out of range")
-	ErrBlobTooLarge  = errors.New("codec: blob too large for this shard count")
+	ErrBadShardCount = wire.Invalid("codec: shard count out of range")
+	ErrBlobTooLarge  = wire.Invalid("codec: blob too large for this shard count")
 )
 
 // Params are the RedStuff geometry for n shards (PROTOCOL.md §1): f = (n-1)/3 faulty

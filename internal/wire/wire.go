@@ -6,7 +6,8 @@
 // the bytes left first, the first failure sticks, and later reads return zero values, so a
 // decoder checks Err (or End) once per message. Every failure wraps ErrMalformed, through the
 // package sentinel the Reader was made with, so a caller can tell "the peer sent garbage"
-// from every other failure with one errors.Is, whichever package's decoder found it.
+// from every other failure with one errors.Is, whichever package's decoder found it; checks
+// that fail on well-formed input use sentinels made by Invalid, under the same root.
 package wire
 
 import (
@@ -15,19 +16,37 @@ import (
 	"fmt"
 )
 
-// ErrMalformed is the root of the malformed-input family: every decoding failure of
-// untrusted bytes in walrus-go wraps it.
-var ErrMalformed = errors.New("malformed input")
+// The family of bad-input errors, two levels deep:
+//
+//	ErrInvalid      untrusted input is unusable: malformed, or well-formed but failing
+//	                verification (a hash, a proof, a geometry check)
+//	  ErrMalformed  untrusted bytes are not a canonical encoding of the expected message
+//
+// Each package declares its own sentinels inside the family (Malformed, Invalid), so a
+// server tells "the peer's fault" from its own failures with one errors.Is(err, ErrInvalid).
+var (
+	// ErrInvalid is the root of the family.
+	ErrInvalid = errors.New("invalid input")
+	// ErrMalformed is wrapped by every decoding failure of untrusted bytes.
+	ErrMalformed error = &member{msg: "malformed input", parent: ErrInvalid}
+)
 
-// malformed is a package's own sentinel inside the family.
-type malformed struct{ msg string }
+// member is a sentinel inside the family.
+type member struct {
+	msg    string
+	parent error
+}
 
-func (e *malformed) Error() string { return e.msg }
-func (e *malformed) Unwrap() error { return ErrMalformed }
+func (e *member) Error() string { return e.msg }
+func (e *member) Unwrap() error { return e.parent }
 
-// Malformed returns a new sentinel in the family: a package's "malformed X" error, matched
-// by errors.Is both as itself and as ErrMalformed.
-func Malformed(msg string) error { return &malformed{msg: msg} }
+// Malformed returns a new sentinel under ErrMalformed: a package's "malformed X" error,
+// matched by errors.Is as itself, as ErrMalformed and as ErrInvalid.
+func Malformed(msg string) error { return &member{msg: msg, parent: ErrMalformed} }
+
+// Invalid returns a new sentinel under ErrInvalid for input that decodes but fails a check
+// (a hash mismatch, a proof that does not verify), matched as itself and as ErrInvalid.
+func Invalid(msg string) error { return &member{msg: msg, parent: ErrInvalid} }
 
 // MaxULEB128Len is the longest uleb128 a Reader accepts: BCS lengths and tags are below
 // 2^32, which take at most five bytes.

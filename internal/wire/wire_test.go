@@ -13,8 +13,12 @@ func TestFamily(t *testing.T) {
 	r := wire.NewReader([]byte{1}, errThing)
 	r.U32()
 	err := r.Err()
-	if !errors.Is(err, errThing) || !errors.Is(err, wire.ErrMalformed) {
-		t.Fatalf("short read %v: want both the package sentinel and the family root", err)
+	if !errors.Is(err, errThing) || !errors.Is(err, wire.ErrMalformed) || !errors.Is(err, wire.ErrInvalid) {
+		t.Fatalf("short read %v: want the package sentinel, ErrMalformed and the root", err)
+	}
+	bad := wire.Invalid("thing: fails its check")
+	if !errors.Is(bad, wire.ErrInvalid) || errors.Is(bad, wire.ErrMalformed) {
+		t.Fatal("an Invalid sentinel is under ErrInvalid only")
 	}
 	if r.U8() != 0 || r.Take(0) != nil {
 		t.Fatal("a failed reader must keep returning zeros")

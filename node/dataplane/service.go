@@ -196,22 +196,12 @@ func classify(err error) error {
 	case errors.Is(err, blobstore.ErrShardNotWritable):
 		return p2p.Errorf(p2p.CodeUnavailable, "%v", err)
 	case errors.Is(err, blobstore.ErrWrongPair), errors.Is(err, blobstore.ErrBadShard),
-		errors.Is(err, wire.ErrMalformed), isCodecError(err):
+		errors.Is(err, wire.ErrInvalid):
 		return p2p.Errorf(p2p.CodeBadRequest, "%v", err)
 	case errors.Is(err, actors.ErrPoolFull), errors.Is(err, actors.ErrMailboxFull):
 		return p2p.Errorf(p2p.CodeUnavailable, "node busy")
 	}
 	return err
-}
-
-func isCodecError(err error) bool {
-	for _, e := range []error{codec.ErrMalformed, codec.ErrBadSliver, codec.ErrSliverHashMismatch,
-		codec.ErrBadMetadata, codec.ErrBlobIDMismatch, codec.ErrBlobTooLarge, codec.ErrBadShardCount} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // ask runs fn on the worker pool through the actor and returns its answer.
