@@ -3,8 +3,6 @@ package testnet_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"io"
 	mrand "math/rand/v2"
 	"os"
 	"runtime/pprof"
@@ -15,13 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
-	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
@@ -63,14 +57,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 	c := testnet.New(b, 4, testnet.WithShards(shards), testnet.WithTimeout(2*time.Minute))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := c.WaitHeightContext(ctx, 1); err != nil {
-		b.Fatal(err)
-	}
-	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := c.Session(ctx)
 	params, err := codec.NewParams(shards)
 	if err != nil {
 		b.Fatal(err)
@@ -218,55 +205,14 @@ func processUsage() (time.Duration, int64) {
 }
 
 // streamBaseline measures one libp2p stream's throughput (MiB/s) between two fresh
-// loopback hosts, as p2p's BenchmarkStreamThroughput does: 256 MiB in 1 MiB writes.
+// loopback hosts, as p2p's BenchmarkStreamThroughput does: 256 MiB in 1 MiB writes. The
+// hosts are closed before it returns, so they do not idle through the benchmark.
 func streamBaseline(b *testing.B) float64 {
 	b.Helper()
-	const total = 256 << 20
-	const chunk = 1 << 20
-	hs := make([]host.Host, 2)
-	for i := range hs {
-		id, err := p2p.GenerateIdentity(rand.Reader)
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer h.Close()
-		hs[i] = h
-	}
-	const proto = "/walrus/bench-sink/1"
-	done := make(chan int64, 1)
-	hs[1].SetStreamHandler(proto, func(s network.Stream) {
-		n, _ := io.Copy(io.Discard, s)
-		_ = s.Close()
-		done <- n
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := hs[0].Connect(ctx, peer.AddrInfo{ID: hs[1].ID(), Addrs: hs[1].Addrs()}); err != nil {
-		b.Fatal(err)
-	}
-	buf := make([]byte, chunk)
-	start := time.Now()
-	s, err := hs[0].NewStream(ctx, hs[1].ID(), proto)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for sent := 0; sent < total; sent += chunk {
-		if _, err := s.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.CloseWrite(); err != nil {
-		b.Fatal(err)
-	}
-	if n := <-done; n != total {
-		b.Fatalf("sink got %d bytes", n)
-	}
-	_ = s.Close()
-	return float64(total) / (1 << 20) / time.Since(start).Seconds()
+	from, to := p2ptest.Host(b, nil), p2ptest.Host(b, nil)
+	defer from.Close()
+	defer to.Close()
+	return p2ptest.StreamThroughput(b, from, to, 256<<20) / (1 << 20)
 }
 
 // phaseProfile starts a CPU profile of one phase of the last run when the environment

@@ -1,11 +1,11 @@
 package testnet
 
 import (
-	"crypto/rand"
+	"context"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
-	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
 // Client returns a data-plane client (node/client) for the cluster: its own libp2p host on
@@ -19,18 +19,26 @@ func (c *Cluster) Client() *client.Client {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	id, err := p2p.GenerateIdentity(rand.Reader)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { h.Close() })
+	h := p2ptest.Host(c.t, nil)
 	cl, err := client.New(client.Config{Host: h, Params: params, Network: g.NetworkID()})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	return cl
+}
+
+// Session waits, within ctx, for the cluster's first committed height and opens a client
+// session on its generated client.yaml (client.Open), closed at test cleanup. The test
+// fails if either step does.
+func (c *Cluster) Session(ctx context.Context) *client.Session {
+	c.t.Helper()
+	if err := c.WaitHeightContext(ctx, 1); err != nil {
+		c.t.Fatal(err)
+	}
+	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { s.Close() })
+	return s
 }

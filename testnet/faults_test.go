@@ -40,14 +40,7 @@ func storeReadWithFaults(t *testing.T, nodes, shards int) {
 	c := testnet.New(t, nodes, testnet.WithShards(shards))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := c.WaitHeightContext(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := c.Session(ctx)
 
 	rng := rand.New(rand.NewPCG(uint64(nodes), 7))
 	blob := func(n int) []byte {

@@ -16,6 +16,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/staking"
 	"github.com/walrus-go/walrus-go/testnet"
 )
@@ -23,20 +24,12 @@ import (
 // These tests run the ledger client against real nodes: an in-process 4-node cluster
 // (testnet.New, 10 shards), its generated client.yaml and funded wallet.
 
-func openCluster(t *testing.T) (*testnet.Cluster, *client.Session, context.Context) {
+func openCluster(t *testing.T, opts ...testnet.Option) (*testnet.Cluster, *client.Session, context.Context) {
 	t.Helper()
-	c := testnet.New(t, 4)
+	c := testnet.New(t, 4, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	if err := c.WaitHeightContext(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return c, s, ctx
+	return c, c.Session(ctx), ctx
 }
 
 func TestSessionStoreReadReuse(t *testing.T) {
@@ -173,15 +166,7 @@ func TestFormatWAL(t *testing.T) {
 // the given cluster nodes only.
 func gossipHost(t *testing.T, ctx context.Context, c *testnet.Cluster, nodes ...int) (host.Host, *p2p.Topic) {
 	t.Helper()
-	id, err := p2p.GenerateIdentity(rand.NewChaCha8([32]byte{byte(len(nodes)), 3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := p2ptest.Host(t, rand.NewChaCha8([32]byte{byte(len(nodes)), 3}))
 	g, err := p2p.NewGossip(h, c.Layout.Genesis.Network)
 	if err != nil {
 		t.Fatal(err)
@@ -273,17 +258,7 @@ func TestCertsTopicRelay(t *testing.T) {
 // stores straddle epoch changes: every one must end certified (a certificate refused for
 // its epoch is redone in the new one, reusing the registration).
 func TestStoreAcrossEpochs(t *testing.T) {
-	c := testnet.New(t, 4, testnet.WithEpochDuration(1500*time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := c.WaitHeightContext(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	s, err := client.Open(ctx, c.Layout.ClientConfigFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s, ctx := openCluster(t, testnet.WithEpochDuration(1500*time.Millisecond))
 	first, err := s.Ledger.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
