@@ -59,7 +59,7 @@ fmt:
 lint: vet check-deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
-# Pure cores import no networking, actors or node code (DESIGN.md §2).
+# Pure cores import no networking, actors or node code (docs/architecture.md §2).
 check-deps:
 	./scripts/check-deps.sh
 

@@ -13,7 +13,7 @@ import (
 // message at a time in mailbox order, so the actor's state needs no locks. Returning an
 // error (or panicking) is a failure: the supervisor discards this Actor value and builds a
 // new one from the [Factory] after a backoff. Receive must not block on the network
-// (DESIGN.md §6); slow work goes to a [Pool].
+// (docs/architecture.md §6); slow work goes to a [Pool].
 type Actor[M any] interface {
 	Receive(ctx context.Context, msg M) error
 }
@@ -70,7 +70,7 @@ func (r *Ref[M]) Err() error {
 
 // Tell enqueues msg without blocking. It returns [ErrMailboxFull] when the mailbox is at
 // capacity and [ErrStopped] once the actor has stopped. Tell is the right call from stream
-// handlers and gossip readers, which must shed load rather than stall (DESIGN.md §6).
+// handlers and gossip readers, which must shed load rather than stall (docs/architecture.md §6).
 func (r *Ref[M]) Tell(msg M) error {
 	select {
 	case <-r.done:

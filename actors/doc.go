@@ -1,4 +1,4 @@
-// Package actors is walrus-go's small typed actor runtime (DESIGN.md §6).
+// Package actors is walrus-go's small typed actor runtime (docs/architecture.md §6).
 //
 // An actor owns its state and runs on exactly one goroutine; every other goroutine reaches it
 // only through its bounded mailbox, with [Ref.Tell] (non-blocking, fails fast with
@@ -10,7 +10,7 @@
 // mailbox; after too many failures inside a window the failure escalates to the parent
 // system, which stops all its actors and reports the error upward (the root system then
 // stops and exposes the error through [System.Err]). Durable state lives in the datastore
-// (DESIGN.md §7), so a restarted actor reloads it in its factory.
+// (docs/architecture.md §7), so a restarted actor reloads it in its factory.
 //
 // CPU-heavy work (encode, decode, proof checks) does not belong on an actor goroutine: a
 // [Pool] runs it on a bounded set of workers and [Do] delivers the result back to an actor

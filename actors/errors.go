@@ -7,7 +7,7 @@ import (
 
 // ErrMailboxFull is returned by [Ref.Tell] when the actor's bounded mailbox has no room. The
 // caller decides whether to drop, retry later or switch to the blocking [Ref.Send]; the
-// runtime never grows a mailbox (DESIGN.md §6: mailboxes are bounded).
+// runtime never grows a mailbox (docs/architecture.md §6: mailboxes are bounded).
 var ErrMailboxFull = errors.New("actors: mailbox full")
 
 // ErrStopped is returned when a message is sent to, or an answer awaited from, an actor

@@ -9,7 +9,7 @@ import (
 // Pool is a bounded set of worker goroutines for CPU-heavy jobs (RedStuff encode and
 // decode, Merkle and BLS checks). Jobs wait in a bounded queue; the number of workers caps
 // CPU use, the queue caps memory. Results go back to actors as messages ([Do]), so an
-// actor never blocks on computation (DESIGN.md §6). A Pool belongs to a [System] and its
+// actor never blocks on computation (docs/architecture.md §6). A Pool belongs to a [System] and its
 // workers end when the system stops.
 type Pool struct {
 	name string

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// BlobID identifies a blob: Blake2b256(0x01 || u64_le(length) || merkle_root) (PROTOCOL.md §3).
+// BlobID identifies a blob: Blake2b256(0x01 || u64_le(length) || merkle_root) (docs/protocol.md §3).
 type BlobID [32]byte
 
 // ErrBadBlobID is returned when a string is not a 43-character URL-safe base64 blob ID.
@@ -55,7 +55,7 @@ func ParseBlobID(s string) (BlobID, error) {
 	return id, nil
 }
 
-// RotationOffset is the blob ID read as a big-endian integer, mod n (PROTOCOL.md §2).
+// RotationOffset is the blob ID read as a big-endian integer, mod n (docs/protocol.md §2).
 func (id BlobID) RotationOffset(n int) int {
 	var r uint64
 	for _, b := range id {

@@ -242,7 +242,7 @@ func seedFor(n int, size uint64) (seed [32]byte) {
 }
 
 // conformanceSizes are the blob lengths checked at n: empty and tiny blobs, then the first
-// and last length of chosen symbol sizes — around the 64-byte Leopard chunk (PROTOCOL.md §1:
+// and last length of chosen symbol sizes — around the 64-byte Leopard chunk (docs/protocol.md §1:
 // tails of whole chunks and of partial chunks), small and large — up to the maximum for n,
 // within a byte budget; plus seeded random lengths. Every call costs the reference encoder
 // a fixed time growing with n² (seconds at n = 1000, whatever the blob size), so large n
@@ -288,7 +288,7 @@ func conformanceSizes(p codec.Params, long bool) []uint64 {
 }
 
 // conformanceShards are the shard counts checked: both primary-code rates (high-rate at
-// n = 4, 5, 7, 13; low-rate at 10, 16, 31, 100, 301, 1000; PROTOCOL.md §1), including Walrus
+// n = 4, 5, 7, 13; low-rate at 10, 16, 31, 100, 301, 1000; docs/protocol.md §1), including Walrus
 // Mainnet's 1000.
 func conformanceShards(long bool) []int {
 	if long {
@@ -298,7 +298,7 @@ func conformanceShards(long bool) []int {
 }
 
 // TestConformanceWASM checks the Go codec against the Walrus reference encoder byte for byte
-// (PROTOCOL.md §1–§3): blob ID, metadata (every sliver-pair hash), every primary and secondary
+// (docs/protocol.md §1–§3): blob ID, metadata (every sliver-pair hash), every primary and secondary
 // sliver in BCS form; that the reference decoder accepts Go's primaries and that Go's decoder
 // accepts the reference's. WALRUS_LONG=1 widens the sweep.
 func TestConformanceWASM(t *testing.T) {
@@ -329,7 +329,7 @@ func checkConformance(t *testing.T, o *oracle, p codec.Params, data []byte) {
 		t.Fatalf("codec.Encode: %v", err)
 	}
 
-	// Metadata and blob ID (PROTOCOL.md §3).
+	// Metadata and blob ID (docs/protocol.md §3).
 	if got.BlobID != want.blobID {
 		t.Errorf("blob ID %s, reference %s", got.BlobID, want.blobID)
 	}
@@ -354,7 +354,7 @@ func checkConformance(t *testing.T, o *oracle, p codec.Params, data []byte) {
 		t.Errorf("symbol size %d, want %d", got.SymbolSize, wantS)
 	}
 
-	// Every sliver byte, BCS form (PROTOCOL.md §2), with indices as documented.
+	// Every sliver byte, BCS form (docs/protocol.md §2), with indices as documented.
 	if len(got.Primary) != n || len(got.Secondary) != n {
 		t.Fatalf("%d primary and %d secondary slivers, want %d each", len(got.Primary), len(got.Secondary), n)
 	}
@@ -398,7 +398,7 @@ func checkComputeMetadata(t *testing.T, o *oracle, p codec.Params, data []byte, 
 	}
 }
 
-// checkDecoding decodes both ways (PROTOCOL.md §4). The reference decoder gets a seeded
+// checkDecoding decodes both ways (docs/protocol.md §4). The reference decoder gets a seeded
 // choice of exactly R = n-2f Go primaries: Walrus decodes from any R. The Go decoder gets the
 // reference's primaries from a seeded choice of n-f shards (f missing, so recovery rows are
 // needed): DecodePrimary documents that for a low-rate primary code (n = 10, 100, 1000) only
@@ -462,7 +462,7 @@ func mismatches(t *testing.T, what string, n int, ok func(i int) bool) {
 }
 
 // TestConformanceWASMTooLarge checks both encoders refuse the same lengths: one byte over
-// R·C·65534 (PROTOCOL.md §1), at shard counts where that is cheap to build.
+// R·C·65534 (docs/protocol.md §1), at shard counts where that is cheap to build.
 func TestConformanceWASMTooLarge(t *testing.T) {
 	o := startOracle(t)
 	for _, n := range []int{4, 7} {
@@ -485,7 +485,7 @@ func isOracleError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// TestConformanceVectors pins the PROTOCOL.md §3 public vectors on both encoders, so a broken
+// TestConformanceVectors pins the docs/protocol.md §3 public vectors on both encoders, so a broken
 // oracle install cannot make the comparisons above vacuous.
 func TestConformanceVectors(t *testing.T) {
 	o := startOracle(t)
@@ -519,7 +519,7 @@ func TestConformanceVectors(t *testing.T) {
 }
 
 // TestOracleBLS checks the oracle's BLS pass-throughs (Walrus's fastcrypto BLS12-381 min-pk,
-// PROTOCOL.md §5) on a vector made with github.com/supranational/blst (KeyGen over IKM bytes
+// docs/protocol.md §5) on a vector made with github.com/supranational/blst (KeyGen over IKM bytes
 // i·37+j, j = 0..31, for i = 0, 1; Sign with DST BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_),
 // so a later Go-side BLS compatibility test can rely on these ops.
 func TestOracleBLS(t *testing.T) {

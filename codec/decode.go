@@ -6,11 +6,11 @@ import (
 	"github.com/walrus-go/walrus-go/internal/hugemem"
 )
 
-// DecodePrimary reconstructs the blob from at least R = n-2f primary slivers (PROTOCOL.md §4):
+// DecodePrimary reconstructs the blob from at least R = n-2f primary slivers (docs/protocol.md §4):
 // each column of the column-expanded matrix is a codeword of the primary code.
 //
 // Which index sets work: the primary code is low-rate for most n (e.g. n = 10, 100, 1000) and
-// is decoded through the step-1 code of PROTOCOL.md §1, which only covers primary slivers
+// is decoded through the step-1 code of docs/protocol.md §1, which only covers primary slivers
 // 0..R+K-1 (K = next_pow2(R); at n = 1000 that is 0..845). Any R distinct slivers from that
 // range decode; slivers beyond it are verified but cannot help. With at most f slivers missing
 // at least R+K-f >= R of the usable ones remain, so "all slivers from n-f honest shards"
@@ -162,7 +162,7 @@ func decodeAxis(p Params, m *Metadata, axis Axis, slivers []Sliver, preverified 
 			}
 		}
 	}
-	// Default consistency check (PROTOCOL.md §4): the systematic primary slivers must hash to
+	// Default consistency check (docs/protocol.md §4): the systematic primary slivers must hash to
 	// their committed values; those we verified on the way in already do.
 	err = parallelFor(R, func(w, r int) error {
 		if axis == AxisPrimary && verified[r] {
@@ -193,7 +193,7 @@ func countNonNil(s []*Sliver) int {
 	return c
 }
 
-// CheckConsistency checks a decoded blob against verified metadata (PROTOCOL.md §4). The
+// CheckConsistency checks a decoded blob against verified metadata (docs/protocol.md §4). The
 // default check (strict = false) re-derives the R systematic primary slivers from the blob and
 // compares their hashes; the strict check re-encodes the whole blob and compares the blob ID.
 // A failure is ErrInconsistentBlob.

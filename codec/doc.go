@@ -6,7 +6,7 @@
 // It is a pure core: no goroutines of its own beyond bounded worker fan-out inside a call, no
 // clock, no global randomness. Every function that takes untrusted bytes returns an error and
 // never allocates from an unchecked length. Section numbers in comments refer to
-// shared/PROTOCOL.md.
+// shared/docs/protocol.md.
 //
 // # Writing
 //

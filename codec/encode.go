@@ -17,12 +17,12 @@ type EncodedBlob struct {
 	Secondary  []Sliver // Secondary[i].Index == i, len n
 }
 
-// Pair returns sliver pair p: primary sliver p and secondary sliver n-1-p (PROTOCOL.md §2).
+// Pair returns sliver pair p: primary sliver p and secondary sliver n-1-p (docs/protocol.md §2).
 func (e *EncodedBlob) Pair(p int) (primary, secondary *Sliver) {
 	return &e.Primary[p], &e.Secondary[e.Params.N-1-p]
 }
 
-// Encode encodes data with RedStuff (PROTOCOL.md §1-3) and returns every sliver, the metadata
+// Encode encodes data with RedStuff (docs/protocol.md §1-3) and returns every sliver, the metadata
 // and the blob ID. The slivers do not alias data. It uses up to GOMAXPROCS goroutines inside
 // the call.
 func Encode(p Params, data []byte) (*EncodedBlob, error) {
@@ -170,7 +170,7 @@ const (
 	modeAll             // every sliver
 )
 
-// encoder computes the expanded n×n matrix of a blob band by band (PROTOCOL.md §1):
+// encoder computes the expanded n×n matrix of a blob band by band (docs/protocol.md §1):
 //
 //	A. each source row r < R: hash its cells, convert it to chunk layout, secondary-encode it
 //	   (C -> n) and hash the f recovery cells;

@@ -33,7 +33,7 @@ var (
 	// ErrBadProof: a Merkle proof does not authenticate its data against the expected root.
 	ErrBadProof = wire.Invalid("codec: Merkle proof does not verify")
 	// ErrInconsistentBlob: the blob was encoded inconsistently with its metadata
-	// (PROTOCOL.md §4: every reader then reports "invalid blob").
+	// (docs/protocol.md §4: every reader then reports "invalid blob").
 	ErrInconsistentBlob = errors.New("codec: blob is inconsistently encoded")
 	// ErrProofNotInconsistent: an inconsistency proof's symbols decode to a sliver that does
 	// match its metadata hash, so the proof proves nothing.

@@ -8,7 +8,7 @@ import (
 )
 
 // axisCode returns the code that expands a sliver of axis a along the other axis
-// (PROTOCOL.md §3): a primary sliver (C symbols, a row) is extended by the secondary encoding
+// (docs/protocol.md §3): a primary sliver (C symbols, a row) is extended by the secondary encoding
 // C -> n; a secondary sliver (R symbols, a column) by the primary encoding R -> n.
 func axisCode(p Params, a Axis) (*rsCode, error) {
 	if a == AxisPrimary {
@@ -104,7 +104,7 @@ func getScratch() *expandScratch { return scratchPool.Get().(*expandScratch) }
 func putScratch(sc *expandScratch) { scratchPool.Put(sc) }
 
 // SliverHash computes the commitment of a sliver: the Merkle root over its full expansion
-// along the other axis (PROTOCOL.md §3).
+// along the other axis (docs/protocol.md §3).
 func SliverHash(p Params, s *Sliver) ([HashLen]byte, error) {
 	if err := checkSliverShape(p, s); err != nil {
 		return [HashLen]byte{}, err

@@ -6,7 +6,7 @@ import (
 	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
-// InconsistencyProof shows that a blob was encoded inconsistently (PROTOCOL.md §4): exactly
+// InconsistencyProof shows that a blob was encoded inconsistently (docs/protocol.md §4): exactly
 // the recovery threshold of recovery symbols for one target sliver, each authenticated
 // against the metadata, which decode to a sliver whose hash differs from the committed one.
 // Any node can check it with VerifyInconsistencyProof and then sign InvalidBlob(blob_id).

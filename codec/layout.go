@@ -1,6 +1,6 @@
 package codec
 
-// Leopard's chunk layout (PROTOCOL.md §1). The Reed-Solomon engine works on shards whose
+// Leopard's chunk layout (docs/protocol.md §1). The Reed-Solomon engine works on shards whose
 // length is a multiple of 64 bytes; within each 64-byte chunk, bytes 0..31 are the low bytes
 // and bytes 32..63 the high bytes of 32 GF(2^16) elements. Walrus (reed-solomon-simd) feeds a
 // symbol of s bytes as whole 64-byte chunks followed by a tail of t = s mod 64 bytes whose

@@ -9,7 +9,7 @@ import (
 	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
-// Merkle trees as Walrus builds them (PROTOCOL.md §3): Blake2b-256, leaf H(0x00 || data),
+// Merkle trees as Walrus builds them (docs/protocol.md §3): Blake2b-256, leaf H(0x00 || data),
 // inner node H(0x01 || left || right), an odd level padded with a 32-zero-byte node, and the
 // empty tree's root is 32 zero bytes.
 

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// A known-answer check of the tree shape (PROTOCOL.md §3) computed by hand with blake2b, for
+// A known-answer check of the tree shape (docs/protocol.md §3) computed by hand with blake2b, for
 // 5 leaves: the odd levels are padded with zero nodes, and the proof of leaf 4 carries them
 // as Walrus's Empty node.
 func TestMerkleKnownAnswer(t *testing.T) {
@@ -66,7 +66,7 @@ func TestMerkleKnownAnswer(t *testing.T) {
 	}
 }
 
-// The chunk layout of PROTOCOL.md §1 for a 70-byte symbol: one whole chunk, then a 6-byte tail
+// The chunk layout of docs/protocol.md §1 for a 70-byte symbol: one whole chunk, then a 6-byte tail
 // split 3 + 3 at offsets 0 and 32 of a zeroed chunk.
 func TestChunkLayout(t *testing.T) {
 	src := make([]byte, 70)
@@ -91,7 +91,7 @@ func TestChunkLayout(t *testing.T) {
 	}
 }
 
-// The rate rule of PROTOCOL.md §1 on the axes the protocol names.
+// The rate rule of docs/protocol.md §1 on the axes the protocol names.
 func TestRateSelection(t *testing.T) {
 	for _, tc := range []struct {
 		n   int

@@ -8,7 +8,7 @@ import (
 	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
-// SliverPairHashes are the commitments of sliver pair p (PROTOCOL.md §3): the hash of primary
+// SliverPairHashes are the commitments of sliver pair p (docs/protocol.md §3): the hash of primary
 // sliver p and of secondary sliver n-1-p.
 type SliverPairHashes struct {
 	Primary, Secondary [HashLen]byte
@@ -55,7 +55,7 @@ func (m *Metadata) Root() [HashLen]byte {
 	return merkleRootInPlace(&hs, leaves)
 }
 
-// BlobID is Blake2b256(encoding_type || u64_le(length) || Root()) (PROTOCOL.md §3).
+// BlobID is Blake2b256(encoding_type || u64_le(length) || Root()) (docs/protocol.md §3).
 func (m *Metadata) BlobID() BlobID {
 	return ComputeBlobID(m.EncodingType, m.UnencodedLength, m.Root())
 }
@@ -141,7 +141,7 @@ func checkMetadataShape(p Params, m *Metadata) error {
 }
 
 // VerifyMetadata checks untrusted metadata against the blob ID it claims to describe
-// (PROTOCOL.md §3): RS2, len(hashes) == n, length within the maximum, and the recomputed blob
+// (docs/protocol.md §3): RS2, len(hashes) == n, length within the maximum, and the recomputed blob
 // ID equal to id.
 func VerifyMetadata(p Params, id BlobID, m *Metadata) error {
 	if err := checkMetadataShape(p, m); err != nil {

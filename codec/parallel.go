@@ -7,7 +7,7 @@ import (
 )
 
 // parallelFor runs fn(worker, i) for every i in [0, count) on at most GOMAXPROCS goroutines
-// (bounded fan-out inside one call, as the pure-core rule allows; DESIGN.md §2). Each worker
+// (bounded fan-out inside one call, as the pure-core rule allows; docs/architecture.md §2). Each worker
 // index in [0, workers) is used by one goroutine at a time, so fn may keep per-worker scratch.
 // It returns the first error any call returned (remaining items are then skipped).
 func parallelFor(count int, fn func(worker, i int) error) error {

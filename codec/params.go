@@ -6,10 +6,10 @@ import (
 	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
-// EncodingTypeRS2 is the byte value Walrus uses for RedStuff over Reed-Solomon (PROTOCOL.md §1).
+// EncodingTypeRS2 is the byte value Walrus uses for RedStuff over Reed-Solomon (docs/protocol.md §1).
 const EncodingTypeRS2 uint8 = 1
 
-// MaxSymbolSize is the largest symbol size RS2 allows (PROTOCOL.md §1).
+// MaxSymbolSize is the largest symbol size RS2 allows (docs/protocol.md §1).
 const MaxSymbolSize = 65534
 
 // MinShards is the smallest shard count for which RedStuff is defined here.
@@ -24,7 +24,7 @@ var (
 	ErrBlobTooLarge  = wire.Invalid("codec: blob too large for this shard count")
 )
 
-// Params are the RedStuff geometry for n shards (PROTOCOL.md §1): f = (n-1)/3 faulty
+// Params are the RedStuff geometry for n shards (docs/protocol.md §1): f = (n-1)/3 faulty
 // shards tolerated, a source matrix of R = n-2f rows by C = n-f columns.
 type Params struct {
 	N int // shards
@@ -88,7 +88,7 @@ func (p Params) SecondarySliverSize(symbolSize int) int { return p.R * symbolSiz
 func (p Params) MetadataSize() uint64 { return 64*uint64(p.N) + 32 }
 
 // EncodedLength is the storage Walrus charges for a blob of the given length
-// (PROTOCOL.md §6): n·((R+C)·s + 64n + 32).
+// (docs/protocol.md §6): n·((R+C)·s + 64n + 32).
 func (p Params) EncodedLength(length uint64) (uint64, error) {
 	s, err := p.SymbolSize(length)
 	if err != nil {
@@ -99,7 +99,7 @@ func (p Params) EncodedLength(length uint64) (uint64, error) {
 }
 
 // PairIndexForShard is the sliver pair stored on shard s for a blob with the given ID
-// (PROTOCOL.md §2): (n + s - offset) mod n, offset = blob ID as big-endian integer mod n.
+// (docs/protocol.md §2): (n + s - offset) mod n, offset = blob ID as big-endian integer mod n.
 func (p Params) PairIndexForShard(id BlobID, shard int) int {
 	off := id.RotationOffset(p.N)
 	return (p.N + shard - off) % p.N

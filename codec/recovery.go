@@ -7,7 +7,7 @@ import (
 )
 
 // RecoverySymbol is one cell of the expanded matrix, served by the holder of a source sliver
-// to help recover a target sliver of the other axis (PROTOCOL.md §4). The holder of primary
+// to help recover a target sliver of the other axis (docs/protocol.md §4). The holder of primary
 // sliver r serves, for target secondary sliver c, cell (r, c) = symbol c of r's expansion,
 // with its Merkle proof at leaf c against primary_hash[r]; symmetrically for secondary
 // slivers. Index is the source sliver's index (the symbol's position in the target's own
@@ -144,7 +144,7 @@ func VerifyRecoverySymbol(p Params, m *Metadata, target Axis, targetIndex int, s
 	return sym.Proof.Verify(root, p.N, sym.Data)
 }
 
-// RecoverSliver recovers sliver (target, index) from recovery symbols (PROTOCOL.md §4): a
+// RecoverSliver recovers sliver (target, index) from recovery symbols (docs/protocol.md §4): a
 // primary sliver from n-f symbols, a secondary one from n-2f. Symbols that fail verification
 // or repeat a source index are skipped. For a secondary target only sources 0..R+K-1 can be
 // used (the low-rate step-1 code, see DecodePrimary); under f faults enough always remain.

@@ -10,7 +10,7 @@ import (
 )
 
 // testShardCounts covers both rates of the primary axis: high-rate at n = 4, 7, 13 and
-// low-rate at 10, 16, 31, 100 (PROTOCOL.md §1), plus m <= K and m > K shapes.
+// low-rate at 10, 16, 31, 100 (docs/protocol.md §1), plus m <= K and m > K shapes.
 var testShardCounts = []int{4, 5, 7, 10, 13, 16, 31, 100}
 
 func randBytes(rng *rand.Rand, n int) []byte {

@@ -12,7 +12,7 @@ import (
 // source symbols and n-k recovery symbols, in Walrus's symbol order (0..k-1 originals,
 // k..n-1 recovery symbols). Shards handed to it are in Leopard's chunk layout.
 //
-// Rate selection follows PROTOCOL.md §1: high-rate codes map directly onto klauspost's
+// Rate selection follows docs/protocol.md §1: high-rate codes map directly onto klauspost's
 // Leopard GF16 encoder; low-rate codes use the two-step construction (step 1: New(k, K) gives
 // recovery symbols 0..K-1; step 2: New(2K, ·) over [originals, zeros, step-1 parity] gives
 // recovery symbols K..m-1). Decoding a low-rate code uses the step-1 code only, so only
@@ -153,7 +153,7 @@ func (c *rsCode) encode(data, parity [][]byte, sc *rsScratch) error {
 		return nil
 	}
 	// Step 2: New(2K, m2) over [originals, K-k zero shards, step-1 parity]: its parity shards
-	// 0..m-K-1 are recovery symbols K..m-1 (PROTOCOL.md §1).
+	// 0..m-K-1 are recovery symbols K..m-1 (docs/protocol.md §1).
 	step1 := sh[c.k : c.k+c.bigK]
 	sh2 := make([][]byte, 0, 2*c.bigK+c.m2)
 	sh2 = append(sh2, data...)

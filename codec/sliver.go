@@ -8,7 +8,7 @@ import (
 	"github.com/walrus-go/walrus-go/internal/wire"
 )
 
-// Axis names one of RedStuff's two encodings (PROTOCOL.md §1): primary slivers are rows of the
+// Axis names one of RedStuff's two encodings (docs/protocol.md §1): primary slivers are rows of the
 // column-expanded matrix, secondary slivers columns of the row-expanded matrix.
 type Axis uint8
 
@@ -41,7 +41,7 @@ func (a Axis) Other() Axis {
 }
 
 // sourceSymbols is the number of symbols in a sliver of this axis: C for primary, R for
-// secondary (PROTOCOL.md §1).
+// secondary (docs/protocol.md §1).
 func (p Params) sourceSymbols(a Axis) int {
 	if a == AxisPrimary {
 		return p.C
@@ -50,7 +50,7 @@ func (p Params) sourceSymbols(a Axis) int {
 }
 
 // RecoveryThreshold is the number of recovery symbols needed to recover a sliver of axis a
-// (PROTOCOL.md §4): n-f for a primary sliver, n-2f for a secondary one.
+// (docs/protocol.md §4): n-f for a primary sliver, n-2f for a secondary one.
 func (p Params) RecoveryThreshold(a Axis) int { return p.sourceSymbols(a) }
 
 // DecodeThreshold is the number of slivers of axis a needed to decode the blob: R = n-2f
@@ -226,7 +226,7 @@ func checkSliverShape(p Params, s *Sliver) error {
 // DecodePrimary, secondary-sliver recovery and inconsistency proofs for secondary slivers can
 // use. It is n when the primary code is high-rate (n = 4, 7, 13, ...) and R+next_pow2(R)
 // otherwise (846 at n = 1000), because a low-rate code is decoded through the step-1 code of
-// PROTOCOL.md §1. Losing any f slivers always leaves at least R usable ones.
+// docs/protocol.md §1. Losing any f slivers always leaves at least R usable ones.
 func (p Params) UsablePrimarySlivers() int {
 	if !isLowRate(p.R, p.N-p.R) {
 		return p.N

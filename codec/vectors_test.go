@@ -6,7 +6,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 )
 
-// The public vectors of PROTOCOL.md §3, computed with the Walrus reference encoder. They pin
+// The public vectors of docs/protocol.md §3, computed with the Walrus reference encoder. They pin
 // rate selection, the chunk layout, the Merkle trees and the blob ID at once.
 func TestPublicVectors(t *testing.T) {
 	for _, tc := range []struct {

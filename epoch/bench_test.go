@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkVerifyCertificate: 100 members of 10 shards (n=1000), 67 signers (670 shards, just
-// over the 667 quorum), the Walrus-Mainnet-sized case of DESIGN.md §3.
+// over the 667 quorum), the Walrus-Mainnet-sized case of docs/architecture.md §3.
 func BenchmarkVerifyCertificate67of100(b *testing.B) {
 	w := make([]int, 100)
 	for i := range w {

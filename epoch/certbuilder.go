@@ -14,7 +14,7 @@ var (
 )
 
 // CertBuilder collects members' signatures on one message and aggregates them into a
-// Certificate once their shard weight reaches a threshold (PROTOCOL.md §5: storage
+// Certificate once their shard weight reaches a threshold (docs/protocol.md §5: storage
 // certificates need n-f shards, invalid-blob certificates f+1). Every signature is verified on
 // Add, so one bad signature can never spoil the aggregate. Not safe for concurrent use.
 type CertBuilder struct {

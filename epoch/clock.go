@@ -10,8 +10,8 @@ import (
 var ErrClock = errors.New("epoch: time outside the epoch schedule")
 
 // EpochTimes is one epoch's schedule in unix milliseconds. Epoch e covers [Start, End); the
-// next committee is selected by the first checkpoint at or after Mid (PROTOCOL.md §7,
-// DESIGN.md §4).
+// next committee is selected by the first checkpoint at or after Mid (docs/protocol.md §7,
+// docs/architecture.md §4).
 type EpochTimes struct {
 	Epoch uint32
 	Start int64
@@ -59,7 +59,7 @@ func EpochSchedule(genesis, duration int64, e uint32) (EpochTimes, error) {
 }
 
 // Crossing says which epoch boundaries lie in (prev, cur] for consecutive checkpoint times,
-// the question the ledger asks of each new checkpoint (DESIGN.md §4): MidEpoch is set when
+// the question the ledger asks of each new checkpoint (docs/architecture.md §4): MidEpoch is set when
 // some epoch's mid point lies in (prev, cur], EpochEnd when cur is in a later epoch than prev.
 type Crossing struct {
 	MidEpoch bool

@@ -9,7 +9,7 @@ import (
 )
 
 // Caps on decoded committees. Decoding never allocates more than the input can fill: every
-// count is checked against the bytes left before a slice is made (DESIGN.md §5 "every read a
+// count is checked against the bytes left before a slice is made (docs/architecture.md §5 "every read a
 // size cap").
 const (
 	// MaxMembers bounds a committee's member count.

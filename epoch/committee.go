@@ -15,7 +15,7 @@ import (
 type NodeID [32]byte
 
 // NodeIDOf is the registry's node ID for a BLS key: Blake2b-256 of the compressed public
-// key (DESIGN.md §3). It is the one definition; the ledger, the nodes and the clients use it.
+// key (docs/architecture.md §3). It is the one definition; the ledger, the nodes and the clients use it.
 func NodeIDOf(pk bls.PublicKey) NodeID { return blake2b.Sum256(pk[:]) }
 
 // Member is one storage node of a committee with the shards it holds in that epoch.
@@ -163,7 +163,7 @@ func (cert *Certificate) SignerIndices(m int) ([]int, error) {
 // Threshold selects which quorum a certificate must reach.
 type Threshold int
 
-// Thresholds of PROTOCOL.md §4–5.
+// Thresholds of docs/protocol.md §4–5.
 const (
 	ThresholdQuorum   Threshold = 1 + iota // n-f: storage certificates, commits
 	ThresholdValidity                      // f+1: invalid-blob certificates

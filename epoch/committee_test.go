@@ -24,7 +24,7 @@ func TestQuorumMath(t *testing.T) {
 		if !epoch.IsValidity(c.validity, c.n) || epoch.IsValidity(c.validity-1, c.n) {
 			t.Errorf("validity of %d is not %d", c.n, c.validity)
 		}
-		// n-f is a quorum and f+1 a validity set, by the definitions of PROTOCOL.md §4-5.
+		// n-f is a quorum and f+1 a validity set, by the definitions of docs/protocol.md §4-5.
 		if !epoch.IsQuorum(c.n-c.f, c.n) || !epoch.IsValidity(c.f+1, c.n) {
 			t.Errorf("n=%d: n-f or f+1 rejected", c.n)
 		}

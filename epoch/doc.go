@@ -4,7 +4,7 @@
 // algorithm as a pure state machine (Step(event) -> effects).
 //
 // Nothing here does I/O, starts goroutines, reads the clock or uses global randomness: time
-// and seeds arrive as arguments. Section numbers refer to shared/PROTOCOL.md and DESIGN.md.
+// and seeds arrive as arguments. Section numbers refer to shared/docs/protocol.md and docs/architecture.md.
 //
 // # Contents
 //

@@ -3,7 +3,7 @@ package epoch
 import "encoding/binary"
 
 // Intent is the first byte of every signed message, so that a signature made for one role can
-// never be replayed in another (DESIGN.md §3). Values 1..6 are Walrus's (PROTOCOL.md §5); the
+// never be replayed in another (docs/architecture.md §3). Values 1..6 are Walrus's (docs/protocol.md §5); the
 // ledger's own start at 16.
 type Intent uint8
 

@@ -14,7 +14,7 @@ type ShardMove struct {
 }
 
 // NodePlan is what an epoch change means for one node: the shards it gains (and must pull
-// from their previous owner, PROTOCOL.md §7), the shards it loses (locked to writes but still
+// from their previous owner, docs/protocol.md §7), the shards it loses (locked to writes but still
 // served until the change completes) and the shards it keeps. All lists are ascending.
 type NodePlan struct {
 	Node   NodeID

@@ -1,7 +1,7 @@
 package epoch
 
-// Shard-map helpers: the questions the data plane asks of a committee (PROTOCOL.md §2: which
-// node holds shard s; DESIGN.md §5: shard discovery cross-checks claims against this map).
+// Shard-map helpers: the questions the data plane asks of a committee (docs/protocol.md §2: which
+// node holds shard s; docs/architecture.md §5: shard discovery cross-checks claims against this map).
 
 // OwnerNode returns the NodeID holding shard s, and false when s is out of range or the
 // committee is not Indexed. Unlike Owner it is safe on untrusted shard numbers.

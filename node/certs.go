@@ -8,7 +8,7 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// The `certs` topic (DESIGN.md §5, "Store"): a writer publishes its signed certify-blob
+// The `certs` topic (docs/architecture.md §5, "Store"): a writer publishes its signed certify-blob
 // transaction there as well as submitting it, so the Point of Availability reaches the
 // ledger even if the node it submitted to fails. Carrying the whole signed transaction
 // (rather than a bare certificate) lets any node hand it to its mempool without an account

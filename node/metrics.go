@@ -5,7 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the node's Prometheus metrics (DESIGN.md §8), on a registry of its own so
+// metrics are the node's Prometheus metrics (docs/architecture.md §8), on a registry of its own so
 // that several in-process nodes (tests, the testnet harness) do not collide.
 type metrics struct {
 	reg         *prometheus.Registry

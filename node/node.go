@@ -1,4 +1,4 @@
-// Package node is walrus-go's composition root (DESIGN.md §2, §8): it loads a Config,
+// Package node is walrus-go's composition root (docs/architecture.md §2, §8): it loads a Config,
 // opens the datastore, loads the keys, builds the libp2p host, GossipSub and the DHT, spawns
 // the ledger and consensus actors, registers the stream protocols, and serves /metrics and
 // /v1/health over HTTP. Nothing else wires; the actors and protocols live in sub-packages
@@ -208,7 +208,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	if n.certs, err = n.gossip.Join(p2p.TopicCertificates, n.validateCert); err != nil {
 		return nil, err
 	}
-	// The data plane (DESIGN.md §5): its actor and protocols over the same datastore, reading
+	// The data plane (docs/architecture.md §5): its actor and protocols over the same datastore, reading
 	// the ledger through the dataplane.Ledger interface.
 	if n.data, err = dataplane.New(dataplane.Config{
 		Host: n.host, Store: blobstore.New(n.store, n.ledger.Params()), Ledger: n.ledger,
@@ -290,7 +290,7 @@ func (n *Node) keepConnected() {
 }
 
 // discovery bootstraps the DHT and provides (network, epoch, shard) for this node's shards
-// (DESIGN.md §5 shard discovery), again at every epoch change.
+// (docs/architecture.md §5 shard discovery), again at every epoch change.
 func (n *Node) discovery() {
 	sub := n.ledger.Subscribe(16)
 	defer sub.Cancel()

@@ -10,7 +10,7 @@ import (
 // loopback per iteration: the baseline the end-to-end store/read benchmark reports against.
 //
 // Measured 2026-11-22 on the shared 2-core build VM: 65–340 MB/s over TCP and 75–95 MB/s
-// over QUIC, with load averages of 13–21 from parallel builds; DESIGN.md §9 reports
+// over QUIC, with load averages of 13–21 from parallel builds; docs/architecture.md §9 reports
 // ≈790 MB/s (TCP) and ≈460 MB/s (QUIC) on the same kind of machine when quiet. Compare
 // end-to-end numbers only with a baseline from the same run.
 func BenchmarkStreamThroughput(b *testing.B) { benchStream(b, false) }

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// Discovery is the private Kademlia DHT of one network (DESIGN.md §5 "Shard discovery"):
+// Discovery is the private Kademlia DHT of one network (docs/architecture.md §5 "Shard discovery"):
 // shard owners provide a key derived from (network, epoch, shard), and clients and nodes
 // find holders and resolve peer addresses through it. Claims found here are hints: callers
 // cross-check them against the ledger's shard map, and the bytes are self-verifying.

@@ -19,7 +19,7 @@ import (
 // /walrus/<network>/<name>/1, so two networks on the same hosts never mix.
 type TopicName string
 
-// The node's topics (DESIGN.md §4–5).
+// The node's topics (docs/architecture.md §4–5).
 const (
 	// TopicConsensus carries Tendermint proposals, prevotes and precommits.
 	TopicConsensus TopicName = "consensus"
@@ -78,7 +78,7 @@ type Message struct {
 type Validator func(ctx context.Context, msg Message) Verdict
 
 // validatorTimeout bounds one validation: BLS aggregate verification is ≈4.4 ms
-// (DESIGN.md §3); a second leaves room for a busy machine, and a timeout counts as Ignore.
+// (docs/architecture.md §3); a second leaves room for a busy machine, and a timeout counts as Ignore.
 const validatorTimeout = time.Second
 
 // Gossip is the node's GossipSub instance for one network.

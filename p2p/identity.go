@@ -18,7 +18,7 @@ const maxKeyFile = 4 << 10
 // ErrBadKeyFile is returned when a key file does not hold a libp2p Ed25519 private key.
 var ErrBadKeyFile = errors.New("p2p: bad identity key file")
 
-// GenerateIdentity returns a fresh Ed25519 identity (DESIGN.md §3: the transport identity
+// GenerateIdentity returns a fresh Ed25519 identity (docs/architecture.md §3: the transport identity
 // is libp2p Ed25519) drawn from rand (crypto/rand.Reader in production; a seeded reader in
 // tests that need stable peer IDs).
 func GenerateIdentity(rand io.Reader) (crypto.PrivKey, error) {

@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// A request/response exchange on one stream (DESIGN.md §5):
+// A request/response exchange on one stream (docs/architecture.md §5):
 //
 //	client → server: frame(request)            then CloseWrite
 //	server → client: frame(status || body)     then Close
@@ -99,7 +99,7 @@ func CodeOf(err error) Code {
 // MaxRequest. ctx ends when the exchange's time is up (the protocol's Timeout plus a
 // short grace, see serverGrace); an answer after that is not sent. Returning an error sends its [Code]
 // (CodeInternal unless it is a [*StatusError]) and message instead of a response.
-// Handlers must not block on the network (DESIGN.md §6): they hand the request to an actor
+// Handlers must not block on the network (docs/architecture.md §6): they hand the request to an actor
 // and wait for its answer.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 

@@ -131,7 +131,7 @@ func mul(a, b uint64) (uint64, bool) {
 }
 
 // reservationCost is what ReserveStorage of size bytes for epochs epochs charges at prices:
-// storage price × units(size) per epoch, and that times epochs in total (PROTOCOL.md §6).
+// storage price × units(size) per epoch, and that times epochs in total (docs/protocol.md §6).
 // ok is false on overflow.
 func reservationCost(prices Prices, size uint64, epochs uint32) (perEpoch, total uint64, ok bool) {
 	perEpoch, ok = mul(prices.Storage, units(size))
@@ -151,7 +151,7 @@ func writeFee(prices Prices, encodedLen uint64) (uint64, bool) {
 // StorageCost is what storing a blob of encodedLen encoded bytes for epochs epochs costs a
 // client at prices: the reservation of encodedLen bytes for those epochs (storage price ×
 // 1 MiB units × epochs) plus the write fee of registering it (write price × units), exactly
-// what a ReserveStorage and a RegisterBlob of that size charge (PROTOCOL.md §6). ok is
+// what a ReserveStorage and a RegisterBlob of that size charge (docs/protocol.md §6). ok is
 // false when the cost does not fit in a uint64.
 func StorageCost(prices Prices, encodedLen uint64, epochs uint32) (cost uint64, ok bool) {
 	_, reserve, ok := reservationCost(prices, encodedLen, epochs)

@@ -7,7 +7,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch"
 )
 
-// Storage and blob operations (PROTOCOL.md §5–6).
+// Storage and blob operations (docs/protocol.md §5–6).
 
 func (s *State) reserve(c *txCtx, op *ReserveStorage) Receipt {
 	if op.Size == 0 || op.End <= op.Start {
@@ -201,7 +201,7 @@ func (s *State) deleteBlob(c *txCtx, op *DeleteBlob) Receipt {
 	}
 	delete(s.blobs, b.ID)
 	s.unindexBlob(b)
-	// The resource comes back (PROTOCOL.md §6) under a fresh ID, from the current epoch on
+	// The resource comes back (docs/protocol.md §6) under a fresh ID, from the current epoch on
 	// (epochs already past are of no use to anyone).
 	id := c.newID(0)
 	s.storage[id] = &Storage{ID: id, Owner: c.sender, Start: max(b.Storage.Start, s.ep), End: b.Storage.End, Size: b.Storage.Size}

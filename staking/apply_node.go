@@ -5,7 +5,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/bls"
 )
 
-// Node, stake and committee-member operations (PROTOCOL.md §6–7).
+// Node, stake and committee-member operations (docs/protocol.md §6–7).
 
 func (s *State) registerNode(c *txCtx, op *RegisterNode) Receipt {
 	if err := validateInfo(&op.Info); err != nil {
@@ -36,7 +36,7 @@ func (s *State) updateNode(c *txCtx, op *UpdateNode) Receipt {
 	nd.PeerID = op.Info.PeerID
 	nd.Addrs = append([]string(nil), op.Info.Addrs...)
 	nd.StoragePrice, nd.WritePrice, nd.Capacity = op.Info.StoragePrice, op.Info.WritePrice, op.Info.Capacity
-	// Commission changes take effect two epochs later (PROTOCOL.md §6), so delegators can
+	// Commission changes take effect two epochs later (docs/protocol.md §6), so delegators can
 	// withdraw before a raise applies to them.
 	if op.Info.Commission != nd.Commission || nd.NextCommissionEpoch != 0 {
 		nd.NextCommission, nd.NextCommissionEpoch = op.Info.Commission, s.ep+2
@@ -62,7 +62,7 @@ func (s *State) stake(c *txCtx, op *StakeOp) Receipt {
 		return reject(CodeInsufficient, "balance %d < %d", s.balance(c.sender), op.Amount)
 	}
 	s.accounts[c.sender].Balance -= op.Amount
-	// Mid-epoch rule (PROTOCOL.md §6): stake counts from the first committee not yet chosen,
+	// Mid-epoch rule (docs/protocol.md §6): stake counts from the first committee not yet chosen,
 	// e+1 before the mid-epoch selection, e+2 after it.
 	id := c.newID(0)
 	s.stakes[id] = &Stake{ID: id, Owner: c.sender, Node: op.Node, Amount: op.Amount, Activation: s.lastSelected() + 1}

@@ -14,7 +14,7 @@ import (
 // ErrBadCheckpoint is wrapped by every checkpoint that cannot follow the state.
 var ErrBadCheckpoint = errors.New("staking: checkpoint does not follow the state")
 
-// Checkpoint is one entry of the ledger (DESIGN.md §4). Epoch is the epoch its transactions
+// Checkpoint is one entry of the ledger (docs/architecture.md §4). Epoch is the epoch its transactions
 // run in, after the time step; StateRoot is the root after applying it. Transactions are
 // kept as their canonical bytes: rejected ones stay in the checkpoint as no-ops with a
 // receipt, so every node sees the same list.

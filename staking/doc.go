@@ -1,8 +1,8 @@
-// Package staking is the ledger state machine of walrus-go (DESIGN.md §4): the deterministic
+// Package staking is the ledger state machine of walrus-go (docs/architecture.md §4): the deterministic
 // function every node applies to committed checkpoints. It holds accounts (WAL/FROST),
 // transfers, storage resources, the blob registry and lifecycle, the node registry, stake
 // pools with delegation, committee selection (D'Hondt with minimal shard movement), price
-// and capacity votes, challenge attestations, and epoch accounting (PROTOCOL.md §5–7).
+// and capacity votes, challenge attestations, and epoch accounting (docs/protocol.md §5–7).
 //
 // Everything here is pure: integer arithmetic only, iteration in sorted key order whenever
 // the order can reach an output, no clock (time arrives in checkpoints), no randomness, no

@@ -29,7 +29,7 @@ const (
 )
 
 // AdvanceTime moves the state's clock to now (unix ms), running every step now crosses
-// (DESIGN.md §4): past mid-epoch the next committee is selected and its prices fixed; past the
+// (docs/architecture.md §4): past mid-epoch the next committee is selected and its prices fixed; past the
 // epoch end the epoch's accounting runs and the committees switch. A long gap runs the steps
 // of every epoch in between, in order. It fails, changing nothing, if now is before the
 // state's time; on a selection failure (no stake at all) the current committee is kept.
@@ -63,7 +63,7 @@ func (s *State) AdvanceTime(now int64) ([]EpochEvent, error) {
 }
 
 // selectNext chooses the committee of ep+1 by D'Hondt with minimal movement and fixes its
-// prices from the votes of its members weighted by their new shards (PROTOCOL.md §6–7).
+// prices from the votes of its members weighted by their new shards (docs/protocol.md §6–7).
 func (s *State) selectNext() {
 	c, err := s.selectCommittee(s.ep+1, s.committee)
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *State) selectNext() {
 
 // endEpoch runs the accounting of the current epoch and switches to the next.
 //
-// Rules (PROTOCOL.md §6), all integer, rounding down:
+// Rules (docs/protocol.md §6), all integer, rounding down:
 //   - income I = the storage payments assigned to this epoch + write fees paid in it.
 //   - burn B = ⌊3·I/100⌋; R = I - B is for the committee.
 //   - "Stored data" is uniform per shard: every shard stores one sliver pair of every blob,

@@ -33,7 +33,7 @@ type GenesisNode struct {
 }
 
 // Genesis is the content of the genesis file. Its canonical encoding's hash is the
-// NetworkID that every signature binds (DESIGN.md §3).
+// NetworkID that every signature binds (docs/architecture.md §3).
 type Genesis struct {
 	Network       string
 	NShards       int

@@ -5,7 +5,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch"
 )
 
-// ConfirmationBody is Walrus's StorageConfirmation body in BCS (PROTOCOL.md §5):
+// ConfirmationBody is Walrus's StorageConfirmation body in BCS (docs/protocol.md §5):
 // blob_id (32 bytes) || persistence, where persistence is 0 for a permanent blob and
 // 1 || object ID (32 bytes) for a deletable one.
 func ConfirmationBody(blobID codec.BlobID, deletable bool, object ObjectID) []byte {
@@ -25,13 +25,13 @@ func ConfirmationMessage(network epoch.NetworkID, ep uint32, blobID codec.BlobID
 }
 
 // InvalidBlobMessage is the byte string a node signs to attest that blobID is
-// inconsistently encoded (PROTOCOL.md §4): the body is the blob ID.
+// inconsistently encoded (docs/protocol.md §4): the body is the blob ID.
 func InvalidBlobMessage(network epoch.NetworkID, ep uint32, blobID codec.BlobID) []byte {
 	return epoch.SignedMessage(epoch.IntentInvalidBlob, network, ep, blobID[:])
 }
 
 // SyncDoneMessage is what a node signs to announce it holds all its shards of epoch ep
-// (PROTOCOL.md §7): the body is its node ID.
+// (docs/protocol.md §7): the body is its node ID.
 func SyncDoneMessage(network epoch.NetworkID, ep uint32, node epoch.NodeID) []byte {
 	return epoch.SignedMessage(epoch.IntentSyncDone, network, ep, node[:])
 }

@@ -14,7 +14,7 @@ import (
 var ErrNoStake = errors.New("staking: no node has stake")
 
 // CapMinNodes is the node count from which one node may hold at most 10% of the shards
-// (PROTOCOL.md §7).
+// (docs/protocol.md §7).
 const CapMinNodes = 20
 
 // ShardCap is the per-node shard cap for n shards and the number of staked candidates:
@@ -59,7 +59,7 @@ func (h *dhHeap) Push(x any)   { *h = append(*h, x.(dhItem)) }
 func (h *dhHeap) Pop() any     { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 // DHondt apportions n seats (shards) to candidates by their stakes with the D'Hondt method
-// (PROTOCOL.md §7): seat by seat, the candidate with the largest stake/(seats+1) wins, equal
+// (docs/protocol.md §7): seat by seat, the candidate with the largest stake/(seats+1) wins, equal
 // quotients going to the lower index; a candidate at capSeats seats takes no more; zero
 // stake takes nothing. It returns the seats per candidate, which sum to n unless fewer
 // seats can be placed (no stake, or caps too tight). O(n log m).
@@ -87,7 +87,7 @@ func DHondt(stakes []uint64, n, capSeats int) []int {
 
 // AssignShards places shard IDs 0..n-1 given, per candidate, the shards it held before
 // (prev, ascending; nil for a newcomer) and the count it must hold now (counts, summing to
-// n), moving as few shards as possible (PROTOCOL.md §7): a candidate keeps its lowest
+// n), moving as few shards as possible (docs/protocol.md §7): a candidate keeps its lowest
 // min(prev, count) shards, shrinking candidates give up their highest, shards of departed
 // nodes are free, and candidates short of their count take the free shards in ascending
 // order, candidates in index order. Every output list is ascending.
@@ -117,7 +117,7 @@ func AssignShards(n int, prev [][]uint16, counts []int) [][]uint16 {
 }
 
 // QuorumBelow is the lowest vote p such that voters worth a quorum of the n shards
-// (3w >= 2n+1) voted <= p: the 2/3 point by shard weight, used for prices (PROTOCOL.md §6).
+// (3w >= 2n+1) voted <= p: the 2/3 point by shard weight, used for prices (docs/protocol.md §6).
 // Zero-weight voters do not count. It returns 0 when the weights never reach a quorum.
 func QuorumBelow(votes []uint64, weights []int, n int) uint64 {
 	idx := sortedVoteIdx(votes, weights)
@@ -132,7 +132,7 @@ func QuorumBelow(votes []uint64, weights []int, n int) uint64 {
 }
 
 // QuorumAbove is the highest vote c such that voters worth a quorum voted >= c: the 1/3
-// point of the ascending distribution, used for capacity (PROTOCOL.md §6). It returns 0 when
+// point of the ascending distribution, used for capacity (docs/protocol.md §6). It returns 0 when
 // the weights never reach a quorum.
 func QuorumAbove(votes []uint64, weights []int, n int) uint64 {
 	idx := sortedVoteIdx(votes, weights)

@@ -14,7 +14,7 @@ type Config struct {
 	GenesisTime   int64 // unix ms
 }
 
-// EpochStart is when epoch e starts: GenesisTime + e·EpochDuration (PROTOCOL.md §7), the
+// EpochStart is when epoch e starts: GenesisTime + e·EpochDuration (docs/protocol.md §7), the
 // formula of epoch.EpochSchedule; AdvanceTime checks with epoch/ that the times it reaches
 // do not overflow.
 func (c Config) EpochStart(e uint32) int64 { return c.GenesisTime + int64(e)*c.EpochDuration }
@@ -156,7 +156,7 @@ func (s *State) Nodes() []epoch.NodeID { return sortedKeys(s.nodes, lessID32) }
 func (s *State) Stakes() []ObjectID { return sortedKeys(s.stakes, lessObj) }
 
 // SyncDone reports whether nodes worth n-f shards of the current committee announced
-// sync done for the current epoch (PROTOCOL.md §7: the epoch change is complete).
+// sync done for the current epoch (docs/protocol.md §7: the epoch change is complete).
 func (s *State) SyncDone() bool {
 	w := 0
 	for i := range s.committee.Members {

@@ -13,7 +13,7 @@ import (
 // Kind is the transaction type byte of the canonical encoding.
 type Kind uint8
 
-// Transaction kinds (DESIGN.md §4).
+// Transaction kinds (docs/architecture.md §4).
 const (
 	KindTransfer Kind = 1 + iota
 	KindReserveStorage
@@ -63,7 +63,7 @@ type Transfer struct {
 }
 
 // ReserveStorage buys Size bytes for epochs [Start, End) at the current storage price
-// (PROTOCOL.md §6). Start must be >= the current epoch and End <= current + 53. The
+// (docs/protocol.md §6). Start must be >= the current epoch and End <= current + 53. The
 // resource's ID is DeriveObjectID(sender, nonce, 0).
 type ReserveStorage struct {
 	Size       uint64
@@ -85,7 +85,7 @@ type SplitStorageSize struct {
 }
 
 // RegisterBlob registers a blob on a storage resource the sender owns, paying the write fee
-// (PROTOCOL.md §6). The blob object's ID is DeriveObjectID(sender, nonce, 0).
+// (docs/protocol.md §6). The blob object's ID is DeriveObjectID(sender, nonce, 0).
 type RegisterBlob struct {
 	Storage   ObjectID
 	BlobID    codec.BlobID
@@ -96,7 +96,7 @@ type RegisterBlob struct {
 }
 
 // CertifyBlob certifies a registered blob object with an aggregate storage certificate
-// (PROTOCOL.md §5). BlobID and Deletable repeat the object's fields so that the signed
+// (docs/protocol.md §5). BlobID and Deletable repeat the object's fields so that the signed
 // message is known from the transaction alone (certificates of a checkpoint are verified in
 // parallel before it is applied); they must match the object. Anyone may submit it.
 type CertifyBlob struct {
@@ -145,7 +145,7 @@ type NodeInfo struct {
 }
 
 // RegisterNode registers a storage node; the sender becomes its operator. NodeID =
-// Blake2b-256(BLSKey); PoP must be the key's proof of possession (DESIGN.md §3).
+// Blake2b-256(BLSKey); PoP must be the key's proof of possession (docs/architecture.md §3).
 type RegisterNode struct {
 	BLSKey bls.PublicKey
 	PoP    bls.Signature
@@ -153,7 +153,7 @@ type RegisterNode struct {
 }
 
 // UpdateNode replaces a node's info; only its operator may. A commission change takes
-// effect two epochs later (PROTOCOL.md §6); votes count from the next selection; the peer ID
+// effect two epochs later (docs/protocol.md §6); votes count from the next selection; the peer ID
 // and addresses reach committees from the next selection on (a committee is a snapshot).
 type UpdateNode struct {
 	Node epoch.NodeID
@@ -174,7 +174,7 @@ type RequestWithdraw struct{ Stake ObjectID }
 type Withdraw struct{ Stake ObjectID }
 
 // SyncDone is a node's signed announcement that it holds all its shards of Epoch
-// (PROTOCOL.md §7). Sig is the node's BLS signature on SyncDoneMessage. Anyone may submit it.
+// (docs/protocol.md §7). Sig is the node's BLS signature on SyncDoneMessage. Anyone may submit it.
 type SyncDone struct {
 	Node  epoch.NodeID
 	Epoch uint32
@@ -188,7 +188,7 @@ type ChallengeResult struct {
 }
 
 // ChallengeResults is Attester's signed list of challenge outcomes for Epoch (placeholder
-// shape, PROTOCOL.md §7). Sig is the attester's BLS signature on ChallengeMessage.
+// shape, docs/protocol.md §7). Sig is the attester's BLS signature on ChallengeMessage.
 type ChallengeResults struct {
 	Attester epoch.NodeID
 	Epoch    uint32
@@ -450,7 +450,7 @@ type Tx struct {
 }
 
 // SignedTx is a transaction with the sender's Ed25519 signature over
-// (network ID || Tx.Encode()) (DESIGN.md §3: a signature is valid on one network only).
+// (network ID || Tx.Encode()) (docs/architecture.md §3: a signature is valid on one network only).
 type SignedTx struct {
 	Tx  Tx
 	Sig []byte

@@ -12,20 +12,20 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/bls"
 )
 
-// FrostPerWAL is the number of FROST in one WAL (PROTOCOL.md §6).
+// FrostPerWAL is the number of FROST in one WAL (docs/protocol.md §6).
 const FrostPerWAL uint64 = 1_000_000_000
 
 // MaxEpochsAhead is how far ahead storage may be bought: End <= current epoch + 53
-// (PROTOCOL.md §6).
+// (docs/protocol.md §6).
 const MaxEpochsAhead = 53
 
-// BillingUnit is the storage billing unit, 1 MiB (PROTOCOL.md §6).
+// BillingUnit is the storage billing unit, 1 MiB (docs/protocol.md §6).
 const BillingUnit = 1 << 20
 
 // BasisPoints is 100% in commission units.
 const BasisPoints = 10_000
 
-// BurnPercent of each epoch's storage income is burned (PROTOCOL.md §6).
+// BurnPercent of each epoch's storage income is burned (docs/protocol.md §6).
 const BurnPercent = 3
 
 // Caps on variable-length fields, so decoding never allocates more than the input justifies.
@@ -42,7 +42,7 @@ const (
 	MaxNetworkName   = 64
 )
 
-// Address names an account: Blake2b-256 of its Ed25519 public key (DESIGN.md §3).
+// Address names an account: Blake2b-256 of its Ed25519 public key (docs/architecture.md §3).
 type Address [32]byte
 
 // AddressOf derives the account address of an Ed25519 public key.
@@ -87,7 +87,7 @@ type Storage struct {
 // Attribute is one string key/value pair riding on a blob registration.
 type Attribute struct{ Key, Value string }
 
-// Blob is one blob object in the registry (PROTOCOL.md §6). Several objects may share a
+// Blob is one blob object in the registry (docs/protocol.md §6). Several objects may share a
 // blob ID; its status is the aggregate over them (see State.BlobStatus).
 type Blob struct {
 	ID          ObjectID
@@ -105,7 +105,7 @@ type Blob struct {
 	Attributes  []Attribute
 }
 
-// Node is a registered storage node and its votes (PROTOCOL.md §6–7).
+// Node is a registered storage node and its votes (docs/protocol.md §6–7).
 type Node struct {
 	ID         epoch.NodeID // Blake2b-256 of the BLS public key
 	Operator   Address      // the account that registered it; receives commission
@@ -123,7 +123,7 @@ type Node struct {
 
 // Stake is a delegation of Amount FROST from Owner to Node's pool. It counts for the
 // committees of epochs >= Activation, and once Withdrawing only for those < WithdrawAt; it
-// earns rewards in exactly those epochs (PROTOCOL.md §6 mid-epoch rule). It may be withdrawn
+// earns rewards in exactly those epochs (docs/protocol.md §6 mid-epoch rule). It may be withdrawn
 // from epoch WithdrawAt on.
 type Stake struct {
 	ID          ObjectID
@@ -135,7 +135,7 @@ type Stake struct {
 	WithdrawAt  uint32
 }
 
-// Prices are the committee-chosen prices and capacity for an epoch (PROTOCOL.md §6).
+// Prices are the committee-chosen prices and capacity for an epoch (docs/protocol.md §6).
 type Prices struct {
 	Storage uint64 // FROST per MiB per epoch
 	Write   uint64 // FROST per MiB

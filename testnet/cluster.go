@@ -395,7 +395,7 @@ func (c *Cluster) WaitHeightContext(ctx context.Context, h uint64, nodes ...int)
 }
 
 // WaitEpoch waits until every running node's ledger is in epoch e or later, failing the
-// test after the harness timeout. Epochs advance with checkpoint time (DESIGN.md §4), so
+// test after the harness timeout. Epochs advance with checkpoint time (docs/architecture.md §4), so
 // a cluster built WithEpochDuration(short) moves through epochs on its own: this is the
 // harness's AdvanceEpoch.
 func (c *Cluster) WaitEpoch(e uint32) {

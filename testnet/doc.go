@@ -2,7 +2,7 @@
 // and a genesis (Generate), runs a cluster of real nodes inside one test process (New, a
 // harness in the style of hashicorp/raft's MakeCluster with Crash, Restart, Partition and
 // Heal), and runs a local multi-process testnet where every node is its own OS process (Up,
-// what `walrus testnet up` calls). DESIGN.md §8 describes the user-facing side.
+// what `walrus testnet up` calls). docs/architecture.md §8 describes the user-facing side.
 //
 // # Directory layout
 //

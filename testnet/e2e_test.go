@@ -17,7 +17,7 @@ import (
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
-// The end-to-end test drives the real walrus binary as a user would (DESIGN.md §8): a
+// The end-to-end test drives the real walrus binary as a user would (docs/architecture.md §8): a
 // multi-process testnet from `walrus testnet up`, then the CLI contract of store, read,
 // blob-status, info, balance and transfer, error cases, a node killed and restarted, and
 // a clean stop.

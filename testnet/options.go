@@ -11,7 +11,7 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Defaults for Options (DESIGN.md §8: 4 nodes, 1000 shards so blob IDs match Walrus
+// Defaults for Options (docs/architecture.md §8: 4 nodes, 1000 shards so blob IDs match Walrus
 // Mainnet's, short epochs).
 const (
 	DefaultNodes         = 4
@@ -20,7 +20,7 @@ const (
 	DefaultNetwork       = "walrus-local"
 	DefaultHost          = "127.0.0.1"
 	// DefaultNodeStake is each genesis node's self-stake: equal stakes give every node the
-	// same number of shards (D'Hondt, PROTOCOL.md §7).
+	// same number of shards (D'Hondt, docs/protocol.md §7).
 	DefaultNodeStake = 100_000 * staking.FrostPerWAL
 	// DefaultFaucetBalance funds the faucet account.
 	DefaultFaucetBalance = 1_000_000 * staking.FrostPerWAL

@@ -12,7 +12,7 @@ import (
 // Submit signs op with key (with the account's next nonce in the ledger of node via),
 // submits it to that node and waits until the ledger commits it. It fails the test if the
 // node refuses the transaction or the wait times out, and returns the receipt, which may
-// still report a rejection (a committed transaction that changed nothing, DESIGN.md §4).
+// still report a rejection (a committed transaction that changed nothing, docs/architecture.md §4).
 // Transactions are the way to make a quiet ledger commit new heights on demand.
 func (c *Cluster) Submit(via int, key ed25519.PrivateKey, op staking.Op) ledger.TxReceipt {
 	c.t.Helper()

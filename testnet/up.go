@@ -82,7 +82,7 @@ func (o *UpOptions) validate() error {
 	return nil
 }
 
-// Up runs a local multi-process testnet (DESIGN.md §8): it generates a layout in o.Dir or
+// Up runs a local multi-process testnet (docs/architecture.md §8): it generates a layout in o.Dir or
 // reuses the one there, starts every node as its own OS process (`<Binary> node --config
 // DIR/nodes/<i>/config.yaml`, pid in node.pid, output appended to node.log), waits until
 // the ledger has committed a checkpoint, prints a line containing "ready" with how to store

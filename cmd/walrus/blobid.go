@@ -10,7 +10,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 )
 
-// defaultShards is Walrus Mainnet's and Testnet's shard count (PROTOCOL.md, notation), so
+// defaultShards is Walrus Mainnet's and Testnet's shard count (docs/protocol.md, notation), so
 // that by default a blob ID printed here is the one Walrus gives the same file.
 const defaultShards = 1000
 
@@ -18,13 +18,13 @@ const defaultShards = 1000
 type blobIDResult struct {
 	BlobID          codec.BlobID `json:"blobId"`
 	UnencodedLength uint64       `json:"unencodedLength"`
-	EncodedLength   uint64       `json:"encodedLength"` // PROTOCOL.md §6: what storage is bought for
+	EncodedLength   uint64       `json:"encodedLength"` // docs/protocol.md §6: what storage is bought for
 	SymbolSize      int          `json:"symbolSize"`
 	NShards         int          `json:"nShards"`
 }
 
 // runBlobID is `walrus blob-id [--n-shards N] [--json] FILE`: it computes the blob's
-// metadata locally (PROTOCOL.md §3) and prints the blob ID. FILE "-" reads stdin.
+// metadata locally (docs/protocol.md §3) and prints the blob ID. FILE "-" reads stdin.
 func runBlobID(g *globals, args []string) error {
 	fs := newFlagSet("blob-id")
 	n := fs.Int("n-shards", defaultShards, "number of shards of the target network")

@@ -6,7 +6,7 @@
 //
 // Every command is an entry in the commands table below with a one-line summary, its own
 // flag set (stdlib flag) and, where it prints results, a --json flag: blob-id, store, read,
-// blob-status, info, balance, transfer, address, node and testnet (DESIGN.md §2, §8); the
+// blob-status, info, balance, transfer, address, node and testnet (docs/architecture.md §2, §8); the
 // gateway joins the table when node/gateway lands.
 //
 // Errors are one line on stderr and exit status 1; help goes to stdout with status 0.

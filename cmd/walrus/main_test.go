@@ -71,7 +71,7 @@ func writeFile(t *testing.T, data []byte) string {
 	return path
 }
 
-// PROTOCOL.md §3 public vectors, computed with the Walrus reference encoder.
+// docs/protocol.md §3 public vectors, computed with the Walrus reference encoder.
 var vectors = []struct {
 	n    int
 	blob string
@@ -130,7 +130,7 @@ func TestBlobIDJSON(t *testing.T) {
 			}
 		}
 	}
-	// PROTOCOL.md §6 by hand for the n=10 vector: s = 2 (33 bytes over 28 cells, rounded up
+	// docs/protocol.md §6 by hand for the n=10 vector: s = 2 (33 bytes over 28 cells, rounded up
 	// to even), encoded = 10·((4+7)·2 + 64·10 + 32) = 6940.
 	r := runWalrus(t, nil, "blob-id", "--json", "--n-shards", "10", writeFile(t, []byte(vectors[0].blob)))
 	if !strings.Contains(r.stdout, `"encodedLength":6940`) || !strings.Contains(r.stdout, `"symbolSize":2`) {

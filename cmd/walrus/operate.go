@@ -14,7 +14,7 @@ import (
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
-// Operator commands: run one node, run a local testnet (DESIGN.md §8).
+// Operator commands: run one node, run a local testnet (docs/architecture.md §8).
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one kills the
 // process the default way (signal.NotifyContext's stop restores the handlers).
@@ -28,7 +28,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // runNode is `walrus node --config FILE`: it runs one storage node until SIGINT or SIGTERM,
-// then shuts it down cleanly (DESIGN.md §8: a clean shutdown that loses nothing).
+// then shuts it down cleanly (docs/architecture.md §8: a clean shutdown that loses nothing).
 func runNode(g *globals, args []string) error {
 	fs := newFlagSet("node")
 	cfgPath := fs.String("config", g.config, "the node's configuration `file` (config.yaml)")

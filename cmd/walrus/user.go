@@ -458,7 +458,7 @@ func parseAddress(s string) (staking.Address, error) {
 }
 
 // parseAmount parses an amount: WAL with up to nine decimals ("1.5", "2", "0.25wal"), or
-// FROST with a "frost" suffix ("1500frost"). 1 WAL = 10^9 FROST (PROTOCOL.md §6).
+// FROST with a "frost" suffix ("1500frost"). 1 WAL = 10^9 FROST (docs/protocol.md §6).
 func parseAmount(s string) (uint64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	bad := fmt.Errorf("bad amount %q: want WAL with up to 9 decimals (1.5) or FROST with a suffix (1500frost)", s)

@@ -1,6 +1,6 @@
 // Package bls wraps BLS12-381 min-pk signatures (public keys in G1, 48 bytes; signatures in
 // G2, 96 bytes), the scheme Walrus uses for storage confirmations and certificates
-// (PROTOCOL.md §5), on supranational/blst. Same-message aggregates are verified with
+// (docs/protocol.md §5), on supranational/blst. Same-message aggregates are verified with
 // FastAggregateVerify; every key must carry a proof of possession, which is what makes that
 // safe against rogue-key attacks.
 //
@@ -100,7 +100,7 @@ func (k *SecretKey) Sign(msg []byte) Signature {
 }
 
 // ProvePossession signs the public key itself under the POP ciphersuite. The result is
-// registered with the key (DESIGN.md §3) and checked with VerifyPossession.
+// registered with the key (docs/architecture.md §3) and checked with VerifyPossession.
 func (k *SecretKey) ProvePossession() Signature {
 	var s Signature
 	copy(s[:], new(blst.P2Affine).Sign(k.sk, k.pk[:], popDST).Compress())

@@ -7,7 +7,7 @@ import (
 
 // app is the simulated ledger: a value is height u64 | time i64 | valid u8 | author u32.
 // Honest Validate checks the height, the validity flag, and that the time is after the last
-// committed checkpoint and at most TimeBound ahead of the voter's clock (DESIGN.md §4).
+// committed checkpoint and at most TimeBound ahead of the voter's clock (docs/architecture.md §4).
 // Byzantine apps propose invalid values half the time and accept everything.
 type app struct {
 	sim      *simulator

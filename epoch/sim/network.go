@@ -97,7 +97,7 @@ func (s *simulator) send(from, to int, msg tendermint.Message) {
 }
 
 // byzantineBroadcast sends msg to some nodes and a conflicting, validly signed twin to the
-// others: double proposals and double votes (the equivocations of DESIGN.md §4).
+// others: double proposals and double votes (the equivocations of docs/architecture.md §4).
 func (s *simulator) byzantineBroadcast(i int, msg tendermint.Message) {
 	nd := s.nodes[i]
 	twin := tendermint.Message(nil)

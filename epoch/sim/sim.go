@@ -1,5 +1,5 @@
 // Package sim is a deterministic, seeded, virtual-time simulator for the Tendermint core of
-// epoch/tendermint (DESIGN.md §4: "Test it with a deterministic simulator"). It runs N
+// epoch/tendermint (docs/architecture.md §4: "Test it with a deterministic simulator"). It runs N
 // validators with unequal shard weights over a network with delays, drops, duplicates and
 // healing partitions before GST and bounded delays after it, with crashed validators and
 // byzantine validators (worth at most f shards together with the crashed ones) that

@@ -8,7 +8,7 @@ import (
 )
 
 // App is the application the machine agrees for: the ledger. Propose builds a value for the
-// node's turn (checkpoint time = now, DESIGN.md §4); Validate accepts a value for a vote, e.g.
+// node's turn (checkpoint time = now, docs/architecture.md §4); Validate accepts a value for a vote, e.g.
 // the checkpoint time is after the previous one and within a bound of now, transactions
 // valid, state root right. Validate must be deterministic in (height, value, now).
 type App interface {

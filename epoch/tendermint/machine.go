@@ -51,7 +51,7 @@ type validity struct {
 }
 
 // Machine is one validator's (or follower's) Tendermint state for the current height. It is
-// not safe for concurrent use: one driver goroutine owns it (an actor, DESIGN.md §6).
+// not safe for concurrent use: one driver goroutine owns it (an actor, docs/architecture.md §6).
 type Machine struct {
 	cfg Config
 

@@ -8,7 +8,7 @@ const maxSmoothWork = 1 << 24
 
 // ProposerSequence returns the proposer rotation of committee c: a sequence of NShards member
 // indices in which each member appears once per shard it holds, so proposing is weighted by
-// shards (DESIGN.md §4). proposer(h, r) = seq[(h + r) mod NShards]. The sequence is
+// shards (docs/architecture.md §4). proposer(h, r) = seq[(h + r) mod NShards]. The sequence is
 // Tendermint's proposer-priority algorithm (smooth weighted round robin) run for one full
 // period from zero priorities, which spreads a member's turns evenly instead of bunching them.
 // It depends only on the committee, so every node computes the same one.

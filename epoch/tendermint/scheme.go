@@ -21,7 +21,7 @@ type Scheme interface {
 	VerifyAggregate(pks []bls.PublicKey, msg []byte, sig bls.Signature) error
 }
 
-// BLSScheme is BLS12-381 min-pk through epoch/bls (PROTOCOL.md §5).
+// BLSScheme is BLS12-381 min-pk through epoch/bls (docs/protocol.md §5).
 type BLSScheme struct{}
 
 // Verify implements Scheme.
@@ -96,7 +96,7 @@ func (f FakeScheme) VerifyAggregate(pks []bls.PublicKey, msg []byte, sig bls.Sig
 	return nil
 }
 
-// VerifyCommit checks a commit certificate the way a follower does (DESIGN.md §4): cert is
+// VerifyCommit checks a commit certificate the way a follower does (docs/architecture.md §4): cert is
 // BLS-aggregated precommits on (height, round, value) by members of committee c worth n-f
 // shards, for c's epoch on this network.
 func VerifyCommit(c *epoch.Committee, network epoch.NetworkID, height uint64, value Hash, commit *CommitCert) error {

@@ -21,10 +21,10 @@ var (
 	// ErrNotFound: the requested metadata or sliver is not stored.
 	ErrNotFound = errors.New("blobstore: not found")
 	// ErrNoMetadata: a sliver arrived for a blob whose metadata is not stored, so it cannot
-	// be verified (PROTOCOL.md §3: slivers verify against the metadata hash).
+	// be verified (docs/protocol.md §3: slivers verify against the metadata hash).
 	ErrNoMetadata = errors.New("blobstore: metadata not stored for blob")
 	// ErrWrongPair: a sliver is not one of the two slivers of the pair the shard holds for
-	// the blob (PROTOCOL.md §2).
+	// the blob (docs/protocol.md §2).
 	ErrWrongPair = errors.New("blobstore: sliver does not belong to the shard's pair")
 	// ErrBadShard: a shard index outside 0..n-1.
 	ErrBadShard = errors.New("blobstore: shard out of range")
@@ -32,7 +32,7 @@ var (
 	ErrShardNotWritable = errors.New("blobstore: shard does not accept writes")
 )
 
-// ShardState is the lifecycle state of one shard on this node (DESIGN.md §5 "Epoch
+// ShardState is the lifecycle state of one shard on this node (docs/architecture.md §5 "Epoch
 // change"). Only Active is used by the data plane today; the others are reserved for the
 // epoch-change actor, which sets them.
 type ShardState uint8
@@ -41,13 +41,13 @@ const (
 	// Active: the shard takes writes and serves reads.
 	Active ShardState = 1 + iota
 	// LockedToMove: the shard was lost at an epoch change; it refuses new writes but keeps
-	// serving reads and migration until the change completes (PROTOCOL.md §7).
+	// serving reads and migration until the change completes (docs/protocol.md §7).
 	LockedToMove
 	// Syncing: the shard was gained and is pulling older slivers from its previous owner
-	// (PROTOCOL.md §7); it already takes writes for new blobs.
+	// (docs/protocol.md §7); it already takes writes for new blobs.
 	Syncing
 	// Recovering: the shard's previous owner failed and older slivers are being rebuilt by
-	// RedStuff recovery (PROTOCOL.md §4); it takes writes for new blobs.
+	// RedStuff recovery (docs/protocol.md §4); it takes writes for new blobs.
 	Recovering
 )
 
@@ -107,7 +107,7 @@ func (s *Store) checkShard(shard int) error {
 	return nil
 }
 
-// PutMetadata verifies m against id (PROTOCOL.md §3) and stores it durably. Storing the
+// PutMetadata verifies m against id (docs/protocol.md §3) and stores it durably. Storing the
 // same metadata twice is harmless.
 func (s *Store) PutMetadata(ctx context.Context, id codec.BlobID, m *codec.Metadata) error {
 	if err := codec.VerifyMetadata(s.p, id, m); err != nil {
@@ -160,7 +160,7 @@ func (s *Store) MetadataBytes(ctx context.Context, id codec.BlobID) ([]byte, err
 
 // ExpectedIndex is the index of the sliver of the given axis that shard holds for blob id:
 // the pair p = PairIndexForShard(id, shard) has primary sliver p and secondary sliver n-1-p
-// (PROTOCOL.md §2).
+// (docs/protocol.md §2).
 func ExpectedIndex(p codec.Params, id codec.BlobID, shard int, axis codec.Axis) int {
 	pair := p.PairIndexForShard(id, shard)
 	if axis == codec.AxisSecondary {
@@ -240,7 +240,7 @@ func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, sliv
 	if err := b.Commit(ctx); err != nil {
 		return fmt.Errorf("blobstore: commit slivers: %w", err)
 	}
-	// The confirmation this write enables promises durability (PROTOCOL.md §5).
+	// The confirmation this write enables promises durability (docs/protocol.md §5).
 	if err := s.ds.Sync(ctx, nodestore.Shard(uint16(shard))); err != nil {
 		return fmt.Errorf("blobstore: sync slivers: %w", err)
 	}
@@ -323,7 +323,7 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 	}
 	// Slivers first, markers after (or all in one batch): a marker, which is what a
 	// confirmation checks, is never durable before its slivers. The confirmation these
-	// writes enable promises durability (PROTOCOL.md §5).
+	// writes enable promises durability (docs/protocol.md §5).
 	if err := nodestore.PutDurably(ctx, s.ds, slivers, markers); err != nil {
 		return nil, fmt.Errorf("blobstore: store slivers: %w", err)
 	}
@@ -406,7 +406,7 @@ func (s *Store) LendSliver(ctx context.Context, id codec.BlobID, shard int, axis
 }
 
 // HasSlivers reports whether both slivers of the pair are stored on every given shard,
-// which is what a storage confirmation promises (PROTOCOL.md §5: all shards, all or
+// which is what a storage confirmation promises (docs/protocol.md §5: all shards, all or
 // nothing).
 func (s *Store) HasSlivers(ctx context.Context, id codec.BlobID, shards []uint16) (bool, error) {
 	missing, err := s.MissingShards(ctx, id, shards)
@@ -447,7 +447,7 @@ func (s *Store) MissingShards(ctx context.Context, id codec.BlobID, shards []uin
 }
 
 // DeleteBlob removes the blob's metadata and its slivers on the given shards (for garbage
-// collection of expired, deleted and invalid blobs, DESIGN.md §7). Missing keys are fine.
+// collection of expired, deleted and invalid blobs, docs/architecture.md §7). Missing keys are fine.
 func (s *Store) DeleteBlob(ctx context.Context, id codec.BlobID, shards []uint16) error {
 	b, err := s.ds.Batch(ctx)
 	if err != nil {

@@ -22,14 +22,14 @@ import (
 
 // Errors of the data path. Remote failures keep their *p2p.StatusError in the chain.
 var (
-	// ErrNoQuorum: confirmations worth n-f shards could not be collected (PROTOCOL.md §5).
+	// ErrNoQuorum: confirmations worth n-f shards could not be collected (docs/protocol.md §5).
 	ErrNoQuorum = errors.New("client: no quorum of storage confirmations")
 	// ErrNotFound: no node could serve verified metadata for the blob.
 	ErrNotFound = errors.New("client: blob not found")
 	// ErrNotEnoughSlivers: too few verified primary slivers could be fetched to decode.
 	ErrNotEnoughSlivers = errors.New("client: not enough verified slivers")
 	// ErrInvalidBlob: the blob is inconsistently encoded; every reader reports the same
-	// (PROTOCOL.md §4).
+	// (docs/protocol.md §4).
 	ErrInvalidBlob = errors.New("client: blob is invalid (inconsistent encoding)")
 	// ErrBadPeer: a committee member's peer ID or addresses cannot be used.
 	ErrBadPeer = errors.New("client: unusable committee member address")
@@ -41,7 +41,7 @@ type Config struct {
 	Host host.Host
 	// Params is the network's encoding geometry. Required (N > 0).
 	Params codec.Params
-	// Network is the network ID every signed message binds (DESIGN.md §3). Required.
+	// Network is the network ID every signed message binds (docs/architecture.md §3). Required.
 	Network epoch.NetworkID
 	// Concurrency bounds how many nodes are talked to at once (default 8).
 	Concurrency int

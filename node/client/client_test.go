@@ -79,7 +79,7 @@ func TestStoreAndRead(t *testing.T) {
 }
 
 // TestFaultyNodesDown: with nodes worth f shards crashed, store and read still succeed,
-// at n = 10 (low-rate primary code) and n = 13 (high-rate, PROTOCOL.md §1).
+// at n = 10 (low-rate primary code) and n = 13 (high-rate, docs/protocol.md §1).
 func TestFaultyNodesDown(t *testing.T) {
 	actorstest.CheckLeaks(t)
 	ctx := testCtx(t)

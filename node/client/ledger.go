@@ -35,7 +35,7 @@ var (
 )
 
 // TxError is a transaction the ledger refused, in the dry run of the node that received it
-// or when the checkpoint applied it (DESIGN.md §4: a rejected tx changes nothing and gets a
+// or when the checkpoint applied it (docs/architecture.md §4: a rejected tx changes nothing and gets a
 // receipt with the reason).
 type TxError struct {
 	Kind    staking.Kind
@@ -52,7 +52,7 @@ func (e *TxError) Error() string {
 type LedgerConfig struct {
 	// Host is the client's libp2p host. Required.
 	Host host.Host
-	// Network is the network ID that transactions bind (DESIGN.md §3). Required.
+	// Network is the network ID that transactions bind (docs/architecture.md §3). Required.
 	Network epoch.NetworkID
 	// Bootstrap lists the nodes to ask; at least one. Their addresses are added to the
 	// host's peerstore.
@@ -60,7 +60,7 @@ type LedgerConfig struct {
 	// Key is the wallet's account key; nil makes a read-only ledger client.
 	Key ed25519.PrivateKey
 	// Certs, if set, is the joined `certs` GossipSub topic: CertifyBlob publishes the
-	// certify transaction there too (DESIGN.md §5).
+	// certify transaction there too (docs/architecture.md §5).
 	Certs *p2p.Topic
 	// ReceiptTimeout bounds the wait for one transaction's commit (default 2 minutes).
 	ReceiptTimeout time.Duration
@@ -457,7 +457,7 @@ func (l *Ledger) Transfer(ctx context.Context, to staking.Address, amount uint64
 	return l.Submit(ctx, &staking.Transfer{To: to, Amount: amount})
 }
 
-// RegisterBlob implements LedgerHooks (DESIGN.md §5 "Store"): a blob already certified
+// RegisterBlob implements LedgerHooks (docs/architecture.md §5 "Store"): a blob already certified
 // until at least the wanted end epoch is reused (alreadyCertified); a registered, not yet
 // certified object of ours with enough lifetime and the same persistence is reused (a
 // retried store); otherwise it reserves storage for the encoded length over
@@ -600,7 +600,7 @@ func (l *Ledger) recorded(id codec.BlobID) regInfo {
 
 // CertifyBlob implements LedgerHooks: it signs the certify-blob transaction carrying the
 // certificate, submits it, publishes the same signed transaction on the `certs` topic when
-// the client has one (DESIGN.md §5; nodes verify it against the committee and add it to
+// the client has one (docs/architecture.md §5; nodes verify it against the committee and add it to
 // their mempools, so the certificate lands even if the node we submitted to fails), and
 // waits for the commit. A blob someone else certified meanwhile counts as success.
 func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registration, res *UploadResult) error {

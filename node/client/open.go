@@ -243,7 +243,7 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 		if attempt >= 2 || !s.epochTurned(ctx, startEpoch, err) {
 			return nil, err
 		}
-		// Confirmations and certificates name one epoch (PROTOCOL.md §5); the epoch
+		// Confirmations and certificates name one epoch (docs/protocol.md §5); the epoch
 		// turned mid-store, so the store runs again: the registration is reused (it is
 		// ours, live and not certified) and the new epoch's committee confirms.
 	}
@@ -280,7 +280,7 @@ func (s *Session) epochTurned(ctx context.Context, startEpoch uint32, err error)
 }
 
 // ErrBlobUnavailable wraps a ledger status that forbids reading: nonexistent, expired or
-// invalid (DESIGN.md §5 "Read": status first).
+// invalid (docs/architecture.md §5 "Read": status first).
 var ErrBlobUnavailable = errors.New("client: blob not available")
 
 // Read checks the blob's status on the ledger, then reads and verifies it from the current

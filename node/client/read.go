@@ -30,7 +30,7 @@ func membersByWeight(com *epoch.Committee) []int {
 }
 
 // Metadata fetches the blob's metadata from the committee and returns the first copy that
-// verifies against id (PROTOCOL.md §3). Members are asked heaviest first; a member that
+// verifies against id (docs/protocol.md §3). Members are asked heaviest first; a member that
 // fails or lies is skipped at once, and one that is slow gets company after
 // Config.HedgeDelay, so neither can stall the read.
 func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.BlobID) (codec.Metadata, error) {
@@ -110,7 +110,7 @@ type fetched struct {
 	err     error
 }
 
-// Read fetches, verifies and decodes blob id from committee com (DESIGN.md §5 "Read"):
+// Read fetches, verifies and decodes blob id from committee com (docs/architecture.md §5 "Read"):
 // metadata from any member, then primary slivers from their shards' owners in parallel,
 // R at first (systematic ones, which need no decoding) and more when members fail, lie or
 // are slow; every sliver is verified against the metadata and dropped if it fails; the
@@ -125,7 +125,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	defer cancel()
 
 	// Candidates: usable primary indices, systematic ones first (they make the decode
-	// cheapest), each with the member owning its pair's shard (PROTOCOL.md §2).
+	// cheapest), each with the member owning its pair's shard (docs/protocol.md §2).
 	const (
 		pending = iota // not chosen
 		queued         // chosen, waiting for a free lane of its owner
@@ -148,7 +148,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 	nQueued, nAsked := 0, 0
 	// Ask for exactly R at first and add margin more only when a request fails or is slow
 	// (the hedge): over-requesting up front cost ~12% more fetching and verifying on every
-	// read for no gain when the committee is healthy (DESIGN.md §5).
+	// read for no gain when the committee is healthy (docs/architecture.md §5).
 	margin := max(1, p.R/8)
 	symbol, err := meta.SymbolSize(p)
 	if err != nil {
@@ -392,7 +392,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 // decode runs codec.DecodePrimary over the verified slivers, systematic ones first, when
 // some systematic sliver is missing (Read returns the blob as read when none is): it
 // reconstructs the missing rows and runs the default consistency check on them
-// (PROTOCOL.md §4).
+// (docs/protocol.md §4).
 func (c *Client) decode(meta *codec.Metadata, verified map[int]codec.Sliver) ([]byte, error) {
 	idx := make([]int, 0, len(verified))
 	for i := range verified {

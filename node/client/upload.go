@@ -20,7 +20,7 @@ import (
 )
 
 // Registration is what the ledger step of a store yields and a confirmation names
-// (PROTOCOL.md §5): the persistence of the registered blob object.
+// (docs/protocol.md §5): the persistence of the registered blob object.
 type Registration struct {
 	// Deletable blobs' confirmations name their blob object; permanent ones do not.
 	Deletable bool
@@ -48,7 +48,7 @@ type UploadResult struct {
 	// Message is the confirmation message the certificate signs.
 	Message []byte
 	// Certificate aggregates confirmations worth at least n-f shards (the Point of
-	// Availability once the ledger accepts it, PROTOCOL.md §5).
+	// Availability once the ledger accepts it, docs/protocol.md §5).
 	Certificate *epoch.Certificate
 	done        chan struct{}
 	certified   func()
@@ -64,7 +64,7 @@ func (r *UploadResult) Certified() {
 }
 
 // Done is closed once the uploads that continued in the background after the certificate
-// (DESIGN.md §5 "uploads continue to the remaining nodes") have finished or timed out.
+// (docs/architecture.md §5 "uploads continue to the remaining nodes") have finished or timed out.
 func (r *UploadResult) Done() <-chan struct{} { return r.done }
 
 // nodeResult is one member's outcome, sent exactly once per member.
@@ -131,7 +131,7 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 	// upload stalls for Config.HedgeDelay. The certificate needs just the first group, and
 	// the reserve would otherwise compete with it for the client's bandwidth and CPU (on
 	// one machine also for the nodes' CPU): measured in make bench-e2e. The reserve still
-	// gets every sliver, in the background after the certificate if need be (DESIGN.md §5).
+	// gets every sliver, in the background after the certificate if need be (docs/architecture.md §5).
 	order := membersByWeight(com)
 	inFirst := make([]bool, len(com.Members))
 	firstLeft, w := 0, 0
@@ -417,7 +417,7 @@ func (c *Client) uploadTo(ctx context.Context, m *epoch.Member, enc *codec.Encod
 	return confirm.Decode(resp)
 }
 
-// LedgerHooks are the ledger steps of a store (DESIGN.md §5 "Store"), implemented by the
+// LedgerHooks are the ledger steps of a store (docs/architecture.md §5 "Store"), implemented by the
 // ledger client: the data path calls them in order and knows nothing of transactions.
 type LedgerHooks interface {
 	// Committee returns the current committee, whose members receive the slivers and
@@ -425,7 +425,7 @@ type LedgerHooks interface {
 	Committee(ctx context.Context) (*epoch.Committee, error)
 	// RegisterBlob reserves storage (or reuses a resource) and registers the blob, waiting
 	// until the ledger commits. alreadyCertified reports a blob that is certified already
-	// with a sufficient lifetime, so the upload is skipped (DESIGN.md §5: reuse it).
+	// with a sufficient lifetime, so the upload is skipped (docs/architecture.md §5: reuse it).
 	RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (reg Registration, alreadyCertified bool, err error)
 	// CertifyBlob publishes the certificate on the certs topic and submits the certify-blob
 	// transaction, waiting until the ledger commits it (the Point of Availability).
@@ -436,7 +436,7 @@ type LedgerHooks interface {
 type StoreOptions struct {
 	// Epochs is how many epochs ahead to store the blob.
 	Epochs uint32
-	// Deletable makes the blob deletable by its owner (PROTOCOL.md §6).
+	// Deletable makes the blob deletable by its owner (docs/protocol.md §6).
 	Deletable bool
 	// Progress, if not nil, receives upload progress.
 	Progress func(Progress)
@@ -452,7 +452,7 @@ type StoreResult struct {
 }
 
 // Store runs the whole store flow: encode, register (hooks), upload and certify
-// (DESIGN.md §5 "Store").
+// (docs/architecture.md §5 "Store").
 func (c *Client) Store(ctx context.Context, data []byte, hooks LedgerHooks, opts StoreOptions) (*StoreResult, error) {
 	enc, err := codec.Encode(c.cfg.Params, data)
 	if err != nil {

@@ -44,7 +44,7 @@ type Config struct {
 	RebroadcastInterval time.Duration
 	// TickInterval is how often the actor ticks the machine and checks the epoch clock.
 	TickInterval time.Duration
-	// TimeBound is how far a proposed checkpoint's time may be from our clock (DESIGN.md §4).
+	// TimeBound is how far a proposed checkpoint's time may be from our clock (docs/architecture.md §4).
 	TimeBound time.Duration
 
 	// MaxMempool and MaxMempoolBytes bound the mempool; MaxProposalBytes bounds the
@@ -106,7 +106,7 @@ func (c *Config) Validate() error {
 }
 
 // Outbound is a message the actor wants published; the network side drains them (the actor
-// never blocks on the network, DESIGN.md §6).
+// never blocks on the network, docs/architecture.md §6).
 type Outbound struct {
 	Topic OutTopic
 	Data  []byte
@@ -557,7 +557,7 @@ type app struct{ a *actor }
 var errNotOurHeight = errors.New("consensus: value for a height we are not at")
 
 // Propose builds the next checkpoint from the mempool on the latest ledger view; its time is
-// our clock, but always after the previous checkpoint's (DESIGN.md §4).
+// our clock, but always after the previous checkpoint's (docs/architecture.md §4).
 func (p app) Propose(height uint64, _ int32, now int64) ([]byte, error) {
 	a := p.a
 	if height != a.base.Height()+1 {

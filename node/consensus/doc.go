@@ -1,4 +1,4 @@
-// Package consensus is the node's consensus actor (DESIGN.md §4, §6): it drives the pure
+// Package consensus is the node's consensus actor (docs/architecture.md §4, §6): it drives the pure
 // Tendermint machine of epoch/tendermint with messages from the `consensus` GossipSub topic,
 // timer expiries and ticks from the actor clock, and it keeps the bounded mempool that feeds
 // proposals.
@@ -9,7 +9,7 @@
 // time is after the previous checkpoint (ApplyCheckpoint) and within TimeBound of the local
 // clock, and checks its state root.
 //
-// Heights are started only when needed (DESIGN.md §4: "empty checkpoints only when
+// Heights are started only when needed (docs/architecture.md §4: "empty checkpoints only when
 // needed"): at genesis, so the first checkpoint commits at once; when the mempool holds a
 // transaction; when the epoch clock has crossed mid-epoch or the epoch end (epochs advance on
 // checkpoint time, so someone must propose a checkpoint after the boundary); or when a peer

@@ -11,7 +11,7 @@ import (
 
 // cachedScheme remembers signatures that verified, so a consensus message checked by the
 // topic validator is not checked again by the machine (a BLS verification is ≈1.4 ms,
-// DESIGN.md §3, and every vote would otherwise be verified twice). Only successes are
+// docs/architecture.md §3, and every vote would otherwise be verified twice). Only successes are
 // cached, keyed by the hash of (key, message, signature): a hit is exactly as good as a
 // fresh verification. Safe for concurrent use (validators run on pubsub's workers).
 type cachedScheme struct {

@@ -14,7 +14,7 @@ import (
 // the proposals and votes it signed at the height) is written to store.ConsensusState and
 // synced before any of its own new messages leaves the node. A restarted actor resumes the
 // height from it (tendermint.Resume) instead of starting afresh, so it keeps its lock and
-// never signs a second, conflicting proposal or vote (DESIGN.md §4 safety across crashes).
+// never signs a second, conflicting proposal or vote (docs/architecture.md §4 safety across crashes).
 
 // snapKey summarises what a snapshot holds, to skip rewriting an unchanged one (Tick
 // re-broadcasts own messages that are already on disk).

@@ -15,7 +15,7 @@ type msg interface{ isMsg() }
 
 // workMsg runs fn on the worker pool and answers with its result. Stream handlers send
 // it so that verification and disk I/O are bounded by the pool, never run on the actor's
-// goroutine, and shed with CodeUnavailable when the node is saturated (DESIGN.md §6).
+// goroutine, and shed with CodeUnavailable when the node is saturated (docs/architecture.md §6).
 type workMsg struct {
 	actors.Reply[[]byte]
 	fn func(context.Context) ([]byte, error)

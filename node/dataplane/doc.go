@@ -1,12 +1,12 @@
-// Package dataplane is a storage node's side of the Walrus data plane (DESIGN.md §5
-// "Store" and "Read", PROTOCOL.md §2, §4, §5): libp2p request/response protocols to put
+// Package dataplane is a storage node's side of the Walrus data plane (docs/architecture.md §5
+// "Store" and "Read", docs/protocol.md §2, §4, §5): libp2p request/response protocols to put
 // and get blob metadata and sliver pairs, to ask for a signed storage confirmation, and to
 // ask for a blob's status on this node.
 //
 // A [Service] registers the protocols on the node's host (p2p.Handle: one request frame,
 // one status-prefixed response frame, a deadline and a size cap derived from the encoding
 // parameters on every stream, Reset on any error) and serves them through one actor
-// (DESIGN.md §6) that owns the confirmation cache and hands verification, storage and
+// (docs/architecture.md §6) that owns the confirmation cache and hands verification, storage and
 // signing to a bounded worker pool; a saturated node answers "unavailable" instead of
 // queueing without bound.
 //
@@ -16,7 +16,7 @@
 // verify against it (node/blobstore). What it signs: a storage confirmation
 // (staking.ConfirmationMessage) only for a live registration with the requested
 // persistence, in the current epoch, once every shard it holds has both slivers durably
-// stored (PROTOCOL.md §5, all or nothing per node). A hostile peer gets a typed error
+// stored (docs/protocol.md §5, all or nothing per node). A hostile peer gets a typed error
 // (p2p.Code) and changes nothing.
 //
 // The ledger is reached through the [Ledger] interface, which node/ledger.Ledger

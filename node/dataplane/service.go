@@ -27,12 +27,12 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Ledger is what the data plane needs from the node's ledger view (DESIGN.md §4). The node
+// Ledger is what the data plane needs from the node's ledger view (docs/architecture.md §4). The node
 // composition root passes its ledger (node/ledger.Ledger satisfies it); tests pass a fake.
 type Ledger interface {
 	// Params is the network's encoding geometry.
 	Params() codec.Params
-	// NetworkID binds every signed message to the network (DESIGN.md §3).
+	// NetworkID binds every signed message to the network (docs/architecture.md §3).
 	NetworkID() epoch.NetworkID
 	// CurrentEpoch is the epoch at the latest committed checkpoint.
 	CurrentEpoch() uint32
@@ -58,7 +58,7 @@ type Config struct {
 	// Workers is the number of verification/storage workers (default GOMAXPROCS).
 	Workers int
 	// Queue is the worker pool's queue length (default 4·Workers); a full queue answers
-	// CodeUnavailable instead of buffering without bound (DESIGN.md §6).
+	// CodeUnavailable instead of buffering without bound (docs/architecture.md §6).
 	Queue int
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
@@ -95,7 +95,7 @@ func (c *Config) Validate() error {
 
 // Service is a storage node's data plane: the metadata, sliver, confirmation and status
 // protocols, served by one actor that owns the confirmation state and hands verification
-// and storage to a bounded worker pool (DESIGN.md §6).
+// and storage to a bounded worker pool (docs/architecture.md §6).
 type Service struct {
 	cfg    Config
 	node   epoch.NodeID
@@ -169,7 +169,7 @@ func (s *Service) shardsHeld() (uint32, []uint16, error) {
 
 // writable reports why a blob may not take writes or confirmations: it must be registered
 // or certified on the ledger (not nonexistent, invalid or expired), so a hostile peer
-// cannot fill the node with unpaid data (PROTOCOL.md §6).
+// cannot fill the node with unpaid data (docs/protocol.md §6).
 func (s *Service) writable(id codec.BlobID) error {
 	st, _ := s.cfg.Ledger.BlobInfo(id)
 	switch st.Kind {
@@ -305,7 +305,7 @@ func (l *lease) abandon() {
 	}
 }
 
-// putPairs verifies and stores each pair on the shard it maps to (PROTOCOL.md §2), after
+// putPairs verifies and stores each pair on the shard it maps to (docs/protocol.md §2), after
 // checking this node holds that shard. Pairs are independent: a bad one is reported in its
 // item result and does not stop the others.
 func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Request) ([]byte, error) {
@@ -362,7 +362,7 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Reques
 
 // getSlivers answers each ref from the shard that holds its pair. Serving does not require
 // the shard to be held this epoch: a lost shard keeps serving reads until the epoch change
-// completes (DESIGN.md §5).
+// completes (docs/architecture.md §5).
 // The parts are in sliver.EncodeItemResults's layout, each sliver lent by the store (no copy); the
 // returned release gives them all back.
 func (s *Service) getSlivers(ctx context.Context, req *sliver.Request) ([][]byte, func()) {
@@ -414,7 +414,7 @@ func (s *Service) handleConfirmation(ctx context.Context, from peer.ID, body []b
 	return out, classify(err)
 }
 
-// confirm checks everything a storage confirmation promises (PROTOCOL.md §5) and signs:
+// confirm checks everything a storage confirmation promises (docs/protocol.md §5) and signs:
 // the request is for the current epoch; the ledger has a live registration of the blob with
 // exactly that persistence; the node is in the committee; and every shard it holds has
 // both verified slivers, durably stored (blobstore syncs before acknowledging a put).

@@ -31,21 +31,21 @@ type BlobRegistered struct {
 }
 
 // BlobCertified reports a successful certify-blob transaction (the Point of Availability,
-// PROTOCOL.md §5): blob sync starts from it.
+// docs/protocol.md §5): blob sync starts from it.
 type BlobCertified struct {
 	Height uint64
 	BlobID codec.BlobID
 	Object staking.ObjectID
 }
 
-// BlobInvalidated reports a successful invalidate-blob transaction (PROTOCOL.md §4).
+// BlobInvalidated reports a successful invalidate-blob transaction (docs/protocol.md §4).
 type BlobInvalidated struct {
 	Height uint64
 	BlobID codec.BlobID
 }
 
 // CommitteeSelected reports that the checkpoint crossed mid-epoch and selected the next
-// committee (PROTOCOL.md §7).
+// committee (docs/protocol.md §7).
 type CommitteeSelected struct {
 	Height    uint64
 	Committee *epoch.Committee

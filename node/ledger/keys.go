@@ -15,7 +15,7 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-// Datastore keys of the ledger follow node/store's layout (DESIGN.md §7): checkpoints with
+// Datastore keys of the ledger follow node/store's layout (docs/architecture.md §7): checkpoints with
 // their certificates under store.Checkpoint(h), the head height under store.LedgerHead, the
 // latest snapshot under store.Snapshot(h) (older ones are deleted).
 var (

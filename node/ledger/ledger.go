@@ -257,7 +257,7 @@ func (a *actor) publishView() *View {
 	return &View{st: a.st.Clone(), prev: a.prev, params: a.l.params, name: a.l.cfg.Genesis.Network}
 }
 
-// load builds the actor state from the datastore (DESIGN.md §4: state is a deterministic
+// load builds the actor state from the datastore (docs/architecture.md §4: state is a deterministic
 // function of genesis + checkpoints; snapshots only shorten the replay).
 func (l *Ledger) load(ctx context.Context) (*actor, error) {
 	store := l.cfg.Datastore
@@ -384,7 +384,7 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	return cp.Height, nil
 }
 
-// persist makes a committed checkpoint durable before anyone is told (DESIGN.md §7): the
+// persist makes a committed checkpoint durable before anyone is told (docs/architecture.md §7): the
 // checkpoint with its certificate and the head height, synced; a snapshot every K heights,
 // replacing the previous one.
 func (a *actor) persist(ctx context.Context, d *tendermint.Decision) error {

@@ -34,7 +34,7 @@ type NetConfig struct {
 	Logger *slog.Logger
 }
 
-// Net is the ledger's network side (DESIGN.md §4 followers): the /walrus/ledger-sync/1
+// Net is the ledger's network side (docs/architecture.md §4 followers): the /walrus/ledger-sync/1
 // server, the /walrus/query/1 server, the catch-up client, and the `checkpoints` topic validator and reader. Create it
 // with NewNet, join the topic with ValidateCheckpoint, then Start.
 type Net struct {

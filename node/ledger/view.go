@@ -36,7 +36,7 @@ func (v *View) Params() codec.Params { return v.params }
 
 // Committee returns the committee of epoch e when the view knows it: the current one, the
 // next one once selected at mid-epoch, and the previous one (kept for reads during an epoch
-// change, PROTOCOL.md §7).
+// change, docs/protocol.md §7).
 func (v *View) Committee(e uint32) (*epoch.Committee, bool) {
 	switch c := v.st.Committee(); {
 	case c != nil && c.Epoch == e:
@@ -52,6 +52,6 @@ func (v *View) Committee(e uint32) (*epoch.Committee, bool) {
 }
 
 // SigningCommittee is the committee that must sign the commit certificate of the next
-// height: the current committee of this state (DESIGN.md §4: changes take effect at the
+// height: the current committee of this state (docs/architecture.md §4: changes take effect at the
 // next height).
 func (v *View) SigningCommittee() *epoch.Committee { return v.st.Committee() }

@@ -1,7 +1,7 @@
-// Package store is the node's datastore (DESIGN.md §7): go-datastore is the interface
+// Package store is the node's datastore (docs/architecture.md §7): go-datastore is the interface
 // everywhere, and [Open] returns it over an embedded pebble engine (go-ds-pebble) with
 // every write fsynced, so what a storage confirmation promises is on disk before it is
-// signed (PROTOCOL.md §5). The key layout lives in keys.go, as typed constructors.
+// signed (docs/protocol.md §5). The key layout lives in keys.go, as typed constructors.
 //
 // # Why pebble (measured 2026-11-22)
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 )
 
-// The key layout, in one place (DESIGN.md §7). Every key the node writes comes from a
+// The key layout, in one place (docs/architecture.md §7). Every key the node writes comes from a
 // constructor below; nothing else builds keys by hand.
 //
 //	/ledger/head                                  height of the last committed checkpoint (u64 BE)
@@ -22,11 +22,11 @@ import (
 //	                                              valid values, last signed step) — written
 //	                                              before any vote is sent, so a restart can
 //	                                              never equivocate
-//	/blobs/<blob_id:hex>/meta                     the blob's verified metadata (PROTOCOL.md §3)
+//	/blobs/<blob_id:hex>/meta                     the blob's verified metadata (docs/protocol.md §3)
 //	/blobs/<blob_id:hex>/state                    the node's local state for the blob
 //	                                              (stored shards, confirmation epoch)
 //	/blobs/<blob_id:hex>/invalid                  invalid-blob marker (certificate), kept
-//	                                              after the slivers are dropped (PROTOCOL.md §4)
+//	                                              after the slivers are dropped (docs/protocol.md §4)
 //	/blobs/<blob_id:hex>/pairs/<shard:05d>        empty marker: both slivers of the shard's
 //	                                              pair are stored (written and deleted in the
 //	                                              same batch as the slivers), so "which of my
@@ -43,7 +43,7 @@ import (
 // Numbers are fixed-width and blob IDs lowercase hex, so the datastore's lexicographic key
 // order is numeric order for heights and byte order for blob IDs: a prefix query over
 // /shards/<s>/ walks the shard's blobs in blob-ID order, exactly the order shard sync
-// transfers them in (PROTOCOL.md §7), and a query over /ledger/checkpoints/ replays
+// transfers them in (docs/protocol.md §7), and a query over /ledger/checkpoints/ replays
 // checkpoints by height. (Base64 blob IDs, as Walrus prints them, would not sort by bytes.)
 
 // Top-level namespaces.
@@ -124,7 +124,7 @@ func ParseBlobPair(id codec.BlobID, k datastore.Key) (uint16, error) {
 // BlobInvalid is the key of a blob's invalid-blob marker.
 func BlobInvalid(id codec.BlobID) datastore.Key { return Blob(id).ChildString("invalid") }
 
-// SliverKind says which sliver of a pair a key holds (PROTOCOL.md §2).
+// SliverKind says which sliver of a pair a key holds (docs/protocol.md §2).
 type SliverKind uint8
 
 // Sliver kinds.
@@ -190,7 +190,7 @@ func ParseSliver(k datastore.Key) (shard uint16, id codec.BlobID, kind SliverKin
 }
 
 // ShardSyncProgress is the key recording how far the pull of shard in epoch's change has
-// got, so an interrupted sync resumes instead of restarting (PROTOCOL.md §7).
+// got, so an interrupted sync resumes instead of restarting (docs/protocol.md §7).
 func ShardSyncProgress(epoch uint32, shard uint16) datastore.Key {
 	return EpochsPrefix.ChildString(fmt.Sprintf("%010d", epoch)).ChildString("sync").ChildString(fmt.Sprintf("%05d", shard))
 }

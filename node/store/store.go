@@ -79,7 +79,7 @@ func WithMemTableSize(n uint64) Option {
 }
 
 // WithoutSync makes writes return before the WAL is fsynced. Only for tests and for
-// rebuildable caches: a node that signs confirmations must not use it (DESIGN.md §7:
+// rebuildable caches: a node that signs confirmations must not use it (docs/architecture.md §7:
 // writes a confirmation promises are durable before the confirmation is signed).
 func WithoutSync() Option {
 	return func(c *config) error {
@@ -105,7 +105,7 @@ func WithValueSeparation(minSize int) Option {
 // Open opens (creating if needed) the node's datastore in dir: go-ds-pebble over an
 // embedded pebble engine. Every Put, Delete and Batch.Commit is durable when it returns
 // (the WAL is fsynced), so "stored" means stored even after a power cut, which is what a
-// storage confirmation promises (PROTOCOL.md §5). Keys follow the layout in keys.go.
+// storage confirmation promises (docs/protocol.md §5). Keys follow the layout in keys.go.
 // Close the returned datastore to flush and release the directory lock.
 func Open(dir string, opts ...Option) (datastore.Batching, error) {
 	cfg := config{cacheSize: DefaultCacheSize, memTableSize: DefaultMemTableSize}

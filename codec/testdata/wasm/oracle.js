@@ -13,7 +13,7 @@
 // Ops (request body -> ok response body):
 //   1 encode    n u16 || data...
 //               -> blob_id[32] || unencoded_length u64 || root[32]
-//                  || n x (primary_hash[32] || secondary_hash[32])   (pair order, PROTOCOL.md §3)
+//                  || n x (primary_hash[32] || secondary_hash[32])   (pair order, docs/protocol.md §3)
 //                  || n x bytes: primary sliver i, BCS, ordered by sliver index
 //                  || n x bytes: secondary sliver i, BCS, ordered by sliver index
 //   2 metadata  n u16 || data...
@@ -86,7 +86,7 @@ function bcsSize(dataLen) {
   return uleb + dataLen + 4;
 }
 
-// Geometry (PROTOCOL.md §1); the encoder checks the size limit itself.
+// Geometry (docs/protocol.md §1); the encoder checks the size limit itself.
 function geometry(n, length) {
   const f = Math.floor((n - 1) / 3);
   const rows = n - 2 * f;
@@ -116,7 +116,7 @@ function encode(n, data) {
   }
   for (const p of primary) out.push(...lp(p));
   // The wasm fills secondary buffers in pair order: buffer i holds secondary sliver n-1-i
-  // (PROTOCOL.md §2). Reply in sliver-index order.
+  // (docs/protocol.md §2). Reply in sliver-index order.
   for (let i = n - 1; i >= 0; i--) out.push(...lp(secondary[i]));
   return out;
 }

@@ -1,4 +1,4 @@
-// Package dsbench measures the candidate embedded datastores for node/store (DESIGN.md §7):
+// Package dsbench measures the candidate embedded datastores for node/store (docs/architecture.md §7):
 // go-ds-pebble (chosen), go-ds-flatfs and go-ds-leveldb, on the workloads a storage node
 // has — durable (fsynced) writes of sliver-sized values, reads, and many small keys.
 //
