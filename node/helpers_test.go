@@ -18,6 +18,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/staking"
 	"github.com/walrus-go/walrus-go/testnet"
 )
@@ -177,16 +178,7 @@ func (tn *testNet) transfer(nonce uint64, to staking.Address, amount uint64) []b
 // client is a bare libp2p host that talks to nodes like the CLI would.
 func newClient(t testing.TB) host.Host {
 	t.Helper()
-	id, err := p2p.GenerateIdentity(seeded(99, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
+	return p2ptest.Host(t, seeded(99, 0))
 }
 
 func connect(t testing.TB, h host.Host, n *node.Node) {

@@ -19,6 +19,7 @@ import (
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -46,11 +47,7 @@ func TestValidateConsensus(t *testing.T) {
 	}
 	var seed [32]byte
 	seed[0] = 4
-	id, _ := p2p.GenerateIdentity(rand.NewChaCha8(seed))
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := p2ptest.Host(t, rand.NewChaCha8(seed))
 	defer h.Close()
 	gs, err := p2p.NewGossip(h, g.Network)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/p2p/protocol/ledgersync"
 	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
@@ -22,16 +23,7 @@ func newHost(t *testing.T, seed uint64) host.Host {
 	t.Helper()
 	var s [32]byte
 	s[0], s[1] = byte(seed), 0x77
-	id, err := p2p.GenerateIdentity(rand.NewChaCha8(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
+	return p2ptest.Host(t, rand.NewChaCha8(s))
 }
 
 func TestValidateCheckpoint(t *testing.T) {
