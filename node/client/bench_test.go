@@ -23,7 +23,7 @@ func benchStoreRead(b *testing.B, weights []int, size int) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			reg := c.ledger.register(enc.BlobID, false)
+			reg := c.register(enc.BlobID, false)
 			b.StartTimer()
 			res, err := c.client.Upload(ctx, c.com(), enc, reg, nil)
 			if err != nil {

@@ -239,13 +239,13 @@ func TestConfirmationRefused(t *testing.T) {
 	}
 
 	// Registered, stored, confirmed; then invalidated: no more confirmations.
-	reg := c.ledger.register(enc.BlobID, true)
+	reg := c.register(enc.BlobID, true)
 	res, err := c.upload(ctx, enc, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-res.Done()
-	c.ledger.setInvalid(enc.BlobID)
+	c.ledger.SetInvalid(enc.BlobID)
 	cp := confirm.Spec
 	req := confirm.Request{BlobID: enc.BlobID, Epoch: c.com().Epoch, Deletable: true, Object: reg.Object}
 	_, err = p2p.Call(ctx, c.chost, c.nodes[0].host.ID(), cp, req.Encode())
@@ -373,7 +373,7 @@ func (h *fakeHooks) RegisterBlob(_ context.Context, enc *codec.EncodedBlob, opts
 	if h.certified[enc.BlobID] {
 		return client.Registration{}, true, nil
 	}
-	return h.c.ledger.register(enc.BlobID, opts.Deletable), false, nil
+	return h.c.register(enc.BlobID, opts.Deletable), false, nil
 }
 
 func (h *fakeHooks) CertifyBlob(_ context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {

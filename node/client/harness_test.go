@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand"
 	mrand "math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,74 +19,9 @@ import (
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/node/dataplane"
-	"github.com/walrus-go/walrus-go/p2p"
-	"github.com/walrus-go/walrus-go/staking"
+	"github.com/walrus-go/walrus-go/node/dataplane/dataplanetest"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
-
-// fakeLedger is an in-memory dataplane.Ledger: one committee, blob registrations set by
-// the test, statuses derived as staking.State.BlobStatus does.
-type fakeLedger struct {
-	p       codec.Params
-	network epoch.NetworkID
-	com     *epoch.Committee
-
-	mu      sync.Mutex
-	blobs   map[codec.BlobID][]staking.Blob
-	invalid map[codec.BlobID]bool
-}
-
-func (l *fakeLedger) Params() codec.Params       { return l.p }
-func (l *fakeLedger) NetworkID() epoch.NetworkID { return l.network }
-func (l *fakeLedger) CurrentEpoch() uint32       { return l.com.Epoch }
-func (l *fakeLedger) Committee(e uint32) (*epoch.Committee, error) {
-	if e != l.com.Epoch {
-		return nil, epoch.ErrBadCommittee
-	}
-	return l.com, nil
-}
-
-func (l *fakeLedger) BlobInfo(id codec.BlobID) (staking.BlobStatus, []staking.Blob) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.invalid[id] {
-		return staking.BlobStatus{Kind: staking.StatusInvalid, EndEpoch: l.com.Epoch}, nil
-	}
-	objs := l.blobs[id]
-	st := staking.BlobStatus{Kind: staking.StatusNonexistent}
-	for _, b := range objs {
-		k := staking.StatusRegistered
-		switch {
-		case b.Storage.End <= l.com.Epoch:
-			k = staking.StatusExpired
-		case b.Certified:
-			k = staking.StatusCertified
-		}
-		// Certified beats registered beats expired, as in staking.
-		rank := map[staking.BlobStatusKind]int{staking.StatusNonexistent: 0, staking.StatusExpired: 1,
-			staking.StatusRegistered: 2, staking.StatusCertified: 3}
-		if rank[k] > rank[st.Kind] {
-			st.Kind, st.EndEpoch = k, b.Storage.End
-		}
-		st.Objects++
-	}
-	return st, objs
-}
-
-// register records a live permanent registration of id and returns it.
-func (l *fakeLedger) register(id codec.BlobID, deletable bool) client.Registration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	obj := staking.ObjectID{byte(len(l.blobs) + 1), 0xAB}
-	l.blobs[id] = append(l.blobs[id], staking.Blob{ID: obj, BlobID: id, Deletable: deletable,
-		Storage: staking.Storage{Start: l.com.Epoch, End: l.com.Epoch + 5}})
-	return client.Registration{Deletable: deletable, Object: obj}
-}
-
-func (l *fakeLedger) setInvalid(id codec.BlobID) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.invalid[id] = true
-}
 
 // testNode is one storage node of the cluster.
 type testNode struct {
@@ -115,26 +49,13 @@ func (n *testNode) stop() {
 type cluster struct {
 	t      testing.TB
 	p      codec.Params
-	ledger *fakeLedger
+	ledger *dataplanetest.Ledger
 	nodes  []*testNode // nodes[i] is committee member i
 	chost  host.Host
 	client *client.Client
 }
 
 var testNetwork = epoch.NetworkID{'w', 'a', 'l', 'r', 'u', 's', '-', 't', 'e', 's', 't'}
-
-func newHost(t testing.TB, rng *rand.Rand) host.Host {
-	t.Helper()
-	key, err := p2p.GenerateIdentity(rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := p2p.NewHost(p2p.HostConfig{Identity: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // newCluster starts len(weights) nodes holding weights[i] shards each (n = sum).
 func newCluster(t testing.TB, weights []int, seed uint64, opts ...func(*client.Config)) *cluster {
@@ -146,10 +67,9 @@ func newCluster(t testing.TB, weights []int, seed uint64, opts ...func(*client.C
 	p := codec.MustParams(n)
 	com, keys := epochtest.Committee(1, weights, seed)
 	rng := rand.New(rand.NewSource(int64(seed)))
-	c := &cluster{t: t, p: p, ledger: &fakeLedger{p: p, network: testNetwork, com: com,
-		blobs: map[codec.BlobID][]staking.Blob{}, invalid: map[codec.BlobID]bool{}}}
+	c := &cluster{t: t, p: p, ledger: dataplanetest.NewLedger(p, testNetwork, com)}
 	for i := range com.Members {
-		h := newHost(t, rng)
+		h := p2ptest.Host(t, rng)
 		com.Members[i].PeerID = string(h.ID())
 		for _, a := range h.Addrs() {
 			com.Members[i].Addrs = append(com.Members[i].Addrs, string(a.Bytes()))
@@ -166,7 +86,7 @@ func newCluster(t testing.TB, weights []int, seed uint64, opts ...func(*client.C
 		}
 		c.nodes = append(c.nodes, &testNode{host: h, sys: sys, raw: raw, store: st, svc: svc, key: keys[i]})
 	}
-	c.chost = newHost(t, rng)
+	c.chost = p2ptest.Host(t, rng)
 	cfg := client.Config{Host: c.chost, Params: p, Network: testNetwork, RetryDelay: 20 * time.Millisecond,
 		HedgeDelay: 500 * time.Millisecond}
 	for _, o := range opts {
@@ -186,7 +106,13 @@ func newCluster(t testing.TB, weights []int, seed uint64, opts ...func(*client.C
 	return c
 }
 
-func (c *cluster) com() *epoch.Committee { return c.ledger.com }
+func (c *cluster) com() *epoch.Committee { return c.ledger.CurrentCommittee() }
+
+// register records a live registration of id on the fake ledger and returns it.
+func (c *cluster) register(id codec.BlobID, deletable bool) client.Registration {
+	b := c.ledger.Register(id, deletable)
+	return client.Registration{Deletable: b.Deletable, Object: b.ID}
+}
 
 func randomBlob(size int, seed uint64) []byte {
 	b := make([]byte, size)
@@ -204,7 +130,7 @@ func (c *cluster) encodeAndRegister(data []byte) (*codec.EncodedBlob, client.Reg
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return enc, c.ledger.register(enc.BlobID, false)
+	return enc, c.register(enc.BlobID, false)
 }
 
 // upload runs Upload and waits for the background uploads too.

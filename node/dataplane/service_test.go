@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"math/rand"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +22,9 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/node/dataplane/dataplanetest"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
 	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
@@ -31,36 +32,13 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
-type fakeLedger struct {
-	p   codec.Params
-	com *epoch.Committee
-	mu  sync.Mutex
-	reg map[codec.BlobID]staking.Blob
-}
-
 var network = epoch.NetworkID{1, 2, 3}
-
-func (l *fakeLedger) Params() codec.Params       { return l.p }
-func (l *fakeLedger) NetworkID() epoch.NetworkID { return network }
-func (l *fakeLedger) CurrentEpoch() uint32       { return l.com.Epoch }
-func (l *fakeLedger) Committee(uint32) (*epoch.Committee, error) {
-	return l.com, nil
-}
-func (l *fakeLedger) BlobInfo(id codec.BlobID) (staking.BlobStatus, []staking.Blob) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.reg[id]
-	if !ok {
-		return staking.BlobStatus{Kind: staking.StatusNonexistent}, nil
-	}
-	return staking.BlobStatus{Kind: staking.StatusRegistered, EndEpoch: b.Storage.End, Objects: 1}, []staking.Blob{b}
-}
 
 // fixture is one storage node (member 0 of a 2-member committee, n = 10) and a peer
 // that talks to it.
 type fixture struct {
 	t        *testing.T
-	ledger   *fakeLedger
+	ledger   *dataplanetest.Ledger
 	node     host.Host
 	store    *blobstore.Store
 	key      *bls.SecretKey
@@ -76,20 +54,8 @@ func newFixture(t *testing.T) *fixture {
 	p := codec.MustParams(10)
 	com, keys := epochtest.Committee(3, []int{6, 4}, 42)
 	rng := rand.New(rand.NewSource(1))
-	mk := func() host.Host {
-		k, err := p2p.GenerateIdentity(rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := p2p.NewHost(p2p.HostConfig{Identity: k, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DisableQUIC: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		return h
-	}
-	f := &fixture{t: t, ledger: &fakeLedger{p: p, com: com, reg: map[codec.BlobID]staking.Blob{}},
-		node: mk(), peer: mk(), key: keys[0], held: com.Members[0].Shards}
+	f := &fixture{t: t, ledger: dataplanetest.NewLedger(p, network, com),
+		node: p2ptest.Host(t, rng), peer: p2ptest.Host(t, rng), key: keys[0], held: com.Members[0].Shards}
 	f.store = blobstore.New(dssync.MutexWrap(datastore.NewMapDatastore()), p)
 	sys, err := actors.New("node")
 	if err != nil {
@@ -117,8 +83,8 @@ func newFixture(t *testing.T) *fixture {
 	if f.unregEnc, err = codec.Encode(p, data[:100]); err != nil {
 		t.Fatal(err)
 	}
-	f.ledger.reg[f.enc.BlobID] = staking.Blob{ID: staking.ObjectID{7}, BlobID: f.enc.BlobID,
-		Storage: staking.Storage{Start: 3, End: 9}}
+	f.ledger.Add(staking.Blob{ID: staking.ObjectID{7}, BlobID: f.enc.BlobID,
+		Storage: staking.Storage{Start: 3, End: 9}})
 	return f
 }
 
@@ -182,7 +148,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatalf("valid metadata: %v", err)
 	}
 	// A pair for a shard this node does not hold.
-	other := f.ledger.com.Members[1].Shards[0]
+	other := f.ledger.CurrentCommittee().Members[1].Shards[0]
 	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(other)}))
 	wantCode(t, "pair of a shard not held", err, p2p.CodeForbidden)
 	// A corrupt sliver.
