@@ -57,26 +57,10 @@ func newCluster(t *testing.T) *cluster {
 		Prices: staking.Prices{Storage: 10, Write: 10, Capacity: 1 << 40},
 		Faucet: staking.GenesisAccount{Address: staking.AddressOf(c.faucet.Public().(ed25519.PublicKey)), Balance: 1 << 50},
 	}
-	var keys []*bls.SecretKey
-	for i := 0; i < 4; i++ {
-		k := epochtest.Key(5, i)
-		keys = append(keys, k)
-		var op staking.Address
-		op[0] = byte(i + 1)
-		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
-			Info: staking.NodeInfo{PeerID: fmt.Sprint("p", i), StoragePrice: 10, WritePrice: 10, Capacity: 1 << 40}, Stake: 1 << 40})
-	}
+	keys := addNodes(g, 5, staking.NodeInfo{StoragePrice: 10, WritePrice: 10, Capacity: 1 << 40})
 	c.genesis = g
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { // the clock's announcements only keep the test in lockstep; drain them
-		for {
-			select {
-			case <-c.clock.Waits():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	drain(ctx, c.clock)
 	sys, err := actors.New("test")
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +98,37 @@ func newCluster(t *testing.T) *cluster {
 		go c.route(ctx, i)
 	}
 	return c
+}
+
+// addNodes appends four genesis nodes to g, staked 1<<40 each: node i has the BLS key
+// epochtest.Key(seed, i), operator address {i+1} and peer ID "p<i>", and the rest of its
+// info from info. It returns the keys in genesis order.
+func addNodes(g *staking.Genesis, seed uint64, info staking.NodeInfo) []*bls.SecretKey {
+	var keys []*bls.SecretKey
+	for i := 0; i < 4; i++ {
+		k := epochtest.Key(seed, i)
+		keys = append(keys, k)
+		var op staking.Address
+		op[0] = byte(i + 1)
+		info.PeerID = fmt.Sprint("p", i)
+		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
+			Info: info, Stake: 1 << 40})
+	}
+	return keys
+}
+
+// drain consumes clock's announcements until ctx is done: they only keep a test in
+// lockstep, and nothing here waits for them.
+func drain(ctx context.Context, clock *actorstest.ManualClock) {
+	go func() {
+		for {
+			select {
+			case <-clock.Waits():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 func must[T any](v T, err error) T {

@@ -3,7 +3,6 @@ package consensus_test
 import (
 	"context"
 	"crypto/ed25519"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -28,13 +27,8 @@ import (
 func TestValidateConsensus(t *testing.T) {
 	g := &staking.Genesis{Network: "valtest", NShards: 12, EpochDuration: 3_600_000, GenesisTime: start.UnixMilli()}
 	keys := map[[32]byte]*bls.SecretKey{}
-	for i := 0; i < 4; i++ {
-		k := epochtest.Key(8, i)
+	for _, k := range addNodes(g, 8, staking.NodeInfo{}) {
 		keys[epoch.NodeIDOf(k.PublicKey())] = k
-		var op staking.Address
-		op[0] = byte(i + 1)
-		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
-			Info: staking.NodeInfo{PeerID: fmt.Sprint("p", i)}, Stake: 1 << 40})
 	}
 	sys, err := actors.New("val")
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/walrus-go/walrus-go/actors/actorstest"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
-	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/ledger"
@@ -26,15 +25,7 @@ import (
 // messages it signed before, never a second proposal.
 func TestRestartResumesHeight(t *testing.T) {
 	g := &staking.Genesis{Network: "resume", NShards: 12, EpochDuration: 3_600_000, GenesisTime: start.Add(-time.Second).UnixMilli()}
-	var keys []*bls.SecretKey
-	for i := 0; i < 4; i++ {
-		k := epochtest.Key(21, i)
-		keys = append(keys, k)
-		var op staking.Address
-		op[0] = byte(i + 1)
-		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: op, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
-			Info: staking.NodeInfo{PeerID: fmt.Sprint("p", i)}, Stake: 1 << 40})
-	}
+	keys := addNodes(g, 21, staking.NodeInfo{})
 	st, err := staking.NewState(g)
 	if err != nil {
 		t.Fatal(err)
@@ -52,15 +43,7 @@ func TestRestartResumesHeight(t *testing.T) {
 	clock := actorstest.NewManualClock(start, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for {
-			select {
-			case <-clock.Waits():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	drain(ctx, clock)
 
 	run := func(want int) ([][]byte, func()) {
 		sys, err := actors.New("resume")
