@@ -30,7 +30,7 @@ import (
 //   - a 64 MiB read (status, metadata, primary slivers, verify, decode), and the local
 //     decode of the same blob as the read's floor.
 //
-// Targets (DESIGN.md §5 issue): read >= 60 MiB/s of user data; store within 2× of
+// Targets (issue 4, the node): read >= 60 MiB/s of user data; store within 2× of
 // encode + 4.5 × blob / stream throughput (store_vs_target <= 1).
 //
 // upload_page_faults and read_page_faults count the process's minor page faults in those
@@ -124,7 +124,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 			b.Fatal("read returned other bytes")
 		}
 		// The decode floor of a read: the systematic primaries decoded locally with the
-		// consistency check (PROTOCOL.md §4), no network.
+		// consistency check (docs/protocol.md §4), no network.
 		t7 := time.Now()
 		if _, err := codec.DecodePrimary(params, &enc.Metadata, enc.Primary[:params.R]); err != nil {
 			b.Fatal(err)
