@@ -13,15 +13,11 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
-// FuzzDecoders feeds arbitrary bytes to every decoder of untrusted data-plane messages:
+// FuzzDataPlaneDecoders feeds arbitrary bytes to every decoder of untrusted data-plane messages:
 // none may panic, and whatever decodes must re-encode to the same bytes where the format
 // is canonical.
 func FuzzDataPlaneDecoders(f *testing.F) {
-	p := codec.MustParams(10)
-	enc, err := codec.Encode(p, []byte("fuzz seed blob"))
-	if err != nil {
-		f.Fatal(err)
-	}
+	p, enc := sampleBlob(f, "fuzz seed blob")
 	pr, se := enc.Pair(2)
 	f.Add((&metadata.Request{Op: metadata.OpPut, BlobID: enc.BlobID, Metadata: enc.Metadata.MarshalBCS()}).Encode())
 	f.Add(sliver.EncodePutPairs(enc.BlobID, [][2]*codec.Sliver{{pr, se}}))

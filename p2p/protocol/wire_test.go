@@ -14,13 +14,20 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
 
+// sampleBlob encodes data at n = 10: slivers and a blob ID for sample messages.
+func sampleBlob(tb testing.TB, data string) (codec.Params, *codec.EncodedBlob) {
+	tb.Helper()
+	p := codec.MustParams(10)
+	enc, err := codec.Encode(p, []byte(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, enc
+}
+
 // TestWireRejectsMalformed feeds truncated and padded messages to every decoder.
 func TestWireRejectsMalformed(t *testing.T) {
-	p := codec.MustParams(10)
-	enc, err := codec.Encode(p, []byte("hello walrus"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, enc := sampleBlob(t, "hello walrus")
 	pr, se := enc.Pair(0)
 	good := [][]byte{
 		(&metadata.Request{Op: metadata.OpGet, BlobID: enc.BlobID}).Encode(),
