@@ -12,6 +12,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/internal/hugemem"
+	"github.com/walrus-go/walrus-go/node/client/sched"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
@@ -21,12 +22,16 @@ import (
 // membersByWeight returns member indices, heaviest first (ties by index): heavier members
 // answer for more shards, so asking them first needs fewer round trips.
 func membersByWeight(com *epoch.Committee) []int {
-	idx := make([]int, len(com.Members))
-	for i := range idx {
-		idx[i] = i
+	return sched.MembersByWeight(weights(com))
+}
+
+// weights returns each member's shard count.
+func weights(com *epoch.Committee) []int {
+	w := make([]int, len(com.Members))
+	for i := range com.Members {
+		w[i] = com.Members[i].Weight()
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return com.Members[b].Weight() - com.Members[a].Weight() })
-	return idx
+	return w
 }
 
 // Metadata fetches the blob's metadata from the committee and returns the first copy that
@@ -110,6 +115,20 @@ type fetched struct {
 	err     error
 }
 
+// failure is why the request failed its member: its error, or else the first sliver it
+// left out of a complete answer.
+func (f *fetched) failure() error {
+	if f.err != nil {
+		return f.err
+	}
+	for _, ref := range f.refs {
+		if !slices.ContainsFunc(f.slivers, func(s codec.Sliver) bool { return int(s.Index) == ref }) {
+			return fmt.Errorf("sliver %d missing", ref)
+		}
+	}
+	return nil
+}
+
 // Read fetches, verifies and decodes blob id from committee com (docs/architecture.md §5 "Read"):
 // metadata from any member, then primary slivers from their shards' owners in parallel,
 // R at first (systematic ones, which need no decoding) and more when members fail, lie or
@@ -126,39 +145,35 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 
 	// Candidates: usable primary indices, systematic ones first (they make the decode
 	// cheapest), each with the member owning its pair's shard (docs/protocol.md §2).
-	const (
-		pending = iota // not chosen
-		queued         // chosen, waiting for a free lane of its owner
-		asked          // in a request
-		done           // verified
-	)
-	limit := p.UsablePrimarySlivers()
-	owner := make([]int, limit)
-	state := make([]uint8, limit)
+	owner := make([]int, p.UsablePrimarySlivers())
 	for i := range owner {
 		owner[i] = com.Owner(p.ShardForPair(id, i))
 	}
-	bad := make(map[int]bool)          // members that failed or lied: not asked again
-	busy := make(map[int]int)          // "busy" answers per member
-	backoff := make(map[int]time.Time) // a busy member is asked again from then on
-	lanes := make(map[int]int)         // requests in flight per member
-	heard := make(map[int]time.Time)   // a member's last answer, or when it was first asked
-	slow := make(map[int]bool)         // silent for HedgeDelay with requests out: replaced
-	verified := make(map[int]codec.Sliver)
-	nQueued, nAsked := 0, 0
-	// Ask for exactly R at first and add margin more only when a request fails or is slow
-	// (the hedge): over-requesting up front cost ~12% more fetching and verifying on every
-	// read for no gain when the committee is healthy (docs/architecture.md §5).
-	margin := max(1, p.R/8)
 	symbol, err := meta.SymbolSize(p)
 	if err != nil {
 		return nil, err
 	}
 	rowSize := p.PrimarySliverSize(symbol)
-	// At most ReadRequestBytes of slivers per request, below the protocol's cap: the
-	// first R primaries usually belong to one or two members (shards are contiguous
-	// ranges), and smaller requests keep several streams, and both cores, busy.
-	perReq := sliver.GetsPerRequest(p, rowSize, c.cfg.ReadRequestBytes)
+	// The schedule is sched.Read's; this function only carries it out. Ask for exactly R
+	// at first and add a margin of R/8 more only when a request fails or is slow (the
+	// hedge): over-requesting up front cost ~12% more fetching and verifying on every read
+	// for no gain when the committee is healthy (docs/architecture.md §5). At most
+	// ReadRequestBytes of slivers per request, below the protocol's cap: the first R
+	// primaries usually belong to one or two members (shards are contiguous ranges), and
+	// smaller requests keep several streams, and both cores, busy.
+	schedule, err := sched.NewRead(sched.ReadConfig{
+		R:          p.R,
+		Owner:      owner,
+		Margin:     max(1, p.R/8),
+		PerRequest: sliver.GetsPerRequest(p, rowSize, c.cfg.ReadRequestBytes),
+		Depth:      c.cfg.ReadDepth,
+		Retries:    c.cfg.Retries,
+		RetryDelay: c.cfg.RetryDelay,
+		HedgeDelay: c.cfg.HedgeDelay,
+	})
+	if err != nil {
+		return nil, err
+	}
 	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
 	// slivers are read from the network straight into place. With every row verified the
 	// blob is complete and consistent (the default check re-derives exactly these rows);
@@ -177,7 +192,7 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 		}
 		return make([]byte, rowSize)
 	}
-	rows := 0 // verified systematic slivers
+	verified := make(map[int]codec.Sliver)
 
 	results := make(chan fetched)
 	running := 0
@@ -187,80 +202,38 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			<-results
 		}
 	}()
+	// wake fires at the schedule's next deadline: a member with requests out turning
+	// slow, or a busy member's backoff ending.
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
 
-	// choose queues further candidates, lowest index first, until verified + queued +
-	// asked covers want. Members that failed are skipped; so, when spread is set (a hedge
-	// or a replacement), are members whose lanes are all taken: more requests queued
-	// behind a slow member would not help.
-	choose := func(want int, spread bool) {
-		now := time.Now()
-		for i := 0; i < limit && len(verified)+nQueued+nAsked < want; i++ {
-			m := owner[i]
-			if state[i] != pending || bad[m] || slow[m] || spread && (lanes[m] >= c.cfg.ReadDepth || now.Before(backoff[m])) {
-				continue
-			}
-			state[i] = queued
-			nQueued++
+	var ev sched.ReadEvent = sched.Start{}
+	var last fetched // the answer ev reports
+	for {
+		out := schedule.Step(time.Now(), ev)
+		for _, m := range out.Slow {
+			c.cfg.Logger.Debug("read: node slow, asking others", "blob_id", id,
+				"node", fmt.Sprintf("%x", com.Members[m].Node[:4]), "requests", schedule.InFlight(m))
 		}
-	}
-	// dispatch sends queued candidates to their owners, up to perReq per request, while
-	// the owner has a free lane and is not backing off.
-	dispatch := func() {
-		now := time.Now()
-		for i := 0; i < limit && nQueued > 0; i++ {
-			mi := owner[i]
-			if state[i] != queued || lanes[mi] >= c.cfg.ReadDepth || now.Before(backoff[mi]) {
-				continue
-			}
-			var refs []int
-			for j := i; j < limit && len(refs) < perReq; j++ {
-				if state[j] == queued && owner[j] == mi {
-					refs = append(refs, j)
-					state[j] = asked
-				}
-			}
-			nQueued -= len(refs)
-			nAsked += len(refs)
-			if lanes[mi] == 0 {
-				heard[mi] = now
-			}
-			lanes[mi]++
+		for _, m := range out.Failed {
+			c.cfg.Logger.Debug("read from node failed", "blob_id", id,
+				"node", fmt.Sprintf("%x", com.Members[m].Node[:4]), "err", last.failure())
+		}
+		for _, req := range out.Send {
 			running++
 			go func() {
-				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[mi], mi, refs, dst)
+				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[req.Member], req.Member, req.Indices, dst)
 			}()
 		}
-	}
-	// retry wakes the loop when a busy member with queued candidates may be asked again.
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	// A member whose backoff ended between dispatch and here is woken for at once.
-	armRetry := func() {
-		var next time.Time
-		for i := 0; i < limit; i++ {
-			m := owner[i]
-			if at := backoff[m]; state[i] == queued && !at.IsZero() && lanes[m] < c.cfg.ReadDepth && (next.IsZero() || at.Before(next)) {
-				next = at
-			}
+		wake.Stop()
+		if !out.Wake.IsZero() {
+			wake.Reset(time.Until(out.Wake))
 		}
-		if !next.IsZero() {
-			retry.Reset(max(time.Millisecond, time.Until(next)))
-		}
-	}
-
-	want := p.R
-	choose(want, false)
-	dispatch()
-	hedge := time.NewTimer(c.cfg.HedgeDelay)
-	defer hedge.Stop()
-	tried := -1 // len(verified) at the last decode attempt
-	for {
-		if rows == p.R {
+		switch out.Status {
+		case sched.Complete:
 			return blob[:meta.UnencodedLength:meta.UnencodedLength], nil
-		}
-		if len(verified) >= p.R && len(verified) != tried {
-			tried = len(verified)
+		case sched.TryDecode:
 			data, err := c.decode(&meta, verified)
 			if err == nil {
 				return data, nil
@@ -271,120 +244,31 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 			if !errors.Is(err, codec.ErrNotEnoughSlivers) {
 				return nil, err
 			}
-			want = len(verified) + margin // the codec needs a different set: ask for more
-			choose(want, true)
-			dispatch()
-		}
-		if running == 0 && nQueued == 0 {
+			ev = sched.NeedMore{} // the codec needs a different set: ask for more
+			continue
+		case sched.NotEnough:
 			return nil, fmt.Errorf("%w: %d of %d verified for %s", ErrNotEnoughSlivers, len(verified), p.R, id)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-hedge.C:
-			// A member with requests out that has not answered for HedgeDelay is slow:
-			// everything it was asked, and everything waiting for it, is asked of others
-			// now, at once (its answers still count if they come). One margin per hedge
-			// instead took a hedge round per R/8 slivers a stalled member held.
-			now := time.Now()
-			newly := false
-			for m, n := range lanes {
-				if n > 0 && !slow[m] && now.Sub(heard[m]) >= c.cfg.HedgeDelay {
-					slow[m], newly = true, true
-					c.cfg.Logger.Debug("read: node slow, asking others", "blob_id", id,
-						"node", fmt.Sprintf("%x", com.Members[m].Node[:4]), "requests", n)
-				}
-			}
-			if newly {
-				lost := 0
-				for i := 0; i < limit; i++ {
-					if !slow[owner[i]] {
-						continue
-					}
-					switch state[i] {
-					case queued:
-						state[i] = pending
-						nQueued--
-					case asked:
-						lost++
-					}
-				}
-				counted := len(verified) + nQueued + nAsked
-				want = max(want, counted+max(0, p.R-(counted-lost))+margin)
-				choose(want, true)
-				dispatch()
-			}
-			// Check again when the next member with requests out could turn slow.
-			next := c.cfg.HedgeDelay
-			for m, n := range lanes {
-				if n > 0 && !slow[m] {
-					next = min(next, max(time.Millisecond, c.cfg.HedgeDelay-now.Sub(heard[m])))
-				}
-			}
-			hedge.Reset(next)
-		case <-retry.C:
-			dispatch()
-			armRetry()
+		case <-wake.C:
+			ev = sched.Tick{}
 		case r := <-results:
 			running--
-			lanes[r.member]--
-			heard[r.member] = time.Now()
-			// A slow member that answers is not slow any more: what it still owns may be
-			// asked of it again (every index has one owner, so no one else can deliver it).
-			delete(slow, r.member)
+			a := sched.Answer{Request: sched.Request{Member: r.member, Indices: r.refs}, Outcome: sched.OK}
 			for _, s := range r.slivers {
-				if state[s.Index] != asked {
-					continue // cannot happen: each candidate is in one request at a time
-				}
-				if int(s.Index) < p.R {
-					rows++
-				}
 				verified[int(s.Index)] = s
-				state[s.Index] = done
-				nAsked--
-			}
-			// A busy member is asked again for the rest, after a backoff, a few times
-			// before it counts as failed.
-			again := r.err != nil && retryable(r.err) && busy[r.member] < c.cfg.Retries && !bad[r.member]
-			for _, ref := range r.refs {
-				if state[ref] != asked {
-					continue
-				}
-				nAsked--
-				if again {
-					state[ref] = queued
-					nQueued++
-					continue
-				}
-				state[ref] = pending // someone else must deliver it
-				if r.err == nil {
-					r.err = fmt.Errorf("sliver %d missing", ref)
-				}
+				a.Verified = append(a.Verified, int(s.Index))
 			}
 			switch {
 			case r.err == nil:
-			case again && time.Now().Before(backoff[r.member]):
-				// Another of the requests in flight when the member turned busy: the
-				// backoff already covers it, and counts once.
-			case again:
-				busy[r.member]++
-				backoff[r.member] = time.Now().Add(c.cfg.RetryDelay << (busy[r.member] - 1))
+			case retryable(r.err):
+				a.Outcome = sched.Busy // asked again after a backoff, a few times
 			default:
-				bad[r.member] = true
-				c.cfg.Logger.Debug("read from node failed", "blob_id", id,
-					"node", fmt.Sprintf("%x", com.Members[r.member].Node[:4]), "err", r.err)
-				for i := 0; i < limit; i++ {
-					if state[i] == queued && owner[i] == r.member {
-						state[i] = pending
-						nQueued--
-					}
-				}
-				// The replacements get a little company too.
-				want = max(want, len(verified)+nQueued+nAsked+margin)
+				a.Outcome = sched.Failed
 			}
-			choose(want, true)
-			dispatch()
-			armRetry()
+			ev, last = a, r
 		}
 	}
 }

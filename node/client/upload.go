@@ -12,6 +12,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/client/sched"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
@@ -103,6 +104,18 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 		total += int64(len(com.Members[i].Shards)) * int64(p.PrimarySliverSize(enc.SymbolSize)+p.SecondarySliverSize(enc.SymbolSize))
 	}
 
+	schedule, err := sched.NewUpload(sched.UploadConfig{
+		Weights:     weights(com),
+		Shards:      p.N,
+		Quorum:      p.QuorumNF(),
+		Concurrency: c.cfg.Concurrency,
+		HedgeDelay:  c.cfg.HedgeDelay,
+		ReserveHold: c.cfg.ReserveHold,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoQuorum, err)
+	}
+
 	// The upload's own lifetime: not the caller's ctx, because it outlives the call once
 	// the quorum is in; cancelled early if the caller gives up before that.
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.BackgroundTimeout)
@@ -131,66 +144,21 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 	// upload stalls for Config.HedgeDelay. The certificate needs just the first group, and
 	// the reserve would otherwise compete with it for the client's bandwidth and CPU (on
 	// one machine also for the nodes' CPU): measured in make bench-e2e. The reserve still
-	// gets every sliver, in the background after the certificate if need be (docs/architecture.md §5).
-	order := membersByWeight(com)
-	inFirst := make([]bool, len(com.Members))
-	firstLeft, w := 0, 0
-	for _, i := range order {
-		if w >= p.QuorumNF() {
-			break
-		}
-		inFirst[i] = true
-		w += com.Members[i].Weight()
-		firstLeft++
-	}
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	releaseReserve := func() { releaseOnce.Do(func() { close(release) }) }
+	// gets every sliver, in the background after the certificate if need be
+	// (docs/architecture.md §5). Once the first group is through, the certificate is in
+	// hand: the rest waits until it is committed (UploadResult.Certified) or ReserveHold
+	// passes, so the Point of Availability does not share the client's CPU and uplink with
+	// the background uploads. The schedule is sched.Upload's; the loop below carries it out.
 	certified := make(chan struct{})
 	var certifiedOnce sync.Once
 	markCertified := func() { certifiedOnce.Do(func() { close(certified) }) }
-	firstDone := make(chan struct{}) // closed when the first group all confirmed
-	activity := make(chan struct{}, 1)
-	go func() {
-		// The stall watcher: no acknowledged batch for HedgeDelay releases the reserve,
-		// until the first group is through (then the hold below decides).
-		t := time.NewTimer(c.cfg.HedgeDelay)
-		defer t.Stop()
-		for {
-			select {
-			case <-release:
-				return
-			case <-firstDone:
-				return
-			case <-bg.Done():
-				releaseReserve()
-				return
-			case <-activity:
-				t.Reset(c.cfg.HedgeDelay)
-			case <-t.C:
-				releaseReserve()
-				return
-			}
-		}
-	}()
-
+	activity := make(chan struct{}, 1) // a batch was acknowledged
 	results := make(chan nodeResult, len(com.Members))
-	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, i := range order {
+	start := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !inFirst[i] {
-				<-release // closed at the latest when bg ends (the stall watcher)
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-bg.Done():
-				results <- nodeResult{member: i, err: bg.Err()}
-				return
-			}
-			defer func() { <-sem }()
 			conf, err := c.uploadTo(bg, &com.Members[i], enc, meta, &req, func(n int64) {
 				select {
 				case activity <- struct{}{}:
@@ -206,66 +174,37 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 	failCh := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
+		// The upload's loop, the schedule's one owner: it feeds it acknowledged batches,
+		// members' outcomes, the certificate's commit, the end of bg and its wake-ups,
+		// and starts the members it names.
 		defer close(done)
 		defer cancel()
 		defer stopWatch()
 		defer wg.Wait()
-		defer releaseReserve()
+		wake := time.NewTimer(time.Hour)
+		wake.Stop()
+		defer wake.Stop()
 		var errs []error
-		failedWeight, sent := 0, false
-		for range com.Members {
-			r := <-results
-			m := &com.Members[r.member]
-			err := r.err
-
-			if err == nil && r.conf.Epoch != com.Epoch {
-				err = fmt.Errorf("confirmation for epoch %d, want %d", r.conf.Epoch, com.Epoch)
+		failedWeight := 0
+		failed := func(i int, err error) {
+			m := &com.Members[i]
+			failedWeight += m.Weight()
+			errs = append(errs, fmt.Errorf("node %x (%d shards): %w", m.Node[:4], m.Weight(), err))
+			c.cfg.Logger.Debug("upload to node failed", "blob_id", enc.BlobID, "node", fmt.Sprintf("%x", m.Node[:4]), "err", err)
+			report(func(p *Progress) { p.NodesFailed++ })
+		}
+		bgDone, certifiedC := bg.Done(), (<-chan struct{})(certified)
+		var ev sched.UploadEvent = sched.Start{}
+		for {
+			out := schedule.Step(time.Now(), ev)
+			for _, i := range out.Start {
+				start(i)
 			}
-			if err == nil {
-				// Add verifies the BLS signature on msg: a forged or misdirected
-				// confirmation is dropped here and never spoils the aggregate.
-				_, err = builder.Add(m.Node, r.conf.Signature)
+			for _, i := range out.Abandon {
+				failed(i, bg.Err()) // bg ended before its turn
 			}
-			if err != nil {
-				failedWeight += m.Weight()
-				errs = append(errs, fmt.Errorf("node %x (%d shards): %w", m.Node[:4], m.Weight(), err))
-				c.cfg.Logger.Debug("upload to node failed", "blob_id", enc.BlobID, "node", fmt.Sprintf("%x", m.Node[:4]), "err", err)
-				report(func(p *Progress) { p.NodesFailed++ })
-			} else {
-				w := builder.Weight()
-				report(func(p *Progress) {
-					p.NodesConfirmed++
-					p.ShardsConfirmed = w
-					p.Quorum = builder.Reached()
-				})
-			}
-			if inFirst[r.member] {
-				// A failed first-group member needs the reserve; so does the rest of the
-				// upload once the first group is through.
-				if firstLeft--; err != nil {
-					releaseReserve()
-				} else if firstLeft == 0 {
-					close(firstDone)
-					// The certificate is in hand: the rest waits until it is committed
-					// (UploadResult.Certified) or ReserveHold passes, so the Point of
-					// Availability does not share the client's CPU and uplink with the
-					// background uploads.
-					go func() {
-						t := time.NewTimer(c.cfg.ReserveHold)
-						defer t.Stop()
-						select {
-						case <-certified:
-						case <-t.C:
-						case <-bg.Done():
-						}
-						releaseReserve()
-					}()
-				}
-			}
-			if sent {
-				continue
-			}
-			if builder.Reached() {
+			switch out.Verdict {
+			case sched.Quorum:
 				cert, err := builder.Certificate()
 				if err != nil {
 					failCh <- err
@@ -273,16 +212,52 @@ func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.En
 					quorum.Store(true)
 					certCh <- cert
 				}
-				sent = true
-			} else if p.N-failedWeight < p.QuorumNF() {
+			case sched.OutOfReach:
 				// Quorum is out of reach: fail now rather than wait for the stragglers.
 				failCh <- fmt.Errorf("%w: %d of %d shards failed: %w", ErrNoQuorum, failedWeight, p.N, errors.Join(errs...))
-				sent = true
 				cancel()
+			case sched.NoQuorum:
+				failCh <- fmt.Errorf("%w: %w", ErrNoQuorum, errors.Join(errs...))
 			}
-		}
-		if !sent {
-			failCh <- fmt.Errorf("%w: %w", ErrNoQuorum, errors.Join(errs...))
+			if out.Done {
+				return
+			}
+			wake.Stop()
+			if !out.Wake.IsZero() {
+				wake.Reset(time.Until(out.Wake))
+			}
+			select {
+			case r := <-results:
+				m := &com.Members[r.member]
+				err := r.err
+				if err == nil && r.conf.Epoch != com.Epoch {
+					err = fmt.Errorf("confirmation for epoch %d, want %d", r.conf.Epoch, com.Epoch)
+				}
+				if err == nil {
+					// Add verifies the BLS signature on msg: a forged or misdirected
+					// confirmation is dropped here and never spoils the aggregate.
+					_, err = builder.Add(m.Node, r.conf.Signature)
+				}
+				if err != nil {
+					failed(r.member, err)
+				} else {
+					w := builder.Weight()
+					report(func(p *Progress) {
+						p.NodesConfirmed++
+						p.ShardsConfirmed = w
+						p.Quorum = builder.Reached()
+					})
+				}
+				ev = sched.Finished{Member: r.member, OK: err == nil}
+			case <-activity:
+				ev = sched.Acked{}
+			case <-certifiedC:
+				certifiedC, ev = nil, sched.Certified{}
+			case <-bgDone:
+				bgDone, ev = nil, sched.Cancelled{} // the members not started are abandoned
+			case <-wake.C:
+				ev = sched.Tick{}
+			}
 		}
 	}()
 

@@ -18,7 +18,7 @@ func ms(t time.Time) int64 { return t.Sub(t0).Milliseconds() }
 
 // layout returns the owner of each of limit primary indices when member m holds
 // weights[m] contiguous shards of n = sum(weights) and pair i is stored on shard
-// (i + rot) mod n (PROTOCOL.md §2).
+// (i + rot) mod n (docs/protocol.md §2).
 func layout(limit, rot int, weights ...int) []int {
 	var shardOwner []int
 	for m, w := range weights {

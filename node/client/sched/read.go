@@ -11,7 +11,7 @@ type ReadConfig struct {
 	// ones, which need no decoding at all.
 	R int
 	// Owner[i] is the committee member that holds primary sliver i (the owner of its pair's
-	// shard, PROTOCOL.md §2). Its length is how many primary indices can take part in a
+	// shard, docs/protocol.md §2). Its length is how many primary indices can take part in a
 	// decode (codec's usable primaries): the candidates.
 	Owner []int
 	// Margin is how many slivers beyond the count needed are asked for when a member
@@ -130,8 +130,8 @@ const (
 	done                 // verified
 )
 
-// Read schedules the sliver requests of one read (DESIGN.md §5 "Read"). It is not safe
-// for concurrent use: one driver owns it.
+// Read schedules the sliver requests of one read (docs/architecture.md §5 "Read"). It is
+// not safe for concurrent use: one driver owns it.
 //
 // The rules, in order of the commits that made them:
 //   - candidates are asked lowest index first, so systematic slivers (which make the

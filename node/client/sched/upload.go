@@ -11,7 +11,7 @@ type UploadConfig struct {
 	// Weights[m] is how many shards member m holds.
 	Weights []int
 	// Shards is the committee's shard count n; Quorum the confirmed weight a certificate
-	// needs (n-f, PROTOCOL.md §5).
+	// needs (n-f, docs/protocol.md §5).
 	Shards, Quorum int
 	// Concurrency bounds how many members are uploaded to at once.
 	Concurrency int
@@ -95,8 +95,8 @@ type UploadOutput struct {
 	Done bool
 }
 
-// Upload schedules the members of one upload (DESIGN.md §5 "Store"). It is not safe for
-// concurrent use: one driver owns it.
+// Upload schedules the members of one upload (docs/architecture.md §5 "Store"). It is not
+// safe for concurrent use: one driver owns it.
 //
 // Quorum first: the heaviest members that together hold Quorum shards (the first group)
 // are uploaded to first, and the others (the reserve) only once one of the first group
