@@ -20,11 +20,13 @@ $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The whole test suite, including the conformance run against the Walrus WASM encoder,
-# fuzz seed corpora and a few hundred agreement-simulator seeds; then the codec again with
-# -tags purego, so its portable Blake2b path (no AVX-512) passes the same conformance run.
+# go vet, the dependency rules (check-deps), then the whole test suite, including the
+# conformance run against the Walrus WASM encoder, fuzz seed corpora and a few hundred
+# agreement-simulator seeds; then the codec again with -tags purego, so its portable Blake2b
+# path (no AVX-512) passes the same conformance run.
 test: oracle
 	$(GO) vet $(PKGS)
+	./scripts/check-deps.sh
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -tags purego ./codec/...
 
@@ -59,7 +61,9 @@ fmt:
 lint: vet check-deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
-# Pure cores import no networking, actors or node code (docs/architecture.md §2).
+# The dependency rules of docs/architecture.md §2: pure cores import no networking, actors or
+# node code; the light client (node/client) never reaches the storage engine, the node's
+# stores, the actors or the consensus engine; each protocol has one home under p2p/protocol/.
 check-deps:
 	./scripts/check-deps.sh
 
