@@ -73,6 +73,9 @@ func (s ShardState) Writable() bool { return s == Active || s == Syncing || s ==
 type Store struct {
 	ds datastore.Batching
 	p  codec.Params
+	// gcMu orders puts against garbage collection: puts write under the read lock,
+	// RemoveBlob decides and deletes under the write lock (see RemoveBlob).
+	gcMu sync.RWMutex
 }
 
 // New returns a store over ds for the encoding geometry p. The store does not own ds:
@@ -114,6 +117,17 @@ func (s *Store) PutMetadata(ctx context.Context, id codec.BlobID, m *codec.Metad
 		return err
 	}
 	key := MetadataKey(id)
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	// A blob stored again after garbage collection removed it (registered anew) is no
+	// longer "removed".
+	if gone, err := s.ds.Has(ctx, nodestore.BlobRemoved(id)); err != nil {
+		return fmt.Errorf("blobstore: has removal marker: %w", err)
+	} else if gone {
+		if err := s.ds.Delete(ctx, nodestore.BlobRemoved(id)); err != nil {
+			return fmt.Errorf("blobstore: delete removal marker: %w", err)
+		}
+	}
 	if err := s.ds.Put(ctx, key, m.MarshalBCS()); err != nil {
 		return fmt.Errorf("blobstore: put metadata: %w", err)
 	}
@@ -132,7 +146,7 @@ func (s *Store) HasMetadata(ctx context.Context, id codec.BlobID) (bool, error) 
 func (s *Store) Metadata(ctx context.Context, id codec.BlobID) (codec.Metadata, error) {
 	b, err := s.ds.Get(ctx, MetadataKey(id))
 	if errors.Is(err, datastore.ErrNotFound) {
-		return codec.Metadata{}, fmt.Errorf("%w: metadata of %s", ErrNotFound, id)
+		return codec.Metadata{}, s.notFound(ctx, id)
 	}
 	if err != nil {
 		return codec.Metadata{}, fmt.Errorf("blobstore: get metadata: %w", err)
@@ -150,12 +164,25 @@ func (s *Store) Metadata(ctx context.Context, id codec.BlobID) (codec.Metadata, 
 func (s *Store) MetadataBytes(ctx context.Context, id codec.BlobID) ([]byte, error) {
 	b, err := s.ds.Get(ctx, MetadataKey(id))
 	if errors.Is(err, datastore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: metadata of %s", ErrNotFound, id)
+		return nil, s.notFound(ctx, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: get metadata: %w", err)
 	}
 	return b, nil
+}
+
+// stillHasMetadata checks, under the read lock, that garbage collection did not remove the
+// blob's metadata since a put read it, so no sliver is stored without its metadata.
+func (s *Store) stillHasMetadata(ctx context.Context, id codec.BlobID) error {
+	ok, err := s.ds.Has(ctx, MetadataKey(id))
+	if err != nil {
+		return fmt.Errorf("blobstore: has metadata: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoMetadata, id)
+	}
+	return nil
 }
 
 // ExpectedIndex is the index of the sliver of the given axis that shard holds for blob id:
@@ -209,6 +236,11 @@ func (s *Store) PutSlivers(ctx context.Context, id codec.BlobID, shard int, sliv
 		if err := s.verifySliver(&m, id, shard, sl); err != nil {
 			return err
 		}
+	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	if err := s.stillHasMetadata(ctx, id); err != nil {
+		return err
 	}
 	b, err := s.ds.Batch(ctx)
 	if err != nil {
@@ -320,6 +352,11 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 	}
 	if len(markers) == 0 {
 		return errs, nil
+	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	if err := s.stillHasMetadata(ctx, id); err != nil {
+		return nil, err
 	}
 	// Slivers first, markers after (or all in one batch): a marker, which is what a
 	// confirmation checks, is never durable before its slivers. The confirmation these

@@ -10,7 +10,8 @@ import (
 )
 
 // Event is something the ledger committed, delivered to subscribers: *CheckpointCommitted,
-// *BlobRegistered, *BlobCertified, *BlobInvalidated, *CommitteeSelected or *EpochChanged.
+// *BlobRegistered, *BlobCertified, *BlobInvalidated, *BlobDeleted, *CommitteeSelected or
+// *EpochChanged.
 // Events of one checkpoint arrive after its CheckpointCommitted, in transaction order.
 type Event interface{ isEvent() }
 
@@ -44,6 +45,15 @@ type BlobInvalidated struct {
 	BlobID codec.BlobID
 }
 
+// BlobDeleted reports a successful delete-blob transaction: one blob object of BlobID is
+// gone (the blob ID may still have other live objects). Garbage collection starts from it.
+// It is not reported when the object was registered in the same checkpoint.
+type BlobDeleted struct {
+	Height uint64
+	BlobID codec.BlobID
+	Object staking.ObjectID
+}
+
 // CommitteeSelected reports that the checkpoint crossed mid-epoch and selected the next
 // committee (docs/protocol.md §7).
 type CommitteeSelected struct {
@@ -64,6 +74,7 @@ func (*CheckpointCommitted) isEvent() {}
 func (*BlobRegistered) isEvent()      {}
 func (*BlobCertified) isEvent()       {}
 func (*BlobInvalidated) isEvent()     {}
+func (*BlobDeleted) isEvent()         {}
 func (*CommitteeSelected) isEvent()   {}
 func (*EpochChanged) isEvent()        {}
 

@@ -358,6 +358,7 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	prevEpoch := a.st.Epoch()
 	prevCommittee := a.st.Committee()
 	hadNext := a.st.NextCommittee() != nil
+	prevView := a.l.view.Load() // the state before d, for events about objects d removes
 	cp, res, err := a.apply(d, true)
 	if err != nil {
 		return h, err
@@ -377,7 +378,7 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	if a.st.Epoch() != prevEpoch {
 		evs = append(evs, &EpochChanged{Height: cp.Height, Epoch: a.st.Epoch(), Previous: prevCommittee, Committee: view.State().Committee()})
 	}
-	evs = append(evs, blobEvents(cp, res.Receipts)...)
+	evs = append(evs, blobEvents(cp, res.Receipts, prevView)...)
 	a.l.hub.publish(evs)
 	a.notify(cp)
 	a.l.cfg.Logger.Debug("checkpoint committed", "height", cp.Height, "txs", len(cp.Txs), "epoch", cp.Epoch)
@@ -521,8 +522,9 @@ func (a *actor) expireWaiters(force bool) {
 	}
 }
 
-// blobEvents derives blob lifecycle events from the successful transactions of cp.
-func blobEvents(cp *staking.Checkpoint, rs []staking.Receipt) []Event {
+// blobEvents derives blob lifecycle events from the successful transactions of cp; prev is
+// the view before cp (nil: unknown), where a deleted blob object's blob ID is looked up.
+func blobEvents(cp *staking.Checkpoint, rs []staking.Receipt, prev *View) []Event {
 	var evs []Event
 	for i, raw := range cp.Txs {
 		if !rs[i].OK() {
@@ -540,6 +542,12 @@ func blobEvents(cp *staking.Checkpoint, rs []staking.Receipt) []Event {
 			evs = append(evs, &BlobCertified{Height: cp.Height, BlobID: op.BlobID, Object: op.Blob})
 		case *staking.InvalidateBlob:
 			evs = append(evs, &BlobInvalidated{Height: cp.Height, BlobID: op.BlobID})
+		case *staking.DeleteBlob:
+			if prev != nil {
+				if b, ok := prev.State().Blob(op.Blob); ok {
+					evs = append(evs, &BlobDeleted{Height: cp.Height, BlobID: b.BlobID, Object: op.Blob})
+				}
+			}
 		}
 	}
 	return evs

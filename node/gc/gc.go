@@ -1,0 +1,339 @@
+// Package gc is a storage node's garbage collector (docs/architecture.md §5 "Garbage
+// collection"): it removes the metadata and slivers of blobs the ledger says are no longer
+// live — expired (end epoch reached), deleted (no live blob object left) or invalidated —
+// and leaves a small "removed" marker so reads answer "not stored here" instead of
+// "unknown blob".
+//
+// One goroutine (Run) owned by the node does all the work in bounded steps: every Interval
+// it removes at most Batch blobs and examines at most Scan stored blob IDs. Ledger events
+// say where to look (BlobDeleted and BlobInvalidated name a blob; EpochChanged starts a
+// sweep, since that is when blobs expire); the sweep walks every stored blob and repairs
+// anything an event missed (ledger subscriptions drop events when full, and a node that was
+// down saw none). Nothing is removed on an event's word: the decision is taken from the
+// latest ledger View inside blobstore.RemoveBlob, under the store's write lock, so a
+// collection racing an extension, a new registration or a certification keeps the blob.
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval      = time.Second
+	DefaultBatch         = 16
+	DefaultScan          = 512
+	DefaultSweepInterval = 10 * time.Minute
+	// maxPending bounds the blob IDs queued from events; beyond it the sweep finds them.
+	maxPending = 4096
+)
+
+// Ledger is what the collector needs from the node's ledger.
+type Ledger interface {
+	// View is the latest committed state.
+	View() *ledger.View
+	// Subscribe delivers ledger events (it may drop them).
+	Subscribe(buf int) *ledger.Subscription
+}
+
+// Config configures a Collector.
+type Config struct {
+	// Store is the node's blob store (the same instance the data plane writes through, so
+	// its lock orders puts against removals). Required.
+	Store *blobstore.Store
+	// Ledger is the node's ledger. Required.
+	Ledger Ledger
+	// Node is this node's ID: its shards (this epoch's and the previous one's) are the ones
+	// whose slivers are removed, besides every shard with a pair marker of the blob.
+	Node epoch.NodeID
+	// Interval is the period of a step (default 1 s).
+	Interval time.Duration
+	// Batch is the most blobs removed in one step (default 16).
+	Batch int
+	// Scan is the most stored blob IDs the sweep examines in one step (default 512).
+	Scan int
+	// SweepInterval starts a sweep at least this often even without an epoch change or a
+	// dropped event (default 10 min).
+	SweepInterval time.Duration
+	// OnRemoved, if set, is called for every removed blob with the reason
+	// ("expired", "deleted", "invalid") and the bytes freed (metrics).
+	OnRemoved func(reason string, bytes int64)
+	// Logger receives a line per completed sweep (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("gc: Config.Store is required")
+	case c.Ledger == nil:
+		return errors.New("gc: Config.Ledger is required")
+	case c.Interval < 0 || c.Batch < 0 || c.Scan < 0 || c.SweepInterval < 0:
+		return errors.New("gc: negative setting")
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.Scan == 0 {
+		c.Scan = DefaultScan
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Decide says, from the ledger view v, whether the blob may be removed and the removal to
+// record. A blob that is registered or certified is live and kept; invalid, expired and
+// nonexistent (every object deleted, or never registered) blobs are removed.
+func Decide(v *ledger.View, id codec.BlobID) (blobstore.Removal, bool) {
+	r := blobstore.Removal{Epoch: v.Epoch(), Height: v.Height()}
+	switch v.State().BlobStatus(id).Kind {
+	case staking.StatusInvalid:
+		r.Reason = blobstore.RemovedInvalid
+	case staking.StatusExpired:
+		r.Reason = blobstore.RemovedExpired
+	case staking.StatusNonexistent:
+		r.Reason = blobstore.RemovedDeleted
+	default: // registered, certified, or a status this code does not know: keep
+		return r, false
+	}
+	return r, true
+}
+
+// Collector is the garbage collector. Its methods other than Run and Step are not for
+// concurrent use; Run calls Step.
+type Collector struct {
+	cfg Config
+
+	pending  []codec.BlobID
+	queued   map[codec.BlobID]bool
+	sweep    *sweep    // the pass in progress, nil when none
+	again    bool      // start another pass when this one ends
+	lastPass time.Time // start of the last pass
+	dropped  uint64    // the subscription's drop count last seen
+}
+
+// sweep is one pass over the stored blobs: first every blob with metadata, then each
+// shard's slivers (orphans without metadata).
+type sweep struct {
+	start    time.Time
+	shard    int // -1: the metadata walk; then 0..n-1
+	after    *codec.BlobID
+	examined int
+	removed  int
+	bytes    int64
+}
+
+// New returns a collector; Run starts it.
+func New(cfg Config) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Collector{cfg: cfg, queued: make(map[codec.BlobID]bool)}, nil
+}
+
+// Run collects until ctx ends: a sweep at start, then a step every Interval, fed by ledger
+// events.
+func (c *Collector) Run(ctx context.Context) {
+	sub := c.cfg.Ledger.Subscribe(256)
+	defer sub.Cancel()
+	c.StartSweep()
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			c.Observe(ev)
+		case <-t.C:
+			if d := sub.Dropped(); d != c.dropped {
+				c.dropped = d
+				c.StartSweep()
+			}
+			if time.Since(c.lastPass) >= c.cfg.SweepInterval {
+				c.StartSweep()
+			}
+			if _, err := c.Step(ctx); err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Warn("gc step failed", "err", err)
+			}
+		}
+	}
+}
+
+// Observe takes in one ledger event.
+func (c *Collector) Observe(ev ledger.Event) {
+	switch ev := ev.(type) {
+	case *ledger.BlobDeleted:
+		c.Enqueue(ev.BlobID)
+	case *ledger.BlobInvalidated:
+		c.Enqueue(ev.BlobID)
+	case *ledger.EpochChanged:
+		c.StartSweep() // blobs ending at this epoch expired
+	}
+}
+
+// Enqueue asks for blob id to be considered at the next step.
+func (c *Collector) Enqueue(id codec.BlobID) {
+	if c.queued[id] {
+		return
+	}
+	if len(c.pending) >= maxPending {
+		c.StartSweep()
+		return
+	}
+	c.queued[id] = true
+	c.pending = append(c.pending, id)
+}
+
+// StartSweep starts a pass over every stored blob, or another one after the pass in
+// progress.
+func (c *Collector) StartSweep() {
+	if c.sweep != nil {
+		c.again = true
+		return
+	}
+	c.lastPass = time.Now()
+	c.sweep = &sweep{start: c.lastPass, shard: -1}
+}
+
+// Sweeping reports whether a sweep is in progress or queued, or blobs are pending.
+func (c *Collector) Sweeping() bool { return c.sweep != nil || c.again || len(c.pending) > 0 }
+
+// Step does one bounded step: pending blobs first, then the sweep, removing at most Batch
+// blobs and examining at most Scan stored blob IDs. It returns the number removed.
+func (c *Collector) Step(ctx context.Context) (int, error) {
+	removed := 0
+	for len(c.pending) > 0 && removed < c.cfg.Batch {
+		id := c.pending[0]
+		c.pending = c.pending[1:]
+		delete(c.queued, id)
+		ok, _, err := c.consider(ctx, id)
+		if err != nil {
+			return removed, err
+		}
+		if ok {
+			removed++
+		}
+	}
+	if len(c.pending) == 0 {
+		c.pending = nil // give the backing array back
+	}
+	sw := c.sweep
+	if sw == nil {
+		return removed, nil
+	}
+	n := c.cfg.Ledger.View().Params().N
+	for scanned := 0; removed < c.cfg.Batch && scanned < c.cfg.Scan; {
+		if sw.shard >= n {
+			c.endSweep()
+			break
+		}
+		limit := c.cfg.Scan - scanned
+		var ids []codec.BlobID
+		var err error
+		if sw.shard < 0 {
+			ids, err = c.cfg.Store.MetadataBlobs(ctx, sw.after, limit)
+		} else {
+			ids, err = c.cfg.Store.ShardBlobs(ctx, sw.shard, sw.after, limit)
+		}
+		if err != nil {
+			return removed, err
+		}
+		done := 0
+		for _, id := range ids {
+			if removed >= c.cfg.Batch {
+				break
+			}
+			scanned++
+			sw.examined++
+			done++
+			ok, freed, err := c.consider(ctx, id)
+			if err != nil {
+				return removed, err
+			}
+			cur := id
+			sw.after = &cur
+			if ok {
+				removed++
+				sw.removed++
+				sw.bytes += freed
+			}
+		}
+		if done == len(ids) && len(ids) < limit {
+			sw.shard, sw.after = sw.shard+1, nil // this source is done
+		}
+	}
+	return removed, nil
+}
+
+func (c *Collector) endSweep() {
+	sw := c.sweep
+	v := c.cfg.Ledger.View()
+	c.cfg.Logger.Info("gc sweep done", "examined", sw.examined, "removed", sw.removed, "bytes", sw.bytes,
+		"duration_ms", time.Since(sw.start).Milliseconds(), "height", v.Height(), "epoch", v.Epoch())
+	c.sweep = nil
+	if c.again {
+		c.again = false
+		c.StartSweep()
+	}
+}
+
+// consider removes blob id if the latest view says it is not live (decided under the
+// store's lock), reporting whether it did and the bytes freed.
+func (c *Collector) consider(ctx context.Context, id codec.BlobID) (bool, int64, error) {
+	v := c.cfg.Ledger.View()
+	if _, remove := Decide(v, id); !remove {
+		return false, 0, nil // cheap pre-check; RemoveBlob decides again under the lock
+	}
+	var reason uint8
+	ok, n, err := c.cfg.Store.RemoveBlob(ctx, id, c.shards(v), func() (blobstore.Removal, bool) {
+		r, remove := Decide(c.cfg.Ledger.View(), id)
+		reason = r.Reason
+		return r, !remove
+	})
+	if err != nil {
+		return false, 0, fmt.Errorf("gc: remove %s: %w", id, err)
+	}
+	if ok {
+		c.cfg.Logger.Debug("gc removed blob", "blob_id", id, "reason", blobstore.RemovalReason(reason), "bytes", n)
+		if c.cfg.OnRemoved != nil {
+			c.cfg.OnRemoved(blobstore.RemovalReason(reason), n)
+		}
+	}
+	return ok, n, nil
+}
+
+// shards are the shards this node holds in the view's epoch and the previous one.
+func (c *Collector) shards(v *ledger.View) []uint16 {
+	var out []uint16
+	for _, e := range []uint32{v.Epoch(), v.Epoch() - 1} {
+		if e > v.Epoch() { // epoch 0 has no previous
+			continue
+		}
+		if com, ok := v.Committee(e); ok {
+			if i := com.MemberIndex(c.cfg.Node); i >= 0 {
+				out = append(out, com.Members[i].Shards...)
+			}
+		}
+	}
+	return out
+}
