@@ -11,3 +11,9 @@ import "github.com/walrus-go/walrus-go/internal/wire"
 func (p Params) MaxMetadataBCSLen() int {
 	return 2 + 8 + wire.MaxULEB128Len + p.N*2*(1+HashLen)
 }
+
+// MaxRecoverySymbolBCSLen is the longest RecoverySymbol.MarshalBCS for any geometry: the u16
+// source index, the uleb128 length and at most MaxSymbolSize bytes of data, and a Merkle
+// proof of at most maxProofDepth tagged nodes and its u64 leaf index.
+const MaxRecoverySymbolBCSLen = 2 + wire.MaxULEB128Len + MaxSymbolSize +
+	wire.MaxULEB128Len + maxProofDepth*(1+HashLen) + 8

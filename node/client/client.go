@@ -8,8 +8,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
@@ -147,30 +145,11 @@ func New(cfg Config) (*Client, error) {
 }
 
 // memberPeer resolves a committee member to a peer ID and records its addresses in the
-// host's peerstore so streams can be opened.
+// host's peerstore so streams can be opened (p2p.MemberPeer).
 func (c *Client) memberPeer(m *epoch.Member) (peer.ID, error) {
-	id, err := peer.IDFromBytes([]byte(m.PeerID))
+	id, err := p2p.MemberPeer(c.cfg.Host, m)
 	if err != nil {
-		// Accept the printed form too (configs written by hand).
-		if id2, err2 := peer.Decode(m.PeerID); err2 == nil {
-			id, err = id2, nil
-		}
-	}
-	if err != nil {
-		return "", fmt.Errorf("%w: peer ID of node %x: %v", ErrBadPeer, m.Node[:4], err)
-	}
-	var addrs []ma.Multiaddr
-	for _, a := range m.Addrs {
-		addr, err := ma.NewMultiaddrBytes([]byte(a))
-		if err != nil {
-			if addr, err = ma.NewMultiaddr(a); err != nil {
-				continue // one bad address does not make the others useless
-			}
-		}
-		addrs = append(addrs, addr)
-	}
-	if len(addrs) > 0 {
-		c.cfg.Host.Peerstore().AddAddrs(id, addrs, peerstore.AddressTTL)
+		return "", fmt.Errorf("%w: %v", ErrBadPeer, err)
 	}
 	return id, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
 	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -102,7 +103,7 @@ type Service struct {
 	sys    *actors.System
 	ref    *actors.Ref[msg]
 	pool   *actors.Pool
-	protos [4]p2p.Protocol
+	protos [5]p2p.Protocol
 }
 
 // New starts the service: it spawns its actor and pool in a child of cfg.System and
@@ -129,8 +130,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	p := cfg.Ledger.Params()
-	s.protos = [4]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec}
-	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation), p2p.Plain(s.handleStatus)}
+	s.protos = [5]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p)}
+	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation),
+		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()
@@ -218,7 +220,7 @@ func (s *Service) handleMetadata(ctx context.Context, from peer.ID, body []byte)
 		return nil, classify(err)
 	}
 	p := s.cfg.Ledger.Params()
-	if req.Op == sliver.OpGet {
+	if req.Op == metadata.OpGet {
 		return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 			return s.cfg.Store.MetadataBytes(ctx, req.BlobID)
 		})

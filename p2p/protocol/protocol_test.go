@@ -10,12 +10,13 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/protocol/ledgersync"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
 	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 )
 
 func specs(p codec.Params) []p2p.Protocol {
-	return []p2p.Protocol{sliver.Spec(p), metadata.Spec(p), confirm.Spec, blobstatus.Spec, tx.Spec, query.Spec, ledgersync.Spec}
+	return []p2p.Protocol{sliver.Spec(p), metadata.Spec(p), confirm.Spec, blobstatus.Spec, tx.Spec, query.Spec, ledgersync.Spec, recovery.Spec(p)}
 }
 
 // TestSpecs: every protocol's spec is valid for every geometry, IDs are distinct, and the

@@ -1,0 +1,117 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
+)
+
+// handleRecovery answers /walrus/recovery-symbol/1 (docs/protocol.md §4): for each target
+// sliver, the symbols this node's own source slivers of the other axis contribute, each with
+// its Merkle proof. It answers only from slivers it stores for shards it holds this epoch,
+// only for registered or certified blobs, and never more than the response cap: targets that
+// do not fit are marked unavailable, to be asked again. The work runs on the worker pool, so
+// a flood of requests queues there and is refused as "busy" beyond it.
+//
+// Each source sliver is expanded once per request, whatever the number of targets it serves,
+// and dropped before the next: memory is one expansion plus the answer.
+func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	p := s.cfg.Ledger.Params()
+	targets, err := recovery.DecodeRequest(p, body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+		_, held, err := s.shardsHeld()
+		if err != nil {
+			return nil, err
+		}
+		results := make([]recovery.Result, len(targets))
+		// Targets served by the same source slivers: one blob, one target axis.
+		type group struct {
+			id   codec.BlobID
+			axis codec.Axis
+		}
+		groups := make(map[group][]int)
+		var order []group
+		for i, t := range targets {
+			if err := s.writable(t.BlobID); err != nil {
+				results[i].Code = p2p.CodeForbidden
+				continue
+			}
+			g := group{t.BlobID, t.Axis}
+			if _, ok := groups[g]; !ok {
+				order = append(order, g)
+			}
+			groups[g] = append(groups[g], i)
+		}
+		for _, g := range order {
+			if err := s.recoverySymbols(ctx, p, held, g.id, g.axis, targets, groups[g], results); err != nil {
+				return nil, err
+			}
+		}
+		size := recovery.HeaderLen
+		for i := range results {
+			res := &results[i]
+			if res.Code == 0 && len(res.Symbols) == 0 {
+				res.Code = p2p.CodeNotFound // no source sliver of it here
+			}
+			if res.Code == 0 && size+res.EncodedLen() > recovery.ResponseCap(p) {
+				*res = recovery.Result{Code: p2p.CodeUnavailable}
+			}
+			size += res.EncodedLen()
+		}
+		s.cfg.Logger.Debug("served recovery symbols", "peer_id", from, "targets", len(targets), "bytes", size)
+		return recovery.EncodeResponse(results), nil
+	})
+}
+
+// recoverySymbols adds to results[i], for each target i in idx (all of blob id and target
+// axis), the symbol of every stored source sliver of the other axis on the held shards.
+func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, held []uint16, id codec.BlobID,
+	target codec.Axis, targets []recovery.Target, idx []int, results []recovery.Result) error {
+	src := target.Other()
+	for _, shard := range held {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		index := p.PairIndexForShard(id, int(shard))
+		if src == codec.AxisSecondary {
+			index = p.SecondaryIndexOfPair(index)
+		} else if index >= p.UsablePrimarySlivers() {
+			continue // RecoverSliver cannot use it for a secondary target
+		}
+		sl, err := s.cfg.Store.Sliver(ctx, id, int(shard), src)
+		if errors.Is(err, blobstore.ErrNotFound) {
+			continue // not stored (yet): other nodes answer for it
+		}
+		if err != nil {
+			return err
+		}
+		if int(sl.Index) != index {
+			continue // cannot happen: the store checks pairs on write
+		}
+		x, err := codec.ExpandSliver(p, &sl)
+		if err != nil {
+			s.cfg.Logger.Warn("stored sliver does not expand", "blob_id", id, "shard", shard, "axis", src, "err", err)
+			continue
+		}
+		for _, i := range idx {
+			if l := int(targets[i].Limit); l != 0 && len(results[i].Symbols) >= l {
+				continue
+			}
+			sym, err := x.RecoverySymbol(int(targets[i].Index))
+			if err != nil {
+				continue
+			}
+			results[i].Symbols = append(results[i].Symbols, sym.MarshalBCS())
+		}
+	}
+	return nil
+}
