@@ -49,6 +49,25 @@ type Config struct {
 	Consensus ConsensusConfig `yaml:"consensus"`
 	// Ledger tunes the ledger actor; zero fields take its defaults.
 	Ledger LedgerConfig `yaml:"ledger"`
+	// GC tunes garbage collection (node/gc); zero fields take its defaults.
+	GC GCConfig `yaml:"gc"`
+}
+
+// GCConfig is the garbage collector's rate (gc.Config): every Interval it removes at most
+// Batch blobs and examines at most Scan stored blob IDs, so at the defaults it frees up to
+// 16 blobs a second.
+type GCConfig struct {
+	// Disabled turns garbage collection off (slivers of ended blobs stay on disk).
+	Disabled bool `yaml:"disabled"`
+	// Interval is the period of a step (default 1s).
+	Interval time.Duration `yaml:"interval"`
+	// Batch is the most blobs removed per step (default 16).
+	Batch int `yaml:"batch"`
+	// Scan is the most stored blob IDs the sweep examines per step (default 512).
+	Scan int `yaml:"scan"`
+	// SweepInterval starts a full sweep at least this often (default 10m); epoch changes
+	// and dropped ledger events start one too.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
 // ConsensusConfig are the consensus actor's timings (consensus.Config).
@@ -138,13 +157,17 @@ func (c *Config) Validate() error {
 		return err
 	}
 	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
-		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval} {
+		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval,
+		c.GC.Interval, c.GC.SweepInterval} {
 		if d < 0 {
 			return fmt.Errorf("node: negative duration %v in config", d)
 		}
 	}
 	if c.Consensus.MaxMempool < 0 {
 		return errors.New("node: negative max_mempool")
+	}
+	if c.GC.Batch < 0 || c.GC.Scan < 0 {
+		return errors.New("node: negative gc batch or scan")
 	}
 	return nil
 }

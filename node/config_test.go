@@ -34,6 +34,11 @@ consensus:
   tick_interval: 1s
 ledger:
   snapshot_every: 10
+gc:
+  interval: 250ms
+  batch: 4
+  scan: 100
+  sweep_interval: 1h
 `)
 	c, err := node.LoadConfig(p)
 	if err != nil {
@@ -47,6 +52,9 @@ ledger:
 	}
 	if c.Consensus.ProposeTimeout != 750*time.Millisecond || c.Consensus.TickInterval != time.Second || c.Ledger.SnapshotEvery != 10 {
 		t.Errorf("tunables %+v %+v", c.Consensus, c.Ledger)
+	}
+	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour}) {
+		t.Errorf("gc %+v", c.GC)
 	}
 	if len(c.ListenAddrs) != 1 || c.APIAddr != "127.0.0.1:9100" || c.LogLevel != "debug" || len(c.Bootstrap) != 1 {
 		t.Errorf("network settings %+v", c)
@@ -67,6 +75,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		"missing":       "data_dir: d\n",
 		"bad level":     "data_dir: d\ngenesis_file: g\nbls_key_file: k\nlog_level: loud\n",
 		"negative time": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nconsensus:\n  tick_interval: -1s\n",
+		"negative gc":   "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  batch: -1\n",
 	} {
 		if _, err := node.LoadConfig(writeFile(t, dir, "c.yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -12,6 +12,8 @@ type metrics struct {
 	checkpoints prometheus.Counter
 	txs         *prometheus.CounterVec
 	epochs      prometheus.Counter
+	gcBlobs     *prometheus.CounterVec
+	gcBytes     *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -27,6 +29,12 @@ func newMetrics(n *Node) *metrics {
 		epochs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "walrus_ledger_epoch_changes_total", Help: "Epoch changes committed since start.",
 		}),
+		gcBlobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "walrus_gc_blobs_total", Help: "Blobs removed by garbage collection since start, by reason (expired, deleted, invalid).",
+		}, []string{"reason"}),
+		gcBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "walrus_gc_bytes_total", Help: "Bytes (keys and values) removed by garbage collection since start, by reason.",
+		}, []string{"reason"}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
@@ -37,7 +45,7 @@ func newMetrics(n *Node) *metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.checkpoints, m.txs, m.epochs,
+		m.checkpoints, m.txs, m.epochs, m.gcBlobs, m.gcBytes,
 		gauge("walrus_ledger_height", "Height of the last committed checkpoint.", func() float64 { return float64(n.Height()) }),
 		gauge("walrus_ledger_epoch", "Current epoch.", func() float64 { return float64(n.ledger.CurrentEpoch()) }),
 		gauge("walrus_mempool_txs", "Transactions waiting in the mempool.", func() float64 { return float64(n.cons.MempoolSize()) }),

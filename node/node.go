@@ -39,6 +39,7 @@ import (
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/node/gc"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/node/store"
 	"github.com/walrus-go/walrus-go/p2p"
@@ -93,6 +94,8 @@ type Node struct {
 	cons   *consensus.Consensus
 	cnet   *consensus.Net
 	data   *dataplane.Service
+	blobs  *blobstore.Store // shared by the data plane and garbage collection
+	gc     *gc.Collector    // nil when disabled
 	ckpts  *p2p.Topic
 	certs  *p2p.Topic // `certs` (certs.go)
 	met    *metrics
@@ -210,13 +213,28 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	}
 	// The data plane (docs/architecture.md §5): its actor and protocols over the same datastore, reading
 	// the ledger through the dataplane.Ledger interface.
+	n.blobs = blobstore.New(n.store, n.ledger.Params())
 	if n.data, err = dataplane.New(dataplane.Config{
-		Host: n.host, Store: blobstore.New(n.store, n.ledger.Params()), Ledger: n.ledger,
+		Host: n.host, Store: n.blobs, Ledger: n.ledger,
 		Key: n.blsKey, System: n.sys, Logger: n.log,
 	}); err != nil {
 		return nil, err
 	}
 	n.met = newMetrics(n)
+	// Garbage collection (docs/architecture.md §5) over the same store instance, whose lock
+	// orders the data plane's puts against removals.
+	if !cfg.GC.Disabled {
+		if n.gc, err = gc.New(gc.Config{
+			Store: n.blobs, Ledger: n.ledger, Node: epoch.NodeIDOf(n.blsKey.PublicKey()), Logger: n.log,
+			Interval: cfg.GC.Interval, Batch: cfg.GC.Batch, Scan: cfg.GC.Scan, SweepInterval: cfg.GC.SweepInterval,
+			OnRemoved: func(reason string, bytes int64) {
+				n.met.gcBlobs.WithLabelValues(reason).Inc()
+				n.met.gcBytes.WithLabelValues(reason).Add(float64(bytes))
+			},
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -263,6 +281,10 @@ func (n *Node) Start(ctx context.Context) error {
 	go func() { defer n.wg.Done(); n.keepConnected() }()
 	go func() { defer n.wg.Done(); n.discovery() }()
 	go func() { defer n.wg.Done(); n.count() }()
+	if n.gc != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.gc.Run(n.ctx) }()
+	}
 	n.log.Info("node started", "addrs", fmt.Sprint(n.Addrs()), "height", n.Height(), "network", n.genesis.Network)
 	return nil
 }
