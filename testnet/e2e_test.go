@@ -110,6 +110,7 @@ type storeJSON struct {
 	EncodedLength   uint64 `json:"encodedLength"`
 	CertifiedEpoch  *int   `json:"certifiedEpoch"`
 	EndEpoch        uint32 `json:"endEpoch"`
+	ExpiresAt       string `json:"expiresAt"`
 	Cost            uint64 `json:"cost"`
 }
 
@@ -198,6 +199,9 @@ func TestE2ECLI(t *testing.T) {
 		if s.CertifiedEpoch == nil || s.EndEpoch != uint32(*s.CertifiedEpoch)+2 || s.Cost == 0 {
 			t.Errorf("store %d B: epochs or cost wrong: %+v", sizes[i], s)
 		}
+		if at, err := time.Parse(time.RFC3339, s.ExpiresAt); err != nil || !at.After(time.Now()) || at.Location() != time.UTC {
+			t.Errorf("store %d B: expiresAt %q (%v)", sizes[i], s.ExpiresAt, err)
+		}
 		spent += s.Cost
 		ids[i] = s.BlobID
 	}
@@ -221,10 +225,11 @@ func TestE2ECLI(t *testing.T) {
 	// Status, info.
 	for _, id := range ids {
 		st := jsonOf[struct {
-			Status   string `json:"status"`
-			EndEpoch uint32 `json:"endEpoch"`
+			Status    string `json:"status"`
+			EndEpoch  uint32 `json:"endEpoch"`
+			ExpiresAt string `json:"expiresAt"`
 		}](t, w.ok("blob-status", id, "--json"))
-		if st.Status != "certified" || st.EndEpoch == 0 {
+		if _, err := time.Parse(time.RFC3339, st.ExpiresAt); st.Status != "certified" || st.EndEpoch == 0 || err != nil {
 			t.Errorf("blob-status %s: %+v", id, st)
 		}
 	}

@@ -13,10 +13,15 @@ import (
 
 // Defaults for Options (docs/architecture.md §8: 4 nodes, 1000 shards so blob IDs match Walrus
 // Mainnet's, short epochs).
+//
+// DefaultEpochDuration is an hour so that a blob stored with no flags (`walrus store`
+// buys enough epochs for a day, capped at staking.MaxEpochsAhead = 53) lives at least a day
+// once garbage collection removes expired blobs: with ten-minute epochs 53 epochs were under
+// nine hours.
 const (
 	DefaultNodes         = 4
 	DefaultShards        = 1000
-	DefaultEpochDuration = 10 * time.Minute
+	DefaultEpochDuration = time.Hour
 	DefaultNetwork       = "walrus-local"
 	DefaultHost          = "127.0.0.1"
 	// DefaultNodeStake is each genesis node's self-stake: equal stakes give every node the
@@ -50,7 +55,7 @@ type Options struct {
 	Nodes int
 	// Shards is the number of shards n (default 1000, Walrus Mainnet's, so blob IDs match).
 	Shards int
-	// EpochDuration is the epoch length (default 10 minutes; at least 2 ms, staking's bound).
+	// EpochDuration is the epoch length (default an hour; at least 2 ms, staking's bound).
 	EpochDuration time.Duration
 	// GenesisTime is the start of epoch 0 (default: now, truncated to the millisecond).
 	GenesisTime time.Time

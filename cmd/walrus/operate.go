@@ -95,7 +95,7 @@ func testnetFlags(o *testnet.UpOptions) *flag.FlagSet {
 	fs.StringVar(&o.Dir, "dir", "", "testnet `directory`: generated if empty, reused (nodes restart on their data) if it holds one")
 	fs.IntVar(&o.Nodes, "nodes", 0, "number of nodes of a new testnet (default 4)")
 	fs.IntVar(&o.Shards, "shards", 0, "number of shards of a new testnet (default 1000, Walrus Mainnet's)")
-	fs.DurationVar(&o.EpochDuration, "epoch-duration", 0, "epoch length of a new testnet, e.g. 30s (default 10m)")
+	fs.DurationVar(&o.EpochDuration, "epoch-duration", 0, "epoch length of a new testnet, e.g. 30s (default 1h)")
 	fs.IntVar(&o.BasePort, "base-port", 0, "first TCP port of a new testnet (default: free ports)")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the first committed checkpoint")
 	return fs

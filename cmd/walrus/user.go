@@ -18,6 +18,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -132,9 +133,9 @@ func humanBytes(n uint64) string {
 // runStore is `walrus store FILE [--epochs E] [--deletable] [--json]`.
 func runStore(g *globals, args []string) error {
 	fs := newFlagSet("store")
-	epochs := fs.Uint("epochs", 1, "number of epochs ahead to store the blob (1 to 53)")
+	epochs := fs.Uint("epochs", 0, "number of epochs ahead to store the blob, 1 to 53 (default: enough for at least a day, at most 53)")
 	deletable := fs.Bool("deletable", false, "make the blob deletable by its owner")
-	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","cost"}`)
+	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","expiresAt","cost",...}`)
 	pos, err := parseArgs(g, fs, args)
 	if err != nil {
 		return err
@@ -142,7 +143,7 @@ func runStore(g *globals, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("want exactly one FILE, got %d arguments", len(pos))
 	}
-	if *epochs == 0 || *epochs > staking.MaxEpochsAhead {
+	if *epochs > staking.MaxEpochsAhead || (*epochs == 0 && flagSet(fs, "epochs")) {
 		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
 	}
 	if g.config == "" {
@@ -159,6 +160,13 @@ func runStore(g *globals, args []string) error {
 		return err
 	}
 	defer closeFn()
+	in, err := s.Ledger.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if *epochs == 0 {
+		*epochs = uint(defaultEpochs(time.Duration(in.EpochDuration) * time.Millisecond))
+	}
 	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
 	var bar *progressBar
 	if !*asJSON && isTerminal(g.stderr) {
@@ -172,8 +180,12 @@ func runStore(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	expires := epochStart(in, sum.EndEpoch)
 	if *asJSON {
-		return printJSON(g.stdout, sum)
+		return printJSON(g.stdout, struct {
+			*client.StoreSummary
+			ExpiresAt string `json:"expiresAt"`
+		}{sum, expires})
 	}
 	kind := "Permanent"
 	if *deletable {
@@ -186,9 +198,36 @@ func runStore(g *globals, args []string) error {
 	}
 	fmt.Fprintf(g.stdout, "Path: %s\nBlob ID: %s\nUnencoded size: %s\nEncoded size (including replicated metadata): %s\n",
 		pos[0], sum.BlobID, humanBytes(sum.UnencodedLength), humanBytes(sum.EncodedLength))
-	fmt.Fprintf(g.stdout, "Cost: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\n",
-		client.FormatWAL(sum.Cost), sum.CertifiedEpoch, sum.EndEpoch)
+	fmt.Fprintf(g.stdout, "Cost: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\nExpires at: %s\n",
+		client.FormatWAL(sum.Cost), sum.CertifiedEpoch, sum.EndEpoch, expires)
 	return nil
+}
+
+// minLifetime is how long a blob stored without --epochs lives at least (docs/operating.md).
+const minLifetime = 24 * time.Hour
+
+// defaultEpochs is the number of epochs `store` buys without --epochs: enough that the blob
+// lives at least minLifetime however late in the current epoch it is stored (the current
+// epoch counts as one, possibly almost over), capped at what the ledger sells ahead.
+func defaultEpochs(epoch time.Duration) uint32 {
+	if epoch <= 0 {
+		return staking.MaxEpochsAhead
+	}
+	n := (minLifetime+epoch-1)/epoch + 1
+	return uint32(min(n, staking.MaxEpochsAhead))
+}
+
+// epochStart is when epoch e starts (a blob whose end epoch is e expires then), UTC, RFC
+// 3339: genesis time + e × epoch duration (docs/protocol.md §7).
+func epochStart(in *query.Info, e uint32) string {
+	return time.UnixMilli(in.GenesisTime + int64(e)*in.EpochDuration).UTC().Format(time.RFC3339)
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // maxBlobAnyGeometry is the largest blob any supported shard count admits; the network's
@@ -240,7 +279,7 @@ func runRead(g *globals, args []string) error {
 // runBlobStatus is `walrus blob-status BLOB_ID [--json]`.
 func runBlobStatus(g *globals, args []string) error {
 	fs := newFlagSet("blob-status")
-	asJSON := fs.Bool("json", false, `print {"status","endEpoch"}`)
+	asJSON := fs.Bool("json", false, `print {"status","endEpoch","expiresAt","deletable","objects"}`)
 	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
@@ -254,13 +293,24 @@ func runBlobStatus(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The expiry time of a registered, certified or expired blob (the start of its end
+	// epoch); none for a nonexistent or invalid one.
+	var expires string
+	if k := st.Status.Kind; k == staking.StatusRegistered || k == staking.StatusCertified || k == staking.StatusExpired {
+		in, err := s.Ledger.Info(ctx)
+		if err != nil {
+			return err
+		}
+		expires = epochStart(in, st.Status.EndEpoch)
+	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
 			Status    string `json:"status"`
 			EndEpoch  uint32 `json:"endEpoch"`
+			ExpiresAt string `json:"expiresAt,omitempty"`
 			Deletable bool   `json:"deletable"`
 			Objects   int    `json:"objects"`
-		}{st.Status.Kind.String(), st.Status.EndEpoch, st.Status.Deletable, st.Status.Objects})
+		}{st.Status.Kind.String(), st.Status.EndEpoch, expires, st.Status.Deletable, st.Status.Objects})
 	}
 	switch st.Status.Kind {
 	case staking.StatusNonexistent:
@@ -268,7 +318,12 @@ func runBlobStatus(g *globals, args []string) error {
 	case staking.StatusInvalid:
 		fmt.Fprintf(g.stdout, "Blob ID %s is invalid (invalidated in epoch %d).\n", id, st.Status.EndEpoch)
 	default:
-		fmt.Fprintf(g.stdout, "Blob ID %s is %s; end epoch %d (exclusive), %d object(s).\n", id, st.Status.Kind, st.Status.EndEpoch, st.Status.Objects)
+		verb := "expires"
+		if st.Status.Kind == staking.StatusExpired {
+			verb = "expired"
+		}
+		fmt.Fprintf(g.stdout, "Blob ID %s is %s; end epoch %d (exclusive), %s at %s; %d object(s).\n",
+			id, st.Status.Kind, st.Status.EndEpoch, verb, expires, st.Status.Objects)
 	}
 	return nil
 }

@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/staking"
+	"github.com/walrus-go/walrus-go/testnet"
 )
 
 func TestParseAmount(t *testing.T) {
@@ -63,5 +68,33 @@ func TestNetworkCommandsNeedConfig(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"read", "not-an-id"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bad blob ID") {
 		t.Errorf("bad ID: exit %d, %q", code, errb.String())
+	}
+}
+
+// A store without --epochs lives at least a day on the default testnet (hour-long epochs):
+// the current epoch may be almost over, so a day needs 25 of them; shorter epochs are
+// capped at what the ledger sells ahead.
+func TestDefaultEpochs(t *testing.T) {
+	for d, want := range map[time.Duration]uint32{
+		time.Hour: 25, 24 * time.Hour: 2, 30 * time.Minute: 49, 10 * time.Minute: staking.MaxEpochsAhead,
+		14 * 24 * time.Hour: 2, 0: staking.MaxEpochsAhead,
+	} {
+		got := defaultEpochs(d)
+		if got != want {
+			t.Errorf("defaultEpochs(%v) = %d, want %d", d, got, want)
+		}
+		if d > 0 && got < staking.MaxEpochsAhead && time.Duration(got-1)*d < minLifetime {
+			t.Errorf("defaultEpochs(%v) = %d lives less than %v", d, got, minLifetime)
+		}
+	}
+	if d := testnet.DefaultEpochDuration; time.Duration(defaultEpochs(d)-1)*d < minLifetime {
+		t.Errorf("the default testnet's %v epochs: a default store lives less than %v", d, minLifetime)
+	}
+}
+
+func TestEpochStart(t *testing.T) {
+	in := &query.Info{GenesisTime: 1_700_000_000_000, EpochDuration: 3_600_000}
+	if got, want := epochStart(in, 25), "2023-11-15T23:13:20Z"; got != want {
+		t.Errorf("epochStart = %q, want %q", got, want)
 	}
 }
