@@ -51,6 +51,22 @@ type Config struct {
 	Ledger LedgerConfig `yaml:"ledger"`
 	// GC tunes garbage collection (node/gc); zero fields take its defaults.
 	GC GCConfig `yaml:"gc"`
+	// BlobSync tunes self-healing (node/blobsync); zero fields take its defaults.
+	BlobSync BlobSyncConfig `yaml:"blob_sync"`
+}
+
+// BlobSyncConfig tunes blob sync (blobsync.Config): recovering the slivers this node misses
+// of certified blobs from the other nodes' recovery symbols.
+type BlobSyncConfig struct {
+	// Disabled turns blob sync off (a node that missed a write never gets its slivers).
+	Disabled bool `yaml:"disabled"`
+	// Delay is how long after a certification the node waits before recovering what it
+	// misses, leaving the writer time to finish its uploads (default 10s).
+	Delay time.Duration `yaml:"delay"`
+	// Sweep is how often every certified blob is checked (default 5m; also at start).
+	Sweep time.Duration `yaml:"sweep"`
+	// Workers is how many blobs are recovered at once (default 2).
+	Workers int `yaml:"workers"`
 }
 
 // GCConfig is the garbage collector's rate (gc.Config): every Interval it removes at most
@@ -158,13 +174,16 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
 		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval,
-		c.GC.Interval, c.GC.SweepInterval} {
+		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep} {
 		if d < 0 {
 			return fmt.Errorf("node: negative duration %v in config", d)
 		}
 	}
 	if c.Consensus.MaxMempool < 0 {
 		return errors.New("node: negative max_mempool")
+	}
+	if c.BlobSync.Workers < 0 {
+		return errors.New("node: negative blob_sync workers")
 	}
 	if c.GC.Batch < 0 || c.GC.Scan < 0 {
 		return errors.New("node: negative gc batch or scan")

@@ -14,6 +14,7 @@ type metrics struct {
 	epochs      prometheus.Counter
 	gcBlobs     *prometheus.CounterVec
 	gcBytes     *prometheus.CounterVec
+	synced      *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -35,6 +36,10 @@ func newMetrics(n *Node) *metrics {
 		gcBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "walrus_gc_bytes_total", Help: "Bytes (keys and values) removed by garbage collection since start, by reason.",
 		}, []string{"reason"}),
+		synced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "walrus_blobsync_total", Help: "Blob sync since start: slivers recovered and their bytes (what), " +
+				"and recovery-symbol bytes received and symbols received and needed.",
+		}, []string{"what"}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
@@ -45,7 +50,13 @@ func newMetrics(n *Node) *metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.checkpoints, m.txs, m.epochs, m.gcBlobs, m.gcBytes,
+		m.checkpoints, m.txs, m.epochs, m.gcBlobs, m.gcBytes, m.synced,
+		gauge("walrus_blobsync_backlog", "Blobs waiting for or in blob sync.", func() float64 {
+			if n.sync == nil {
+				return 0
+			}
+			return float64(n.sync.Backlog())
+		}),
 		gauge("walrus_ledger_height", "Height of the last committed checkpoint.", func() float64 { return float64(n.Height()) }),
 		gauge("walrus_ledger_epoch", "Current epoch.", func() float64 { return float64(n.ledger.CurrentEpoch()) }),
 		gauge("walrus_mempool_txs", "Transactions waiting in the mempool.", func() float64 { return float64(n.cons.MempoolSize()) }),

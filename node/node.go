@@ -37,6 +37,8 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/internal/genesisfile"
 	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/node/blobsync"
+	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/dataplane"
 	"github.com/walrus-go/walrus-go/node/gc"
@@ -96,6 +98,7 @@ type Node struct {
 	data   *dataplane.Service
 	blobs  *blobstore.Store // shared by the data plane and garbage collection
 	gc     *gc.Collector    // nil when disabled
+	sync   *blobsync.Syncer // nil when disabled
 	ckpts  *p2p.Topic
 	certs  *p2p.Topic // `certs` (certs.go)
 	met    *metrics
@@ -235,7 +238,36 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 			return nil, err
 		}
 	}
+	// Blob sync (docs/architecture.md §5): recovering missed slivers from recovery symbols.
+	if !cfg.BlobSync.Disabled {
+		if n.sync, err = n.newSyncer(cfg.BlobSync); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// newSyncer builds blob sync over the node's host, store and ledger; metadata it lacks is
+// fetched with the client library's verified, hedged fetch.
+func (n *Node) newSyncer(bc BlobSyncConfig) (*blobsync.Syncer, error) {
+	p := n.ledger.Params()
+	cl, err := client.New(client.Config{Host: n.host, Params: p, Network: n.ledger.NetworkID(), Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	self := epoch.NodeIDOf(n.blsKey.PublicKey())
+	return blobsync.New(blobsync.Config{
+		Fetcher: &blobsync.Fetcher{Host: n.host, Params: p, Self: self, Logger: n.log},
+		Store:   n.blobs, Ledger: n.ledger, Metadata: cl.Metadata,
+		Delay: bc.Delay, Sweep: bc.Sweep, Workers: bc.Workers, Logger: n.log,
+		Recovered: func(slivers int, bytes int64, st blobsync.Stats) {
+			n.met.synced.WithLabelValues("slivers").Add(float64(slivers))
+			n.met.synced.WithLabelValues("bytes").Add(float64(bytes))
+			n.met.synced.WithLabelValues("received_bytes").Add(float64(st.Bytes))
+			n.met.synced.WithLabelValues("symbols").Add(float64(st.Symbols))
+			n.met.synced.WithLabelValues("symbols_needed").Add(float64(st.Needed))
+		},
+	})
 }
 
 // Start connects to the network and starts serving: topic readers and the catch-up loop,
@@ -284,6 +316,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.gc != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.gc.Run(n.ctx) }()
+	}
+	if n.sync != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.sync.Run(n.ctx) }()
 	}
 	n.log.Info("node started", "addrs", fmt.Sprint(n.Addrs()), "height", n.Height(), "network", n.genesis.Network)
 	return nil

@@ -1,6 +1,8 @@
 package staking
 
 import (
+	"bytes"
+	"slices"
 	"sort"
 
 	"github.com/walrus-go/walrus-go/codec"
@@ -325,4 +327,18 @@ func (s *State) unindexBlob(b *Blob) {
 	} else {
 		s.byBlobID[b.BlobID] = ids
 	}
+}
+
+// CertifiedBlobs lists, in ascending order, up to limit blob IDs above after whose status is
+// certified (for a node's blob-sync sweep: every certified blob must have all its slivers
+// on its shards' owners). It scans the blob index.
+func (s *State) CertifiedBlobs(after codec.BlobID, limit int) []codec.BlobID {
+	var out []codec.BlobID
+	for id := range s.byBlobID {
+		if string(id[:]) > string(after[:]) && s.BlobStatus(id).Kind == StatusCertified {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b codec.BlobID) int { return bytes.Compare(a[:], b[:]) })
+	return out[:min(len(out), limit)]
 }

@@ -144,6 +144,9 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Params is the encoding geometry the client was configured with.
+func (c *Client) Params() codec.Params { return c.cfg.Params }
+
 // memberPeer resolves a committee member to a peer ID and records its addresses in the
 // host's peerstore so streams can be opened (p2p.MemberPeer).
 func (c *Client) memberPeer(m *epoch.Member) (peer.ID, error) {

@@ -1,0 +1,286 @@
+package blobsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/blobstore"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Ledger is what the syncer reads of the node's ledger.
+type Ledger interface {
+	View() *ledger.View
+	Subscribe(buf int) *ledger.Subscription
+}
+
+// Config configures a Syncer. Zero fields get the defaults named.
+type Config struct {
+	// Fetcher recovers slivers over the network. Required.
+	Fetcher *Fetcher
+	// Store holds the node's slivers. Required.
+	Store *blobstore.Store
+	// Ledger says which blobs are certified and who holds which shard. Required.
+	Ledger Ledger
+	// Metadata fetches a blob's metadata from the committee, verified against its ID, when
+	// the node does not have it. Required.
+	Metadata func(ctx context.Context, com *epoch.Committee, id codec.BlobID) (codec.Metadata, error)
+	// Delay is how long after a certification the node waits before recovering what it
+	// misses: the writer's uploads to the last nodes continue after the certificate
+	// (default 10 s).
+	Delay time.Duration
+	// Sweep is how often every certified blob is checked (the start-up sweep catches up a
+	// node that was down or wiped; later ones repair dropped events). Default 5 minutes.
+	Sweep time.Duration
+	// Workers is how many blobs are synced at once (default 2).
+	Workers int
+	// Queue bounds the blobs waiting (default 4096); beyond it, the next sweep finds them.
+	Queue int
+	// Budget bounds the sliver bytes one recovery round holds (default 64 MiB): a blob
+	// whose missing slivers are larger is recovered in rounds.
+	Budget int
+	// Logger receives progress (default: discarded).
+	Logger *slog.Logger
+	// Recovered, if not nil, is called after slivers of a blob are recovered and stored.
+	Recovered func(slivers int, bytes int64, stats Stats)
+}
+
+func (c *Config) validate() error {
+	if c.Fetcher == nil || c.Store == nil || c.Ledger == nil || c.Metadata == nil {
+		return errors.New("blobsync: Fetcher, Store, Ledger and Metadata are required")
+	}
+	if c.Delay == 0 {
+		c.Delay = 10 * time.Second
+	}
+	if c.Sweep == 0 {
+		c.Sweep = 5 * time.Minute
+	}
+	if c.Workers == 0 {
+		c.Workers = 2
+	}
+	if c.Queue == 0 {
+		c.Queue = 4096
+	}
+	if c.Budget == 0 {
+		c.Budget = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Delay < 0 || c.Sweep < 0 || c.Workers < 0 || c.Queue < 0 || c.Budget < 0 {
+		return errors.New("blobsync: negative setting")
+	}
+	return nil
+}
+
+// Syncer makes sure the node holds every sliver of its shards of every certified blob
+// (docs/architecture.md §5 "Blob sync"): on each certification it checks, after Delay, and
+// recovers what is missing from the other nodes' recovery symbols; a sweep over all
+// certified blobs at start and every Sweep catches up after downtime, a wipe or lost events.
+// Progress is the store itself: recovered slivers are stored durably at once, so a
+// restarted node goes on from what it has.
+type Syncer struct {
+	cfg Config
+
+	mu      sync.Mutex
+	pending map[codec.BlobID]time.Time // not before
+	order   []codec.BlobID
+	wake    chan struct{}
+
+	backlog   atomic.Int64 // blobs queued or being synced
+	recovered atomic.Int64 // slivers recovered
+}
+
+// New returns a Syncer; Run starts it.
+func New(cfg Config) (*Syncer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), wake: make(chan struct{}, 1)}, nil
+}
+
+// Backlog is how many blobs are waiting or being synced.
+func (s *Syncer) Backlog() int64 { return s.backlog.Load() }
+
+// Recovered is how many slivers this syncer recovered and stored.
+func (s *Syncer) Recovered() int64 { return s.recovered.Load() }
+
+// enqueue adds id, due at at; a full queue drops it (the sweep finds it later).
+func (s *Syncer) enqueue(id codec.BlobID, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[id]; ok || len(s.pending) >= s.cfg.Queue {
+		return
+	}
+	s.pending[id] = at
+	s.order = append(s.order, id)
+	s.backlog.Add(1)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the first due blob, or reports when the earliest one is due.
+func (s *Syncer) next(now time.Time) (codec.BlobID, bool, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wait := time.Duration(-1)
+	for i, id := range s.order {
+		at := s.pending[id]
+		if !now.Before(at) {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			delete(s.pending, id)
+			return id, true, 0
+		}
+		if d := at.Sub(now); wait < 0 || d < wait {
+			wait = d
+		}
+	}
+	return codec.BlobID{}, false, wait
+}
+
+// Run syncs until ctx ends.
+func (s *Syncer) Run(ctx context.Context) {
+	sub := s.cfg.Ledger.Subscribe(1024)
+	defer sub.Cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range s.cfg.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.work(ctx) }()
+	}
+	sweep := time.NewTimer(0) // the start-up sweep
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			if c, ok := ev.(*ledger.BlobCertified); ok {
+				s.enqueue(c.BlobID, time.Now().Add(s.cfg.Delay))
+			}
+		case <-sweep.C:
+			s.sweepAll(ctx)
+			sweep.Reset(s.cfg.Sweep)
+		}
+	}
+}
+
+// sweepAll queues every certified blob, page by page.
+func (s *Syncer) sweepAll(ctx context.Context) {
+	var after codec.BlobID
+	n := 0
+	for ctx.Err() == nil {
+		ids := s.cfg.Ledger.View().State().CertifiedBlobs(after, 256)
+		if len(ids) == 0 {
+			break
+		}
+		now := time.Now()
+		for _, id := range ids {
+			s.enqueue(id, now)
+		}
+		n += len(ids)
+		after = ids[len(ids)-1]
+	}
+	s.cfg.Logger.Debug("blob sync sweep", "certified_blobs", n)
+}
+
+func (s *Syncer) work(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		id, ok, wait := s.next(time.Now())
+		if ok {
+			if err := s.sync(ctx, id); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("blob sync failed", "blob_id", id, "err", err)
+			}
+			s.backlog.Add(-1)
+			continue
+		}
+		if wait < 0 {
+			wait = time.Hour
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// sync recovers what this node misses of blob id on its current shards.
+func (s *Syncer) sync(ctx context.Context, id codec.BlobID) error {
+	v := s.cfg.Ledger.View()
+	if v.State().BlobStatus(id).Kind != staking.StatusCertified {
+		return nil // expired, deleted or invalid since: nothing to hold
+	}
+	com := v.SigningCommittee()
+	me := com.MemberIndex(s.cfg.Fetcher.Self)
+	if me < 0 {
+		return nil
+	}
+	missing, err := s.cfg.Store.MissingShards(ctx, id, com.Members[me].Shards)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	meta, err := s.cfg.Store.Metadata(ctx, id)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		if meta, err = s.cfg.Metadata(ctx, com, id); err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		err = s.cfg.Store.PutMetadata(ctx, id, &meta)
+	}
+	if err != nil {
+		return err
+	}
+	p := s.cfg.Fetcher.Params
+	symbol, err := meta.SymbolSize(p)
+	if err != nil {
+		return err
+	}
+	pairBytes := p.PrimarySliverSize(symbol) + p.SecondarySliverSize(symbol)
+	per := max(1, s.cfg.Budget/pairBytes)
+	s.cfg.Logger.Info("recovering slivers", "blob_id", id, "shards", len(missing))
+	for start := 0; start < len(missing); start += per {
+		shards := missing[start:min(start+per, len(missing))]
+		var targets []Target
+		for _, sh := range shards {
+			pair := p.PairIndexForShard(id, int(sh))
+			targets = append(targets, Target{codec.AxisSecondary, p.SecondaryIndexOfPair(pair)}, Target{codec.AxisPrimary, pair})
+		}
+		res, err := s.cfg.Fetcher.Recover(ctx, com, id, &meta, targets)
+		if err != nil {
+			// An inconsistency proof (res.Proof) is the invalid-blob flow's input; it is
+			// logged until that flow exists.
+			return err
+		}
+		var bytes int64
+		for _, sh := range shards {
+			pair := p.PairIndexForShard(id, int(sh))
+			pr := res.Slivers[Target{codec.AxisPrimary, pair}]
+			se := res.Slivers[Target{codec.AxisSecondary, p.SecondaryIndexOfPair(pair)}]
+			if err := s.cfg.Store.PutSlivers(ctx, id, int(sh), pr, se); err != nil {
+				return fmt.Errorf("store shard %d: %w", sh, err)
+			}
+			bytes += int64(len(pr.Data) + len(se.Data))
+		}
+		s.recovered.Add(int64(2 * len(shards)))
+		if s.cfg.Recovered != nil {
+			s.cfg.Recovered(2*len(shards), bytes, res.Stats)
+		}
+		s.cfg.Logger.Info("recovered slivers", "blob_id", id, "shards", len(shards),
+			"bytes", bytes, "received_bytes", res.Stats.Bytes, "symbols", res.Stats.Symbols, "needed", res.Stats.Needed)
+	}
+	return nil
+}
