@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // ErrTooLarge is wrapped when a file holds more than a reader's limit.
@@ -63,12 +64,17 @@ func WriteAtomic(path string, b []byte, mode fs.FileMode) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// syncDir fsyncs a directory, making renames and creations in it durable.
+// syncDir fsyncs a directory, making renames and creations in it durable. A filesystem
+// that cannot sync directories (EINVAL or ENOTSUP on some FUSE and network mounts) is not an
+// error: the file is in place, and such a filesystem offers nothing stronger.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // The family of bad-input errors, two levels deep:
@@ -267,4 +268,16 @@ func (r *Reader) Count(minElem int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// CutUTF8 returns s cut to at most n bytes, at a character boundary, for messages that go
+// on the wire with a length cap.
+func CutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

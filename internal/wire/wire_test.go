@@ -110,3 +110,15 @@ func TestCount(t *testing.T) {
 		t.Fatal("a count the bytes cannot hold was accepted")
 	}
 }
+
+func TestCutUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"aé", 3, "aé"}, {"€", 2, ""}} {
+		if got := wire.CutUTF8(tc.in, tc.n); got != tc.want {
+			t.Errorf("CutUTF8(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

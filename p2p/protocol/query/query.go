@@ -298,7 +298,7 @@ type WaitAnswer struct {
 
 // EncodeWaitAnswer encodes a WaitAnswer; a receipt message over MaxReceiptMessage is cut.
 func EncodeWaitAnswer(a *WaitAnswer) []byte {
-	msg := a.Receipt.Message[:min(len(a.Receipt.Message), MaxReceiptMessage)]
+	msg := wire.CutUTF8(a.Receipt.Message, MaxReceiptMessage)
 	b := wire.AppendU64(nil, a.Height)
 	b = append(b, a.Receipt.Hash[:]...)
 	b = wire.AppendU64(b, a.Receipt.Height)

@@ -45,7 +45,7 @@ type Reply struct {
 
 // Encode returns the response body; a message over MaxMessage is cut.
 func (t *Reply) Encode() []byte {
-	msg := t.Message[:min(len(t.Message), MaxMessage)]
+	msg := wire.CutUTF8(t.Message, MaxMessage)
 	b := wire.AppendBool(make([]byte, 0, replyLen+len(msg)), t.Accepted)
 	b = append(b, t.Hash[:]...)
 	b = append(b, byte(t.Code))
