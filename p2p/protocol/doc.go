@@ -8,6 +8,7 @@
 //	tx          /walrus/tx/1             submit a signed transaction (control plane)
 //	query       /walrus/query/1          ledger queries and receipt waits (control plane)
 //	ledgersync  /walrus/ledger-sync/1    committed checkpoints for a follower (control plane)
+//	recovery    /walrus/recovery-symbol/1 recovery symbols for a missing sliver (data plane)
 //
 // The rule, after go-libp2p's p2p/protocol/ping: a protocol's ID, its Spec (caps derived
 // from the encoding parameters, timeout), its messages, their encoders and streaming
