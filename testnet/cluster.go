@@ -86,7 +86,7 @@ func WithSeed(seed uint64) Option {
 // for f = 3).
 func WithShards(n int) Option { return func(c *clusterConfig) error { c.gen.Shards = n; return nil } }
 
-// WithEpochDuration sets the epoch length (default 10 minutes).
+// WithEpochDuration sets the epoch length (default testnet.DefaultEpochDuration, an hour).
 func WithEpochDuration(d time.Duration) Option {
 	return func(c *clusterConfig) error { c.gen.EpochDuration = d; return nil }
 }
