@@ -3,6 +3,7 @@ package testnet_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -16,7 +17,14 @@ import (
 // certified recovers every sliver of its shards from the other nodes' recovery symbols once
 // it is back. Proven by reading the blob with the other nodes stopped but one: the
 // survivors hold the blob only together with what the restarted node recovered.
-func TestMissedWriteIsRecovered(t *testing.T) {
+func TestMissedWriteIsRecovered(t *testing.T) { missedWrite(t, false) }
+
+// TestWipedNodeRecovers (issue 12): a node whose data directory is wiped while it is down
+// (keys and config kept) re-syncs the ledger from its peers and recovers every sliver of its
+// shards by itself; the same read proves it.
+func TestWipedNodeRecovers(t *testing.T) { missedWrite(t, true) }
+
+func missedWrite(t *testing.T, wipe bool) {
 	c := testnet.New(t, 4, testnet.WithGenerate(func(o *testnet.Options) {
 		o.NodeConfig = func(_ int, nc *node.Config) {
 			nc.BlobSync.Delay = 200 * time.Millisecond
@@ -46,6 +54,11 @@ func TestMissedWriteIsRecovered(t *testing.T) {
 	sum, err := s.Store(ctx, data, client.StoreOptions{Epochs: 5})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wipe {
+		if err := os.RemoveAll(c.Layout.Nodes[down].DataDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.Restart(down)
 
