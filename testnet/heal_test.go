@@ -3,8 +3,8 @@ package testnet_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
