@@ -9,6 +9,7 @@
 //	query       /walrus/query/1          ledger queries and receipt waits (control plane)
 //	ledgersync  /walrus/ledger-sync/1    committed checkpoints for a follower (control plane)
 //	recovery    /walrus/recovery-symbol/1 recovery symbols for a missing sliver (data plane)
+//	nodestatus  /walrus/node-status/1    a node's report on itself: shards, blobs, sync, scrub, GC
 //
 // The rule, after go-libp2p's p2p/protocol/ping: a protocol's ID, its Spec (caps derived
 // from the encoding parameters, timeout), its messages, their encoders and streaming
