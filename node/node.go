@@ -103,6 +103,13 @@ type Node struct {
 	certs  *p2p.Topic // `certs` (certs.go)
 	met    *metrics
 
+	// statusCache caches the count of blobs held (status.go).
+	statusCache statusCache
+	// scrubStatus, when set, reports the background scrub in the node's status (status.go,
+	// /walrus/node-status/1, /v1/health): when its last pass ended (Unix ms, 0 = never) and
+	// how many slivers it re-verified since start. Nil reports zeros.
+	scrubStatus func() (lastUnixMs, checked int64)
+
 	bootstrap []peer.AddrInfo
 	httpSrv   *http.Server
 	httpAddr  net.Addr
@@ -243,6 +250,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		if n.sync, err = n.newSyncer(cfg.BlobSync); err != nil {
 			return nil, err
 		}
+	}
+	// The node's report on itself (status.go): /walrus/node-status/1 and its gauges,
+	// registered once everything it reads is built.
+	if err := n.initStatus(); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -425,12 +437,15 @@ type Health struct {
 	Epoch   uint32 `json:"epoch"`
 	Peers   int    `json:"peers"`
 	Mempool int    `json:"mempool"`
+	// Stats: shards and blobs held, blob sync, scrub, bytes stored, GC (status.go).
+	Stats
 }
 
 // Health reports the node's state.
 func (n *Node) Health() Health {
 	h := Health{Status: "starting", PeerID: n.host.ID().String(), Network: n.genesis.Network,
 		Height: n.Height(), Epoch: n.ledger.CurrentEpoch(), Peers: len(n.host.Network().Peers()), Mempool: n.cons.MempoolSize()}
+	h.Stats = n.stats()
 	if h.Height > 0 {
 		h.Status = "ok"
 	}
