@@ -67,6 +67,10 @@ type BlobSyncConfig struct {
 	Sweep time.Duration `yaml:"sweep"`
 	// Workers is how many blobs are recovered at once (default 2).
 	Workers int `yaml:"workers"`
+	// ScrubRate bounds the sliver bytes re-verified per second by the background scrub
+	// (default 8 MiB/s); ScrubPause is the rest between two passes (default 10m).
+	ScrubRate  int           `yaml:"scrub_rate"`
+	ScrubPause time.Duration `yaml:"scrub_pause"`
 }
 
 // GCConfig is the garbage collector's rate (gc.Config): every Interval it removes at most
@@ -174,7 +178,7 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
 		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval,
-		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep} {
+		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep, c.BlobSync.ScrubPause} {
 		if d < 0 {
 			return fmt.Errorf("node: negative duration %v in config", d)
 		}
@@ -182,7 +186,7 @@ func (c *Config) Validate() error {
 	if c.Consensus.MaxMempool < 0 {
 		return errors.New("node: negative max_mempool")
 	}
-	if c.BlobSync.Workers < 0 {
+	if c.BlobSync.Workers < 0 || c.BlobSync.ScrubRate < 0 {
 		return errors.New("node: negative blob_sync workers")
 	}
 	if c.GC.Batch < 0 || c.GC.Scan < 0 {

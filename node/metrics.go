@@ -51,6 +51,24 @@ func newMetrics(n *Node) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.checkpoints, m.txs, m.epochs, m.gcBlobs, m.gcBytes, m.synced,
+		counter("walrus_scrub_slivers_total", "Stored slivers re-verified by the background scrub since start.", func() float64 {
+			if n.scrub == nil {
+				return 0
+			}
+			return float64(n.scrub.Checked())
+		}),
+		counter("walrus_scrub_bad_slivers_total", "Stored slivers that failed re-verification (dropped and recovered) since start.", func() float64 {
+			if n.scrub == nil {
+				return 0
+			}
+			return float64(n.scrub.Bad())
+		}),
+		gauge("walrus_scrub_last_pass_timestamp_seconds", "When the last full scrub pass ended (0: none yet).", func() float64 {
+			if n.scrub == nil || n.scrub.LastPass().IsZero() {
+				return 0
+			}
+			return float64(n.scrub.LastPass().Unix())
+		}),
 		gauge("walrus_blobsync_backlog", "Blobs waiting for or in blob sync.", func() float64 {
 			if n.sync == nil {
 				return 0

@@ -99,6 +99,7 @@ type Node struct {
 	blobs  *blobstore.Store // shared by the data plane and garbage collection
 	gc     *gc.Collector    // nil when disabled
 	sync   *blobsync.Syncer // nil when disabled
+	scrub  *blobsync.Scrubber
 	ckpts  *p2p.Topic
 	certs  *p2p.Topic // `certs` (certs.go)
 	met    *metrics
@@ -250,6 +251,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		if n.sync, err = n.newSyncer(cfg.BlobSync); err != nil {
 			return nil, err
 		}
+		if n.scrub, err = blobsync.NewScrubber(blobsync.ScrubConfig{
+			Store: n.blobs, Shards: blobsync.HeldShards(n.ledger, epoch.NodeIDOf(n.blsKey.PublicKey())),
+			Repair: n.sync.Check, Rate: cfg.BlobSync.ScrubRate, Pause: cfg.BlobSync.ScrubPause, Logger: n.log,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	// The node's report on itself (status.go): /walrus/node-status/1 and its gauges,
 	// registered once everything it reads is built.
@@ -330,8 +337,9 @@ func (n *Node) Start(ctx context.Context) error {
 		go func() { defer n.wg.Done(); n.gc.Run(n.ctx) }()
 	}
 	if n.sync != nil {
-		n.wg.Add(1)
+		n.wg.Add(2)
 		go func() { defer n.wg.Done(); n.sync.Run(n.ctx) }()
+		go func() { defer n.wg.Done(); n.scrub.Run(n.ctx) }()
 	}
 	n.log.Info("node started", "addrs", fmt.Sprint(n.Addrs()), "height", n.Height(), "network", n.genesis.Network)
 	return nil

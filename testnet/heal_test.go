@@ -3,13 +3,20 @@ package testnet_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/node/store"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
@@ -110,5 +117,85 @@ func missedWrite(t *testing.T, wipe bool) {
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatal("read back different bytes")
+	}
+}
+
+// TestCorruptSliverIsRepaired (issue 12): a sliver damaged on a node's disk while it is down
+// is found by the background scrub once it is back, dropped, and recovered from the other
+// nodes, with no operator action: the node then serves the right bytes again.
+func TestCorruptSliverIsRepaired(t *testing.T) {
+	c := testnet.New(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := c.Session(ctx)
+	data := make([]byte, 100_000)
+	rand.NewChaCha8([32]byte{2}).Read(data)
+	sum, err := s.Store(ctx, data, client.StoreOptions{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Client.Params()
+	enc, err := codec.Encode(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node 1's first shard: its primary sliver is flipped on disk while the node is down.
+	var member int
+	for m := range com.Members {
+		if string(com.Members[m].PeerID) == string(c.Node(1).PeerID()) {
+			member = m
+		}
+	}
+	shard := int(com.Members[member].Shards[0])
+	pair := p.PairIndexForShard(sum.BlobID, shard)
+	want, _ := enc.Pair(pair)
+	c.Crash(1)
+	ds, err := store.Open(filepath.Join(c.Layout.Nodes[1].DataDir, "datastore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := blobstore.SliverKey(shard, sum.BlobID, codec.AxisPrimary)
+	raw, err := ds.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0xff
+	if err := ds.Put(ctx, key, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(1)
+
+	// Node 1 serves the right sliver again.
+	h := s.Host
+	h.Peerstore().AddAddrs(c.Node(1).PeerID(), c.Node(1).Addrs(), time.Hour)
+	req := sliver.EncodeGet(sum.BlobID, []sliver.Ref{{Axis: codec.AxisPrimary, Index: uint16(pair)}})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := p2p.Call(ctx, h, c.Node(1).PeerID(), sliver.Spec(p), req)
+		var got codec.Sliver
+		if err == nil {
+			var items []sliver.ItemResult
+			if items, err = sliver.DecodeItemResults(resp, 1, true); err == nil {
+				if items[0].Code != 0 {
+					err = fmt.Errorf("code %v", items[0].Code)
+				} else {
+					got, err = codec.ParseSliverBCS(p, codec.AxisPrimary, items[0].Sliver)
+				}
+			}
+		}
+		if err == nil && bytes.Equal(got.Data, want.Data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 still does not serve sliver %d right: %v", pair, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -587,3 +587,26 @@ func (s *Store) SetShardState(ctx context.Context, shard int, st ShardState) err
 	}
 	return s.ds.Sync(ctx, key)
 }
+
+// DropSliver removes one stored sliver of id on shard and the shard's pair marker, so the
+// pair counts as missing again: for a sliver that no longer verifies (bit rot, a damaged
+// file), which blob sync then recovers. The metadata stays.
+func (s *Store) DropSliver(ctx context.Context, id codec.BlobID, shard int, axis codec.Axis) error {
+	if err := s.checkShard(shard); err != nil {
+		return err
+	}
+	b, err := s.ds.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("blobstore: batch: %w", err)
+	}
+	if err := b.Delete(ctx, SliverKey(shard, id, axis)); err != nil {
+		return fmt.Errorf("blobstore: delete sliver: %w", err)
+	}
+	if err := b.Delete(ctx, nodestore.BlobPair(id, uint16(shard))); err != nil {
+		return fmt.Errorf("blobstore: delete pair marker: %w", err)
+	}
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("blobstore: commit drop: %w", err)
+	}
+	return s.ds.Sync(ctx, nodestore.Shard(uint16(shard)))
+}

@@ -107,6 +107,9 @@ func New(cfg Config) (*Syncer, error) {
 	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), wake: make(chan struct{}, 1)}, nil
 }
 
+// Check asks for blob id to be checked and repaired now (the scrubber found a bad sliver).
+func (s *Syncer) Check(id codec.BlobID) { s.enqueue(id, time.Now()) }
+
 // Backlog is how many blobs are waiting or being synced.
 func (s *Syncer) Backlog() int64 { return s.backlog.Load() }
 
