@@ -6,7 +6,7 @@
 //
 // Every command is an entry in the commands table below with a one-line summary, its own
 // flag set (stdlib flag) and, where it prints results, a --json flag: blob-id, store, read,
-// blob-status, info, balance, transfer, address, node and testnet (docs/architecture.md §2, §8); the
+// blob-status, info, health, balance, transfer, address, node and testnet (docs/architecture.md §2, §8); the
 // gateway joins the table when node/gateway lands.
 //
 // Errors are one line on stderr and exit status 1; help goes to stdout with status 0.
@@ -57,6 +57,8 @@ func init() {
 			usage: "[--json] BLOB_ID", run: runBlobStatus},
 		{name: "info", summary: "print the network: epoch, shards, committee, prices, max blob size",
 			usage: "[--json]", run: runInfo},
+		{name: "health", summary: "ask every committee node for its status; fails naming any node that does not answer",
+			usage: "[--json]", run: runHealth},
 		{name: "balance", summary: "print the wallet's balance",
 			usage: "[--json]", run: runBalance},
 		{name: "transfer", summary: "send WAL to an address (AMOUNT in WAL like 1.5, or FROST like 1500frost)",

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/walrus-go/walrus-go/testnet"
+)
+
+// `walrus health` against an in-process cluster: every committee node answers with its
+// shards (summing to n) and the table names them all; with one node crashed the command
+// exits 1 and names it.
+func TestHealth(t *testing.T) {
+	c := testnet.New(t, 4)
+	c.WaitHeight(1)
+	cfg := c.Layout.ClientConfigFile
+	health := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"--config", cfg, "health"}, args...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+
+	out, errs, code := health("--json")
+	if code != 0 {
+		t.Fatalf("health --json: exit %d, stderr %q", code, errs)
+	}
+	var rows []nodeHealth
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("health --json: %v in %q", err, out)
+	}
+	if len(rows) != c.N() {
+		t.Fatalf("%d rows, want %d", len(rows), c.N())
+	}
+	sum := 0
+	for _, r := range rows {
+		if !r.OK || r.Shards != r.Assigned || r.Height < 1 || r.BytesStored == 0 {
+			t.Errorf("row %+v", r)
+		}
+		sum += r.Shards
+	}
+	if n := c.Layout.Genesis.NShards; sum != n {
+		t.Errorf("shards sum to %d, want %d", sum, n)
+	}
+
+	out, errs, code = health()
+	if code != 0 || !strings.Contains(out, "SHARDS") || strings.Count(out, "\n") != c.N()+2 {
+		t.Fatalf("health: exit %d, stdout\n%s\nstderr %q", code, out, errs)
+	}
+	t.Logf("walrus health:\n%s", out)
+	for _, r := range rows {
+		if !strings.Contains(out, shortPeer(r.PeerID)) {
+			t.Errorf("table lacks %s:\n%s", r.PeerID, out)
+		}
+	}
+
+	crashed := c.Node(2).PeerID().String()
+	c.Crash(2)
+	out, errs, code = health()
+	if code != 1 || !strings.Contains(errs, crashed) || !strings.Contains(errs, "1 of 4 nodes") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("with node 2 crashed: exit %d, stderr %q, stdout\n%s", code, errs, out)
+	}
+	if !strings.Contains(out, shortPeer(crashed)) {
+		t.Errorf("table lacks the crashed node:\n%s", out)
+	}
+}
