@@ -55,7 +55,7 @@ func TestHumanBytes(t *testing.T) {
 func TestNetworkCommandsNeedConfig(t *testing.T) {
 	t.Setenv("WALRUS_CONFIG", "")
 	id := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	for _, args := range [][]string{{"read", id}, {"blob-status", id}, {"info"}, {"balance"}, {"address"},
+	for _, args := range [][]string{{"read", id}, {"blob-status", id}, {"info"}, {"health"}, {"balance"}, {"address"},
 		{"transfer", strings.Repeat("ab", 32), "1"}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 1 {

@@ -1,4 +1,4 @@
-// Package nodestatus is the home of /walrus/node-status/1 (docs/protocol.md §9.10): a client
+// Package nodestatus is the home of /walrus/node-status/1 (docs/protocol.md §9.11): a client
 // asks one node how it is doing (what `walrus health` prints and /v1/health carries): its
 // epoch and height, the shards and blobs it holds, its blob-sync backlog and recovery
 // counters, its last scrub, the bytes it stores and what garbage collection removed.
