@@ -121,12 +121,19 @@ func (n *Node) stats() Stats {
 }
 
 // lastScrub is when the last scrub pass ended (Unix ms, 0 = never) and how many slivers the
-// scrub re-verified since start, from the scrubStatus hook (zeros while nothing set it).
+// scrub re-verified since start: from the scrubStatus hook when set, else from the node's
+// scrubber (zeros when blob sync, and with it the scrub, is disabled).
 func (n *Node) lastScrub() (lastUnixMs, checked int64) {
 	if f := n.scrubStatus; f != nil {
 		return f()
 	}
-	return 0, 0
+	if n.scrub == nil {
+		return 0, 0
+	}
+	if t := n.scrub.LastPass(); !t.IsZero() {
+		lastUnixMs = t.UnixMilli()
+	}
+	return lastUnixMs, n.scrub.Checked()
 }
 
 // shardsHeld is the current epoch and how many of its shards this node holds.
