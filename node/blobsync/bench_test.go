@@ -5,19 +5,9 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
-	"github.com/libp2p/go-libp2p/core/host"
-
-	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/codec"
-	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
-	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/blobsync"
-	"github.com/walrus-go/walrus-go/node/dataplane"
-	"github.com/walrus-go/walrus-go/node/dataplane/dataplanetest"
-	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
 )
 
@@ -37,39 +27,9 @@ func BenchmarkRecoverNode_n1000_64MiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var hosts []host.Host
-	for i := range com.Members {
-		h := p2ptest.Host(b, rng)
-		com.Members[i].PeerID = string(h.ID())
-		for _, a := range h.Addrs() {
-			com.Members[i].Addrs = append(com.Members[i].Addrs, a.String())
-		}
-		hosts = append(hosts, h)
-	}
-	led := dataplanetest.NewLedger(p, epoch.NetworkID{5}, com)
-	led.Register(enc.BlobID, false)
+	hosts := memberHosts(b, com, rng)
+	serve(b, p, com, keys, enc, hosts, 0)
 	ctx := context.Background()
-	for i := 1; i < len(com.Members); i++ {
-		st := blobstore.New(dssync.MutexWrap(datastore.NewMapDatastore()), p)
-		if err := st.PutMetadata(ctx, enc.BlobID, &enc.Metadata); err != nil {
-			b.Fatal(err)
-		}
-		for _, sh := range com.Members[i].Shards {
-			pr, se := enc.Pair(p.PairIndexForShard(enc.BlobID, int(sh)))
-			if err := st.PutSlivers(ctx, enc.BlobID, int(sh), pr, se); err != nil {
-				b.Fatal(err)
-			}
-		}
-		sys, err := actors.New("node")
-		if err != nil {
-			b.Fatal(err)
-		}
-		svc, err := dataplane.New(dataplane.Config{Host: hosts[i], Store: st, Ledger: led, Key: keys[i], System: sys})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { svc.Close(); _ = sys.Stop() })
-	}
 	var targets []blobsync.Target
 	for _, sh := range com.Members[0].Shards {
 		pair := p.PairIndexForShard(enc.BlobID, int(sh))

@@ -16,6 +16,7 @@ import (
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/node/blobsync"
@@ -61,43 +62,60 @@ func newNetwork(t *testing.T, size int) *network {
 		t.Fatal(err)
 	}
 	nw := &network{p: p, com: com, enc: enc, self: byWeight(com, 1)}
+	nw.hosts = memberHosts(t, com, rng)
+	nw.stores = serve(t, p, com, keys, enc, nw.hosts, nw.self)
+	return nw
+}
+
+// memberHosts starts a loopback host per member and writes its peer ID and addresses into
+// the committee.
+func memberHosts(tb testing.TB, com *epoch.Committee, rng *rand.Rand) []host.Host {
+	var hosts []host.Host
 	for i := range com.Members {
-		h := p2ptest.Host(t, rng)
+		h := p2ptest.Host(tb, rng)
 		com.Members[i].PeerID = string(h.ID())
 		for _, a := range h.Addrs() {
 			com.Members[i].Addrs = append(com.Members[i].Addrs, a.String())
 		}
-		nw.hosts = append(nw.hosts, h)
+		hosts = append(hosts, h)
 	}
+	return hosts
+}
+
+// serve gives every member but skip a store holding the pairs of its shards of enc and a
+// data-plane service on its host; skip gets an empty store and no service.
+func serve(tb testing.TB, p codec.Params, com *epoch.Committee, keys []*bls.SecretKey, enc *codec.EncodedBlob,
+	hosts []host.Host, skip int) []*blobstore.Store {
 	led := dataplanetest.NewLedger(p, epoch.NetworkID{9}, com)
 	led.Register(enc.BlobID, false)
 	ctx := context.Background()
+	var stores []*blobstore.Store
 	for i := range com.Members {
 		st := blobstore.New(dssync.MutexWrap(datastore.NewMapDatastore()), p)
-		nw.stores = append(nw.stores, st)
-		if i == nw.self {
+		stores = append(stores, st)
+		if i == skip {
 			continue // it lost everything
 		}
 		if err := st.PutMetadata(ctx, enc.BlobID, &enc.Metadata); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		for _, sh := range com.Members[i].Shards {
 			pr, se := enc.Pair(p.PairIndexForShard(enc.BlobID, int(sh)))
 			if err := st.PutSlivers(ctx, enc.BlobID, int(sh), pr, se); err != nil {
-				t.Fatal(err)
+				tb.Fatal(err)
 			}
 		}
 		sys, err := actors.New("node")
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		svc, err := dataplane.New(dataplane.Config{Host: nw.hosts[i], Store: st, Ledger: led, Key: keys[i], System: sys, Workers: 1, Queue: 8})
+		svc, err := dataplane.New(dataplane.Config{Host: hosts[i], Store: st, Ledger: led, Key: keys[i], System: sys, Workers: 1, Queue: 8})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		t.Cleanup(func() { svc.Close(); _ = sys.Stop() })
+		tb.Cleanup(func() { svc.Close(); _ = sys.Stop() })
 	}
-	return nw
+	return stores
 }
 
 // lost is every sliver of the fetching member's shards.
