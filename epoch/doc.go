@@ -17,7 +17,7 @@
 //   - SignedMessage and the Intent values: every signature binds role, epoch and network.
 //   - EpochAt, EpochSchedule, Crossed: the epoch clock as pure functions of checkpoint times.
 //   - Plan: the side-effect-free half of an epoch change (gained, lost and kept shards per
-//     node), which the epochchange actor applies (STYLE.md, Walrus's plan/apply split).
+//     node), which the epochchange actor applies (Walrus's plan/apply split).
 //
 // Sub-packages: epoch/bls (BLS12-381 min-pk on blst), epoch/tendermint (the agreement state
 // machine, commit certificates and VerifyCommit), epoch/sim (the deterministic adversarial

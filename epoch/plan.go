@@ -23,7 +23,7 @@ type NodePlan struct {
 	Kept   []uint16
 }
 
-// ChangePlan is the side-effect-free half of an epoch change (STYLE.md, "Walrus splits plan
+// ChangePlan is the side-effect-free half of an epoch change ("Walrus splits plan
 // and apply"): the epochchange actor applies it without deciding anything itself.
 type ChangePlan struct {
 	FromEpoch, ToEpoch uint32

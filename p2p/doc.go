@@ -7,7 +7,7 @@
 // The package knows nothing about actors or the node: handlers are plain functions, and the
 // node adapts them to its actors (docs/architecture.md §2: actors and p2p do not import each other).
 //
-// Stream discipline follows go-libp2p's own protocols (STYLE.md): every stream gets a
+// Stream discipline follows go-libp2p's own protocols: every stream gets a
 // deadline, every read a size cap, errors Reset the stream and success Closes it, and
 // failures come back as typed errors ([ErrFrameTooLarge], [ErrTimeout], [*StatusError]).
 package p2p

@@ -3,7 +3,7 @@ package staking
 import "fmt"
 
 // Code is the outcome of a transaction. OK is zero so that a zero Receipt means success;
-// every rejection has its own code (the enum-at-1 habit of STYLE.md does not fit a result
+// every rejection has its own code (the enum-at-1 habit does not fit a result
 // code whose zero value is the common case).
 type Code uint8
 

@@ -1,6 +1,6 @@
 // Package tendermint is the ledger's agreement core: Tendermint as in Buchman, Kwon and
 // Milosevic, "The latest gossip on BFT consensus" (2018), Algorithm 1, written as a pure state
-// machine in the style of etcd-io/raft (STYLE.md). docs/architecture.md §4 explains where it sits: the
+// machine in the style of etcd-io/raft. docs/architecture.md §4 explains where it sits: the
 // storage committee agrees on ledger checkpoints with it, and a consensus actor drives it with
 // GossipSub messages, timer expiries and ticks.
 //

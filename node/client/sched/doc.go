@@ -1,5 +1,5 @@
 // Package sched holds the client's schedulers as pure state machines, in the manner of
-// etcd-raft's core (STYLE.md): no goroutines, no clock reads, no network. A driver feeds
+// etcd-raft's core: no goroutines, no clock reads, no network. A driver feeds
 // events with the time they happened, Step(now, event), and carries out what comes back
 // (the requests to send, when to wake it next, and the outcome once there is one). The
 // driver in node/client is a thin loop: one goroutine per request for the I/O and one
