@@ -275,8 +275,23 @@ func (s *Session) epochTurned(ctx context.Context, startEpoch uint32, err error)
 	if !errors.Is(err, ErrNoQuorum) {
 		return false
 	}
-	in, ierr := s.Ledger.Info(ctx)
-	return ierr == nil && in.Epoch != startEpoch
+	// Nodes refuse confirmations for an old epoch as soon as their own ledger has moved
+	// on, which can be a moment before the freshest answer to Info shows it: look again
+	// for a little while before calling the failure final.
+	for try := 0; ; try++ {
+		in, ierr := s.Ledger.Info(ctx)
+		if ierr == nil && in.Epoch != startEpoch {
+			return true
+		}
+		if try == 8 {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // ErrBlobUnavailable wraps a ledger status that forbids reading: nonexistent, expired or
