@@ -223,39 +223,15 @@ func unionShards(a, b []uint16) []uint16 {
 // limit of them after the exclusive cursor after (nil for the start). Garbage collection
 // walks the store with it.
 func (s *Store) MetadataBlobs(ctx context.Context, after *codec.BlobID, limit int) ([]codec.BlobID, error) {
-	res, err := s.ds.Query(ctx, query.Query{
-		Prefix:   nodestore.BlobsPrefix.String() + "/",
-		KeysOnly: true,
-		Orders:   []query.Order{query.OrderByKey{}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: query blobs: %w", err)
-	}
-	defer res.Close()
-	var out []codec.BlobID
-	for {
-		r, ok := res.NextSync()
-		if !ok {
-			break
-		}
-		if r.Error != nil {
-			return nil, fmt.Errorf("blobstore: query blobs: %w", r.Error)
-		}
-		ns := datastore.RawKey(r.Key).Namespaces()
+	return s.pageBlobIDs(ctx, nodestore.BlobsPrefix.String()+"/", after, limit, func(key string) (codec.BlobID, bool) {
+		ns := datastore.RawKey(key).Namespaces()
 		var id codec.BlobID
 		if len(ns) != 3 || ns[2] != "meta" || len(ns[1]) != 2*len(id) {
-			continue
+			return id, false
 		}
-		if _, err := hex.Decode(id[:], []byte(ns[1])); err != nil || MetadataKey(id).String() != r.Key {
-			continue
+		if _, err := hex.Decode(id[:], []byte(ns[1])); err != nil || MetadataKey(id).String() != key {
+			return id, false
 		}
-		if after != nil && string(id[:]) <= string(after[:]) {
-			continue
-		}
-		out = append(out, id)
-		if limit > 0 && len(out) >= limit {
-			break
-		}
-	}
-	return out, nil
+		return id, true
+	})
 }

@@ -519,13 +519,20 @@ func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, 
 	if err := s.checkShard(shard); err != nil {
 		return nil, err
 	}
-	res, err := s.ds.Query(ctx, query.Query{
-		Prefix:   nodestore.Shard(uint16(shard)).String() + "/",
-		KeysOnly: true,
-		Orders:   []query.Order{query.OrderByKey{}},
+	return s.pageBlobIDs(ctx, nodestore.Shard(uint16(shard)).String()+"/", after, limit, func(key string) (codec.BlobID, bool) {
+		_, id, _, err := nodestore.ParseSliver(datastore.RawKey(key))
+		return id, err == nil // not a sliver key: a foreign entry, ignored
 	})
+}
+
+// pageBlobIDs walks the keys under prefix in order and returns the distinct blob IDs that
+// parse names (false: not a key of the kind listed, skipped), above the exclusive cursor
+// after, at most limit of them (0: all). Keys of one blob must be adjacent.
+func (s *Store) pageBlobIDs(ctx context.Context, prefix string, after *codec.BlobID, limit int,
+	parse func(key string) (codec.BlobID, bool)) ([]codec.BlobID, error) {
+	res, err := s.ds.Query(ctx, query.Query{Prefix: prefix, KeysOnly: true, Orders: []query.Order{query.OrderByKey{}}})
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: query shard %d: %w", shard, err)
+		return nil, fmt.Errorf("blobstore: query %s: %w", prefix, err)
 	}
 	defer res.Close()
 	var out []codec.BlobID
@@ -535,17 +542,14 @@ func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, 
 			break
 		}
 		if r.Error != nil {
-			return nil, fmt.Errorf("blobstore: query shard %d: %w", shard, r.Error)
+			return nil, fmt.Errorf("blobstore: query %s: %w", prefix, r.Error)
 		}
-		_, id, _, err := nodestore.ParseSliver(datastore.RawKey(r.Key))
-		if err != nil {
-			continue // not a sliver key; ignore foreign entries
-		}
-		if after != nil && string(id[:]) <= string(after[:]) {
+		id, ok := parse(r.Key)
+		if !ok || after != nil && string(id[:]) <= string(after[:]) {
 			continue
 		}
 		if len(out) > 0 && out[len(out)-1] == id {
-			continue // p and s of the same blob
+			continue // another key of the same blob (p and s slivers)
 		}
 		out = append(out, id)
 		if limit > 0 && len(out) >= limit {
