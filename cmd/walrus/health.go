@@ -50,12 +50,8 @@ type nodeHealth struct {
 func runHealth(g *globals, args []string) error {
 	fs := newFlagSet("health")
 	asJSON := fs.Bool("json", false, "print a JSON array, one object per committee node")
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
+	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {

@@ -196,6 +196,15 @@ func printCommandUsage(w io.Writer, fs *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 }
 
+// parseNoArgs is parseArgs for a command that takes flags only.
+func parseNoArgs(g *globals, fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(g, fs, args)
+	if err == nil && len(pos) != 0 {
+		err = fmt.Errorf("unexpected arguments %q", pos)
+	}
+	return err
+}
+
 // parseArgs parses flags that may appear before or after positional arguments
 // (`walrus blob-id FILE --json` works like `walrus blob-id --json FILE`); "--" ends flags.
 // It returns the positional arguments, or errHelp after printing usage to g.stdout for -h.

@@ -32,12 +32,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 func runNode(g *globals, args []string) error {
 	fs := newFlagSet("node")
 	cfgPath := fs.String("config", g.config, "the node's configuration `file` (config.yaml)")
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
+	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	if *cfgPath == "" {
 		return errors.New("no node configuration: pass --config FILE")

@@ -340,12 +340,8 @@ type infoMember struct {
 func runInfo(g *globals, args []string) error {
 	fs := newFlagSet("info")
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
+	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
@@ -403,12 +399,8 @@ func printablePeer(raw string) string {
 func runBalance(g *globals, args []string) error {
 	fs := newFlagSet("balance")
 	asJSON := fs.Bool("json", false, `print {"address","balance" (FROST),"nonce"}`)
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
+	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
@@ -437,12 +429,8 @@ func runBalance(g *globals, args []string) error {
 // runAddress is `walrus address`: the wallet's account address.
 func runAddress(g *globals, args []string) error {
 	fs := newFlagSet("address")
-	pos, err := parseArgs(g, fs, args)
-	if err != nil {
+	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	if g.config == "" {
 		return errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
