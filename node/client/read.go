@@ -135,11 +135,18 @@ func (f *fetched) failure() error {
 // are slow; every sliver is verified against the metadata and dropped if it fails; the
 // decode runs the default consistency check. An inconsistent blob is ErrInvalidBlob.
 func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID) ([]byte, error) {
-	p := c.cfg.Params
 	meta, err := c.Metadata(ctx, com, id)
 	if err != nil {
 		return nil, err
 	}
+	return c.readWithMetadata(ctx, com, id, meta)
+}
+
+// readWithMetadata is Read once the metadata is in: meta must be verified against id
+// (codec.VerifyMetadata). It is also the fallback of ReadRange and ReadTo when a
+// systematic sliver they need cannot be fetched.
+func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta codec.Metadata) ([]byte, error) {
+	p := c.cfg.Params
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
