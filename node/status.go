@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"io/fs"
+	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-datastore"
-	"github.com/ipfs/go-datastore/query"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/walrus-go/walrus-go/epoch"
-	"github.com/walrus-go/walrus-go/node/store"
+	"github.com/walrus-go/walrus-go/node/blobstore"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/nodestatus"
 )
@@ -24,38 +23,54 @@ import (
 // (what `walrus health` asks), in /v1/health and as gauges on /metrics.
 
 const (
-	// blobCountEvery is how stale the count of blobs held may be: it walks the datastore's
-	// blob keys, so it is recounted at most this often, whoever asks.
-	blobCountEvery = 15 * time.Second
-	// blobCountMaxKeys bounds one count: beyond this many blob keys (metadata, state and a
-	// sliver pair per held shard for every blob) the count stops and is reported as a
-	// lower bound.
-	blobCountMaxKeys = 1 << 20
-	// blobCountTimeout bounds one count in time, with the same outcome.
-	blobCountTimeout = 5 * time.Second
+	// holdingsMaxAge is how stale the counts of blobs and slivers held and the datastore's
+	// size may get: they come from walks (the blob keys, the datastore directory), redone
+	// when someone asks and the last walk is older than 20 times its own duration, at least
+	// holdingsMinAge and at most holdingsMaxAge. Walking a store of thousands of blobs takes
+	// well under a second, so answers are fresh within a second or two while the walks cost
+	// at most a twentieth of the time even on a store that takes seconds to walk.
+	holdingsMaxAge = 15 * time.Second
+	holdingsMinAge = time.Second
+	// holdingsMaxKeys bounds one walk of the blob keys (metadata, state and a pair marker per
+	// held shard for every blob): beyond it the counts stop and are reported as lower bounds.
+	holdingsMaxKeys = 1 << 20
+	// holdingsTimeout bounds one walk in time, with the same outcome.
+	holdingsTimeout = 5 * time.Second
+	// diskMaxFiles bounds the walk of the datastore directory (pebble keeps a few thousand
+	// table files at most for terabytes).
+	diskMaxFiles = 1 << 16
 )
 
-// statusCache holds the bounded count of blobs held.
+// statusCache holds the last walks' results.
 type statusCache struct {
-	mu     sync.Mutex
-	at     time.Time
-	blobs  uint64
-	capped bool
+	mu   sync.Mutex
+	at   time.Time     // when the last walk ended (zero: never)
+	took time.Duration // how long it took
+	hold blobstore.Holdings
+	disk uint64
 }
 
 // Stats is the part of /v1/health that `walrus health` also shows.
 type Stats struct {
 	ShardsHeld       int    `json:"shards_held"`
 	BlobsHeld        uint64 `json:"blobs_held"`
-	BlobsHeldCapped  bool   `json:"blobs_held_capped,omitempty"` // blobs_held is a lower bound
+	BlobsHeldCapped  bool   `json:"blobs_held_capped,omitempty"` // blobs_held and slivers_held are lower bounds
+	SliversHeld      uint64 `json:"slivers_held"`
+	SliverBytesHeld  uint64 `json:"sliver_bytes_held"`
 	SyncBacklog      uint64 `json:"sync_backlog"`
 	RecoveredSlivers uint64 `json:"recovered_slivers"`
 	RecoveredBytes   uint64 `json:"recovered_bytes"`
-	LastScrubUnixMs  int64  `json:"last_scrub_unix_ms"` // 0: no scrub pass ended since start
-	ScrubChecked     uint64 `json:"scrub_checked"`
-	BytesStored      uint64 `json:"bytes_stored"`
-	GCBlobs          uint64 `json:"gc_blobs"`
-	GCBytes          uint64 `json:"gc_bytes"`
+	// RecoveryReceivedBytes is what blob sync received (recovery symbols, proofs, framing)
+	// to recover them; RecoverySymbols the symbols it received and RecoverySymbolsNeeded
+	// those its decodes needed.
+	RecoveryReceivedBytes uint64 `json:"recovery_received_bytes"`
+	RecoverySymbols       uint64 `json:"recovery_symbols"`
+	RecoverySymbolsNeeded uint64 `json:"recovery_symbols_needed"`
+	LastScrubUnixMs       int64  `json:"last_scrub_unix_ms"` // 0: no scrub pass ended since start
+	ScrubChecked          uint64 `json:"scrub_checked"`
+	BytesStored           uint64 `json:"bytes_stored"`
+	GCBlobs               uint64 `json:"gc_blobs"`
+	GCBytes               uint64 `json:"gc_bytes"`
 }
 
 // initStatus registers the node-status protocol and the gauges /metrics lacks.
@@ -71,13 +86,23 @@ func (n *Node) initStatus() error {
 			_, shards := n.shardsHeld()
 			return float64(shards)
 		}),
-		gauge("walrus_blobs_held", "Blobs whose metadata this node stores (recounted at most every 15 s; "+
-			"a lower bound past about a million keys).", func() float64 {
-			b, _ := n.blobsHeld()
-			return float64(b)
+		gauge("walrus_blobs_held", "Blobs whose metadata this node stores (a walk of the blob keys, redone "+
+			"at most every second and at least every 15 s when asked; a lower bound past about a million keys).", func() float64 {
+			h, _ := n.holdings()
+			return float64(h.Blobs)
 		}),
-		gauge("walrus_store_bytes", "Approximate size of the datastore on disk.", func() float64 {
-			return float64(n.bytesStored())
+		gauge("walrus_slivers_held", "Slivers this node stores whole, two per stored pair (counted with walrus_blobs_held).", func() float64 {
+			h, _ := n.holdings()
+			return float64(h.Slivers)
+		}),
+		gauge("walrus_sliver_bytes_held", "Bytes of the slivers this node stores whole (counted with walrus_blobs_held).", func() float64 {
+			h, _ := n.holdings()
+			return float64(h.SliverBytes)
+		}),
+		gauge("walrus_store_bytes", "Size of the datastore's files (a walk of its directory, as du --apparent-size "+
+			"counts; recounted with walrus_blobs_held).", func() float64 {
+			_, disk := n.holdings()
+			return float64(disk)
 		}),
 	} {
 		if err := n.met.reg.Register(c); err != nil {
@@ -88,18 +113,22 @@ func (n *Node) initStatus() error {
 }
 
 func (n *Node) handleNodeStatus(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
-	if err := nodestatus.DecodeRequest(req); err != nil {
+	v, err := nodestatus.DecodeRequest(req)
+	if err != nil {
 		return nil, p2p.Errorf(p2p.CodeBadRequest, "%v", err)
 	}
-	return n.status().Encode(), nil
+	s := n.status()
+	s.Version = v
+	return s.Encode(), nil
 }
 
-// status gathers the node's report. Everything is local and cheap but the blob count,
-// which is cached (blobCountEvery).
+// status gathers the node's report. Everything is local and cheap but the blobs and slivers
+// held and the bytes stored, which come from walks and are cached (holdings).
 func (n *Node) status() nodestatus.Status {
 	ep, shards := n.shardsHeld()
-	s := nodestatus.Status{Epoch: ep, Height: n.Height(), ShardsHeld: uint16(min(shards, 1<<16-1)), BytesStored: n.bytesStored()}
-	s.BlobsHeld, s.BlobsCapped = n.blobsHeld()
+	h, disk := n.holdings()
+	s := nodestatus.Status{Version: nodestatus.Version, Epoch: ep, Height: n.Height(), ShardsHeld: uint16(min(shards, 1<<16-1)),
+		BytesStored: disk, BlobsHeld: h.Blobs, BlobsCapped: h.Capped, SliversHeld: h.Slivers, SliverBytesHeld: h.SliverBytes}
 	if n.sync != nil {
 		s.SyncBacklog = uint64(max(n.sync.Backlog(), 0))
 	}
@@ -111,12 +140,16 @@ func (n *Node) status() nodestatus.Status {
 	return s
 }
 
-// stats is status in /v1/health's form.
+// stats is status in /v1/health's form, with blob sync's traffic beside.
 func (n *Node) stats() Stats {
 	s := n.status()
 	return Stats{ShardsHeld: int(s.ShardsHeld), BlobsHeld: s.BlobsHeld, BlobsHeldCapped: s.BlobsCapped,
+		SliversHeld: s.SliversHeld, SliverBytesHeld: s.SliverBytesHeld,
 		SyncBacklog: s.SyncBacklog, RecoveredSlivers: s.RecoveredSlivers, RecoveredBytes: s.RecoveredBytes,
-		LastScrubUnixMs: s.LastScrubUnixMs, ScrubChecked: s.ScrubChecked, BytesStored: s.BytesStored,
+		RecoveryReceivedBytes: counterSum(n.met.synced, "received_bytes"),
+		RecoverySymbols:       counterSum(n.met.synced, "symbols"),
+		RecoverySymbolsNeeded: counterSum(n.met.synced, "symbols_needed"),
+		LastScrubUnixMs:       s.LastScrubUnixMs, ScrubChecked: s.ScrubChecked, BytesStored: s.BytesStored,
 		GCBlobs: s.GCBlobs, GCBytes: s.GCBytes}
 }
 
@@ -150,63 +183,69 @@ func (n *Node) shardsHeld() (uint32, int) {
 	return ep, len(c.Members[i].Shards)
 }
 
-// bytesStored is the datastore's size on disk as pebble reports it (its metrics, no walk).
-func (n *Node) bytesStored() uint64 {
-	u, err := datastore.DiskUsage(context.Background(), n.store)
-	if err != nil {
-		return 0
-	}
-	return u
-}
-
-// blobsHeld is how many blobs have metadata in the store: a bounded walk of the blob keys
-// (blobCountMaxKeys, blobCountTimeout), redone at most every blobCountEvery; capped says
-// the walk stopped early and the count is a lower bound.
-func (n *Node) blobsHeld() (count uint64, capped bool) {
+// holdings is what the node holds (blobs, slivers and their bytes: one walk of the blob
+// keys, bounded by holdingsMaxKeys and holdingsTimeout) and the size of its datastore's files
+// (a walk of the directory), from walks redone at most as often as holdingsMaxAge explains.
+// Pebble's own metrics are not used for the size: they leave out what the live write-ahead
+// log holds, which on a node that stored only small blobs is nearly everything (a testnet
+// node reported 71.5 KiB while its directory held megabytes).
+func (n *Node) holdings() (blobstore.Holdings, uint64) {
 	c := &n.statusCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < blobCountEvery {
-		return c.blobs, c.capped
+	if !c.at.IsZero() && time.Since(c.at) < min(max(20*c.took, holdingsMinAge), holdingsMaxAge) {
+		return c.hold, c.disk
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, blobCountTimeout)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(n.ctx, holdingsTimeout)
 	defer cancel()
-	count, capped, err := countMetadata(ctx, n.store)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		n.log.Debug("counting blobs", "err", err)
-		return c.blobs, c.capped
+	h, err := n.blobs.Holdings(ctx, holdingsMaxKeys)
+	if err != nil {
+		n.log.Debug("counting blobs and slivers held", "err", err)
+		h = c.hold
 	}
-	c.at, c.blobs, c.capped = time.Now(), count, capped
-	return count, capped
+	disk, err := dirBytes(filepath.Join(n.cfg.DataDir, "datastore"), diskMaxFiles)
+	if err != nil {
+		n.log.Debug("sizing the datastore", "err", err)
+	}
+	c.at, c.took, c.hold, c.disk = time.Now(), time.Since(start), h, disk
+	return h, disk
 }
 
-// countMetadata counts the /blobs/<id>/meta keys, visiting at most blobCountMaxKeys keys.
-func countMetadata(ctx context.Context, ds datastore.Read) (count uint64, capped bool, err error) {
-	res, err := ds.Query(ctx, query.Query{Prefix: store.BlobsPrefix.String() + "/", KeysOnly: true})
-	if err != nil {
-		return 0, false, err
+// dirBytes is the size of the regular files under dir (their length, as du --apparent-size
+// counts), visiting at most maxFiles entries; files that vanish during the walk (pebble
+// deletes obsolete tables and logs at any time) are skipped.
+func dirBytes(dir string, maxFiles int) (uint64, error) {
+	var total uint64
+	visited := 0
+	errStop := errors.New("stop")
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if visited++; visited > maxFiles {
+			return errStop
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		total += uint64(fi.Size())
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
 	}
-	defer res.Close()
-	prefix := store.BlobsPrefix.String() + "/"
-	for visited := 0; ; visited++ {
-		if visited >= blobCountMaxKeys {
-			return count, true, nil
-		}
-		if visited%4096 == 0 && ctx.Err() != nil {
-			return count, true, ctx.Err()
-		}
-		r, ok := res.NextSync()
-		if !ok {
-			return count, false, nil
-		}
-		if r.Error != nil {
-			return count, true, r.Error
-		}
-		// /blobs/<64 hex>/meta
-		if rest, ok := strings.CutPrefix(r.Key, prefix); ok && len(rest) == 64+len("/meta") && strings.HasSuffix(rest, "/meta") {
-			count++
-		}
-	}
+	return total, err
 }
 
 // counterSum reads a counter vector's value for one label value, or its sum over all

@@ -32,7 +32,9 @@ type nodeHealth struct {
 	Height           uint64 `json:"height"`
 	Shards           int    `json:"shards"`
 	Blobs            uint64 `json:"blobs"`
-	BlobsCapped      bool   `json:"blobsCapped,omitempty"` // blobs is a lower bound
+	BlobsCapped      bool   `json:"blobsCapped,omitempty"` // blobs and slivers are lower bounds
+	Slivers          uint64 `json:"sliversHeld"`
+	SliverBytes      uint64 `json:"sliverBytesHeld"`
 	Backlog          uint64 `json:"backlog"`
 	RecoveredSlivers uint64 `json:"recoveredSlivers"`
 	RecoveredBytes   uint64 `json:"recoveredBytes"`
@@ -45,7 +47,7 @@ type nodeHealth struct {
 }
 
 // runHealth is `walrus health [--json]`: every member of the current committee reports on
-// itself over /walrus/node-status/1; any node that does not answer, or answers garbage,
+// itself over /walrus/node-status/1 (asked in version 2, which carries the slivers held); any node that does not answer, or answers garbage,
 // is named and makes the command fail (after the table or the JSON is printed).
 func runHealth(g *globals, args []string) error {
 	fs := newFlagSet("health")
@@ -124,6 +126,7 @@ func fillHealth(r *nodeHealth, st nodestatus.Status) {
 	r.OK = true
 	r.Epoch, r.Height, r.Shards = st.Epoch, st.Height, int(st.ShardsHeld)
 	r.Blobs, r.BlobsCapped, r.Backlog = st.BlobsHeld, st.BlobsCapped, st.SyncBacklog
+	r.Slivers, r.SliverBytes = st.SliversHeld, st.SliverBytesHeld
 	r.RecoveredSlivers, r.RecoveredBytes = st.RecoveredSlivers, st.RecoveredBytes
 	r.LastScrubUnixMs, r.ScrubChecked = st.LastScrubUnixMs, st.ScrubChecked
 	if st.LastScrubUnixMs > 0 {
@@ -136,15 +139,16 @@ func fillHealth(r *nodeHealth, st nodestatus.Status) {
 func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 	fmt.Fprintf(g.stdout, "Committee of epoch %d (ledger height %d), %d nodes:\n", ep, height, len(rows))
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tBACKLOG\tRECOVERED\tLAST SCRUB\tSTORED\tSTATUS")
+	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tSLIVERS\tBACKLOG\tRECOVERED\tLAST SCRUB\tSTORED\tSTATUS")
 	for _, r := range rows {
 		if !r.OK {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
 			continue
 		}
 		blobs := fmt.Sprint(r.Blobs)
+		slivers := fmt.Sprintf("%d (%s)", r.Slivers, humanBytes(r.SliverBytes))
 		if r.BlobsCapped {
-			blobs = "≥" + blobs
+			blobs, slivers = "≥"+blobs, "≥"+slivers
 		}
 		scrub := "never"
 		if r.LastScrubUnixMs > 0 {
@@ -154,8 +158,8 @@ func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 		if r.Shards != r.Assigned {
 			status = fmt.Sprintf("ok (committee assigns %d shards)", r.Assigned)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
-			blobs, r.Backlog, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), status)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
+			blobs, slivers, r.Backlog, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), status)
 	}
 	_ = tw.Flush()
 }

@@ -35,7 +35,7 @@ func TestHealth(t *testing.T) {
 	}
 	sum := 0
 	for _, r := range rows {
-		if !r.OK || r.Shards != r.Assigned || r.Height < 1 || r.BytesStored == 0 {
+		if !r.OK || r.Shards != r.Assigned || r.Height < 1 || r.BytesStored == 0 || r.Slivers != 0 || r.SliverBytes != 0 {
 			t.Errorf("row %+v", r)
 		}
 		sum += r.Shards
@@ -45,7 +45,7 @@ func TestHealth(t *testing.T) {
 	}
 
 	out, errs, code = health()
-	if code != 0 || !strings.Contains(out, "SHARDS") || strings.Count(out, "\n") != c.N()+2 {
+	if code != 0 || !strings.Contains(out, "SHARDS") || !strings.Contains(out, "SLIVERS") || strings.Count(out, "\n") != c.N()+2 {
 		t.Fatalf("health: exit %d, stdout\n%s\nstderr %q", code, out, errs)
 	}
 	t.Logf("walrus health:\n%s", out)
@@ -63,5 +63,26 @@ func TestHealth(t *testing.T) {
 	}
 	if !strings.Contains(out, shortPeer(crashed)) {
 		t.Errorf("table lacks the crashed node:\n%s", out)
+	}
+}
+
+// The table's SLIVERS column gives the count and bytes held, marked as a lower bound like
+// BLOBS when the node stopped counting; a node that did not answer gets dashes.
+func TestPrintHealthSlivers(t *testing.T) {
+	rows := []nodeHealth{
+		{PeerID: "12D3KooWAAAAAAAAAAAAAAAAAAAAAAAA", OK: true, Shards: 3, Assigned: 3, Blobs: 2, Slivers: 12, SliverBytes: 3 << 20, BytesStored: 5 << 20},
+		{PeerID: "12D3KooWBBBBBBBBBBBBBBBBBBBBBBBB", OK: true, Shards: 3, Assigned: 3, Blobs: 7, BlobsCapped: true, Slivers: 40, SliverBytes: 2048},
+		{PeerID: "12D3KooWCCCCCCCCCCCCCCCCCCCCCCCC", Error: "unreachable: refused"},
+	}
+	var out bytes.Buffer
+	printHealth(&globals{stdout: &out}, 3, 9, rows)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[1], "BLOBS  SLIVERS") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	for i, want := range []string{"2      12 (3.00 MiB)", "≥7     ≥40 (2.00 KiB)", "-      -"} {
+		if !strings.Contains(lines[2+i], want) {
+			t.Errorf("row %d %q lacks %q", i, lines[2+i], want)
+		}
 	}
 }

@@ -1,18 +1,22 @@
 // Package nodestatus is the home of /walrus/node-status/1 (docs/protocol.md §9.11): a client
 // asks one node how it is doing (what `walrus health` prints and /v1/health carries): its
-// epoch and height, the shards and blobs it holds, its blob-sync backlog and recovery
-// counters, its last scrub, the bytes it stores and what garbage collection removed.
+// epoch and height, the shards, blobs and slivers it holds, its blob-sync backlog and
+// recovery counters, its last scrub, the bytes it stores and what garbage collection removed.
 //
-//	request:   empty, or version u8 (= 1)
-//	response:  version u8 (= 1) | flags u8 | epoch u32 | height u64 | shards_held u16 |
+//	request:   empty, or version u8 (1 or 2; empty means 1)
+//	response:  version u8 | flags u8 | epoch u32 | height u64 | shards_held u16 |
 //	           blobs_held u64 | sync_backlog u64 | recovered_slivers u64 |
 //	           recovered_bytes u64 | last_scrub_unix_ms u64 | scrub_checked u64 |
 //	           bytes_stored u64 | gc_blobs u64 | gc_bytes u64
+//	           [version 2 only:] slivers_held u64 | sliver_bytes_held u64
 //
-// All integers are little-endian. flags bit 0 (FlagBlobsCapped) says blobs_held is a lower
-// bound (the node stopped counting at its cap); the other bits are zero. last_scrub_unix_ms
-// is 0 when the node has not finished a scrub pass since it started. Counters named
-// "recovered", "scrub_checked" and "gc" count since the node started.
+// A node answers in the version asked: version 1 (88 bytes) for an empty request or 1, so
+// clients that predate version 2 keep working; version 2 (104 bytes) adds the slivers held.
+// All integers are little-endian. flags bit 0 (FlagBlobsCapped) says blobs_held, and in
+// version 2 the slivers held, are lower bounds (the node stopped counting at its cap); the
+// other bits are zero. last_scrub_unix_ms is 0 when the node has not finished a scrub pass
+// since it started. Counters named "recovered", "scrub_checked" and "gc" count since the node
+// started.
 package nodestatus
 
 import (
@@ -29,19 +33,26 @@ import (
 // ID is the protocol ID.
 const ID protocol.ID = "/walrus/node-status/1"
 
-// Version is the response layout this package speaks.
-const Version = 1
+// Response layouts: Version is the newest, what EncodeRequest asks for.
+const (
+	// VersionV1 is the first layout (no slivers held), the answer to an empty request.
+	VersionV1 = 1
+	// Version adds SliversHeld and SliverBytesHeld.
+	Version = 2
+)
 
 // Message lengths.
 const (
 	// MaxRequestLen is the longest request: one version byte (an empty request means
-	// Version).
+	// VersionV1).
 	MaxRequestLen = 1
-	// ResponseLen is the fixed response length.
-	ResponseLen = 1 + 1 + 4 + 8 + 2 + 9*8
+	// ResponseLenV1 is the length of a version 1 response.
+	ResponseLenV1 = 1 + 1 + 4 + 8 + 2 + 9*8
+	// ResponseLen is the length of a version 2 (Version) response, the longest.
+	ResponseLen = ResponseLenV1 + 2*8
 )
 
-// FlagBlobsCapped marks BlobsHeld as a lower bound.
+// FlagBlobsCapped marks BlobsHeld (and SliversHeld, SliverBytesHeld) as lower bounds.
 const FlagBlobsCapped = 1 << 0
 
 // Spec is the protocol's spec: fixed-size messages that need no transfer time.
@@ -53,8 +64,10 @@ var ErrMalformed = wire.Malformed("nodestatus: malformed message")
 
 // Status is one node's report on itself.
 type Status struct {
-	Epoch  uint32
-	Height uint64
+	// Version is the response layout: VersionV1 or Version (0 encodes as Version).
+	Version uint8
+	Epoch   uint32
+	Height  uint64
 	// ShardsHeld is how many shards the node holds in Epoch.
 	ShardsHeld uint16
 	// BlobsHeld is how many blobs the node stores metadata of; a lower bound when
@@ -69,58 +82,76 @@ type Status struct {
 	// ScrubChecked is how many slivers the scrub re-verified since start.
 	LastScrubUnixMs int64
 	ScrubChecked    uint64
-	// BytesStored is the node's datastore size on disk (approximate).
+	// BytesStored is the size of the files of the node's datastore (what they hold, as
+	// `du --apparent-size` counts it; a recount at most every few seconds).
 	BytesStored uint64
 	// GCBlobs and GCBytes are what garbage collection removed since start.
 	GCBlobs, GCBytes uint64
+	// SliversHeld is how many slivers the node stores whole (two per stored pair) and
+	// SliverBytesHeld their size (version 2; lower bounds when BlobsCapped).
+	SliversHeld, SliverBytesHeld uint64
 }
 
 // EncodeRequest returns a request for Version.
 func EncodeRequest() []byte { return []byte{Version} }
 
-// DecodeRequest parses an untrusted request: empty or the version byte 1.
-func DecodeRequest(b []byte) error {
+// DecodeRequest parses an untrusted request, empty or one version byte (1 or 2), and
+// returns the response version asked for: VersionV1 for an empty request.
+func DecodeRequest(b []byte) (uint8, error) {
 	if len(b) == 0 {
-		return nil
+		return VersionV1, nil
 	}
 	r := wire.NewReader(b, ErrMalformed)
-	if v := r.U8(); v != Version {
-		r.Failf("version %d, want %d", v, Version)
+	v := r.U8()
+	if r.Err() == nil && v != VersionV1 && v != Version {
+		r.Failf("version %d, want %d or %d", v, VersionV1, Version)
 	}
-	return r.End()
+	if err := r.End(); err != nil {
+		return 0, err
+	}
+	return v, nil
 }
 
-// Encode returns the response body (ResponseLen bytes). A negative LastScrubUnixMs is sent
-// as 0.
+// Encode returns the response body in s.Version's layout (ResponseLenV1 or ResponseLen
+// bytes; version 1 leaves the slivers held out). A negative LastScrubUnixMs is sent as 0.
 func (s Status) Encode() []byte {
+	v := s.Version
+	if v != VersionV1 {
+		v = Version
+	}
 	out := make([]byte, 0, ResponseLen)
 	var flags byte
 	if s.BlobsCapped {
 		flags |= FlagBlobsCapped
 	}
-	out = append(out, Version, flags)
+	out = append(out, v, flags)
 	out = binary.LittleEndian.AppendUint32(out, s.Epoch)
 	out = binary.LittleEndian.AppendUint64(out, s.Height)
 	out = binary.LittleEndian.AppendUint16(out, s.ShardsHeld)
-	for _, v := range []uint64{s.BlobsHeld, s.SyncBacklog, s.RecoveredSlivers, s.RecoveredBytes,
+	for _, x := range []uint64{s.BlobsHeld, s.SyncBacklog, s.RecoveredSlivers, s.RecoveredBytes,
 		uint64(max(s.LastScrubUnixMs, 0)), s.ScrubChecked, s.BytesStored, s.GCBlobs, s.GCBytes} {
-		out = binary.LittleEndian.AppendUint64(out, v)
+		out = binary.LittleEndian.AppendUint64(out, x)
+	}
+	if v == Version {
+		out = binary.LittleEndian.AppendUint64(out, s.SliversHeld)
+		out = binary.LittleEndian.AppendUint64(out, s.SliverBytesHeld)
 	}
 	return out
 }
 
-// Decode parses an untrusted response: exactly ResponseLen bytes, version 1, no unknown
-// flag, a last-scrub time that fits an int64.
+// Decode parses an untrusted response: version 1 in exactly ResponseLenV1 bytes or version 2
+// in exactly ResponseLen, no unknown flag, a last-scrub time that fits an int64.
 func Decode(b []byte) (Status, error) {
 	r := wire.NewReader(b, ErrMalformed)
-	if v := r.U8(); r.Err() == nil && v != Version {
-		r.Failf("version %d, want %d", v, Version)
+	v := r.U8()
+	if r.Err() == nil && v != VersionV1 && v != Version {
+		r.Failf("version %d, want %d or %d", v, VersionV1, Version)
 	}
 	flags := r.U8()
 	if r.Err() == nil && flags&^FlagBlobsCapped != 0 {
 		r.Failf("unknown flags %#x", flags)
 	}
-	s := Status{BlobsCapped: flags&FlagBlobsCapped != 0, Epoch: r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
+	s := Status{Version: v, BlobsCapped: flags&FlagBlobsCapped != 0, Epoch: r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
 	s.BlobsHeld, s.SyncBacklog, s.RecoveredSlivers, s.RecoveredBytes = r.U64(), r.U64(), r.U64(), r.U64()
 	scrub := r.U64()
 	if r.Err() == nil && scrub > math.MaxInt64 {
@@ -128,6 +159,9 @@ func Decode(b []byte) (Status, error) {
 	}
 	s.LastScrubUnixMs = int64(scrub)
 	s.ScrubChecked, s.BytesStored, s.GCBlobs, s.GCBytes = r.U64(), r.U64(), r.U64(), r.U64()
+	if v == Version {
+		s.SliversHeld, s.SliverBytesHeld = r.U64(), r.U64()
+	}
 	if err := r.End(); err != nil {
 		return Status{}, err
 	}

@@ -10,27 +10,50 @@ import (
 )
 
 func sample() Status {
-	return Status{Epoch: 7, Height: 1 << 40, ShardsHeld: 250, BlobsHeld: 12345, BlobsCapped: true,
+	return Status{Version: Version, Epoch: 7, Height: 1 << 40, ShardsHeld: 250, BlobsHeld: 12345, BlobsCapped: true,
 		SyncBacklog: 3, RecoveredSlivers: 500, RecoveredBytes: 1 << 33, LastScrubUnixMs: 1_700_000_000_123,
-		ScrubChecked: 99, BytesStored: 1 << 45, GCBlobs: 4, GCBytes: 1 << 20}
+		ScrubChecked: 99, BytesStored: 1 << 45, GCBlobs: 4, GCBytes: 1 << 20, SliversHeld: 6000, SliverBytesHeld: 1 << 36}
+}
+
+// sampleV1 is sample in version 1, which carries no slivers held.
+func sampleV1() Status {
+	s := sample()
+	s.Version, s.SliversHeld, s.SliverBytesHeld = VersionV1, 0, 0
+	return s
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, s := range []Status{{}, sample(), {LastScrubUnixMs: math.MaxInt64, BlobsHeld: math.MaxUint64, ShardsHeld: math.MaxUint16}} {
+	for _, s := range []Status{{Version: Version}, {Version: VersionV1}, sample(), sampleV1(),
+		{Version: Version, LastScrubUnixMs: math.MaxInt64, BlobsHeld: math.MaxUint64, ShardsHeld: math.MaxUint16, SliverBytesHeld: math.MaxUint64}} {
 		b := s.Encode()
-		if len(b) != ResponseLen {
-			t.Fatalf("encoded %d bytes, want %d", len(b), ResponseLen)
+		want := ResponseLen
+		if s.Version == VersionV1 {
+			want = ResponseLenV1
+		}
+		if len(b) != want || b[0] != s.Version {
+			t.Fatalf("encoded %d bytes of version %d, want %d of %d", len(b), b[0], want, s.Version)
 		}
 		got, err := Decode(b)
 		if err != nil || got != s {
 			t.Fatalf("Decode(Encode(%+v)) = %+v, %v", s, got, err)
 		}
 	}
-	if err := DecodeRequest(nil); err != nil {
-		t.Errorf("empty request: %v", err)
+	// Version 0 encodes as the newest; version 1 drops the slivers held.
+	if got, err := Decode(Status{SliversHeld: 2}.Encode()); err != nil || got.Version != Version || got.SliversHeld != 2 {
+		t.Errorf("zero version: %+v, %v", got, err)
 	}
-	if err := DecodeRequest(EncodeRequest()); err != nil {
-		t.Errorf("version request: %v", err)
+	v1 := sample()
+	v1.Version = VersionV1
+	if got, err := Decode(v1.Encode()); err != nil || got != sampleV1() {
+		t.Errorf("version 1 of sample: %+v, %v", got, err)
+	}
+	for _, c := range []struct {
+		req  []byte
+		want uint8
+	}{{nil, VersionV1}, {[]byte{1}, VersionV1}, {EncodeRequest(), Version}} {
+		if v, err := DecodeRequest(c.req); err != nil || v != c.want {
+			t.Errorf("request %x: version %d, %v; want %d", c.req, v, err, c.want)
+		}
 	}
 	neg := Status{LastScrubUnixMs: -5}
 	if got, err := Decode(neg.Encode()); err != nil || got.LastScrubUnixMs != 0 {
@@ -39,7 +62,6 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	b := sample().Encode()
 	refuse := func(what string, m []byte) {
 		t.Helper()
 		_, err := Decode(m)
@@ -47,22 +69,33 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want ErrMalformed", what, err)
 		}
 	}
-	for n := 0; n < len(b); n++ {
-		refuse("truncated", b[:n])
+	for _, b := range [][]byte{sample().Encode(), sampleV1().Encode()} {
+		for n := 0; n < len(b); n++ {
+			refuse("truncated", b[:n])
+		}
+		refuse("trailing byte", append(b[:len(b):len(b)], 0))
+		bad := append([]byte(nil), b...)
+		bad[1] = 2
+		refuse("unknown flag", bad)
+		bad = append([]byte(nil), b...)
+		scrubAt := 1 + 1 + 4 + 8 + 2 + 4*8
+		bad[scrubAt+7] = 0x80
+		refuse("last scrub over int64", bad)
+		for _, v := range []byte{0, 3, 255} {
+			bad = append([]byte(nil), b...)
+			bad[0] = v
+			refuse("unknown version", bad)
+		}
 	}
-	refuse("trailing byte", append(b[:len(b):len(b)], 0))
-	bad := append([]byte(nil), b...)
-	bad[0] = 2
-	refuse("version 2", bad)
-	bad = append([]byte(nil), b...)
-	bad[1] = 2
-	refuse("unknown flag", bad)
-	bad = append([]byte(nil), b...)
-	scrubAt := 1 + 1 + 4 + 8 + 2 + 4*8
-	bad[scrubAt+7] = 0x80
-	refuse("last scrub over int64", bad)
-	for _, req := range [][]byte{{0}, {2}, {1, 0}} {
-		if err := DecodeRequest(req); !errors.Is(err, ErrMalformed) {
+	// A version byte that does not match the length: each layout is exactly its own length.
+	b := sample().Encode()
+	b[0] = VersionV1
+	refuse("version 1 at version 2's length", b)
+	b = sampleV1().Encode()
+	b[0] = Version
+	refuse("version 2 at version 1's length", b)
+	for _, req := range [][]byte{{0}, {3}, {1, 0}, {2, 2}} {
+		if _, err := DecodeRequest(req); !errors.Is(err, ErrMalformed) {
 			t.Errorf("request %x: %v", req, err)
 		}
 	}
@@ -74,7 +107,7 @@ func TestRefusals(t *testing.T) {
 // Random bytes never panic a decoder, and whatever decodes re-encodes to the same bytes.
 func TestRandomBytes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	valid := sample().Encode()
+	valid := [][]byte{sample().Encode(), sampleV1().Encode()}
 	for i := 0; i < 20000; i++ {
 		var b []byte
 		if i%2 == 0 {
@@ -83,7 +116,7 @@ func TestRandomBytes(t *testing.T) {
 				b[j] = byte(rng.Uint32())
 			}
 		} else { // mutate a valid message: most stay the right length
-			b = append([]byte(nil), valid...)
+			b = append([]byte(nil), valid[i/2%2]...)
 			for k := rng.IntN(4); k >= 0; k-- {
 				b[rng.IntN(len(b))] = byte(rng.Uint32())
 			}
@@ -93,17 +126,18 @@ func TestRandomBytes(t *testing.T) {
 		} else if err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("%x: %v outside the ErrMalformed family", b, err)
 		}
-		_ = DecodeRequest(b)
+		_, _ = DecodeRequest(b)
 	}
 }
 
 func FuzzDecode(f *testing.F) {
 	f.Add(sample().Encode())
+	f.Add(sampleV1().Encode())
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if s, err := Decode(b); err == nil && string(s.Encode()) != string(b) {
 			t.Fatalf("does not round-trip")
 		}
-		_ = DecodeRequest(b)
+		_, _ = DecodeRequest(b)
 	})
 }
