@@ -25,6 +25,8 @@ done
 [ -d p2p ] && check "./p2p/..." "^$mod/(actors|node|testnet|cmd)(/|$)"
 # The light client: pure cores, protocol packages, p2p and internal/ only.
 check "./node/client/..." "^(github.com/cockroachdb/pebble|github.com/ipfs/go-ds-|$mod/(node/(store|blobstore|dataplane|ledger|consensus)|actors|epoch/tendermint|testnet|cmd)(/|$))"
+# The HTTP gateway embeds the light client, not a storage node: the same rule.
+check "./node/gateway/..." "^(github.com/cockroachdb/pebble|github.com/ipfs/go-ds-|$mod/(node/(store|blobstore|dataplane|ledger|consensus)|actors|epoch/tendermint|testnet|cmd)(/|$))"
 # Protocol packages: one home each, imported by client and server alike.
 protos=$(go list ./p2p/protocol/...) || { echo "check-deps: go list ./p2p/protocol/... failed"; exit 1; }
 for pkg in $protos; do

@@ -1,0 +1,263 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Session is the Reader and Publisher of a light-client session (node/client.Session): the
+// gateway embeds the light client, not a storage node. Close waits for the background
+// uploads of forced stores; the caller closes the client session itself afterwards
+// (client.Session.Close waits for those of ordinary stores).
+type Session struct {
+	s  *client.Session
+	wg sync.WaitGroup // background uploads of forced stores
+}
+
+// NewSession wraps an open client session.
+func NewSession(s *client.Session) *Session { return &Session{s: s} }
+
+var (
+	_ Reader    = (*Session)(nil)
+	_ Publisher = (*Session)(nil)
+)
+
+// Close waits for the uploads that forced stores continue in the background (each bounded
+// by the client's BackgroundTimeout).
+func (g *Session) Close() { g.wg.Wait() }
+
+// Stat asks the ledger for the blob's status: only a certified blob is readable.
+func (g *Session) Stat(ctx context.Context, id codec.BlobID) (BlobInfo, error) {
+	st, err := g.s.Ledger.BlobStatus(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return BlobInfo{}, ctx.Err()
+		}
+		return BlobInfo{}, fmt.Errorf("%w: blob status: %w", ErrNetworkUnavailable, err)
+	}
+	switch st.Status.Kind {
+	case staking.StatusCertified:
+	case staking.StatusRegistered:
+		return BlobInfo{}, fmt.Errorf("%w: blob %s is registered but not certified yet", ErrBlobUnavailable, id)
+	case staking.StatusInvalid:
+		return BlobInfo{}, fmt.Errorf("%w: blob %s was found inconsistently encoded", ErrBlobInvalid, id)
+	case staking.StatusExpired:
+		return BlobInfo{}, fmt.Errorf("%w: blob %s has expired", ErrBlobNotFound, id)
+	default:
+		return BlobInfo{}, fmt.Errorf("%w: the ledger knows no blob %s", ErrBlobNotFound, id)
+	}
+	for _, o := range st.Objects {
+		if o.Certified && o.BlobID == id {
+			return BlobInfo{Size: o.Length}, nil
+		}
+	}
+	// Certified, yet no certified object listed: a ledger view in between; ask again.
+	return BlobInfo{}, fmt.Errorf("%w: blob %s lists no certified object", ErrBlobUnavailable, id)
+}
+
+// Read reads and verifies the whole blob from the current committee.
+func (g *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
+	com, err := g.s.Ledger.Committee(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: committee: %w", ErrNetworkUnavailable, err)
+	}
+	data, err := g.s.Client.Read(ctx, com, id)
+	switch {
+	case err == nil:
+		return data, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, client.ErrInvalidBlob):
+		return nil, fmt.Errorf("%w: %w", ErrBlobInvalid, err)
+	default:
+		// Certified (Stat said so), yet too few nodes served verified metadata or slivers.
+		return nil, fmt.Errorf("%w: %w", ErrBlobUnavailable, err)
+	}
+}
+
+// Store stores data through the session's wallet: the light client's store flow, which
+// reuses a blob already certified for long enough (alreadyCertified), or, with Force, a
+// new reservation and registration whatever the blob's status.
+func (g *Session) Store(ctx context.Context, data []byte, req StoreRequest) (*StoreResult, error) {
+	if req.Epochs == 0 || req.Epochs > staking.MaxEpochsAhead {
+		return nil, fmt.Errorf("gateway: epochs %d out of 1..%d", req.Epochs, staking.MaxEpochsAhead)
+	}
+	in, err := g.s.Ledger.Info(ctx)
+	if err != nil {
+		return nil, storeError(ctx, err)
+	}
+	max := min(in.MaxBlobSize, g.s.Client.Params().MaxBlobSize())
+	if uint64(len(data)) > max {
+		return nil, fmt.Errorf("%w: %d bytes, the network's maximum is %d", ErrTooLarge, len(data), max)
+	}
+	if req.Force {
+		return g.storeForced(ctx, data, req)
+	}
+	sum, err := g.s.Store(ctx, data, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
+	if err != nil {
+		return nil, storeError(ctx, err)
+	}
+	res := &StoreResult{
+		BlobID: sum.BlobID, AlreadyCertified: sum.AlreadyCertified, EndEpoch: sum.EndEpoch,
+		Cost: sum.Cost, EncodedLength: sum.EncodedLength, EpochsAhead: req.Epochs,
+		ReusedRegistration: !sum.AlreadyCertified && sum.Cost == 0,
+	}
+	owner := g.s.Ledger.Address()
+	var pick func(o *staking.Blob) bool
+	if sum.AlreadyCertified {
+		pick = func(o *staking.Blob) bool { return o.Certified && o.Storage.End == sum.EndEpoch }
+	} else {
+		pick = func(o *staking.Blob) bool {
+			return o.Certified && o.Owner == owner && o.Storage.End == sum.EndEpoch && o.Deletable == req.Deletable &&
+				o.CertEpoch == sum.CertifiedEpoch
+		}
+	}
+	obj, err := g.findObject(ctx, sum.BlobID, pick)
+	if err != nil {
+		return nil, err
+	}
+	res.Object = obj
+	return res, nil
+}
+
+// findObject looks for the blob object pick selects (the latest registered if several),
+// asking the ledger a few times: the node answering may be a checkpoint behind the one
+// that committed the certificate.
+func (g *Session) findObject(ctx context.Context, id codec.BlobID, pick func(o *staking.Blob) bool) (staking.Blob, error) {
+	const tries = 10
+	var last error
+	for i := 0; i < tries; i++ {
+		st, err := g.s.Ledger.BlobStatus(ctx, id)
+		if err == nil {
+			found := -1
+			for j := range st.Objects {
+				if pick(&st.Objects[j]) && (found < 0 || st.Objects[j].Registered > st.Objects[found].Registered) {
+					found = j
+				}
+			}
+			if found >= 0 {
+				return st.Objects[found], nil
+			}
+			last = fmt.Errorf("the ledger lists no matching object of blob %s yet", id)
+		} else {
+			last = err
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return staking.Blob{}, storeError(ctx, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return staking.Blob{}, fmt.Errorf("gateway: stored blob %s, but its object could not be read back: %w", id, last)
+}
+
+// storeForced buys new storage and registers a new blob object, then uploads and
+// certifies (Walrus's force=true: a new Blob object even when the blob is certified).
+func (g *Session) storeForced(ctx context.Context, data []byte, req StoreRequest) (*StoreResult, error) {
+	h := &forceHooks{l: g.s.Ledger}
+	r, err := g.s.Client.Store(ctx, data, h, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
+	if err != nil {
+		return nil, storeError(ctx, err)
+	}
+	if r.Upload != nil {
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); <-r.Upload.Done() }()
+	}
+	res := &StoreResult{BlobID: r.BlobID, EndEpoch: h.end, Cost: h.cost, EncodedLength: h.encLen, EpochsAhead: req.Epochs}
+	obj, err := g.findObject(ctx, r.BlobID, func(o *staking.Blob) bool { return o.ID == h.object && o.Certified })
+	if err != nil {
+		return nil, err
+	}
+	res.Object = obj
+	return res, nil
+}
+
+// forceHooks are the ledger steps of a forced store: always a new reservation and a new
+// registration (client.Ledger.RegisterBlob would reuse a certified blob).
+type forceHooks struct {
+	l *client.Ledger
+	// Learned by RegisterBlob for the result.
+	object   staking.ObjectID
+	end      uint32
+	cost     uint64
+	encLen   uint64
+	prepared bool
+}
+
+func (h *forceHooks) Committee(ctx context.Context) (*epoch.Committee, error) {
+	return h.l.Committee(ctx)
+}
+
+func (h *forceHooks) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts client.StoreOptions) (client.Registration, bool, error) {
+	if h.prepared {
+		return client.Registration{}, false, errors.New("gateway: forced registration attempted twice")
+	}
+	h.prepared = true
+	in, err := h.l.Info(ctx)
+	if err != nil {
+		return client.Registration{}, false, err
+	}
+	length := enc.Metadata.UnencodedLength
+	if length > in.MaxBlobSize {
+		return client.Registration{}, false, fmt.Errorf("%w: %d bytes, the network's maximum is %d", ErrTooLarge, length, in.MaxBlobSize)
+	}
+	encLen, err := enc.Params.EncodedLength(length)
+	if err != nil {
+		return client.Registration{}, false, err
+	}
+	cost, ok := staking.StorageCost(in.Prices, encLen, opts.Epochs)
+	if !ok {
+		return client.Registration{}, false, errors.New("gateway: storage cost overflows")
+	}
+	want := in.Epoch + opts.Epochs
+	rs, err := h.l.Submit(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
+	if err != nil {
+		return client.Registration{}, false, err
+	}
+	rb, err := h.l.Submit(ctx, &staking.RegisterBlob{
+		Storage: rs.Created, BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
+		Encoding: enc.Metadata.EncodingType, Deletable: opts.Deletable,
+	})
+	if err != nil {
+		return client.Registration{}, false, err
+	}
+	h.object, h.end, h.cost, h.encLen = rb.Created, want, cost, encLen
+	return client.Registration{Deletable: opts.Deletable, Object: rb.Created}, false, nil
+}
+
+func (h *forceHooks) CertifyBlob(ctx context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {
+	return h.l.CertifyBlob(ctx, id, reg, res)
+}
+
+// storeError maps the light client's store errors to the gateway's.
+func storeError(ctx context.Context, err error) error {
+	var te *client.TxError
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return err
+	case errors.Is(err, client.ErrNoQuorum):
+		return fmt.Errorf("%w: %w", ErrNoQuorum, err)
+	case errors.Is(err, client.ErrReceiptTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", ErrStoreTimeout, err)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &te):
+		return fmt.Errorf("%w: %w", ErrLedgerRejected, err)
+	case errors.Is(err, client.ErrNoNode):
+		return fmt.Errorf("%w: %w", ErrNetworkUnavailable, err)
+	}
+	return err
+}
