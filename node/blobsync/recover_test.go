@@ -37,6 +37,7 @@ type network struct {
 	enc    *codec.EncodedBlob
 	hosts  []host.Host
 	stores []*blobstore.Store
+	keys   []*bls.SecretKey
 	self   int
 }
 
@@ -61,7 +62,7 @@ func newNetwork(t *testing.T, size int) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nw := &network{p: p, com: com, enc: enc, self: byWeight(com, 1)}
+	nw := &network{p: p, com: com, enc: enc, keys: keys, self: byWeight(com, 1)}
 	nw.hosts = memberHosts(t, com, rng)
 	nw.stores = serve(t, p, com, keys, enc, nw.hosts, nw.self)
 	return nw

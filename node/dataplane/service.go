@@ -22,6 +22,7 @@ import (
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
 	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/inconsistency"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
 	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
@@ -103,7 +104,7 @@ type Service struct {
 	sys    *actors.System
 	ref    *actors.Ref[msg]
 	pool   *actors.Pool
-	protos [5]p2p.Protocol
+	protos [6]p2p.Protocol
 }
 
 // New starts the service: it spawns its actor and pool in a child of cfg.System and
@@ -130,9 +131,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	p := cfg.Ledger.Params()
-	s.protos = [5]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p)}
+	s.protos = [6]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p),
+		inconsistency.Spec(p)}
 	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation),
-		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery)}
+		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery), p2p.Plain(s.handleInconsistency)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()

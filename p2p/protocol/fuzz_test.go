@@ -9,6 +9,7 @@ import (
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
 	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/inconsistency"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 )
@@ -25,7 +26,23 @@ func FuzzDataPlaneDecoders(f *testing.F) {
 	f.Add((&confirm.Request{BlobID: enc.BlobID, Epoch: 7, Deletable: true}).Encode())
 	f.Add((&blobstatus.Status{Kind: 3, ShardsHeld: 2, ShardsStored: 2}).Encode())
 	f.Add(sliver.EncodeItemResults([]sliver.ItemResult{{Sliver: pr.MarshalBCS()}, {Code: 2}}))
+	x, err := codec.ExpandSliver(p, pr)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sym, err := x.RecoverySymbol(3)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add((&inconsistency.Request{BlobID: enc.BlobID, Epoch: 2, Metadata: enc.Metadata,
+		Proof: codec.InconsistencyProof{Target: codec.AxisSecondary, TargetIndex: 3, Symbols: []codec.RecoverySymbol{sym}}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := inconsistency.DecodeRequest(p, b); err == nil && !bytes.Equal(r.Encode(), b) {
+			t.Fatalf("inconsistency request does not round-trip")
+		}
+		if a, err := inconsistency.DecodeResponse(b); err == nil && !bytes.Equal(a.Encode(), b) {
+			t.Fatalf("inconsistency response does not round-trip")
+		}
 		if m, err := metadata.DecodeRequest(b); err == nil && string(m.Encode()) != string(b) {
 			t.Fatalf("metadata request does not round-trip")
 		}
