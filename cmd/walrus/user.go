@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -8,8 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -252,28 +256,86 @@ func blobIDArg(g *globals, fs *flag.FlagSet, args []string) (codec.BlobID, error
 	return parseBlobID(pos[0])
 }
 
-// runRead is `walrus read BLOB_ID [--out FILE]`.
+// runRead is `walrus read BLOB_ID [--out FILE] [--range START-END]`. The blob is streamed
+// (Session.ReadTo, Session.ReadRangeTo): verified rows are written as they arrive, in
+// memory that does not grow with the blob while its systematic slivers are available. With
+// --out it goes to a temporary file beside FILE, renamed to FILE once complete, so a
+// failed read leaves no partial FILE; on stdout a failed read may leave a verified prefix.
 func runRead(g *globals, args []string) error {
 	fs := newFlagSet("read")
-	out := fs.String("out", "", "write the blob to `file` instead of stdout")
+	out := fs.String("out", "", "write the blob to `file` instead of stdout (complete or not at all)")
+	rng := fs.String("range", "", "read only bytes `START-END` of the blob (inclusive, from 0, as in HTTP); fetches only the slivers that hold them")
 	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
+	}
+	off, n := int64(0), int64(-1) // the whole blob
+	if *rng != "" {
+		if off, n, err = parseByteRange(*rng); err != nil {
+			return err
+		}
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	data, err := s.Read(ctx, id)
+	read := func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20) // small rows (small blobs, small n) in fewer writes
+		var err error
+		if n < 0 {
+			_, err = s.ReadTo(ctx, id, bw)
+		} else {
+			_, err = s.ReadRangeTo(ctx, id, off, n, bw)
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	if *out == "" {
+		return read(g.stdout)
+	}
+	return writeFileStreaming(*out, read)
+}
+
+// parseByteRange parses START-END, inclusive byte positions from 0 (an HTTP byte range
+// with both ends), into an offset and a length.
+func parseByteRange(s string) (off, n int64, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || start < 0 || end < start || end == math.MaxInt64 {
+		return 0, 0, fmt.Errorf("bad --range %q: want START-END, byte positions from 0 with START <= END (END included)", s)
+	}
+	return start, end - start + 1, nil
+}
+
+// writeFileStreaming writes path through write, into a temporary file in the same
+// directory renamed to path once write succeeded and the file is synced; on any error the
+// temporary file is removed and path is untouched.
+func writeFileStreaming(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = g.stdout.Write(data)
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
 		return err
 	}
-	return os.WriteFile(*out, data, 0o644)
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // runBlobStatus is `walrus blob-status BLOB_ID [--json]`.

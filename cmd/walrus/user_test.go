@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +100,51 @@ func TestEpochStart(t *testing.T) {
 	in := &query.Info{GenesisTime: 1_700_000_000_000, EpochDuration: 3_600_000}
 	if got, want := epochStart(in, 25), "2023-11-15T23:13:20Z"; got != want {
 		t.Errorf("epochStart = %q, want %q", got, want)
+	}
+}
+
+func TestParseByteRange(t *testing.T) {
+	for in, want := range map[string][2]int64{"0-0": {0, 1}, "0-99": {0, 100}, "10-19": {10, 10}, "5-5": {5, 1}} {
+		off, n, err := parseByteRange(in)
+		if err != nil || off != want[0] || n != want[1] {
+			t.Errorf("parseByteRange(%q) = %d, %d, %v; want %v", in, off, n, err, want)
+		}
+	}
+	for _, in := range []string{"", "5", "5-", "-5", "9-5", "a-b", "1-2-3", "-1-5", "0-9223372036854775807", " 1-2"} {
+		if off, n, err := parseByteRange(in); err == nil {
+			t.Errorf("parseByteRange(%q) = %d, %d; want an error", in, off, n)
+		}
+	}
+}
+
+// writeFileStreaming leaves the file complete or not at all.
+func TestWriteFileStreaming(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broke := errors.New("read failed")
+	err := writeFileStreaming(path, func(w io.Writer) error {
+		_, _ = w.Write([]byte("partial"))
+		return broke
+	})
+	if !errors.Is(err, broke) {
+		t.Fatalf("failed write: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Fatalf("a failed read changed the file: %q", b)
+	}
+	if err := writeFileStreaming(path, func(w io.Writer) error {
+		_, err := w.Write([]byte("new contents"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new contents" {
+		t.Fatalf("file holds %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
 	}
 }

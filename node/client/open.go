@@ -324,6 +324,27 @@ func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
 	return s.Client.Read(ctx, com, id)
 }
 
+// ReadRange checks the blob's status on the ledger as Read does, then returns bytes
+// [off, off+n) of it from the current committee, fetching only the slivers that hold them
+// (Client.ReadRange; a *RangeError for a range outside the blob).
+func (s *Session) ReadRange(ctx context.Context, id codec.BlobID, off, n int64) ([]byte, error) {
+	com, err := s.readableCommittee(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Client.ReadRange(ctx, com, id, off, n)
+}
+
+// ReadTo checks the blob's status on the ledger as Read does, then streams the blob to w
+// in bounded memory (Client.ReadTo) and returns the bytes written.
+func (s *Session) ReadTo(ctx context.Context, id codec.BlobID, w io.Writer) (int64, error) {
+	com, err := s.readableCommittee(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.Client.ReadTo(ctx, com, id, w)
+}
+
 // WalletAddress reads a wallet key file and returns its account address.
 func WalletAddress(keyFile string) (staking.Address, error) {
 	k, err := keyfile.ReadAccountKey(keyFile)

@@ -169,3 +169,13 @@ func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.Blob
 	}
 	return written + int64(m), err
 }
+
+// ReadRangeTo checks the blob's status on the ledger as Read does, then streams bytes
+// [off, off+n) of it to w (Client.ReadRangeTo with default options).
+func (s *Session) ReadRangeTo(ctx context.Context, id codec.BlobID, off, n int64, w io.Writer) (int64, error) {
+	com, err := s.readableCommittee(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.Client.ReadRangeTo(ctx, com, id, off, n, w, ReadOptions{})
+}
