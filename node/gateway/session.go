@@ -20,6 +20,10 @@ import (
 type Session struct {
 	s  *client.Session
 	wg sync.WaitGroup // background uploads of forced stores
+	// txMu makes a forced store's reservation the only transaction of the wallet in
+	// flight (Lock), so that its object ID follows from the account's nonce; ordinary
+	// stores hold RLock. The light client does not report the IDs a transaction created.
+	txMu sync.RWMutex
 }
 
 // NewSession wraps an open client session.
@@ -104,7 +108,9 @@ func (g *Session) Store(ctx context.Context, data []byte, req StoreRequest) (*St
 	if req.Force {
 		return g.storeForced(ctx, data, req)
 	}
+	g.txMu.RLock()
 	sum, err := g.s.Store(ctx, data, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
+	g.txMu.RUnlock()
 	if err != nil {
 		return nil, storeError(ctx, err)
 	}
@@ -167,7 +173,7 @@ func (g *Session) findObject(ctx context.Context, id codec.BlobID, pick func(o *
 // storeForced buys new storage and registers a new blob object, then uploads and
 // certifies (Walrus's force=true: a new Blob object even when the blob is certified).
 func (g *Session) storeForced(ctx context.Context, data []byte, req StoreRequest) (*StoreResult, error) {
-	h := &forceHooks{l: g.s.Ledger}
+	h := &forceHooks{g: g, l: g.s.Ledger}
 	r, err := g.s.Client.Store(ctx, data, h, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
 	if err != nil {
 		return nil, storeError(ctx, err)
@@ -188,6 +194,7 @@ func (g *Session) storeForced(ctx context.Context, data []byte, req StoreRequest
 // forceHooks are the ledger steps of a forced store: always a new reservation and a new
 // registration (client.Ledger.RegisterBlob would reuse a certified blob).
 type forceHooks struct {
+	g *Session
 	l *client.Ledger
 	// Learned by RegisterBlob for the result.
 	object   staking.ObjectID
@@ -223,19 +230,45 @@ func (h *forceHooks) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, o
 		return client.Registration{}, false, errors.New("gateway: storage cost overflows")
 	}
 	want := in.Epoch + opts.Epochs
-	rs, err := h.l.Submit(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
+	storage, err := h.reserve(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
 	if err != nil {
 		return client.Registration{}, false, err
 	}
-	rb, err := h.l.Submit(ctx, &staking.RegisterBlob{
-		Storage: rs.Created, BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
+	if _, err := h.l.Submit(ctx, &staking.RegisterBlob{
+		Storage: storage, BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
 		Encoding: enc.Metadata.EncodingType, Deletable: opts.Deletable,
+	}); err != nil {
+		return client.Registration{}, false, err
+	}
+	owner := h.l.Address()
+	obj, err := h.g.findObject(ctx, enc.BlobID, func(o *staking.Blob) bool {
+		return o.Owner == owner && o.Storage.ID == storage && !o.Certified
 	})
 	if err != nil {
 		return client.Registration{}, false, err
 	}
-	h.object, h.end, h.cost, h.encLen = rb.Created, want, cost, encLen
-	return client.Registration{Deletable: opts.Deletable, Object: rb.Created}, false, nil
+	h.object, h.end, h.cost, h.encLen = obj.ID, want, cost, encLen
+	return client.Registration{Deletable: opts.Deletable, Object: obj.ID}, false, nil
+}
+
+// reserve submits the reservation as the wallet's only transaction in flight and returns
+// the storage resource it created: DeriveObjectID(owner, its nonce, 0), its nonce being
+// the account's nonce after the commit, minus one.
+func (h *forceHooks) reserve(ctx context.Context, op *staking.ReserveStorage) (staking.ObjectID, error) {
+	h.g.txMu.Lock()
+	defer h.g.txMu.Unlock()
+	if _, err := h.l.Submit(ctx, op); err != nil {
+		return staking.ObjectID{}, err
+	}
+	owner := h.l.Address()
+	acc, err := h.l.Account(ctx, owner)
+	if err != nil {
+		return staking.ObjectID{}, err
+	}
+	if acc.Account.Nonce == 0 {
+		return staking.ObjectID{}, errors.New("gateway: the reservation committed but the account shows no transaction")
+	}
+	return staking.DeriveObjectID(owner, acc.Account.Nonce-1, 0), nil
 }
 
 func (h *forceHooks) CertifyBlob(ctx context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {
