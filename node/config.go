@@ -32,6 +32,11 @@ type Config struct {
 	// BLSKeyFile is the node's BLS12-381 protocol key: 32 bytes raw or as 64 hex
 	// characters. Required.
 	BLSKeyFile string `yaml:"bls_key_file"`
+	// AccountKeyFile is the node's ledger account (an Ed25519 wallet key,
+	// internal/keyfile's format), which signs the transactions the node submits itself,
+	// such as invalid-blob certificates. Default DataDir/account.key, created on first
+	// start; `walrus testnet up` uses the node operator's key.
+	AccountKeyFile string `yaml:"account_key_file"`
 	// ListenAddrs are libp2p multiaddrs. Default TCP and QUIC on 127.0.0.1 with ports chosen
 	// by the OS (right for tests; an operator sets 0.0.0.0 and fixed ports).
 	ListenAddrs []string `yaml:"listen_addrs"`
@@ -135,7 +140,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("node: config %s: %w", path, err)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.GenesisFile, &c.IdentityKeyFile, &c.BLSKeyFile} {
+	for _, p := range []*string{&c.DataDir, &c.GenesisFile, &c.IdentityKeyFile, &c.BLSKeyFile, &c.AccountKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -163,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdentityKeyFile == "" {
 		c.IdentityKeyFile = filepath.Join(c.DataDir, "identity.key")
+	}
+	if c.AccountKeyFile == "" {
+		c.AccountKeyFile = filepath.Join(c.DataDir, "account.key")
 	}
 	if len(c.ListenAddrs) == 0 {
 		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}

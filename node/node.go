@@ -85,6 +85,7 @@ type Node struct {
 	log     *slog.Logger
 	genesis *staking.Genesis
 	blsKey  *bls.SecretKey
+	account *account // the node's ledger account (invalid.go)
 
 	store  datastore.Batching
 	host   host.Host
@@ -156,6 +157,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	if n.account, err = loadOrCreateAccount(cfg.AccountKeyFile); err != nil {
+		return nil, err
 	}
 	id, err := p2p.LoadOrCreateIdentity(cfg.IdentityKeyFile)
 	if err != nil {
@@ -275,10 +279,15 @@ func (n *Node) newSyncer(bc BlobSyncConfig) (*blobsync.Syncer, error) {
 		return nil, err
 	}
 	self := epoch.NodeIDOf(n.blsKey.PublicKey())
+	inv, err := n.newInvalidator()
+	if err != nil {
+		return nil, err
+	}
 	return blobsync.New(blobsync.Config{
 		Fetcher: &blobsync.Fetcher{Host: n.host, Params: p, Self: self, Logger: n.log},
 		Store:   n.blobs, Ledger: n.ledger, Metadata: cl.Metadata,
 		Delay: bc.Delay, Sweep: bc.Sweep, Workers: bc.Workers, Logger: n.log,
+		Inconsistent: inv.Invalidate,
 		Recovered: func(slivers int, bytes int64, st blobsync.Stats) {
 			n.met.synced.WithLabelValues("slivers").Add(float64(slivers))
 			n.met.synced.WithLabelValues("bytes").Add(float64(bytes))

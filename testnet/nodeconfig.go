@@ -27,6 +27,7 @@ func writeNodeConfig(o Options, l *Layout, i int) error {
 		GenesisFile:     l.GenesisFile,
 		IdentityKeyFile: nf.IdentityKeyFile,
 		BLSKeyFile:      nf.BLSKeyFile,
+		AccountKeyFile:  nf.OperatorKeyFile,
 		ListenAddrs:     nf.ListenAddrs,
 		DisableQUIC:     o.DisableQUIC,
 		Bootstrap:       nf.Bootstrap,

@@ -51,6 +51,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Recovered, if not nil, is called after slivers of a blob are recovered and stored.
 	Recovered func(slivers int, bytes int64, stats Stats)
+	// Inconsistent, if not nil, is handed the proof when a recovery finds the blob
+	// inconsistently encoded (Invalidator.Invalidate): the blob is then certified invalid
+	// instead of repaired.
+	Inconsistent func(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, proof *codec.InconsistencyProof) error
 }
 
 func (c *Config) validate() error {
@@ -264,9 +268,15 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID) error {
 		}
 		res, err := s.cfg.Fetcher.Recover(ctx, com, id, &meta, targets)
 		if err != nil {
-			// An inconsistency proof (res.Proof) is the invalid-blob flow's input; it is
-			// logged until that flow exists.
-			return err
+			if res == nil || res.Proof == nil || s.cfg.Inconsistent == nil {
+				return err
+			}
+			s.cfg.Logger.Warn("blob is inconsistently encoded: certifying it invalid", "blob_id", id,
+				"target", res.Proof.Target, "index", res.Proof.TargetIndex)
+			if ierr := s.cfg.Inconsistent(ctx, com, id, &meta, res.Proof); ierr != nil {
+				return fmt.Errorf("%w; invalidating it: %w", err, ierr)
+			}
+			return nil
 		}
 		var bytes int64
 		for _, sh := range shards {

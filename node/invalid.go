@@ -1,0 +1,96 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/internal/keyfile"
+	"github.com/walrus-go/walrus-go/node/blobsync"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Invalid blobs (docs/architecture.md §5 "Invalid blobs"): blob sync hands an inconsistency
+// proof to the Invalidator, which collects f+1 shards' attestations over
+// /walrus/inconsistency/1 (answered by the data plane) and gives the certificate to
+// submitInvalid. That signs an `invalidate blob` transaction with the node's account key,
+// adds it to this node's mempool and publishes it on the `certs` topic, so every node's
+// mempool has it even if this one fails. Once committed, the ledger says "invalid" and
+// garbage collection removes the blob's slivers on every node (node/gc).
+
+// account is the node's ledger account and the nonce of its next transaction.
+type account struct {
+	key  ed25519.PrivateKey
+	addr staking.Address
+
+	mu   sync.Mutex
+	next uint64 // nonce after the last transaction this node sent (0: none yet)
+}
+
+// loadOrCreateAccount reads the account key at path, or creates one there.
+func loadOrCreateAccount(path string) (*account, error) {
+	k, err := keyfile.ReadAccountKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+		if err == nil {
+			err = keyfile.WriteAccountKey(path, k)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: account key: %w", err)
+	}
+	return &account{key: k, addr: staking.AddressOf(k.Public().(ed25519.PublicKey))}, nil
+}
+
+// newInvalidator builds the invalid-blob flow over the node's host and keys.
+func (n *Node) newInvalidator() (*blobsync.Invalidator, error) {
+	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "walrus_invalid_blobs_total",
+		Help: "Invalid-blob certifications this node started since start, by outcome (submitted, failed, refused).",
+	}, []string{"outcome"})
+	if err := n.met.reg.Register(outcomes); err != nil {
+		return nil, err
+	}
+	return blobsync.NewInvalidator(blobsync.InvalidatorConfig{
+		Host: n.host, Params: n.ledger.Params(), Network: n.ledger.NetworkID(), Key: n.blsKey,
+		Submit: n.submitInvalid, Logger: n.log,
+		Done: func(outcome string) { outcomes.WithLabelValues(outcome).Inc() },
+	})
+}
+
+// submitInvalid commits an invalid-blob certificate: an `invalidate blob` transaction from
+// the node's account, into this node's mempool and onto the `certs` topic.
+func (n *Node) submitInvalid(ctx context.Context, id codec.BlobID, cert *epoch.Certificate) error {
+	a := n.account
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	nonce := max(n.ledger.View().State().Account(a.addr).Nonce, a.next)
+	stx := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Op: &staking.InvalidateBlob{BlobID: id, Cert: *cert}})
+	raw := stx.Encode()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rep, err := n.cons.SubmitTx(ctx, raw)
+	if err != nil {
+		return fmt.Errorf("node: submit invalid-blob certificate: %w", err)
+	}
+	if !rep.Accepted && rep.Code != staking.CodeAlreadyDone {
+		if rep.Code == staking.CodeBadNonce {
+			a.next = 0 // ask the ledger again next time
+		}
+		return fmt.Errorf("node: invalid-blob certificate refused: %s: %s", rep.Code, rep.Message)
+	}
+	a.next = nonce + 1
+	if err := n.certs.Publish(ctx, raw); err != nil {
+		n.log.Debug("publish invalid-blob certificate", "blob_id", id, "err", err)
+	}
+	return nil
+}
