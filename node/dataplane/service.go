@@ -95,9 +95,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Service is a storage node's data plane: the metadata, sliver, confirmation and status
-// protocols, served by one actor that owns the confirmation state and hands verification
-// and storage to a bounded worker pool (docs/architecture.md §6).
+// Service is a storage node's data plane: the metadata, sliver, confirmation, status,
+// recovery-symbol and inconsistency protocols, served by one actor that owns the
+// confirmation state and hands verification and storage to a bounded worker pool
+// (docs/architecture.md §6).
 type Service struct {
 	cfg    Config
 	node   epoch.NodeID

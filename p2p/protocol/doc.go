@@ -10,6 +10,7 @@
 //	ledgersync  /walrus/ledger-sync/1    committed checkpoints for a follower (control plane)
 //	recovery    /walrus/recovery-symbol/1 recovery symbols for a missing sliver (data plane)
 //	nodestatus  /walrus/node-status/1    a node's report on itself: shards, blobs, sync, scrub, GC
+//	inconsistency /walrus/inconsistency/1 an inconsistency proof in, an invalid-blob attestation out
 //
 // The rule, after go-libp2p's p2p/protocol/ping: a protocol's ID, its Spec (caps derived
 // from the encoding parameters, timeout), its messages, their encoders and streaming
