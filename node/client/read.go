@@ -307,6 +307,13 @@ func (c *Client) decode(meta *codec.Metadata, verified map[int]codec.Sliver) ([]
 // kept: each is self-verifying). Slivers that fail leave garbage in their buffers, which
 // nothing uses.
 func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id codec.BlobID, m *epoch.Member, mi int, refs []int, dst func(index int) []byte) fetched {
+	return c.fetchPrimariesEach(ctx, meta, id, m, mi, refs, dst, nil)
+}
+
+// fetchPrimariesEach is fetchPrimaries that also calls each(index), when not nil, for
+// every sliver as soon as it has verified (in dst(index)), from the request's goroutine:
+// a streaming read writes it out before the rest of the response has arrived.
+func (c *Client) fetchPrimariesEach(ctx context.Context, meta *codec.Metadata, id codec.BlobID, m *epoch.Member, mi int, refs []int, dst func(index int) []byte, each func(index int)) fetched {
 	out := fetched{member: mi, refs: refs}
 	p := c.cfg.Params
 	pid, err := c.memberPeer(m)
@@ -341,6 +348,9 @@ func (c *Client) fetchPrimaries(ctx context.Context, meta *codec.Metadata, id co
 				return nil
 			}
 			out.slivers = append(out.slivers, s)
+			if each != nil {
+				each(refs[i])
+			}
 			return nil
 		})
 	})

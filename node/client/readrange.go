@@ -170,8 +170,8 @@ func (c *Client) span(meta *codec.Metadata, off, n int64) (codec.RowSpan, error)
 
 // fetchRows fetches systematic primary slivers first..end-1 from the members holding
 // them, each read into dst(index) and verified against meta there (fetchPrimaries), and
-// calls onVerified(index) (when not nil) once for each as it verifies, from this
-// goroutine. It returns nil once all have verified, errNeedDecode (wrapped) as soon as one
+// calls onVerified(index) (when not nil) once for each as soon as it has verified, from
+// the goroutine of its request (so concurrently), before its request's answer is in. It returns nil once all have verified, errNeedDecode (wrapped) as soon as one
 // cannot come: its holder failed, lied, or stayed silent for the hedge delay. sched.Read
 // schedules the requests over just these candidates (its R is their count), so busy
 // members are retried after a backoff and at most depth requests go to one member at once;
@@ -216,7 +216,22 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
+	// Each row is in one request at a time and verified once, but a row's second
+	// verification must not reach onVerified whatever happens.
+	var seenMu sync.Mutex
 	seen := make([]bool, end-first)
+	var each func(int)
+	if onVerified != nil {
+		each = func(i int) {
+			seenMu.Lock()
+			again := seen[i-first]
+			seen[i-first] = true
+			seenMu.Unlock()
+			if !again {
+				onVerified(i)
+			}
+		}
+	}
 	var ev sched.ReadEvent = sched.Start{}
 	var last fetched
 	for {
@@ -234,7 +249,7 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 			}
 			running++
 			go func() {
-				results <- c.fetchPrimaries(ctx, meta, id, &com.Members[req.Member], req.Member, idx, dst)
+				results <- c.fetchPrimariesEach(ctx, meta, id, &com.Members[req.Member], req.Member, idx, dst, each)
 			}()
 		}
 		wake.Stop()
@@ -260,14 +275,7 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 			}
 			a := sched.Answer{Request: sched.Request{Member: r.member, Indices: local}, Outcome: sched.OK}
 			for _, s := range r.slivers {
-				i := int(s.Index) - first
-				a.Verified = append(a.Verified, i)
-				if !seen[i] {
-					seen[i] = true
-					if onVerified != nil {
-						onVerified(int(s.Index))
-					}
-				}
+				a.Verified = append(a.Verified, int(s.Index)-first)
 			}
 			switch {
 			case r.err == nil:
