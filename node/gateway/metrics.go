@@ -108,7 +108,10 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 			route = "other"
 		}
 		code := rec.code
-		if code == 0 {
+		switch {
+		case code == 0 && r.Context().Err() != nil:
+			code = 499 // nothing sent: the client left first (nginx's "client closed request")
+		case code == 0:
 			code = http.StatusOK
 		}
 		m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
