@@ -25,8 +25,15 @@ func FuzzLedgerDecoders(f *testing.F) {
 	f.Add(byte(6), []byte{1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0})
 	f.Add(byte(7), []byte{0, 0, 0, 0, 0, 0, 0, 9})
 	f.Add(byte(8), []byte{})
+	f.Add(byte(0), (&query.Query{Kind: query.QueryCommittee, Cursor: [32]byte{7}}).Encode())
+	f.Add(byte(0), (&query.Query{Kind: query.QueryStakes, Address: staking.Address{1}, Cursor: [32]byte{2}}).Encode())
+	f.Add(byte(9), query.EncodeCommitteeAnswer(&query.CommitteeAnswer{Height: 5, Epoch: 1, NShards: 10, NextSelected: true, More: true,
+		Candidates: []query.Candidate{{Node: [32]byte{1}, PeerID: "p", Addrs: []string{"/ip4/1.2.3.4/tcp/1"}, Shards: []uint16{0, 4}, NextShards: []uint16{9}},
+			{Node: [32]byte{2}}}}))
+	f.Add(byte(10), query.EncodeStakesAnswer(&query.StakesAnswer{Height: 2, Epoch: 1, FirstUnselected: 2,
+		Stakes: []query.StakeInfo{{ID: staking.ObjectID{1}, Amount: 9, Withdrawing: true, WithdrawAt: 3}}}))
 	f.Fuzz(func(t *testing.T, which byte, b []byte) {
-		switch which % 9 {
+		switch which % 11 {
 		case 0:
 			if q, err := query.Decode(b); err == nil {
 				if q.Wait > query.MaxWait {
@@ -56,6 +63,14 @@ func FuzzLedgerDecoders(f *testing.F) {
 			_, _ = query.DecodeHeight(b)
 		case 8:
 			_, _ = ledgersync.DecodeRequest(b)
+		case 9:
+			if a, err := query.DecodeCommitteeAnswer(b); err == nil && !bytes.Equal(query.EncodeCommitteeAnswer(a), b) {
+				t.Fatalf("committee answer %x re-encodes differently", b)
+			}
+		case 10:
+			if a, err := query.DecodeStakesAnswer(b); err == nil && !bytes.Equal(query.EncodeStakesAnswer(a), b) {
+				t.Fatalf("stakes answer %x re-encodes differently", b)
+			}
 		}
 	})
 }

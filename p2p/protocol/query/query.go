@@ -4,8 +4,8 @@
 // answer carries the height it reflects, so a client comparing nodes can tell stale from
 // wrong.
 //
-//	request:  kind u8 | argument (blob_id[32], address[32], or tx_hash[32] | wait_ms u32 |
-//	          after u64)
+//	request:  kind u8 | argument (blob_id[32], address[32], tx_hash[32] | wait_ms u32 |
+//	          after u64, cursor[32], or address[32] | cursor[32])
 //	answers:  see the Encode functions; all start with the node's height u64.
 package query
 
@@ -50,13 +50,15 @@ const (
 	QueryAccount
 	QueryInfo
 	QueryWaitTx
+	QueryCommittee // registered nodes, pools and shards, a page after Cursor (staking.go)
+	QueryStakes    // the stakes Address owns, a page after Cursor (staking.go)
 )
 
 // Query is a request.
 type Query struct {
 	Kind    Kind
 	BlobID  codec.BlobID    // QueryBlobStatus
-	Address staking.Address // QueryAccount
+	Address staking.Address // QueryAccount; QueryStakes: the owner
 	TxHash  [32]byte        // QueryWaitTx
 	Wait    time.Duration   // QueryWaitTx, at most MaxWait
 	// After (QueryWaitTx): only a receipt from a checkpoint above this height answers.
@@ -64,6 +66,9 @@ type Query struct {
 	// registration re-sign the same transactions); the receipt of the earlier, failed
 	// inclusion must not answer the wait for the later one.
 	After uint64
+	// Cursor (QueryCommittee, QueryStakes): the page holds IDs above it, in ascending
+	// order; zero starts from the first.
+	Cursor [32]byte
 }
 
 // Encode returns the request body: kind u8, then the kind's argument.
@@ -78,6 +83,11 @@ func (q *Query) Encode() []byte {
 		b = append(b, q.TxHash[:]...)
 		b = wire.AppendU32(b, uint32(min(q.Wait, MaxWait)/time.Millisecond))
 		b = wire.AppendU64(b, q.After)
+	case QueryCommittee:
+		b = append(b, q.Cursor[:]...)
+	case QueryStakes:
+		b = append(b, q.Address[:]...)
+		b = append(b, q.Cursor[:]...)
 	}
 	return b
 }
@@ -96,6 +106,11 @@ func Decode(b []byte) (*Query, error) {
 		r.Fixed(q.TxHash[:])
 		q.Wait = min(time.Duration(r.U32())*time.Millisecond, MaxWait)
 		q.After = r.U64()
+	case QueryCommittee:
+		r.Fixed(q.Cursor[:])
+	case QueryStakes:
+		r.Fixed(q.Address[:])
+		r.Fixed(q.Cursor[:])
 	default:
 		return nil, fmt.Errorf("%w: query kind %d", ErrMalformed, q.Kind)
 	}
