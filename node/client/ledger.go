@@ -283,6 +283,7 @@ type pending struct {
 	to    peer.ID
 	raw   []byte
 	after uint64 // the accepting node's height: the receipt comes from a later checkpoint
+	nonce uint64 // the nonce it was signed with: objects it creates derive from it
 }
 
 // sendLocked signs op with the next nonce and submits it to the first node that accepts
@@ -331,7 +332,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 		}
 		l.nextNonce, l.haveNonce = l.nextNonce+1, true
 		l.preferred = p
-		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height}, nil
+		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height, nonce: stx.Tx.Nonce}, nil
 	}
 	var te *TxError
 	if len(errs) > 0 && errors.As(errs[len(errs)-1], &te) {
@@ -647,4 +648,148 @@ func FormatWAL(frost uint64) string {
 		s = s[:len(s)-1]
 	}
 	return s + " WAL"
+}
+
+// SubmitCreating is Submit for a transaction that creates an object (stake, reserve
+// storage, …): it also returns the ID of the first object created,
+// staking.DeriveObjectID(sender, nonce, 0) (docs/protocol.md §11).
+func (l *Ledger) SubmitCreating(ctx context.Context, op staking.Op) (query.TxReceipt, staking.ObjectID, error) {
+	l.mu.Lock()
+	p, err := l.sendLocked(ctx, op)
+	l.mu.Unlock()
+	if err != nil {
+		return query.TxReceipt{}, staking.ObjectID{}, err
+	}
+	r, err := l.wait(ctx, p)
+	if err != nil {
+		l.resetNonce()
+		return r, staking.ObjectID{}, err
+	}
+	return r, staking.DeriveObjectID(l.addr, p.nonce, 0), nil
+}
+
+// Stake delegates amount FROST from the wallet to node's pool, waits for the commit and
+// returns the new stake object's ID.
+func (l *Ledger) Stake(ctx context.Context, node epoch.NodeID, amount uint64) (query.TxReceipt, staking.ObjectID, error) {
+	return l.SubmitCreating(ctx, &staking.StakeOp{Node: node, Amount: amount})
+}
+
+// RequestWithdrawStake asks to withdraw one of the wallet's stakes (it stops counting for
+// committees not selected yet) and waits for the commit.
+func (l *Ledger) RequestWithdrawStake(ctx context.Context, stake staking.ObjectID) (query.TxReceipt, error) {
+	return l.Submit(ctx, &staking.RequestWithdraw{Stake: stake})
+}
+
+// WithdrawStake returns a withdrawable stake, with its compounded rewards, to the wallet's
+// balance and waits for the commit.
+func (l *Ledger) WithdrawStake(ctx context.Context, stake staking.ObjectID) (query.TxReceipt, error) {
+	return l.Submit(ctx, &staking.Withdraw{Stake: stake})
+}
+
+// pageAttempts bounds how often a paged listing starts again because the ledger moved
+// between its pages.
+const pageAttempts = 3
+
+// pages asks for the pages of a paged query (QueryCommittee, QueryStakes) from the most
+// up-to-date node, then the rest from that same node, and returns them all; decode parses
+// one page and reports its height, whether more follow and the cursor for the next. If the
+// node's height changes between pages the listing starts again (at most pageAttempts
+// times), so the pages describe one state.
+func pages[T any](ctx context.Context, l *Ledger, q query.Query, decode func([]byte) (T, uint64, bool, [32]byte, error)) ([]T, error) {
+	var err error
+	for range pageAttempts {
+		q.Cursor = [32]byte{}
+		var b []byte
+		var p peer.ID
+		if b, p, err = l.queryBestFrom(ctx, &q); err != nil {
+			return nil, err
+		}
+		var out []T
+		var first uint64
+		for i := 0; ; i++ {
+			page, h, more, cursor, derr := decode(b)
+			if derr != nil {
+				return nil, derr
+			}
+			if i == 0 {
+				first = h
+			} else if h != first {
+				err = fmt.Errorf("client: the ledger moved from height %d to %d while listing", first, h)
+				break
+			}
+			out = append(out, page)
+			if !more {
+				return out, nil
+			}
+			q.Cursor = cursor
+			if b, err = p2p.Call(ctx, l.cfg.Host, p, query.Spec, q.Encode()); err != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return nil, err
+}
+
+// Candidates returns every registered node — committee members and candidates — with its
+// votes, its stake pool and its shards now and in the next committee once selected
+// (`walrus info committee`), read from one node's state, page by page.
+func (l *Ledger) Candidates(ctx context.Context) (*query.CommitteeAnswer, error) {
+	ps, err := pages(ctx, l, query.Query{Kind: query.QueryCommittee}, func(b []byte) (*query.CommitteeAnswer, uint64, bool, [32]byte, error) {
+		a, err := query.DecodeCommitteeAnswer(b)
+		if err != nil {
+			return nil, 0, false, [32]byte{}, err
+		}
+		var cur [32]byte
+		if n := len(a.Candidates); n > 0 {
+			cur = a.Candidates[n-1].Node
+		} else if a.More {
+			return nil, 0, false, cur, fmt.Errorf("%w: an empty page with more to come", query.ErrMalformed)
+		}
+		return a, a.Height, a.More, cur, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := ps[0]
+	for _, p := range ps[1:] {
+		if last := all.Candidates[len(all.Candidates)-1].Node; len(p.Candidates) > 0 && string(p.Candidates[0].Node[:]) <= string(last[:]) {
+			return nil, fmt.Errorf("%w: committee pages out of order", query.ErrMalformed)
+		}
+		all.Candidates = append(all.Candidates, p.Candidates...)
+	}
+	all.More = false
+	return all, nil
+}
+
+// StakesOf returns every stake object owner owns, read from one node's state, page by page
+// (`walrus list-staked-wal`).
+func (l *Ledger) StakesOf(ctx context.Context, owner staking.Address) (*query.StakesAnswer, error) {
+	ps, err := pages(ctx, l, query.Query{Kind: query.QueryStakes, Address: owner}, func(b []byte) (*query.StakesAnswer, uint64, bool, [32]byte, error) {
+		a, err := query.DecodeStakesAnswer(b)
+		if err != nil {
+			return nil, 0, false, [32]byte{}, err
+		}
+		var cur [32]byte
+		if n := len(a.Stakes); n > 0 {
+			cur = a.Stakes[n-1].ID
+		} else if a.More {
+			return nil, 0, false, cur, fmt.Errorf("%w: an empty page with more to come", query.ErrMalformed)
+		}
+		return a, a.Height, a.More, cur, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := ps[0]
+	for _, p := range ps[1:] {
+		if last := all.Stakes[len(all.Stakes)-1].ID; len(p.Stakes) > 0 && string(p.Stakes[0].ID[:]) <= string(last[:]) {
+			return nil, fmt.Errorf("%w: stake pages out of order", query.ErrMalformed)
+		}
+		all.Stakes = append(all.Stakes, p.Stakes...)
+	}
+	all.More = false
+	return all, nil
 }
