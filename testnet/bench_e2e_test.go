@@ -136,6 +136,7 @@ func BenchmarkE2EStoreRead(b *testing.B) {
 		certT += t4.Sub(t3)
 		fullT += t5.Sub(t2)
 		readT += t6.Sub(t5)
+		e2eRuns++ // the self-healing benchmarks after this one say they ran in a warm process
 	}
 	b.StopTimer()
 	// CPU the hypervisor gave to others while this VM wanted it (Linux /proc/stat): a run

@@ -1,0 +1,534 @@
+package testnet_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node"
+	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
+	"github.com/walrus-go/walrus-go/testnet"
+)
+
+// The self-healing benchmarks of `make bench-e2e` (issue 12, Performance): what a node that
+// missed a 64 MiB write receives to recover its slivers, how long a wiped node takes to
+// recover a quarter of 1 GiB of mixed blobs beside the time to store them, and what
+// scrubbing and garbage collection cost reads. Each prints, besides its metrics, one line
+// naming the runs, whether the process was cold (no end-to-end run before in it) or warm,
+// and the CPU the hypervisor stole meanwhile.
+
+// e2eRuns counts the end-to-end iterations this process has run so far (benchmarks run one
+// at a time): 0 means the next one runs in a cold process.
+var e2eRuns int
+
+// processState says whether the next run is the first of the process.
+func processState() string {
+	if e2eRuns == 0 {
+		return "cold process"
+	}
+	return fmt.Sprintf("warm process (%d end-to-end runs before it)", e2eRuns)
+}
+
+// benchShards is the shard count of the end-to-end benchmarks: 1000, or WALRUS_BENCH_SHARDS.
+func benchShards() int {
+	if s, err := strconv.Atoi(os.Getenv("WALRUS_BENCH_SHARDS")); err == nil && s > 0 {
+		return s
+	}
+	return 1000
+}
+
+// stealSince is the CPU stolen since s0 (a stolenCPU reading), -1 when unknown.
+func stealSince(s0 time.Duration) time.Duration {
+	if s1 := stolenCPU(); s0 >= 0 && s1 >= 0 {
+		return s1 - s0
+	}
+	return -1
+}
+
+// healConfig chains f after the harness's node configuration (its fast consensus timings).
+func healConfig(f func(*node.Config)) testnet.Option {
+	return testnet.WithGenerate(func(o *testnet.Options) {
+		prev := o.NodeConfig
+		o.NodeConfig = func(i int, nc *node.Config) {
+			if prev != nil {
+				prev(i, nc)
+			}
+			f(nc)
+		}
+	})
+}
+
+// memberOf is node i's index in committee com.
+func memberOf(b *testing.B, c *testnet.Cluster, com *epoch.Committee, i int) int {
+	b.Helper()
+	id := c.Layout.Nodes[i].PeerID
+	for m := range com.Members {
+		if string(com.Members[m].PeerID) == string(id) {
+			return m
+		}
+	}
+	b.Fatalf("node %d is not in the committee", i)
+	return -1
+}
+
+// storeBlob stores data as Client.Store does and returns once every node has been sent its
+// slivers (the background uploads after the certificate included; a crashed node's fail).
+func storeBlob(ctx context.Context, s *client.Session, data []byte) (*codec.EncodedBlob, error) {
+	enc, err := codec.Encode(s.Client.Params(), data)
+	if err != nil {
+		return nil, err
+	}
+	reg, certified, err := s.Ledger.RegisterBlob(ctx, enc, client.StoreOptions{Epochs: 5})
+	if err != nil || certified {
+		return nil, fmt.Errorf("register: %v (already certified %v)", err, certified)
+	}
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Client.Upload(ctx, com, enc, reg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ledger.CertifyBlob(ctx, enc.BlobID, reg, res); err != nil {
+		return nil, err
+	}
+	res.Certified()
+	<-res.Done()
+	return enc, nil
+}
+
+// BenchmarkE2ERecovery: on the 4-node testnet (n = 1000), a node is stopped before a 64 MiB
+// store and restarted after the certificate (and after the writer gave up on it); blob sync
+// recovers its slivers from the other nodes' recovery symbols. Reported side by side, from
+// the node's own counters (/v1/health's recovery_received_bytes, recovered_bytes,
+// recovery_symbols_needed): the bytes it received, the symbols and proofs its decodes need,
+// its share of the encoded blob, and the blob (what one-dimensional Reed-Solomon repair
+// would move); and the time from restart until it held every sliver, with blob sync's delay
+// after a certification at 200 ms instead of 10 s. Each iteration stops the next node.
+func BenchmarkE2ERecovery(b *testing.B) {
+	const blobSize = 64 << 20
+	shards := benchShards()
+	c := testnet.New(b, 4, testnet.WithShards(shards), testnet.WithTimeout(2*time.Minute),
+		healConfig(func(nc *node.Config) { nc.BlobSync.Delay = 200 * time.Millisecond }))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	s := c.Session(ctx)
+	p := s.Client.Params()
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	data := make([]byte, blobSize)
+	var received, needed, share, recT float64
+	state := processState()
+	steal0 := stolenCPU()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		down := i % c.N()
+		c.Crash(down)
+		enc, err := storeBlob(ctx, s, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		com, err := s.Ledger.Committee(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		member := &com.Members[memberOf(b, c, com, down)]
+		b.StartTimer()
+		t0 := time.Now()
+		c.Restart(down)
+		for {
+			st, err := s.Client.Status(ctx, member, enc.BlobID)
+			if err == nil && st.ShardsHeld > 0 && st.ShardsStored == st.ShardsHeld {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatalf("node %d did not recover its slivers: %+v, %v", down, st, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		recT += time.Since(t0).Seconds()
+		b.StopTimer()
+		// The node's counters start at its restart: they count this blob's recovery only.
+		h := c.Unwrap(down).Health()
+		if want := uint64(2 * member.Weight()); h.RecoveredSlivers != want {
+			b.Fatalf("node %d recovered %d slivers, want %d", down, h.RecoveredSlivers, want)
+		}
+		received += float64(h.RecoveryReceivedBytes)
+		needed += float64(h.RecoverySymbolsNeeded) * float64(recovery.SymbolAnswerLen(p.N, enc.SymbolSize))
+		share += float64(h.RecoveredBytes)
+		e2eRuns++
+		b.StartTimer()
+	}
+	b.StopTimer()
+	steal := stealSince(steal0)
+	n, mib := float64(b.N), float64(1<<20)
+	b.ReportMetric(received/n/mib, "received_MiB")
+	b.ReportMetric(needed/n/mib, "needed_MiB")
+	b.ReportMetric(received/needed, "received_vs_needed")
+	b.ReportMetric(share/n/mib, "node_share_MiB")
+	b.ReportMetric(blobSize/mib, "blob_MiB")
+	b.ReportMetric(received/n/blobSize, "received_vs_blob")
+	b.ReportMetric(recT/n, "recovery_s")
+	b.ReportMetric(float64(shards), "shards")
+	if steal >= 0 {
+		b.ReportMetric(steal.Seconds(), "cpu_steal_s")
+	}
+	b.Logf("recovery of one node's slivers of a %d MiB blob, n = %d: %d run(s), the first in a %s; "+
+		"received %.1f MiB = %.3f× the %.1f MiB of symbols and proofs needed; its share %.1f MiB, the blob %d MiB; "+
+		"restart to recovered %.2f s; CPU steal %.2f s",
+		blobSize>>20, shards, b.N, state, received/n/mib, received/needed, needed/n/mib, share/n/mib, blobSize>>20, recT/n, steal.Seconds())
+}
+
+// scrubSetup is one node configuration of BenchmarkE2EScrubGCReadCost.
+type scrubSetup struct {
+	name string
+	// what says what runs during the reads, for the log.
+	what string
+	// config edits the node's loaded configuration.
+	config func(*node.Config)
+	// idle says the reads wait for every node's first scrub pass to end.
+	idle bool
+}
+
+var scrubSetups = []scrubSetup{
+	{name: "off", what: "blob sync, scrub and GC disabled (blob_sync.disabled, gc.disabled)",
+		config: func(c *node.Config) { c.BlobSync.Disabled, c.GC.Disabled = true, true }},
+	{name: "defaults", what: "scrub and GC at their defaults (8 MiB/s, a pass at start then every 10 min; " +
+		"a GC step every second), read after the start-up pass ended: the steady state",
+		config: func(*node.Config) {}, idle: true},
+	{name: "busy", what: "scrub at its default rate (8 MiB/s) with no pause between passes " +
+		"(scrub_pause 1ms: always scrubbing), GC at its defaults",
+		config: func(c *node.Config) { c.BlobSync.ScrubPause = time.Millisecond }},
+	{name: "unthrottled", what: "scrub at 1 GiB/s with no pause (what the rate limit prevents), GC at its defaults",
+		config: func(c *node.Config) { c.BlobSync.ScrubRate, c.BlobSync.ScrubPause = 1<<30, time.Millisecond }},
+}
+
+// BenchmarkE2EScrubGCReadCost: read throughput of a 64 MiB blob on the 4-node testnet
+// (n = 1000) with background scrubbing and garbage collection off, at their defaults, and
+// with the scrubber forced busy at its default rate and unthrottled (scrubSetups). Each round
+// restarts every node in each setup in turn (the order rotating round to round), reads once
+// to warm up and then readsPerRound times; rounds is 3 × -benchtime. Reported: each setup's
+// MiB/s over all its reads and its ratio to "off"; the process's CPU per read (client and
+// nodes: less sensitive than wall time to other load on the machine) and over a second
+// without reads (the background's own cost); and the slivers the scrub re-verified during
+// the timed reads (zero in the steady state of the defaults).
+func BenchmarkE2EScrubGCReadCost(b *testing.B) {
+	const blobSize, readsPerRound = 64 << 20, 3
+	shards := benchShards()
+	var setup atomic.Pointer[scrubSetup]
+	setup.Store(&scrubSetups[0])
+	start := func(ctx context.Context, nf *testnet.NodeFiles, g *testnet.Gater) (testnet.Instance, error) {
+		cfg, err := node.LoadConfig(nf.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		setup.Load().config(cfg)
+		n, err := node.New(ctx, cfg, node.WithConnectionGater(g), node.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			return nil, err
+		}
+		if err := n.Start(ctx); err != nil {
+			_ = n.Close()
+			return nil, err
+		}
+		return &testnet.NodeInstance{Node: n}, nil
+	}
+	c := testnet.New(b, 4, testnet.WithShards(shards), testnet.WithTimeout(2*time.Minute), testnet.WithStartFunc(start))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	s := c.Session(ctx)
+	data := make([]byte, blobSize)
+	mrand.NewChaCha8([32]byte{9}).Read(data)
+	enc, err := storeBlob(ctx, s, data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := processState()
+	rounds := 3 * b.N
+	readT := make([]time.Duration, len(scrubSetups))
+	reads := make([]int, len(scrubSetups))
+	scrubbed := make([]int64, len(scrubSetups))
+	readCPU := make([]time.Duration, len(scrubSetups)) // the process's CPU during the timed reads
+	idleCPU := make([]time.Duration, len(scrubSetups)) // and during a second without reads
+	scrubChecked := func() int64 {
+		var sum int64
+		for i := range c.N() {
+			sum += int64(c.Unwrap(i).Health().ScrubChecked)
+		}
+		return sum
+	}
+	steal0 := stolenCPU()
+	b.ResetTimer()
+	for r := range rounds {
+		for j := range scrubSetups {
+			k := (j + r) % len(scrubSetups)
+			su := &scrubSetups[k]
+			b.StopTimer()
+			setup.Store(su)
+			for i := range c.N() {
+				c.Crash(i)
+			}
+			for i := range c.N() {
+				c.Restart(i)
+			}
+			if su.idle { // the start-up pass ends before the reads
+				for i := range c.N() {
+					for c.Unwrap(i).Health().LastScrubUnixMs == 0 {
+						if ctx.Err() != nil {
+							b.Fatalf("node %d's first scrub pass did not end", i)
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+				}
+			}
+			// Warm-up, untimed: the restarted nodes reconnect, the client redials them (a
+			// read can fail while a node is still loading: retried), caches fill.
+			for i := range c.N() {
+				for c.Unwrap(i).Health().Peers < c.N()-1 {
+					if ctx.Err() != nil {
+						b.Fatalf("node %d did not reconnect", i)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			for try := 0; ; try++ {
+				_, err := s.Read(ctx, enc.BlobID)
+				if err == nil {
+					break
+				}
+				if try == 20 {
+					b.Fatalf("%s: warm-up read after restart: %v", su.name, err)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			// The background's own CPU: the whole process over a second with no read.
+			idle0, _ := processUsage()
+			time.Sleep(time.Second)
+			idle1, _ := processUsage()
+			idleCPU[k] += idle1 - idle0
+			checked0 := scrubChecked()
+			cpu0, _ := processUsage()
+			b.StartTimer()
+			for range readsPerRound {
+				t0 := time.Now()
+				got, err := s.Read(ctx, enc.BlobID)
+				readT[k] += time.Since(t0)
+				if err != nil || len(got) != blobSize {
+					b.Fatalf("%s: read %d bytes, %v", su.name, len(got), err)
+				}
+				reads[k]++
+			}
+			b.StopTimer()
+			cpu1, _ := processUsage()
+			readCPU[k] += cpu1 - cpu0
+			scrubbed[k] += scrubChecked() - checked0
+			b.StartTimer()
+		}
+		e2eRuns++
+	}
+	b.StopTimer()
+	steal := stealSince(steal0)
+	mibs := func(k int) float64 { return float64(reads[k]) * blobSize / (1 << 20) / readT[k].Seconds() }
+	var lines []string
+	for k, su := range scrubSetups {
+		b.ReportMetric(mibs(k), "read_MiB/s_"+su.name)
+		if k > 0 {
+			b.ReportMetric(mibs(k)/mibs(0), su.name+"_vs_off")
+		}
+		b.ReportMetric(float64(scrubbed[k])/float64(rounds), "scrubbed_slivers/round_"+su.name)
+		cpuPerRead := readCPU[k].Seconds() / float64(reads[k])
+		idle := idleCPU[k].Seconds() / float64(rounds)
+		b.ReportMetric(cpuPerRead, "cpu_s/read_"+su.name)
+		b.ReportMetric(idle, "idle_cpu_cores_"+su.name)
+		lines = append(lines, fmt.Sprintf("  %-11s %6.1f MiB/s (%.3f× off) over %d reads; process CPU %.2f s a read (%.3f× off), "+
+			"%.3f cores idle; scrub re-verified %d slivers during the reads: %s",
+			su.name, mibs(k), mibs(k)/mibs(0), reads[k], cpuPerRead, cpuPerRead/(readCPU[0].Seconds()/float64(reads[0])), idle, scrubbed[k], su.what))
+	}
+	b.ReportMetric(float64(shards), "shards")
+	if steal >= 0 {
+		b.ReportMetric(steal.Seconds(), "cpu_steal_s")
+	}
+	b.Logf("reads of a %d MiB blob, n = %d, with background scrub and GC in four setups: %d rounds (setups alternating, "+
+		"every node restarted for each), %d timed reads per setup and round after one warm-up read, the first round in a %s; "+
+		"CPU steal %.2f s\n%s", blobSize>>20, shards, rounds, readsPerRound, state, steal.Seconds(), strings.Join(lines, "\n"))
+}
+
+// healBytes is the total size of BenchmarkE2EWipedNode's blobs: 1 GiB, or
+// WALRUS_BENCH_HEAL_BYTES (bytes, or with a K, M or G suffix for KiB, MiB, GiB).
+func healBytes(b *testing.B) int64 {
+	v := strings.TrimSpace(os.Getenv("WALRUS_BENCH_HEAL_BYTES"))
+	if v == "" {
+		return 1 << 30
+	}
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30} {
+		if rest, ok := strings.CutSuffix(strings.TrimSuffix(strings.ToUpper(v), "IB"), suffix); ok {
+			v, mult = rest, m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		b.Fatalf("WALRUS_BENCH_HEAL_BYTES=%q: want a positive size such as 1073741824, 256M or 1G", os.Getenv("WALRUS_BENCH_HEAL_BYTES"))
+	}
+	return n * mult
+}
+
+// healSizes draws blob sizes log-uniformly between 1 KiB and 64 MiB (at most the largest
+// blob p allows) until they add up to total; the last is cut to fit.
+func healSizes(total int64, maxBlob uint64) []int {
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	lo, hi := math.Log(1<<10), math.Log(float64(min(64<<20, maxBlob)))
+	var sizes []int
+	for sum := int64(0); sum < total; {
+		n := int64(math.Exp(lo + rng.Float64()*(hi-lo)))
+		n = min(n, total-sum)
+		sizes = append(sizes, int(n))
+		sum += n
+	}
+	return sizes
+}
+
+// BenchmarkE2EWipedNode: the 4-node testnet (n = 1000) stores blobs of mixed sizes (1 KiB to
+// 64 MiB, log-uniform) adding up to 1 GiB (WALRUS_BENCH_HEAL_BYTES), two stores at a time,
+// each until every node has its slivers; then one node, which holds a quarter of the shards,
+// is stopped, its data directory wiped (keys and configuration kept) and restarted: it
+// re-syncs the ledger and recovers every sliver of its shards. Reported side by side: the
+// time to store everything and the time from restart until the node held all of it again
+// (its status: every blob, and two slivers per shard of each), their ratio, and the bytes
+// the node received beside its share. The store runs once; -benchtime N wipes and recovers
+// N times.
+func BenchmarkE2EWipedNode(b *testing.B) {
+	shards := benchShards()
+	total := healBytes(b)
+	c := testnet.New(b, 4, testnet.WithShards(shards), testnet.WithTimeout(2*time.Minute),
+		healConfig(func(nc *node.Config) { nc.BlobSync.Delay = 200 * time.Millisecond }))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	s := c.Session(ctx)
+	sizes := healSizes(total, s.Client.Params().MaxBlobSize())
+
+	storeState := processState()
+	steal0 := stolenCPU()
+	t0 := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(sizes) || ctx.Err() != nil {
+					return
+				}
+				data := make([]byte, sizes[i])
+				var seed [32]byte
+				seed[0], seed[1] = byte(i), byte(i>>8)
+				mrand.NewChaCha8(seed).Read(data)
+				if _, err := storeBlob(ctx, s, data); err != nil {
+					errs[w] = fmt.Errorf("blob %d (%d bytes): %w", i, sizes[i], err)
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	storeT := time.Since(t0)
+	storeSteal := stealSince(steal0)
+	e2eRuns++
+
+	const wiped = 1
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	weight := com.Members[memberOf(b, c, com, wiped)].Weight()
+	wantSlivers := uint64(2 * weight * len(sizes))
+	held := c.Unwrap(wiped).Health()
+	for deadline := time.Now().Add(30 * time.Second); held.BlobsHeld != uint64(len(sizes)) || held.SliversHeld != wantSlivers; {
+		if time.Now().After(deadline) {
+			b.Fatalf("before the wipe node %d holds %d blobs, %d slivers; want %d, %d",
+				wiped, held.BlobsHeld, held.SliversHeld, len(sizes), wantSlivers)
+		}
+		time.Sleep(250 * time.Millisecond)
+		held = c.Unwrap(wiped).Health()
+	}
+	recState := processState()
+	var recT time.Duration
+	var received float64
+	steal0 = stolenCPU()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		c.Crash(wiped)
+		if err := os.RemoveAll(c.Layout.Nodes[wiped].DataDir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t1 := time.Now()
+		c.Restart(wiped)
+		for {
+			h := c.Unwrap(wiped).Health()
+			if h.BlobsHeld == uint64(len(sizes)) && h.SliversHeld == wantSlivers && h.SyncBacklog == 0 {
+				received += float64(h.RecoveryReceivedBytes)
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatalf("node %d did not recover: holds %d of %d blobs, %d of %d slivers", wiped, h.BlobsHeld, len(sizes), h.SliversHeld, wantSlivers)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		recT += time.Since(t1)
+		e2eRuns++
+	}
+	b.StopTimer()
+	recSteal := stealSince(steal0)
+	n, mib := float64(b.N), float64(1<<20)
+	rec := recT.Seconds() / n
+	share := float64(held.SliverBytesHeld)
+	b.ReportMetric(float64(len(sizes)), "blobs")
+	b.ReportMetric(float64(total)/mib, "total_MiB")
+	b.ReportMetric(share/mib, "node_share_MiB")
+	b.ReportMetric(storeT.Seconds(), "store_s")
+	b.ReportMetric(rec, "recover_s")
+	b.ReportMetric(rec/storeT.Seconds(), "recover_vs_store")
+	b.ReportMetric(received/n/mib, "received_MiB")
+	b.ReportMetric(received/n/share, "received_vs_share")
+	b.ReportMetric(float64(shards), "shards")
+	if recSteal >= 0 && storeSteal >= 0 {
+		b.ReportMetric(storeSteal.Seconds(), "store_cpu_steal_s")
+		b.ReportMetric(recSteal.Seconds(), "recover_cpu_steal_s")
+	}
+	slices.Sort(sizes)
+	b.Logf("wiped node, n = %d: %d blobs of %d B to %d B (median %d B), %.0f MiB in all, %.0f MiB of slivers on the wiped node; "+
+		"store (two at a time, until every node had its slivers) 1 run in a %s: %.1f s, CPU steal %.2f s; "+
+		"wipe and recover %d run(s), the first in a %s: %.1f s, CPU steal %.2f s; recover/store %.2f; received %.0f MiB (%.2f× its share)",
+		shards, len(sizes), sizes[0], sizes[len(sizes)-1], sizes[len(sizes)/2], float64(total)/mib, share/mib,
+		storeState, storeT.Seconds(), storeSteal.Seconds(), b.N, recState, rec, recSteal.Seconds(), rec/storeT.Seconds(),
+		received/n/mib, received/n/share)
+}
