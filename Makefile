@@ -44,10 +44,15 @@ bench: oracle
 # one libp2p stream's throughput as the baseline, then a 64 MiB store (encode, register,
 # upload, certify) and read, with MiB/s and the ratios to the targets. One store and read
 # in a fresh process by default; E2E_RUNS=3 averages three, the later two in a warm process
-# (see README, Performance: the two differ).
+# (see README, Performance: the two differ). Then self-healing (testnet/bench_heal_test.go):
+# the bytes a node that missed a 64 MiB write receives to recover, read throughput with
+# scrub and GC off, at defaults and forced busy (alternating rounds), and a wiped node
+# recovering its quarter of 1 GiB of mixed blobs beside the time to store them
+# (WALRUS_BENCH_HEAL_BYTES=256M for a shorter run). Each logs its runs, cold or warm, and
+# the CPU the host stole.
 E2E_RUNS ?= 1
 bench-e2e: build
-	$(GO) test -run '^$$' -bench 'E2E' -benchtime $(E2E_RUNS)x -benchmem -timeout 30m ./testnet/
+	$(GO) test -run '^$$' -bench 'E2E' -benchtime $(E2E_RUNS)x -benchmem -timeout 60m ./testnet/
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
