@@ -371,24 +371,38 @@ func BenchmarkE2EScrubGCReadCost(b *testing.B) {
 }
 
 // healBytes is the total size of BenchmarkE2EWipedNode's blobs: 1 GiB, or
-// WALRUS_BENCH_HEAL_BYTES (bytes, or with a K, M or G suffix for KiB, MiB, GiB).
+// WALRUS_BENCH_HEAL_BYTES (parseSize).
 func healBytes(b *testing.B) int64 {
-	v := strings.TrimSpace(os.Getenv("WALRUS_BENCH_HEAL_BYTES"))
-	if v == "" {
+	v := os.Getenv("WALRUS_BENCH_HEAL_BYTES")
+	if strings.TrimSpace(v) == "" {
 		return 1 << 30
 	}
+	n, err := parseSize(v)
+	if err != nil {
+		b.Fatalf("WALRUS_BENCH_HEAL_BYTES: %v", err)
+	}
+	return n
+}
+
+// parseSize reads a positive size in bytes, or with a K, M or G suffix (KiB, MiB, GiB; "MiB"
+// and "m" are read alike).
+func parseSize(v string) (int64, error) {
+	s := strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(v)), "IB")
 	mult := int64(1)
-	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30} {
-		if rest, ok := strings.CutSuffix(strings.TrimSuffix(strings.ToUpper(v), "IB"), suffix); ok {
-			v, mult = rest, m
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
 			break
 		}
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		b.Fatalf("WALRUS_BENCH_HEAL_BYTES=%q: want a positive size such as 1073741824, 256M or 1G", os.Getenv("WALRUS_BENCH_HEAL_BYTES"))
+		return 0, fmt.Errorf("%q: want a positive size such as 1073741824, 256M or 1GiB", v)
 	}
-	return n * mult
+	return n * mult, nil
 }
 
 // healSizes draws blob sizes log-uniformly between 1 KiB and 64 MiB (at most the largest
@@ -531,4 +545,44 @@ func BenchmarkE2EWipedNode(b *testing.B) {
 		shards, len(sizes), sizes[0], sizes[len(sizes)-1], sizes[len(sizes)/2], float64(total)/mib, share/mib,
 		storeState, storeT.Seconds(), storeSteal.Seconds(), b.N, recState, rec, recSteal.Seconds(), rec/storeT.Seconds(),
 		received/n/mib, received/n/share)
+}
+
+// The wiped-node benchmark's workload: sizes parse, and the drawn blobs are of mixed sizes
+// within 1 KiB..64 MiB (or the network's largest blob) and add up to the total exactly.
+func TestHealWorkload(t *testing.T) {
+	for in, want := range map[string]int64{"1073741824": 1 << 30, "256M": 256 << 20, "1GiB": 1 << 30, " 64k ": 64 << 10, "3MiB": 3 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "1T", "G", "99999999999G", "1.5G"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for _, c := range []struct {
+		total   int64
+		maxBlob uint64
+	}{{1 << 30, 1 << 40}, {32 << 20, 1 << 40}, {5 << 20, 1 << 20}, {1000, 1 << 40}} {
+		sizes := healSizes(c.total, c.maxBlob)
+		var sum int64
+		small, big := 0, 0
+		for i, n := range sizes {
+			sum += int64(n)
+			if n <= 0 || uint64(n) > min(64<<20, c.maxBlob) || (n < 1<<10 && i != len(sizes)-1) {
+				t.Fatalf("total %d: blob %d of %d bytes", c.total, i, n)
+			}
+			if n < 1<<20 {
+				small++
+			} else {
+				big++
+			}
+		}
+		if sum != c.total {
+			t.Errorf("total %d: sizes add up to %d", c.total, sum)
+		}
+		if c.total == 1<<30 && (small < 10 || big < 10) {
+			t.Errorf("1 GiB: %d blobs under 1 MiB and %d over: not mixed", small, big)
+		}
+	}
 }
