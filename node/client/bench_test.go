@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
 )
 
 // benchStoreRead measures Upload (to the last node's confirmation) and Read of size
@@ -44,6 +45,7 @@ func benchStoreRead(b *testing.B, weights []int, size int) {
 	res.Certified()
 	<-res.Done()
 	b.Run("Read", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetBytes(int64(size))
 		for i := 0; i < b.N; i++ {
 			if _, err := c.client.Read(ctx, c.com(), enc.BlobID); err != nil {
@@ -74,6 +76,7 @@ func benchReadPaths(b *testing.B, weights []int, size int, paths map[string]read
 		}
 	}
 	b.Run("Read", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetBytes(int64(size))
 		for i := 0; i < b.N; i++ {
 			read(b)
@@ -87,6 +90,7 @@ func benchReadPaths(b *testing.B, weights []int, size int, paths map[string]read
 	slices.Sort(names)
 	for _, name := range names {
 		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
 			var fetched int64
 			var readTime time.Duration
 			for i := 0; i < b.N; i++ {
@@ -134,21 +138,23 @@ func (w *firstByteWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// benchReadTo: ReadTo of the whole blob to a writer that discards it, beside Read. It
-// also reports the mean time to the first byte written (ttfb-ms).
+// benchReadTo: ReadTo of the whole blob to a writer that discards it, beside Read, with
+// the default window and with an 8 MiB one. It also reports the mean time to the first
+// byte written (ttfb-ms). B/op shows what a read allocates: Read the blob, ReadTo its
+// window (and what the transport allocates per request, in both).
 func benchReadTo(b *testing.B, weights []int, size int) {
-	var (
-		last  *testing.B
-		ttfb  time.Duration
-		reads int
-	)
-	benchReadPaths(b, weights, size, map[string]readPath{
-		"ReadTo": func(b *testing.B, ctx context.Context, c *cluster, id codec.BlobID) (int64, error) {
+	readTo := func(window int) readPath {
+		var (
+			last  *testing.B
+			ttfb  time.Duration
+			reads int
+		)
+		return func(b *testing.B, ctx context.Context, c *cluster, id codec.BlobID) (int64, error) {
 			if b != last {
 				last, ttfb, reads = b, 0, 0
 			}
 			w := &firstByteWriter{start: time.Now()}
-			n, err := c.client.ReadTo(ctx, c.com(), id, w)
+			n, err := c.client.ReadToWith(ctx, c.com(), id, w, client.ReadOptions{WindowBytes: window})
 			if err == nil && n != int64(size) {
 				err = fmt.Errorf("ReadTo wrote %d of %d bytes", n, size)
 			}
@@ -156,7 +162,11 @@ func benchReadTo(b *testing.B, weights []int, size int) {
 			reads++
 			b.ReportMetric(float64(ttfb.Microseconds())/1e3/float64(reads), "ttfb-ms")
 			return rangeFetched(c, size, 0, size), err
-		},
+		}
+	}
+	benchReadPaths(b, weights, size, map[string]readPath{
+		"ReadTo":           readTo(0),
+		"ReadToWindow8MiB": readTo(8 << 20),
 	})
 }
 
@@ -183,3 +193,9 @@ func BenchmarkReadTo_n100_8MiB(b *testing.B)     { benchReadTo(b, []int{40, 30, 
 func BenchmarkReadTo_n100_64MiB(b *testing.B)    { benchReadTo(b, []int{40, 30, 20, 10}, 64<<20) }
 func BenchmarkReadRange_n100_8MiB(b *testing.B)  { benchReadRange(b, []int{40, 30, 20, 10}, 8<<20) }
 func BenchmarkReadRange_n100_64MiB(b *testing.B) { benchReadRange(b, []int{40, 30, 20, 10}, 64<<20) }
+
+// n = 1000 as on Walrus Mainnet and the default testnet: rows of 201 KB at 64 MiB.
+func BenchmarkReadTo_n1000_64MiB(b *testing.B) { benchReadTo(b, []int{400, 300, 200, 100}, 64<<20) }
+func BenchmarkReadRange_n1000_64MiB(b *testing.B) {
+	benchReadRange(b, []int{400, 300, 200, 100}, 64<<20)
+}

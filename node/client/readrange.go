@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -23,9 +24,9 @@ import (
 // primary_hash[r]) with no decoding. ReadRange fetches just those rows; ReadTo and
 // ReadRangeTo fetch them a bounded window at a time and write them out in order as they
 // verify. When a row cannot be had from the member holding it (down, lying, busy past its
-// retries, or silent for the hedge delay: each row has exactly one holder, so nobody else
-// can stand in), they fall back to Read's path, which fetches any R primary slivers and
-// decodes.
+// retries, or silent for 1 + slowPatience hedge delays: each row has exactly one holder,
+// so nobody else can stand in), they fall back to Read's path, which fetches any R primary
+// slivers and decodes.
 //
 // What they guarantee, beside Read (docs/protocol.md §4): every byte returned or written
 // comes from a primary sliver verified against metadata verified against the blob ID, or
@@ -86,6 +87,16 @@ func (o *ReadOptions) window() int {
 // errNeedDecode: a systematic sliver a range read needs could not be fetched and verified
 // from its holder; the read falls back to the decode path.
 var errNeedDecode = errors.New("client: a systematic sliver is unavailable")
+
+// slowPatience is how many hedge delays a range read waits, beyond the hedge delay
+// itself, for a member that has gone silent with its rows before it falls back to a
+// decode. Read's hedge is cheap (a few more slivers from others), but a row has a single
+// holder, so a range read's only hedge is the decode: R whole slivers, the whole blob
+// fetched and held, for a range of one byte. Falling back at the first hedge turned busy
+// moments of a loaded machine into full decodes (ReadTo of 64 MiB at n = 1000 on the
+// 2-core VM: 1.6 × Read's time, 3 × its window allocated); a stalled member costs a
+// range read 1 + slowPatience hedge delays (8 s by default) before the decode.
+const slowPatience = 3
 
 // ReadRange returns bytes [off, off+n) of blob id, fetching the metadata and only the
 // systematic primary slivers that hold them, each verified against the metadata. If one
@@ -171,11 +182,13 @@ func (c *Client) span(meta *codec.Metadata, off, n int64) (codec.RowSpan, error)
 // fetchRows fetches systematic primary slivers first..end-1 from the members holding
 // them, each read into dst(index) and verified against meta there (fetchPrimaries), and
 // calls onVerified(index) (when not nil) once for each as soon as it has verified, from
-// the goroutine of its request (so concurrently), before its request's answer is in. It returns nil once all have verified, errNeedDecode (wrapped) as soon as one
-// cannot come: its holder failed, lied, or stayed silent for the hedge delay. sched.Read
-// schedules the requests over just these candidates (its R is their count), so busy
-// members are retried after a backoff and at most depth requests go to one member at once;
-// with no other candidate to turn to, the first failure or hedge ends the attempt.
+// the goroutine of its request (so concurrently), before its request's answer is in. It
+// returns nil once all have verified, errNeedDecode (wrapped) as soon as one cannot come:
+// its holder failed or lied, or stayed silent for the hedge delay and slowPatience more
+// (sched.Read reports it slow after the first). sched.Read schedules the requests over
+// just these candidates (its R is their count), so busy members are retried after a
+// backoff and at most depth requests go to one member at once; with no other candidate
+// to turn to, a failure or a member out of patience ends the attempt.
 func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, first, end, depth int, dst func(int) []byte, onVerified func(int)) error {
 	p := c.cfg.Params
 	symbol, err := meta.SymbolSize(p)
@@ -216,6 +229,13 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
+	// Members reported slow, since when; an answer takes a member off. give fires when
+	// the earliest one's patience runs out.
+	slowSince := map[int]time.Time{}
+	give := time.NewTimer(time.Hour)
+	give.Stop()
+	defer give.Stop()
+	patience := slowPatience * c.cfg.HedgeDelay
 	// Each row is in one request at a time and verified once, but a row's second
 	// verification must not reach onVerified whatever happens.
 	var seenMu sync.Mutex
@@ -235,9 +255,23 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 	var ev sched.ReadEvent = sched.Start{}
 	var last fetched
 	for {
-		out := schedule.Step(time.Now(), ev)
-		if len(out.Slow) > 0 {
-			return fmt.Errorf("%w: node %x silent for %v", errNeedDecode, com.Members[out.Slow[0]].Node[:4], c.cfg.HedgeDelay)
+		now := time.Now()
+		out := schedule.Step(now, ev)
+		for _, m := range out.Slow {
+			slowSince[m] = now
+			c.cfg.Logger.Debug("range read: node slow, waiting for it", "blob_id", id,
+				"node", fmt.Sprintf("%x", com.Members[m].Node[:4]), "patience", patience)
+		}
+		give.Stop()
+		if len(slowSince) > 0 {
+			left := time.Duration(math.MaxInt64)
+			for m, since := range slowSince {
+				if now.Sub(since) >= patience {
+					return fmt.Errorf("%w: node %x silent for %v", errNeedDecode, com.Members[m].Node[:4], c.cfg.HedgeDelay+now.Sub(since))
+				}
+				left = min(left, patience-now.Sub(since))
+			}
+			give.Reset(left)
 		}
 		if len(out.Failed) > 0 {
 			return fmt.Errorf("%w: node %x: %w", errNeedDecode, com.Members[out.Failed[0]].Node[:4], last.failure())
@@ -267,8 +301,11 @@ func (c *Client) fetchRows(ctx context.Context, com *epoch.Committee, id codec.B
 			return ctx.Err()
 		case <-wake.C:
 			ev = sched.Tick{}
+		case <-give.C:
+			ev = sched.Tick{} // the loop top finds whose patience ran out
 		case r := <-results:
 			running--
+			delete(slowSince, r.member)
 			local := make([]int, len(r.refs))
 			for k, i := range r.refs {
 				local[k] = i - first

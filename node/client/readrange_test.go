@@ -316,3 +316,38 @@ func TestReadRangeCorruptStore(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRangeStalledHolder: the holder of the range's row accepts the request and never
+// answers. The range read waits for it (a slow member is not worth a decode at once), then
+// falls back to the decode and returns the right bytes; so does a streaming read.
+func TestReadRangeStalledHolder(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	var logs lockedBuffer
+	c := newCluster(t, []int{3, 3, 3, 1}, 24, func(cfg *client.Config) {
+		cfg.HedgeDelay = 100 * time.Millisecond
+		cfg.Logger = debugLogger(&logs)
+	})
+	const L = 250_000
+	data := randomBlob(L, 24)
+	enc := c.storeAll(ctx, data)
+	row := rowBytes(t, c.p, L)
+	holder := c.com().Owner(c.p.ShardForPair(enc.BlobID, 1))
+	release := make(chan struct{})
+	defer close(release)
+	if err := p2p.Handle(c.nodes[holder].host, sliver.Spec(c.p), slowHandler(release), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.client.ReadRange(ctx, c.com(), enc.BlobID, int64(row)+3, 10)
+	if err != nil || !bytes.Equal(got, data[row+3:row+13]) {
+		t.Fatalf("range with a stalled holder: %v", err)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "range read: node slow, waiting for it") || !strings.Contains(l, "read range: falling back to a decode") {
+		t.Fatalf("no wait and fallback logged:\n%s", l)
+	}
+	var buf bytes.Buffer
+	if n, err := c.client.ReadTo(ctx, c.com(), enc.BlobID, &buf); err != nil || n != L || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("ReadTo with a stalled holder: %d, %v", n, err)
+	}
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -56,9 +57,12 @@ func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.Blob
 	if err != nil || sp.Len == 0 {
 		return 0, err
 	}
-	perSet := max(1, window/2/sp.RowBytes)
+	perSet := min(sp.Rows(), max(1, window/2/sp.RowBytes))
 	segments := (sp.Rows() + perSet - 1) / perSet
-	depth := max(1, (c.cfg.ReadDepth+1)/2)
+	depth := c.cfg.ReadDepth // one segment: all of it
+	if segments > 1 {
+		depth = max(1, (depth+1)/2) // two segments in flight share it
+	}
 
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -149,6 +153,8 @@ func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.Blob
 		return written, nil
 	case ctx.Err() != nil:
 		return written, ctx.Err()
+	case fetchErr == nil:
+		return written, fmt.Errorf("client: streaming read ended at row %d of [%d, %d) without an error", next, sp.First, sp.End)
 	case !errors.Is(fetchErr, errNeedDecode):
 		return written, fetchErr
 	}
