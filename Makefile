@@ -3,6 +3,7 @@ GO        ?= go
 PKGS      := ./...
 BIN       := bin/walrus
 ORACLE    := codec/testdata/wasm
+QUILT_ORACLE := codec/quilt/testdata/sdk
 FUZZTIME  ?= 30s
 TESTNET_DIR ?= .testnet
 
@@ -14,10 +15,14 @@ build:
 	$(GO) build -o $(BIN) ./cmd/walrus
 
 # The Walrus reference encoder (npm @mysten/walrus-wasm, pinned in the lock file) is the
-# conformance oracle for the codec. Installed once, offline afterwards.
-oracle: $(ORACLE)/node_modules/.installed
+# conformance oracle for the codec, and the Walrus TypeScript SDK (npm @mysten/walrus, its
+# own lock file) the one for quilts. Installed once, offline afterwards.
+oracle: $(ORACLE)/node_modules/.installed $(QUILT_ORACLE)/node_modules/.installed
 $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(QUILT_ORACLE)/node_modules/.installed: $(QUILT_ORACLE)/package.json $(QUILT_ORACLE)/package-lock.json
+	cd $(QUILT_ORACLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # go vet, the dependency rules (check-deps), then the whole test suite, including the
