@@ -32,11 +32,24 @@ func signalContext() (context.Context, context.CancelFunc) {
 func runNode(g *globals, args []string) error {
 	fs := newFlagSet("node")
 	cfgPath := fs.String("config", g.config, "the node's configuration `file` (config.yaml)")
+	jo := joinFlags(fs) // join.go: --dir, --genesis, --bootstrap, --listen, --api-addr
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
+	if jo.dir != "" {
+		if flagSet(fs, "config") {
+			return errors.New("give --config FILE or --dir DIR, not both")
+		}
+		p, err := prepareNodeDir(g.stdout, jo)
+		if err != nil {
+			return err
+		}
+		*cfgPath = p
+	} else if jo.genesis != "" || len(jo.bootstrap) > 0 || len(jo.listen) > 0 || jo.apiAddr != "" {
+		return errors.New("--genesis, --bootstrap, --listen and --api-addr go with --dir DIR (the node directory to create or reuse)")
+	}
 	if *cfgPath == "" {
-		return errors.New("no node configuration: pass --config FILE")
+		return errors.New("no node configuration: pass --config FILE, or --dir DIR (with --genesis and --bootstrap to join a network)")
 	}
 	cfg, err := node.LoadConfig(*cfgPath)
 	if err != nil {
