@@ -34,12 +34,14 @@ import (
 // check verifies the R systematic primary slivers of the read against the metadata; here
 // exactly the rows that hold returned bytes are verified, so the bytes are the ones that
 // check would accept. Two differences: rows outside the range (and the rows that are all
-// padding past the blob's end) are neither fetched nor checked, and a streaming read that
-// falls back after writing some rows leaves those (verified) bytes written when the decode
-// then finds the blob inconsistent (ErrInvalidBlob): Read would have returned the error and
-// no bytes. As with Walrus's default check, a reader that gets every systematic row it
-// needs returns them even if the blob's other slivers are inconsistent; the ledger's
-// invalid marker, which Session checks before every read, is what makes all readers agree.
+// padding past the blob's end; an empty range or blob fetches the metadata only) are
+// neither fetched nor checked, and a streaming read that falls back after writing some
+// rows leaves those (verified) bytes written when the decode then finds the blob
+// inconsistent (ErrInvalidBlob), where a Read that had to decode returns the error and no
+// bytes. As with Walrus's default check, a reader that gets every systematic row it needs
+// returns them even if the blob's other slivers are inconsistent; the ledger's invalid
+// marker, which Session checks before every read, is what makes all readers agree.
+// TestReadInconsistentBlob pins each of these down.
 
 // ErrRangeNotSatisfiable: the byte range asked for does not lie within the blob (an HTTP
 // gateway answers 416). The error in the chain is a *RangeError, which carries the blob's
