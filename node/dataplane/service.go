@@ -25,6 +25,7 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/protocol/inconsistency"
 	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
 	"github.com/walrus-go/walrus-go/p2p/protocol/recovery"
+	"github.com/walrus-go/walrus-go/p2p/protocol/shardsync"
 	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -96,7 +97,7 @@ func (c *Config) Validate() error {
 }
 
 // Service is a storage node's data plane: the metadata, sliver, confirmation, status,
-// recovery-symbol and inconsistency protocols, served by one actor that owns the
+// recovery-symbol, inconsistency and shard-sync protocols, served by one actor that owns the
 // confirmation state and hands verification and storage to a bounded worker pool
 // (docs/architecture.md §6).
 type Service struct {
@@ -105,7 +106,7 @@ type Service struct {
 	sys    *actors.System
 	ref    *actors.Ref[msg]
 	pool   *actors.Pool
-	protos [6]p2p.Protocol
+	protos [7]p2p.Protocol
 }
 
 // New starts the service: it spawns its actor and pool in a child of cfg.System and
@@ -132,10 +133,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	p := cfg.Ledger.Params()
-	s.protos = [6]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p),
-		inconsistency.Spec(p)}
+	s.protos = [7]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p),
+		inconsistency.Spec(p), shardsync.Spec(p)}
 	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation),
-		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery), p2p.Plain(s.handleInconsistency)}
+		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery), p2p.Plain(s.handleInconsistency), p2p.Plain(s.handleShardSync)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()
