@@ -70,27 +70,46 @@ func (n *Node) newInvalidator() (*blobsync.Invalidator, error) {
 // submitInvalid commits an invalid-blob certificate: an `invalidate blob` transaction from
 // the node's account, into this node's mempool and onto the `certs` topic.
 func (n *Node) submitInvalid(ctx context.Context, id codec.BlobID, cert *epoch.Certificate) error {
-	a := n.account
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	nonce := max(n.ledger.View().State().Account(a.addr).Nonce, a.next)
-	stx := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Op: &staking.InvalidateBlob{BlobID: id, Cert: *cert}})
-	raw := stx.Encode()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	rep, err := n.cons.SubmitTx(ctx, raw)
+	raw, err := n.submitOwn(ctx, &staking.InvalidateBlob{BlobID: id, Cert: *cert})
 	if err != nil {
-		return fmt.Errorf("node: submit invalid-blob certificate: %w", err)
+		return fmt.Errorf("node: invalid-blob certificate: %w", err)
 	}
-	if !rep.Accepted && rep.Code != staking.CodeAlreadyDone {
-		if rep.Code == staking.CodeBadNonce {
-			a.next = 0 // ask the ledger again next time
-		}
-		return fmt.Errorf("node: invalid-blob certificate refused: %s: %s", rep.Code, rep.Message)
-	}
-	a.next = nonce + 1
 	if err := n.certs.Publish(ctx, raw); err != nil {
 		n.log.Debug("publish invalid-blob certificate", "blob_id", id, "err", err)
 	}
 	return nil
+}
+
+// submitSyncDone submits the node's `sync done` (epochchange).
+func (n *Node) submitSyncDone(ctx context.Context, op *staking.SyncDone) error {
+	_, err := n.submitOwn(ctx, op)
+	return err
+}
+
+// submitOwn signs op with the node's account and the next nonce and adds it to this node's
+// mempool (which gossips it on the `txs` topic); an op the ledger already applied counts as
+// done. It returns the signed transaction.
+func (n *Node) submitOwn(ctx context.Context, op staking.Op) ([]byte, error) {
+	a := n.account
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	nonce := max(n.ledger.View().State().Account(a.addr).Nonce, a.next)
+	raw := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Op: op}).Encode()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rep, err := n.cons.SubmitTx(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("submit %s: %w", op.Kind(), err)
+	}
+	switch {
+	case rep.Accepted:
+		a.next = nonce + 1
+	case rep.Code == staking.CodeAlreadyDone: // the nonce stays unused
+	default:
+		if rep.Code == staking.CodeBadNonce {
+			a.next = 0 // ask the ledger again next time
+		}
+		return nil, fmt.Errorf("%s refused: %s: %s", op.Kind(), rep.Code, rep.Message)
+	}
+	return raw, nil
 }

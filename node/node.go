@@ -41,6 +41,7 @@ import (
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/dataplane"
+	"github.com/walrus-go/walrus-go/node/epochchange"
 	"github.com/walrus-go/walrus-go/node/gc"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/node/store"
@@ -100,6 +101,7 @@ type Node struct {
 	blobs  *blobstore.Store // shared by the data plane and garbage collection
 	gc     *gc.Collector    // nil when disabled
 	sync   *blobsync.Syncer // nil when disabled
+	change *epochchange.Changer
 	scrub  *blobsync.Scrubber
 	ckpts  *p2p.Topic
 	certs  *p2p.Topic // `certs` (certs.go)
@@ -262,6 +264,10 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 			return nil, err
 		}
 	}
+	// Epoch changes (epochchange.go): shard migration, blob sync its fallback.
+	if n.change, err = n.newChanger(); err != nil {
+		return nil, err
+	}
 	// The node's report on itself (status.go): /walrus/node-status/1 and its gauges,
 	// registered once everything it reads is built.
 	if err := n.initStatus(); err != nil {
@@ -284,7 +290,7 @@ func (n *Node) newSyncer(bc BlobSyncConfig) (*blobsync.Syncer, error) {
 		return nil, err
 	}
 	return blobsync.New(blobsync.Config{
-		Fetcher: &blobsync.Fetcher{Host: n.host, Params: p, Self: self, Logger: n.log},
+		Fetcher: &blobsync.Fetcher{Host: n.host, Params: p, Self: self, Logger: n.log, Local: n.data.LocalSymbols},
 		Store:   n.blobs, Ledger: n.ledger, Metadata: cl.Metadata,
 		Delay: bc.Delay, Sweep: bc.Sweep, Workers: bc.Workers, Logger: n.log,
 		Inconsistent: inv.Invalidate,
@@ -345,6 +351,8 @@ func (n *Node) Start(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.gc.Run(n.ctx) }()
 	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.change.Run(n.ctx) }()
 	if n.sync != nil {
 		n.wg.Add(2)
 		go func() { defer n.wg.Done(); n.sync.Run(n.ctx) }()
@@ -545,6 +553,9 @@ func (n *Node) PeerID() peer.ID { return n.host.ID() }
 
 // Height is the height of the last committed checkpoint.
 func (n *Node) Height() uint64 { return n.ledger.Height() }
+
+// EpochChange reports the epoch-change actor's progress.
+func (n *Node) EpochChange() epochchange.Status { return n.change.Status() }
 
 // Ledger is the node's ledger actor (for tests and the in-process harness).
 func (n *Node) Ledger() *ledger.Ledger { return n.ledger }

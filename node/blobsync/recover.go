@@ -43,6 +43,10 @@ type Fetcher struct {
 	Params codec.Params
 	// Self is this node, never asked.
 	Self epoch.NodeID
+	// Local, if not nil, returns the symbols this node's own stored slivers contribute to
+	// the given targets of one axis (dataplane.Service.LocalSymbols); they are verified
+	// like any other and count before anyone is asked.
+	Local func(ctx context.Context, id codec.BlobID, axis codec.Axis, indices []int) ([][]codec.RecoverySymbol, error)
 	// Logger receives debug logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -149,6 +153,9 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 	failed := make([]bool, len(cands))
 	want := k + margin(k)
 	got := 0 // symbols per target from members that answered in full
+	if f.Local != nil {
+		got = f.local(ctx, id, meta, axis, targets, symbols)
+	}
 	for got < want {
 		// Ask members, heaviest first, for what they have not given yet, until it covers
 		// want. A member asked again answers its first symbols again (it serves its
@@ -206,6 +213,33 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		}
 	}
 	return nil
+}
+
+// local adds this node's own symbols to symbols and returns how many every target got.
+func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metadata, axis codec.Axis, targets []Target, symbols [][]codec.RecoverySymbol) int {
+	indices := make([]int, len(targets))
+	for i, t := range targets {
+		indices[i] = t.Index
+	}
+	own, err := f.Local(ctx, id, axis, indices)
+	if err != nil || len(own) != len(targets) {
+		f.logger().Debug("recovery: own symbols unavailable", "blob_id", id, "err", err)
+		return 0
+	}
+	got := -1
+	for i := range targets {
+		n := 0
+		for j := range own[i] {
+			if codec.VerifyRecoverySymbol(f.Params, meta, axis, targets[i].Index, &own[i][j]) == nil {
+				symbols[i] = append(symbols[i], own[i][j])
+				n++
+			}
+		}
+		if got < 0 || n < got {
+			got = n
+		}
+	}
+	return max(got, 0)
 }
 
 // answer is one member's outcome.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,15 @@ func New(cfg Config) (*Syncer, error) {
 // Check asks for blob id to be checked and repaired now (the scrubber found a bad sliver).
 func (s *Syncer) Check(id codec.BlobID) { s.enqueue(id, time.Now()) }
 
+// SyncFrom recovers, before returning, what this node misses of blob id on the given
+// shards of its current ones (nil: all of them), asking the members of committee src for
+// symbols (nil: the current committee): the epoch-change fallback when a shard's previous
+// owner fails, which asks the previous committee, whose members keep their lost shards
+// until the change completes.
+func (s *Syncer) SyncFrom(ctx context.Context, id codec.BlobID, src *epoch.Committee, shards []uint16) error {
+	return s.sync(ctx, id, shards, src)
+}
+
 // Backlog is how many blobs are waiting or being synced.
 func (s *Syncer) Backlog() int64 { return s.backlog.Load() }
 
@@ -207,7 +217,7 @@ func (s *Syncer) work(ctx context.Context) {
 	for {
 		id, ok, wait := s.next(time.Now())
 		if ok {
-			if err := s.sync(ctx, id); err != nil && ctx.Err() == nil {
+			if err := s.sync(ctx, id, nil, nil); err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Warn("blob sync failed", "blob_id", id, "err", err)
 			}
 			s.backlog.Add(-1)
@@ -226,8 +236,11 @@ func (s *Syncer) work(ctx context.Context) {
 	}
 }
 
-// sync recovers what this node misses of blob id on its current shards.
-func (s *Syncer) sync(ctx context.Context, id codec.BlobID) error {
+// sync recovers what this node misses of blob id on its current shards. Without only,
+// shards still being pulled from their previous owner after an epoch change
+// (blobstore.Syncing) are left to that pull; with only, just those of its shards are
+// recovered. Symbols are asked of src's members (nil: the current committee).
+func (s *Syncer) sync(ctx context.Context, id codec.BlobID, only []uint16, src *epoch.Committee) error {
 	v := s.cfg.Ledger.View()
 	if v.State().BlobStatus(id).Kind != staking.StatusCertified {
 		return nil // expired, deleted or invalid since: nothing to hold
@@ -240,6 +253,21 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID) error {
 	missing, err := s.cfg.Store.MissingShards(ctx, id, com.Members[me].Shards)
 	if err != nil || len(missing) == 0 {
 		return err
+	}
+	kept := missing[:0]
+	for _, sh := range missing {
+		if only != nil {
+			if slices.Contains(only, sh) {
+				kept = append(kept, sh)
+			}
+		} else if st, err := s.cfg.Store.ShardState(ctx, int(sh)); err != nil {
+			return err
+		} else if st != blobstore.Syncing {
+			kept = append(kept, sh)
+		}
+	}
+	if missing = kept; len(missing) == 0 {
+		return nil
 	}
 	meta, err := s.cfg.Store.Metadata(ctx, id)
 	if errors.Is(err, blobstore.ErrNotFound) {
@@ -266,7 +294,11 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID) error {
 			pair := p.PairIndexForShard(id, int(sh))
 			targets = append(targets, Target{codec.AxisSecondary, p.SecondaryIndexOfPair(pair)}, Target{codec.AxisPrimary, pair})
 		}
-		res, err := s.cfg.Fetcher.Recover(ctx, com, id, &meta, targets)
+		from := com
+		if src != nil {
+			from = src
+		}
+		res, err := s.cfg.Fetcher.Recover(ctx, from, id, &meta, targets)
 		if err != nil {
 			if res == nil || res.Proof == nil || s.cfg.Inconsistent == nil {
 				return err

@@ -14,9 +14,11 @@ import (
 
 // handleRecovery answers /walrus/recovery-symbol/1 (docs/protocol.md §4): for each target
 // sliver, the symbols this node's own source slivers of the other axis contribute, each with
-// its Merkle proof. It answers only from slivers it stores for shards it holds this epoch,
-// only for registered or certified blobs, and never more than the response cap: targets that
-// do not fit are marked unavailable, to be asked again. The work runs on the worker pool, so
+// its Merkle proof. It answers from every pair it stores (its shards of this epoch, and
+// shards it lost at an epoch change and still keeps until the change completes, which is
+// what recovery during a change needs), only for registered or certified blobs, and never
+// more than the response cap: targets that do not fit are marked unavailable, to be asked
+// again. The work runs on the worker pool, so
 // a flood of requests queues there and is refused as "busy" beyond it.
 //
 // Each source sliver is expanded once per request, whatever the number of targets it serves,
@@ -28,10 +30,6 @@ func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte)
 		return nil, classify(err)
 	}
 	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
-		_, held, err := s.shardsHeld()
-		if err != nil {
-			return nil, err
-		}
 		results := make([]recovery.Result, len(targets))
 		// Targets served by the same source slivers: one blob, one target axis.
 		type group struct {
@@ -52,7 +50,11 @@ func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte)
 			groups[g] = append(groups[g], i)
 		}
 		for _, g := range order {
-			if err := s.recoverySymbols(ctx, p, held, g.id, g.axis, targets, groups[g], results); err != nil {
+			stored, err := s.cfg.Store.StoredShards(ctx, g.id)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.recoverySymbols(ctx, p, stored, g.id, g.axis, targets, groups[g], results); err != nil {
 				return nil, err
 			}
 		}
@@ -73,11 +75,11 @@ func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte)
 }
 
 // recoverySymbols adds to results[i], for each target i in idx (all of blob id and target
-// axis), the symbol of every stored source sliver of the other axis on the held shards.
-func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, held []uint16, id codec.BlobID,
+// axis), the symbol of every stored source sliver of the other axis on the given shards.
+func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, shards []uint16, id codec.BlobID,
 	target codec.Axis, targets []recovery.Target, idx []int, results []recovery.Result) error {
 	src := target.Other()
-	for _, shard := range held {
+	for _, shard := range shards {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -114,4 +116,38 @@ func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, held []ui
 		}
 	}
 	return nil
+}
+
+// LocalSymbols returns, for each target sliver (all of blob id and one axis), the recovery
+// symbols this node's own stored source slivers contribute (docs/architecture.md §5 "Blob
+// sync": a node recovering a sliver counts its own symbols, which a small committee needs).
+// They come from the node's store, verified when stored, and are verified again by the
+// caller like any other.
+func (s *Service) LocalSymbols(ctx context.Context, id codec.BlobID, axis codec.Axis, indices []int) ([][]codec.RecoverySymbol, error) {
+	p := s.cfg.Ledger.Params()
+	stored, err := s.cfg.Store.StoredShards(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]recovery.Target, len(indices))
+	idx := make([]int, len(indices))
+	for i, x := range indices {
+		targets[i] = recovery.Target{BlobID: id, Axis: axis, Index: uint16(x)}
+		idx[i] = i
+	}
+	results := make([]recovery.Result, len(targets))
+	if err := s.recoverySymbols(ctx, p, stored, id, axis, targets, idx, results); err != nil {
+		return nil, err
+	}
+	out := make([][]codec.RecoverySymbol, len(targets))
+	for i := range results {
+		for _, b := range results[i].Symbols {
+			sym, err := codec.UnmarshalRecoverySymbolBCS(p, axis, b)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = append(out[i], sym)
+		}
+	}
+	return out, nil
 }
