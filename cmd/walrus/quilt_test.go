@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +255,37 @@ func TestQuiltCLI(t *testing.T) {
 	check(dir, "big.bin", "empty.txt", "index.html", "tagged.json", "海豹 seal.txt")
 	if !strings.Contains(out, "Wrote big.bin") {
 		t.Fatalf("read-quilt:\n%s", out)
+	}
+
+	// What a patch read fetches: the index's columns and the patch's, nothing else.
+	s := c.Session(ctx)
+	r, err := openQuilt(ctx, s, stored.QuiltID, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := r.index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := ix.Lookup("tagged.json")
+	f, err := r.patch(ctx, pt)
+	if err != nil || !bytes.Equal(f.Data, contents["tagged.json"]) {
+		t.Fatalf("patch: %v", err)
+	}
+	want := map[int]bool{}
+	for col := range ix.Columns {
+		want[col] = true
+	}
+	for col := pt.Start; col < pt.End; col++ {
+		want[col] = true
+	}
+	if r.whole != nil || len(r.cols) != len(want) {
+		t.Fatalf("fetched columns %v (whole blob read: %v), want %v", slices.Sorted(maps.Keys(r.cols)), r.whole != nil, want)
+	}
+	for col := range r.cols {
+		if !want[col] {
+			t.Fatalf("fetched column %d, want only %v", col, want)
+		}
 	}
 
 	// Errors: an unknown identifier, a patch ID of another quilt's columns, a blob that is
