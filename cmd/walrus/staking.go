@@ -331,6 +331,10 @@ func runWithdrawStake(g *globals, args []string) error {
 	case st.WithdrawAt > list.Epoch:
 		return fmt.Errorf("stake %s is not withdrawable before epoch %d (now %d)", id, st.WithdrawAt, list.Epoch)
 	}
+	pre, err := s.Ledger.Account(ctx, s.Ledger.Address())
+	if err != nil {
+		return err
+	}
 	r, err := s.Ledger.WithdrawStake(ctx, id)
 	if err != nil {
 		return err
@@ -339,16 +343,22 @@ func runWithdrawStake(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	// What came back is the balance's rise: the stake with any rewards an epoch end added
+	// after the listing above (the wallet's own other transactions aside).
+	returned := st.Amount
+	if acc.Account.Balance >= pre.Account.Balance {
+		returned = acc.Account.Balance - pre.Account.Balance
+	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
 			StakeID string `json:"stakeId"`
 			Amount  uint64 `json:"amount"`
 			Balance uint64 `json:"balance"`
 			Height  uint64 `json:"height"`
-		}{id.String(), st.Amount, acc.Account.Balance, r.Height})
+		}{id.String(), returned, acc.Account.Balance, r.Height})
 	}
-	fmt.Fprintf(g.stdout, "Withdrew stake %s: about %s returned to the wallet (checkpoint %d); balance %s.\n",
-		id, client.FormatWAL(st.Amount), r.Height, client.FormatWAL(acc.Account.Balance))
+	fmt.Fprintf(g.stdout, "Withdrew stake %s: %s returned to the wallet (checkpoint %d); balance %s.\n",
+		id, client.FormatWAL(returned), r.Height, client.FormatWAL(acc.Account.Balance))
 	return nil
 }
 
@@ -864,7 +874,17 @@ func runNodeAdmin(g *globals, args []string) error {
 	fmt.Fprintf(g.stdout, "Node %x updated (checkpoint %d).\n", id[:], r.Height)
 	switch sub {
 	case "set-commission":
-		fmt.Fprintf(g.stdout, "Commission %d bps from epoch %d (now %d).\n", info.Commission, com.Epoch+2, com.Epoch)
+		// The epoch the change applies from is the ledger's (two after the one that
+		// committed the update), not the one read before submitting.
+		when := "two epochs from now"
+		if now, err := s.Ledger.Candidates(ctx); err == nil {
+			if c, ok := findCandidate(now, id); ok && c.NextCommissionEpoch != 0 {
+				when = fmt.Sprintf("from epoch %d (now %d)", c.NextCommissionEpoch, now.Epoch)
+			} else if ok {
+				when = "now (unchanged)"
+			}
+		}
+		fmt.Fprintf(g.stdout, "Commission %d bps %s.\n", info.Commission, when)
 	case "update-addresses":
 		fmt.Fprintf(g.stdout, "Peer ID %s, addresses %s; committees use them from the next selection on.\n", nk.peerID, strings.Join(info.Addrs, " "))
 	default:
