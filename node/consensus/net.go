@@ -152,10 +152,14 @@ func (n *Net) maxValue() int { return n.c.maxValue() }
 
 // ValidateConsensus is the `consensus` topic validator: Reject what does not decode or
 // carries a bad signature from the committee that signs the next height, Ignore other
-// heights (asking the ledger to catch up when they are ahead). A message for the height
-// after next is checked against the current committee, which almost always still signs it
-// (committees change only at epoch ends); if that check fails it is ignored rather than
-// rejected, since the committee may really have changed.
+// heights (asking the ledger to catch up when they are ahead). The committee of the height
+// after next is not known before the next height is applied: it is the current committee,
+// or the selected next one if the next checkpoint crosses the epoch end. A message for it
+// is accepted if it verifies against either (the machine checks it again, against the
+// height's own committee, when it starts that height), and ignored rather than rejected
+// otherwise. Without the second candidate every message of the first height of a new
+// epoch would be dropped by the nodes still applying the last height of the old one (the
+// signed bytes carry the epoch), and that height would wait for re-broadcasts.
 func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
 	if m.From == n.cfg.Host.ID() {
 		return p2p.Accept
@@ -174,6 +178,9 @@ func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
 		return p2p.Ignore
 	}
 	err = verifyMessage(n.c.cfg.Scheme, v.SigningCommittee(), v.Network(), msg)
+	if next := v.State().NextCommittee(); err != nil && h == v.Height()+2 && next != nil {
+		err = verifyMessage(n.c.cfg.Scheme, next, v.Network(), msg)
+	}
 	switch {
 	case err == nil:
 		if h == v.Height()+2 {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -104,4 +105,96 @@ func testAccountKey() ed25519.PrivateKey {
 	s[0] = 5
 	_, k, _ := ed25519.GenerateKey(rand.NewChaCha8(s))
 	return k
+}
+
+// TestValidateConsensusAcrossEpochs: once the next committee is selected, a message for the
+// height after next may come from it (the next checkpoint may cross the epoch end, and the
+// signed bytes carry the epoch): the validator accepts it if it verifies against either
+// committee, instead of dropping every message of a new epoch's first height.
+func TestValidateConsensusAcrossEpochs(t *testing.T) {
+	g := &staking.Genesis{Network: "valepoch", NShards: 12, EpochDuration: 3_600_000, GenesisTime: start.UnixMilli()}
+	keys := map[[32]byte]*bls.SecretKey{}
+	for _, k := range addNodes(g, 8, staking.NodeInfo{}) {
+		keys[epoch.NodeIDOf(k.PublicKey())] = k
+	}
+	sys, err := actors.New("valepoch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Stop()
+	l, err := ledger.New(sys, ledger.Config{Genesis: g, Datastore: dssync.MutexWrap(ds.NewMapDatastore()), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Height 1 at mid-epoch: it selects the committee of epoch 1.
+	v := l.View()
+	cp, _, err := v.State().BuildCheckpoint(start.UnixMilli()+1_800_000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0 := v.SigningCommittee()
+	val := cp.Encode()
+	msg := tendermint.VoteSignBytes(v.Network(), c0.Epoch, tendermint.Precommit, 1, 0, tendermint.HashValue(val))
+	cert := epoch.Certificate{Epoch: c0.Epoch, Signers: make([]byte, (len(c0.Members)+7)/8)}
+	var sigs []bls.Signature
+	for i, m := range c0.Members {
+		sigs = append(sigs, keys[m.Node].Sign(msg))
+		cert.Signers[i/8] |= 1 << (i % 8)
+	}
+	if cert.Signature, err = bls.Aggregate(sigs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := l.Submit(ctx, &tendermint.Decision{Height: 1, Value: val, Commit: tendermint.CommitCert{Cert: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	v = l.View()
+	c1 := v.State().NextCommittee()
+	if v.Height() != 1 || c1 == nil || c1.Epoch != c0.Epoch+1 {
+		t.Fatalf("height %d, next committee %v", v.Height(), c1)
+	}
+
+	var seed [32]byte
+	seed[0] = 6
+	h := p2ptest.Host(t, rand.NewChaCha8(seed))
+	defer h.Close()
+	gs, err := p2p.NewGossip(h, g.Network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gs.Close()
+	c, err := consensus.New(sys, consensus.Config{Ledger: l, Key: epochtest.Key(8, 0), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, err := consensus.NewNet(c, consensus.NetConfig{Host: h, Gossip: gs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vote := func(com *epoch.Committee, height uint64, member uint32) []byte {
+		m := &tendermint.Vote{Type: tendermint.Prevote, Height: height, Value: tendermint.Hash{1}, Validator: member}
+		m.Signature = keys[com.Members[member].Node].Sign(tendermint.VoteSignBytes(v.Network(), com.Epoch, m.Type, m.Height, m.Round, m.Value))
+		b, err := tendermint.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return consensus.EncodeWire(height, b)
+	}
+	other := peer.ID("relay")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want p2p.Verdict
+	}{
+		{"next height, current committee", vote(c0, 2, 1), p2p.Accept},
+		{"next height, next committee", vote(c1, 2, 1), p2p.Reject},
+		{"height after next, current committee", vote(c0, 3, 1), p2p.Accept},
+		{"height after next, next committee", vote(c1, 3, 1), p2p.Accept},
+	} {
+		if got := n.ValidateConsensus(context.Background(), p2p.Message{From: other, ReceivedFrom: other, Data: tc.data}); got != tc.want {
+			t.Errorf("%s: verdict %d, want %d", tc.name, got, tc.want)
+		}
+	}
 }
