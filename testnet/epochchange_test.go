@@ -109,6 +109,30 @@ func stakeMovesShards(t *testing.T, mode ownerMode) {
 	}
 	t.Logf("epoch %d: %d shards move; node 0 holds %d", after.Epoch, len(plan.Moves), after.Members[after.MemberIndex(target)].Weight())
 
+	// While the change is in progress, blobs certified before it are read from the previous
+	// committee, which keeps every sliver until the change completes.
+	observed := false
+	if in, err := s.Ledger.Info(ctx); err == nil && in.Previous != nil && in.Epoch == after.Epoch {
+		observed = true
+		for i, id := range ids {
+			st, err := s.Ledger.BlobStatus(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			com, err := s.Ledger.ReadCommittee(ctx, st)
+			if err != nil || com.Epoch != after.Epoch-1 {
+				t.Fatalf("read committee during the change: %v, %v", com, err)
+			}
+			got, err := s.Read(ctx, id)
+			if err != nil || !bytes.Equal(got, blobs[i]) {
+				t.Fatalf("blob %d during the change: %v", i, err)
+			}
+		}
+	}
+	if mode == ownerDown && !observed {
+		t.Fatal("the change with an owner down completed before it could be observed")
+	}
+
 	// The change completes: node 0 completes every gained shard (in this change, or in a
 	// later one when epochs this short overtake it) and nodes worth n-f shards announce sync
 	// done.
@@ -158,6 +182,10 @@ func stakeMovesShards(t *testing.T, mode ownerMode) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	// Complete, reads go to the current committee.
+	if in, err := s.Ledger.Info(ctx); err != nil || (in.Previous != nil && in.Epoch == after.Epoch) {
+		t.Fatalf("info after the change: %v", err)
 	}
 	for i, id := range ids {
 		got, err := s.Read(ctx, id)

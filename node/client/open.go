@@ -300,26 +300,11 @@ func (s *Session) epochTurned(ctx context.Context, startEpoch uint32, err error)
 // invalid (docs/architecture.md §5 "Read": status first).
 var ErrBlobUnavailable = errors.New("client: blob not available")
 
-// Read checks the blob's status on the ledger, then reads and verifies it from the current
-// committee.
+// Read checks the blob's status on the ledger, then reads and verifies it from the
+// committee holding it (Ledger.ReadCommittee: the previous one during an epoch change for
+// a blob certified before it).
 func (s *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
-	st, err := s.Ledger.BlobStatus(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	switch st.Status.Kind {
-	case staking.StatusCertified:
-	case staking.StatusInvalid:
-		return nil, fmt.Errorf("%w: blob %s is invalid", ErrInvalidBlob, id)
-	case staking.StatusRegistered:
-		return nil, fmt.Errorf("%w: blob %s is registered but not certified", ErrBlobUnavailable, id)
-	default:
-		if st.Status.Kind == staking.StatusNonexistent {
-			return nil, fmt.Errorf("%w: blob %s does not exist", ErrNotFound, id)
-		}
-		return nil, fmt.Errorf("%w: blob %s is %s", ErrBlobUnavailable, id, st.Status.Kind)
-	}
-	com, err := s.Ledger.Committee(ctx)
+	com, err := s.readableCommittee(ctx, id)
 	if err != nil {
 		return nil, err
 	}

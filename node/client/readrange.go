@@ -346,5 +346,5 @@ func (s *Session) readableCommittee(ctx context.Context, id codec.BlobID) (*epoc
 	default:
 		return nil, fmt.Errorf("%w: blob %s is %s", ErrBlobUnavailable, id, st.Status.Kind)
 	}
-	return s.Ledger.Committee(ctx)
+	return s.Ledger.ReadCommittee(ctx, st)
 }

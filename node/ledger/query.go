@@ -44,10 +44,14 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		for i := range com.Members {
 			stakes[i] = st.StakeOf(com.Members[i].Node, st.Epoch())
 		}
+		var prev *epoch.Committee
+		if st.Epoch() > 0 && !st.SyncDone() {
+			prev, _ = v.Committee(st.Epoch() - 1)
+		}
 		return query.EncodeInfo(&query.Info{Stakes: stakes,
 			Height: v.Height(), Network: v.Network(), NetworkName: v.NetworkName(), Epoch: st.Epoch(),
 			Time: st.Time(), NShards: cfg.NShards, EpochDuration: cfg.EpochDuration, GenesisTime: cfg.GenesisTime,
-			Prices: st.Prices(), MaxBlobSize: v.Params().MaxBlobSize(), Committee: st.Committee(),
+			Prices: st.Prices(), MaxBlobSize: v.Params().MaxBlobSize(), Committee: st.Committee(), Previous: prev,
 		})
 	case query.QueryCommittee:
 		return query.EncodeCommitteeAnswer(committeePage(v.Height(), st, q.Cursor)), nil

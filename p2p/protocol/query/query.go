@@ -232,6 +232,10 @@ type Info struct {
 	Committee     *epoch.Committee
 	// Stakes[i] is the stake (FROST) of Committee.Members[i] counting for this epoch.
 	Stakes []uint64
+	// Previous is the previous epoch's committee while the change into this epoch is not
+	// complete (sync done by n-f shards), nil otherwise: blobs certified before the change
+	// are read from it (docs/protocol.md §7).
+	Previous *epoch.Committee
 }
 
 // EncodeInfo encodes an Info.
@@ -257,7 +261,13 @@ func EncodeInfo(in *Info) ([]byte, error) {
 	for _, v := range in.Stakes {
 		b = wire.AppendU64(b, v)
 	}
-	return b, nil
+	var prev []byte
+	if in.Previous != nil {
+		if prev, err = in.Previous.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	return wire.AppendU32Bytes(b, prev), nil
 }
 
 // DecodeInfo parses an untrusted Info. The committee is decoded and indexed.
@@ -280,6 +290,7 @@ func DecodeInfo(b []byte) (*Info, error) {
 			in.Stakes[i] = r.U64()
 		}
 	}
+	pb := r.U32Bytes(len(b))
 	if err := r.End(); err != nil {
 		return nil, err
 	}
@@ -289,6 +300,19 @@ func DecodeInfo(b []byte) (*Info, error) {
 	}
 	if err := c.Index(); err != nil {
 		return nil, fmt.Errorf("%w: committee: %v", ErrMalformed, err)
+	}
+	if len(pb) > 0 {
+		prev, err := epoch.DecodeCommittee(pb)
+		if err == nil {
+			err = prev.Index()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: previous committee: %v", ErrMalformed, err)
+		}
+		if prev.Epoch+1 != c.Epoch || prev.NShards != c.NShards {
+			return nil, fmt.Errorf("%w: previous committee of epoch %d with %d shards", ErrMalformed, prev.Epoch, prev.NShards)
+		}
+		in.Previous = prev
 	}
 	if in.Stakes != nil && len(in.Stakes) != len(c.Members) {
 		return nil, fmt.Errorf("%w: %d stakes for %d members", ErrMalformed, len(in.Stakes), len(c.Members))
