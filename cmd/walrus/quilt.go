@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,8 +19,6 @@ import (
 	"github.com/walrus-go/walrus-go/codec/quilt"
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/node/client"
-	"github.com/walrus-go/walrus-go/p2p"
-	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -616,90 +613,15 @@ func (r *quiltReader) columns(ctx context.Context, start, end int) ([]byte, erro
 	return out, nil
 }
 
-// fetch gets secondary slivers cols from the members holding them (sliver c is in pair
-// n-1-c, on shard ShardForPair), a few requests at a time, and verifies each.
+// fetch gets secondary slivers cols from the members holding them, each verified against
+// the metadata (client.Client.ReadSecondarySlivers), and keeps those that came.
 func (r *quiltReader) fetch(ctx context.Context, cols []int) error {
 	if len(cols) == 0 {
 		return nil
 	}
-	size := r.p.SecondarySliverSize(r.symbolSize)
-	perReq := sliver.GetsPerRequest(r.p, size, 4<<20)
-	byMember := map[int][]int{}
-	for _, c := range cols {
-		m := r.com.Owner(r.p.ShardForPair(r.id, r.p.SecondaryIndexOfPair(c)))
-		byMember[m] = append(byMember[m], c)
+	got, err := r.s.Client.ReadSecondarySlivers(ctx, r.com, r.id, &r.meta, cols)
+	for c, d := range got {
+		r.cols[c] = d
 	}
-	type job struct {
-		member int
-		cols   []int
-	}
-	var jobs []job
-	for m, cs := range byMember {
-		for len(cs) > 0 {
-			k := min(len(cs), perReq)
-			jobs = append(jobs, job{m, cs[:k]})
-			cs = cs[k:]
-		}
-	}
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			got, err := r.get(ctx, j.member, j.cols, size)
-			mu.Lock()
-			defer mu.Unlock()
-			for c, d := range got {
-				r.cols[c] = d
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// get asks one member for secondary slivers cols and returns those that verified.
-func (r *quiltReader) get(ctx context.Context, member int, cols []int, size int) (map[int][]byte, error) {
-	m := &r.com.Members[member]
-	pid, err := p2p.MemberPeer(r.s.Host, m)
-	if err != nil {
-		return nil, err
-	}
-	refs := make([]sliver.Ref, len(cols))
-	for i, c := range cols {
-		refs[i] = sliver.Ref{Axis: codec.AxisSecondary, Index: uint16(c)}
-	}
-	got := map[int][]byte{}
-	var errs []error
-	err = p2p.CallStream(ctx, r.s.Host, pid, sliver.Spec(r.p), [][]byte{sliver.EncodeGet(r.id, refs)}, func(body io.Reader, _ int) error {
-		return sliver.ReadItemResults(body, len(cols), func(i int, code p2p.Code, item io.Reader, _ int) error {
-			if code != 0 {
-				errs = append(errs, fmt.Errorf("secondary sliver %d: %v", cols[i], code))
-				return nil
-			}
-			data := make([]byte, size)
-			s, err := codec.ReadSliverBCS(r.p, codec.AxisSecondary, item, data)
-			if err == nil && int(s.Index) != cols[i] {
-				err = fmt.Errorf("%w: asked for secondary sliver %d, got %d", codec.ErrBadSliver, cols[i], s.Index)
-			}
-			if err == nil {
-				err = codec.VerifySliver(r.p, &r.meta, &s)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("secondary sliver %d: %w", cols[i], err))
-				return nil
-			}
-			got[cols[i]] = s.Data
-			return nil
-		})
-	})
-	return got, errors.Join(append(errs, err)...)
+	return err
 }
