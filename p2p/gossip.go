@@ -90,6 +90,7 @@ type Gossip struct {
 
 	mu     sync.Mutex
 	topics map[TopicName]*Topic
+	scores *scores
 }
 
 type gossipConfig struct {
@@ -137,13 +138,15 @@ func NewGossip(h host.Host, network string, opts ...GossipOption) (*Gossip, erro
 	if cfg.tracer != nil {
 		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.tracer))
 	}
+	sc := &scores{}
+	psOpts = append(psOpts, scoreOptions(network, sc)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ps, err := pubsub.NewGossipSub(ctx, h, psOpts...)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("p2p: gossipsub: %w", err)
 	}
-	return &Gossip{ps: ps, network: network, cancel: cancel, logger: logger, topics: map[TopicName]*Topic{}}, nil
+	return &Gossip{ps: ps, network: network, cancel: cancel, logger: logger, topics: map[TopicName]*Topic{}, scores: sc}, nil
 }
 
 // TopicString returns the wire topic for name on network.
