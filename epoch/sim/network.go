@@ -17,6 +17,7 @@ const (
 	evTick
 	evCrash
 	evRestart
+	evBoot
 )
 
 type event struct {

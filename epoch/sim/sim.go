@@ -3,9 +3,17 @@
 // validators with unequal shard weights over a network with delays, drops, duplicates and
 // healing partitions before GST and bounded delays after it, with crashed validators and
 // byzantine validators (worth at most f shards together with the crashed ones) that
-// equivocate and propose invalid values. After every step it checks the invariants: no two
-// different commits at one height across honest nodes, every committed value valid and every
-// commit certificate verifying; and at the end, progress once the network is synchronous.
+// equivocate and propose invalid values. Committees may change at given heights, members
+// leaving and joining (Options.Memberships): a validator outside a height's committee
+// follows it, a byzantine one forges votes for it, and a joining one may boot only once the
+// height before its first committee is committed, from that state (Options.JoinLate).
+// After every step it checks the invariants: no two different commits at one height across
+// honest nodes, every committed value valid, every commit certificate verifying against the
+// committee of its height and naming no signer outside it, no honest validator signing a
+// proposal or vote for a height whose committee it is not in, every honest member (a new one
+// included) having voted at its height once its propose timeout fired; and at the end,
+// progress once the network is synchronous, every correct node (members and followers
+// alike) having committed every height.
 //
 // Everything is a function of Options (Seed included): the same options replay the same run
 // event for event.
@@ -15,6 +23,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
@@ -44,7 +53,20 @@ type Options struct {
 	ClockSkew            int64  // each node's clock is off by up to ±ClockSkew
 	LivenessBound        int64  // all correct nodes must reach Heights by GST + this
 	ChangeCommitteeEvery uint64 // 0: never; else the weights rotate among honest validators
-	RealBLS              bool
+	// Memberships changes the committee at given heights, members leaving and joining.
+	// Validators are numbered 0..len(Weights)-1 for the whole run and every one runs a node;
+	// Weights is the committee of height 1 (0: not a member) and each Membership replaces it
+	// from its height on. Byzantine and crashed validators may sit in any committee, but
+	// their weight must be at most f in each committee separately. Excludes
+	// ChangeCommitteeEvery.
+	Memberships []Membership
+	// JoinLate keeps each validator outside the first committee offline until the height
+	// before its first committee has been committed by some honest node, then boots it at a
+	// seeded time later from the latest committed state (a joining node syncs the ledger
+	// first). Without it, such validators follow from height 1. A crash scheduled while a
+	// validator is offline is dropped.
+	JoinLate bool
+	RealBLS  bool
 	// Equivocation is the probability that a byzantine node sends a conflicting twin of a
 	// message to part of the network (default 0.5; negative means never).
 	Equivocation float64
@@ -91,6 +113,13 @@ func (o *Options) Defaults() {
 	def(&t.RebroadcastInterval, 1000)
 }
 
+// Membership is the committee from height From on: Weights[i] shards for validator i, 0
+// when it is not a member. Its epoch is one more than the previous committee's.
+type Membership struct {
+	From    uint64
+	Weights []int
+}
+
 // Result summarises a successful run.
 type Result struct {
 	Events    int    // events processed
@@ -99,6 +128,9 @@ type Result struct {
 	MaxRound  int32  // highest round any correct node reached
 	Evidence  int    // equivocations reported by honest nodes
 	Committed uint64 // heights committed by every correct node
+	Forged    int    // votes forged by byzantine validators outside a height's committee
+	// JoinersVoted counts validators outside the first committee that voted in a later one.
+	JoinersVoted int
 }
 
 // Violation is an invariant failure; Run returns it with the seed so the run can be replayed.
@@ -114,6 +146,7 @@ func (v *Violation) Error() string {
 }
 
 type node struct {
+	num      int
 	snapshot []byte // persisted at the crash
 	id       epoch.NodeID
 	m        *tendermint.Machine
@@ -125,6 +158,12 @@ type node struct {
 	height   uint64 // height being agreed
 	log      map[uint64]*tendermint.Decision
 	syncSent map[uint64]bool
+	// offline: not booted yet (JoinLate); joinAt is the first height of its first later
+	// committee (0: none); booting: a boot is scheduled.
+	offline, booting bool
+	joinAt           uint64
+	voted            map[uint64]bool // heights at which it signed a vote as a member
+	forged           map[twinKey]bool
 }
 
 type simulator struct {
@@ -136,6 +175,9 @@ type simulator struct {
 	now        int64
 	nodes      []*node
 	committees []*epoch.Committee
+	from       []uint64 // first height of each committee (Memberships)
+	weights    [][]int  // each committee's weights by validator number
+	top        uint64   // highest height committed by an honest node
 	scheme     tendermint.Scheme
 	network    epoch.NetworkID
 	commits    map[uint64]tendermint.Hash
@@ -178,23 +220,48 @@ func (s *simulator) setup() error {
 	for _, b := range o.Byzantine {
 		byz[b] = true
 	}
-	total, bad := 0, 0
-	for i, w := range o.Weights {
-		total += w
-		if byz[i] {
-			bad += w
-		}
+	faulty := map[int]bool{}
+	for _, b := range o.Byzantine {
+		faulty[b] = true
 	}
 	for _, c := range o.Crashed {
-		if !byz[c] {
-			bad += o.Weights[c]
+		faulty[c] = true
+	}
+	for i := range faulty {
+		if i < 0 || i >= n {
+			return fmt.Errorf("sim: no validator %d", i)
 		}
 	}
-	if bad > epoch.MaxFaulty(total) {
-		return fmt.Errorf("sim: faulty weight %d exceeds f=%d", bad, epoch.MaxFaulty(total))
+	if len(o.Memberships) > 0 && o.ChangeCommitteeEvery > 0 {
+		return fmt.Errorf("sim: Memberships and ChangeCommitteeEvery exclude each other")
 	}
-	c0, keys := epochtest.Committee(1, o.Weights, o.Seed)
-	s.committees = []*epoch.Committee{c0}
+	if err := s.addCommittee(1, o.Weights); err != nil {
+		return err
+	}
+	for _, ms := range o.Memberships {
+		if len(ms.Weights) != n {
+			return fmt.Errorf("sim: membership from height %d has %d weights for %d validators", ms.From, len(ms.Weights), n)
+		}
+		if ms.From <= s.from[len(s.from)-1] {
+			return fmt.Errorf("sim: membership from height %d does not follow %d", ms.From, s.from[len(s.from)-1])
+		}
+		if err := s.addCommittee(ms.From, ms.Weights); err != nil {
+			return err
+		}
+	}
+	// Safety is only promised up to f faulty shards in each committee.
+	for k, w := range s.weights {
+		total, bad := 0, 0
+		for i, x := range w {
+			total += x
+			if faulty[i] {
+				bad += x
+			}
+		}
+		if bad > epoch.MaxFaulty(total) {
+			return fmt.Errorf("sim: faulty weight %d exceeds f=%d in committee %d", bad, epoch.MaxFaulty(total), k)
+		}
+	}
 	if o.ChangeCommitteeEvery > 0 {
 		// Rotate weights among honest, non-crashed validators: faulty weight stays the same.
 		w2 := append([]int(nil), o.Weights...)
@@ -211,19 +278,25 @@ func (s *simulator) setup() error {
 		for k := 0; k+1 < len(honest); k++ {
 			w2[honest[k]], w2[honest[k+1]] = w2[honest[k+1]], w2[honest[k]]
 		}
-		c1, _ := epochtest.Committee(2, w2, o.Seed)
-		s.committees = append(s.committees, c1)
-	}
-	// keys[j] belongs to c0.Members[j]; map validator numbers to nodes via their key.
-	keyOf := map[epoch.NodeID]int{}
-	for j, k := range keys {
-		keyOf[epoch.NodeIDOf(k.PublicKey())] = j
+		if err := s.addCommittee(2, w2); err != nil {
+			return err
+		}
 	}
 	s.nodes = make([]*node, n)
 	for i := 0; i < n; i++ {
 		k := epochtest.Key(o.Seed, i)
 		id := epoch.NodeIDOf(k.PublicKey())
-		nd := &node{id: id, byz: byz[i], log: map[uint64]*tendermint.Decision{}, syncSent: map[uint64]bool{}}
+		nd := &node{num: i, id: id, byz: byz[i], log: map[uint64]*tendermint.Decision{}, syncSent: map[uint64]bool{},
+			voted: map[uint64]bool{}, forged: map[twinKey]bool{}}
+		if o.Weights[i] == 0 {
+			for k := 1; k < len(s.weights); k++ {
+				if s.weights[k][i] > 0 {
+					nd.joinAt = s.from[k]
+					break
+				}
+			}
+			nd.offline = o.JoinLate && nd.joinAt > 0
+		}
 		if o.ClockSkew > 0 {
 			nd.skew = s.rng.Int64N(2*o.ClockSkew+1) - o.ClockSkew
 		}
@@ -248,12 +321,58 @@ func (s *simulator) setup() error {
 	if o.Partitions && o.GST > 0 {
 		s.newPartition()
 	}
-	for i := range s.nodes {
+	for i, nd := range s.nodes {
+		if nd.offline {
+			continue
+		}
 		if err := s.start(i, 1); err != nil {
 			return err
 		}
 		s.push(&event{at: s.rng.Int64N(o.TickInterval), kind: evTick, to: i})
 	}
+	return nil
+}
+
+// addCommittee appends the committee of weights (validator i holds weights[i] shards, 0: not
+// a member) from height from on, with the next epoch number. Member keys are
+// epochtest.Key(seed, i); members are ordered by node ID and shards dealt out contiguously
+// in that order, as epochtest.Committee does.
+func (s *simulator) addCommittee(from uint64, weights []int) error {
+	type mk struct {
+		m epoch.Member
+		w int
+	}
+	var ms []mk
+	for i, w := range weights {
+		if w < 0 {
+			return fmt.Errorf("sim: negative weight for validator %d", i)
+		}
+		if w == 0 {
+			continue
+		}
+		k := epochtest.Key(s.o.Seed, i)
+		ms = append(ms, mk{m: epoch.Member{Node: epoch.NodeIDOf(k.PublicKey()), BLSKey: k.PublicKey(), PeerID: fmt.Sprintf("peer-%d", i)}, w: w})
+	}
+	if len(ms) == 0 {
+		return fmt.Errorf("sim: committee from height %d has no member", from)
+	}
+	sort.Slice(ms, func(a, b int) bool { return string(ms[a].m.Node[:]) < string(ms[b].m.Node[:]) })
+	c := &epoch.Committee{Epoch: uint32(len(s.committees) + 1)}
+	next := 0
+	for j := range ms {
+		for k := 0; k < ms[j].w; k++ {
+			ms[j].m.Shards = append(ms[j].m.Shards, uint16(next))
+			next++
+		}
+		c.Members = append(c.Members, ms[j].m)
+	}
+	c.NShards = next
+	if err := c.Index(); err != nil {
+		return err
+	}
+	s.committees = append(s.committees, c)
+	s.from = append(s.from, from)
+	s.weights = append(s.weights, append([]int(nil), weights...))
 	return nil
 }
 
@@ -268,12 +387,19 @@ func (s *simulator) newPartition() {
 	}
 }
 
-func (s *simulator) committeeFor(h uint64) *epoch.Committee {
-	if s.o.ChangeCommitteeEvery == 0 {
-		return s.committees[0]
+func (s *simulator) committeeFor(h uint64) *epoch.Committee { return s.committees[s.scheduleIndex(h)] }
+
+// scheduleIndex is the index in s.committees of height h's committee.
+func (s *simulator) scheduleIndex(h uint64) int {
+	if s.o.ChangeCommitteeEvery > 0 {
+		return int((h / s.o.ChangeCommitteeEvery) % 2)
 	}
-	return s.committees[(h/s.o.ChangeCommitteeEvery)%2]
+	return max(0, sort.Search(len(s.from), func(k int) bool { return s.from[k] > h })-1)
 }
+
+// member reports whether validator i is in height h's committee (by the schedule's weights,
+// independently of the committee built from them).
+func (s *simulator) member(i int, h uint64) bool { return s.weights[s.scheduleIndex(h)][i] > 0 }
 
 func (s *simulator) clock(i int) int64 { return s.now + s.nodes[i].skew }
 
@@ -303,6 +429,7 @@ func (s *simulator) loop() error {
 		if s.done() {
 			s.res.Committed = s.o.Heights
 			s.res.Time = s.now
+			s.countJoiners()
 			return nil
 		}
 		if s.res.Events >= s.o.MaxEvents {
@@ -325,13 +452,18 @@ func (s *simulator) loop() error {
 			}
 		}
 		nd := s.nodes[e.to]
-		if e.kind == evRestart {
+		switch {
+		case e.kind == evRestart:
 			if err := s.restart(e.to); err != nil {
 				return err
 			}
 			continue
-		}
-		if nd.crashed {
+		case e.kind == evBoot:
+			if err := s.boot(e.to); err != nil {
+				return err
+			}
+			continue
+		case nd.crashed || nd.offline:
 			continue
 		}
 		if s.o.Trace != nil {
@@ -355,7 +487,18 @@ func (s *simulator) loop() error {
 			effs, err = nd.m.Step(s.clock(e.to), tendermint.Tick{})
 			s.push(&event{at: s.now + s.o.TickInterval, kind: evTick, to: e.to})
 		case evTimeout:
+			// A member whose propose timeout fires in its current round, undecided, prevotes
+			// now if it has not yet: one that has just joined the committee as well.
+			mustVote := e.tmo.Kind == tendermint.TimeoutPropose && e.tmo.Height == nd.height &&
+				e.tmo.Round == nd.m.Round() && !nd.m.Decided() && !nd.byz && s.member(e.to, nd.height)
 			effs, err = nd.m.Step(s.clock(e.to), e.tmo)
+			if err == nil {
+				err = s.apply(e.to, effs)
+				effs = nil
+			}
+			if err == nil && mustVote && !nd.voted[e.tmo.Height] {
+				return s.fail("member %d did not vote at height %d after its propose timeout", e.to, e.tmo.Height)
+			}
 		case evDeliver:
 			s.res.Messages++
 			if e.msg.MsgHeight() > nd.height {
@@ -366,6 +509,9 @@ func (s *simulator) loop() error {
 				return s.fail("node %d rejected a message from honest node %d: %v", e.to, e.from, err)
 			}
 			err = nil // messages from byzantine nodes may be rejected
+			if p, ok := e.msg.(*tendermint.Proposal); ok && nd.byz {
+				s.forge(e.to, p)
+			}
 		}
 		if err != nil {
 			return s.fail("node %d: %v", e.to, err)
@@ -375,6 +521,27 @@ func (s *simulator) loop() error {
 		}
 	}
 	return s.fail("event queue ran dry")
+}
+
+// boot starts a validator that joins late (Options.JoinLate) from the state of the highest
+// height an honest node has committed, as a node that synced the ledger would.
+func (s *simulator) boot(i int) error {
+	nd := s.nodes[i]
+	nd.offline = false
+	if t, ok := s.commitTime[s.top]; ok {
+		nd.app.lastTime = t
+	}
+	s.push(&event{at: s.now + s.rng.Int64N(s.o.TickInterval), kind: evTick, to: i})
+	return s.start(i, s.top+1)
+}
+
+// countJoiners counts the validators that joined a later committee and voted in it.
+func (s *simulator) countJoiners() {
+	for _, nd := range s.nodes {
+		if nd.joinAt > 0 && len(nd.voted) > 0 {
+			s.res.JoinersVoted++
+		}
+	}
 }
 
 // restart replaces a crashed node's machine by a fresh one resumed from its snapshot.
@@ -406,6 +573,9 @@ func (s *simulator) apply(i int, effs []tendermint.Effect) error {
 	for _, eff := range effs {
 		switch e := eff.(type) {
 		case tendermint.Broadcast:
+			if err := s.checkOwn(i, e.Msg); err != nil {
+				return err
+			}
 			if nd.byz {
 				s.byzantineBroadcast(i, e.Msg)
 			} else {
@@ -422,7 +592,7 @@ func (s *simulator) apply(i int, effs []tendermint.Effect) error {
 			}
 		case tendermint.Evidence:
 			if !nd.byz {
-				if !s.isByz(e.Member, nd.height) {
+				if !s.isByz(e.Member, e.First.MsgHeight()) {
 					return s.fail("node %d reports evidence against honest member %d", i, e.Member)
 				}
 				s.res.Evidence++
@@ -454,8 +624,20 @@ func (s *simulator) onCommit(i int, c tendermint.Commit) error {
 	if c.Height != nd.height {
 		return s.fail("node %d committed height %d while at %d", i, c.Height, nd.height)
 	}
-	if err := tendermint.VerifyCommitWith(s.scheme, s.committeeFor(c.Height), s.network, c.Height, c.Hash, &c.Commit); err != nil {
+	com := s.committeeFor(c.Height)
+	if err := tendermint.VerifyCommitWith(s.scheme, com, s.network, c.Height, c.Hash, &c.Commit); err != nil {
 		return s.fail("node %d commit certificate for height %d does not verify: %v", i, c.Height, err)
+	}
+	// No signer outside the height's committee, by the schedule (not the committee object).
+	signers, err := c.Commit.Cert.SignerIndices(len(com.Members))
+	if err != nil || c.Commit.Cert.Epoch != com.Epoch {
+		return s.fail("node %d commit certificate for height %d: epoch %d of %d, %v", i, c.Height, c.Commit.Cert.Epoch, com.Epoch, err)
+	}
+	for _, j := range signers {
+		v := s.validator(com.Members[j].Node)
+		if v < 0 || !s.member(v, c.Height) {
+			return s.fail("node %d commit certificate for height %d signed by validator %d, not in its committee", i, c.Height, v)
+		}
 	}
 	if !nd.byz {
 		if prev, ok := s.commits[c.Height]; ok && prev != c.Hash {
@@ -473,5 +655,100 @@ func (s *simulator) onCommit(i int, c tendermint.Commit) error {
 	}
 	nd.log[c.Height] = &tendermint.Decision{Height: c.Height, Value: c.Value, Commit: c.Commit}
 	nd.app.applied(c.Value)
+	if !nd.byz && c.Height > s.top {
+		s.top = c.Height
+		// Validators joining at the next height boot once it can start (JoinLate).
+		for j, o := range s.nodes {
+			if o.offline && !o.booting && o.joinAt <= c.Height+1 {
+				o.booting = true
+				s.push(&event{at: s.now + s.rng.Int64N(1000), kind: evBoot, to: j})
+			}
+		}
+	}
 	return s.start(i, c.Height+1)
+}
+
+// validator returns the number of the validator with node ID id, or -1.
+func (s *simulator) validator(id epoch.NodeID) int {
+	for i, nd := range s.nodes {
+		if nd.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkOwn checks a message node i broadcasts: if i signed it (a proposal or vote of its
+// own, not a relay), i must be a member of the message height's committee; an honest
+// member's votes are recorded for joinersVoted. A member's own message is recognised by its
+// index (relayed messages were verified, so they carry their signer's index); for a
+// non-member, whose relays name others, by re-signing.
+func (s *simulator) checkOwn(i int, msg tendermint.Message) error {
+	nd := s.nodes[i]
+	h := msg.MsgHeight()
+	c := s.committeeFor(h)
+	if s.member(i, h) {
+		if v, ok := msg.(*tendermint.Vote); ok && int(v.Validator) < len(c.Members) && c.Members[v.Validator].Node == nd.id {
+			nd.voted[h] = true
+		}
+		return nil
+	}
+	if nd.byz {
+		return nil
+	}
+	var own bool
+	switch m := msg.(type) {
+	case *tendermint.Proposal:
+		own = nd.signer.Sign(tendermint.ProposalSignBytes(s.network, c.Epoch, m.Height, m.Round, m.ValidRound, tendermint.HashValue(m.Value))) == m.Signature
+	case *tendermint.Vote:
+		own = nd.signer.Sign(tendermint.VoteSignBytes(s.network, c.Epoch, m.Type, m.Height, m.Round, m.Value)) == m.Signature
+	}
+	if own {
+		return s.fail("validator %d signed a %T for height %d, whose committee it is not in", i, msg, h)
+	}
+	return nil
+}
+
+// forge makes byzantine validator i, outside the committee of proposal p's height (it
+// left, or has not joined yet), answer p with a prevote and a precommit for its value as if
+// it were a member: under the index it holds in the nearest committee it is in (or a random
+// one), signed with its own key for the height's epoch or for that committee's. Correct
+// nodes must not count them: a counted forged precommit would make a commit certificate
+// fail to verify.
+func (s *simulator) forge(i int, p *tendermint.Proposal) {
+	nd := s.nodes[i]
+	key := twinKey{p.Height, p.Round}
+	if s.member(i, p.Height) || nd.forged[key] {
+		return
+	}
+	nd.forged[key] = true
+	c := s.committeeFor(p.Height)
+	idx, ep := uint32(s.rng.IntN(len(c.Members))), c.Epoch
+	best := -1
+	for k, o := range s.committees {
+		if j := o.MemberIndex(nd.id); j >= 0 && (best < 0 || absDiff(k, s.scheduleIndex(p.Height)) < absDiff(best, s.scheduleIndex(p.Height))) {
+			best, idx = k, uint32(j)
+		}
+	}
+	if best >= 0 && s.rng.IntN(2) == 0 {
+		ep = s.committees[best].Epoch
+	}
+	h := tendermint.HashValue(p.Value)
+	for _, t := range []tendermint.VoteType{tendermint.Prevote, tendermint.Precommit} {
+		v := &tendermint.Vote{Type: t, Height: p.Height, Round: p.Round, Value: h, Validator: idx}
+		v.Signature = nd.signer.Sign(tendermint.VoteSignBytes(s.network, ep, t, v.Height, v.Round, v.Value))
+		s.res.Forged++
+		for j := range s.nodes {
+			if j != i {
+				s.send(i, j, v)
+			}
+		}
+	}
+}
+
+func absDiff(a, b int) int {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }

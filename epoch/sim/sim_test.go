@@ -93,6 +93,67 @@ func tight(weights []int) func(seed uint64, r *rand.Rand) sim.Options {
 	}
 }
 
+// membership builds seeded committee changes among universe validators: 1 to 3 changes, one
+// or two heights apart, each committee a random subset of at least 4 validators with random
+// weights and different members from the one before (some leave, some join). Byzantine and
+// crashed validators are drawn so that their weight is at most f in every committee
+// separately; some sit in no committee at all and only forge. Late joiners boot from the
+// committed state half the time; the network is adversarial before GST.
+func membership(universe int) func(seed uint64, r *rand.Rand) sim.Options {
+	return func(seed uint64, r *rand.Rand) sim.Options {
+		pick := func(prev []int) []int {
+			for {
+				w := make([]int, universe)
+				for _, i := range r.Perm(universe)[:4+r.IntN(universe-3)] {
+					w[i] = 1 + r.IntN(4)
+				}
+				for i := range w {
+					if (w[i] > 0) != (prev == nil || prev[i] > 0) {
+						return w
+					}
+				}
+			}
+		}
+		w0 := pick(nil)
+		all := [][]int{w0}
+		var ms []sim.Membership
+		from := uint64(1)
+		for k := 1 + r.IntN(3); k > 0; k-- {
+			from += 1 + uint64(r.IntN(2))
+			ms = append(ms, sim.Membership{From: from, Weights: pick(all[len(all)-1])})
+			all = append(all, ms[len(ms)-1].Weights)
+		}
+		used := make([]int, len(all))
+		var byz, crashed []int
+		for _, i := range r.Perm(universe) {
+			ok := true
+			for k, w := range all {
+				total := 0
+				for _, x := range w {
+					total += x
+				}
+				ok = ok && used[k]+w[i] <= (total-1)/3
+			}
+			if !ok {
+				continue
+			}
+			for k, w := range all {
+				used[k] += w[i]
+			}
+			if r.IntN(2) == 0 {
+				crashed = append(crashed, i)
+			} else {
+				byz = append(byz, i)
+			}
+		}
+		return sim.Options{
+			Seed: seed, Weights: w0, Memberships: ms, JoinLate: r.IntN(2) == 0, Byzantine: byz, Crashed: crashed,
+			Heights: from + 1, GST: r.Int64N(6000), DropRate: 0.25, DupRate: 0.1, Partitions: r.IntN(2) == 0,
+			ClockSkew: 100, Restart: r.IntN(2) == 0,
+		}
+	}
+}
+
 // The regression seeds: 31 and 3 stalled when a crashed member's prevote was part of the only
 // proof of lock (fixed by relaying it); 22 when an equivocator's second prevote was dropped
 // instead of counted for its value; 2184 and 1496 when a node lacked a crashed member's
@@ -114,12 +175,14 @@ var scenarios = []scenario{
 		byz, _ := faulty(r, []int{2, 2, 2, 2, 3, 3, 3}, false)
 		return sim.Options{Seed: seed, Weights: []int{2, 2, 2, 2, 3, 3, 3}, Byzantine: byz, Heights: 5}
 	}},
+	{"n=6/membership", nil, 150, 6000, nil, membership(6)},
+	{"n=10/membership", nil, 100, 4000, nil, membership(10)},
 }
 
 func TestSimulation(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			maxRound, evidence := int32(0), 0
+			maxRound, evidence, forged, joiners := int32(0), 0, 0, 0
 			list := seeds(t, sc.normal, sc.long)
 			if os.Getenv("WALRUS_SEED") == "" {
 				list = append(list, sc.regressions...)
@@ -143,14 +206,16 @@ func TestSimulation(t *testing.T) {
 				}
 				maxRound = max(maxRound, res.MaxRound)
 				evidence += res.Evidence
+				forged += res.Forged
+				joiners += res.JoinersVoted
 			}
-			t.Logf("max round %d, evidence reports %d", maxRound, evidence)
+			t.Logf("max round %d, evidence reports %d, forged votes %d, joining validators that voted %d", maxRound, evidence, forged, joiners)
 		})
 	}
 }
 
-// TestSimulationRealBLS runs the adversarial 4-validator scenario with real BLS signatures and
-// certificates.
+// TestSimulationRealBLS runs the adversarial 4-validator scenario, and committee changes
+// among 6 validators, with real BLS signatures and certificates.
 func TestSimulationRealBLS(t *testing.T) {
 	for _, seed := range seeds(t, 3, 30) {
 		r := rand.New(rand.NewPCG(seed, 1))
@@ -158,6 +223,14 @@ func TestSimulationRealBLS(t *testing.T) {
 		o.RealBLS = true
 		if _, err := sim.Run(o); err != nil {
 			t.Fatalf("%v\nreplay: WALRUS_SEED=%d go test -run 'TestSimulationRealBLS' ./epoch/sim/", err, seed)
+		}
+	}
+	for _, seed := range seeds(t, 2, 20) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		o := membership(6)(seed, r)
+		o.RealBLS = true
+		if _, err := sim.Run(o); err != nil {
+			t.Fatalf("membership: %v\nreplay: WALRUS_SEED=%d go test -run 'TestSimulationRealBLS' ./epoch/sim/", err, seed)
 		}
 	}
 }
