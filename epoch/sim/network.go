@@ -64,15 +64,20 @@ func (s *simulator) push(e *event) {
 	heap.Push(&s.q, e)
 }
 
+// syncInterval is how often a node asks again for the decision of a height it is stuck at
+// (the ledger's periodic sync, sync_interval in the node).
+const syncInterval = 1000
+
 // syncFrom models the ledger sync stream: a node that hears of a later height asks that peer
-// for the decision of its own height.
+// for the decision of its own height, again after syncInterval if that did not help (the
+// answer may have been lost before GST).
 func (s *simulator) syncFrom(peer, to int) {
 	nd := s.nodes[to]
 	d := s.nodes[peer].log[nd.height]
-	if d == nil || nd.syncSent[nd.height] || s.nodes[peer].byz {
+	if at, ok := nd.syncSent[nd.height]; d == nil || (ok && s.now-at < syncInterval) || s.nodes[peer].byz {
 		return
 	}
-	nd.syncSent[nd.height] = true
+	nd.syncSent[nd.height] = s.now
 	s.send(peer, to, d)
 }
 

@@ -157,7 +157,7 @@ type node struct {
 	skew     int64
 	height   uint64 // height being agreed
 	log      map[uint64]*tendermint.Decision
-	syncSent map[uint64]bool
+	syncSent map[uint64]int64 // when it last asked for the decision of each height
 	// offline: not booted yet (JoinLate); joinAt is the first height of its first later
 	// committee (0: none); booting: a boot is scheduled.
 	offline, booting bool
@@ -286,7 +286,7 @@ func (s *simulator) setup() error {
 	for i := 0; i < n; i++ {
 		k := epochtest.Key(o.Seed, i)
 		id := epoch.NodeIDOf(k.PublicKey())
-		nd := &node{num: i, id: id, byz: byz[i], log: map[uint64]*tendermint.Decision{}, syncSent: map[uint64]bool{},
+		nd := &node{num: i, id: id, byz: byz[i], log: map[uint64]*tendermint.Decision{}, syncSent: map[uint64]int64{},
 			voted: map[uint64]bool{}, forged: map[twinKey]bool{}}
 		if o.Weights[i] == 0 {
 			for k := 1; k < len(s.weights); k++ {
@@ -558,7 +558,7 @@ func (s *simulator) restart(i int) error {
 		return err
 	}
 	nd.m, nd.crashed = m, false
-	nd.syncSent = map[uint64]bool{}
+	nd.syncSent = map[uint64]int64{}
 	nd.height = snap.Height
 	effs, err := m.Step(s.clock(i), tendermint.Resume{Committee: s.committeeFor(snap.Height), Snapshot: snap})
 	if err != nil {
