@@ -21,7 +21,7 @@ func (s *State) ApplyTx(tx *SignedTx) Receipt {
 		return reject(CodeBadSignature, "signature does not verify")
 	}
 	c := &txCtx{sender: AddressOf(tx.Tx.Sender), nonce: tx.Tx.Nonce}
-	acc := s.accounts[c.sender]
+	acc := s.accounts.get(c.sender)
 	var want uint64
 	if acc != nil {
 		want = acc.Nonce
@@ -95,17 +95,18 @@ func (c *txCtx) newID(idx uint8) ObjectID { return DeriveObjectID(c.sender, c.no
 // mutates only after the last check, so a rejection leaves the state untouched (FuzzApply
 // and the script harness check the state root after every rejection).
 
+// account returns a writable account, creating it if needed.
 func (s *State) account(a Address) *Account {
-	acc := s.accounts[a]
+	acc := s.accounts.mut(a)
 	if acc == nil {
-		acc = &Account{}
-		s.accounts[a] = acc
+		acc = &acctEntry{Addr: a}
+		s.accounts.put(a, acc)
 	}
-	return acc
+	return &acc.Account
 }
 
 func (s *State) balance(a Address) uint64 {
-	if acc := s.accounts[a]; acc != nil {
+	if acc := s.accounts.get(a); acc != nil {
 		return acc.Balance
 	}
 	return 0
@@ -173,7 +174,7 @@ func (s *State) storageCost(size uint64, epochs uint32) (perEpoch, total uint64,
 // checkCapacity reports whether size more bytes fit in every epoch of [from, to).
 func (s *State) checkCapacity(size uint64, from, to uint32) bool {
 	for e := from; e < to; e++ {
-		if size > s.prices.Capacity || s.reserved[e] > s.prices.Capacity-size {
+		if size > s.prices.Capacity || s.reservedAt(e) > s.prices.Capacity-size {
 			return false
 		}
 	}
@@ -182,12 +183,12 @@ func (s *State) checkCapacity(size uint64, from, to uint32) bool {
 
 // buy charges perEpoch for each epoch of [from, to) into that epoch's income, reserving size.
 func (s *State) buy(payer Address, size, perEpoch, total uint64, from, to uint32) {
-	s.accounts[payer].Balance -= total
+	s.account(payer).Balance -= total
 	for e := from; e < to; e++ {
 		if perEpoch > 0 {
-			s.income[e] += perEpoch
+			addEpoch(&s.income, e, perEpoch)
 		}
-		s.reserved[e] += size
+		addEpoch(&s.reserved, e, size)
 	}
 }
 
@@ -200,7 +201,7 @@ func (s *State) transfer(c *txCtx, op *Transfer) Receipt {
 	if s.balance(c.sender) < op.Amount {
 		return reject(CodeInsufficient, "balance %d < %d", s.balance(c.sender), op.Amount)
 	}
-	s.accounts[c.sender].Balance -= op.Amount
+	s.account(c.sender).Balance -= op.Amount
 	s.credit(op.To, op.Amount)
 	return Receipt{}
 }
@@ -208,3 +209,20 @@ func (s *State) transfer(c *txCtx, op *Transfer) Receipt {
 // verifyCert checks a certificate against the current committee, using the checkpoint's
 // parallel pre-verification when it covered this certificate.
 // lastSelected is the last epoch whose committee is already chosen.
+
+// reservedAt is the bytes sold for epoch e.
+func (s *State) reservedAt(e uint32) uint64 {
+	if r := s.reserved.get(e); r != nil {
+		return r.Amount
+	}
+	return 0
+}
+
+// addEpoch adds v (> 0) to epoch e's amount in t (income or reserved).
+func addEpoch(t *table[uint32, epochAmount], e uint32, v uint64) {
+	if a := t.mut(e); a != nil {
+		a.Amount += v
+		return
+	}
+	t.put(e, &epochAmount{Epoch: e, Amount: v})
+}

@@ -34,12 +34,12 @@ func (s *State) reserve(c *txCtx, op *ReserveStorage) Receipt {
 	s.account(c.sender)
 	s.buy(c.sender, op.Size, per, total, op.Start, op.End)
 	id := c.newID(0)
-	s.storage[id] = &Storage{ID: id, Owner: c.sender, Start: op.Start, End: op.End, Size: op.Size}
+	s.storage.put(id, &Storage{ID: id, Owner: c.sender, Start: op.Start, End: op.End, Size: op.Size})
 	return Receipt{}
 }
 
 func (s *State) ownedStorage(c *txCtx, id ObjectID) (*Storage, Receipt) {
-	st := s.storage[id]
+	st := s.storage.mut(id)
 	if st == nil {
 		return nil, reject(CodeUnknownObject, "no storage %s", id)
 	}
@@ -58,7 +58,7 @@ func (s *State) splitEpoch(c *txCtx, op *SplitStorageEpoch) Receipt {
 		return reject(CodeInvalidArgument, "split epoch %d outside (%d,%d)", op.At, st.Start, st.End)
 	}
 	id := c.newID(0)
-	s.storage[id] = &Storage{ID: id, Owner: c.sender, Start: op.At, End: st.End, Size: st.Size}
+	s.storage.put(id, &Storage{ID: id, Owner: c.sender, Start: op.At, End: st.End, Size: st.Size})
 	st.End = op.At
 	return Receipt{}
 }
@@ -72,7 +72,7 @@ func (s *State) splitSize(c *txCtx, op *SplitStorageSize) Receipt {
 		return reject(CodeInvalidArgument, "split size %d of %d", op.Take, st.Size)
 	}
 	id := c.newID(0)
-	s.storage[id] = &Storage{ID: id, Owner: c.sender, Start: st.Start, End: st.End, Size: op.Take}
+	s.storage.put(id, &Storage{ID: id, Owner: c.sender, Start: st.Start, End: st.End, Size: op.Take})
 	st.Size -= op.Take
 	return Receipt{}
 }
@@ -84,7 +84,7 @@ func (s *State) registerBlob(c *txCtx, op *RegisterBlob) Receipt {
 	if codec.ComputeBlobID(op.Encoding, op.Length, op.Root) != op.BlobID {
 		return reject(CodeInvalidArgument, "blob ID does not match length and root")
 	}
-	if _, bad := s.invalid[op.BlobID]; bad {
+	if s.isInvalid(op.BlobID) {
 		return reject(CodeBlobInvalid, "blob %s is invalid", op.BlobID)
 	}
 	st, r := s.ownedStorage(c, op.Storage)
@@ -113,16 +113,16 @@ func (s *State) registerBlob(c *txCtx, op *RegisterBlob) Receipt {
 		return reject(CodeInsufficient, "balance %d < write fee %d", s.balance(c.sender), fee)
 	}
 	if fee > 0 {
-		s.accounts[c.sender].Balance -= fee
-		s.income[s.ep] += fee
+		s.account(c.sender).Balance -= fee
+		addEpoch(&s.income, s.ep, fee)
 	}
-	delete(s.storage, st.ID)
+	s.storage.del(st.ID)
 	b := &Blob{
 		ID: c.newID(0), Owner: c.sender, BlobID: op.BlobID, Root: op.Root, Length: op.Length,
 		Encoding: op.Encoding, EncodedSize: enc, Storage: *st, Deletable: op.Deletable,
 		Registered: s.ep,
 	}
-	s.blobs[b.ID] = b
+	s.blobs.put(b.ID, b)
 	s.indexBlob(b)
 	return Receipt{}
 }
@@ -135,14 +135,14 @@ func (s *State) verifyCert(msg []byte, cert *epoch.Certificate, th epoch.Thresho
 }
 
 func (s *State) certifyBlob(op *CertifyBlob) Receipt {
-	b := s.blobs[op.Blob]
+	b := s.blobs.get(op.Blob)
 	if b == nil {
 		return reject(CodeUnknownObject, "no blob object %s", op.Blob)
 	}
 	if b.BlobID != op.BlobID || b.Deletable != op.Deletable {
 		return reject(CodeInvalidArgument, "blob ID or persistence does not match object")
 	}
-	if _, bad := s.invalid[b.BlobID]; bad {
+	if s.isInvalid(b.BlobID) {
 		return reject(CodeBlobInvalid, "blob %s is invalid", b.BlobID)
 	}
 	if b.Storage.End <= s.ep {
@@ -158,13 +158,14 @@ func (s *State) certifyBlob(op *CertifyBlob) Receipt {
 	if err := s.verifyCert(msg, &op.Cert, epoch.ThresholdQuorum); err != nil {
 		return reject(CodeBadCertificate, "%v", err)
 	}
+	b = s.blobs.mut(b.ID)
 	b.Certified, b.CertEpoch = true, s.ep
 	return Receipt{}
 }
 
 func (s *State) invalidateBlob(op *InvalidateBlob) Receipt {
-	if e, bad := s.invalid[op.BlobID]; bad {
-		return reject(CodeAlreadyDone, "invalidated in epoch %d", e)
+	if rec := s.blobIDs.get(op.BlobID); rec != nil && rec.Invalid {
+		return reject(CodeAlreadyDone, "invalidated in epoch %d", rec.InvalidAt)
 	}
 	if op.Cert.Epoch != s.ep {
 		return reject(CodeWrongEpoch, "certificate epoch %d, current %d", op.Cert.Epoch, s.ep)
@@ -173,12 +174,17 @@ func (s *State) invalidateBlob(op *InvalidateBlob) Receipt {
 	if err := s.verifyCert(msg, &op.Cert, epoch.ThresholdValidity); err != nil {
 		return reject(CodeBadCertificate, "%v", err)
 	}
-	s.invalid[op.BlobID] = s.ep
+	rec := s.blobIDs.mut(op.BlobID)
+	if rec == nil {
+		rec = &blobRec{ID: op.BlobID}
+		s.blobIDs.put(op.BlobID, rec)
+	}
+	rec.Invalid, rec.InvalidAt = true, s.ep
 	return Receipt{}
 }
 
 func (s *State) ownedBlob(c *txCtx, id ObjectID) (*Blob, Receipt) {
-	b := s.blobs[id]
+	b := s.blobs.get(id)
 	if b == nil {
 		return nil, reject(CodeUnknownObject, "no blob object %s", id)
 	}
@@ -199,12 +205,12 @@ func (s *State) deleteBlob(c *txCtx, op *DeleteBlob) Receipt {
 	if !b.Deletable {
 		return reject(CodeNotDeletable, "blob object %s is permanent", op.Blob)
 	}
-	delete(s.blobs, b.ID)
+	s.blobs.del(b.ID)
 	s.unindexBlob(b)
 	// The resource comes back (docs/protocol.md §6) under a fresh ID, from the current epoch on
 	// (epochs already past are of no use to anyone).
 	id := c.newID(0)
-	s.storage[id] = &Storage{ID: id, Owner: c.sender, Start: max(b.Storage.Start, s.ep), End: b.Storage.End, Size: b.Storage.Size}
+	s.storage.put(id, &Storage{ID: id, Owner: c.sender, Start: max(b.Storage.Start, s.ep), End: b.Storage.End, Size: b.Storage.Size})
 	return Receipt{}
 }
 
@@ -213,7 +219,7 @@ func (s *State) extendBlob(c *txCtx, op *ExtendBlob) Receipt {
 	if !r.OK() {
 		return r
 	}
-	if _, bad := s.invalid[b.BlobID]; bad {
+	if s.isInvalid(b.BlobID) {
 		return reject(CodeBlobInvalid, "blob %s is invalid", b.BlobID)
 	}
 	if op.End <= b.Storage.End {
@@ -234,7 +240,7 @@ func (s *State) extendBlob(c *txCtx, op *ExtendBlob) Receipt {
 		return reject(CodeInsufficient, "balance %d < cost %d", s.balance(c.sender), total)
 	}
 	s.buy(c.sender, size, per, total, b.Storage.End, op.End)
-	b.Storage.End = op.End
+	s.blobs.mut(b.ID).Storage.End = op.End
 	return Receipt{}
 }
 
@@ -246,6 +252,7 @@ func (s *State) setAttribute(c *txCtx, op *SetAttribute) Receipt {
 	if !r.OK() {
 		return r
 	}
+	b = s.blobs.mut(b.ID)
 	i := sort.Search(len(b.Attributes), func(i int) bool { return b.Attributes[i].Key >= op.Key })
 	if i < len(b.Attributes) && b.Attributes[i].Key == op.Key {
 		b.Attributes[i].Value = op.Value
@@ -265,10 +272,16 @@ func (s *State) removeAttribute(c *txCtx, op *RemoveAttribute) Receipt {
 	if !r.OK() {
 		return r
 	}
+	b = s.blobs.mut(b.ID)
 	i := sort.Search(len(b.Attributes), func(i int) bool { return b.Attributes[i].Key >= op.Key })
 	if i == len(b.Attributes) || b.Attributes[i].Key != op.Key {
 		return reject(CodeUnknownObject, "no attribute %q", op.Key)
 	}
 	b.Attributes = append(b.Attributes[:i:i], b.Attributes[i+1:]...)
 	return Receipt{}
+}
+
+func (s *State) isInvalid(id codec.BlobID) bool {
+	rec := s.blobIDs.get(id)
+	return rec != nil && rec.Invalid
 }

@@ -12,18 +12,18 @@ func (s *State) registerNode(c *txCtx, op *RegisterNode) Receipt {
 		return reject(CodeInvalidArgument, "%v", err)
 	}
 	id := epoch.NodeIDOf(op.BLSKey)
-	if _, dup := s.nodes[id]; dup {
+	if s.nodes.has(id) {
 		return reject(CodeAlreadyDone, "node already registered")
 	}
 	if err := bls.VerifyPossession(op.BLSKey, op.PoP); err != nil {
 		return reject(CodeBadCertificate, "proof of possession: %v", err)
 	}
-	s.nodes[id] = nodeFromInfo(id, c.sender, op.BLSKey, &op.Info)
+	s.nodes.put(id, nodeFromInfo(id, c.sender, op.BLSKey, &op.Info))
 	return Receipt{}
 }
 
 func (s *State) updateNode(c *txCtx, op *UpdateNode) Receipt {
-	nd := s.nodes[op.Node]
+	nd := s.nodes.get(op.Node)
 	if nd == nil {
 		return reject(CodeUnknownObject, "no node")
 	}
@@ -33,6 +33,7 @@ func (s *State) updateNode(c *txCtx, op *UpdateNode) Receipt {
 	if err := validateInfo(&op.Info); err != nil {
 		return reject(CodeInvalidArgument, "%v", err)
 	}
+	nd = s.nodes.mut(op.Node)
 	nd.PeerID = op.Info.PeerID
 	nd.Addrs = append([]string(nil), op.Info.Addrs...)
 	nd.StoragePrice, nd.WritePrice, nd.Capacity = op.Info.StoragePrice, op.Info.WritePrice, op.Info.Capacity
@@ -52,7 +53,7 @@ func (s *State) lastSelected() uint32 {
 }
 
 func (s *State) stake(c *txCtx, op *StakeOp) Receipt {
-	if s.nodes[op.Node] == nil {
+	if !s.nodes.has(op.Node) {
 		return reject(CodeUnknownObject, "no node")
 	}
 	if op.Amount == 0 {
@@ -61,16 +62,16 @@ func (s *State) stake(c *txCtx, op *StakeOp) Receipt {
 	if s.balance(c.sender) < op.Amount {
 		return reject(CodeInsufficient, "balance %d < %d", s.balance(c.sender), op.Amount)
 	}
-	s.accounts[c.sender].Balance -= op.Amount
+	s.account(c.sender).Balance -= op.Amount
 	// Mid-epoch rule (docs/protocol.md §6): stake counts from the first committee not yet chosen,
 	// e+1 before the mid-epoch selection, e+2 after it.
 	id := c.newID(0)
-	s.stakes[id] = &Stake{ID: id, Owner: c.sender, Node: op.Node, Amount: op.Amount, Activation: s.lastSelected() + 1}
+	s.stakes.put(id, &Stake{ID: id, Owner: c.sender, Node: op.Node, Amount: op.Amount, Activation: s.lastSelected() + 1})
 	return Receipt{}
 }
 
 func (s *State) requestWithdraw(c *txCtx, op *RequestWithdraw) Receipt {
-	st := s.stakes[op.Stake]
+	st := s.stakes.get(op.Stake)
 	if st == nil {
 		return reject(CodeUnknownObject, "no stake %s", op.Stake)
 	}
@@ -81,6 +82,7 @@ func (s *State) requestWithdraw(c *txCtx, op *RequestWithdraw) Receipt {
 		return reject(CodeAlreadyDone, "already withdrawing from epoch %d", st.WithdrawAt)
 	}
 	last := s.lastSelected()
+	st = s.stakes.mut(op.Stake)
 	st.Withdrawing = true
 	if st.Activation > last {
 		// Never counted in a chosen committee: withdrawable at once.
@@ -93,7 +95,7 @@ func (s *State) requestWithdraw(c *txCtx, op *RequestWithdraw) Receipt {
 }
 
 func (s *State) withdraw(c *txCtx, op *Withdraw) Receipt {
-	st := s.stakes[op.Stake]
+	st := s.stakes.get(op.Stake)
 	if st == nil {
 		return reject(CodeUnknownObject, "no stake %s", op.Stake)
 	}
@@ -103,7 +105,7 @@ func (s *State) withdraw(c *txCtx, op *Withdraw) Receipt {
 	if !st.Withdrawing || st.WithdrawAt > s.ep {
 		return reject(CodeNotWithdrawable, "stake not withdrawable at epoch %d", s.ep)
 	}
-	delete(s.stakes, st.ID)
+	s.stakes.del(st.ID)
 	s.credit(c.sender, st.Amount)
 	return Receipt{}
 }
@@ -124,13 +126,13 @@ func (s *State) syncDoneTx(op *SyncDone) Receipt {
 	if op.Epoch != s.ep {
 		return reject(CodeWrongEpoch, "sync done for epoch %d, current %d", op.Epoch, s.ep)
 	}
-	if s.syncDone[op.Node] {
+	if s.syncDone.has(op.Node) {
 		return reject(CodeAlreadyDone, "sync done already recorded")
 	}
 	if err := bls.Verify(m.BLSKey, SyncDoneMessage(s.network, s.ep, op.Node), op.Sig); err != nil {
 		return reject(CodeBadCertificate, "%v", err)
 	}
-	s.syncDone[op.Node] = true
+	s.syncDone.put(op.Node, &syncEntry{Node: op.Node})
 	return Receipt{}
 }
 
@@ -152,7 +154,7 @@ func (s *State) challengeResults(op *ChallengeResults) Receipt {
 		if s.committee.MemberIndex(res.Node) < 0 {
 			return reject(CodeNotMember, "result for a node outside the committee")
 		}
-		if _, dup := s.challenges[[2]epoch.NodeID{res.Node, op.Attester}]; dup {
+		if s.challenges.has([2]epoch.NodeID{res.Node, op.Attester}) {
 			return reject(CodeAlreadyDone, "result already attested")
 		}
 	}
@@ -160,7 +162,7 @@ func (s *State) challengeResults(op *ChallengeResults) Receipt {
 		return reject(CodeBadCertificate, "%v", err)
 	}
 	for _, res := range op.Results {
-		s.challenges[[2]epoch.NodeID{res.Node, op.Attester}] = res.Pass
+		s.challenges.put([2]epoch.NodeID{res.Node, op.Attester}, &challengeEntry{Target: res.Node, Attester: op.Attester, Pass: res.Pass})
 	}
 	return Receipt{}
 }

@@ -98,9 +98,12 @@ func (s *State) selectNext() {
 func (s *State) endEpoch() EpochEvent {
 	e := s.ep
 	ev := EpochEvent{Kind: EventEpochEnd, Epoch: e}
-	income := s.income[e]
-	delete(s.income, e)
-	delete(s.reserved, e)
+	var income uint64
+	if v := s.income.get(e); v != nil {
+		income = v.Amount
+	}
+	s.income.del(e)
+	s.reserved.del(e)
 	ev.Income = income
 	hi, lo := bits.Mul64(income, BurnPercent)
 	burn := div128(hi, lo, 100)
@@ -110,11 +113,11 @@ func (s *State) endEpoch() EpochEvent {
 	var paid uint64
 	if rest > 0 {
 		// Stakes active in e, per node, in ascending stake ID order for the pro-rata split.
-		active := map[epoch.NodeID][]*Stake{}
+		active := map[epoch.NodeID][]ObjectID{}
 		for _, id := range s.Stakes() {
-			st := s.stakes[id]
+			st := s.stakes.get(id)
 			if st.Activation <= e && (!st.Withdrawing || st.WithdrawAt > e) {
-				active[st.Node] = append(active[st.Node], st)
+				active[st.Node] = append(active[st.Node], id)
 			}
 		}
 		for i := range c.Members {
@@ -131,7 +134,7 @@ func (s *State) endEpoch() EpochEvent {
 	}
 	carried := rest - paid
 	if carried > 0 {
-		s.income[e+1] += carried
+		addEpoch(&s.income, e+1, carried)
 	}
 	s.burned += burn
 	ev.Burned, ev.Distributed, ev.Carried = burn, paid, carried
@@ -142,19 +145,23 @@ func (s *State) endEpoch() EpochEvent {
 	s.prices = s.nextPrice
 	s.nextPrice = Prices{}
 	for _, id := range s.Nodes() {
-		nd := s.nodes[id]
-		if nd.NextCommissionEpoch != 0 && nd.NextCommissionEpoch <= s.ep {
+		if nd := s.nodes.get(id); nd.NextCommissionEpoch != 0 && nd.NextCommissionEpoch <= s.ep {
+			nd = s.nodes.mut(id)
 			nd.Commission, nd.NextCommission, nd.NextCommissionEpoch = nd.NextCommission, 0, 0
 		}
 	}
-	clear(s.syncDone)
-	clear(s.challenges)
+	for _, v := range s.syncDone.all() {
+		s.syncDone.del(v.Node)
+	}
+	for _, v := range s.challenges.all() {
+		s.challenges.del([2]epoch.NodeID{v.Target, v.Attester})
+	}
 	// Storage resources that ended are worthless (nothing can use a resource that is not
 	// live); drop them so the state does not grow without bound. Expired blob objects stay:
 	// `blob-status` reports them as expired.
-	for id, st := range s.storage {
+	for _, st := range s.storage.all() {
 		if st.End <= s.ep {
-			delete(s.storage, id)
+			s.storage.del(st.ID)
 		}
 	}
 	return ev
@@ -171,15 +178,19 @@ func (s *State) failedChallenges(node epoch.NodeID) bool {
 	w := 0
 	for i := range s.committee.Members {
 		a := &s.committee.Members[i]
-		if pass, ok := s.challenges[[2]epoch.NodeID{node, a.Node}]; ok && !pass {
+		if ch := s.challenges.get([2]epoch.NodeID{node, a.Node}); ch != nil && !ch.Pass {
 			w += a.Weight()
 		}
 	}
 	return epoch.IsValidity(w, s.committee.NShards)
 }
 
-func (s *State) payNode(id epoch.NodeID, share uint64, stakes []*Stake) {
-	nd := s.nodes[id]
+func (s *State) payNode(id epoch.NodeID, share uint64, stakeIDs []ObjectID) {
+	nd := s.nodes.get(id)
+	stakes := make([]*Stake, len(stakeIDs))
+	for i, sid := range stakeIDs {
+		stakes[i] = s.stakes.get(sid)
+	}
 	hi, lo := bits.Mul64(share, uint64(nd.Commission))
 	comm := div128(hi, lo, BasisPoints)
 	rest := share - comm
@@ -192,7 +203,9 @@ func (s *State) payNode(id epoch.NodeID, share uint64, stakes []*Stake) {
 		for _, st := range stakes {
 			hi, lo := bits.Mul64(rest, st.Amount)
 			r := div128(hi, lo, total)
-			st.Amount += r
+			if r > 0 {
+				s.stakes.mut(st.ID).Amount += r
+			}
 			given += r
 		}
 	}

@@ -169,13 +169,13 @@ func NewState(g *Genesis) (*State, error) {
 	}
 	accs := append([]GenesisAccount{g.Faucet}, g.Accounts...)
 	for _, a := range accs {
-		if _, dup := s.accounts[a.Address]; dup {
+		if s.accounts.has(a.Address) {
 			return nil, fmt.Errorf("%w: duplicate account %s", ErrBadGenesis, a.Address)
 		}
 		if err := add(a.Balance); err != nil {
 			return nil, err
 		}
-		s.accounts[a.Address] = &Account{Balance: a.Balance}
+		s.accounts.put(a.Address, &acctEntry{Addr: a.Address, Account: Account{Balance: a.Balance}})
 	}
 	for i := range g.Nodes {
 		gn := &g.Nodes[i]
@@ -186,17 +186,17 @@ func NewState(g *Genesis) (*State, error) {
 			return nil, fmt.Errorf("%w: node %d: %v", ErrBadGenesis, i, err)
 		}
 		id := epoch.NodeIDOf(gn.BLSKey)
-		if _, dup := s.nodes[id]; dup {
+		if s.nodes.has(id) {
 			return nil, fmt.Errorf("%w: duplicate node key", ErrBadGenesis)
 		}
 		if err := add(gn.Stake); err != nil {
 			return nil, err
 		}
-		s.nodes[id] = nodeFromInfo(id, gn.Operator, gn.BLSKey, &gn.Info)
+		s.nodes.put(id, nodeFromInfo(id, gn.Operator, gn.BLSKey, &gn.Info))
 		if gn.Stake > 0 {
 			// Genesis stake objects derive from a zero sender and the node's position.
 			sid := DeriveObjectID(Address{}, uint64(i), 0)
-			s.stakes[sid] = &Stake{ID: sid, Owner: gn.Operator, Node: id, Amount: gn.Stake}
+			s.stakes.put(sid, &Stake{ID: sid, Owner: gn.Operator, Node: id, Amount: gn.Stake})
 		}
 	}
 	c, err := s.selectCommittee(0, nil)
@@ -204,6 +204,7 @@ func NewState(g *Genesis) (*State, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadGenesis, err)
 	}
 	s.committee = c
+	s.flush()
 	return s, nil
 }
 

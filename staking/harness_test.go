@@ -153,9 +153,15 @@ func (n *tnet) checkpoint(now int64, txs [][]byte) *staking.Result {
 	if err != nil {
 		n.t.Fatalf("decode checkpoint: %v", err)
 	}
+	// The state before shares its tree with the state after: applying must not change it.
+	prev := n.s.Clone()
+	prevRoot, prevSnap := prev.Root(), string(prev.Snapshot())
 	res, err := n.s.ApplyCheckpoint(cp2)
 	if err != nil {
 		n.t.Fatalf("apply checkpoint: %v", err)
+	}
+	if prev.Root() != prevRoot || string(prev.Snapshot()) != prevSnap {
+		n.t.Fatalf("applying height %d changed a clone of the state before it", cp2.Height)
 	}
 	n.checkSupply()
 	// Snapshot, restore and clone must reproduce the root at every step of every script.

@@ -37,15 +37,15 @@ func (s *State) NextPrices() (p Prices, ok bool) { return s.nextPrice, s.next !=
 // Pools summarises the stake pool of every registered node (nodes without stake included,
 // with a zero Pool) in one pass over the stakes.
 func (s *State) Pools() map[epoch.NodeID]Pool {
-	out := make(map[epoch.NodeID]Pool, len(s.nodes))
-	for id := range s.nodes {
-		out[id] = Pool{}
+	out := map[epoch.NodeID]Pool{}
+	for _, nd := range s.nodes.all() {
+		out[nd.ID] = Pool{}
 	}
 	next := s.FirstUnselected()
 	counts := func(st *Stake, target uint32) bool {
 		return st.Activation <= target && (!st.Withdrawing || st.WithdrawAt > target)
 	}
-	for _, st := range s.stakes {
+	for _, st := range s.stakes.all() {
 		p := out[st.Node]
 		p.Stakes++
 		// Sums cannot overflow: the total supply fits in uint64 (checked at genesis).
@@ -70,7 +70,7 @@ func (s *State) Pools() map[epoch.NodeID]Pool {
 func (s *State) StakesOwnedBy(a Address) []Stake {
 	var out []Stake
 	for _, id := range s.Stakes() {
-		if st := s.stakes[id]; st.Owner == a {
+		if st := s.stakes.get(id); st.Owner == a {
 			out = append(out, *st)
 		}
 	}

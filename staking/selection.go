@@ -167,7 +167,7 @@ func (s *State) stakeFor(target uint32) ([]epoch.NodeID, []uint64) {
 		pos[id] = i
 	}
 	amt := make([]uint64, len(ids))
-	for _, st := range s.stakes {
+	for _, st := range s.stakes.all() {
 		if st.Activation <= target && (!st.Withdrawing || st.WithdrawAt > target) {
 			// Sums cannot overflow: total supply fits in uint64 (checked at genesis).
 			amt[pos[st.Node]] += st.Amount
@@ -180,7 +180,7 @@ func (s *State) stakeFor(target uint32) ([]epoch.NodeID, []uint64) {
 // of its pool's delegations active for that epoch (the same sum committee selection uses).
 func (s *State) StakeOf(node epoch.NodeID, target uint32) uint64 {
 	var sum uint64
-	for _, st := range s.stakes {
+	for _, st := range s.stakes.all() {
 		if st.Node == node && st.Activation <= target && (!st.Withdrawing || st.WithdrawAt > target) {
 			sum += st.Amount
 		}
@@ -217,7 +217,7 @@ func (s *State) selectCommittee(target uint32, prev *epoch.Committee) (*epoch.Co
 		if counts[i] == 0 {
 			continue
 		}
-		nd := s.nodes[id]
+		nd := s.nodes.get(id)
 		c.Members = append(c.Members, epoch.Member{
 			Node: id, BLSKey: nd.BLSKey, PeerID: nd.PeerID,
 			Addrs: append([]string(nil), nd.Addrs...), Shards: shards[i],
@@ -238,7 +238,7 @@ func (s *State) votePrices(c *epoch.Committee) Prices {
 	sp, wp, cp := make([]uint64, m), make([]uint64, m), make([]uint64, m)
 	w := make([]int, m)
 	for i := range c.Members {
-		nd := s.nodes[c.Members[i].Node]
+		nd := s.nodes.get(c.Members[i].Node)
 		w[i] = c.Members[i].Weight()
 		sp[i], wp[i] = nd.StoragePrice, nd.WritePrice
 		if w[i] > 0 {

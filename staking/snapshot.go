@@ -2,10 +2,10 @@ package staking
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
-
-	"golang.org/x/crypto/blake2b"
+	"slices"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
@@ -15,14 +15,14 @@ import (
 // snapshotMagic starts every snapshot; the last byte is the format version.
 var snapshotMagic = []byte("wgstate\x01")
 
-// Root is the state root: Blake2b-256 of the canonical encoding of the whole ledger state
-// (everything in a snapshot except the chain position, height and last checkpoint hash,
-// which a checkpoint cannot commit to without hashing itself). Maps are encoded in
-// ascending key order, so equal states have equal roots on every node.
+// Root is the state root: the root of the authenticated tree holding every state entry
+// (tables.go; the tree in staking/smt). The chain position, height and last checkpoint hash,
+// are not entries: a checkpoint cannot commit to its own hash. Equal states have equal roots
+// on every node, whatever order their entries were written in. It costs a hash of each entry
+// changed since the last Root (and O(log n) hashes above it), not of the whole state.
 func (s *State) Root() [32]byte {
-	e := &encoder{b: make([]byte, 0, 4096)}
-	s.encodeBody(e)
-	return blake2b.Sum256(e.b)
+	s.flush()
+	return s.st.tree.Root()
 }
 
 // Snapshot serializes the whole state, chain position included. Restore(Snapshot()) yields
@@ -76,96 +76,70 @@ func (s *State) encodeBody(e *encoder) {
 	encodePrices(e, s.prices)
 	encodePrices(e, s.nextPrice)
 
-	accs := sortedKeys(s.accounts, lessAddr)
+	accs := s.accounts.all()
+	slices.SortFunc(accs, func(a, b *acctEntry) int { return bytes.Compare(a.Addr[:], b.Addr[:]) })
 	e.count(len(accs))
 	for _, a := range accs {
-		e.fixed(a[:])
-		e.u64(s.accounts[a].Balance)
-		e.u64(s.accounts[a].Nonce)
+		encAccount(e, a)
 	}
-	sts := sortedKeys(s.storage, lessObj)
+	sts := s.storage.all()
+	slices.SortFunc(sts, func(a, b *Storage) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	e.count(len(sts))
-	for _, id := range sts {
-		encodeStorage(e, s.storage[id])
+	for _, st := range sts {
+		encodeStorage(e, st)
 	}
-	bls := sortedKeys(s.blobs, lessObj)
+	bls := s.blobs.all()
+	slices.SortFunc(bls, func(a, b *Blob) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	e.count(len(bls))
-	for _, id := range bls {
-		b := s.blobs[id]
-		e.fixed(b.ID[:])
-		e.fixed(b.Owner[:])
-		e.fixed(b.BlobID[:])
-		e.fixed(b.Root[:])
-		e.u64(b.Length)
-		e.u8(b.Encoding)
-		e.u64(b.EncodedSize)
-		encodeStorage(e, &b.Storage)
-		e.boolean(b.Deletable)
-		e.u32(b.Registered)
-		e.boolean(b.Certified)
-		e.u32(b.CertEpoch)
-		e.count(len(b.Attributes))
-		for _, a := range b.Attributes {
-			e.str(a.Key)
-			e.str(a.Value)
+	for _, b := range bls {
+		encBlob(e, b)
+	}
+	var inv []*blobRec
+	for _, r := range s.blobIDs.all() {
+		if r.Invalid {
+			inv = append(inv, r)
 		}
 	}
-	inv := sortedKeys(s.invalid, func(a, b codec.BlobID) bool { return bytes.Compare(a[:], b[:]) < 0 })
+	slices.SortFunc(inv, func(a, b *blobRec) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	e.count(len(inv))
-	for _, id := range inv {
-		e.fixed(id[:])
-		e.u32(s.invalid[id])
+	for _, r := range inv {
+		e.fixed(r.ID[:])
+		e.u32(r.InvalidAt)
 	}
-	nodes := s.Nodes()
+	nodes := s.nodes.all()
+	slices.SortFunc(nodes, func(a, b *Node) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	e.count(len(nodes))
-	for _, id := range nodes {
-		n := s.nodes[id]
-		e.fixed(n.ID[:])
-		e.fixed(n.Operator[:])
-		e.fixed(n.BLSKey[:])
-		e.str(n.PeerID)
-		e.strs(n.Addrs)
-		e.u16(n.Commission)
-		e.u16(n.NextCommission)
-		e.u32(n.NextCommissionEpoch)
-		e.u64(n.StoragePrice)
-		e.u64(n.WritePrice)
-		e.u64(n.Capacity)
+	for _, n := range nodes {
+		encNode(e, n)
 	}
-	stakes := s.Stakes()
+	stakes := s.stakes.all()
+	slices.SortFunc(stakes, func(a, b *Stake) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	e.count(len(stakes))
-	for _, id := range stakes {
-		st := s.stakes[id]
-		e.fixed(st.ID[:])
-		e.fixed(st.Owner[:])
-		e.fixed(st.Node[:])
-		e.u64(st.Amount)
-		e.u32(st.Activation)
-		e.boolean(st.Withdrawing)
-		e.u32(st.WithdrawAt)
+	for _, st := range stakes {
+		encStake(e, st)
 	}
-	for _, m := range []map[uint32]uint64{s.income, s.reserved} {
-		keys := sortedKeys(m, func(a, b uint32) bool { return a < b })
-		e.count(len(keys))
-		for _, k := range keys {
-			e.u32(k)
-			e.u64(m[k])
+	for _, t := range []*table[uint32, epochAmount]{&s.income, &s.reserved} {
+		vs := t.all()
+		slices.SortFunc(vs, func(a, b *epochAmount) int { return cmp.Compare(a.Epoch, b.Epoch) })
+		e.count(len(vs))
+		for _, v := range vs {
+			encEpochAmount(e, v)
 		}
 	}
 	e.u64(s.burned)
-	done := sortedKeys(s.syncDone, lessID32)
+	done := s.syncDone.all()
+	slices.SortFunc(done, func(a, b *syncEntry) int { return bytes.Compare(a.Node[:], b.Node[:]) })
 	e.count(len(done))
-	for _, id := range done {
-		e.fixed(id[:])
+	for _, d := range done {
+		encSync(e, d)
 	}
-	ch := sortedKeys(s.challenges, func(a, b [2]epoch.NodeID) bool {
-		return bytes.Compare(append(a[0][:], a[1][:]...), append(b[0][:], b[1][:]...)) < 0
+	ch := s.challenges.all()
+	slices.SortFunc(ch, func(a, b *challengeEntry) int {
+		return bytes.Compare(append(a.Target[:], a.Attester[:]...), append(b.Target[:], b.Attester[:]...))
 	})
 	e.count(len(ch))
-	for _, k := range ch {
-		e.fixed(k[0][:])
-		e.fixed(k[1][:])
-		e.boolean(s.challenges[k])
+	for _, c := range ch {
+		encChallenge(e, c)
 	}
 }
 
@@ -252,14 +226,14 @@ func Restore(b []byte) (*State, error) {
 		var a Address
 		d.Fixed(a[:])
 		asc.next(a[:])
-		s.accounts[a] = &Account{Balance: d.U64(), Nonce: d.U64()}
+		s.accounts.put(a, &acctEntry{Addr: a, Account: Account{Balance: d.U64(), Nonce: d.U64()}})
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 80); i < n && d.Err() == nil; i++ {
 		st := new(Storage)
 		decodeStorage(d, st)
 		asc.next(st.ID[:])
-		s.storage[st.ID] = st
+		s.storage.put(st.ID, st)
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 200); i < n && d.Err() == nil; i++ {
@@ -284,7 +258,7 @@ func Restore(b []byte) (*State, error) {
 			}
 			b.Attributes = append(b.Attributes, a)
 		}
-		s.blobs[b.ID] = b
+		s.blobs.put(b.ID, b)
 		s.indexBlob(b)
 	}
 	asc = &ascending{d: d}
@@ -292,7 +266,12 @@ func Restore(b []byte) (*State, error) {
 		var id codec.BlobID
 		d.Fixed(id[:])
 		asc.next(id[:])
-		s.invalid[id] = d.U32()
+		rec := s.blobIDs.mut(id)
+		if rec == nil {
+			rec = &blobRec{ID: id}
+			s.blobIDs.put(id, rec)
+		}
+		rec.Invalid, rec.InvalidAt = true, d.U32()
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 160); i < n && d.Err() == nil; i++ {
@@ -309,7 +288,7 @@ func Restore(b []byte) (*State, error) {
 		nd.StoragePrice = d.U64()
 		nd.WritePrice = d.U64()
 		nd.Capacity = d.U64()
-		s.nodes[nd.ID] = nd
+		s.nodes.put(nd.ID, nd)
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 113); i < n && d.Err() == nil; i++ {
@@ -322,12 +301,12 @@ func Restore(b []byte) (*State, error) {
 		st.Activation = d.U32()
 		st.Withdrawing = d.Bool()
 		st.WithdrawAt = d.U32()
-		if d.Err() == nil && s.nodes[st.Node] == nil {
+		if d.Err() == nil && !s.nodes.has(st.Node) {
 			d.Failf("stake for an unknown node")
 		}
-		s.stakes[st.ID] = st
+		s.stakes.put(st.ID, st)
 	}
-	for _, m := range []map[uint32]uint64{s.income, s.reserved} {
+	for _, t := range []*table[uint32, epochAmount]{&s.income, &s.reserved} {
 		var prev uint32
 		for i, n := 0, readCount(d, maxCount, 12); i < n && d.Err() == nil; i++ {
 			k := d.U32()
@@ -335,7 +314,7 @@ func Restore(b []byte) (*State, error) {
 				d.Failf("epochs not ascending")
 			}
 			prev = k
-			m[k] = d.U64()
+			t.put(k, &epochAmount{Epoch: k, Amount: d.U64()})
 		}
 	}
 	s.burned = d.U64()
@@ -344,7 +323,7 @@ func Restore(b []byte) (*State, error) {
 		var id epoch.NodeID
 		d.Fixed(id[:])
 		asc.next(id[:])
-		s.syncDone[id] = true
+		s.syncDone.put(id, &syncEntry{Node: id})
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 65); i < n && d.Err() == nil; i++ {
@@ -352,7 +331,7 @@ func Restore(b []byte) (*State, error) {
 		d.Fixed(k[0][:])
 		d.Fixed(k[1][:])
 		asc.next(append(k[0][:], k[1][:]...))
-		s.challenges[k] = d.Bool()
+		s.challenges.put(k, &challengeEntry{Target: k[0], Attester: k[1], Pass: d.Bool()})
 	}
 	if err := d.End(); err != nil {
 		return nil, err
@@ -365,62 +344,31 @@ func Restore(b []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: committee of %d shards", ErrDecode, c.NShards)
 		}
 		for i := range c.Members {
-			if s.nodes[c.Members[i].Node] == nil {
+			if !s.nodes.has(c.Members[i].Node) {
 				return nil, fmt.Errorf("%w: committee member is not a registered node", ErrDecode)
 			}
 		}
 	}
+	s.flush()
 	return s, nil
 }
 
-// Clone returns a deep copy of the state.
+// Clone returns an independent copy of the state. It is O(1) after writing the state's
+// buffered changes into its tree (the copy shares the tree, whose nodes never change).
+// Cloning a State with nothing buffered (every State from NewState, Restore, Clone or
+// ApplyCheckpoint) does not modify it, so published states may be cloned concurrently.
 func (s *State) Clone() *State {
-	c := newEmptyState()
-	c.network, c.cfg, c.height, c.lastHash, c.time, c.ep = s.network, s.cfg, s.height, s.lastHash, s.time, s.ep
-	// Committees are immutable once selected (the state only swaps pointers), so clones
-	// share them, and with them epoch's cache of prepared BLS keys: a checkpoint applied on
-	// a clone does not pay to decompress and validate the members' keys again.
-	c.committee, c.next = s.committee, s.next
-	c.prices, c.nextPrice, c.burned = s.prices, s.nextPrice, s.burned
-	for k, v := range s.accounts {
-		a := *v
-		c.accounts[k] = &a
+	s.flush()
+	c := &State{
+		network: s.network, cfg: s.cfg, height: s.height, lastHash: s.lastHash, time: s.time, ep: s.ep,
+		// Committees are immutable once selected (the state only swaps pointers), so clones
+		// share them, and with them epoch's cache of prepared BLS keys: a checkpoint applied
+		// on a clone does not pay to decompress and validate the members' keys again.
+		committee: s.committee, next: s.next,
+		prices: s.prices, nextPrice: s.nextPrice, burned: s.burned,
 	}
-	for k, v := range s.storage {
-		st := *v
-		c.storage[k] = &st
-	}
-	for k, v := range s.blobs {
-		b := *v
-		b.Attributes = append([]Attribute(nil), v.Attributes...)
-		c.blobs[k] = &b
-	}
-	for k, v := range s.byBlobID {
-		c.byBlobID[k] = append([]ObjectID(nil), v...)
-	}
-	for k, v := range s.invalid {
-		c.invalid[k] = v
-	}
-	for k, v := range s.nodes {
-		n := *v
-		n.Addrs = append([]string(nil), v.Addrs...)
-		c.nodes[k] = &n
-	}
-	for k, v := range s.stakes {
-		st := *v
-		c.stakes[k] = &st
-	}
-	for k, v := range s.income {
-		c.income[k] = v
-	}
-	for k, v := range s.reserved {
-		c.reserved[k] = v
-	}
-	for k, v := range s.syncDone {
-		c.syncDone[k] = v
-	}
-	for k, v := range s.challenges {
-		c.challenges[k] = v
-	}
+	st := *s.st
+	c.st = &st
+	s.forkTables(c)
 	return c
 }

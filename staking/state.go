@@ -41,19 +41,19 @@ type State struct {
 	prices    Prices           // in force during ep
 	nextPrice Prices           // chosen with next
 
-	accounts map[Address]*Account
-	storage  map[ObjectID]*Storage
-	blobs    map[ObjectID]*Blob
-	byBlobID map[codec.BlobID][]ObjectID // derived index, sorted; not part of the root
-	invalid  map[codec.BlobID]uint32     // blob ID -> epoch it was invalidated
-	nodes    map[epoch.NodeID]*Node
-	stakes   map[ObjectID]*Stake
-	income   map[uint32]uint64 // epoch -> FROST distributed at its end
-	reserved map[uint32]uint64 // epoch -> bytes sold for it
-	burned   uint64            // FROST burned so far
-
-	syncDone   map[epoch.NodeID]bool    // committee members done syncing ep
-	challenges map[[2]epoch.NodeID]bool // (target, attester) -> pass, for ep
+	// The entries, in the authenticated tree st (tables.go) behind one write buffer per kind.
+	st         *store
+	accounts   table[Address, acctEntry]
+	storage    table[ObjectID, Storage]
+	blobs      table[ObjectID, Blob]
+	blobIDs    table[codec.BlobID, blobRec] // invalidation and live objects per blob ID
+	nodes      table[epoch.NodeID, Node]
+	stakes     table[ObjectID, Stake]
+	income     table[uint32, epochAmount]             // epoch -> FROST distributed at its end
+	reserved   table[uint32, epochAmount]             // epoch -> bytes sold for it
+	syncDone   table[epoch.NodeID, syncEntry]         // committee members done syncing ep
+	challenges table[[2]epoch.NodeID, challengeEntry] // (target, attester) -> pass, for ep
+	burned     uint64                                 // FROST burned so far
 
 	// preverified holds certificate checks done in parallel by ApplyCheckpoint; transient,
 	// not part of the state.
@@ -61,19 +61,9 @@ type State struct {
 }
 
 func newEmptyState() *State {
-	return &State{
-		accounts:   map[Address]*Account{},
-		storage:    map[ObjectID]*Storage{},
-		blobs:      map[ObjectID]*Blob{},
-		byBlobID:   map[codec.BlobID][]ObjectID{},
-		invalid:    map[codec.BlobID]uint32{},
-		nodes:      map[epoch.NodeID]*Node{},
-		stakes:     map[ObjectID]*Stake{},
-		income:     map[uint32]uint64{},
-		reserved:   map[uint32]uint64{},
-		syncDone:   map[epoch.NodeID]bool{},
-		challenges: map[[2]epoch.NodeID]bool{},
-	}
+	s := &State{st: &store{}}
+	s.initTables()
+	return s
 }
 
 // Network is the network ID (hash of the genesis).
@@ -109,15 +99,15 @@ func (s *State) Burned() uint64 { return s.burned }
 
 // Account returns a copy of an account (zero if it does not exist).
 func (s *State) Account(a Address) Account {
-	if acc := s.accounts[a]; acc != nil {
-		return *acc
+	if acc := s.accounts.get(a); acc != nil {
+		return acc.Account
 	}
 	return Account{}
 }
 
 // Storage returns a copy of a storage resource.
 func (s *State) Storage(id ObjectID) (Storage, bool) {
-	if st := s.storage[id]; st != nil {
+	if st := s.storage.get(id); st != nil {
 		return *st, true
 	}
 	return Storage{}, false
@@ -125,7 +115,7 @@ func (s *State) Storage(id ObjectID) (Storage, bool) {
 
 // Blob returns a copy of a blob object.
 func (s *State) Blob(id ObjectID) (Blob, bool) {
-	if b := s.blobs[id]; b != nil {
+	if b := s.blobs.get(id); b != nil {
 		c := *b
 		c.Attributes = append([]Attribute(nil), b.Attributes...)
 		return c, true
@@ -135,7 +125,7 @@ func (s *State) Blob(id ObjectID) (Blob, bool) {
 
 // Node returns a copy of a registered node.
 func (s *State) Node(id epoch.NodeID) (Node, bool) {
-	if n := s.nodes[id]; n != nil {
+	if n := s.nodes.get(id); n != nil {
 		c := *n
 		c.Addrs = append([]string(nil), n.Addrs...)
 		return c, true
@@ -145,24 +135,43 @@ func (s *State) Node(id epoch.NodeID) (Node, bool) {
 
 // Stake returns a copy of a stake object.
 func (s *State) Stake(id ObjectID) (Stake, bool) {
-	if st := s.stakes[id]; st != nil {
+	if st := s.stakes.get(id); st != nil {
 		return *st, true
 	}
 	return Stake{}, false
 }
 
 // Nodes lists registered node IDs in ascending order.
-func (s *State) Nodes() []epoch.NodeID { return sortedKeys(s.nodes, lessID32) }
+func (s *State) Nodes() []epoch.NodeID {
+	var out []epoch.NodeID
+	for _, n := range s.nodes.all() {
+		out = append(out, n.ID)
+	}
+	slices.SortFunc(out, func(a, b epoch.NodeID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
 
 // Stakes lists stake object IDs in ascending order.
-func (s *State) Stakes() []ObjectID { return sortedKeys(s.stakes, lessObj) }
+func (s *State) Stakes() []ObjectID {
+	return sortedIDs(s.stakes.all(), func(v *Stake) ObjectID { return v.ID })
+}
+
+// sortedIDs lists the object IDs of entries in ascending order.
+func sortedIDs[V any](vs []*V, id func(*V) ObjectID) []ObjectID {
+	out := make([]ObjectID, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, id(v))
+	}
+	slices.SortFunc(out, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
 
 // SyncDone reports whether nodes worth n-f shards of the current committee announced
 // sync done for the current epoch (docs/protocol.md §7: the epoch change is complete).
 func (s *State) SyncDone() bool {
 	w := 0
 	for i := range s.committee.Members {
-		if s.syncDone[s.committee.Members[i].Node] {
+		if s.syncDone.has(s.committee.Members[i].Node) {
 			w += s.committee.Members[i].Weight()
 		}
 	}
@@ -173,14 +182,14 @@ func (s *State) SyncDone() bool {
 // burned amount it always equals the genesis supply (conservation, tested).
 func (s *State) TotalSupply() uint64 {
 	var t uint64
-	for _, a := range s.accounts {
+	for _, a := range s.accounts.all() {
 		t += a.Balance
 	}
-	for _, st := range s.stakes {
+	for _, st := range s.stakes.all() {
 		t += st.Amount
 	}
-	for _, v := range s.income {
-		t += v
+	for _, v := range s.income.all() {
+		t += v.Amount
 	}
 	return t
 }
@@ -232,13 +241,17 @@ type BlobStatus struct {
 // object exists; else expired if objects exist whose end epoch passed; else nonexistent.
 // Deleted objects are gone and do not count.
 func (s *State) BlobStatus(id codec.BlobID) BlobStatus {
-	if e, ok := s.invalid[id]; ok {
-		return BlobStatus{Kind: StatusInvalid, EndEpoch: e}
+	rec := s.blobIDs.get(id)
+	if rec == nil {
+		return BlobStatus{Kind: StatusNonexistent}
+	}
+	if rec.Invalid {
+		return BlobStatus{Kind: StatusInvalid, EndEpoch: rec.InvalidAt}
 	}
 	var cert, reg, exp BlobStatus
 	cert.Deletable, reg.Deletable, exp.Deletable = true, true, true
-	for _, oid := range s.byBlobID[id] {
-		b := s.blobs[oid]
+	for _, oid := range rec.Objects {
+		b := s.blobs.get(oid)
 		var st *BlobStatus
 		switch {
 		case b.Storage.End <= s.ep:
@@ -269,63 +282,64 @@ func (s *State) BlobStatus(id codec.BlobID) BlobStatus {
 // Owned lists, in ascending ID order, the storage resources, blob objects (live or expired)
 // and stakes owned by an account (for wallet and `list-blobs` commands). It scans the state.
 func (s *State) Owned(a Address) (storage, blobs, stakes []ObjectID) {
-	for _, id := range sortedKeys(s.storage, lessObj) {
-		if s.storage[id].Owner == a {
-			storage = append(storage, id)
+	for _, st := range s.storage.all() {
+		if st.Owner == a {
+			storage = append(storage, st.ID)
 		}
 	}
-	for _, id := range sortedKeys(s.blobs, lessObj) {
-		if s.blobs[id].Owner == a {
-			blobs = append(blobs, id)
+	for _, b := range s.blobs.all() {
+		if b.Owner == a {
+			blobs = append(blobs, b.ID)
 		}
 	}
-	for _, id := range s.Stakes() {
-		if s.stakes[id].Owner == a {
-			stakes = append(stakes, id)
+	for _, st := range s.stakes.all() {
+		if st.Owner == a {
+			stakes = append(stakes, st.ID)
 		}
+	}
+	for _, l := range [][]ObjectID{storage, blobs, stakes} {
+		slices.SortFunc(l, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
 	}
 	return storage, blobs, stakes
 }
 
 // BlobObjects lists the live blob objects with a blob ID, ascending.
 func (s *State) BlobObjects(id codec.BlobID) []ObjectID {
-	return append([]ObjectID(nil), s.byBlobID[id]...)
+	if rec := s.blobIDs.get(id); rec != nil {
+		return append([]ObjectID(nil), rec.Objects...)
+	}
+	return nil
 }
 
 func lessID32(a, b epoch.NodeID) bool { return string(a[:]) < string(b[:]) }
 func lessObj(a, b ObjectID) bool      { return string(a[:]) < string(b[:]) }
-func lessAddr(a, b Address) bool      { return string(a[:]) < string(b[:]) }
-
-func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return less(out[i], out[j]) })
-	return out
-}
-
 func (s *State) indexBlob(b *Blob) {
-	ids := s.byBlobID[b.BlobID]
+	rec := s.blobIDs.mut(b.BlobID)
+	if rec == nil {
+		rec = &blobRec{ID: b.BlobID}
+		s.blobIDs.put(b.BlobID, rec)
+	}
+	ids := rec.Objects
 	i := sort.Search(len(ids), func(i int) bool { return !lessObj(ids[i], b.ID) })
 	ids = append(ids, ObjectID{})
 	copy(ids[i+1:], ids[i:])
 	ids[i] = b.ID
-	s.byBlobID[b.BlobID] = ids
+	rec.Objects = ids
 }
 
 func (s *State) unindexBlob(b *Blob) {
-	ids := s.byBlobID[b.BlobID]
-	for i := range ids {
-		if ids[i] == b.ID {
-			ids = append(ids[:i:i], ids[i+1:]...)
+	rec := s.blobIDs.mut(b.BlobID)
+	if rec == nil {
+		return
+	}
+	for i := range rec.Objects {
+		if rec.Objects[i] == b.ID {
+			rec.Objects = append(rec.Objects[:i:i], rec.Objects[i+1:]...)
 			break
 		}
 	}
-	if len(ids) == 0 {
-		delete(s.byBlobID, b.BlobID)
-	} else {
-		s.byBlobID[b.BlobID] = ids
+	if len(rec.Objects) == 0 && !rec.Invalid {
+		s.blobIDs.del(b.BlobID)
 	}
 }
 
@@ -334,8 +348,8 @@ func (s *State) unindexBlob(b *Blob) {
 // on its shards' owners). It scans the blob index.
 func (s *State) CertifiedBlobs(after codec.BlobID, limit int) []codec.BlobID {
 	var out []codec.BlobID
-	for id := range s.byBlobID {
-		if string(id[:]) > string(after[:]) && s.BlobStatus(id).Kind == StatusCertified {
+	for _, rec := range s.blobIDs.all() {
+		if id := rec.ID; string(id[:]) > string(after[:]) && s.BlobStatus(id).Kind == StatusCertified {
 			out = append(out, id)
 		}
 	}
