@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/staking"
@@ -39,28 +40,32 @@ var (
 
 // BlobInfo is what Stat learns about a readable blob before reading it.
 type BlobInfo struct {
-	// Size is the blob's unencoded length in bytes.
+	// Size is the blob's unencoded length in bytes (from its verified metadata).
 	Size uint64
+	// Handle is the Reader's own state for reads of this blob (Session: the committee and
+	// the verified metadata), handed back to ReadRangeTo and ReadSecondarySlivers so that
+	// they do not fetch it again. The gateway does not look inside.
+	Handle any
 }
 
-// Reader reads certified blobs for the aggregator routes.
+// Reader reads certified blobs for the aggregator routes. Reads stream: the gateway
+// decides the status and headers from Stat's answer and the first bytes, then passes the
+// rest on as the Reader writes it.
 type Reader interface {
-	// Stat checks that blob id is readable (certified) and returns its size. It fails with
+	// Params is the network's encoding geometry (quilt layouts depend on it).
+	Params() codec.Params
+	// Stat checks that blob id is readable (certified) and learns what reading it needs
+	// (its metadata, verified against id), without reading any of its data. It fails with
 	// ErrBlobNotFound, ErrBlobInvalid, ErrBlobUnavailable or ErrNetworkUnavailable.
 	Stat(ctx context.Context, id codec.BlobID) (BlobInfo, error)
-	// Read returns the whole blob, verified.
-	Read(ctx context.Context, id codec.BlobID) ([]byte, error)
-}
-
-// RangeReader is a Reader that can fetch part of a blob without reading all of it (for a
-// range read that fetches only the slivers whose rows cover the range). When the
-// configured Reader implements it, Range requests and the byte-range route use it;
-// otherwise the gateway reads the whole blob and slices it.
-type RangeReader interface {
-	Reader
-	// ReadRange returns bytes [off, off+n) of blob id; the caller has checked the range
-	// against BlobInfo.Size.
-	ReadRange(ctx context.Context, id codec.BlobID, off, n uint64) ([]byte, error)
+	// ReadRangeTo writes bytes [off, off+n) of blob id to w as they are verified, fetching
+	// only what holds them, and returns how many it wrote (on an error, a verified prefix).
+	// info is Stat's answer; the caller has checked the range against info.Size.
+	ReadRangeTo(ctx context.Context, id codec.BlobID, info BlobInfo, off, n uint64, w io.Writer) (int64, error)
+	// ReadSecondarySlivers returns the data of secondary slivers cols of blob id (columns
+	// of its source matrix: a quilt's index and patches), each verified; when some cannot
+	// be had it returns the others and an error.
+	ReadSecondarySlivers(ctx context.Context, id codec.BlobID, info BlobInfo, cols []int) (map[int][]byte, error)
 }
 
 // StoreRequest is a publisher request's parameters.

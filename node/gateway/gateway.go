@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,6 +121,7 @@ type Gateway struct {
 	uploads chan struct{} // semaphore: a slot per store in progress
 	reads   chan struct{} // semaphore: a slot per read in progress
 	apiDoc  []byte
+	types   sniffedTypes
 }
 
 // New returns a gateway for cfg.
@@ -613,33 +616,6 @@ func (g *Gateway) stat(ctx context.Context, id codec.BlobID) (BlobInfo, error) {
 	return info, nil
 }
 
-// readRange returns bytes [off, off+n) of the blob and, when it read them, the head of the
-// blob for sniffing its type (nil otherwise).
-//
-// TODO(range reads): with a RangeReader (the light client's range and streaming reads,
-// being added to node/client), only the slivers whose rows cover the range are fetched.
-// Until then, and with any plain Reader, the whole blob is read, verified and sliced.
-func (g *Gateway) readRange(ctx context.Context, id codec.BlobID, off, n uint64) (data, head []byte, err error) {
-	if rr, ok := g.cfg.Reader.(RangeReader); ok {
-		data, err = rr.ReadRange(ctx, id, off, n)
-		if err == nil && uint64(len(data)) != n {
-			err = fmt.Errorf("gateway: range read returned %d bytes, want %d", len(data), n)
-		}
-		if off == 0 {
-			head = data
-		}
-		return data, head, err
-	}
-	blob, err := g.cfg.Reader.Read(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if off+n > uint64(len(blob)) {
-		return nil, nil, fmt.Errorf("gateway: blob %s read as %d bytes, its status says at least %d", id, len(blob), off+n)
-	}
-	return blob[off : off+n], blob, nil
-}
-
 // readSlot takes a read slot and the read's deadline.
 func (g *Gateway) readSlot(r *http.Request) (context.Context, func(), error) {
 	release, err := acquire(g.reads, "read")
@@ -649,6 +625,141 @@ func (g *Gateway) readSlot(r *http.Request) (context.Context, func(), error) {
 	g.metrics.reads.Inc()
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.ReadTimeout)
 	return ctx, func() { cancel(); g.metrics.reads.Dec(); release() }, nil
+}
+
+// sniffLen is how many leading bytes http.DetectContentType looks at.
+const sniffLen = 512
+
+// errWrite marks a failure to write the response (the client left or stalled), as
+// opposed to one of the read.
+var errWrite = errors.New("gateway: writing the response")
+
+// bodyStream is the io.Writer a streaming read writes the body to. It holds back the
+// status line and headers until the first bytes are in hand, so that a read failing
+// before them still gets its error status; when the content type is to be sniffed, until
+// the first sniffLen bytes are (or all of a shorter body). begin sets the headers from
+// those bytes and writes the status.
+type bodyStream struct {
+	w       http.ResponseWriter
+	hold    int // bytes to hold back before beginning (0: begin at the first write)
+	buf     []byte
+	begin   func(head []byte)
+	started bool
+}
+
+func (b *bodyStream) start() error {
+	b.started = true
+	b.begin(b.buf)
+	if len(b.buf) > 0 {
+		if _, err := b.w.Write(b.buf); err != nil {
+			return fmt.Errorf("%w: %w", errWrite, err)
+		}
+	}
+	b.buf = nil
+	return nil
+}
+
+// Write passes p on, after the held-back head, and flushes: the Reader writes verified
+// rows (tens of KiB and more), each worth sending at once.
+func (b *bodyStream) Write(p []byte) (int, error) {
+	taken := 0
+	if !b.started {
+		need := b.hold - len(b.buf)
+		if len(p) < need {
+			b.buf = append(b.buf, p...)
+			return len(p), nil
+		}
+		if need > 0 {
+			b.buf = append(b.buf, p[:need]...)
+			p, taken = p[need:], need
+		}
+		if err := b.start(); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	if len(p) > 0 {
+		var err error
+		if n, err = b.w.Write(p); err != nil {
+			return taken + n, fmt.Errorf("%w: %w", errWrite, err)
+		}
+	}
+	if err := http.NewResponseController(b.w).Flush(); err != nil {
+		return taken + n, fmt.Errorf("%w: %w", errWrite, err)
+	}
+	return taken + n, nil
+}
+
+// stream writes bytes [off, off+n) of the blob as the response body: the headers go out
+// with the first bytes (begin sets them from the first hold bytes), the rest as the
+// Reader verifies them. A read that fails before anything was sent gets its error
+// status; one that fails after aborts the response (the client sees it cut short of its
+// Content-Length).
+func (g *Gateway) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, id codec.BlobID, info BlobInfo, off, n uint64, hold int, begin func(head []byte)) {
+	bs := &bodyStream{w: w, hold: hold, begin: begin}
+	written, err := g.cfg.Reader.ReadRangeTo(ctx, id, info, off, n, bs)
+	if err == nil && uint64(written) != n {
+		err = fmt.Errorf("gateway: the read of blob %s wrote %d bytes, want %d", id, written, n)
+	}
+	if err == nil && !bs.started {
+		err = bs.start()
+	}
+	if err == nil {
+		return
+	}
+	if r.Context().Err() != nil || errors.Is(err, errWrite) {
+		g.cfg.Logger.Debug("gateway: client left during a read", "blob_id", id, "written", written, "err", err)
+		if bs.started {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	g.cfg.Logger.Warn("gateway: read failed", "blob_id", id, "written", written, "err", err)
+	if bs.started {
+		panic(http.ErrAbortHandler) // the status is out: cut the response short
+	}
+	writeError(w, readError(err))
+}
+
+// sniffedTypes remembers the type sniffed from a blob's first bytes, so that a range that
+// does not start at 0 is answered with the type the whole blob got (a video's later
+// ranges, say) without fetching its first row again. Blob IDs are content addresses: an
+// entry never goes stale.
+type sniffedTypes struct {
+	mu sync.Mutex
+	m  map[codec.BlobID]string
+}
+
+const maxSniffedTypes = 4096
+
+func (s *sniffedTypes) get(id codec.BlobID) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.m[id]
+	return t, ok
+}
+
+func (s *sniffedTypes) put(id codec.BlobID, t string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[codec.BlobID]string{}
+	}
+	if _, ok := s.m[id]; !ok && len(s.m) >= maxSniffedTypes {
+		for k := range s.m { // drop one at random
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[id] = t
+}
+
+// blobHeaders sets the headers every blob or patch read sends.
+func blobHeaders(h http.Header, ctype string, n uint64) {
+	h.Set("Content-Type", ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "public, max-age=86400, stale-while-revalidate=3600")
+	h.Set("Content-Length", strconv.FormatUint(n, 10))
 }
 
 func (g *Gateway) getBlob(w http.ResponseWriter, r *http.Request) {
@@ -698,36 +809,60 @@ func (g *Gateway) getBlob(w http.ResponseWriter, r *http.Request) {
 	if !partial {
 		rng = byteRange{0, info.Size}
 	}
-	data, head, err := g.readRange(ctx, id, rng.Off, rng.N)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client left
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Off, rng.Off+rng.N-1, info.Size))
+	}
+	// The type: asked for, known from an earlier read, or sniffed from the first bytes
+	// (those of this read when it starts at 0; for HEAD, the first row alone).
+	sniff := false
+	if ctype == "" {
+		if t, ok := g.types.get(id); ok {
+			ctype = t
+		} else if rng.Off == 0 || r.Method == http.MethodHead {
+			sniff = true
+		} else {
+			ctype = "application/octet-stream"
 		}
-		g.cfg.Logger.Warn("gateway: read failed", "blob_id", id, "err", err)
-		writeError(w, readError(err))
+	}
+	if r.Method == http.MethodHead {
+		if sniff {
+			var head bytes.Buffer
+			n := min(info.Size, sniffLen)
+			if _, err := g.cfg.Reader.ReadRangeTo(ctx, id, info, 0, n, &head); err != nil {
+				if r.Context().Err() == nil {
+					g.cfg.Logger.Warn("gateway: reading a blob's head failed", "blob_id", id, "err", err)
+					writeError(w, readError(err))
+				}
+				return
+			}
+			ctype = http.DetectContentType(head.Bytes())
+			g.types.put(id, ctype)
+		}
+		blobHeaders(h, ctype, rng.N)
+		w.WriteHeader(status)
 		return
 	}
-	if ctype == "" {
-		ctype = "application/octet-stream"
-		if head != nil {
-			ctype = http.DetectContentType(head[:min(len(head), 512)])
+	hold := 0
+	if sniff {
+		hold = int(min(rng.N, sniffLen))
+	}
+	g.stream(ctx, w, r, id, info, rng.Off, rng.N, hold, func(head []byte) {
+		if sniff {
+			ctype = http.DetectContentType(head)
+			if uint64(len(head)) == min(info.Size, sniffLen) {
+				g.types.put(id, ctype)
+			}
 		}
-	}
-	h.Set("Content-Type", ctype)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "public, max-age=86400, stale-while-revalidate=3600")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	if partial {
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Off, rng.Off+rng.N-1, info.Size))
-		w.WriteHeader(http.StatusPartialContent)
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
-	_, _ = w.Write(data)
+		blobHeaders(h, ctype, rng.N)
+		w.WriteHeader(status)
+	})
 }
 
 // getByteRange is GET /v1/blobs/{blob_id}/byte-range?start=S&length=L: 200 with those
-// bytes; 400 when the range is not within the blob (aggregator_openapi.yaml).
+// bytes, streamed like a Range read; 400 when the range is not within the blob
+// (aggregator_openapi.yaml).
 func (g *Gateway) getByteRange(w http.ResponseWriter, r *http.Request) {
 	id, err := blobIDParam(r)
 	if err != nil {
@@ -772,20 +907,13 @@ func (g *Gateway) getByteRange(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("bytes [%d, %d+%d) are not within the blob's %d bytes", start, start, length, info.Size)))
 		return
 	}
-	data, _, err := g.readRange(ctx, id, start, length)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return
-		}
-		g.cfg.Logger.Warn("gateway: byte-range read failed", "blob_id", id, "err", err)
-		writeError(w, readError(err))
+	begin := func([]byte) {
+		blobHeaders(w.Header(), "application/octet-stream", length)
+		w.WriteHeader(http.StatusOK)
+	}
+	if r.Method == http.MethodHead {
+		begin(nil)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "public, max-age=86400, stale-while-revalidate=3600")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(data)
+	g.stream(ctx, w, r, id, info, start, length, 0, begin)
 }

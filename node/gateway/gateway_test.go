@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/codec/quilt"
 	"github.com/walrus-go/walrus-go/node/gateway"
 	"github.com/walrus-go/walrus-go/staking"
 )
@@ -49,7 +50,9 @@ func (m *memBackend) Stat(_ context.Context, id codec.BlobID) (gateway.BlobInfo,
 	return gateway.BlobInfo{Size: uint64(len(b))}, nil
 }
 
-func (m *memBackend) Read(_ context.Context, id codec.BlobID) ([]byte, error) {
+func (m *memBackend) Params() codec.Params { return codec.MustParams(10) }
+
+func (m *memBackend) blob(id codec.BlobID) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.blobs[id]
@@ -57,6 +60,42 @@ func (m *memBackend) Read(_ context.Context, id codec.BlobID) ([]byte, error) {
 		return nil, gateway.ErrBlobNotFound
 	}
 	return b, nil
+}
+
+func (m *memBackend) ReadRangeTo(_ context.Context, id codec.BlobID, _ gateway.BlobInfo, off, n uint64, w io.Writer) (int64, error) {
+	b, err := m.blob(id)
+	if err != nil {
+		return 0, err
+	}
+	if off+n > uint64(len(b)) {
+		return 0, fmt.Errorf("range [%d, +%d) of %d bytes", off, n, len(b))
+	}
+	k, err := w.Write(b[off : off+n])
+	return int64(k), err
+}
+
+// ReadSecondarySlivers cuts the columns out of a quilt-shaped blob (R × C × s bytes,
+// stored row by row: docs/quilts.md §1).
+func (m *memBackend) ReadSecondarySlivers(_ context.Context, id codec.BlobID, _ gateway.BlobInfo, cols []int) (map[int][]byte, error) {
+	b, err := m.blob(id)
+	if err != nil {
+		return nil, err
+	}
+	p := m.Params()
+	s, err := quilt.SymbolSize(p, uint64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][]byte{}
+	for _, c := range cols {
+		col := make([]byte, 0, p.R*s)
+		for r := 0; r < p.R; r++ {
+			at := (r*p.C + c) * s
+			col = append(col, b[at:at+s]...)
+		}
+		out[c] = col
+	}
+	return out, nil
 }
 
 func (m *memBackend) Store(ctx context.Context, data []byte, req gateway.StoreRequest) (*gateway.StoreResult, error) {

@@ -102,22 +102,33 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 			body = &countingBody{rc: r.Body}
 			r.Body = body
 		}
+		defer func() {
+			v := recover()
+			m.count(r, rec, body, v != nil)
+			if v != nil {
+				panic(v) // http.ErrAbortHandler: a response cut short; the server drops it
+			}
+		}()
 		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" || route == "/" {
-			route = "other"
-		}
-		code := rec.code
-		switch {
-		case code == 0 && r.Context().Err() != nil:
-			code = 499 // nothing sent: the client left first (nginx's "client closed request")
-		case code == 0:
-			code = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-		m.bytesOut.WithLabelValues(route).Add(float64(rec.bytes))
-		if body != nil {
-			m.bytesIn.WithLabelValues(route).Add(float64(body.n))
-		}
 	})
+}
+
+// count records one request; aborted is a response cut short after its status.
+func (m *metrics) count(r *http.Request, rec *recorder, body *countingBody, aborted bool) {
+	route := r.Pattern
+	if route == "" || route == "/" {
+		route = "other"
+	}
+	code := rec.code
+	switch {
+	case code == 0 && (aborted || r.Context().Err() != nil):
+		code = 499 // nothing sent: the client left first (nginx's "client closed request")
+	case code == 0:
+		code = http.StatusOK
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.bytesOut.WithLabelValues(route).Add(float64(rec.bytes))
+	if body != nil {
+		m.bytesIn.WithLabelValues(route).Add(float64(body.n))
+	}
 }

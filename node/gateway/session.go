@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -24,6 +26,9 @@ type Session struct {
 	// flight (Lock), so that its object ID follows from the account's nonce; ordinary
 	// stores hold RLock. The light client does not report the IDs a transaction created.
 	txMu sync.RWMutex
+	// ReadWindow bounds the sliver bytes one streaming read holds (default
+	// DefaultReadWindow); set before serving.
+	ReadWindow int
 }
 
 // NewSession wraps an open client session.
@@ -38,7 +43,18 @@ var (
 // by the client's BackgroundTimeout).
 func (g *Session) Close() { g.wg.Wait() }
 
-// Stat asks the ledger for the blob's status: only a certified blob is readable.
+// Params is the network's encoding geometry.
+func (g *Session) Params() codec.Params { return g.s.Client.Params() }
+
+// readHandle is BlobInfo.Handle of a Session: what a read of the blob needs.
+type readHandle struct {
+	com  *epoch.Committee
+	meta *codec.Metadata
+}
+
+// Stat asks the ledger for the blob's status (only a certified blob is readable), then
+// fetches its metadata from the committee, verified against id: the blob's length, and
+// every sliver's hash for the reads that follow.
 func (g *Session) Stat(ctx context.Context, id codec.BlobID) (BlobInfo, error) {
 	st, err := g.s.Ledger.BlobStatus(ctx, id)
 	if err != nil {
@@ -58,36 +74,92 @@ func (g *Session) Stat(ctx context.Context, id codec.BlobID) (BlobInfo, error) {
 	default:
 		return BlobInfo{}, fmt.Errorf("%w: the ledger knows no blob %s", ErrBlobNotFound, id)
 	}
+	certified := false
 	for _, o := range st.Objects {
-		if o.Certified && o.BlobID == id {
-			return BlobInfo{Size: o.Length}, nil
-		}
+		certified = certified || (o.Certified && o.BlobID == id)
 	}
-	// Certified, yet no certified object listed: a ledger view in between; ask again.
-	return BlobInfo{}, fmt.Errorf("%w: blob %s lists no certified object", ErrBlobUnavailable, id)
-}
-
-// Read reads and verifies the whole blob from the current committee.
-func (g *Session) Read(ctx context.Context, id codec.BlobID) ([]byte, error) {
+	if !certified {
+		// Certified, yet no certified object listed: a ledger view in between; ask again.
+		return BlobInfo{}, fmt.Errorf("%w: blob %s lists no certified object", ErrBlobUnavailable, id)
+	}
 	com, err := g.s.Ledger.Committee(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return BlobInfo{}, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: committee: %w", ErrNetworkUnavailable, err)
+		return BlobInfo{}, fmt.Errorf("%w: committee: %w", ErrNetworkUnavailable, err)
 	}
-	data, err := g.s.Client.Read(ctx, com, id)
+	meta, err := g.s.Client.Metadata(ctx, com, id)
+	if err != nil {
+		return BlobInfo{}, g.readErr(ctx, err)
+	}
+	return BlobInfo{Size: meta.UnencodedLength, Handle: &readHandle{com: com, meta: &meta}}, nil
+}
+
+// readErr maps a light-client read error.
+func (g *Session) readErr(ctx context.Context, err error) error {
 	switch {
-	case err == nil:
-		return data, nil
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return ctx.Err()
 	case errors.Is(err, client.ErrInvalidBlob):
-		return nil, fmt.Errorf("%w: %w", ErrBlobInvalid, err)
+		return fmt.Errorf("%w: %w", ErrBlobInvalid, err)
 	default:
-		// Certified (Stat said so), yet too few nodes served verified metadata or slivers.
-		return nil, fmt.Errorf("%w: %w", ErrBlobUnavailable, err)
+		// Certified (the ledger said so), yet too few nodes served verified metadata or
+		// slivers.
+		return fmt.Errorf("%w: %w", ErrBlobUnavailable, err)
 	}
+}
+
+func handleOf(info BlobInfo) (*readHandle, error) {
+	h, ok := info.Handle.(*readHandle)
+	if !ok || h == nil {
+		return nil, errors.New("gateway: a read without its Stat")
+	}
+	return h, nil
+}
+
+// ReadRangeTo streams bytes [off, off+n) of the blob to w (client.Client.ReadRangeTo with
+// the metadata Stat fetched): only the primary slivers whose rows hold them are fetched,
+// at most ReadWindow bytes of them at a time, each verified before its bytes are written;
+// a decode of the whole blob if one cannot be had.
+func (g *Session) ReadRangeTo(ctx context.Context, id codec.BlobID, info BlobInfo, off, n uint64, w io.Writer) (int64, error) {
+	h, err := handleOf(info)
+	if err != nil {
+		return 0, err
+	}
+	if off > math.MaxInt64 || n > math.MaxInt64-off {
+		return 0, fmt.Errorf("gateway: range [%d, +%d) overflows", off, n)
+	}
+	written, err := g.s.Client.ReadRangeTo(ctx, h.com, id, int64(off), int64(n), w, client.ReadOptions{Metadata: h.meta, WindowBytes: g.window()})
+	if err != nil && !errors.Is(err, errWrite) {
+		err = g.readErr(ctx, err)
+	}
+	return written, err
+}
+
+// ReadSecondarySlivers fetches secondary slivers cols, each from its holder and verified
+// against the metadata Stat fetched (client.Client.ReadSecondarySlivers).
+func (g *Session) ReadSecondarySlivers(ctx context.Context, id codec.BlobID, info BlobInfo, cols []int) (map[int][]byte, error) {
+	h, err := handleOf(info)
+	if err != nil {
+		return nil, err
+	}
+	got, err := g.s.Client.ReadSecondarySlivers(ctx, h.com, id, h.meta, cols)
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return got, err
+}
+
+// DefaultReadWindow bounds the slivers one streaming read holds (client.ReadOptions
+// .WindowBytes): with DefaultMaxConcurrentReads reads, 512 MiB at most.
+const DefaultReadWindow = 16 << 20
+
+func (g *Session) window() int {
+	if g.ReadWindow > 0 {
+		return g.ReadWindow
+	}
+	return DefaultReadWindow
 }
 
 // Store stores data through the session's wallet: the light client's store flow, which
