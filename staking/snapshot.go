@@ -237,27 +237,8 @@ func Restore(b []byte) (*State, error) {
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 200); i < n && d.Err() == nil; i++ {
-		b := new(Blob)
-		d.Fixed(b.ID[:])
+		b := readBlob(d)
 		asc.next(b.ID[:])
-		d.Fixed(b.Owner[:])
-		d.Fixed(b.BlobID[:])
-		d.Fixed(b.Root[:])
-		b.Length = d.U64()
-		b.Encoding = d.U8()
-		b.EncodedSize = d.U64()
-		decodeStorage(d, &b.Storage)
-		b.Deletable = d.Bool()
-		b.Registered = d.U32()
-		b.Certified = d.Bool()
-		b.CertEpoch = d.U32()
-		for j, k := 0, readCount(d, MaxAttributes, 8); j < k && d.Err() == nil; j++ {
-			a := Attribute{Key: readStr(d, MaxAttrKeyLen), Value: readStr(d, MaxAttrValueLen)}
-			if j > 0 && b.Attributes[j-1].Key >= a.Key {
-				d.Failf("attributes not ascending")
-			}
-			b.Attributes = append(b.Attributes, a)
-		}
 		s.blobs.put(b.ID, b)
 		s.indexBlob(b)
 	}
@@ -275,32 +256,14 @@ func Restore(b []byte) (*State, error) {
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 160); i < n && d.Err() == nil; i++ {
-		nd := new(Node)
-		d.Fixed(nd.ID[:])
+		nd := readNode(d)
 		asc.next(nd.ID[:])
-		d.Fixed(nd.Operator[:])
-		d.Fixed(nd.BLSKey[:])
-		nd.PeerID = readStr(d, MaxPeerIDLen)
-		nd.Addrs = readStrs(d, MaxAddrs, MaxAddrLen)
-		nd.Commission = d.U16()
-		nd.NextCommission = d.U16()
-		nd.NextCommissionEpoch = d.U32()
-		nd.StoragePrice = d.U64()
-		nd.WritePrice = d.U64()
-		nd.Capacity = d.U64()
 		s.nodes.put(nd.ID, nd)
 	}
 	asc = &ascending{d: d}
 	for i, n := 0, readCount(d, maxCount, 113); i < n && d.Err() == nil; i++ {
-		st := new(Stake)
-		d.Fixed(st.ID[:])
+		st := readStake(d)
 		asc.next(st.ID[:])
-		d.Fixed(st.Owner[:])
-		d.Fixed(st.Node[:])
-		st.Amount = d.U64()
-		st.Activation = d.U32()
-		st.Withdrawing = d.Bool()
-		st.WithdrawAt = d.U32()
 		if d.Err() == nil && !s.nodes.has(st.Node) {
 			d.Failf("stake for an unknown node")
 		}
@@ -371,4 +334,56 @@ func (s *State) Clone() *State {
 	c.st = &st
 	s.forkTables(c)
 	return c
+}
+
+func readBlob(d *wire.Reader) *Blob {
+	b := new(Blob)
+	d.Fixed(b.ID[:])
+	d.Fixed(b.Owner[:])
+	d.Fixed(b.BlobID[:])
+	d.Fixed(b.Root[:])
+	b.Length = d.U64()
+	b.Encoding = d.U8()
+	b.EncodedSize = d.U64()
+	decodeStorage(d, &b.Storage)
+	b.Deletable = d.Bool()
+	b.Registered = d.U32()
+	b.Certified = d.Bool()
+	b.CertEpoch = d.U32()
+	for j, k := 0, readCount(d, MaxAttributes, 8); j < k && d.Err() == nil; j++ {
+		a := Attribute{Key: readStr(d, MaxAttrKeyLen), Value: readStr(d, MaxAttrValueLen)}
+		if j > 0 && b.Attributes[j-1].Key >= a.Key {
+			d.Failf("attributes not ascending")
+		}
+		b.Attributes = append(b.Attributes, a)
+	}
+	return b
+}
+
+func readNode(d *wire.Reader) *Node {
+	nd := new(Node)
+	d.Fixed(nd.ID[:])
+	d.Fixed(nd.Operator[:])
+	d.Fixed(nd.BLSKey[:])
+	nd.PeerID = readStr(d, MaxPeerIDLen)
+	nd.Addrs = readStrs(d, MaxAddrs, MaxAddrLen)
+	nd.Commission = d.U16()
+	nd.NextCommission = d.U16()
+	nd.NextCommissionEpoch = d.U32()
+	nd.StoragePrice = d.U64()
+	nd.WritePrice = d.U64()
+	nd.Capacity = d.U64()
+	return nd
+}
+
+func readStake(d *wire.Reader) *Stake {
+	st := new(Stake)
+	d.Fixed(st.ID[:])
+	d.Fixed(st.Owner[:])
+	d.Fixed(st.Node[:])
+	st.Amount = d.U64()
+	st.Activation = d.U32()
+	st.Withdrawing = d.Bool()
+	st.WithdrawAt = d.U32()
+	return st
 }

@@ -242,41 +242,14 @@ type BlobStatus struct {
 // Deleted objects are gone and do not count.
 func (s *State) BlobStatus(id codec.BlobID) BlobStatus {
 	rec := s.blobIDs.get(id)
-	if rec == nil {
-		return BlobStatus{Kind: StatusNonexistent}
-	}
-	if rec.Invalid {
-		return BlobStatus{Kind: StatusInvalid, EndEpoch: rec.InvalidAt}
-	}
-	var cert, reg, exp BlobStatus
-	cert.Deletable, reg.Deletable, exp.Deletable = true, true, true
-	for _, oid := range rec.Objects {
-		b := s.blobs.get(oid)
-		var st *BlobStatus
-		switch {
-		case b.Storage.End <= s.ep:
-			st = &exp
-		case b.Certified:
-			st = &cert
-		default:
-			st = &reg
+	var objs []*Blob
+	if rec != nil && !rec.Invalid {
+		objs = make([]*Blob, len(rec.Objects))
+		for i, oid := range rec.Objects {
+			objs[i] = s.blobs.get(oid)
 		}
-		st.Objects++
-		st.EndEpoch = max(st.EndEpoch, b.Storage.End)
-		st.Deletable = st.Deletable && b.Deletable
 	}
-	switch {
-	case cert.Objects > 0:
-		cert.Kind = StatusCertified
-		return cert
-	case reg.Objects > 0:
-		reg.Kind = StatusRegistered
-		return reg
-	case exp.Objects > 0:
-		exp.Kind = StatusExpired
-		return exp
-	}
-	return BlobStatus{Kind: StatusNonexistent}
+	return StatusOf(s.ep, rec, objs)
 }
 
 // Owned lists, in ascending ID order, the storage resources, blob objects (live or expired)

@@ -132,12 +132,7 @@ type acctEntry struct {
 	Account
 }
 
-type blobRec struct {
-	ID        codec.BlobID
-	Invalid   bool
-	InvalidAt uint32     // epoch of invalidation, when Invalid
-	Objects   []ObjectID // live blob objects with this blob ID, ascending
-}
+type blobRec = BlobIDRecord
 
 type epochAmount struct {
 	Epoch  uint32
@@ -412,7 +407,7 @@ func (s *State) flush() {
 	}
 	var ops []smt.Op[any]
 	if paramsChanged {
-		ops = append(ops, smt.Op[any]{Path: pathOf(kindParams, nil), ValueHash: smt.ValueHash(e.b)})
+		ops = append(ops, smt.Op[any]{Path: pathOf(kindParams, nil), ValueHash: smt.ValueHash(e.b), Val: e.b})
 		st.params, st.paramsSeen = e.b, true
 	}
 	for i, c := range []*epoch.Committee{s.committee, s.next} {
@@ -427,7 +422,7 @@ func (s *State) flush() {
 		if c == nil {
 			ops = append(ops, smt.Op[any]{Path: p, Delete: true})
 		} else {
-			ops = append(ops, smt.Op[any]{Path: p, ValueHash: smt.ValueHash(committeeBytes(c))})
+			ops = append(ops, smt.Op[any]{Path: p, ValueHash: smt.ValueHash(committeeBytes(c)), Val: c})
 		}
 		*old = c
 	}
