@@ -18,7 +18,12 @@
 //     check. ApplyCheckpoint changes nothing when it fails.
 //   - State.BlobStatus answers `blob-status`; ConfirmationMessage, InvalidBlobMessage,
 //     SyncDoneMessage and ChallengeMessage are the exact bytes nodes sign.
-//   - State.Root, Snapshot and Restore persist the state.
+//   - State.Root, Snapshot and Restore persist the state. The state lives in an
+//     authenticated tree (staking/smt; tables.go): Root costs what changed since the last
+//     Root, Clone is O(1).
+//   - State.Prove(key) and VerifyProof prove any entry, or its absence, against a state
+//     root; the key constructors (AccountKey, BlobIDKey, ParamsKey, CommitteeKey, …) name
+//     every entry, and ProveBlobStatus/VerifyBlobStatus prove a blob ID's status.
 //
 // # Rules, in one place
 //
