@@ -58,6 +58,19 @@ type Config struct {
 	GC GCConfig `yaml:"gc"`
 	// BlobSync tunes self-healing (node/blobsync); zero fields take its defaults.
 	BlobSync BlobSyncConfig `yaml:"blob_sync"`
+	// EpochChange tunes shard migration (node/epochchange); zero fields take its defaults.
+	EpochChange EpochChangeConfig `yaml:"epoch_change"`
+}
+
+// EpochChangeConfig tunes shard migration at epoch changes (epochchange.Config).
+type EpochChangeConfig struct {
+	// Page is how many blobs one shard-sync exchange asks for (default 256, at most 4096).
+	Page int `yaml:"page"`
+	// Attempts is how many failed exchanges in a row give a previous owner up, after
+	// which the shard is recovered from the other nodes (default 3).
+	Attempts int `yaml:"attempts"`
+	// RetryDelay is the pause after a failed exchange (default 1s).
+	RetryDelay time.Duration `yaml:"retry_delay"`
 }
 
 // BlobSyncConfig tunes blob sync (blobsync.Config): recovering the slivers this node misses
@@ -186,13 +199,16 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
 		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval,
-		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep, c.BlobSync.ScrubPause} {
+		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep, c.BlobSync.ScrubPause, c.EpochChange.RetryDelay} {
 		if d < 0 {
 			return fmt.Errorf("node: negative duration %v in config", d)
 		}
 	}
 	if c.Consensus.MaxMempool < 0 {
 		return errors.New("node: negative max_mempool")
+	}
+	if c.EpochChange.Page < 0 || c.EpochChange.Attempts < 0 {
+		return errors.New("node: negative epoch_change setting")
 	}
 	if c.BlobSync.Workers < 0 || c.BlobSync.ScrubRate < 0 {
 		return errors.New("node: negative blob_sync workers")

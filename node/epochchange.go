@@ -30,6 +30,7 @@ func (n *Node) newChanger() (*epochchange.Changer, error) {
 	ch, err := epochchange.New(epochchange.Config{
 		Host: n.host, Store: n.blobs, Ledger: n.ledger, Key: n.blsKey, Metadata: cl.Metadata,
 		Repair: repair, SubmitSyncDone: n.submitSyncDone, Logger: n.log,
+		Page: n.cfg.EpochChange.Page, Attempts: n.cfg.EpochChange.Attempts, RetryDelay: n.cfg.EpochChange.RetryDelay,
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/shardsync"
@@ -219,5 +220,100 @@ func lie(t *testing.T, h host.Host, p codec.Params, id codec.BlobID, data []byte
 		return pg.Encode(), nil
 	}, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrationResumesAfterRestart (issue 13): a node restarted in the middle of pulling its
+// gained shards goes on from its recorded progress: the pairs it pulled before and after the
+// restart add up to what moved, give or take the page each source was on, and every sliver
+// ends stored.
+func TestMigrationResumesAfterRestart(t *testing.T) {
+	const d = 4 * time.Second
+	c := testnet.New(t, 4, testnet.WithEpochDuration(d), testnet.WithGenerate(func(o *testnet.Options) {
+		o.Shards = 100
+		o.NodeConfig = func(i int, nc *node.Config) {
+			if i == 0 {
+				// One blob per exchange, and a source that stops answering is waited for
+				// rather than given up: the pull is caught half done.
+				nc.EpochChange = node.EpochChangeConfig{Page: 1, Attempts: 1 << 20, RetryDelay: 100 * time.Millisecond}
+			}
+		}
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := c.Session(ctx)
+	var ids []codec.BlobID
+	var blobs [][]byte
+	for i := range 12 {
+		data := make([]byte, 2_000+i*1_000)
+		rand.NewChaCha8([32]byte{byte(i), 9}).Read(data)
+		sum, err := s.Store(ctx, data, client.StoreOptions{Epochs: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, blobs = append(ids, sum.BlobID), append(blobs, data)
+	}
+	led := c.Unwrap(0).Ledger()
+	before := led.View().SigningCommittee()
+	target := c.Unwrap(0).DataPlane().NodeID()
+	if _, err := s.Ledger.Submit(ctx, &staking.StakeOp{Node: target, Amount: 90_000 * staking.FrostPerWAL}); err != nil {
+		t.Fatalf("stake: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	// Node 0 starts pulling; once it has some pairs, it is cut off from everyone and then
+	// stopped mid-pull.
+	for c.Unwrap(0).EpochChange().BlobsMoved < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 0 pulled nothing: %+v", c.Unwrap(0).EpochChange())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Partition([]int{0}, []int{1, 2, 3})
+	time.Sleep(300 * time.Millisecond) // let the pages in flight land or fail
+	st := c.Unwrap(0).EpochChange()
+	if st.Syncing == 0 {
+		t.Fatalf("migration finished before the cut: %+v", st)
+	}
+	after := led.View().SigningCommittee()
+	plan, err := epoch.Plan(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gained := plan.Node(target).Gained
+	total := int64(len(gained) * len(ids))
+	c.Crash(0)
+	c.Heal()
+	c.Restart(0)
+	for {
+		st2 := c.Unwrap(0).EpochChange()
+		if st2.Syncing == 0 && st2.Done >= int64(len(gained)) {
+			sources := map[epoch.NodeID]bool{}
+			for _, mv := range plan.Moves {
+				sources[mv.From] = true
+			}
+			t.Logf("pulled %d pairs before the restart and %d after; %d moved from %d sources", st.BlobsMoved, st2.BlobsMoved, total, len(sources))
+			if st2.Recovered != 0 || st.BlobsMoved+st2.BlobsMoved > total+int64(len(sources)) || st2.BlobsMoved >= total {
+				t.Fatalf("re-fetched after the restart: before %+v, after %+v, %d moved", st, st2, total)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("migration did not finish after the restart: %+v", st2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for m := range after.Members {
+		for _, id := range ids {
+			bst, err := s.Client.Status(ctx, &after.Members[m], id)
+			if err != nil || bst.ShardsStored != bst.ShardsHeld {
+				t.Fatalf("member %d, blob %s: %+v %v", m, id, bst, err)
+			}
+		}
+	}
+	for i, id := range ids {
+		got, err := s.Read(ctx, id)
+		if err != nil || !bytes.Equal(got, blobs[i]) {
+			t.Fatalf("blob %d: %v", i, err)
+		}
 	}
 }

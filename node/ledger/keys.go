@@ -22,6 +22,10 @@ var (
 	// keyNetwork holds the network ID the datastore belongs to, so a data directory is
 	// never reused with another genesis. TODO(node/store): add it to the layout table.
 	keyNetwork = ds.NewKey("/ledger/network")
+	// keyPrevCommittee holds the previous epoch's committee, written at each epoch change:
+	// the view keeps it for reads and shard migration during the change, and a restart
+	// must not forget it (a snapshot taken after the change does not replay it).
+	keyPrevCommittee = ds.NewKey("/ledger/prev-committee")
 )
 
 // CheckpointKey is the key of the committed checkpoint at height h.

@@ -305,8 +305,22 @@ func (l *Ledger) load(ctx context.Context) (*actor, error) {
 		}
 		// Our own synced records were verified before they were written; the state root
 		// check in ApplyCheckpoint still catches corruption.
+		ep, com := a.st.Epoch(), a.st.Committee()
 		if _, _, err := a.apply(d, false); err != nil {
 			return nil, fmt.Errorf("ledger: replay checkpoint %d: %w", h, err)
+		}
+		if a.st.Epoch() != ep {
+			a.prev = com
+		}
+	}
+	if a.prev == nil && a.st.Epoch() > 0 {
+		// The change happened before the snapshot: the committee was saved then.
+		if b, err := store.Get(ctx, keyPrevCommittee); err == nil {
+			if c, err := epoch.DecodeCommittee(b); err == nil && c.Index() == nil && c.Epoch+1 == a.st.Epoch() {
+				a.prev = c
+			}
+		} else if !errors.Is(err, ds.ErrNotFound) {
+			return nil, fmt.Errorf("ledger: %w", err)
 		}
 	}
 	l.cfg.Logger.Info("ledger loaded", "height", a.st.Height(), "replayed", a.st.Height()-from, "epoch", a.st.Epoch())
@@ -362,6 +376,16 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 	cp, res, err := a.apply(d, true)
 	if err != nil {
 		return h, err
+	}
+	if a.st.Epoch() != prevEpoch {
+		// Saved before the checkpoint, so a restart that finds the checkpoint finds it too.
+		b, err := prevCommittee.MarshalBinary()
+		if err == nil {
+			err = a.l.cfg.Datastore.Put(ctx, keyPrevCommittee, b)
+		}
+		if err != nil {
+			return h, fmt.Errorf("%w: previous committee: %v", errPersist, err)
+		}
 	}
 	if err := a.persist(ctx, d); err != nil {
 		return h, fmt.Errorf("%w: checkpoint %d: %v", errPersist, d.Height, err)
