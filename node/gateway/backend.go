@@ -102,6 +102,8 @@ type StoreResult struct {
 
 // Publisher stores blobs for the publisher route.
 type Publisher interface {
+	// Params is the network's encoding geometry (quilt layouts depend on it).
+	Params() codec.Params
 	// Store stores data and reports the outcome. Errors: ErrTooLarge, ErrNoQuorum,
 	// ErrStoreTimeout, ErrLedgerRejected, ErrNetworkUnavailable, or others (500).
 	Store(ctx context.Context, data []byte, req StoreRequest) (*StoreResult, error)

@@ -30,6 +30,9 @@ const (
 	ReasonNetworkUnavailable   = "NETWORK_UNAVAILABLE"        // 503: no node of the network answered
 	ReasonNotImplemented       = "NOT_IMPLEMENTED"            // 501: a route of the Walrus API walrus-go does not serve yet
 	ReasonNotFound             = "NOT_FOUND"                  // 404: no such route
+	ReasonNotAQuilt            = "NOT_A_QUILT"                // 404: the blob is not a (well-formed) quilt
+	ReasonQuiltPatchNotFound   = "QUILT_PATCH_NOT_FOUND"      // 404: the quilt has no such identifier or patch; a site has no such path
+	ReasonInvalidQuiltPatchID  = "INVALID_QUILT_PATCH_ID"     // 400: not a quilt patch ID (50 characters of URL-safe base64, version 1)
 	ReasonInternal             = "INTERNAL"                   // 500
 	ReasonMissingToken         = "MISSING_TOKEN"              // 401: no Authorization: Bearer header
 	ReasonInvalidToken         = "INVALID_TOKEN"              // 401: not a well-formed HS256 JWT with exp and jti

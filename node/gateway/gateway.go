@@ -122,6 +122,7 @@ type Gateway struct {
 	reads   chan struct{} // semaphore: a slot per read in progress
 	apiDoc  []byte
 	types   sniffedTypes
+	indexes quiltIndexes
 }
 
 // New returns a gateway for cfg.
@@ -183,17 +184,20 @@ func New(cfg Config) (*Gateway, error) {
 	m.Handle("GET /metrics", g.metrics.handler())
 	if cfg.Role&RolePublisher != 0 {
 		m.HandleFunc("PUT /v1/blobs", g.putBlob)
-		m.HandleFunc("PUT /v1/quilts", g.notImplemented)
+		m.HandleFunc("PUT /v1/quilts", g.putQuilt)
 	}
 	if cfg.Role&RoleAggregator != 0 {
 		m.HandleFunc("GET /v1/blobs/{blob_id}", g.getBlob)
 		// One pattern for .../byte-range, by-object-id/{id} and by-quilt-patch-id/{id}:
 		// as three they would overlap with none more specific, which ServeMux refuses.
 		m.HandleFunc("GET /v1/blobs/{blob_id}/{sub}", g.getBlobSub)
-		for _, p := range []string{
-			"GET /v1/blobs/by-quilt-id/{quilt_id}/{identifier}", "GET /v1/quilts/{quilt_id}/patches",
-			"GET /v1alpha/blobs/concat", "POST /v1alpha/blobs/concat",
-		} {
+		// {identifier...}: identifiers may hold slashes (a site's paths), sent as they are
+		// or as %2F.
+		m.HandleFunc("GET /v1/blobs/by-quilt-id/{quilt_id}/{identifier...}", g.getPatchByIdentifier)
+		m.HandleFunc("GET /v1/quilts/{quilt_id}/patches", g.listPatches)
+		m.HandleFunc("GET /v1/sites/{quilt_id}", g.siteRoot)
+		m.HandleFunc("GET /v1/sites/{quilt_id}/{path...}", g.getSite)
+		for _, p := range []string{"GET /v1alpha/blobs/concat", "POST /v1alpha/blobs/concat"} {
 			m.HandleFunc(p, g.notImplemented)
 		}
 	}
@@ -248,7 +252,9 @@ func (g *Gateway) notImplemented(w http.ResponseWriter, r *http.Request) {
 // getBlobSub dispatches GET /v1/blobs/{blob_id}/{sub}.
 func (g *Gateway) getBlobSub(w http.ResponseWriter, r *http.Request) {
 	switch first := r.PathValue("blob_id"); {
-	case first == "by-object-id" || first == "by-quilt-patch-id":
+	case first == "by-quilt-patch-id":
+		g.getPatchByID(w, r)
+	case first == "by-object-id":
 		g.notImplemented(w, r)
 	case r.PathValue("sub") == "byte-range":
 		g.getByteRange(w, r)
@@ -343,84 +349,116 @@ func parseStoreParams(r *http.Request) (storeParams, error) {
 	return p, nil
 }
 
-func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request) {
+// upload is a store request that passed the checks made before its body is read, and
+// holds an upload slot (release gives it back).
+type upload struct {
+	p       storeParams
+	claims  *Claims
+	limit   int64
+	release func()
+}
+
+// beginUpload runs the checks of a store before its body is read (parameters, JWT,
+// Content-Length against the limits) and takes an upload slot, or answers the error and
+// returns nil.
+func (g *Gateway) beginUpload(w http.ResponseWriter, r *http.Request) *upload {
 	p, err := parseStoreParams(r)
 	if err != nil {
 		writeError(w, err)
-		return
+		return nil
 	}
-	limit := g.cfg.MaxBodySize
-	var claims *Claims
+	u := &upload{p: p, limit: g.cfg.MaxBodySize}
 	if g.auth != nil {
-		if claims, err = g.auth.authenticate(r); err == nil {
-			err = g.auth.checkParams(claims, p.epochs)
+		if u.claims, err = g.auth.authenticate(r); err == nil {
+			err = g.auth.checkParams(u.claims, p.epochs)
 		}
 		if err != nil {
 			writeError(w, err)
-			return
+			return nil
 		}
 	}
-	tooLarge := func() error {
-		return newError(http.StatusRequestEntityTooLarge, ReasonBlobTooLarge,
-			fmt.Sprintf("the blob is larger than this publisher's limit of %d bytes", limit))
+	if r.ContentLength > u.limit {
+		writeError(w, u.tooLarge())
+		return nil
 	}
-	if r.ContentLength > limit {
-		writeError(w, tooLarge())
-		return
-	}
-	if claims != nil && r.ContentLength >= 0 {
-		if max := g.auth.sizeLimit(claims); max >= 0 && r.ContentLength > max {
-			writeError(w, g.auth.checkSize(claims, r.ContentLength))
-			return
+	if u.claims != nil && r.ContentLength >= 0 {
+		if max := g.auth.sizeLimit(u.claims); max >= 0 && r.ContentLength > max {
+			writeError(w, g.auth.checkSize(u.claims, r.ContentLength))
+			return nil
 		}
 	}
 	// A slot before the body: memory is bounded by slots × MaxBodySize.
 	release, err := acquire(g.uploads, "upload")
 	if err != nil {
 		writeError(w, err)
-		return
+		return nil
 	}
-	defer release()
 	g.metrics.uploads.Inc()
-	defer g.metrics.uploads.Dec()
+	u.release = func() { g.metrics.uploads.Dec(); release() }
+	return u
+}
 
-	data, err := readBody(r, limit)
-	if err != nil {
-		if errors.As(err, new(*http.MaxBytesError)) {
-			err = tooLarge()
-		}
-		writeError(w, err)
-		return
+func (u *upload) tooLarge() error {
+	return newError(http.StatusRequestEntityTooLarge, ReasonBlobTooLarge,
+		fmt.Sprintf("the blob is larger than this publisher's limit of %d bytes", u.limit))
+}
+
+// spend checks the body's size against the token and spends the token: only a request
+// that passed every check does.
+func (g *Gateway) spend(u *upload, size int64) error {
+	if u.claims == nil {
+		return nil
 	}
-	if claims != nil {
-		if err := g.auth.checkSize(claims, int64(len(data))); err != nil {
-			writeError(w, err)
-			return
-		}
-		// The token is spent only by a request that passed every check.
-		if err := g.auth.consume(claims); err != nil {
-			writeError(w, err)
-			return
-		}
+	if err := g.auth.checkSize(u.claims, size); err != nil {
+		return err
 	}
+	return g.auth.consume(u.claims)
+}
+
+// store stores data for an upload and returns the result, or answers the error and
+// returns nil.
+func (g *Gateway) store(w http.ResponseWriter, r *http.Request, u *upload, data []byte) *StoreResult {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
-	res, err := g.cfg.Publisher.Store(ctx, data, StoreRequest{Epochs: p.epochs, Deletable: p.deletable, Force: p.force})
+	res, err := g.cfg.Publisher.Store(ctx, data, StoreRequest{Epochs: u.p.epochs, Deletable: u.p.deletable, Force: u.p.force})
 	if err != nil {
 		if r.Context().Err() != nil {
 			g.cfg.Logger.Debug("gateway: client left during a store", "err", err)
-			return
+			return nil
 		}
 		g.cfg.Logger.Warn("gateway: store failed", "size", len(data), "err", err)
 		writeError(w, storeAPIError(err))
-		return
+		return nil
 	}
 	if res.AlreadyCertified {
 		g.metrics.stores.WithLabelValues("already_certified").Inc()
 	} else {
 		g.metrics.stores.WithLabelValues("newly_created").Inc()
 	}
-	writeJSON(w, storeResponse(res))
+	return res
+}
+
+func (g *Gateway) putBlob(w http.ResponseWriter, r *http.Request) {
+	u := g.beginUpload(w, r)
+	if u == nil {
+		return
+	}
+	defer u.release()
+	data, err := readBody(r, u.limit)
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			err = u.tooLarge()
+		}
+		writeError(w, err)
+		return
+	}
+	if err := g.spend(u, int64(len(data))); err != nil {
+		writeError(w, err)
+		return
+	}
+	if res := g.store(w, r, u, data); res != nil {
+		writeJSON(w, storeResponse(res))
+	}
 }
 
 // readBody reads the request body, at most limit bytes (a *http.MaxBytesError beyond),

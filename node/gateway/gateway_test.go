@@ -218,7 +218,7 @@ func TestFakeStoreReadAndErrors(t *testing.T) {
 		{"send_object_to", "PUT", "/v1/blobs?send_object_to=0x01", "/v1/blobs", data, 400, gateway.ReasonUnsupportedParameter},
 		{"encoding", "PUT", "/v1/blobs?encoding_type=RS3", "/v1/blobs", data, 400, gateway.ReasonInvalidParameter},
 		{"too large", "PUT", "/v1/blobs", "/v1/blobs", make([]byte, 1001), 413, gateway.ReasonBlobTooLarge},
-		{"quilts", "PUT", "/v1/quilts", "/v1/quilts", data, 501, gateway.ReasonNotImplemented},
+		{"quilt not multipart", "PUT", "/v1/quilts", "/v1/quilts", data, 400, gateway.ReasonInvalidParameter},
 		{"by object id", "GET", "/v1/blobs/by-object-id/0x01", "/v1/blobs/by-object-id/{blob_object_id}", nil, 501, gateway.ReasonNotImplemented},
 		{"no route", "GET", "/v2/nothing", "/v2/nothing", nil, 404, gateway.ReasonNotFound},
 	} {
