@@ -106,6 +106,12 @@ type GCConfig struct {
 	// SweepInterval starts a full sweep at least this often (default 10m); epoch changes
 	// and dropped ledger events start one too.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// CompactAfter and CompactEvery decide when the datastore is compacted to give the
+	// space of removed blobs back to the file system: once CompactAfter bytes were removed
+	// since the last compaction (default 64 MiB), or when anything was and CompactEvery
+	// has passed (default 10m).
+	CompactAfter int64         `yaml:"compact_after"`
+	CompactEvery time.Duration `yaml:"compact_every"`
 }
 
 // ConsensusConfig are the consensus actor's timings (consensus.Config).
@@ -199,13 +205,16 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []time.Duration{c.Consensus.ProposeTimeout, c.Consensus.PrevoteTimeout, c.Consensus.PrecommitTimeout,
 		c.Consensus.TimeoutDelta, c.Consensus.RebroadcastInterval, c.Consensus.TickInterval, c.Consensus.TimeBound, c.Ledger.SyncInterval,
-		c.GC.Interval, c.GC.SweepInterval, c.BlobSync.Delay, c.BlobSync.Sweep, c.BlobSync.ScrubPause, c.EpochChange.RetryDelay} {
+		c.GC.Interval, c.GC.SweepInterval, c.GC.CompactEvery, c.BlobSync.Delay, c.BlobSync.Sweep, c.BlobSync.ScrubPause, c.EpochChange.RetryDelay} {
 		if d < 0 {
 			return fmt.Errorf("node: negative duration %v in config", d)
 		}
 	}
 	if c.Consensus.MaxMempool < 0 {
 		return errors.New("node: negative max_mempool")
+	}
+	if c.GC.CompactAfter < 0 {
+		return errors.New("node: negative gc.compact_after")
 	}
 	if c.EpochChange.Page < 0 || c.EpochChange.Attempts < 0 {
 		return errors.New("node: negative epoch_change setting")

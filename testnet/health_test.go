@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,10 @@ func TestHealthReady(t *testing.T) {
 // deleting the blob makes garbage collection take the blobs and slivers held back down. Node
 // 0's /v1/health and /metrics say the same.
 func TestHealthCountsStoreAndGC(t *testing.T) {
-	c := testnet.New(t, 4, testnet.WithGenerate(func(o *testnet.Options) { o.DisableAPI = false }))
+	c := testnet.New(t, 4, testnet.WithGenerate(func(o *testnet.Options) {
+		o.DisableAPI = false
+		o.NodeConfig = func(_ int, nc *node.Config) { nc.GC.CompactAfter = 1 } // compact after any removal
+	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := c.Session(ctx)
@@ -119,7 +123,7 @@ func TestHealthCountsStoreAndGC(t *testing.T) {
 	}
 
 	// Store a deletable blob the way Client.Store does, keeping its registration.
-	data := make([]byte, 1<<20)
+	data := make([]byte, 1_800_000) // each node's pairs arrive in batches over 1 MiB, ingested as table files
 	rand.NewChaCha8([32]byte{7}).Read(data)
 	p := s.Client.Params()
 	enc, err := codec.Encode(p, data)
@@ -167,19 +171,22 @@ func TestHealthCountsStoreAndGC(t *testing.T) {
 		t.Errorf("node 0's /v1/health %+v (%v), its status %+v", h, err, after[0])
 	}
 	metrics := string(httpGet(t, "http://"+api+"/metrics"))
-	for _, want := range []string{fmt.Sprintf("walrus_slivers_held %d\n", after[0].SliversHeld),
-		fmt.Sprintf("walrus_sliver_bytes_held %d\n", after[0].SliverBytesHeld), "walrus_blobs_held 1\n"} {
+	// The text format writes values as %g (1.414292e+06).
+	for _, want := range []string{fmt.Sprintf("walrus_slivers_held %s\n", strconv.FormatFloat(float64(after[0].SliversHeld), 'g', -1, 64)),
+		fmt.Sprintf("walrus_sliver_bytes_held %s\n", strconv.FormatFloat(float64(after[0].SliverBytesHeld), 'g', -1, 64)), "walrus_blobs_held 1\n"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("node 0's /metrics lack %q", want)
 		}
 	}
 
-	// Deleted, the blob is garbage: every node's counts go back down.
+	// Deleted, the blob is garbage: every node's counts go back down, and so does what its
+	// datastore takes on disk once garbage collection has compacted it.
 	if _, err := s.Ledger.Submit(ctx, &staking.DeleteBlob{Blob: reg.Object}); err != nil {
 		t.Fatal(err)
 	}
 	gone := wait("after the delete", func(i int, st nodestatus.Status) bool {
-		return st.BlobsHeld == 0 && st.SliversHeld == 0 && st.SliverBytesHeld == 0 && st.GCBlobs == 1
+		return st.BlobsHeld == 0 && st.SliversHeld == 0 && st.SliverBytesHeld == 0 && st.GCBlobs == 1 &&
+			st.BytesStored+after[i].SliverBytesHeld/2 < after[i].BytesStored
 	})
 	for i, st := range gone {
 		if st.GCBytes < after[i].SliverBytesHeld {

@@ -34,6 +34,8 @@ const (
 	DefaultBatch         = 16
 	DefaultScan          = 512
 	DefaultSweepInterval = 10 * time.Minute
+	DefaultCompactAfter  = 64 << 20
+	DefaultCompactEvery  = 10 * time.Minute
 	// maxPending bounds the blob IDs queued from events; beyond it the sweep finds them.
 	maxPending = 4096
 )
@@ -68,6 +70,15 @@ type Config struct {
 	// OnRemoved, if set, is called for every removed blob with the reason
 	// ("expired", "deleted", "invalid") and the bytes freed (metrics).
 	OnRemoved func(reason string, bytes int64)
+	// Compact, if set, makes the engine give the space of removed keys back
+	// (store.Compact). It runs once CompactAfter bytes were removed since the last run,
+	// or when anything was removed and CompactEvery has passed (defaults 64 MiB, 10 min):
+	// a compaction rewrites what is stored, so it is not run for every removal.
+	Compact      func(ctx context.Context) error
+	CompactAfter int64
+	CompactEvery time.Duration
+	// OnCompacted, if set, is told how long each compaction took (metrics).
+	OnCompacted func(time.Duration)
 	// Logger receives a line per completed sweep (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -79,8 +90,14 @@ func (c *Config) Validate() error {
 		return errors.New("gc: Config.Store is required")
 	case c.Ledger == nil:
 		return errors.New("gc: Config.Ledger is required")
-	case c.Interval < 0 || c.Batch < 0 || c.Scan < 0 || c.SweepInterval < 0:
+	case c.Interval < 0 || c.Batch < 0 || c.Scan < 0 || c.SweepInterval < 0 || c.CompactAfter < 0 || c.CompactEvery < 0:
 		return errors.New("gc: negative setting")
+	}
+	if c.CompactAfter == 0 {
+		c.CompactAfter = DefaultCompactAfter
+	}
+	if c.CompactEvery == 0 {
+		c.CompactEvery = DefaultCompactEvery
 	}
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
@@ -129,6 +146,9 @@ type Collector struct {
 	again    bool      // start another pass when this one ends
 	lastPass time.Time // start of the last pass
 	dropped  uint64    // the subscription's drop count last seen
+
+	freed       int64     // bytes removed since the last compaction
+	lastCompact time.Time // when it ran (or the collector started)
 }
 
 // sweep is one pass over the stored blobs: first every blob with metadata, then each
@@ -175,7 +195,35 @@ func (c *Collector) Run(ctx context.Context) {
 			if _, err := c.Step(ctx); err != nil && ctx.Err() == nil {
 				c.cfg.Logger.Warn("gc step failed", "err", err)
 			}
+			c.maybeCompact(ctx, time.Now())
 		}
+	}
+}
+
+// maybeCompact compacts the store when enough was removed, or when anything was and
+// CompactEvery has passed since the last compaction.
+func (c *Collector) maybeCompact(ctx context.Context, now time.Time) {
+	if c.cfg.Compact == nil || c.freed == 0 {
+		return
+	}
+	if c.lastCompact.IsZero() {
+		c.lastCompact = now
+	}
+	if c.freed < c.cfg.CompactAfter && now.Sub(c.lastCompact) < c.cfg.CompactEvery {
+		return
+	}
+	start := time.Now()
+	if err := c.cfg.Compact(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.cfg.Logger.Warn("gc compaction failed", "err", err)
+		}
+		return
+	}
+	took := time.Since(start)
+	c.cfg.Logger.Info("gc compacted the store", "freed_bytes", c.freed, "took", took)
+	c.freed, c.lastCompact = 0, now
+	if c.cfg.OnCompacted != nil {
+		c.cfg.OnCompacted(took)
 	}
 }
 
@@ -314,6 +362,7 @@ func (c *Collector) consider(ctx context.Context, id codec.BlobID) (bool, int64,
 		return false, 0, fmt.Errorf("gc: remove %s: %w", id, err)
 	}
 	if ok {
+		c.freed += n
 		c.cfg.Logger.Debug("gc removed blob", "blob_id", id, "reason", blobstore.RemovalReason(reason), "bytes", n)
 		if c.cfg.OnRemoved != nil {
 			c.cfg.OnRemoved(blobstore.RemovalReason(reason), n)
