@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -66,18 +67,25 @@ type LedgerConfig struct {
 	ReceiptTimeout time.Duration
 	// Logger receives debug logs (default slog.Default()).
 	Logger *slog.Logger
+	// NoWalletLock skips the per-wallet lock file that processes of one machine sharing
+	// the wallet take while signing (nonce.go); they then rely on re-signing alone.
+	NoWalletLock bool
 }
 
 // Ledger is the light client of the control plane: it asks bootstrap nodes over
 // /walrus/query/1, submits signed transactions over /walrus/tx/1 and waits for their
-// receipts, and implements LedgerHooks for Client.Store. It is safe for concurrent use;
-// transactions are signed one at a time so nonces stay in order.
+// receipts, and implements LedgerHooks for Client.Store. It is safe for concurrent use,
+// and several Ledgers (processes) may share one wallet: transactions are signed one at a
+// time with consecutive nonces, pipelined to the wallet's home node, and re-signed when
+// another writer took their nonce (nonce.go).
 type Ledger struct {
 	cfg   LedgerConfig
 	addr  staking.Address
 	peers []peer.ID
+	home  []peer.ID // peers in the wallet's rendezvous order (homeRank): where transactions go
 
-	mu        sync.Mutex // serialises signing and submission (nonces)
+	mu        sync.Mutex  // serialises signing and submission (nonces)
+	wlock     *walletLock // nil without a key, with NoWalletLock, or if it cannot be opened
 	nextNonce uint64
 	haveNonce bool
 	preferred peer.ID // the node our last transaction went to: its view includes it
@@ -118,7 +126,18 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 		cfg.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
 		l.peers = append(l.peers, ai.ID)
 	}
+	l.home = homeRank(l.addr, l.peers)
+	if cfg.Key != nil && !cfg.NoWalletLock {
+		l.wlock = openWalletLock(cfg.Network, l.addr)
+	}
 	return l, nil
+}
+
+// Close releases the wallet lock file, if any. The Ledger must not be used afterwards.
+func (l *Ledger) Close() {
+	if l.wlock != nil {
+		l.wlock.close()
+	}
 }
 
 // Address is the wallet's account address (zero for a read-only client).
@@ -287,12 +306,20 @@ type pending struct {
 }
 
 // sendLocked signs op with the next nonce and submits it to the first node that accepts
-// it. Callers hold l.mu. The node's dry run runs against its committed state plus its
-// mempool, so consecutive transactions of ours sent to the same node chain (reserve then
-// register) without waiting for a commit in between.
+// it, the wallet's home first (nonce.go). Callers hold l.mu. The node's dry run runs
+// against its committed state plus its mempool, so consecutive transactions of ours sent
+// to the same node chain (reserve then register) without waiting for a commit in between.
+// A node that says the nonce is taken (another writer of this wallet got there first)
+// names the next free one, and the transaction is signed again with it.
 func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error) {
 	if l.cfg.Key == nil {
 		return nil, ErrNoWallet
+	}
+	if l.wlock != nil {
+		if err := l.wlock.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer l.wlock.unlock()
 	}
 	if !l.haveNonce {
 		acc, err := l.accountLocked(ctx)
@@ -301,39 +328,70 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 		}
 		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
 	}
-	stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Op: op})
-	raw := stx.Encode()
-	peers := l.order(l.preferred)
+	if l.wlock != nil {
+		// Another process of this wallet may have signed since: start from its next.
+		l.nextNonce = max(l.nextNonce, l.wlock.nonce())
+	}
 	var errs []error
-	for _, p := range peers {
-		resp, err := p2p.Call(ctx, l.cfg.Host, p, tx.Spec, raw)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+	for range maxResign {
+		stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Op: op})
+		raw := stx.Encode()
+		errs = errs[:0]
+		resign, behind := false, uint64(0)
+		haveBehind := false
+		for _, p := range l.txOrder() {
+			resp, err := p2p.Call(ctx, l.cfg.Host, p, tx.Spec, raw)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
+				continue
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
-			continue
-		}
-		rep, err := tx.DecodeReply(resp)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
-			continue
-		}
-		if !rep.Accepted {
-			te := &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
-			if rep.Code == staking.CodeBadNonce {
-				// This node may lag behind the one that told us the nonce: try the
-				// others; if all refuse, our nonce was stale and is fetched again.
-				l.haveNonce = false
+			rep, err := tx.DecodeReply(resp)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), err))
+				continue
+			}
+			if !rep.Accepted {
+				te := &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
+				if rep.Code != staking.CodeBadNonce {
+					return nil, te
+				}
+				want, ok := wantNonce(rep.Message)
+				if ok && want > stx.Tx.Nonce {
+					// Other writers of this wallet hold our nonce (and the ones up to
+					// want) in this node's mempool: take the next free one.
+					l.nextNonce, l.preferred, resign = want, p, true
+					break
+				}
+				// This node lacks our earlier transactions (it lags, or they were lost):
+				// another node may hold them.
+				if ok && !haveBehind {
+					behind, haveBehind = want, true
+				}
 				errs = append(errs, te)
 				continue
 			}
-			return nil, te
+			l.nextNonce, l.haveNonce = stx.Tx.Nonce+1, true
+			l.preferred = p
+			if l.wlock != nil {
+				l.wlock.setNonce(l.nextNonce)
+			}
+			return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height, nonce: stx.Tx.Nonce}, nil
 		}
-		l.nextNonce, l.haveNonce = l.nextNonce+1, true
-		l.preferred = p
-		return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height, nonce: stx.Tx.Nonce}, nil
+		if resign {
+			continue
+		}
+		if haveBehind && len(errs) > 0 {
+			// No node holds our transactions before this nonce: they were lost (their
+			// waiters sign them again). Start again from the first node's next nonce.
+			l.nextNonce = behind
+			continue
+		}
+		break
 	}
+	l.haveNonce = false
 	var te *TxError
 	if len(errs) > 0 && errors.As(errs[len(errs)-1], &te) {
 		return nil, te
@@ -376,10 +434,7 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 			if err != nil {
 				return query.TxReceipt{}, err
 			}
-			if !a.Receipt.OK() {
-				return a.Receipt, &TxError{Kind: p.kind, Code: a.Receipt.Code, Message: a.Receipt.Message}
-			}
-			return a.Receipt, nil
+			return a.Receipt, receiptErr(p, &a.Receipt)
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -392,9 +447,15 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 			// Not committed yet. A transaction that became invalid while pending (say a
 			// reservation whose start epoch passed) is dropped from mempools without a
 			// receipt: offering it again makes the node dry-run it, and a refusal other
-			// than "nonce" (which also means it was just committed) ends the wait.
-			if te := l.probe(ctx, peers[i%len(peers)], p); te != nil {
-				return query.TxReceipt{}, te
+			// than "nonce" (which also means it was just committed) ends the wait. A
+			// "nonce" refusal whose nonce the node's ledger has used without committing
+			// this transaction means it lost its nonce to another writer (errTxLost).
+			r, err := l.probe(ctx, peers[i%len(peers)], p)
+			if err != nil {
+				return query.TxReceipt{}, err
+			}
+			if r != nil {
+				return *r, receiptErr(p, r)
 			}
 			continue
 		}
@@ -412,37 +473,47 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 	}
 }
 
+// receiptErr is a committed transaction's failure as an error: a *TxError, or errTxLost
+// for a bad nonce (another transaction of the wallet took it; sign the operation again).
+func receiptErr(p *pending, r *query.TxReceipt) error {
+	switch {
+	case r.OK():
+		return nil
+	case r.Code == staking.CodeBadNonce:
+		return fmt.Errorf("%w: %s: %s", errTxLost, p.kind, r.Message)
+	}
+	return &TxError{Kind: p.kind, Code: r.Code, Message: r.Message}
+}
+
 // waitPoll is how long one receipt query lets the node wait before the client probes
 // that the transaction is still pending.
 const waitPoll = 3 * time.Second
 
 // probe resubmits a pending transaction's bytes (a no-op for a node that holds it) and
-// returns the node's refusal if the transaction can no longer apply.
-func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) *TxError {
+// returns the node's refusal if the transaction can no longer apply, errTxLost if its
+// nonce went to another transaction, or its receipt if it turns out committed.
+func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, error) {
 	resp, err := p2p.Call(ctx, l.cfg.Host, to, tx.Spec, p.raw)
 	if err != nil {
-		return nil // the receipt query will notice a dead node
+		return nil, nil // the receipt query will notice a dead node
 	}
 	rep, err := tx.DecodeReply(resp)
-	if err != nil || rep.Accepted || rep.Code == staking.CodeBadNonce {
-		return nil
+	if err != nil || rep.Accepted {
+		return nil, nil
 	}
-	return &TxError{Kind: p.kind, Code: rep.Code, Message: rep.Message}
+	if rep.Code == staking.CodeBadNonce {
+		if want, ok := wantNonce(rep.Message); ok && want > p.nonce {
+			return l.checkLost(ctx, to, p)
+		}
+		return nil, nil
+	}
+	return nil, &TxError{Kind: p.kind, Code: rep.Code, Message: rep.Message}
 }
 
 // Submit signs op with the wallet key and the next nonce, submits it and waits until the
 // ledger commits it. A refused or failed transaction is a *TxError.
 func (l *Ledger) Submit(ctx context.Context, op staking.Op) (query.TxReceipt, error) {
-	l.mu.Lock()
-	p, err := l.sendLocked(ctx, op)
-	l.mu.Unlock()
-	if err != nil {
-		return query.TxReceipt{}, err
-	}
-	r, err := l.wait(ctx, p)
-	if err != nil {
-		l.resetNonce()
-	}
+	r, _, err := l.sendWait(ctx, op)
 	return r, err
 }
 
@@ -475,35 +546,41 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	// in the past: wrong epoch; or the resource is not live yet: expired): again with a
 	// fresh view, a bounded number of times (epochs can be seconds long on a test network).
 	// A genuinely bad argument fails the same way every time.
+	// A reservation that lost its nonce to another writer of the wallet (nonce.go) is
+	// bought again, at most maxLostRetries times.
 	const attempts = 3
-	for i := 1; ; i++ {
-		reg, certified, err := l.registerOnce(ctx, enc, opts)
+	for i, lost := 1, 0; ; i++ {
+		reg, certified, err := l.registerOnce(ctx, enc, opts, lost > 0)
 		var te *TxError
 		if i < attempts && errors.As(err, &te) && te.Kind != staking.KindTransfer &&
 			(te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) {
 			l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
 			continue
 		}
+		if errors.Is(err, errTxLost) && lost < maxLostRetries {
+			l.cfg.Logger.Debug("registration lost its nonce, buying again", "blob_id", enc.BlobID, "err", err)
+			lost++
+			i--
+			continue
+		}
 		return reg, certified, err
 	}
 }
 
-// registerOnce is one attempt of RegisterBlob.
-func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions) (Registration, bool, error) {
-	resp, fresh, err := l.queryBestFrom(ctx, &query.Query{Kind: query.QueryInfo})
+// registerOnce is one attempt of RegisterBlob. With jitter (a retry after a lost
+// reservation) the reservation is a random number of bytes larger, within the billing
+// unit it takes anyway (same price): two writers without a shared wallet lock that keep
+// meeting on one nonce then no longer sign byte-identical reservations (sharedReservation).
+func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts StoreOptions, jitter bool) (Registration, bool, error) {
+	// The reservation's start epoch comes from the node the transactions go to (the
+	// wallet's home, nonce.go): a node's dry run refuses a registration on storage that
+	// starts in an epoch it has not reached (seen under load in TestStoreAcrossEpochs). If
+	// that node lags an epoch behind, the commit refuses the reservation (wrong epoch) and
+	// the registration runs again.
+	in, err := l.txNodeInfo(ctx)
 	if err != nil {
 		return Registration{}, false, err
 	}
-	in, err := query.DecodeInfo(resp)
-	if err != nil {
-		return Registration{}, false, err
-	}
-	// The reservation's start epoch comes from this answer, so the transactions go to the
-	// node that gave it: a lagging node's dry run would refuse storage that starts in an
-	// epoch it has not reached (seen under load in TestStoreAcrossEpochs).
-	l.mu.Lock()
-	l.preferred = fresh
-	l.mu.Unlock()
 	length := enc.Metadata.UnencodedLength
 	if length > in.MaxBlobSize {
 		return Registration{}, false, fmt.Errorf("client: blob of %d bytes exceeds the network's maximum of %d", length, in.MaxBlobSize)
@@ -538,32 +615,32 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 		return Registration{}, false, errors.New("client: storage cost overflows")
 	}
 
-	l.mu.Lock()
 	// The balance check gives a clear error before anything is sent (the node's dry run
-	// would refuse the reservation too, less readably); the answer also seeds the nonce.
-	acc, err := l.accountLocked(ctx)
+	// would refuse the reservation too, less readably). It reads committed state; the
+	// nonce comes from sendLocked.
+	acc, err := l.Account(ctx, l.addr)
 	if err != nil {
-		l.mu.Unlock()
 		return Registration{}, false, err
-	}
-	if !l.haveNonce {
-		l.nextNonce, l.haveNonce = acc.Account.Nonce, true
 	}
 	if acc.Account.Balance < cost {
-		l.mu.Unlock()
 		return Registration{}, false, fmt.Errorf("client: insufficient balance: have %s, storing needs %s", FormatWAL(acc.Account.Balance), FormatWAL(cost))
 	}
-	reserveNonce := l.nextNonce
-	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: encLen, Start: in.Epoch, End: want})
+	// Reservation and registration back to back under one lock: consecutive nonces to
+	// one node, so the registration's dry run sees the reservation.
+	register := &staking.RegisterBlob{BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
+		Encoding: enc.Metadata.EncodingType, Deletable: opts.Deletable}
+	l.mu.Lock()
+	size := encLen
+	if slack := (encLen+staking.BillingUnit-1)/staking.BillingUnit*staking.BillingUnit - encLen; jitter && slack > 0 {
+		size += 1 + mrand.Uint64N(min(slack, maxJitter))
+	}
+	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: size, Start: in.Epoch, End: want})
 	if err != nil {
 		l.mu.Unlock()
 		return Registration{}, false, err
 	}
-	storage := staking.DeriveObjectID(l.addr, reserveNonce, 0)
-	gp, err := l.sendLocked(ctx, &staking.RegisterBlob{
-		Storage: storage, BlobID: enc.BlobID, Root: enc.Metadata.Root(), Length: length,
-		Encoding: enc.Metadata.EncodingType, Deletable: opts.Deletable,
-	})
+	register.Storage = staking.DeriveObjectID(l.addr, rp.nonce, 0)
+	gp, err := l.sendLocked(ctx, register)
 	l.mu.Unlock()
 	if err != nil {
 		l.resetNonce()
@@ -573,18 +650,58 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 		if _, rerr := l.wait(ctx, rp); rerr != nil {
 			return Registration{}, false, rerr
 		}
-		return Registration{}, false, err
-	}
-	if _, err := l.wait(ctx, rp); err != nil {
-		l.resetNonce()
-		return Registration{}, false, err
-	}
-	if _, err := l.wait(ctx, gp); err != nil {
-		l.resetNonce()
-		return Registration{}, false, err
+		// The reservation committed: register on it alone.
+		if _, gp, err = l.sendWait(ctx, register); err != nil {
+			return Registration{}, false, sharedReservation(err)
+		}
+	} else {
+		if _, err := l.wait(ctx, rp); err != nil {
+			// A lost reservation also fails the registration that names its storage:
+			// RegisterBlob buys again.
+			l.resetNonce()
+			return Registration{}, false, err
+		}
+		_, err = l.wait(ctx, gp)
+		if errors.Is(err, errTxLost) {
+			// The reservation committed, the registration lost its nonce: sign it again.
+			_, gp, err = l.sendWait(ctx, register)
+		}
+		if err != nil {
+			l.resetNonce()
+			return Registration{}, false, sharedReservation(err)
+		}
 	}
 	l.record(enc.BlobID, regInfo{cost: cost, endEpoch: want, encoded: encLen})
-	return Registration{Deletable: opts.Deletable, Object: staking.DeriveObjectID(l.addr, reserveNonce+1, 0)}, false, nil
+	return Registration{Deletable: opts.Deletable, Object: staking.DeriveObjectID(l.addr, gp.nonce, 0)}, false, nil
+}
+
+// maxJitter bounds the extra bytes of a jittered reservation.
+const maxJitter = 64 << 10
+
+// sharedReservation turns a registration refused because its storage resource is gone
+// into errTxLost, so that RegisterBlob buys again. It happens when another process of the
+// wallet, on another machine (no shared wallet lock), signed a byte-identical reservation
+// with the same nonce: the node accepted it once and reported it accepted to both, and the
+// other's registration consumed it.
+func sharedReservation(err error) error {
+	var te *TxError
+	if errors.As(err, &te) && te.Kind == staking.KindRegisterBlob && te.Code == staking.CodeUnknownObject {
+		return fmt.Errorf("%w: %w", errTxLost, err)
+	}
+	return err
+}
+
+// txNodeInfo asks the node transactions go to first (the preferred node, else the
+// wallet's home) for the network information, falling back to the others.
+func (l *Ledger) txNodeInfo(ctx context.Context) (*query.Info, error) {
+	l.mu.Lock()
+	order := l.txOrder()
+	l.mu.Unlock()
+	resp, _, err := l.queryFrom(ctx, &query.Query{Kind: query.QueryInfo}, order[0])
+	if err != nil {
+		return nil, err
+	}
+	return query.DecodeInfo(resp)
 }
 
 func (l *Ledger) record(id codec.BlobID, r regInfo) {
@@ -608,31 +725,37 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 	if res == nil || res.Certificate == nil {
 		return errors.New("client: no certificate to submit")
 	}
-	l.mu.Lock()
-	p, err := l.sendLocked(ctx, &staking.CertifyBlob{Blob: reg.Object, BlobID: id, Deletable: reg.Deletable, Cert: *res.Certificate})
-	l.mu.Unlock()
-	var te *TxError
-	if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
-		return nil
-	}
-	if err != nil {
+	op := &staking.CertifyBlob{Blob: reg.Object, BlobID: id, Deletable: reg.Deletable, Cert: *res.Certificate}
+	for lost := 0; ; lost++ {
+		l.mu.Lock()
+		p, err := l.sendLocked(ctx, op)
+		l.mu.Unlock()
+		var te *TxError
+		if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if l.cfg.Certs != nil {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := l.cfg.Certs.Publish(pctx, p.raw); err != nil {
+				l.cfg.Logger.Debug("publishing certificate failed", "blob_id", id, "err", err)
+			}
+			cancel()
+		}
+		_, err = l.wait(ctx, p)
+		if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+			return nil
+		}
+		if errors.Is(err, errTxLost) && lost < maxLostRetries {
+			continue
+		}
+		if err != nil {
+			l.resetNonce()
+		}
 		return err
 	}
-	if l.cfg.Certs != nil {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := l.cfg.Certs.Publish(pctx, p.raw); err != nil {
-			l.cfg.Logger.Debug("publishing certificate failed", "blob_id", id, "err", err)
-		}
-		cancel()
-	}
-	_, err = l.wait(ctx, p)
-	if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
-		return nil
-	}
-	if err != nil {
-		l.resetNonce()
-	}
-	return err
 }
 
 var _ LedgerHooks = (*Ledger)(nil)
@@ -654,15 +777,8 @@ func FormatWAL(frost uint64) string {
 // storage, …): it also returns the ID of the first object created,
 // staking.DeriveObjectID(sender, nonce, 0) (docs/protocol.md §11).
 func (l *Ledger) SubmitCreating(ctx context.Context, op staking.Op) (query.TxReceipt, staking.ObjectID, error) {
-	l.mu.Lock()
-	p, err := l.sendLocked(ctx, op)
-	l.mu.Unlock()
+	r, p, err := l.sendWait(ctx, op)
 	if err != nil {
-		return query.TxReceipt{}, staking.ObjectID{}, err
-	}
-	r, err := l.wait(ctx, p)
-	if err != nil {
-		l.resetNonce()
 		return r, staking.ObjectID{}, err
 	}
 	return r, staking.DeriveObjectID(l.addr, p.nonce, 0), nil

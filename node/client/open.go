@@ -204,6 +204,9 @@ func (s *Session) Close() error {
 	if s.gossip != nil {
 		_ = s.gossip.Close()
 	}
+	if s.Ledger != nil {
+		s.Ledger.Close()
+	}
 	if s.Host != nil {
 		return s.Host.Close()
 	}
