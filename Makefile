@@ -17,13 +17,27 @@ build:
 # The Walrus reference encoder (npm @mysten/walrus-wasm, pinned in the lock file) is the
 # conformance oracle for the codec, and the Walrus TypeScript SDK (npm @mysten/walrus, its
 # own lock file) the one for quilts. Installed once, offline afterwards.
-oracle: $(ORACLE)/node_modules/.installed $(QUILT_ORACLE)/node_modules/.installed
+oracle: $(ORACLE)/node_modules/.installed $(QUILT_ORACLE)/node_modules/.installed chromium
 $(ORACLE)/node_modules/.installed: $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 $(QUILT_ORACLE)/node_modules/.installed: $(QUILT_ORACLE)/package.json $(QUILT_ORACLE)/package-lock.json
 	cd $(QUILT_ORACLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+# The browser tests (node/gateway TestBrowser) drive Debian's headless chromium; it is
+# installed here when missing (apt-get, as root), and a missing browser fails those tests
+# rather than skipping them. WALRUS_CHROMIUM=/path/to/chromium points them at another one.
+.PHONY: chromium
+chromium:
+	@if [ -n "$$WALRUS_CHROMIUM" ] && [ -x "$$WALRUS_CHROMIUM" ]; then exit 0; fi; \
+	if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium is missing and apt-get is not available: install Chromium and set WALRUS_CHROMIUM=/path/to/chromium (node/gateway's browser tests need it)" >&2; exit 1; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "chromium is missing: run 'sudo make chromium' (apt-get install chromium) or set WALRUS_CHROMIUM; node/gateway's browser tests need it" >&2; exit 1; fi; \
+	echo "installing chromium (apt-get) for node/gateway's browser tests"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 # go vet, the dependency rules (check-deps), then the whole test suite, including the
 # conformance run against the Walrus WASM encoder, fuzz seed corpora and a few hundred
