@@ -71,6 +71,17 @@ type Stats struct {
 	BytesStored           uint64 `json:"bytes_stored"`
 	GCBlobs               uint64 `json:"gc_blobs"`
 	GCBytes               uint64 `json:"gc_bytes"`
+	// Member says the node is in the current committee. The epoch change: the epoch of
+	// the last change started, gained shards still syncing, and since start gained shards
+	// completed (recovered: by recovery), sliver bytes pulled and lost-shard pairs given
+	// back.
+	Member          bool   `json:"member"`
+	ChangeEpoch     uint32 `json:"epoch_change_epoch"`
+	ShardsSyncing   uint32 `json:"shards_syncing"`
+	ShardsSynced    uint64 `json:"shards_synced"`
+	ShardsRecovered uint64 `json:"shards_recovered"`
+	MovedBytes      uint64 `json:"moved_bytes"`
+	ReleasedPairs   uint64 `json:"released_pairs"`
 }
 
 // initStatus registers the node-status protocol and the gauges /metrics lacks.
@@ -137,6 +148,13 @@ func (n *Node) status() nodestatus.Status {
 	s.GCBlobs, s.GCBytes = counterSum(n.met.gcBlobs, ""), counterSum(n.met.gcBytes, "")
 	last, checked := n.lastScrub()
 	s.LastScrubUnixMs, s.ScrubChecked = max(last, 0), uint64(max(checked, 0))
+	s.Member = n.ledger.View().SigningCommittee().MemberIndex(epoch.NodeIDOf(n.blsKey.PublicKey())) >= 0
+	if n.change != nil {
+		c := n.change.Status()
+		s.ChangeEpoch, s.ShardsSyncing = c.Epoch, uint32(max(c.Syncing, 0))
+		s.ShardsSynced, s.ShardsRecovered = uint64(max(c.Done, 0)), uint64(max(c.Recovered, 0))
+		s.MovedBytes, s.ReleasedPairs = uint64(max(c.BytesMoved, 0)), uint64(max(c.Released, 0))
+	}
 	return s
 }
 
@@ -150,7 +168,9 @@ func (n *Node) stats() Stats {
 		RecoverySymbols:       counterSum(n.met.synced, "symbols"),
 		RecoverySymbolsNeeded: counterSum(n.met.synced, "symbols_needed"),
 		LastScrubUnixMs:       s.LastScrubUnixMs, ScrubChecked: s.ScrubChecked, BytesStored: s.BytesStored,
-		GCBlobs: s.GCBlobs, GCBytes: s.GCBytes}
+		GCBlobs: s.GCBlobs, GCBytes: s.GCBytes,
+		Member: s.Member, ChangeEpoch: s.ChangeEpoch, ShardsSyncing: s.ShardsSyncing, ShardsSynced: s.ShardsSynced,
+		ShardsRecovered: s.ShardsRecovered, MovedBytes: s.MovedBytes, ReleasedPairs: s.ReleasedPairs}
 }
 
 // lastScrub is when the last scrub pass ended (Unix ms, 0 = never) and how many slivers the

@@ -44,11 +44,22 @@ type nodeHealth struct {
 	BytesStored      uint64 `json:"bytesStored"`
 	GCBlobs          uint64 `json:"gcBlobs"`
 	GCBytes          uint64 `json:"gcBytes"`
+	// The epoch change (node-status version 3): membership, the last change's epoch,
+	// gained shards still syncing, and since start shards synced (recovered: by
+	// recovery), bytes pulled and lost-shard pairs given back.
+	Member          bool   `json:"member"`
+	ChangeEpoch     uint32 `json:"epochChangeEpoch"`
+	ShardsSyncing   uint32 `json:"shardsSyncing"`
+	ShardsSynced    uint64 `json:"shardsSynced"`
+	ShardsRecovered uint64 `json:"shardsRecovered"`
+	MovedBytes      uint64 `json:"movedBytes"`
+	ReleasedPairs   uint64 `json:"releasedPairs"`
 }
 
 // runHealth is `walrus health [--json]`: every member of the current committee reports on
-// itself over /walrus/node-status/1 (asked in version 2, which carries the slivers held); any node that does not answer, or answers garbage,
-// is named and makes the command fail (after the table or the JSON is printed).
+// itself over /walrus/node-status/1 (asked in version 3, which carries the slivers held and
+// the epoch change); any node that does not answer, or answers garbage, is named and makes
+// the command fail (after the table or the JSON is printed).
 func runHealth(g *globals, args []string) error {
 	fs := newFlagSet("health")
 	asJSON := fs.Bool("json", false, "print a JSON array, one object per committee node")
@@ -133,17 +144,25 @@ func fillHealth(r *nodeHealth, st nodestatus.Status) {
 		r.LastScrub = time.UnixMilli(st.LastScrubUnixMs).UTC().Format(time.RFC3339)
 	}
 	r.BytesStored, r.GCBlobs, r.GCBytes = st.BytesStored, st.GCBlobs, st.GCBytes
+	r.Member, r.ChangeEpoch, r.ShardsSyncing = st.Member, st.ChangeEpoch, st.ShardsSyncing
+	r.ShardsSynced, r.ShardsRecovered, r.MovedBytes, r.ReleasedPairs = st.ShardsSynced, st.ShardsRecovered, st.MovedBytes, st.ReleasedPairs
 }
 
 // printHealth prints the committee as a table.
 func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 	fmt.Fprintf(g.stdout, "Committee of epoch %d (ledger height %d), %d nodes:\n", ep, height, len(rows))
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tSLIVERS\tBACKLOG\tRECOVERED\tLAST SCRUB\tSTORED\tSTATUS")
+	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tSLIVERS\tBACKLOG\tRECOVERED\tLAST SCRUB\tSTORED\tMIGRATION\tSTATUS")
 	for _, r := range rows {
 		if !r.OK {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
 			continue
+		}
+		migration := "-"
+		if r.ShardsSyncing > 0 {
+			migration = fmt.Sprintf("syncing %d shards", r.ShardsSyncing)
+		} else if r.ShardsSynced > 0 {
+			migration = fmt.Sprintf("%d shards in (%s)", r.ShardsSynced, humanBytes(r.MovedBytes))
 		}
 		blobs := fmt.Sprint(r.Blobs)
 		slivers := fmt.Sprintf("%d (%s)", r.Slivers, humanBytes(r.SliverBytes))
@@ -155,11 +174,14 @@ func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 			scrub = time.UnixMilli(r.LastScrubUnixMs).UTC().Format("2006-01-02T15:04Z")
 		}
 		status := "ok"
-		if r.Shards != r.Assigned {
+		switch {
+		case !r.Member:
+			status = "ok (not a member in its epoch)"
+		case r.Shards != r.Assigned:
 			status = fmt.Sprintf("ok (committee assigns %d shards)", r.Assigned)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
-			blobs, slivers, r.Backlog, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), status)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
+			blobs, slivers, r.Backlog, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), migration, status)
 	}
 	_ = tw.Flush()
 }

@@ -3,15 +3,22 @@
 // epoch and height, the shards, blobs and slivers it holds, its blob-sync backlog and
 // recovery counters, its last scrub, the bytes it stores and what garbage collection removed.
 //
-//	request:   empty, or version u8 (1 or 2; empty means 1)
+//	request:   empty, or version u8 (1, 2 or 3; empty means 1)
 //	response:  version u8 | flags u8 | epoch u32 | height u64 | shards_held u16 |
 //	           blobs_held u64 | sync_backlog u64 | recovered_slivers u64 |
 //	           recovered_bytes u64 | last_scrub_unix_ms u64 | scrub_checked u64 |
 //	           bytes_stored u64 | gc_blobs u64 | gc_bytes u64
-//	           [version 2 only:] slivers_held u64 | sliver_bytes_held u64
+//	           [version ≥ 2:] slivers_held u64 | sliver_bytes_held u64
+//	           [version 3:] change_epoch u32 | shards_syncing u32 | shards_synced u64 |
+//	           shards_recovered u64 | moved_bytes u64 | released_pairs u64
 //
 // A node answers in the version asked: version 1 (88 bytes) for an empty request or 1, so
-// clients that predate version 2 keep working; version 2 (104 bytes) adds the slivers held.
+// clients that predate version 2 keep working; version 2 (104 bytes) adds the slivers held;
+// version 3 (144 bytes) the epoch change (docs/architecture.md §5 "Epoch change"): the
+// epoch of the last change started, gained shards still syncing, and since start the gained
+// shards completed, those completed by recovery, the sliver bytes pulled from previous
+// owners and the pairs of lost shards given back; and flags bit 1 (FlagMember) says the node
+// is a member of its epoch's committee.
 // All integers are little-endian. flags bit 0 (FlagBlobsCapped) says blobs_held, and in
 // version 2 the slivers held, are lower bounds (the node stopped counting at its cap); the
 // other bits are zero. last_scrub_unix_ms is 0 when the node has not finished a scrub pass
@@ -37,8 +44,10 @@ const ID protocol.ID = "/walrus/node-status/1"
 const (
 	// VersionV1 is the first layout (no slivers held), the answer to an empty request.
 	VersionV1 = 1
-	// Version adds SliversHeld and SliverBytesHeld.
-	Version = 2
+	// VersionV2 adds SliversHeld and SliverBytesHeld.
+	VersionV2 = 2
+	// Version adds the epoch change and committee membership.
+	Version = 3
 )
 
 // Message lengths.
@@ -48,12 +57,30 @@ const (
 	MaxRequestLen = 1
 	// ResponseLenV1 is the length of a version 1 response.
 	ResponseLenV1 = 1 + 1 + 4 + 8 + 2 + 9*8
-	// ResponseLen is the length of a version 2 (Version) response, the longest.
-	ResponseLen = ResponseLenV1 + 2*8
+	// ResponseLenV2 is the length of a version 2 response.
+	ResponseLenV2 = ResponseLenV1 + 2*8
+	// ResponseLen is the length of a version 3 (Version) response, the longest.
+	ResponseLen = ResponseLenV2 + 4 + 4 + 4*8
 )
 
-// FlagBlobsCapped marks BlobsHeld (and SliversHeld, SliverBytesHeld) as lower bounds.
-const FlagBlobsCapped = 1 << 0
+// responseLen is the length of a response of version v (1..Version).
+func responseLen(v uint8) int {
+	switch v {
+	case VersionV1:
+		return ResponseLenV1
+	case VersionV2:
+		return ResponseLenV2
+	}
+	return ResponseLen
+}
+
+// Flags.
+const (
+	// FlagBlobsCapped marks BlobsHeld (and SliversHeld, SliverBytesHeld) as lower bounds.
+	FlagBlobsCapped = 1 << 0
+	// FlagMember says the node is a member of its epoch's committee (version 3).
+	FlagMember = 1 << 1
+)
 
 // Spec is the protocol's spec: fixed-size messages that need no transfer time.
 var Spec = p2p.Protocol{ID: ID, MaxRequest: MaxRequestLen, MaxResponse: ResponseLen, Timeout: 10 * time.Second}
@@ -90,12 +117,21 @@ type Status struct {
 	// SliversHeld is how many slivers the node stores whole (two per stored pair) and
 	// SliverBytesHeld their size (version 2; lower bounds when BlobsCapped).
 	SliversHeld, SliverBytesHeld uint64
+	// Version 3: Member says the node is in its epoch's committee; ChangeEpoch is the epoch
+	// of the last epoch change it started, ShardsSyncing its gained shards still being
+	// pulled or recovered; since start, ShardsSynced gained shards completed (ShardsRecovered
+	// of them by recovery), MovedBytes sliver bytes pulled from previous owners and
+	// ReleasedPairs pairs of lost shards given back.
+	Member                        bool
+	ChangeEpoch, ShardsSyncing    uint32
+	ShardsSynced, ShardsRecovered uint64
+	MovedBytes, ReleasedPairs     uint64
 }
 
 // EncodeRequest returns a request for Version.
 func EncodeRequest() []byte { return []byte{Version} }
 
-// DecodeRequest parses an untrusted request, empty or one version byte (1 or 2), and
+// DecodeRequest parses an untrusted request, empty or one version byte (1..Version), and
 // returns the response version asked for: VersionV1 for an empty request.
 func DecodeRequest(b []byte) (uint8, error) {
 	if len(b) == 0 {
@@ -103,8 +139,8 @@ func DecodeRequest(b []byte) (uint8, error) {
 	}
 	r := wire.NewReader(b, ErrMalformed)
 	v := r.U8()
-	if r.Err() == nil && v != VersionV1 && v != Version {
-		r.Failf("version %d, want %d or %d", v, VersionV1, Version)
+	if r.Err() == nil && (v < VersionV1 || v > Version) {
+		r.Failf("version %d, want %d..%d", v, VersionV1, Version)
 	}
 	if err := r.End(); err != nil {
 		return 0, err
@@ -112,17 +148,20 @@ func DecodeRequest(b []byte) (uint8, error) {
 	return v, nil
 }
 
-// Encode returns the response body in s.Version's layout (ResponseLenV1 or ResponseLen
-// bytes; version 1 leaves the slivers held out). A negative LastScrubUnixMs is sent as 0.
+// Encode returns the response body in s.Version's layout (0 or an unknown version: Version);
+// older layouts leave the newer fields out. A negative LastScrubUnixMs is sent as 0.
 func (s Status) Encode() []byte {
 	v := s.Version
-	if v != VersionV1 {
+	if v < VersionV1 || v > Version {
 		v = Version
 	}
 	out := make([]byte, 0, ResponseLen)
 	var flags byte
 	if s.BlobsCapped {
 		flags |= FlagBlobsCapped
+	}
+	if s.Member && v >= Version {
+		flags |= FlagMember
 	}
 	out = append(out, v, flags)
 	out = binary.LittleEndian.AppendUint32(out, s.Epoch)
@@ -132,26 +171,41 @@ func (s Status) Encode() []byte {
 		uint64(max(s.LastScrubUnixMs, 0)), s.ScrubChecked, s.BytesStored, s.GCBlobs, s.GCBytes} {
 		out = binary.LittleEndian.AppendUint64(out, x)
 	}
-	if v == Version {
+	if v >= VersionV2 {
 		out = binary.LittleEndian.AppendUint64(out, s.SliversHeld)
 		out = binary.LittleEndian.AppendUint64(out, s.SliverBytesHeld)
+	}
+	if v >= Version {
+		out = binary.LittleEndian.AppendUint32(out, s.ChangeEpoch)
+		out = binary.LittleEndian.AppendUint32(out, s.ShardsSyncing)
+		for _, x := range []uint64{s.ShardsSynced, s.ShardsRecovered, s.MovedBytes, s.ReleasedPairs} {
+			out = binary.LittleEndian.AppendUint64(out, x)
+		}
 	}
 	return out
 }
 
-// Decode parses an untrusted response: version 1 in exactly ResponseLenV1 bytes or version 2
-// in exactly ResponseLen, no unknown flag, a last-scrub time that fits an int64.
+// Decode parses an untrusted response: each version in exactly its length, no unknown flag
+// (FlagMember only from version 3), a last-scrub time that fits an int64.
 func Decode(b []byte) (Status, error) {
 	r := wire.NewReader(b, ErrMalformed)
 	v := r.U8()
-	if r.Err() == nil && v != VersionV1 && v != Version {
-		r.Failf("version %d, want %d or %d", v, VersionV1, Version)
+	if r.Err() == nil && (v < VersionV1 || v > Version) {
+		r.Failf("version %d, want %d..%d", v, VersionV1, Version)
+	}
+	if r.Err() == nil && len(b) != responseLen(v) {
+		r.Failf("version %d in %d bytes, want %d", v, len(b), responseLen(v))
 	}
 	flags := r.U8()
-	if r.Err() == nil && flags&^FlagBlobsCapped != 0 {
+	known := byte(FlagBlobsCapped)
+	if v >= Version {
+		known |= FlagMember
+	}
+	if r.Err() == nil && flags&^known != 0 {
 		r.Failf("unknown flags %#x", flags)
 	}
-	s := Status{Version: v, BlobsCapped: flags&FlagBlobsCapped != 0, Epoch: r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
+	s := Status{Version: v, BlobsCapped: flags&FlagBlobsCapped != 0, Member: flags&FlagMember != 0,
+		Epoch: r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
 	s.BlobsHeld, s.SyncBacklog, s.RecoveredSlivers, s.RecoveredBytes = r.U64(), r.U64(), r.U64(), r.U64()
 	scrub := r.U64()
 	if r.Err() == nil && scrub > math.MaxInt64 {
@@ -159,8 +213,12 @@ func Decode(b []byte) (Status, error) {
 	}
 	s.LastScrubUnixMs = int64(scrub)
 	s.ScrubChecked, s.BytesStored, s.GCBlobs, s.GCBytes = r.U64(), r.U64(), r.U64(), r.U64()
-	if v == Version {
+	if v >= VersionV2 {
 		s.SliversHeld, s.SliverBytesHeld = r.U64(), r.U64()
+	}
+	if v >= Version {
+		s.ChangeEpoch, s.ShardsSyncing = r.U32(), r.U32()
+		s.ShardsSynced, s.ShardsRecovered, s.MovedBytes, s.ReleasedPairs = r.U64(), r.U64(), r.U64(), r.U64()
 	}
 	if err := r.End(); err != nil {
 		return Status{}, err
