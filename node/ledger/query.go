@@ -57,6 +57,8 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		return query.EncodeCommitteeAnswer(committeePage(v.Height(), st, q.Cursor)), nil
 	case query.QueryStakes:
 		return query.EncodeStakesAnswer(stakesPage(v.Height(), st, q.Address, q.Cursor)), nil
+	case query.QueryBlobs:
+		return query.EncodeBlobsAnswer(blobsPage(v.Height(), st, q.Address, q.Cursor)), nil
 	case query.QueryWaitTx:
 		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
 		defer cancel()
@@ -121,6 +123,25 @@ func stakesPage(height uint64, st *staking.State, owner staking.Address, cursor 
 		}
 		a.Stakes = append(a.Stakes, query.StakeInfo{ID: s.ID, Node: s.Node, Amount: s.Amount, Activation: s.Activation,
 			Withdrawing: s.Withdrawing, WithdrawAt: s.WithdrawAt})
+	}
+	return a
+}
+
+// blobsPage is a page of the blob objects owner owns (live or expired), after cursor, in
+// ascending ID order, without attributes.
+func blobsPage(height uint64, st *staking.State, owner staking.Address, cursor [32]byte) *query.BlobsAnswer {
+	a := &query.BlobsAnswer{Height: height, Epoch: st.Epoch()}
+	_, ids, _ := st.Owned(owner)
+	ids = slices.DeleteFunc(ids, func(id staking.ObjectID) bool { return bytes.Compare(id[:], cursor[:]) <= 0 })
+	slices.SortFunc(ids, func(x, y staking.ObjectID) int { return bytes.Compare(x[:], y[:]) })
+	if len(ids) > query.MaxBlobsPerPage {
+		ids, a.More = ids[:query.MaxBlobsPerPage], true
+	}
+	for _, id := range ids {
+		if b, ok := st.Blob(id); ok {
+			b.Attributes = nil
+			a.Blobs = append(a.Blobs, b)
+		}
 	}
 	return a
 }

@@ -52,13 +52,14 @@ const (
 	QueryWaitTx
 	QueryCommittee // registered nodes, pools and shards, a page after Cursor (staking.go)
 	QueryStakes    // the stakes Address owns, a page after Cursor (staking.go)
+	QueryBlobs     // the blob objects Address owns, a page after Cursor (blobs.go)
 )
 
 // Query is a request.
 type Query struct {
 	Kind    Kind
 	BlobID  codec.BlobID    // QueryBlobStatus
-	Address staking.Address // QueryAccount; QueryStakes: the owner
+	Address staking.Address // QueryAccount; QueryStakes, QueryBlobs: the owner
 	TxHash  [32]byte        // QueryWaitTx
 	Wait    time.Duration   // QueryWaitTx, at most MaxWait
 	// After (QueryWaitTx): only a receipt from a checkpoint above this height answers.
@@ -66,7 +67,7 @@ type Query struct {
 	// registration re-sign the same transactions); the receipt of the earlier, failed
 	// inclusion must not answer the wait for the later one.
 	After uint64
-	// Cursor (QueryCommittee, QueryStakes): the page holds IDs above it, in ascending
+	// Cursor (QueryCommittee, QueryStakes, QueryBlobs): the page holds IDs above it, in ascending
 	// order; zero starts from the first.
 	Cursor [32]byte
 }
@@ -85,7 +86,7 @@ func (q *Query) Encode() []byte {
 		b = wire.AppendU64(b, q.After)
 	case QueryCommittee:
 		b = append(b, q.Cursor[:]...)
-	case QueryStakes:
+	case QueryStakes, QueryBlobs:
 		b = append(b, q.Address[:]...)
 		b = append(b, q.Cursor[:]...)
 	}
@@ -108,7 +109,7 @@ func Decode(b []byte) (*Query, error) {
 		q.After = r.U64()
 	case QueryCommittee:
 		r.Fixed(q.Cursor[:])
-	case QueryStakes:
+	case QueryStakes, QueryBlobs:
 		r.Fixed(q.Address[:])
 		r.Fixed(q.Cursor[:])
 	default:
