@@ -57,6 +57,8 @@ func init() {
 			usage: "(--paths PATH... | --blobs JSON...) [--epochs E] [--deletable] [--json]", run: runStoreQuilt},
 		{name: "read-quilt", summary: "read patches of a quilt, fetching only their slivers, into a directory (needs --config)",
 			usage: "--out DIR (--quilt-id ID [--identifiers ID... | --tag KEY VALUE] | --quilt-patch-ids ID...) [--json]", run: runReadQuilt},
+		{name: "site", summary: "publish a directory as a site: one quilt, served by an aggregator under /v1/sites/QUILT_ID/ (needs --config)",
+			usage: "publish DIR [--epochs E] [--deletable] [--aggregator URL] [--json]", run: runSite},
 		{name: "list-patches-in-quilt", summary: "list a quilt's patches: identifier, quilt patch ID, tags (needs --config)",
 			usage: "[--json] QUILT_ID", run: runListPatches},
 		{name: "blob-status", summary: "print a blob's status: nonexistent, registered, certified, invalid or expired",
