@@ -35,7 +35,7 @@ type Role int
 // Roles.
 const (
 	RolePublisher  Role = 1 << iota // PUT /v1/blobs
-	RoleAggregator                  // GET /v1/blobs/{blob_id}, .../byte-range
+	RoleAggregator                  // GET /v1/blobs/..., /v1/quilts/.../patches, /v1/sites/...
 	RoleDaemon     = RolePublisher | RoleAggregator
 )
 
@@ -69,7 +69,8 @@ const (
 	DefaultMaxBodySize = 10 << 20
 	// DefaultMaxConcurrentUploads bounds stores in progress (each holds its body in memory).
 	DefaultMaxConcurrentUploads = 8
-	// DefaultMaxConcurrentReads bounds reads in progress (each holds its blob in memory).
+	// DefaultMaxConcurrentReads bounds reads in progress (each holds a window of slivers,
+	// Session.ReadWindow, or a quilt patch).
 	DefaultMaxConcurrentReads = 32
 	// DefaultStoreTimeout bounds one store (encode, register, upload, certify).
 	DefaultStoreTimeout = 4 * time.Minute
