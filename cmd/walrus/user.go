@@ -134,30 +134,43 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.2f %s", v, units[i])
 }
 
-// runStore is `walrus store FILE [--epochs E] [--deletable] [--json]`.
+// runStore is `walrus store FILE... [--epochs E] [--deletable] [--parallel N] [--dry-run]
+// [--json]`. One FILE prints one result (a JSON object); several are stored concurrently
+// through one session (storemany.go) and print a result each and the total cost (a JSON
+// list).
 func runStore(g *globals, args []string) error {
 	fs := newFlagSet("store")
 	epochs := fs.Uint("epochs", 0, "number of epochs ahead to store the blob, 1 to 53 (default: enough for at least a day, at most 53)")
 	deletable := fs.Bool("deletable", false, "make the blob deletable by its owner")
-	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","expiresAt","cost",...}`)
+	parallel := fs.Int("parallel", defaultParallel, "with several FILEs, how many to store at once")
+	dryRun := fs.Bool("dry-run", false, "only print the blob ID, encoded size and cost of storing each FILE; store nothing")
+	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","expiresAt","cost",...}; a list of them, each with "path" (and "error" if it failed), for several FILEs`)
 	pos, err := parseArgs(g, fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("want exactly one FILE, got %d arguments", len(pos))
+	if len(pos) == 0 {
+		return errors.New("want at least one FILE")
 	}
 	if *epochs > staking.MaxEpochsAhead || (*epochs == 0 && flagSet(fs, "epochs")) {
 		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
 	}
+	if *parallel < 1 {
+		return errors.New("--parallel must be at least 1")
+	}
 	if g.config == "" {
 		return errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
 	}
-	// Read the file before touching the network, so a missing file fails fast. The limit
+	// Check the files before touching the network, so a missing file fails fast. The limit
 	// here is the largest geometry's; the session checks the network's own.
-	data, err := readBlob(pos[0], maxBlobAnyGeometry())
-	if err != nil {
+	if err := checkFiles(pos, maxBlobAnyGeometry()); err != nil {
 		return err
+	}
+	var data []byte
+	if len(pos) == 1 && !*dryRun {
+		if data, err = readBlob(pos[0], maxBlobAnyGeometry()); err != nil {
+			return err
+		}
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
@@ -171,7 +184,13 @@ func runStore(g *globals, args []string) error {
 	if *epochs == 0 {
 		*epochs = uint(defaultEpochs(time.Duration(in.EpochDuration) * time.Millisecond))
 	}
+	if *dryRun {
+		return storeDryRun(g, s, ctx, in, pos, uint32(*epochs), *asJSON)
+	}
 	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
+	if len(pos) > 1 {
+		return storeMany(g, s, ctx, in, pos, opts, *parallel, *asJSON)
+	}
 	var bar *progressBar
 	if !*asJSON && isTerminal(g.stderr) {
 		bar = &progressBar{w: g.stderr}
