@@ -82,7 +82,9 @@ func (g *Session) Stat(ctx context.Context, id codec.BlobID) (BlobInfo, error) {
 		// Certified, yet no certified object listed: a ledger view in between; ask again.
 		return BlobInfo{}, fmt.Errorf("%w: blob %s lists no certified object", ErrBlobUnavailable, id)
 	}
-	com, err := g.s.Ledger.Committee(ctx)
+	// The committee holding the blob: the previous one during an epoch change for a blob
+	// certified before it (docs/protocol.md §7).
+	com, err := g.s.Ledger.ReadCommittee(ctx, st)
 	if err != nil {
 		if ctx.Err() != nil {
 			return BlobInfo{}, ctx.Err()
