@@ -193,6 +193,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 	if n.disc, err = p2p.NewDiscovery(n.host, n.genesis.Network, bs); err != nil {
 		return nil, err
 	}
+	// From here on streams are opened through the DHT-routed host: a peer whose registered
+	// addresses fail (it moved) is looked up in the DHT (docs/architecture.md §5).
+	n.host = n.disc.Routed()
 	sysOpts := []actors.Option{actors.WithLogger(n.log)}
 	if o.clock != nil {
 		sysOpts = append(sysOpts, actors.WithClock(o.clock))

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	routedhost "github.com/libp2p/go-libp2p/p2p/host/routed"
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/crypto/blake2b"
 )
@@ -151,6 +152,13 @@ func (d *Discovery) FindShardHolders(ctx context.Context, epoch uint32, shard ui
 func (d *Discovery) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
 	return d.dht.FindPeer(ctx, id)
 }
+
+// Routed returns the discovery's host wrapped so that the DHT is the live source of peer
+// addresses (docs/architecture.md §5 "Shard discovery"): a stream to a peer with no known
+// address, or whose known addresses fail (a node that moved since it registered them), looks
+// the peer up in the DHT and dials what it finds. Addresses from the ledger stay the first
+// choice; everything dialled is still authenticated by the peer ID.
+func (d *Discovery) Routed() host.Host { return routedhost.Wrap(d.host, d) }
 
 // Close stops the DHT.
 func (d *Discovery) Close() error { return d.dht.Close() }
