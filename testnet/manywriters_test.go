@@ -25,7 +25,8 @@ import (
 // publisher, all succeed.
 
 // manyWritersEnv sets the number of `walrus store` processes of
-// TestManyStoreProcessesOneWallet (default 16; `make test-many-writers` runs 64).
+// TestManyStoreProcessesOneWallet (default 16, which `make test` runs; the issue's 64:
+// WALRUS_MANY_WRITERS=64 go test -run TestManyStoreProcessesOneWallet ./testnet/).
 const manyWritersEnv = "WALRUS_MANY_WRITERS"
 
 // TestManyStoreProcessesOneWallet runs N `walrus store` processes at once (the real binary)
