@@ -3,34 +3,66 @@ package staking
 import "math/bits"
 
 // Apply decodes, verifies and applies one signed transaction in its canonical encoding.
-// A rejected transaction changes nothing, not even the nonce (see the package comment).
+// See ApplyTx for what a rejection changes.
 func (s *State) Apply(raw []byte) Receipt {
 	tx, err := DecodeSignedTx(raw)
 	if err != nil {
 		return reject(CodeMalformed, "%v", err)
 	}
-	return s.ApplyTx(tx)
+	return s.applyTx(tx, len(raw))
 }
 
-// ApplyTx verifies and applies one decoded signed transaction.
-func (s *State) ApplyTx(tx *SignedTx) Receipt {
+// ApplyTx verifies and applies one decoded signed transaction. Admission comes first,
+// cheapest check first: an operation, the expiry height, the fee (the sender's balance
+// must cover max(tx.Fee, RequiredFee)), the Ed25519 signature, the nonce. A transaction
+// failing admission changes nothing at all. An admitted one pays its fee (into the current
+// epoch's income) and consumes its nonce before its operation runs, so an operation the
+// state then refuses still costs its sender and can never execute later.
+func (s *State) ApplyTx(tx *SignedTx) Receipt { return s.applyTx(tx, tx.Size()) }
+
+func (s *State) applyTx(tx *SignedTx, size int) Receipt {
 	if tx.Tx.Op == nil {
 		return reject(CodeMalformed, "no operation")
+	}
+	c := &txCtx{sender: AddressOf(tx.Tx.Sender), nonce: tx.Tx.Nonce}
+	acc := s.accounts.get(c.sender)
+	var want, bal uint64
+	if acc != nil {
+		want, bal = acc.Nonce, acc.Balance
+	}
+	fee, fr := s.feeCheck(&tx.Tx, size, bal)
+	if !fr.OK() {
+		return fr
 	}
 	if !tx.Verify(s.network) {
 		return reject(CodeBadSignature, "signature does not verify")
 	}
-	c := &txCtx{sender: AddressOf(tx.Tx.Sender), nonce: tx.Tx.Nonce}
-	acc := s.accounts.get(c.sender)
-	var want uint64
-	if acc != nil {
-		want = acc.Nonce
-	}
 	if tx.Tx.Nonce != want {
 		return reject(CodeBadNonce, "nonce %d, want %d", tx.Tx.Nonce, want)
 	}
+	// Admitted: pay and consume the nonce (creating the account if needed, e.g. a fresh key
+	// submitting a certificate under a zero fee schedule).
+	a := s.account(c.sender)
+	a.Balance -= fee
+	a.Nonce++
+	if fee > 0 {
+		addEpoch(&s.income, s.ep, fee)
+	}
+	r := s.applyOp(c, tx.Tx.Op)
+	r.Fee = fee
+	if r.OK() {
+		switch tx.Tx.Op.(type) {
+		case *ReserveStorage, *SplitStorageEpoch, *SplitStorageSize, *RegisterBlob, *DeleteBlob, *StakeOp:
+			r.Created = c.newID(0)
+		}
+	}
+	return r
+}
+
+// applyOp runs one operation's checks and effects (apply_blob.go, apply_node.go).
+func (s *State) applyOp(c *txCtx, op Op) Receipt {
 	var r Receipt
-	switch op := tx.Tx.Op.(type) {
+	switch op := op.(type) {
 	case *Transfer:
 		r = s.transfer(c, op)
 	case *ReserveStorage:
@@ -69,15 +101,6 @@ func (s *State) ApplyTx(tx *SignedTx) Receipt {
 		r = s.challengeResults(op)
 	default:
 		return reject(CodeMalformed, "unknown operation")
-	}
-	if r.OK() {
-		// Only a successful transaction consumes the nonce; it creates the account if
-		// needed (e.g. a fresh key submitting a certificate).
-		s.account(c.sender).Nonce++
-		switch tx.Tx.Op.(type) {
-		case *ReserveStorage, *SplitStorageEpoch, *SplitStorageSize, *RegisterBlob, *DeleteBlob, *StakeOp:
-			r.Created = c.newID(0)
-		}
 	}
 	return r
 }

@@ -129,9 +129,12 @@ func (s *State) registerBlob(c *txCtx, op *RegisterBlob) Receipt {
 
 func (s *State) verifyCert(msg []byte, cert *epoch.Certificate, th epoch.Threshold) error {
 	if err, ok := s.preverified[cert]; ok {
+		if err == nil && s.cache != nil {
+			s.cache.add(certKey(msg, cert, th))
+		}
 		return err
 	}
-	return s.committee.VerifyCertificate(msg, cert, th)
+	return s.certVerify(msg, cert, th)
 }
 
 func (s *State) certifyBlob(op *CertifyBlob) Receipt {

@@ -2,7 +2,6 @@ package staking
 
 import (
 	"github.com/walrus-go/walrus-go/epoch"
-	"github.com/walrus-go/walrus-go/epoch/bls"
 )
 
 // Node, stake and committee-member operations (docs/protocol.md §6–7).
@@ -15,10 +14,17 @@ func (s *State) registerNode(c *txCtx, op *RegisterNode) Receipt {
 	if s.nodes.has(id) {
 		return reject(CodeAlreadyDone, "node already registered")
 	}
-	if err := bls.VerifyPossession(op.BLSKey, op.PoP); err != nil {
+	dep := s.prices.Fees.Deposit
+	if s.balance(c.sender) < dep {
+		return reject(CodeInsufficient, "balance %d < deposit %d", s.balance(c.sender), dep)
+	}
+	if err := s.blsVerify(op.BLSKey, PossessionMessage(s.network, c.sender, op.BLSKey), op.PoP); err != nil {
 		return reject(CodeBadCertificate, "proof of possession: %v", err)
 	}
-	s.nodes.put(id, nodeFromInfo(id, c.sender, op.BLSKey, &op.Info))
+	s.account(c.sender).Balance -= dep
+	nd := nodeFromInfo(id, c.sender, op.BLSKey, &op.Info)
+	nd.Deposit = dep
+	s.nodes.put(id, nd)
 	return Receipt{}
 }
 
@@ -37,6 +43,7 @@ func (s *State) updateNode(c *txCtx, op *UpdateNode) Receipt {
 	nd.PeerID = op.Info.PeerID
 	nd.Addrs = append([]string(nil), op.Info.Addrs...)
 	nd.StoragePrice, nd.WritePrice, nd.Capacity = op.Info.StoragePrice, op.Info.WritePrice, op.Info.Capacity
+	nd.FeeVote = op.Info.Fees
 	// Commission changes take effect two epochs later (docs/protocol.md §6), so delegators can
 	// withdraw before a raise applies to them.
 	if op.Info.Commission != nd.Commission || nd.NextCommissionEpoch != 0 {
@@ -129,7 +136,7 @@ func (s *State) syncDoneTx(op *SyncDone) Receipt {
 	if s.syncDone.has(op.Node) {
 		return reject(CodeAlreadyDone, "sync done already recorded")
 	}
-	if err := bls.Verify(m.BLSKey, SyncDoneMessage(s.network, s.ep, op.Node), op.Sig); err != nil {
+	if err := s.blsVerify(m.BLSKey, SyncDoneMessage(s.network, s.ep, op.Node), op.Sig); err != nil {
 		return reject(CodeBadCertificate, "%v", err)
 	}
 	s.syncDone.put(op.Node, &syncEntry{Node: op.Node})
@@ -158,7 +165,7 @@ func (s *State) challengeResults(op *ChallengeResults) Receipt {
 			return reject(CodeAlreadyDone, "result already attested")
 		}
 	}
-	if err := bls.Verify(m.BLSKey, ChallengeMessage(s.network, s.ep, op.Results), op.Sig); err != nil {
+	if err := s.blsVerify(m.BLSKey, ChallengeMessage(s.network, s.ep, op.Results), op.Sig); err != nil {
 		return reject(CodeBadCertificate, "%v", err)
 	}
 	for _, res := range op.Results {

@@ -115,6 +115,79 @@ func (s *State) BuildCheckpoint(now int64, txs [][]byte) (*Checkpoint, *Result, 
 	return cp, res, nil
 }
 
+// ErrInvalidProposal is wrapped by CheckProposal's refusals.
+var ErrInvalidProposal = errors.New("staking: invalid proposal")
+
+// CheckProposal is the validity rule for a proposed checkpoint beyond ApplyCheckpoint
+// (docs/architecture.md §4): every transaction must be Proposable — admitted (it decoded,
+// was signed, had the right nonce, had not expired, and its sender paid its fee) with no
+// failed BLS check. An admitted transaction whose operation is refused for another reason
+// is allowed: it paid. Followers applying a committed checkpoint do not need this check.
+func CheckProposal(res *Result) error {
+	for i, r := range res.Receipts {
+		if !r.Code.Proposable() {
+			return fmt.Errorf("%w: transaction %d: %v", ErrInvalidProposal, i, r)
+		}
+	}
+	return nil
+}
+
+// BuildProposal is BuildCheckpoint for a proposer that must satisfy CheckProposal: it
+// executes the candidates in order at time now and leaves out every one that is not
+// Proposable (such a transaction changed nothing, so the others' outcomes are as if it had
+// never been there). It returns the checkpoint, its result and how many candidates were
+// left out. The state is not changed.
+func (s *State) BuildProposal(now int64, candidates [][]byte) (*Checkpoint, *Result, int, error) {
+	cp := &Checkpoint{Network: s.network, Height: s.height + 1, Time: now, PrevHash: s.lastHash}
+	if len(candidates) > MaxTxsPerCP {
+		candidates = candidates[:MaxTxsPerCP]
+	}
+	if cp.Time <= s.time {
+		return nil, nil, 0, fmt.Errorf("%w: time %d not after %d", ErrBadCheckpoint, cp.Time, s.time)
+	}
+	next := s.Clone()
+	evs, err := next.AdvanceTime(now)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	cp.Epoch = next.ep
+	res := &Result{Events: evs}
+	decoded := make([]*SignedTx, len(candidates))
+	for i, raw := range candidates {
+		decoded[i], _ = DecodeSignedTx(raw)
+	}
+	next.preverified = next.preverify(decoded)
+	dropped := 0
+	for i, raw := range candidates {
+		if decoded[i] == nil {
+			dropped++
+			continue
+		}
+		// A failing BLS check would be charged (admitted) yet make the proposal invalid:
+		// check it first and leave the transaction out untouched.
+		if NeedsBLS(decoded[i].Tx.Op) && next.VerifyTxBLS(decoded[i]) != nil {
+			dropped++
+			continue
+		}
+		r := next.applyTx(decoded[i], len(raw))
+		if r.Code == CodeBadCertificate {
+			// Not expected after VerifyTxBLS; it was charged, so start over without it.
+			rest := append(append([][]byte(nil), candidates[:i]...), candidates[i+1:]...)
+			cp, res, d, err := s.BuildProposal(now, rest)
+			return cp, res, d + 1, err
+		}
+		if !r.Code.Proposable() {
+			dropped++
+			continue
+		}
+		cp.Txs = append(cp.Txs, raw)
+		res.Receipts = append(res.Receipts, r)
+	}
+	next.preverified = nil
+	cp.StateRoot = next.Root()
+	return cp, res, dropped, nil
+}
+
 func (s *State) execute(cp *Checkpoint) (*State, *Result, error) {
 	switch {
 	case cp.Network != s.network:
@@ -148,7 +221,7 @@ func (s *State) execute(cp *Checkpoint) (*State, *Result, error) {
 			res.Receipts[i] = reject(CodeMalformed, "%v", derr[i])
 			continue
 		}
-		res.Receipts[i] = next.ApplyTx(decoded[i])
+		res.Receipts[i] = next.applyTx(decoded[i], len(cp.Txs[i]))
 	}
 	next.preverified = nil
 	return next, res, nil
@@ -172,15 +245,19 @@ func (s *State) preverify(txs []*SignedTx) map[*epoch.Certificate]error {
 		if tx == nil {
 			continue
 		}
+		var j job
 		switch op := tx.Tx.Op.(type) {
 		case *CertifyBlob:
 			if op.Cert.Epoch == s.ep {
-				jobs = append(jobs, job{&op.Cert, ConfirmationMessage(s.network, s.ep, op.BlobID, op.Deletable, op.Blob), epoch.ThresholdQuorum})
+				j = job{&op.Cert, ConfirmationMessage(s.network, s.ep, op.BlobID, op.Deletable, op.Blob), epoch.ThresholdQuorum}
 			}
 		case *InvalidateBlob:
 			if op.Cert.Epoch == s.ep {
-				jobs = append(jobs, job{&op.Cert, InvalidBlobMessage(s.network, s.ep, op.BlobID), epoch.ThresholdValidity})
+				j = job{&op.Cert, InvalidBlobMessage(s.network, s.ep, op.BlobID), epoch.ThresholdValidity}
 			}
+		}
+		if j.cert != nil && (s.cache == nil || !s.cache.has(certKey(j.msg, j.cert, j.th))) {
+			jobs = append(jobs, j)
 		}
 	}
 	if len(jobs) < 2 {

@@ -12,6 +12,7 @@ import (
 // TestParallelPreverifyMatchesSequential: a checkpoint whose certificates are verified in
 // parallel gives the same receipts and root as applying its transactions one by one, for
 // valid, under-weight, forged, wrong-epoch and same-checkpoint-registered certificates.
+// (Refused operations consume their nonce: bob's transactions carry consecutive nonces.)
 func TestParallelPreverifyMatchesSequential(t *testing.T) {
 	_, n := runScript(t, fuzzScript)
 	net, ep := n.s.Network(), n.s.Epoch()
@@ -35,14 +36,14 @@ func TestParallelPreverifyMatchesSequential(t *testing.T) {
 	bogus, _ := blobFromSeed("never-registered", 1)
 	txs := [][]byte{
 		sign("bob", bn, &staking.CertifyBlob{Blob: b2.ID, BlobID: b2.BlobID, Deletable: true, Cert: forged}),
-		sign("bob", bn, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: n.cert(c, ep, msg1, []string{"n4"})}),
-		sign("bob", bn, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: wrongEpoch}),
-		sign("bob", bn, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: n.cert(c, ep, msg1, []string{"all"})}),
+		sign("bob", bn+1, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: n.cert(c, ep, msg1, []string{"n4"})}),
+		sign("bob", bn+2, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: wrongEpoch}),
+		sign("bob", bn+3, &staking.CertifyBlob{Blob: b1.ID, BlobID: b1.BlobID, Cert: n.cert(c, ep, msg1, []string{"all"})}),
 		sign("alice", an, &staking.RegisterBlob{Storage: n.obj("r3"), BlobID: newID, Root: newRoot, Length: 1234, Encoding: codec.EncodingTypeRS2}),
-		sign("bob", bn+1, &staking.CertifyBlob{Blob: newObj, BlobID: newID,
+		sign("bob", bn+4, &staking.CertifyBlob{Blob: newObj, BlobID: newID,
 			Cert: n.cert(c, ep, staking.ConfirmationMessage(net, ep, newID, false, newObj), []string{"n1", "n2", "n3"})}),
-		sign("bob", bn+2, &staking.InvalidateBlob{BlobID: bogus, Cert: n.cert(c, ep, staking.InvalidBlobMessage(net, ep, bogus), []string{"n2", "n3"})}),
-		sign("bob", bn+3, &staking.InvalidateBlob{BlobID: b2.BlobID, Cert: n.cert(c, ep, staking.InvalidBlobMessage(net, ep, b2.BlobID), []string{"n3"})}),
+		sign("bob", bn+5, &staking.InvalidateBlob{BlobID: bogus, Cert: n.cert(c, ep, staking.InvalidBlobMessage(net, ep, bogus), []string{"n2", "n3"})}),
+		sign("bob", bn+6, &staking.InvalidateBlob{BlobID: b2.BlobID, Cert: n.cert(c, ep, staking.InvalidBlobMessage(net, ep, b2.BlobID), []string{"n3"})}),
 	}
 	want := []staking.Code{staking.CodeBadCertificate, staking.CodeBadCertificate, staking.CodeWrongEpoch, staking.OK,
 		staking.OK, staking.OK, staking.OK, staking.CodeBadCertificate}

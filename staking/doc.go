@@ -28,11 +28,27 @@
 // # Rules, in one place
 //
 // Transactions are Ed25519-signed over (network ID || transaction bytes) with per-account
-// nonces. A rejected transaction changes nothing at all: not a balance, not the nonce (there
-// are no fees). The receipt carries a typed Code and a message. Spam of invalid transactions
-// is thus free at this layer; the consensus actor should drop transactions that would be
-// rejected before proposing them.
+// nonces, an optional expiry height (the last height that may include them; 0 = none) and
+// an offered fee. Admission comes first, cheapest check first: an operation, the expiry,
+// the fee — the sender's balance must cover max(offered fee, Fees.Base + Fees.PerByte ×
+// signed size + Fees.PerVerify × BLS checks) — the signature, the nonce. A transaction not
+// admitted changes nothing at all (a sender that cannot pay cannot send). An admitted one
+// pays its fee into the current epoch's income (distributed to the committee at the epoch
+// end like storage income, 3% burned) and consumes its nonce before its operation runs;
+// an operation then refused changes nothing else, so a refused transaction costs its sender
+// and can never execute later. The receipt carries a typed Code, a message and the fee.
+// A proposed checkpoint must hold only Proposable transactions (admitted, no failed BLS
+// check): CheckProposal, BuildProposal. BLS checks may be answered by a VerifyCache of
+// earlier successes (VerifyTxBLS fills it off the consensus actor).
 //
+// The fee schedule and the `register node` deposit (Prices.Fees) are voted like the
+// storage prices: each node's registration carries its vote (NodeInfo.Fees), and at
+// mid-epoch every component is set to the lowest value that members worth a quorum of
+// shards voted at or below. `register node` holds Fees.Deposit in the node (Node.Deposit,
+// counted in the supply); no transaction deregisters a node yet, so nothing refunds it.
+// Its proof of possession is the BLS key's signature on PossessionMessage, which binds
+// the sender's address.
+
 // Objects created by a transaction get DeriveObjectID(sender, nonce, 0), so a client knows a
 // blob object's ID (needed in deletable confirmations) before submitting.
 //
@@ -57,7 +73,8 @@
 // data is uniform per shard), commission first, then delegators pro rata; nodes reported
 // failing challenges by attesters worth f+1 shards forfeit their share (burned); rounding
 // dust goes to the operator (within a node) or to the next epoch's income (across nodes).
-// FROST is conserved: balances + stakes + pending income + burned = genesis supply.
+// FROST is conserved: balances + stakes + pending income (fees included) + node deposits +
+// burned = genesis supply.
 //
 // Conventions: epochs are uint32, FROST amounts uint64 (1 WAL = 10^9 FROST), times unix
 // milliseconds.

@@ -95,7 +95,7 @@ func TestDecodeRejectsNonCanonical(t *testing.T) {
 	key := acctKey("alice")
 	tx := staking.Sign(epoch.NetworkID{}, key, staking.Tx{Op: &staking.DeleteBlob{}})
 	b := tx.Encode()
-	kindAt := 32 + 8
+	kindAt := 32 + 8 + 8 + 8 // sender, nonce, expiry, fee
 	bad := bytes.Clone(b)
 	bad[kindAt] = 0
 	if _, err := staking.DecodeSignedTx(bad); !errors.Is(err, staking.ErrDecode) {

@@ -20,9 +20,12 @@ reserve who=alice size=1048576 epochs=2 as=r3
 
 var fuzzWho = []string{"alice", "bob", "op-n1", "nobody"}
 
+// txHeader is the transaction header before the kind byte: sender, nonce, expiry, fee.
+const txHeader = 32 + 8 + 8 + 8
+
 // FuzzApply feeds random and mutated transactions to a state with live objects: nothing
-// panics, and a rejected transaction leaves the state root unchanged; an accepted one
-// conserves FROST. Input byte 0 picks the mode: even = the rest is a raw signed transaction;
+// panics, a transaction not admitted leaves the state root unchanged, an admitted one whose
+// operation is refused only pays its fee and consumes its nonce, and FROST is conserved. Input byte 0 picks the mode: even = the rest is a raw signed transaction;
 // odd = the rest is an operation (kind byte and fields) that the harness signs for account
 // fuzzWho[(b0>>1)%4] with its current nonce, so mutations reach the semantic checks.
 func FuzzApply(f *testing.F) {
@@ -42,7 +45,7 @@ func FuzzApply(f *testing.F) {
 		&staking.ExtendBlob{Blob: b1, End: 5},
 		&staking.SetAttribute{Blob: b1, Key: "k", Value: "v"},
 		&staking.RemoveAttribute{Blob: b1, Key: "k"},
-		&staking.RegisterNode{BLSKey: n.nodeKey("n6").PublicKey(), PoP: n.nodeKey("n6").ProvePossession()},
+		&staking.RegisterNode{BLSKey: n.nodeKey("n6").PublicKey(), PoP: staking.ProvePossession(n.s.Network(), n.addr("alice"), n.nodeKey("n6"))},
 		&staking.UpdateNode{Node: n.nodeID("n1"), Info: staking.NodeInfo{Commission: 10}},
 		&staking.StakeOp{Node: n.nodeID("n2"), Amount: 7},
 		&staking.RequestWithdraw{Stake: n.obj("s1")},
@@ -51,7 +54,7 @@ func FuzzApply(f *testing.F) {
 		&staking.ChallengeResults{Attester: n.nodeID("n1"), Results: []staking.ChallengeResult{{Node: n.nodeID("n2")}}},
 	}
 	for i, op := range seeds {
-		body := (&staking.Tx{Sender: make(ed25519.PublicKey, 32), Op: op}).Encode()[40:]
+		body := (&staking.Tx{Sender: make(ed25519.PublicKey, 32), Op: op}).Encode()[txHeader:]
 		f.Add(append([]byte{byte(i%4)<<1 | 1}, body...))
 		signed := staking.Sign(n.s.Network(), n.acct("alice"), staking.Tx{Nonce: n.s.Account(n.addr("alice")).Nonce, Op: op})
 		f.Add(append([]byte{0}, signed.Encode()...))
@@ -70,7 +73,7 @@ func FuzzApply(f *testing.F) {
 		if data[0]&1 == 1 {
 			who := fuzzWho[int(data[0]>>1)%len(fuzzWho)]
 			key := acctKey(who)
-			hdr := make([]byte, 40, 40+len(raw)+64)
+			hdr := make([]byte, txHeader, txHeader+len(raw)+64)
 			copy(hdr, key.Public().(ed25519.PublicKey))
 			binary.LittleEndian.PutUint64(hdr[32:], s.Account(staking.AddressOf(key.Public().(ed25519.PublicKey))).Nonce)
 			tx, err := staking.DecodeSignedTx(append(append(hdr, raw...), make([]byte, 64)...))
@@ -78,9 +81,17 @@ func FuzzApply(f *testing.F) {
 				raw = staking.Sign(network, key, tx.Tx).Encode()
 			}
 		}
+		var sender staking.Address
+		if tx, err := staking.DecodeSignedTx(raw); err == nil {
+			sender = staking.AddressOf(tx.Tx.Sender)
+		}
+		acc := s.Account(sender)
 		r := s.Apply(raw)
-		if !r.OK() && s.Root() != root {
-			t.Fatalf("rejected transaction (%v) changed the state root", r)
+		if !r.Code.Admitted() && s.Root() != root {
+			t.Fatalf("transaction not admitted (%v) changed the state root", r)
+		}
+		if after := s.Account(sender); r.Code.Admitted() && !r.OK() && (after.Nonce != acc.Nonce+1 || after.Balance != acc.Balance-r.Fee) {
+			t.Fatalf("refused transaction (%v) did more than pay its fee: %+v -> %+v", r, acc, after)
 		}
 		if got := s.TotalSupply() + s.Burned(); got != supply {
 			t.Fatalf("FROST not conserved: %d -> %d (%v)", supply, got, r)

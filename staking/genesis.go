@@ -114,9 +114,15 @@ func DecodeGenesis(b []byte) (*Genesis, error) {
 	return g, nil
 }
 
-func encodePrices(e *encoder, p Prices) { e.u64(p.Storage); e.u64(p.Write); e.u64(p.Capacity) }
+func encodePrices(e *encoder, p Prices) {
+	e.u64(p.Storage)
+	e.u64(p.Write)
+	e.u64(p.Capacity)
+	encodeFees(e, p.Fees)
+}
+
 func decodePrices(d *wire.Reader) Prices {
-	return Prices{Storage: d.U64(), Write: d.U64(), Capacity: d.U64()}
+	return Prices{Storage: d.U64(), Write: d.U64(), Capacity: d.U64(), Fees: decodeFees(d)}
 }
 
 // NetworkID is Blake2b-256 of the canonical genesis encoding.
@@ -213,5 +219,6 @@ func nodeFromInfo(id epoch.NodeID, op Address, pk bls.PublicKey, in *NodeInfo) *
 		ID: id, Operator: op, BLSKey: pk, PeerID: in.PeerID,
 		Addrs: append([]string(nil), in.Addrs...), Commission: in.Commission,
 		StoragePrice: in.StoragePrice, WritePrice: in.WritePrice, Capacity: in.Capacity,
+		FeeVote: in.Fees,
 	}
 }

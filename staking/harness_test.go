@@ -112,7 +112,7 @@ func (n *tnet) genesis(shards int, duration int64, nodes []string, stakes []uint
 		k := n.nodeKey(nm)
 		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: n.addr("op-" + nm), BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
 			Info: staking.NodeInfo{PeerID: "peer-" + nm, Addrs: []string{"/ip4/127.0.0.1/tcp/" + strconv.Itoa(4000+i)},
-				Commission: 1000, StoragePrice: prices.Storage, WritePrice: prices.Write, Capacity: prices.Capacity}, Stake: stakes[i]})
+				Commission: 1000, StoragePrice: prices.Storage, WritePrice: prices.Write, Capacity: prices.Capacity, Fees: prices.Fees}, Stake: stakes[i]})
 		n.supply += stakes[i]
 		n.name(staking.DeriveObjectID(staking.Address{}, uint64(i), 0), "gs-"+nm)
 	}
@@ -124,21 +124,37 @@ func (n *tnet) genesis(shards int, duration int64, nodes []string, stakes []uint
 }
 
 // submit signs op from who with the right nonce and applies it in its own checkpoint one
-// millisecond after the last. It checks that a rejection leaves the root unchanged and that
-// FROST is conserved. It returns the receipt and the tx context for object naming.
+// millisecond after the last. It checks that a transaction not admitted leaves the root
+// unchanged, that an admitted one whose operation was refused only paid its fee and
+// consumed its nonce, and that FROST is conserved. It returns the receipt and the nonce.
 func (n *tnet) submit(who string, op staking.Op) (staking.Receipt, uint64) {
+	return n.submitTx(who, staking.Tx{Op: op})
+}
+
+// submitTx is submit with the expiry and fee of tx (its nonce is filled in).
+func (n *tnet) submitTx(who string, tx staking.Tx) (staking.Receipt, uint64) {
 	n.t.Helper()
 	key := n.acct(who)
-	nonce := n.s.Account(n.addr(who)).Nonce
-	tx := staking.Sign(n.s.Network(), key, staking.Tx{Nonce: nonce, Op: op})
+	addr := n.addr(who)
+	nonce := n.s.Account(addr).Nonce
+	tx.Nonce = nonce
+	stx := staking.Sign(n.s.Network(), key, tx)
 	before := n.s.Root()
-	// Apply to a clone first to check the rejection rule in isolation from the time step.
+	// Apply to a clone first to check the rejection rules in isolation from the time step.
 	probe := n.s.Clone()
-	r := probe.Apply(tx.Encode())
-	if !r.OK() && probe.Root() != before {
-		n.t.Fatalf("rejected %s changed the state root: %v", op.Kind(), r)
+	acc := probe.Account(addr)
+	r := probe.Apply(stx.Encode())
+	switch after := probe.Account(addr); {
+	case !r.Code.Admitted():
+		if probe.Root() != before {
+			n.t.Fatalf("%s not admitted (%v) changed the state root", tx.Op.Kind(), r)
+		}
+	case !r.OK():
+		if after.Nonce != acc.Nonce+1 || after.Balance != acc.Balance-r.Fee {
+			n.t.Fatalf("refused %s (%v): account %+v -> %+v, fee %d", tx.Op.Kind(), r, acc, after, r.Fee)
+		}
 	}
-	res := n.checkpoint(n.s.Time()+1, [][]byte{tx.Encode()})
+	res := n.checkpoint(n.s.Time()+1, [][]byte{stx.Encode()})
 	return res.Receipts[0], nonce
 }
 

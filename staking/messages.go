@@ -3,7 +3,29 @@ package staking
 import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/bls"
 )
+
+// IntentProofOfPossession is the intent of a proof of possession, 0 as in Walrus
+// (IntentType::PROOF_OF_POSSESSION_MSG); epoch/ names the others.
+const IntentProofOfPossession epoch.Intent = 0
+
+// PossessionMessage is what a node's BLS key signs (with the ordinary signature scheme) to
+// prove possession in `register node`: intent 0, epoch 0, body = the sender's account
+// address (32) || the BLS public key (48). Like Walrus's ProofOfPossessionMsg it binds the
+// sender, so a registration cannot be copied into another account's transaction.
+func PossessionMessage(network epoch.NetworkID, sender Address, key bls.PublicKey) []byte {
+	body := make([]byte, 0, 32+len(key))
+	body = append(body, sender[:]...)
+	body = append(body, key[:]...)
+	return epoch.SignedMessage(IntentProofOfPossession, network, 0, body)
+}
+
+// ProvePossession is the proof of possession `register node` from sender needs: k's
+// signature on PossessionMessage.
+func ProvePossession(network epoch.NetworkID, sender Address, k *bls.SecretKey) bls.Signature {
+	return k.Sign(PossessionMessage(network, sender, k.PublicKey()))
+}
 
 // ConfirmationBody is Walrus's StorageConfirmation body in BCS (docs/protocol.md §5):
 // blob_id (32 bytes) || persistence, where persistence is 0 for a permanent blob and

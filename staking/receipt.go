@@ -28,13 +28,15 @@ const (
 	CodeNotWithdrawable      // withdraw before the stake is withdrawable
 	CodeNotMember            // node is not in the current committee
 	CodeOverflow             // an amount overflows
+	CodeTxExpired            // the transaction's expiry height has passed
+	CodeFee                  // the sender cannot pay the transaction's fee
 	codeEnd
 )
 
 var codeNames = [...]string{"ok", "malformed", "bad-signature", "bad-nonce", "insufficient",
 	"invalid-argument", "unknown-object", "not-owner", "expired", "wrong-epoch",
 	"bad-certificate", "blob-invalid", "already-done", "too-far-ahead", "capacity",
-	"not-deletable", "not-withdrawable", "not-member", "overflow"}
+	"not-deletable", "not-withdrawable", "not-member", "overflow", "tx-expired", "fee"}
 
 // String names the code (stable; used in scripted test output).
 func (c Code) String() string {
@@ -44,11 +46,31 @@ func (c Code) String() string {
 	return fmt.Sprintf("code(%d)", uint8(c))
 }
 
+// Admitted reports whether a transaction with this outcome was admitted: it decoded, its
+// expiry had not passed, its sender could pay the fee, its signature and nonce were right.
+// An admitted transaction paid its fee and consumed its nonce even if its operation was
+// then refused; one not admitted changed nothing at all.
+func (c Code) Admitted() bool {
+	switch c {
+	case CodeMalformed, CodeBadSignature, CodeBadNonce, CodeTxExpired, CodeFee:
+		return false
+	}
+	return true
+}
+
+// Proposable reports whether a transaction with this outcome may be in a proposed
+// checkpoint (docs/architecture.md §4 "valid proposals only"): it was admitted (it paid)
+// and no BLS check of it failed. Validators refuse to prevote a proposal with any other.
+func (c Code) Proposable() bool { return c.Admitted() && c != CodeBadCertificate }
+
 // Receipt is the result of one transaction: OK, or a rejection code with a message. A
-// rejected transaction changed nothing in the state.
+// transaction not admitted (Code.Admitted) changed nothing in the state; an admitted one
+// whose operation was refused only paid Fee and consumed its nonce.
 type Receipt struct {
 	Code    Code
 	Message string
+	// Fee is the FROST the transaction paid (zero when not admitted).
+	Fee uint64
 	// Created is the object a successful transaction created (storage resource, blob
 	// object, returned storage, stake), DeriveObjectID(sender, nonce, 0); zero otherwise.
 	Created ObjectID

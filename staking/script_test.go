@@ -132,10 +132,22 @@ type cmdResult struct {
 	lines []string
 }
 
-func receipt(r staking.Receipt) cmdResult { return cmdResult{lines: []string{r.String()}} }
+func receipt(r staking.Receipt) cmdResult { return cmdResult{lines: []string{receiptLine(r)}} }
+
+// receiptLine prints a receipt, with the fee it paid when there was one.
+func receiptLine(r staking.Receipt) string {
+	if r.Fee > 0 {
+		return fmt.Sprintf("%v (fee %d)", r, r.Fee)
+	}
+	return r.String()
+}
 
 func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 	who := a.str("who")
+	// Every transaction command takes expiry=H (last height) and fee=F (offered fee).
+	submit := func(op staking.Op) (staking.Receipt, uint64) {
+		return n.submitTx(who, staking.Tx{Expiry: a.u64(t, "expiry", 0), Fee: a.u64(t, "fee", 0), Op: op})
+	}
 	switch cmd {
 	case "genesis":
 		// genesis shards=10 duration=1000 nodes=n1:100,n2:50 accounts=alice:1000 faucet=N
@@ -156,27 +168,28 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 			accs[nm] = v
 		}
 		n.genesis(int(a.u64(t, "shards", 10)), int64(a.u64(t, "duration", 1000)), names, stakes, accs, a.u64(t, "faucet", 0),
-			staking.Prices{Storage: a.u64(t, "storage-price", 1), Write: a.u64(t, "write-price", 1), Capacity: a.u64(t, "capacity", 1<<40)})
+			staking.Prices{Storage: a.u64(t, "storage-price", 1), Write: a.u64(t, "write-price", 1), Capacity: a.u64(t, "capacity", 1<<40),
+				Fees: scriptFees(t, a)})
 		return cmdResult{n: n, lines: committeeLines(n)}
 	case "transfer":
-		r, _ := n.submit(who, &staking.Transfer{To: n.addr(a.str("to")), Amount: a.u64(t, "amount", 0)})
+		r, _ := submit(&staking.Transfer{To: n.addr(a.str("to")), Amount: a.u64(t, "amount", 0)})
 		return receipt(r)
 	case "reserve":
 		ep := n.s.Epoch()
 		start := uint32(a.u64(t, "start", uint64(ep)))
-		r, nonce := n.submit(who, &staking.ReserveStorage{Size: a.u64(t, "size", 0), Start: start, End: start + uint32(a.u64(t, "epochs", 1))})
+		r, nonce := submit(&staking.ReserveStorage{Size: a.u64(t, "size", 0), Start: start, End: start + uint32(a.u64(t, "epochs", 1))})
 		if r.OK() {
 			n.name(staking.DeriveObjectID(n.addr(who), nonce, 0), a.str("as"))
 		}
 		return receipt(r)
 	case "split-epoch":
-		r, nonce := n.submit(who, &staking.SplitStorageEpoch{Storage: n.obj(a.str("storage")), At: uint32(a.u64(t, "at", 0))})
+		r, nonce := submit(&staking.SplitStorageEpoch{Storage: n.obj(a.str("storage")), At: uint32(a.u64(t, "at", 0))})
 		if r.OK() {
 			n.name(staking.DeriveObjectID(n.addr(who), nonce, 0), a.str("as"))
 		}
 		return receipt(r)
 	case "split-size":
-		r, nonce := n.submit(who, &staking.SplitStorageSize{Storage: n.obj(a.str("storage")), Take: a.u64(t, "take", 0)})
+		r, nonce := submit(&staking.SplitStorageSize{Storage: n.obj(a.str("storage")), Take: a.u64(t, "take", 0)})
 		if r.OK() {
 			n.name(staking.DeriveObjectID(n.addr(who), nonce, 0), a.str("as"))
 		}
@@ -188,7 +201,7 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		if a.str("bad-id") == "true" {
 			id[0] ^= 1
 		}
-		r, nonce := n.submit(who, &staking.RegisterBlob{Storage: n.obj(a.str("storage")), BlobID: id, Root: root,
+		r, nonce := submit(&staking.RegisterBlob{Storage: n.obj(a.str("storage")), BlobID: id, Root: root,
 			Length: length, Encoding: codec.EncodingTypeRS2, Deletable: a.str("deletable") == "true"})
 		if r.OK() {
 			n.name(staking.DeriveObjectID(n.addr(who), nonce, 0), a.str("as"))
@@ -202,72 +215,78 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		ep := uint32(a.u64(t, "epoch", uint64(n.s.Epoch())))
 		msg := staking.ConfirmationMessage(n.s.Network(), ep, b.BlobID, b.Deletable, oid)
 		cert := n.cert(n.s.Committee(), ep, msg, a.list("signers"))
-		r, _ := n.submit(who, &staking.CertifyBlob{Blob: oid, BlobID: b.BlobID, Deletable: b.Deletable, Cert: cert})
+		r, _ := submit(&staking.CertifyBlob{Blob: oid, BlobID: b.BlobID, Deletable: b.Deletable, Cert: cert})
 		return receipt(r)
 	case "invalidate":
 		// invalidate who=bob blob=b1 signers=n1
 		id := n.blobs[a.str("blob")]
 		ep := n.s.Epoch()
 		cert := n.cert(n.s.Committee(), ep, staking.InvalidBlobMessage(n.s.Network(), ep, id), a.list("signers"))
-		r, _ := n.submit(who, &staking.InvalidateBlob{BlobID: id, Cert: cert})
+		r, _ := submit(&staking.InvalidateBlob{BlobID: id, Cert: cert})
 		return receipt(r)
 	case "delete":
-		r, nonce := n.submit(who, &staking.DeleteBlob{Blob: n.obj(a.str("blob"))})
+		r, nonce := submit(&staking.DeleteBlob{Blob: n.obj(a.str("blob"))})
 		if r.OK() {
 			n.name(staking.DeriveObjectID(n.addr(who), nonce, 0), a.str("as"))
 		}
 		return receipt(r)
 	case "extend":
-		r, _ := n.submit(who, &staking.ExtendBlob{Blob: n.obj(a.str("blob")), End: uint32(a.u64(t, "end", 0))})
+		r, _ := submit(&staking.ExtendBlob{Blob: n.obj(a.str("blob")), End: uint32(a.u64(t, "end", 0))})
 		return receipt(r)
 	case "set-attr":
-		r, _ := n.submit(who, &staking.SetAttribute{Blob: n.obj(a.str("blob")), Key: a.str("key"), Value: a.str("value")})
+		r, _ := submit(&staking.SetAttribute{Blob: n.obj(a.str("blob")), Key: a.str("key"), Value: a.str("value")})
 		return receipt(r)
 	case "rm-attr":
-		r, _ := n.submit(who, &staking.RemoveAttribute{Blob: n.obj(a.str("blob")), Key: a.str("key")})
+		r, _ := submit(&staking.RemoveAttribute{Blob: n.obj(a.str("blob")), Key: a.str("key")})
 		return receipt(r)
 	case "register-node", "update-node":
 		// register-node who=carol node=n5 commission=500 storage-price=2 write-price=1 capacity=N
 		k := n.nodeKey(a.str("node"))
 		info := staking.NodeInfo{PeerID: "peer-" + a.str("node"), Addrs: []string{"/dns/" + a.str("node") + "/tcp/1"},
 			Commission: uint16(a.u64(t, "commission", 1000)), StoragePrice: a.u64(t, "storage-price", 1),
-			WritePrice: a.u64(t, "write-price", 1), Capacity: a.u64(t, "capacity", 1<<40)}
+			WritePrice: a.u64(t, "write-price", 1), Capacity: a.u64(t, "capacity", 1<<40), Fees: scriptFees(t, a)}
 		if cmd == "update-node" {
-			r, _ := n.submit(who, &staking.UpdateNode{Node: n.nodeID(a.str("node")), Info: info})
+			r, _ := submit(&staking.UpdateNode{Node: n.nodeID(a.str("node")), Info: info})
 			return receipt(r)
 		}
-		pop := k.ProvePossession()
-		if a.str("bad-pop") == "true" {
-			pop = n.nodeKey("other-" + a.str("node")).ProvePossession()
+		// The proof of possession binds the sender; pop-for=X makes one bound to account X
+		// (a front-run copies a registration into another account's transaction).
+		popFor := who
+		if a.str("pop-for") != "" {
+			popFor = a.str("pop-for")
 		}
-		r, _ := n.submit(who, &staking.RegisterNode{BLSKey: k.PublicKey(), PoP: pop, Info: info})
+		pop := staking.ProvePossession(n.s.Network(), n.addr(popFor), k)
+		if a.str("bad-pop") == "true" {
+			pop = staking.ProvePossession(n.s.Network(), n.addr(popFor), n.nodeKey("other-"+a.str("node")))
+		}
+		r, _ := submit(&staking.RegisterNode{BLSKey: k.PublicKey(), PoP: pop, Info: info})
 		return receipt(r)
 	case "stake":
-		r, nonce := n.submit(who, &staking.StakeOp{Node: n.nodeID(a.str("node")), Amount: a.u64(t, "amount", 0)})
+		r, nonce := submit(&staking.StakeOp{Node: n.nodeID(a.str("node")), Amount: a.u64(t, "amount", 0)})
 		if r.OK() {
 			id := staking.DeriveObjectID(n.addr(who), nonce, 0)
 			n.name(id, a.str("as"))
 			st, _ := n.s.Stake(id)
-			return cmdResult{lines: []string{r.String(), fmt.Sprintf("activation epoch %d", st.Activation)}}
+			return cmdResult{lines: []string{receiptLine(r), fmt.Sprintf("activation epoch %d", st.Activation)}}
 		}
 		return receipt(r)
 	case "request-withdraw":
-		r, _ := n.submit(who, &staking.RequestWithdraw{Stake: n.obj(a.str("stake"))})
+		r, _ := submit(&staking.RequestWithdraw{Stake: n.obj(a.str("stake"))})
 		if r.OK() {
 			st, _ := n.s.Stake(n.obj(a.str("stake")))
-			return cmdResult{lines: []string{r.String(), fmt.Sprintf("withdrawable from epoch %d", st.WithdrawAt)}}
+			return cmdResult{lines: []string{receiptLine(r), fmt.Sprintf("withdrawable from epoch %d", st.WithdrawAt)}}
 		}
 		return receipt(r)
 	case "withdraw":
-		r, _ := n.submit(who, &staking.Withdraw{Stake: n.obj(a.str("stake"))})
+		r, _ := submit(&staking.Withdraw{Stake: n.obj(a.str("stake"))})
 		return receipt(r)
 	case "sync-done":
 		// sync-done who=x node=n1 [epoch=E]
 		ep := uint32(a.u64(t, "epoch", uint64(n.s.Epoch())))
 		id := n.nodeID(a.str("node"))
 		sig := n.nodeKey(a.str("node")).Sign(staking.SyncDoneMessage(n.s.Network(), ep, id))
-		r, _ := n.submit(who, &staking.SyncDone{Node: id, Epoch: ep, Sig: sig})
-		return cmdResult{lines: []string{r.String(), fmt.Sprintf("epoch change complete: %v", n.s.SyncDone())}}
+		r, _ := submit(&staking.SyncDone{Node: id, Epoch: ep, Sig: sig})
+		return cmdResult{lines: []string{receiptLine(r), fmt.Sprintf("epoch change complete: %v", n.s.SyncDone())}}
 	case "challenge":
 		// challenge who=x attester=n1 fail=n2 pass=n3
 		var rs []staking.ChallengeResult
@@ -281,7 +300,7 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		ep := n.s.Epoch()
 		att := n.nodeID(a.str("attester"))
 		sig := n.nodeKey(a.str("attester")).Sign(staking.ChallengeMessage(n.s.Network(), ep, rs))
-		r, _ := n.submit(who, &staking.ChallengeResults{Attester: att, Epoch: ep, Results: rs, Sig: sig})
+		r, _ := submit(&staking.ChallengeResults{Attester: att, Epoch: ep, Results: rs, Sig: sig})
 		return receipt(r)
 	case "expire":
 		// expire blob=b1: advance epoch by epoch until the blob object's end epoch starts.
@@ -375,8 +394,14 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		if !ok {
 			return cmdResult{lines: []string{"no node"}}
 		}
-		return cmdResult{lines: []string{fmt.Sprintf("commission=%d next=%d@%d storage-price=%d write-price=%d capacity=%d",
-			nd.Commission, nd.NextCommission, nd.NextCommissionEpoch, nd.StoragePrice, nd.WritePrice, nd.Capacity)}}
+		line := fmt.Sprintf("commission=%d next=%d@%d storage-price=%d write-price=%d capacity=%d",
+			nd.Commission, nd.NextCommission, nd.NextCommissionEpoch, nd.StoragePrice, nd.WritePrice, nd.Capacity)
+		if nd.FeeVote != (staking.Fees{}) || nd.Deposit != 0 {
+			line += fmt.Sprintf(" fee-vote=%+v deposit=%d", nd.FeeVote, nd.Deposit)
+		}
+		return cmdResult{lines: []string{line}}
+	case "supply":
+		return cmdResult{lines: []string{fmt.Sprintf("supply %d burned %d (genesis %d)", n.s.TotalSupply(), n.s.Burned(), n.supply)}}
 	}
 	t.Fatalf("unknown command %q", cmd)
 	return cmdResult{}
@@ -398,5 +423,15 @@ func committeeLines(n *tnet) []string {
 	}
 	p := n.s.Prices()
 	lines = append(lines, fmt.Sprintf("prices: storage=%d write=%d capacity=%d", p.Storage, p.Write, p.Capacity))
+	if p.Fees != (staking.Fees{}) {
+		lines = append(lines, fmt.Sprintf("fees: base=%d per-byte=%d per-verify=%d deposit=%d", p.Fees.Base, p.Fees.PerByte, p.Fees.PerVerify, p.Fees.Deposit))
+	}
 	return lines
+}
+
+// scriptFees reads base-fee=, byte-fee=, verify-fee= and deposit= (genesis fees, or a
+// node's vote).
+func scriptFees(t testing.TB, a args) staking.Fees {
+	return staking.Fees{Base: a.u64(t, "base-fee", 0), PerByte: a.u64(t, "byte-fee", 0),
+		PerVerify: a.u64(t, "verify-fee", 0), Deposit: a.u64(t, "deposit", 0)}
 }

@@ -236,11 +236,13 @@ func (s *State) selectCommittee(target uint32, prev *epoch.Committee) (*epoch.Co
 func (s *State) votePrices(c *epoch.Committee) Prices {
 	m := len(c.Members)
 	sp, wp, cp := make([]uint64, m), make([]uint64, m), make([]uint64, m)
+	fb, fy, fv, fd := make([]uint64, m), make([]uint64, m), make([]uint64, m), make([]uint64, m)
 	w := make([]int, m)
 	for i := range c.Members {
 		nd := s.nodes.get(c.Members[i].Node)
 		w[i] = c.Members[i].Weight()
 		sp[i], wp[i] = nd.StoragePrice, nd.WritePrice
+		fb[i], fy[i], fv[i], fd[i] = nd.FeeVote.Base, nd.FeeVote.PerByte, nd.FeeVote.PerVerify, nd.FeeVote.Deposit
 		if w[i] > 0 {
 			cp[i] = nd.Capacity / uint64(w[i])
 		}
@@ -253,5 +255,13 @@ func (s *State) votePrices(c *epoch.Committee) Prices {
 		Storage:  QuorumBelow(sp, w, c.NShards),
 		Write:    QuorumBelow(wp, w, c.NShards),
 		Capacity: capacity,
+		// The fee schedule and the deposit follow the storage prices' rule, component by
+		// component: the lowest value that members worth a quorum voted at or above.
+		Fees: Fees{
+			Base:      QuorumBelow(fb, w, c.NShards),
+			PerByte:   QuorumBelow(fy, w, c.NShards),
+			PerVerify: QuorumBelow(fv, w, c.NShards),
+			Deposit:   QuorumBelow(fd, w, c.NShards),
+		},
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the last byte is the format version.
-var snapshotMagic = []byte("wgstate\x01")
+var snapshotMagic = []byte("wgstate\x02")
 
 // Root is the state root: the root of the authenticated tree holding every state entry
 // (tables.go; the tree in staking/smt). The chain position, height and last checkpoint hash,
@@ -328,7 +328,7 @@ func (s *State) Clone() *State {
 		// share them, and with them epoch's cache of prepared BLS keys: a checkpoint applied
 		// on a clone does not pay to decompress and validate the members' keys again.
 		committee: s.committee, next: s.next,
-		prices: s.prices, nextPrice: s.nextPrice, burned: s.burned,
+		prices: s.prices, nextPrice: s.nextPrice, burned: s.burned, cache: s.cache,
 	}
 	st := *s.st
 	c.st = &st
@@ -373,6 +373,8 @@ func readNode(d *wire.Reader) *Node {
 	nd.StoragePrice = d.U64()
 	nd.WritePrice = d.U64()
 	nd.Capacity = d.U64()
+	nd.FeeVote = decodeFees(d)
+	nd.Deposit = d.U64()
 	return nd
 }
 

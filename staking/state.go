@@ -58,6 +58,8 @@ type State struct {
 	// preverified holds certificate checks done in parallel by ApplyCheckpoint; transient,
 	// not part of the state.
 	preverified map[*epoch.Certificate]error
+	// cache remembers successful BLS checks (verify.go); transient, shared by clones.
+	cache *VerifyCache
 }
 
 func newEmptyState() *State {
@@ -178,8 +180,9 @@ func (s *State) SyncDone() bool {
 	return epoch.IsQuorum(w, s.committee.NShards)
 }
 
-// TotalSupply is the FROST in existence: balances + stakes + undistributed income. With the
-// burned amount it always equals the genesis supply (conservation, tested).
+// TotalSupply is the FROST in existence: balances + stakes + undistributed income (fees
+// included) + node deposits. With the burned amount it always equals the genesis supply
+// (conservation, tested).
 func (s *State) TotalSupply() uint64 {
 	var t uint64
 	for _, a := range s.accounts.all() {
@@ -190,6 +193,9 @@ func (s *State) TotalSupply() uint64 {
 	}
 	for _, v := range s.income.all() {
 		t += v.Amount
+	}
+	for _, n := range s.nodes.all() {
+		t += n.Deposit
 	}
 	return t
 }

@@ -313,6 +313,8 @@ func encNode(e *encoder, n *Node) {
 	e.u64(n.StoragePrice)
 	e.u64(n.WritePrice)
 	e.u64(n.Capacity)
+	encodeFees(e, n.FeeVote)
+	e.u64(n.Deposit)
 }
 
 func encStake(e *encoder, st *Stake) {

@@ -142,10 +142,14 @@ type NodeInfo struct {
 	StoragePrice uint64 // vote, FROST per MiB per epoch
 	WritePrice   uint64 // vote, FROST per MiB
 	Capacity     uint64 // vote, bytes this node can store (see Prices.Capacity)
+	Fees         Fees   // vote on the fee schedule and the registration deposit
 }
 
 // RegisterNode registers a storage node; the sender becomes its operator. NodeID =
-// Blake2b-256(BLSKey); PoP must be the key's proof of possession (docs/architecture.md §3).
+// Blake2b-256(BLSKey); PoP must be the key's BLS signature on PossessionMessage(network,
+// sender, BLSKey), which binds the sender's account (as Walrus's binds the sender address), so
+// a registration seen in the mempool cannot be front-run from another account. It holds
+// Fees.Deposit of the sender's balance in the node.
 type RegisterNode struct {
 	BLSKey bls.PublicKey
 	PoP    bls.Signature
@@ -338,6 +342,7 @@ func (n *NodeInfo) encode(e *encoder) {
 	e.u64(n.StoragePrice)
 	e.u64(n.WritePrice)
 	e.u64(n.Capacity)
+	encodeFees(e, n.Fees)
 }
 
 func (n *NodeInfo) decode(d *wire.Reader) {
@@ -347,6 +352,17 @@ func (n *NodeInfo) decode(d *wire.Reader) {
 	n.StoragePrice = d.U64()
 	n.WritePrice = d.U64()
 	n.Capacity = d.U64()
+	n.Fees = decodeFees(d)
+}
+
+func encodeFees(e *encoder, f Fees) {
+	e.u64(f.Base)
+	e.u64(f.PerByte)
+	e.u64(f.PerVerify)
+	e.u64(f.Deposit)
+}
+func decodeFees(d *wire.Reader) Fees {
+	return Fees{Base: d.U64(), PerByte: d.U64(), PerVerify: d.U64(), Deposit: d.U64()}
 }
 
 func (o *RegisterNode) encode(e *encoder) { e.fixed(o.BLSKey[:]); e.fixed(o.PoP[:]); o.Info.encode(e) }
@@ -442,11 +458,19 @@ func newOp(k Kind) Op {
 	return nil
 }
 
-// Tx is an unsigned transaction: the sender's Ed25519 public key, its nonce and one Op.
+// Tx is an unsigned transaction: the sender's Ed25519 public key, its nonce, its expiry
+// height, the fee it offers, and one Op.
 type Tx struct {
 	Sender ed25519.PublicKey
 	Nonce  uint64
-	Op     Op
+	// Expiry is the last checkpoint height that may include the transaction; later it is
+	// refused (CodeTxExpired). 0 means no expiry.
+	Expiry uint64
+	// Fee is the fee offered in FROST. The transaction pays max(Fee, the schedule's
+	// minimum, RequiredFee): 0 pays the minimum; more is a priority bid (the mempool
+	// orders by fee per byte).
+	Fee uint64
+	Op  Op
 }
 
 // SignedTx is a transaction with the sender's Ed25519 signature over
@@ -457,7 +481,7 @@ type SignedTx struct {
 }
 
 // Encode returns the canonical bytes of the transaction: sender (32) || nonce u64 LE ||
-// kind u8 || op fields.
+// expiry u64 LE || fee u64 LE || kind u8 || op fields.
 func (t *Tx) Encode() []byte {
 	e := &encoder{b: make([]byte, 0, 128)}
 	t.encode(e)
@@ -469,6 +493,8 @@ func (t *Tx) encode(e *encoder) {
 	copy(pk[:], t.Sender)
 	e.fixed(pk[:])
 	e.u64(t.Nonce)
+	e.u64(t.Expiry)
+	e.u64(t.Fee)
 	e.u8(uint8(t.Op.Kind()))
 	t.Op.encode(e)
 }
@@ -478,6 +504,8 @@ func (t *Tx) decode(d *wire.Reader) {
 	d.Fixed(pk)
 	t.Sender = pk
 	t.Nonce = d.U64()
+	t.Expiry = d.U64()
+	t.Fee = d.U64()
 	k := Kind(d.U8())
 	if d.Err() != nil {
 		return
@@ -529,6 +557,33 @@ func DecodeSignedTx(b []byte) (*SignedTx, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Size is the length of the signed encoding (what the per-byte fee counts).
+func (s *SignedTx) Size() int {
+	e := &encoder{b: make([]byte, 0, 192)}
+	s.Tx.encode(e)
+	return len(e.b) + ed25519.SignatureSize
+}
+
+// VerifyCount is the number of BLS verifications op costs a validator: one for a proof of
+// possession, a certificate (one aggregate check), a sync done or a challenge result list;
+// none otherwise (the Ed25519 check is in Fees.Base).
+func VerifyCount(op Op) int {
+	switch op.(type) {
+	case *RegisterNode, *CertifyBlob, *InvalidateBlob, *SyncDone, *ChallengeResults:
+		return 1
+	}
+	return 0
+}
+
+// RequiredFee is the schedule's minimum fee for tx (of size bytes signed); ok is false on
+// overflow. The fee charged is max(tx.Fee, RequiredFee).
+func RequiredFee(f Fees, tx *Tx, size int) (uint64, bool) {
+	if tx.Op == nil {
+		return 0, false
+	}
+	return f.TxFee(size, VerifyCount(tx.Op))
 }
 
 // Verify checks the Ed25519 signature for network.

@@ -119,6 +119,11 @@ type Node struct {
 	StoragePrice        uint64 // FROST per MiB per epoch
 	WritePrice          uint64 // FROST per MiB
 	Capacity            uint64 // bytes
+	FeeVote             Fees   // the node's vote on the fee schedule
+	// Deposit is the FROST held since `register node` (Fees.Deposit at the time; zero for
+	// genesis nodes). It is part of the supply; no transaction returns it yet (no
+	// deregistration path), see the package doc.
+	Deposit uint64
 }
 
 // Stake is a delegation of Amount FROST from Owner to Node's pool. It counts for the
@@ -142,4 +147,30 @@ type Prices struct {
 	// Capacity is the total bytes sellable per epoch: the quorum-above point of the
 	// members' per-shard capacities (capacity vote / shards) times n.
 	Capacity uint64
+	// Fees is the transaction fee schedule and the node registration deposit, voted like
+	// the storage prices (the quorum-below point of the members' votes).
+	Fees Fees
+}
+
+// Fees is the transaction fee schedule (docs/protocol.md §11 "Fees"). A transaction of size
+// bytes (its signed encoding) that costs v BLS verifications (VerifyCount) pays at least
+// Base + PerByte·size + PerVerify·v FROST, whether its operation succeeds or not, once it
+// passes the signature, nonce, expiry and fee checks. Deposit is what `register node` holds.
+type Fees struct {
+	Base      uint64 // FROST per transaction (covers the Ed25519 check)
+	PerByte   uint64 // FROST per byte of the signed transaction
+	PerVerify uint64 // FROST per BLS (pairing) verification the transaction's operation costs
+	Deposit   uint64 // FROST held by `register node`
+}
+
+// TxFee is the minimum fee of a transaction of size bytes with verifies BLS verifications;
+// ok is false on overflow.
+func (f Fees) TxFee(size, verifies int) (uint64, bool) {
+	b, ok1 := mul(f.PerByte, uint64(size))
+	v, ok2 := mul(f.PerVerify, uint64(verifies))
+	t := f.Base + b
+	if !ok1 || !ok2 || t < b || t+v < t {
+		return 0, false
+	}
+	return t + v, true
 }
