@@ -96,6 +96,7 @@ type Changer struct {
 	done       atomic.Int64  // gained shards completed, since start
 	recovered  atomic.Int64  // gained shards completed by recovery, since start
 	bytesMoved atomic.Int64  // sliver bytes pulled from previous owners, since start
+	received   atomic.Int64  // shard-sync response bytes received, since start
 	blobsMoved atomic.Int64  // pairs pulled, since start
 	released   atomic.Int64  // pairs of lost shards given back, since start
 	locked     atomic.Bool   // some shard may be locked to move: release looks
@@ -117,12 +118,15 @@ type Status struct {
 	Syncing, Done, Recovered int64
 	BytesMoved, BlobsMoved   int64
 	Released                 int64
+	// ReceivedBytes is what shard sync received (pages with their framing), since start.
+	ReceivedBytes int64
 }
 
 // Status reports the changer's progress.
 func (c *Changer) Status() Status {
 	return Status{Epoch: c.epoch.Load(), Syncing: c.syncing.Load(), Done: c.done.Load(), Recovered: c.recovered.Load(),
-		BytesMoved: c.bytesMoved.Load(), BlobsMoved: c.blobsMoved.Load(), Released: c.released.Load()}
+		BytesMoved: c.bytesMoved.Load(), BlobsMoved: c.blobsMoved.Load(), Released: c.released.Load(),
+		ReceivedBytes: c.received.Load()}
 }
 
 // Run handles epoch changes until ctx ends: first whatever a restart left unfinished, then
@@ -351,6 +355,7 @@ func (c *Changer) pull(ctx context.Context, prev *epoch.Committee, ep uint32, sh
 	for {
 		req := shardsync.Request{Epoch: ep, Shard: sh, After: after, Limit: uint16(c.cfg.Page)}
 		out, err := p2p.Call(ctx, c.cfg.Host, to, spec, req.Encode())
+		c.received.Add(int64(len(out)))
 		var pg shardsync.Page
 		if err == nil {
 			pg, err = shardsync.DecodePage(p, out, after, c.cfg.Page)
