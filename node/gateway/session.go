@@ -22,10 +22,6 @@ import (
 type Session struct {
 	s  *client.Session
 	wg sync.WaitGroup // background uploads of forced stores
-	// txMu makes a forced store's reservation the only transaction of the wallet in
-	// flight (Lock), so that its object ID follows from the account's nonce; ordinary
-	// stores hold RLock. The light client does not report the IDs a transaction created.
-	txMu sync.RWMutex
 	// ReadWindow bounds the sliver bytes one streaming read holds (default
 	// DefaultReadWindow); set before serving.
 	ReadWindow int
@@ -182,9 +178,7 @@ func (g *Session) Store(ctx context.Context, data []byte, req StoreRequest) (*St
 	if req.Force {
 		return g.storeForced(ctx, data, req)
 	}
-	g.txMu.RLock()
 	sum, err := g.s.Store(ctx, data, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
-	g.txMu.RUnlock()
 	if err != nil {
 		return nil, storeError(ctx, err)
 	}
@@ -327,24 +321,12 @@ func (h *forceHooks) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, o
 	return client.Registration{Deletable: opts.Deletable, Object: obj.ID}, false, nil
 }
 
-// reserve submits the reservation as the wallet's only transaction in flight and returns
-// the storage resource it created: DeriveObjectID(owner, its nonce, 0), its nonce being
-// the account's nonce after the commit, minus one.
+// reserve submits the reservation and returns the storage resource it created, named by
+// the nonce the ledger actually committed it under (Ledger.SubmitCreating: other writers of
+// the same wallet may take nonces in between).
 func (h *forceHooks) reserve(ctx context.Context, op *staking.ReserveStorage) (staking.ObjectID, error) {
-	h.g.txMu.Lock()
-	defer h.g.txMu.Unlock()
-	if _, err := h.l.Submit(ctx, op); err != nil {
-		return staking.ObjectID{}, err
-	}
-	owner := h.l.Address()
-	acc, err := h.l.Account(ctx, owner)
-	if err != nil {
-		return staking.ObjectID{}, err
-	}
-	if acc.Account.Nonce == 0 {
-		return staking.ObjectID{}, errors.New("gateway: the reservation committed but the account shows no transaction")
-	}
-	return staking.DeriveObjectID(owner, acc.Account.Nonce-1, 0), nil
+	_, id, err := h.l.SubmitCreating(ctx, op)
+	return id, err
 }
 
 func (h *forceHooks) CertifyBlob(ctx context.Context, id codec.BlobID, reg client.Registration, res *client.UploadResult) error {
