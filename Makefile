@@ -7,7 +7,7 @@ QUILT_ORACLE := codec/quilt/testdata/sdk
 FUZZTIME  ?= 30s
 TESTNET_DIR ?= .testnet
 
-.PHONY: all build test test-long bench bench-e2e fuzz lint vet fmt check-deps testnet oracle clean
+.PHONY: all build test test-long test-many-writers bench bench-e2e fuzz lint vet fmt check-deps testnet oracle clean
 
 all: build
 
@@ -48,6 +48,10 @@ test: oracle
 	./scripts/check-deps.sh
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -tags purego ./codec/...
+
+# 64 parallel `walrus store` processes on one wallet (make test runs 16).
+test-many-writers:
+	WALRUS_MANY_WRITERS=64 $(GO) test -count=1 -run TestManyStoreProcessesOneWallet ./testnet/
 
 # Long runs: many thousand simulator seeds, bigger conformance sweeps.
 test-long: oracle
