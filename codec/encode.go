@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/walrus-go/walrus-go/internal/hugemem"
@@ -79,67 +80,7 @@ const encodeToWindows = 2
 // the blob, against about 6× for Encode (whose output alone is 4.5×), for about the CPU time
 // of Encode.
 func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
-	e, err := newEncoder(p, data, modeMetadata)
-	if err != nil {
-		return Metadata{}, BlobID{}, err
-	}
-	n, R, C, s := e.n, e.R, e.C, e.s
-	rowBytes := C * s
-	window := (n - R + encodeToWindows - 1) / encodeToWindows
-	// The metadata pass computes every recovery row anyway: keep the first window's.
-	e.primary = make([][]byte, n)
-	for r := R; r < R+window; r++ {
-		e.primary[r] = make([]byte, rowBytes)
-	}
-	if err := e.run(); err != nil {
-		return Metadata{}, BlobID{}, err
-	}
-	m := e.metadata()
-	id := m.BlobID()
-	e.leaves, e.rowRoot, e.colRoot = nil, nil, nil // only needed for the metadata
-	if onMetadata != nil {
-		if err := onMetadata(&m, id); err != nil {
-			return Metadata{}, BlobID{}, err
-		}
-	}
-	pad := make([]byte, rowBytes)
-	secBuf := make([]byte, R*s)
-	emit := func(pair int, primary []byte) error {
-		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s), Data: primary}
-		c := n - 1 - pair
-		secBuf = e.secondarySliver(secBuf, c)
-		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
-		return sink(pair, &prim, &sec)
-	}
-	for pair := range R {
-		var row []byte
-		if (pair+1)*rowBytes <= len(data) {
-			row = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
-		} else {
-			clear(pad)
-			copy(pad, data[min(len(data), pair*rowBytes):])
-			row = pad
-		}
-		if err := emit(pair, row); err != nil {
-			return Metadata{}, BlobID{}, err
-		}
-	}
-	for r0 := R; r0 < n; r0 += window {
-		r1 := min(n, r0+window)
-		rows := e.primary[r0:r1]
-		if r0 > R {
-			if rows, err = e.recoveryRows(r0, r1); err != nil {
-				return Metadata{}, BlobID{}, err
-			}
-		}
-		for i := range rows {
-			if err := emit(r0+i, rows[i]); err != nil {
-				return Metadata{}, BlobID{}, err
-			}
-			rows[i] = nil // let the collector take it
-		}
-	}
-	return m, id, nil
+	return EncodeStream(p, data, StreamOptions{Windows: encodeToWindows}, onMetadata, sink)
 }
 
 // secondarySliver builds secondary sliver c (R symbols) into out: column c of the padded
@@ -189,6 +130,8 @@ type encoder struct {
 	n, f, R, C int
 	prim, sec  *rsCode
 	mode       int
+	alloc      func(n int) ([]byte, error) // big buffers (EncodeStream's spill), nil: hugemem
+	progress   *atomic.Int64               // blob bytes through the metadata pass, if not nil
 
 	p2conv    []byte // R*f*cs secondary recovery cells of the source rows, chunk layout
 	leaves    [][HashLen]byte
@@ -246,18 +189,34 @@ func (e *encoder) run() error {
 			e.secondary[c] = sec[c*colBytes : (c+1)*colBytes : (c+1)*colBytes]
 		}
 	}
-	e.p2conv = hugemem.Bytes(R * f * cs)
+	if e.alloc != nil {
+		b, err := e.alloc(R * f * cs)
+		if err != nil {
+			return err
+		}
+		e.p2conv = b[:R*f*cs]
+	} else {
+		e.p2conv = hugemem.Bytes(R * f * cs)
+	}
 	e.leaves = hashes(n * n)
 
 	scratch := make([]encScratch, numWorkers(max(R, n)))
 
 	// A: source rows.
-	if err := parallelFor(R, func(w, r int) error { return e.sourceRow(&scratch[w], r) }); err != nil {
+	if err := parallelFor(R, func(w, r int) error {
+		if e.progress != nil {
+			defer e.progress.Add(int64(rowBytes / 2))
+		}
+		return e.sourceRow(&scratch[w], r)
+	}); err != nil {
 		return err
 	}
 	// B: column stripes of the row-expanded matrix, primary encoding.
 	stripes := append(e.stripes(0, C), e.stripes(C, n)...)
 	if err := parallelFor(len(stripes), func(w, i int) error {
+		if c0, c1 := stripes[i][0], stripes[i][1]; e.progress != nil && c0 < C {
+			defer e.progress.Add(int64((c1 - c0) * s * R / 2))
+		}
 		return e.stripe(&scratch[w], stripes[i][0], stripes[i][1])
 	}); err != nil {
 		return err
@@ -440,18 +399,15 @@ func (e *encoder) stripes(lo, hi int) [][2]int {
 	return out
 }
 
-// recoveryRows recomputes primary slivers r0..r1-1 (r0 >= R) by primary-encoding every
-// source column again, keeping only those rows. EncodeTo uses it to produce the recovery
-// slivers in windows instead of holding all n-R of them.
-func (e *encoder) recoveryRows(r0, r1 int) ([][]byte, error) {
+// recoveryRows recomputes primary slivers r0..r0+len(rows)-1 (r0 >= R) into rows (each C*s
+// bytes) by primary-encoding every source column again, keeping only those rows.
+// EncodeStream uses it to produce the recovery slivers in windows instead of holding all
+// n-R of them.
+func (e *encoder) recoveryRows(rows [][]byte, r0 int) error {
 	R, C, s, cs := e.R, e.C, e.s, e.cs
-	rows := make([][]byte, r1-r0)
-	for i := range rows {
-		rows[i] = make([]byte, C*s)
-	}
 	stripes := e.stripes(0, C)
 	scratch := make([]encScratch, numWorkers(len(stripes)))
-	err := parallelFor(len(stripes), func(w, j int) error {
+	return parallelFor(len(stripes), func(w, j int) error {
 		sc := &scratch[w]
 		c0, c1 := stripes[j][0], stripes[j][1]
 		if err := e.primaryStripe(sc, c0, c1); err != nil {
@@ -462,5 +418,4 @@ func (e *encoder) recoveryRows(r0, r1 int) ([][]byte, error) {
 		}
 		return nil
 	})
-	return rows, err
 }

@@ -457,7 +457,7 @@ func (s *Service) confirm(ctx context.Context, req confirm.Request) (bls.Signatu
 }
 
 func (s *Service) handleStatus(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
-	id, err := blobstatus.DecodeRequest(body)
+	id, flags, err := blobstatus.DecodeRequestFlags(body)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -476,6 +476,10 @@ func (s *Service) handleStatus(ctx context.Context, from peer.ID, body []byte) (
 			return nil, err
 		}
 		out.ShardsStored = uint16(len(held) - len(missing))
+		if flags&blobstatus.FlagMissing != 0 {
+			// Bounded by the shards held: a resumed upload sends only these.
+			out.Detail, out.Missing = true, missing
+		}
 		return out.Encode(), nil
 	})
 }

@@ -1,0 +1,105 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	"github.com/walrus-go/walrus-go/codec"
+)
+
+// TestEncodeStreamBudgets checks that EncodeStream gives Encode's pairs, byte for byte, for
+// every window count a budget can choose (one row per window up to two windows), with the
+// recovery cells spilled or not, and with a Want filter that skips pairs and whole windows.
+func TestEncodeStreamBudgets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	for _, n := range []int{4, 10, 100} {
+		p := codec.MustParams(n)
+		size := p.R*p.C*70 + 11
+		data := randBytes(rng, size)
+		enc := mustEncode(t, p, data)
+		full, err := codec.PlanStream(p, uint64(size), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, budget := range []int64{0, 1, full.Memory / 2, full.Memory - full.RecoveryBytes, full.Memory * 4} {
+			plan, err := codec.PlanStream(p, uint64(size), budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, filter := range []bool{false, true} {
+				spilled := 0
+				var encoded atomic.Int64
+				opts := codec.StreamOptions{Budget: budget, Encoded: &encoded, Spill: func(k int) ([]byte, error) {
+					spilled++
+					return make([]byte, k), nil
+				}}
+				wanted := func(pair int) bool { return !filter || pair%3 == 1 || pair == n-1 }
+				if filter {
+					opts.Want = wanted
+				}
+				var got []int
+				_, id, err := codec.EncodeStream(p, data, opts, nil, func(pair int, prim, sec *codec.Sliver) error {
+					got = append(got, pair)
+					wp, ws := enc.Pair(pair)
+					if !bytes.Equal(prim.MarshalBCS(), wp.MarshalBCS()) || !bytes.Equal(sec.MarshalBCS(), ws.MarshalBCS()) {
+						t.Fatalf("n=%d budget=%d pair %d differs from Encode", n, budget, pair)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id != enc.BlobID {
+					t.Fatalf("n=%d budget=%d: blob ID differs", n, budget)
+				}
+				var want []int
+				for pair := range n {
+					if wanted(pair) {
+						want = append(want, pair)
+					}
+				}
+				if len(got) != len(want) {
+					t.Fatalf("n=%d budget=%d filter=%v: pairs %v, want %v", n, budget, filter, got, want)
+				}
+				if (spilled > 0) != plan.Spill {
+					t.Fatalf("n=%d budget=%d: spilled %d times, plan %+v", n, budget, spilled, plan)
+				}
+				if e := encoded.Load(); e < int64(size)*9/10 || e > int64(p.R*p.C*int(enc.SymbolSize)) {
+					t.Fatalf("n=%d: encoded counter %d for %d bytes", n, e, size)
+				}
+			}
+		}
+	}
+}
+
+func TestEncodeStreamStops(t *testing.T) {
+	p := codec.MustParams(10)
+	calls := 0
+	_, _, err := codec.EncodeStream(p, []byte("abcdef"), codec.StreamOptions{}, func(*codec.Metadata, codec.BlobID) error {
+		return codec.ErrStopped
+	}, func(int, *codec.Sliver, *codec.Sliver) error { calls++; return nil })
+	if !errors.Is(err, codec.ErrStopped) || calls != 0 {
+		t.Fatalf("stopped: %v after %d pairs", err, calls)
+	}
+}
+
+func TestPlanStreamShrinksWithBudget(t *testing.T) {
+	p := codec.MustParams(1000)
+	const size = 1 << 30
+	free, _ := codec.PlanStream(p, size, 0)
+	big, _ := codec.PlanStream(p, size, 4<<30)
+	small, _ := codec.PlanStream(p, size, 512<<20)
+	if big.Windows != 1 || big.Spill {
+		t.Errorf("4 GiB budget: %+v", big)
+	}
+	if !small.Spill || small.Memory > 512<<20 || small.Windows < 3 {
+		t.Errorf("512 MiB budget: %+v", small)
+	}
+	if free.Windows != 2 {
+		t.Errorf("no budget: %+v", free)
+	}
+	t.Logf("1 GiB at n=1000: none %+v, 4 GiB %+v, 512 MiB %+v", free, big, small)
+}
