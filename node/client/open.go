@@ -222,12 +222,14 @@ type StoreSummary struct {
 	EndEpoch         uint32       `json:"endEpoch"`
 	Cost             uint64       `json:"cost"` // FROST paid by this store (0 when reused)
 	AlreadyCertified bool         `json:"alreadyCertified"`
+	// Resumed is what an earlier, interrupted store of the same blob had already done.
+	Resumed Resumed `json:"resumed"`
 }
 
-// Store runs the whole store flow (Client.Store with the session's Ledger as hooks) and
-// summarises it. Uploads to the remaining nodes continue after the certificate; Close
-// waits for them (bounded by Config.BackgroundTimeout) so a CLI leaves every node with
-// its slivers.
+// Store runs the whole store flow (Client.StoreStream with the session's Ledger as hooks:
+// bounded memory, resumable) and summarises it. Uploads to the remaining nodes continue
+// after the certificate; Close waits for them (bounded by Config.BackgroundTimeout) so a
+// CLI leaves every node with its slivers.
 func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*StoreSummary, error) {
 	if max := s.Client.cfg.Params.MaxBlobSize(); uint64(len(data)) > max {
 		return nil, fmt.Errorf("client: blob of %d bytes exceeds the maximum of %d for %d shards", len(data), max, s.Client.cfg.Params.N)
@@ -239,7 +241,7 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 			startEpoch = in.Epoch
 		}
 		var err error
-		res, err = s.Client.Store(ctx, data, s.Ledger, opts)
+		res, err = s.Client.StoreStream(ctx, data, s.Ledger, opts)
 		if err == nil {
 			break
 		}
@@ -254,7 +256,7 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 	}
 	ri := s.Ledger.recorded(res.BlobID)
 	sum := &StoreSummary{BlobID: res.BlobID, UnencodedLength: uint64(len(data)), EncodedLength: ri.encoded,
-		EndEpoch: ri.endEpoch, Cost: ri.cost, AlreadyCertified: res.AlreadyCertified}
+		EndEpoch: ri.endEpoch, Cost: ri.cost, AlreadyCertified: res.AlreadyCertified, Resumed: res.Resumed}
 	if res.Upload != nil {
 		sum.CertifiedEpoch = res.Upload.Certificate.Epoch
 		s.bgWG.Add(1)

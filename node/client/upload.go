@@ -40,7 +40,33 @@ type Progress struct {
 	// ShardsConfirmed is the confirmed weight; Quorum reports whether it reached n-f.
 	ShardsConfirmed int
 	Quorum          bool
+
+	// The fields below are set by the streaming store (Client.StoreStream); Upload
+	// leaves them zero.
+
+	// Phase is the store's current step: PhaseEncode, PhaseRegister, PhaseUpload,
+	// PhaseCertify or PhaseDone.
+	Phase string
+	// BytesEncoded counts the blob bytes through the encoding's metadata pass, out of
+	// EncodeTotal (the padded blob): the part of the encoding before anything can be sent.
+	BytesEncoded, EncodeTotal int64
+	// BytesSkipped is what a resumed store did not send because the nodes already held it
+	// (part of BytesTotal, and counted in BytesSent too, so the bar shows the whole);
+	// ConfirmationsReused counts members whose cached confirmation was used again.
+	BytesSkipped        int64
+	ConfirmationsReused int
+	// BytesConfirmed counts the bytes of members whose confirmation is in.
+	BytesConfirmed int64
 }
+
+// The phases of a streaming store, in order (Progress.Phase).
+const (
+	PhaseEncode   = "encode"
+	PhaseRegister = "register"
+	PhaseUpload   = "upload"
+	PhaseCertify  = "certify"
+	PhaseDone     = "done"
+)
 
 // UploadResult is the outcome of a successful Upload.
 type UploadResult struct {
@@ -415,6 +441,17 @@ type StoreOptions struct {
 	Deletable bool
 	// Progress, if not nil, receives upload progress.
 	Progress func(Progress)
+	// MemoryBudget bounds the streaming store's working memory in bytes (Client.StoreStream;
+	// 0: the encoding's default of two windows, about 1.6× the blob at n = 1000). The blob
+	// itself is not counted: it is the caller's, typically a read-only mapping of the file.
+	MemoryBudget int64
+	// SpillDir is where the streaming store puts the encoding's spill file when the
+	// budget is too small to hold it (default: os.TempDir()).
+	SpillDir string
+	// PendingDir, if set, is where the streaming store caches the confirmations of a blob
+	// until it is certified (<PendingDir>/<blob ID>.json), so a store run again after an
+	// interruption reuses them.
+	PendingDir string
 }
 
 // StoreResult is the outcome of Store.
@@ -424,6 +461,18 @@ type StoreResult struct {
 	AlreadyCertified bool
 	// Upload is nil when AlreadyCertified.
 	Upload *UploadResult
+	// Resumed tells what a streaming store did not have to do again.
+	Resumed Resumed
+}
+
+// Resumed is what a streaming store found already done by an earlier, interrupted run.
+type Resumed struct {
+	// PairsSkipped and BytesSkipped count the sliver pairs (and their bytes) nodes already
+	// held; MetadataSkipped the members that held the metadata.
+	PairsSkipped, BytesSkipped int64
+	MetadataSkipped            int
+	// Confirmations counts cached confirmations used again.
+	Confirmations int
 }
 
 // Store runs the whole store flow: encode, register (hooks), upload and certify

@@ -1,0 +1,656 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/blobstatus"
+	"github.com/walrus-go/walrus-go/p2p/protocol/confirm"
+	"github.com/walrus-go/walrus-go/p2p/protocol/metadata"
+	"github.com/walrus-go/walrus-go/p2p/protocol/sliver"
+)
+
+// StoreStream runs the whole store flow as Store does, in bounded memory and resumably
+// (docs/architecture.md §5 "Store"):
+//
+//   - The blob is encoded by codec.EncodeStream within opts.MemoryBudget: the metadata
+//     pass first (nothing is held but the secondary recovery cells and the leaf hashes),
+//     then the sliver pairs in pair order, each copied into its member's next put batch
+//     and sent while the encoder goes on. A member that falls behind holds the encoder
+//     back (bounded batches per member), so memory does not grow with the blob.
+//   - Between the two, in the encoder's onMetadata: register (reusing a live uncertified
+//     registration of ours, Ledger.RegisterBlob), get the committee, load the
+//     confirmations cached by an earlier run (opts.PendingDir; each verified again), and
+//     ask every other member which of its shards already hold the pair
+//     (/walrus/status/1 with FlagMissing). Only what is missing is encoded out and sent;
+//     members that hold everything are only asked for their confirmation.
+//   - Confirmations are verified and cached as they arrive; with n-f shards confirmed the
+//     certificate is submitted (hooks.CertifyBlob) and the cache removed.
+//
+// Unlike Upload, every member is sent its pairs at once (the pairs come out of the
+// encoder interleaved, and holding back the reserve would mean holding its pairs); the
+// uploads that have not finished at the certificate continue in the background, bounded
+// by Config.BackgroundTimeout (UploadResult.Done).
+func (c *Client) StoreStream(ctx context.Context, data []byte, hooks LedgerHooks, opts StoreOptions) (*StoreResult, error) {
+	p := c.cfg.Params
+	s, err := p.SymbolSize(uint64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	st := &streamStore{c: c, p: p, hooks: hooks, opts: opts, data: data, s: s, done: make(chan struct{}),
+		certCh: make(chan *epoch.Certificate, 1), failCh: make(chan error, 1), encDone: make(chan struct{})}
+	st.prog.EncodeTotal = int64(p.R) * int64(p.C) * int64(s)
+	return st.run(ctx)
+}
+
+// streamStore is one StoreStream call.
+type streamStore struct {
+	c     *Client
+	p     codec.Params
+	hooks LedgerHooks
+	opts  StoreOptions
+	data  []byte
+	s     int
+
+	bg     context.Context // the uploads' lifetime: past the caller's once the quorum is in
+	cancel context.CancelFunc
+	quorum atomic.Bool
+
+	// Set in onMetadata, before any pair.
+	id           codec.BlobID
+	reg          Registration
+	certified    bool // already certified: nothing to do
+	com          *epoch.Committee
+	msg          []byte
+	req          confirm.Request
+	meta         []byte
+	builder      *epoch.CertBuilder
+	pend         *pendingCache
+	members      []*streamMember
+	owner        []int  // shard -> member index
+	need         []bool // shard -> a pair to send
+	pairSize     int
+	perReq       int
+	maxBatches   int
+	free         chan *pairBatch
+	allocated    int // producer only
+	uploaders    int
+	results      chan nodeResult
+	resumed      Resumed
+	nothingToDo  bool
+	started      bool
+	encoded      atomic.Int64
+	encErr       error
+	encDone      chan struct{}
+	certCh       chan *epoch.Certificate
+	failCh       chan error
+	done         chan struct{}
+	progMu       sync.Mutex
+	prog         Progress
+	memberShares []int64
+}
+
+// streamMember is one committee member's upload.
+type streamMember struct {
+	i      int
+	m      *epoch.Member
+	hasMD  bool
+	cur    *pairBatch // being filled by the producer
+	ch     chan *pairBatch
+	failed atomic.Bool
+	once   sync.Once
+	err    error
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (sm *streamMember) fail(err error) {
+	sm.once.Do(func() { sm.err = err; sm.failed.Store(true); sm.cancel() })
+}
+
+// pairBatch is one put request's pairs, copied out of the encoder into buf.
+type pairBatch struct {
+	buf    []byte
+	slv    [][2]codec.Sliver
+	pairs  [][2]*codec.Sliver
+	bytes  int64
+	filled int
+}
+
+func (st *streamStore) report(update func(*Progress)) {
+	st.progMu.Lock()
+	defer st.progMu.Unlock()
+	if update != nil {
+		update(&st.prog)
+	}
+	st.prog.BytesEncoded = st.encoded.Load()
+	if st.opts.Progress != nil {
+		st.opts.Progress(st.prog)
+	}
+}
+
+func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
+	p := st.p
+	st.bg, st.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	stopWatch := context.AfterFunc(ctx, func() {
+		if !st.quorum.Load() {
+			st.cancel()
+		}
+	})
+	defer stopWatch()
+	st.report(func(pr *Progress) { pr.Phase = PhaseEncode })
+	tick := time.NewTicker(250 * time.Millisecond)
+	tickStop := make(chan struct{})
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				st.report(nil)
+			case <-tickStop:
+				return
+			}
+		}
+	}()
+	defer close(tickStop)
+
+	budget := st.opts.MemoryBudget
+	uploadBudget := int64(0)
+	if budget > 0 {
+		uploadBudget = max(budget/8, 1)
+		budget -= uploadBudget
+	}
+	spill, release := spillAllocator(st.opts.SpillDir)
+	setup := make(chan error, 1)
+	go func() {
+		defer close(st.encDone)
+		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Encoded: &st.encoded},
+			func(m *codec.Metadata, id codec.BlobID) error {
+				err := st.setup(ctx, m, id, uploadBudget)
+				setup <- err
+				if err != nil {
+					return err
+				}
+				if st.certified || st.nothingToDo {
+					return codec.ErrStopped
+				}
+				return nil
+			}, st.sink)
+		release()
+		if errors.Is(err, codec.ErrStopped) {
+			err = nil
+		}
+		st.encErr = err
+		st.finishProducer(err)
+	}()
+
+	select {
+	case err := <-setup:
+		if err != nil {
+			st.cancel()
+			<-st.encDone
+			return nil, err
+		}
+	case <-st.encDone:
+		st.cancel()
+		return nil, st.encErr // failed before the metadata
+	}
+	if st.certified {
+		<-st.encDone
+		st.cancel()
+		return &StoreResult{BlobID: st.id, AlreadyCertified: true}, nil
+	}
+	st.report(func(pr *Progress) { pr.Phase = PhaseUpload })
+	var cert *epoch.Certificate
+	encDone := st.encDone
+	for cert == nil {
+		select {
+		case cert = <-st.certCh:
+		case err := <-st.failCh:
+			st.cancel()
+			<-st.done
+			return nil, err
+		case <-encDone:
+			encDone = nil
+			if st.encErr != nil {
+				st.cancel()
+				<-st.done
+				return nil, st.encErr
+			}
+		case <-ctx.Done():
+			st.cancel()
+			<-st.done
+			select {
+			case cert = <-st.certCh:
+			default:
+				return nil, ctx.Err()
+			}
+		}
+	}
+	res := &UploadResult{BlobID: st.id, Message: st.msg, Certificate: cert, done: st.done, certified: func() {}}
+	st.report(func(pr *Progress) { pr.Phase = PhaseCertify })
+	if err := st.hooks.CertifyBlob(ctx, st.id, st.reg, res); err != nil {
+		return nil, fmt.Errorf("client: certify: %w", err)
+	}
+	st.pend.remove()
+	st.report(func(pr *Progress) { pr.Phase = PhaseDone })
+	return &StoreResult{BlobID: st.id, Upload: res, Resumed: st.resumed}, nil
+}
+
+// setup runs between the encoder's metadata pass and its first pair: register, committee,
+// what the nodes and the cache already hold, and the uploads.
+func (st *streamStore) setup(ctx context.Context, m *codec.Metadata, id codec.BlobID, uploadBudget int64) error {
+	p := st.p
+	st.id = id
+	st.report(func(pr *Progress) { pr.Phase = PhaseRegister })
+	enc := &codec.EncodedBlob{Params: p, SymbolSize: st.s, Metadata: *m, BlobID: id}
+	reg, certified, err := st.hooks.RegisterBlob(ctx, enc, st.opts)
+	if err != nil {
+		return fmt.Errorf("client: register: %w", err)
+	}
+	st.reg = reg
+	if certified {
+		st.certified = true
+		return nil
+	}
+	com, err := st.hooks.Committee(ctx)
+	if err != nil {
+		return fmt.Errorf("client: committee: %w", err)
+	}
+	if com.NShards != p.N {
+		return fmt.Errorf("client: committee n=%d, client n=%d", com.NShards, p.N)
+	}
+	st.com = com
+	st.req = confirm.Request{BlobID: id, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
+	st.msg = st.req.Message(st.c.cfg.Network)
+	st.builder = epoch.NewCertBuilder(com, st.msg, epoch.ThresholdQuorum)
+	st.meta = m.MarshalBCS()
+	st.pend = newPendingCache(st.opts.PendingDir, id, com.Epoch, st.msg)
+	cached := st.pend.load()
+	st.pairSize = p.PrimarySliverSize(st.s) + p.SecondarySliverSize(st.s)
+
+	st.owner = make([]int, p.N)
+	st.need = make([]bool, p.N)
+	for i := range st.owner {
+		st.owner[i] = -1
+	}
+	st.members = make([]*streamMember, len(com.Members))
+	st.memberShares = make([]int64, len(com.Members))
+	var total, skipped int64
+	confirmedFromCache := 0
+	for i := range com.Members {
+		mem := &com.Members[i]
+		sm := &streamMember{i: i, m: mem}
+		sm.ctx, sm.cancel = context.WithCancel(st.bg)
+		st.members[i] = sm
+		for _, s := range mem.Shards {
+			st.owner[s] = i
+		}
+		share := int64(len(st.meta)) + int64(len(mem.Shards))*int64(st.pairSize)
+		st.memberShares[i] = share
+		total += share
+		if sig, ok := cached[mem.Node]; ok {
+			if _, err := st.builder.Add(mem.Node, sig); err == nil {
+				st.pend.f.Confirmations[fmtNode(mem.Node)] = fmtSig(sig)
+				sm.hasMD = true
+				sm.failed.Store(false)
+				st.resumed.Confirmations++
+				confirmedFromCache++
+				skipped += share
+				sm.ch = nil // nothing to do for this member
+				continue
+			}
+		}
+		sm.ch = make(chan *pairBatch, st.c.cfg.UploadDepth)
+	}
+
+	// Ask the members without a cached confirmation what they hold, in parallel.
+	type answer struct {
+		i       int
+		st      blobstatus.Status
+		missing map[uint16]bool
+		ok      bool
+	}
+	answers := make(chan answer, len(st.members))
+	sem := make(chan struct{}, max(1, st.c.cfg.Concurrency))
+	asked := 0
+	for _, sm := range st.members {
+		if sm.ch == nil || len(sm.m.Shards) == 0 {
+			continue
+		}
+		asked++
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a := answer{i: sm.i}
+			qctx, cancel := context.WithTimeout(ctx, blobstatus.Spec.Timeout)
+			defer cancel()
+			s, err := st.c.statusDetail(qctx, sm.m, id)
+			if err == nil && s.Detail && s.Epoch == com.Epoch && int(s.ShardsHeld) == len(sm.m.Shards) {
+				a.st, a.ok = s, true
+				a.missing = make(map[uint16]bool, len(s.Missing))
+				for _, sh := range s.Missing {
+					a.missing[sh] = true
+				}
+			}
+			answers <- a
+		}()
+	}
+	for range asked {
+		a := <-answers
+		sm := st.members[a.i]
+		if a.ok && a.st.HasMetadata {
+			sm.hasMD = true
+			st.resumed.MetadataSkipped++
+			skipped += int64(len(st.meta))
+		}
+		for _, s := range sm.m.Shards {
+			if a.ok && !a.missing[s] {
+				st.resumed.PairsSkipped++
+				st.resumed.BytesSkipped += int64(st.pairSize)
+				skipped += int64(st.pairSize)
+				continue
+			}
+			st.need[s] = true
+		}
+	}
+	st.nothingToDo = true
+	for _, n := range st.need {
+		if n {
+			st.nothingToDo = false
+			break
+		}
+	}
+
+	// Batches: UploadBatchBytes each, fewer bytes when the budget says so; at most
+	// 2·depth+1 per member exist (one filling, depth queued, depth in flight).
+	depth := st.c.cfg.UploadDepth
+	active := 0
+	for _, sm := range st.members {
+		if sm.ch != nil {
+			active++
+		}
+	}
+	batchBytes := st.c.cfg.UploadBatchBytes
+	st.maxBatches = max(1, active*(2*depth+1))
+	if uploadBudget > 0 {
+		batchBytes = int(min(int64(batchBytes), uploadBudget/int64(st.maxBatches)))
+	}
+	st.perReq = sliver.PairsPerRequest(p, st.pairSize, batchBytes)
+	st.free = make(chan *pairBatch, st.maxBatches)
+	st.results = make(chan nodeResult, len(st.members))
+
+	st.report(func(pr *Progress) {
+		pr.BytesTotal, pr.BytesSkipped, pr.BytesSent = total, skipped, skipped
+		pr.Nodes = len(st.members)
+		pr.ConfirmationsReused = confirmedFromCache
+		pr.NodesConfirmed = confirmedFromCache
+		pr.ShardsConfirmed = st.builder.Weight()
+		pr.Quorum = st.builder.Reached()
+		for i, sm := range st.members {
+			if sm.ch == nil {
+				pr.BytesConfirmed += st.memberShares[i]
+			}
+		}
+	})
+	for _, sm := range st.members {
+		if sm.ch != nil {
+			st.uploaders++
+			go st.upload(sm)
+		}
+	}
+	st.started = true
+	go st.collect()
+	return nil
+}
+
+func fmtNode(n epoch.NodeID) string { return fmt.Sprintf("%x", n[:]) }
+func fmtSig(s [96]byte) string      { return fmt.Sprintf("%x", s[:]) }
+
+// statusDetail asks one member for its view of a blob with the list of missing shards.
+func (c *Client) statusDetail(ctx context.Context, m *epoch.Member, id codec.BlobID) (blobstatus.Status, error) {
+	pid, err := c.memberPeer(m)
+	if err != nil {
+		return blobstatus.Status{}, err
+	}
+	resp, err := p2p.Call(ctx, c.cfg.Host, pid, c.statusProto, blobstatus.EncodeRequest(id, blobstatus.FlagMissing))
+	if err != nil {
+		return blobstatus.Status{}, err
+	}
+	return blobstatus.Decode(resp)
+}
+
+// want reports whether the encoder should produce pair: some member still needs it.
+func (st *streamStore) want(pair int) bool {
+	shard := st.p.ShardForPair(st.id, pair)
+	if !st.need[shard] {
+		return false
+	}
+	i := st.owner[shard]
+	return i >= 0 && !st.members[i].failed.Load()
+}
+
+// getBatch returns an empty batch: a free one, a new one while fewer than maxBatches
+// exist, else the next one an upload gives back.
+func (st *streamStore) getBatch() (*pairBatch, error) {
+	select {
+	case b := <-st.free:
+		return b, nil
+	default:
+	}
+	if st.allocated < st.maxBatches {
+		st.allocated++
+		b := &pairBatch{buf: make([]byte, st.perReq*st.pairSize), slv: make([][2]codec.Sliver, st.perReq), pairs: make([][2]*codec.Sliver, 0, st.perReq)}
+		return b, nil
+	}
+	select {
+	case b := <-st.free:
+		return b, nil
+	case <-st.bg.Done():
+		return nil, st.bg.Err()
+	}
+}
+
+func (st *streamStore) putBatch(b *pairBatch) {
+	b.pairs, b.bytes, b.filled = b.pairs[:0], 0, 0
+	select {
+	case st.free <- b:
+	default: // cannot happen: at most maxBatches exist
+	}
+}
+
+// sink copies pair into its member's batch and hands full batches to the member's upload.
+func (st *streamStore) sink(pair int, prim, sec *codec.Sliver) error {
+	shard := st.p.ShardForPair(st.id, pair)
+	i := st.owner[shard]
+	if i < 0 || !st.need[shard] {
+		return nil
+	}
+	sm := st.members[i]
+	if sm.failed.Load() {
+		return nil
+	}
+	if sm.cur == nil {
+		b, err := st.getBatch()
+		if err != nil {
+			return err
+		}
+		sm.cur = b
+	}
+	b := sm.cur
+	k := len(b.pairs)
+	for j, s := range [2]*codec.Sliver{prim, sec} {
+		n := copy(b.buf[b.filled:], s.Data)
+		b.slv[k][j] = codec.Sliver{Axis: s.Axis, Index: s.Index, SymbolSize: s.SymbolSize, Data: b.buf[b.filled : b.filled+n : b.filled+n]}
+		b.filled += n
+		b.bytes += int64(n)
+	}
+	b.pairs = append(b.pairs, [2]*codec.Sliver{&b.slv[k][0], &b.slv[k][1]})
+	if len(b.pairs) < st.perReq {
+		return nil
+	}
+	sm.cur = nil
+	select {
+	case sm.ch <- b:
+		return nil
+	case <-st.bg.Done():
+		return st.bg.Err()
+	}
+}
+
+// finishProducer hands over the last partial batches (unless the encoding failed) and
+// closes every member's queue.
+func (st *streamStore) finishProducer(err error) {
+	if !st.started {
+		return
+	}
+	for _, sm := range st.members {
+		if sm.ch == nil {
+			continue
+		}
+		if sm.cur != nil && err == nil {
+			select {
+			case sm.ch <- sm.cur:
+			case <-st.bg.Done():
+			}
+		}
+		sm.cur = nil
+		close(sm.ch)
+	}
+	if err != nil {
+		st.cancel()
+	}
+}
+
+// upload sends one member its metadata (unless it has it) and the batches the producer
+// queues, up to UploadDepth in flight, then asks for its confirmation.
+func (st *streamStore) upload(sm *streamMember) {
+	c := st.c
+	conf, err := func() (confirm.Confirmation, error) {
+		pid, err := c.memberPeer(sm.m)
+		if err != nil {
+			sm.fail(err)
+		} else if !sm.hasMD {
+			mreq := metadata.Request{Op: metadata.OpPut, BlobID: st.id, Metadata: st.meta}
+			if _, err := c.callRetry(sm.ctx, pid, c.metaProto, mreq.Encode()); err != nil {
+				sm.fail(fmt.Errorf("metadata: %w", err))
+			} else {
+				st.report(func(pr *Progress) { pr.BytesSent += int64(len(st.meta)) })
+			}
+		}
+		var wg sync.WaitGroup
+		inflight := make(chan struct{}, c.cfg.UploadDepth)
+		for b := range sm.ch {
+			if sm.failed.Load() {
+				st.putBatch(b) // drain: the producer must not block on a dead member
+				continue
+			}
+			inflight <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-inflight }()
+				err := st.put(sm, pid, b)
+				n := b.bytes
+				st.putBatch(b)
+				if err != nil {
+					sm.fail(fmt.Errorf("slivers: %w", err))
+					return
+				}
+				st.report(func(pr *Progress) { pr.BytesSent += n })
+			}()
+		}
+		wg.Wait()
+		if sm.failed.Load() {
+			return confirm.Confirmation{}, sm.err
+		}
+		resp, err := c.callRetry(sm.ctx, pid, c.confirmProto, st.req.Encode())
+		if err != nil {
+			return confirm.Confirmation{}, fmt.Errorf("confirmation: %w", err)
+		}
+		return confirm.Decode(resp)
+	}()
+	st.results <- nodeResult{member: sm.i, conf: conf, err: err}
+}
+
+func (st *streamStore) put(sm *streamMember, pid peer.ID, b *pairBatch) error {
+	resp, err := st.c.callRetry(sm.ctx, pid, st.c.sliverProto, sliver.PutPairsParts(st.id, b.pairs)...)
+	if err == nil {
+		_, err = sliver.DecodeItemResults(resp, len(b.pairs), false)
+	}
+	return err
+}
+
+// collect verifies and caches confirmations as they arrive, hands the certificate over
+// once n-f shards are confirmed, and ends when every upload has.
+func (st *streamStore) collect() {
+	defer close(st.done)
+	defer st.cancel()
+	p := st.p
+	sent := false
+	emit := func() {
+		if sent || !st.builder.Reached() {
+			return
+		}
+		cert, err := st.builder.Certificate()
+		if err != nil {
+			st.failCh <- err
+		} else {
+			st.quorum.Store(true)
+			st.certCh <- cert
+			// Past the quorum, the remaining uploads get BackgroundTimeout.
+			time.AfterFunc(st.c.cfg.BackgroundTimeout, st.cancel)
+		}
+		sent = true
+	}
+	emit()
+	var errs []error
+	failedWeight := 0
+	for range st.uploaders {
+		r := <-st.results
+		sm := st.members[r.member]
+		err := r.err
+		if err == nil && r.conf.Epoch != st.com.Epoch {
+			err = fmt.Errorf("confirmation for epoch %d, want %d", r.conf.Epoch, st.com.Epoch)
+		}
+		if err == nil {
+			_, err = st.builder.Add(sm.m.Node, r.conf.Signature)
+		}
+		if err != nil {
+			failedWeight += sm.m.Weight()
+			errs = append(errs, fmt.Errorf("node %x (%d shards): %w", sm.m.Node[:4], sm.m.Weight(), err))
+			st.c.cfg.Logger.Debug("upload to node failed", "blob_id", st.id, "node", fmt.Sprintf("%x", sm.m.Node[:4]), "err", err)
+			st.report(func(pr *Progress) { pr.NodesFailed++ })
+			if !sent && p.N-failedWeight < p.QuorumNF() {
+				st.failCh <- fmt.Errorf("%w: %d of %d shards failed: %w", ErrNoQuorum, failedWeight, p.N, errors.Join(errs...))
+				sent = true
+				st.cancel()
+			}
+			continue
+		}
+		if err := st.pend.add(sm.m.Node, r.conf.Signature); err != nil {
+			st.c.cfg.Logger.Debug("caching a confirmation failed", "blob_id", st.id, "err", err)
+		}
+		w := st.builder.Weight()
+		share := st.memberShares[r.member]
+		st.report(func(pr *Progress) {
+			pr.NodesConfirmed++
+			pr.ShardsConfirmed = w
+			pr.Quorum = st.builder.Reached()
+			pr.BytesConfirmed += share
+		})
+		emit()
+	}
+	if !sent {
+		st.failCh <- fmt.Errorf("%w: %w", ErrNoQuorum, errors.Join(errs...))
+	}
+}
