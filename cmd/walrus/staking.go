@@ -706,7 +706,8 @@ func runRegisterNode(g *globals, args []string) error {
 		return err
 	}
 	defer closeFn()
-	if _, err := walletAddress(s); err != nil {
+	sender, err := walletAddress(s)
+	if err != nil {
 		return err
 	}
 	in, err := s.Ledger.Info(ctx)
@@ -717,6 +718,12 @@ func runRegisterNode(g *globals, args []string) error {
 		return errors.New("the network answering is not the one of client.yaml's genesis")
 	}
 	info.StoragePrice, info.WritePrice = in.Prices.Storage, in.Prices.Write
+	// Vote the fee schedule and deposit in force; the info answer does not carry them yet
+	// (query.Info), so fall back on the genesis schedule.
+	info.Fees = in.Prices.Fees
+	if info.Fees == (staking.Fees{}) {
+		info.Fees = s.Genesis.Prices.Fees
+	}
 	if err := votes.apply(&info); err != nil {
 		return err
 	}
@@ -727,7 +734,9 @@ func runRegisterNode(g *globals, args []string) error {
 	if c, ok := findCandidate(com, nk.id); ok {
 		return fmt.Errorf("node %x is already registered (operator %s); change it with 'walrus node-admin'", nk.id[:], c.Operator)
 	}
-	op := &staking.RegisterNode{BLSKey: nk.bls.PublicKey(), PoP: nk.bls.ProvePossession(), Info: info}
+	// The proof of possession binds the wallet that sends the registration (staking.
+	// PossessionMessage), so nobody can copy it into a transaction of their own.
+	op := &staking.RegisterNode{BLSKey: nk.bls.PublicKey(), PoP: staking.ProvePossession(in.Network, sender, nk.bls), Info: info}
 	r, err := s.Ledger.Submit(ctx, op)
 	if err != nil {
 		return err
