@@ -210,6 +210,11 @@ func Generate(o Options) (*Layout, error) {
 	}
 	g.Faucet = staking.GenesisAccount{Address: staking.AddressOf(faucet.Public().(ed25519.PublicKey)), Balance: o.FaucetBalance}
 	g.Accounts = []staking.GenesisAccount{{Address: staking.AddressOf(wallet.Public().(ed25519.PublicKey)), Balance: o.WalletBalance}}
+	// Node operator accounts are the nodes' own ledger accounts (nodeconfig.go): they send
+	// `sync done` and `invalidate blob` and must pay those transactions' fees.
+	for _, gn := range g.Nodes {
+		g.Accounts = append(g.Accounts, staking.GenesisAccount{Address: gn.Operator, Balance: o.OperatorBalance})
+	}
 	if err := writeClientConfig(l, g.Network); err != nil {
 		return nil, err
 	}
@@ -291,6 +296,7 @@ func generateNode(o Options, src keySource, dir string, i int, pp portPair) (Nod
 			StoragePrice: o.Prices.Storage,
 			WritePrice:   o.Prices.Write,
 			Capacity:     o.Capacity,
+			Fees:         o.Prices.Fees,
 		},
 		Stake: o.NodeStake,
 	}

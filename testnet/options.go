@@ -32,6 +32,9 @@ const (
 	// DefaultWalletBalance funds the client wallet: enough for thousands of MiB-epochs at
 	// DefaultPrices.
 	DefaultWalletBalance = 100_000 * staking.FrostPerWAL
+	// DefaultOperatorBalance funds each node operator's account (the node's own ledger
+	// account, which pays the fees of its `sync done` and `invalidate blob` transactions).
+	DefaultOperatorBalance = 1_000 * staking.FrostPerWAL
 	// DefaultCommission is each node's commission in basis points (5%).
 	DefaultCommission = 500
 	// DefaultCapacity is each node's capacity vote in bytes (1 TiB).
@@ -41,6 +44,12 @@ const (
 // DefaultPrices are modest prices: 1 MiB stored for one epoch costs 10,000 FROST
 // (1e-5 WAL), writing it 20,000 FROST. Capacity is the network total sellable per epoch.
 var DefaultPrices = staking.Prices{Storage: 10_000, Write: 20_000, Capacity: 4 << 40}
+
+// DefaultFees is a fee schedule for networks that charge fees (Options.Prices.Fees): a
+// 200-byte transfer costs 3,000 FROST, a certificate or proof of possession 10,000 FROST more,
+// and registering a node holds 1,000 WAL. Generate's default prices charge no fees, so that
+// amounts in existing tools and tests stay exact; set Prices.Fees to turn them on.
+var DefaultFees = staking.Fees{Base: 1_000, PerByte: 10, PerVerify: 10_000, Deposit: 1_000 * staking.FrostPerWAL}
 
 // maxNodes caps Options.Nodes: a local testnet on one machine, and staking's genesis limit.
 const maxNodes = 256
@@ -83,6 +92,9 @@ type Options struct {
 	// FaucetBalance and WalletBalance fund the faucet and the client wallet (FROST).
 	FaucetBalance uint64
 	WalletBalance uint64
+	// OperatorBalance funds each genesis node's operator account (default
+	// DefaultOperatorBalance), which is the node's own ledger account.
+	OperatorBalance uint64
 	// Commission is each node's commission in basis points (default DefaultCommission).
 	Commission uint16
 	// Capacity is each node's capacity vote in bytes (default DefaultCapacity).
@@ -151,6 +163,9 @@ func (o *Options) Validate() error {
 	}
 	if o.WalletBalance == 0 {
 		o.WalletBalance = DefaultWalletBalance
+	}
+	if o.OperatorBalance == 0 {
+		o.OperatorBalance = DefaultOperatorBalance
 	}
 	if o.Commission == 0 {
 		o.Commission = DefaultCommission
