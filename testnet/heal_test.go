@@ -68,6 +68,10 @@ func missedWrite(t *testing.T, wipe bool) {
 		}
 	}
 	c.Restart(down)
+	// Reads keep working while it recovers (the others hold n-f shards).
+	if got, err := s.Read(ctx, sum.BlobID); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read while node %d recovers: %v", down, err)
+	}
 
 	// It ends with every sliver of its shards.
 	deadline := time.Now().Add(time.Minute)
