@@ -253,28 +253,51 @@ func stakeIDFlags(name, jsonHelp string) (*flag.FlagSet, *string, *bool) {
 	return fs, id, asJSON
 }
 
-// runRequestWithdrawStake is `walrus request-withdraw-stake --stake-id ID [--json]`.
-func runRequestWithdrawStake(g *globals, args []string) error {
-	fs, idS, asJSON := stakeIDFlags("request-withdraw-stake", `print {"stakeId","withdrawEpoch","epoch","height"}`)
+// stakeCmd is a command on one of the wallet's stakes, parsed and opened by openStakeCmd.
+type stakeCmd struct {
+	id     staking.ObjectID
+	asJSON bool
+	s      *client.Session
+	ctx    context.Context
+	close  func()
+	st     *query.StakeInfo    // the stake, as listed
+	list   *query.StakesAnswer // the listing it came from
+}
+
+// openStakeCmd parses `NAME --stake-id ID [--json]`, opens a session and finds the stake
+// among the wallet's. The caller defers c.close().
+func openStakeCmd(g *globals, name, jsonHelp string, args []string) (*stakeCmd, error) {
+	fs, idS, asJSON := stakeIDFlags(name, jsonHelp)
 	if err := parseNoArgs(g, fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if *idS == "" {
-		return errors.New("--stake-id is required")
+		return nil, errors.New("--stake-id is required")
 	}
 	id, err := parseStakeID(*idS)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeFn()
-	st, _, err := ownStake(ctx, s, id)
+	st, list, err := ownStake(ctx, s, id)
+	if err != nil {
+		closeFn()
+		return nil, err
+	}
+	return &stakeCmd{id: id, asJSON: *asJSON, s: s, ctx: ctx, close: closeFn, st: st, list: list}, nil
+}
+
+// runRequestWithdrawStake is `walrus request-withdraw-stake --stake-id ID [--json]`.
+func runRequestWithdrawStake(g *globals, args []string) error {
+	c, err := openStakeCmd(g, "request-withdraw-stake", `print {"stakeId","withdrawEpoch","epoch","height"}`, args)
 	if err != nil {
 		return err
 	}
+	defer c.close()
+	id, s, ctx, st, asJSON := c.id, c.s, c.ctx, c.st, &c.asJSON
 	if st.Withdrawing {
 		return fmt.Errorf("stake %s: withdrawal already requested; withdrawable from epoch %d", id, st.WithdrawAt)
 	}
@@ -305,26 +328,12 @@ func runRequestWithdrawStake(g *globals, args []string) error {
 
 // runWithdrawStake is `walrus withdraw-stake --stake-id ID [--json]`.
 func runWithdrawStake(g *globals, args []string) error {
-	fs, idS, asJSON := stakeIDFlags("withdraw-stake", `print {"stakeId","amount","balance","height"}`)
-	if err := parseNoArgs(g, fs, args); err != nil {
-		return err
-	}
-	if *idS == "" {
-		return errors.New("--stake-id is required")
-	}
-	id, err := parseStakeID(*idS)
+	c, err := openStakeCmd(g, "withdraw-stake", `print {"stakeId","amount","balance","height"}`, args)
 	if err != nil {
 		return err
 	}
-	s, ctx, closeFn, err := openSession(g)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	st, list, err := ownStake(ctx, s, id)
-	if err != nil {
-		return err
-	}
+	defer c.close()
+	id, s, ctx, st, list, asJSON := c.id, c.s, c.ctx, c.st, c.list, &c.asJSON
 	switch {
 	case !st.Withdrawing:
 		return fmt.Errorf("stake %s: no withdrawal requested; run 'walrus request-withdraw-stake --stake-id %s' first", id, id)
