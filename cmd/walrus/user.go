@@ -145,12 +145,21 @@ func runStore(g *globals, args []string) error {
 	parallel := fs.Int("parallel", defaultParallel, "with several FILEs, how many to store at once")
 	dryRun := fs.Bool("dry-run", false, "only print the blob ID, encoded size and cost of storing each FILE; store nothing")
 	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","expiresAt","cost",...}; a list of them, each with "path" (and "error" if it failed), for several FILEs`)
+	budgetFlag := fs.String("memory-budget", "", "bound the store's working memory (the file itself, mapped, not counted), e.g. 512MiB or 2GiB; below what the encoding wants it spills to a temporary file and re-encodes in windows (default: min(physical memory / 4, 2 GiB))")
 	pos, err := parseArgs(g, fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return errors.New("want at least one FILE")
+	}
+	budget := defaultMemoryBudget()
+	if *budgetFlag != "" {
+		b, err := parseSize("memory-budget", *budgetFlag)
+		if err != nil || b == 0 || b > 1<<62 {
+			return fmt.Errorf("bad --memory-budget %q: want a byte count like 536870912 or 512MiB", *budgetFlag)
+		}
+		budget = int64(b)
 	}
 	if *epochs > staking.MaxEpochsAhead || (*epochs == 0 && flagSet(fs, "epochs")) {
 		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
@@ -168,9 +177,12 @@ func runStore(g *globals, args []string) error {
 	}
 	var data []byte
 	if len(pos) == 1 && !*dryRun {
-		if data, err = readBlob(pos[0], maxBlobAnyGeometry()); err != nil {
+		// A regular file is mapped read-only, not copied into memory; stdin is read.
+		var unmap func()
+		if data, unmap, err = mapBlob(pos[0], maxBlobAnyGeometry()); err != nil {
 			return err
 		}
+		defer unmap()
 	}
 	s, ctx, closeFn, err := openSession(g)
 	if err != nil {
@@ -187,14 +199,27 @@ func runStore(g *globals, args []string) error {
 	if *dryRun {
 		return storeDryRun(g, s, ctx, in, pos, uint32(*epochs), *asJSON)
 	}
-	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
+	// Confirmations are cached beside the client configuration until the blob is
+	// certified, so an interrupted store run again reuses them.
+	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable, MemoryBudget: budget,
+		PendingDir: filepath.Join(filepath.Dir(g.config), "pending")}
 	if len(pos) > 1 {
+		opts.MemoryBudget = budget / int64(*parallel)
 		return storeMany(g, s, ctx, in, pos, opts, *parallel, *asJSON)
 	}
-	var bar *progressBar
+	var bar *phaseProgress
 	if !*asJSON && isTerminal(g.stderr) {
-		bar = &progressBar{w: g.stderr}
+		bar = newPhaseProgress(g.stderr)
 		opts.Progress = bar.update
+	}
+	if kill := killHook(); kill != nil {
+		show := opts.Progress
+		opts.Progress = func(pr client.Progress) {
+			if show != nil {
+				show(pr)
+			}
+			kill(pr)
+		}
 	}
 	sum, err := s.Store(ctx, data, opts)
 	if bar != nil {
@@ -218,6 +243,10 @@ func runStore(g *globals, args []string) error {
 		fmt.Fprintf(g.stdout, "Success: %s blob was already certified; nothing uploaded.\n", kind)
 	} else {
 		fmt.Fprintf(g.stdout, "Success: %s blob stored successfully.\n", kind)
+	}
+	if r := sum.Resumed; r.PairsSkipped > 0 || r.Confirmations > 0 || r.MetadataSkipped > 0 {
+		fmt.Fprintf(g.stdout, "Resumed: %d sliver pairs (%s) already on the nodes skipped, %d confirmations reused.\n",
+			r.PairsSkipped, humanBytes(uint64(r.BytesSkipped)), r.Confirmations)
 	}
 	fmt.Fprintf(g.stdout, "Path: %s\nBlob ID: %s\nUnencoded size: %s\nEncoded size (including replicated metadata): %s\n",
 		pos[0], sum.BlobID, humanBytes(sum.UnencodedLength), humanBytes(sum.EncodedLength))
@@ -300,6 +329,15 @@ func runRead(g *globals, args []string) error {
 	}
 	defer closeFn()
 	read := func(w io.Writer) error {
+		// Progress on a terminal, unless the blob itself goes there.
+		if isTerminal(g.stderr) && (*out != "" || !isTerminal(g.stdout)) {
+			rp := &readProgress{w: w, bar: newPhaseProgress(g.stderr), total: n, start: time.Now()}
+			if n < 0 {
+				rp.total = blobLength(ctx, s, id)
+			}
+			defer rp.bar.done()
+			w = rp
+		}
 		bw := bufio.NewWriterSize(w, 1<<20) // small rows (small blobs, small n) in fewer writes
 		var err error
 		if n < 0 {
