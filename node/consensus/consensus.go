@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -135,6 +136,16 @@ type Consensus struct {
 	mempool atomic.Int64
 	rounds  atomic.Int64
 	hint    atomic.Pointer[func(peer.ID, uint64)]
+
+	// Transactions reach the actor through their own bounded queue (txq), signalled by at
+	// most one txReadyMsg in the mailbox at a time, so consensus messages, timeouts and
+	// commits never wait behind, or are dropped because of, transactions.
+	txq      chan txReq
+	txSignal atomic.Bool
+	// cache remembers successful BLS checks (staking.VerifyCache); pairing bounds the
+	// goroutines doing them off the actor (verify.go).
+	cache   *staking.VerifyCache
+	pairing chan struct{}
 }
 
 type msg interface{ isMsg() }
@@ -146,16 +157,25 @@ type incomingMsg struct {
 type timeoutMsg struct{ t tendermint.Timeout }
 type tickMsg struct{}
 type committedMsg struct{ v *ledger.View }
-type txMsg struct {
-	raw []byte
-	actors.Reply[tx.Reply]
+type txReadyMsg struct{}
+
+// txReq is a transaction queued for the actor; reply is nil for gossip.
+type txReq struct {
+	raw   []byte
+	local bool
+	reply chan txResult
+}
+
+type txResult struct {
+	rep tx.Reply
+	err error
 }
 
 func (incomingMsg) isMsg()  {}
 func (timeoutMsg) isMsg()   {}
 func (tickMsg) isMsg()      {}
 func (committedMsg) isMsg() {}
-func (txMsg) isMsg()        {}
+func (txReadyMsg) isMsg()   {}
 
 // ErrMempoolFull rejects a transaction while the mempool is at its bound.
 var ErrMempoolFull = errors.New("consensus: mempool full")
@@ -165,7 +185,9 @@ func New(sys *actors.System, cfg Config) (*Consensus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Consensus{cfg: cfg, self: epoch.NodeIDOf(cfg.Key.PublicKey()), out: make(chan Outbound, 4096), done: make(chan struct{})}
+	c := &Consensus{cfg: cfg, self: epoch.NodeIDOf(cfg.Key.PublicKey()), out: make(chan Outbound, 4096), done: make(chan struct{}),
+		txq: make(chan txReq, txQueueSize), cache: staking.NewVerifyCache(txVerifyCacheSize),
+		pairing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	c.ctx, c.cancel = context.WithCancel(sys.Context())
 	ref, err := actors.Spawn(sys, "consensus", func(ctx context.Context) (actors.Actor[msg], error) {
 		return c.newActor()
@@ -222,15 +244,66 @@ func (c *Consensus) Deliver(m tendermint.Message, from peer.ID) error {
 	return c.ref.Tell(incomingMsg{m: m, from: from})
 }
 
-// SubmitTx dry-runs a signed transaction against the ledger state plus the mempool and, if
-// it passes, adds it to the mempool (and queues it for the `txs` topic). A transaction
-// already in the mempool is accepted again (idempotent).
+// SubmitTx checks a signed transaction cheaply against the latest ledger view (expiry,
+// fee, signature), performs its BLS check in the bounded verification pool (verify.go),
+// then dry-runs it on the actor against the ledger state plus the mempool and, if it
+// passes, adds it to the mempool (and queues it for the `txs` topic). A transaction
+// already in the mempool is accepted again (idempotent). A full queue or mempool is
+// ErrMempoolFull.
 func (c *Consensus) SubmitTx(ctx context.Context, raw []byte) (tx.Reply, error) {
-	return actors.Ask(ctx, c.ref, func(r actors.Reply[tx.Reply]) msg { return txMsg{raw: raw, Reply: r} })
+	if rep, ok := c.prepare(ctx, raw, true); !ok {
+		return rep, nil
+	}
+	req := txReq{raw: raw, local: true, reply: make(chan txResult, 1)}
+	if err := c.enqueue(req); err != nil {
+		return tx.Reply{}, err
+	}
+	select {
+	case r := <-req.reply:
+		return r.rep, r.err
+	case <-ctx.Done():
+		return tx.Reply{}, ctx.Err()
+	case <-c.ref.Done():
+		return tx.Reply{}, errors.New("consensus: stopped")
+	}
 }
 
-// GossipTx adds a transaction received on the `txs` topic, without an answer.
-func (c *Consensus) GossipTx(raw []byte) error { return c.ref.Tell(txMsg{raw: raw}) }
+// gossipPrepareTimeout bounds how long a gossiped transaction waits for a verification
+// worker before it is dropped.
+const gossipPrepareTimeout = 2 * time.Second
+
+// GossipTx adds a transaction received on the `txs` or `certs` topic, without an answer:
+// the same cheap checks and pooled BLS check as SubmitTx (answered from the cache when the
+// topic validator did it), then the actor's dry run. It never blocks on the actor.
+func (c *Consensus) GossipTx(raw []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, gossipPrepareTimeout)
+	defer cancel()
+	if rep, ok := c.prepare(ctx, raw, false); !ok {
+		return fmt.Errorf("consensus: transaction refused: %s: %s", rep.Code, rep.Message)
+	}
+	return c.enqueue(txReq{raw: raw})
+}
+
+// enqueue hands a transaction to the actor through txq, without blocking.
+func (c *Consensus) enqueue(r txReq) error {
+	select {
+	case c.txq <- r:
+	default:
+		return ErrMempoolFull
+	}
+	c.signalTx()
+	return nil
+}
+
+// signalTx puts one txReadyMsg in the mailbox unless one is already there. If the mailbox
+// is full the tick drains the queue instead.
+func (c *Consensus) signalTx() {
+	if c.txSignal.CompareAndSwap(false, true) {
+		if err := c.ref.Tell(txReadyMsg{}); err != nil {
+			c.txSignal.Store(false)
+		}
+	}
+}
 
 // MempoolSize is the number of transactions waiting.
 func (c *Consensus) MempoolSize() int { return int(c.mempool.Load()) }
@@ -269,8 +342,15 @@ func (c *Consensus) after(d time.Duration, m msg) {
 // ---- the actor ----
 
 type actor struct {
-	c       *Consensus
-	m       *tendermint.Machine
+	c *Consensus
+	m *tendermint.Machine
+	// follow is a machine that votes nothing, used at height abstain (wal.go): the height
+	// whose snapshot could not be read, where we may already have signed.
+	follow  *tendermint.Machine
+	abstain uint64
+	// cstate is the latest view's state with the verify cache; proposals and validation
+	// run on clones of it.
+	cstate  *staking.State
 	base    *ledger.View
 	started uint64 // height started in the machine, 0 before the first
 	lastRnd int32
@@ -286,22 +366,7 @@ type actor struct {
 
 func (c *Consensus) newActor() (*actor, error) {
 	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes)}
-	ms := func(d time.Duration) int64 { return d.Milliseconds() }
-	m, err := tendermint.New(tendermint.Config{
-		Network:             c.cfg.Ledger.Network(),
-		Self:                c.self,
-		Signer:              c.cfg.Key,
-		Scheme:              c.cfg.Scheme,
-		App:                 app{a},
-		ProposeBase:         ms(c.cfg.ProposeTimeout),
-		ProposeDelta:        ms(c.cfg.TimeoutDelta),
-		PrevoteBase:         ms(c.cfg.PrevoteTimeout),
-		PrevoteDelta:        ms(c.cfg.TimeoutDelta),
-		PrecommitBase:       ms(c.cfg.PrecommitTimeout),
-		PrecommitDelta:      ms(c.cfg.TimeoutDelta),
-		RebroadcastInterval: ms(c.cfg.RebroadcastInterval),
-		MaxValueSize:        c.maxValue(),
-	})
+	m, err := a.newMachine(c.self)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +374,11 @@ func (c *Consensus) newActor() (*actor, error) {
 	a.setBase(c.cfg.Ledger.View())
 	snap, err := a.loadSnapshot(c.ctx)
 	if err != nil {
-		c.cfg.Logger.Error("consensus snapshot unreadable; starting the height afresh", "err", err)
+		// We may have signed at the height the snapshot was for, and cannot know what:
+		// starting afresh could sign a conflicting vote. Abstain at the next height (follow
+		// it without proposing or voting); the honest rest of the committee decides it.
+		a.abstain = a.base.Height() + 1
+		c.cfg.Logger.Error("consensus snapshot unreadable; abstaining at the next height", "height", a.abstain, "err", err)
 	}
 	if snap != nil && snap.Height == a.base.Height()+1 {
 		// We crashed (or were restarted) in the middle of this height: resume it.
@@ -325,6 +394,35 @@ func (c *Consensus) newActor() (*actor, error) {
 	}
 	a.maybeStart(c.now())
 	return a, nil
+}
+
+// newMachine builds a Tendermint machine for member self (a zero ID never is one).
+func (a *actor) newMachine(self epoch.NodeID) (*tendermint.Machine, error) {
+	c := a.c
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	return tendermint.New(tendermint.Config{
+		Network:             c.cfg.Ledger.Network(),
+		Self:                self,
+		Signer:              c.cfg.Key,
+		Scheme:              c.cfg.Scheme,
+		App:                 app{a},
+		ProposeBase:         ms(c.cfg.ProposeTimeout),
+		ProposeDelta:        ms(c.cfg.TimeoutDelta),
+		PrevoteBase:         ms(c.cfg.PrevoteTimeout),
+		PrevoteDelta:        ms(c.cfg.TimeoutDelta),
+		PrecommitBase:       ms(c.cfg.PrecommitTimeout),
+		PrecommitDelta:      ms(c.cfg.TimeoutDelta),
+		RebroadcastInterval: ms(c.cfg.RebroadcastInterval),
+		MaxValueSize:        c.maxValue(),
+	})
+}
+
+// machine is the machine running the current height: the follower at the abstain height.
+func (a *actor) machine() *tendermint.Machine {
+	if a.abstain != 0 && a.started == a.abstain && a.follow != nil {
+		return a.follow
+	}
+	return a.m
 }
 
 func (c *Consensus) maxValue() int { return c.cfg.MaxProposalBytes + 1<<16 }
@@ -362,6 +460,7 @@ func (a *actor) Receive(_ context.Context, m msg) error {
 		if v := a.c.cfg.Ledger.View(); v.Height() > a.base.Height() {
 			a.newBase(v) // a commit event was dropped; the view is the truth
 		}
+		a.drainTxs() // in case a txReadyMsg did not fit the mailbox
 		a.maybeStart(now)
 		if a.started > 0 {
 			a.step(now, tendermint.Tick{})
@@ -370,17 +469,42 @@ func (a *actor) Receive(_ context.Context, m msg) error {
 		if m.v.Height() > a.base.Height() {
 			a.newBase(m.v)
 		}
-	case txMsg:
-		m.Respond(a.addTx(m.raw, m.Reply != actors.Reply[tx.Reply]{}))
+	case txReadyMsg:
+		a.c.txSignal.Store(false)
+		a.drainTxs()
 	}
 	return nil
+}
+
+// txBatch is how many queued transactions the actor takes per txReadyMsg before it lets
+// the mailbox (consensus messages) go first again.
+const txBatch = 256
+
+// txQueueSize bounds the transactions waiting for the actor.
+const txQueueSize = 4096
+
+func (a *actor) drainTxs() {
+	for range txBatch {
+		select {
+		case r := <-a.c.txq:
+			rep, err := a.addTx(r.raw, r.local)
+			if r.reply != nil {
+				r.reply <- txResult{rep, err}
+			}
+		default:
+			return
+		}
+	}
+	if len(a.c.txq) > 0 {
+		a.c.signalTx()
+	}
 }
 
 func (a *actor) step(now int64, ev tendermint.Event) {
 	if a.started == 0 {
 		return
 	}
-	effs, err := a.m.Step(now, ev)
+	effs, err := a.machine().Step(now, ev)
 	if err != nil {
 		a.c.cfg.Logger.Debug("consensus event refused", "err", err)
 	}
@@ -447,11 +571,9 @@ func (a *actor) newBase(v *ledger.View) {
 func (a *actor) setBase(v *ledger.View) {
 	a.base = v
 	a.peerAt = false
-	a.scratch = v.State().Clone()
-	a.pool.filter(func(_ [32]byte, raw []byte) bool {
-		// Committed transactions fail the nonce check now; so do those they displaced.
-		return a.scratch.Apply(raw).OK()
-	})
+	a.cstate = v.State().Clone()
+	a.cstate.SetVerifyCache(a.c.cache)
+	a.refilter()
 	for h := range a.published {
 		if !a.pool.has(h) {
 			delete(a.published, h)
@@ -486,7 +608,22 @@ func (a *actor) maybeStart(now int64) {
 	if !(a.base.Height() == 0 || a.pool.len() > 0 || a.peerAt || epochDue) {
 		return
 	}
-	effs, err := a.m.Step(now, tendermint.StartHeight{Height: next, Committee: a.base.SigningCommittee()})
+	m := a.m
+	if next == a.abstain {
+		if a.follow == nil {
+			f, err := a.newMachine(epoch.NodeID{})
+			if err != nil {
+				a.c.cfg.Logger.Error("follower machine", "err", err)
+				return
+			}
+			a.follow = f
+		}
+		m = a.follow
+		a.c.cfg.Logger.Warn("abstaining at this height (unreadable consensus snapshot)", "height", next)
+	} else if a.abstain != 0 && next > a.abstain {
+		a.abstain, a.follow = 0, nil
+	}
+	effs, err := m.Step(now, tendermint.StartHeight{Height: next, Committee: a.base.SigningCommittee()})
 	if err != nil {
 		a.c.cfg.Logger.Error("start height", "height", next, "err", err)
 		return
@@ -509,12 +646,19 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 		}
 		return rep, nil
 	}
-	if a.pool.full(len(raw)) {
+	stx, err := staking.DecodeSignedTx(raw)
+	if err != nil {
+		rep.Code, rep.Message = staking.CodeMalformed, err.Error()
+		return rep, nil
+	}
+	sender := staking.AddressOf(stx.Tx.Sender)
+	if a.pool.full(len(raw)) || a.pool.senderFull(sender) {
 		return rep, ErrMempoolFull
 	}
-	// Dry run on the scratch state (base + mempool): a transaction that fails now would be
-	// a no-op in a checkpoint, so it is not worth proposing (staking package doc).
-	r := a.scratch.Apply(raw)
+	// Dry run on the scratch state (base + mempool): a transaction that fails now would
+	// not be worth proposing (staking package doc). BLS checks were done off the actor
+	// (prepare) and are answered from the cache.
+	r := a.dryRun(raw)
 	if !r.OK() {
 		rep.Code, rep.Message = r.Code, r.Message
 		if !local {
@@ -522,7 +666,7 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 		}
 		return rep, nil
 	}
-	a.pool.add(h, raw)
+	a.pool.add(h, raw, sender, stx.Tx.Nonce, r.Fee)
 	a.promote()
 	rep.Accepted = true
 	if local {
@@ -530,6 +674,37 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 	}
 	a.maybeStart(a.c.now())
 	return rep, nil
+}
+
+// refilter rebuilds the scratch state as the base plus the mempool, dropping what no longer
+// applies: committed transactions fail the nonce check now, and so do those they displaced.
+// A dropped transaction that was admitted but refused was charged on the scratch state,
+// so the pass is repeated without it (each pass drops one at least).
+func (a *actor) refilter() {
+	for {
+		a.scratch = a.cstate.Clone()
+		charged := false
+		a.pool.filter(func(_ [32]byte, raw []byte) bool {
+			r := a.scratch.Apply(raw)
+			charged = charged || (!r.OK() && r.Code.Admitted())
+			return r.OK()
+		})
+		if !charged {
+			return
+		}
+	}
+}
+
+// dryRun applies raw to the scratch state (base + mempool) if it succeeds. A transaction
+// admitted but whose operation is refused would still pay its fee on the scratch state, so
+// the dry run goes to a clone that is kept only on success.
+func (a *actor) dryRun(raw []byte) staking.Receipt {
+	probe := a.scratch.Clone()
+	r := probe.Apply(raw)
+	if r.OK() {
+		a.scratch = probe
+	}
+	return r
 }
 
 func isDecision(m tendermint.Message) bool {
@@ -563,19 +738,26 @@ func (p app) Propose(height uint64, _ int32, now int64) ([]byte, error) {
 	if height != a.base.Height()+1 {
 		return nil, errNotOurHeight
 	}
-	st := a.base.State()
+	st := a.cstate
 	t := max(now, st.Time()+1)
+	// By fee, each sender's in nonce order; BuildProposal leaves out whatever would make
+	// the proposal invalid (CheckProposal), e.g. a transaction reordering left unpayable.
 	txs := a.pool.take(a.c.cfg.MaxProposalBytes, staking.MaxTxsPerCP)
-	cp, _, err := st.BuildCheckpoint(t, txs)
+	cp, _, dropped, err := st.BuildProposal(t, txs)
 	if err != nil {
 		return nil, err
+	}
+	if dropped > 0 {
+		a.c.cfg.Logger.Debug("proposal left out transactions", "height", height, "dropped", dropped)
 	}
 	return cp.Encode(), nil
 }
 
 // Validate accepts a checkpoint for our vote: it decodes, is for this height, its time is
-// within TimeBound of our clock, and it applies on a clone of the latest view (previous hash,
-// time after the previous checkpoint, transactions, state root: staking.ApplyCheckpoint).
+// within TimeBound of our clock, it applies on a clone of the latest view (previous hash,
+// time after the previous checkpoint, transactions, state root: staking.ApplyCheckpoint),
+// and every transaction in it was admitted and passed its BLS checks
+// (staking.CheckProposal): a proposal of junk gets no prevote.
 func (p app) Validate(height uint64, value []byte, now int64) error {
 	a := p.a
 	if height != a.base.Height()+1 {
@@ -592,6 +774,9 @@ func (p app) Validate(height uint64, value []byte, now int64) error {
 	if cp.Time > now+bound || cp.Time < now-bound {
 		return fmt.Errorf("consensus: checkpoint time %d more than %d ms from our clock %d", cp.Time, bound, now)
 	}
-	_, err = a.base.State().Clone().ApplyCheckpoint(cp)
-	return err
+	res, err := a.cstate.Clone().ApplyCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	return staking.CheckProposal(res)
 }

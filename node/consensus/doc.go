@@ -4,10 +4,23 @@
 // proposals.
 //
 // The application the machine agrees for is the ledger: Propose builds a checkpoint with
-// staking.State.BuildCheckpoint over the mempool on the ledger's latest View (never on the
-// ledger's own state), and Validate re-applies a proposed checkpoint on a clone, checks its
-// time is after the previous checkpoint (ApplyCheckpoint) and within TimeBound of the local
-// clock, and checks its state root.
+// staking.State.BuildProposal over the mempool (by fee per byte, each sender's in nonce
+// order) on the ledger's latest View (never on the ledger's own state), leaving out any
+// transaction that would make it invalid; Validate re-applies a proposed checkpoint on a
+// clone, checks its time is after the previous checkpoint (ApplyCheckpoint) and within
+// TimeBound of the local clock, checks its state root, and refuses (no prevote) a checkpoint
+// holding any transaction that was not admitted (bad signature or nonce, expired, fee not
+// payable) or whose BLS check failed (staking.CheckProposal).
+//
+// Transactions (the /walrus/tx/1 submissions, the `txs` and `certs` topics) are checked
+// cheapest first before they reach the actor: size and decoding, expiry, the fee against
+// the sender's balance, the nonce window (gossip), the Ed25519 signature, and only then
+// their BLS check, in a bounded pool of goroutines off the actor, whose successes a
+// staking.VerifyCache remembers for the actor's dry runs, proposals and validation
+// (verifycache.go). They reach the actor through their own bounded queue, with at most one
+// wake-up message in its mailbox, so consensus messages never wait behind transactions
+// nor are dropped because of them. The mempool holds at most 1,024 transactions per
+// sender; the side pool of future nonces (future.go) at most 16 per sender.
 //
 // Heights are started only when needed (docs/architecture.md §4: "empty checkpoints only when
 // needed"): at genesis, so the first checkpoint commits at once; when the mempool holds a
@@ -24,7 +37,9 @@
 // Crash safety: before any of its own proposals or votes leaves the node, the actor writes
 // the machine's Snapshot (round, lock, valid value, own messages) to the datastore, synced;
 // a restarted actor resumes the height from it (tendermint.Resume), so it keeps its lock and
-// never signs a conflicting message (wal.go).
+// never signs a conflicting message (wal.go). A snapshot that cannot be read makes the
+// actor abstain at the next height: it follows that height with a machine that votes
+// nothing, since it may have signed there already and cannot know what.
 //
 // Every consensus message is checked twice, by the topic validator (to Reject forgeries
 // before they spread) and by the machine; a small cache of verified signatures makes the

@@ -13,7 +13,8 @@ const (
 	// maxFuture bounds the side pool; its transactions' signatures are verified (the nonce
 	// check comes after the signature check), so filling it takes real accounts.
 	maxFuture = 1024
-	// maxFutureGap is how far ahead of the sender's next nonce a transaction may be.
+	// maxFutureGap is how far ahead of the sender's next nonce a transaction may be; it is
+	// also the most transactions one sender may have waiting.
 	maxFutureGap = 16
 	// futureHeights is how many committed heights a waiting transaction is kept.
 	futureHeights = 20
@@ -46,6 +47,17 @@ func (a *actor) park(h [32]byte, raw []byte, r staking.Receipt) bool {
 	if tx.Tx.Nonce <= next || tx.Tx.Nonce > next+maxFutureGap {
 		return false
 	}
+	// Per sender, a bounded number: a fresh key cannot take the whole side pool (its fee
+	// was payable, or the dry run would have said so before the nonce).
+	waiting := 0
+	for _, f := range a.future {
+		if f.sender == sender {
+			waiting++
+		}
+	}
+	if waiting >= maxFutureGap {
+		return false
+	}
 	if a.future == nil {
 		a.future = make(map[[32]byte]futureTx)
 	}
@@ -66,10 +78,14 @@ func (a *actor) promote() {
 				delete(a.future, h)
 			case f.nonce == next:
 				delete(a.future, h)
-				if a.pool.full(len(f.raw)) || !a.scratch.Apply(f.raw).OK() {
+				if a.pool.full(len(f.raw)) || a.pool.senderFull(f.sender) {
 					continue
 				}
-				a.pool.add(h, f.raw)
+				r := a.dryRun(f.raw)
+				if !r.OK() {
+					continue
+				}
+				a.pool.add(h, f.raw, f.sender, f.nonce, r.Fee)
 				moved = true
 			}
 		}

@@ -221,12 +221,53 @@ func verifyMessage(s tendermint.Scheme, c *epoch.Committee, network epoch.Networ
 	return tendermint.ErrMalformed
 }
 
-// ValidateTx is the `txs` topic validator: a transaction must decode and carry a valid
-// signature for this network (Reject otherwise); whether it applies is the mempool's dry
-// run.
-func (n *Net) ValidateTx(_ context.Context, m p2p.Message) p2p.Verdict {
-	tx, err := staking.DecodeSignedTx(m.Data)
-	if err != nil || !tx.Verify(n.c.cfg.Ledger.Network()) {
+// ValidateTx is the `txs` topic validator. It checks cheapest first, against the latest
+// ledger view, and only what passes is forwarded and reaches the mempool:
+//   - size (the topic cap) and a strict decode: Reject;
+//   - expiry height passed: Reject;
+//   - the fee: a sender with no account at all cannot pay and no honest node would relay
+//     it: Reject; an existing account that cannot pay now (its funding may still be in a
+//     mempool): Ignore;
+//   - the nonce window: below the sender's next nonce (already used, a replay): Ignore;
+//     more than maxFutureGap ahead: Ignore (not forwarded; a pipelining client's node may
+//     legitimately hold it);
+//   - the Ed25519 signature: Reject;
+//   - the BLS check (proof of possession, certificate, sync done, challenge results) in the
+//     bounded verification pool, cached: Reject on failure, Ignore if no worker is free.
+//
+// Our own publications are accepted (they passed the dry run).
+func (n *Net) ValidateTx(ctx context.Context, m p2p.Message) p2p.Verdict {
+	if m.From == n.cfg.Host.ID() {
+		return p2p.Accept
+	}
+	if len(m.Data) > staking.MaxTxSize {
+		return p2p.Reject
+	}
+	stx, err := staking.DecodeSignedTx(m.Data)
+	if err != nil {
+		return p2p.Reject
+	}
+	v := n.c.cfg.Ledger.View()
+	st := v.State()
+	next, r := st.Precheck(stx, len(m.Data))
+	switch {
+	case r.Code == staking.CodeFee:
+		if st.Account(staking.AddressOf(stx.Tx.Sender)) == (staking.Account{}) {
+			return p2p.Reject
+		}
+		return p2p.Ignore
+	case !r.OK():
+		return p2p.Reject
+	case stx.Tx.Nonce < next || stx.Tx.Nonce > next+maxFutureGap:
+		return p2p.Ignore
+	}
+	if !stx.Verify(v.Network()) {
+		return p2p.Reject
+	}
+	if err := n.c.verifyBLS(ctx, st, stx); err != nil {
+		if ctx.Err() != nil {
+			return p2p.Ignore
+		}
 		return p2p.Reject
 	}
 	return p2p.Accept

@@ -1,12 +1,16 @@
 package consensus
 
 import (
+	"context"
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
 
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/ledger"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
+	"github.com/walrus-go/walrus-go/staking"
 )
 
 // cachedScheme remembers signatures that verified, so a consensus message checked by the
@@ -59,4 +63,67 @@ func (c *cachedScheme) Verify(pk bls.PublicKey, msg []byte, sig bls.Signature) e
 		c.next = (c.next + 1) % len(c.ring)
 	}
 	return nil
+}
+
+// Transactions' BLS checks (proofs of possession, certificates, sync done, challenge
+// results) run off the consensus actor: the `txs` topic validator and SubmitTx/GossipTx do
+// them in at most cap(pairing) goroutines at once, after every cheap check, and record
+// successes in a staking.VerifyCache that the actor's dry runs, proposals and validation
+// consult. The actor then pays a pairing only for a transaction nobody prepared (none in
+// normal operation) and for a proposal's certificates it has not seen.
+
+// txVerifyCacheSize bounds the transactions' verify cache.
+const txVerifyCacheSize = 16384
+
+// verifyBLS performs tx's BLS check against st in the bounded pool, unless the cache
+// already holds it. It returns ctx's error if no worker frees up in time.
+func (c *Consensus) verifyBLS(ctx context.Context, st *staking.State, tx *staking.SignedTx) error {
+	if !staking.NeedsBLS(tx.Tx.Op) {
+		return nil
+	}
+	cs := st.Clone() // O(1) on a published state; carries the cache
+	cs.SetVerifyCache(c.cache)
+	if cs.TxBLSCached(tx) {
+		return nil
+	}
+	select {
+	case c.pairing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.pairing }()
+	return cs.VerifyTxBLS(tx)
+}
+
+// prepare runs the checks a transaction passes before it may reach the actor, cheapest
+// first, against the latest ledger view: it decodes; it has not expired and its sender can
+// pay its fee (staking.State.Precheck); for a local submission its signature verifies (the
+// `txs` validator checked gossip's); its BLS check passes (verifyBLS). The nonce is left to
+// the actor's dry run, whose answer names the expected nonce. ok is false with the refusal.
+func (c *Consensus) prepare(ctx context.Context, raw []byte, local bool) (rep tx.Reply, ok bool) {
+	v := c.cfg.Ledger.View()
+	rep = tx.Reply{Hash: ledger.TxHash(raw), Height: v.Height()}
+	stx, err := staking.DecodeSignedTx(raw)
+	if err != nil {
+		rep.Code, rep.Message = staking.CodeMalformed, err.Error()
+		return rep, false
+	}
+	st := v.State()
+	if _, r := st.Precheck(stx, len(raw)); !r.OK() {
+		rep.Code, rep.Message = r.Code, r.Message
+		return rep, false
+	}
+	if local && !stx.Verify(v.Network()) {
+		rep.Code, rep.Message = staking.CodeBadSignature, "signature does not verify"
+		return rep, false
+	}
+	if err := c.verifyBLS(ctx, st, stx); err != nil {
+		if ctx.Err() != nil {
+			rep.Code, rep.Message = staking.CodeBadCertificate, "verification workers busy: "+err.Error()
+			return rep, false
+		}
+		rep.Code, rep.Message = staking.CodeBadCertificate, err.Error()
+		return rep, false
+	}
+	return rep, true
 }
