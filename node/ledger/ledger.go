@@ -95,6 +95,7 @@ type Ledger struct {
 	ref     *actors.Ref[msg]
 	view    atomic.Pointer[View]
 	hub     hub
+	recent  recentViews // the last published views, to prove answers at (proven.go)
 }
 
 type msg interface{ isMsg() }
@@ -251,10 +252,15 @@ type actor struct {
 	nwait    int
 	// snapshotAt is the height of the snapshot on disk (0: none).
 	snapshotAt uint64
+	// last is the committed decision of the state's height (nil at genesis): the
+	// checkpoint and commit certificate that proven answers carry (proven.go).
+	last *tendermint.Decision
 }
 
 func (a *actor) publishView() *View {
-	return &View{st: a.st.Clone(), prev: a.prev, params: a.l.params, name: a.l.cfg.Genesis.Network}
+	v := &View{st: a.st.Clone(), prev: a.prev, params: a.l.params, name: a.l.cfg.Genesis.Network, commit: a.last}
+	a.l.recent.add(v)
+	return v
 }
 
 // load builds the actor state from the datastore (docs/architecture.md §4: state is a deterministic
@@ -285,6 +291,9 @@ func (l *Ledger) load(ctx context.Context) (*actor, error) {
 		if a.st, err = decodeSnapshot(b, l.network); err != nil {
 			return nil, err
 		}
+		if a.last, err = certifiedSnapshot(ctx, store, a.st); err != nil {
+			return nil, err
+		}
 		a.snapshotAt = snapH
 	} else if a.st, err = staking.NewState(l.cfg.Genesis); err != nil {
 		return nil, fmt.Errorf("ledger: genesis: %w", err)
@@ -311,6 +320,9 @@ func (l *Ledger) load(ctx context.Context) (*actor, error) {
 		}
 		if a.st.Epoch() != ep {
 			a.prev = com
+			if err := a.saveEpochLink(ctx, ep, d); err != nil {
+				return nil, fmt.Errorf("ledger: %w", err)
+			}
 		}
 	}
 	if a.prev == nil && a.st.Epoch() > 0 {
@@ -391,6 +403,12 @@ func (a *actor) submit(ctx context.Context, d *tendermint.Decision) (uint64, err
 		return h, fmt.Errorf("%w: checkpoint %d: %v", errPersist, d.Height, err)
 	}
 	if a.st.Epoch() != prevEpoch {
+		// After the checkpoint: a crash in between leaves the link to the replay (load).
+		if err := a.saveEpochLink(ctx, prevEpoch, d); err != nil {
+			return h, fmt.Errorf("%w: epoch link: %v", errPersist, err)
+		}
+	}
+	if a.st.Epoch() != prevEpoch {
 		a.prev = prevCommittee
 	}
 	view := a.publishView()
@@ -466,6 +484,7 @@ func (a *actor) apply(d *tendermint.Decision, verify bool) (*staking.Checkpoint,
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadCommit, err)
 	}
 	a.record(cp, res)
+	a.last = d
 	return cp, res, nil
 }
 

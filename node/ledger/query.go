@@ -59,6 +59,8 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		return query.EncodeStakesAnswer(stakesPage(v.Height(), st, q.Address, q.Cursor)), nil
 	case query.QueryBlobs:
 		return query.EncodeBlobsAnswer(blobsPage(v.Height(), st, q.Address, q.Cursor)), nil
+	case query.QueryProvenBlobStatus, query.QueryProvenAccount, query.QueryProvenInfo, query.QueryEpochLinks:
+		return n.serveProven(ctx, q)
 	case query.QueryWaitTx:
 		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
 		defer cancel()

@@ -3,6 +3,7 @@ package ledger
 import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
+	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -14,6 +15,7 @@ type View struct {
 	prev   *epoch.Committee // committee of the previous epoch, nil in epoch 0 or unknown
 	params codec.Params
 	name   string
+	commit *tendermint.Decision // the committed checkpoint of this height (nil at genesis)
 }
 
 // State returns the read-only state. Do not mutate it.

@@ -53,6 +53,7 @@ const (
 	QueryCommittee // registered nodes, pools and shards, a page after Cursor (staking.go)
 	QueryStakes    // the stakes Address owns, a page after Cursor (staking.go)
 	QueryBlobs     // the blob objects Address owns, a page after Cursor (blobs.go)
+	// Kinds 9 to 12, the proven answers, are in proven.go.
 )
 
 // Query is a request.
@@ -70,6 +71,11 @@ type Query struct {
 	// Cursor (QueryCommittee, QueryStakes, QueryBlobs): the page holds IDs above it, in ascending
 	// order; zero starts from the first.
 	Cursor [32]byte
+	// At (the proven kinds, proven.go): the height to prove at, 0 for the node's latest; a
+	// node keeps a few recent heights and answers not found for others.
+	At uint64
+	// FromEpoch (QueryEpochLinks): the epoch whose committee signs the first link.
+	FromEpoch uint32
 }
 
 // Encode returns the request body: kind u8, then the kind's argument.
@@ -89,6 +95,16 @@ func (q *Query) Encode() []byte {
 	case QueryStakes, QueryBlobs:
 		b = append(b, q.Address[:]...)
 		b = append(b, q.Cursor[:]...)
+	case QueryProvenBlobStatus:
+		b = append(b, q.BlobID[:]...)
+		b = wire.AppendU64(b, q.At)
+	case QueryProvenAccount:
+		b = append(b, q.Address[:]...)
+		b = wire.AppendU64(b, q.At)
+	case QueryProvenInfo:
+		b = wire.AppendU64(b, q.At)
+	case QueryEpochLinks:
+		b = wire.AppendU32(b, q.FromEpoch)
 	}
 	return b
 }
@@ -112,6 +128,16 @@ func Decode(b []byte) (*Query, error) {
 	case QueryStakes, QueryBlobs:
 		r.Fixed(q.Address[:])
 		r.Fixed(q.Cursor[:])
+	case QueryProvenBlobStatus:
+		r.Fixed(q.BlobID[:])
+		q.At = r.U64()
+	case QueryProvenAccount:
+		r.Fixed(q.Address[:])
+		q.At = r.U64()
+	case QueryProvenInfo:
+		q.At = r.U64()
+	case QueryEpochLinks:
+		q.FromEpoch = r.U32()
 	default:
 		return nil, fmt.Errorf("%w: query kind %d", ErrMalformed, q.Kind)
 	}
@@ -133,6 +159,10 @@ type BlobAnswer struct {
 	Height  uint64
 	Status  staking.BlobStatus
 	Objects []staking.Blob // live objects (without attributes)
+	// Epoch and Proven are not on the wire: a verifying client sets them when the answer
+	// was proven (QueryProvenBlobStatus) at Height, in Epoch.
+	Epoch  uint32
+	Proven bool
 }
 
 // EncodeBlobAnswer encodes a BlobAnswer.
@@ -200,6 +230,8 @@ func DecodeBlobAnswer(b []byte) (*BlobAnswer, error) {
 type AccountAnswer struct {
 	Height  uint64
 	Account staking.Account
+	// Proven is not on the wire: set by a verifying client (QueryProvenAccount).
+	Proven bool
 }
 
 // EncodeAccountAnswer encodes an AccountAnswer.
@@ -237,6 +269,10 @@ type Info struct {
 	// complete (sync done by n-f shards), nil otherwise: blobs certified before the change
 	// are read from it (docs/protocol.md §7).
 	Previous *epoch.Committee
+	// Proven is not on the wire: a verifying client sets it when the network, parameters,
+	// prices and committee were proven at Height (QueryProvenInfo); Stakes stay the
+	// node's word.
+	Proven bool
 }
 
 // EncodeInfo encodes an Info.
