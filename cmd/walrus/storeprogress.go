@@ -208,17 +208,33 @@ func physicalMemory() int64 {
 }
 
 // testKillEnv names the phase in which `walrus store` kills itself with SIGKILL, for the
-// resumable-store tests (testnet): "encode" (half the metadata pass done), "register"
+// resumable-store tests (testnet): "encode" (the first progress tick of the metadata pass), "register"
 // (registered, nothing sent), "upload" (a third sent), "confirmed" (quorum confirmed, before
 // the certificate). Unset in normal use.
 const testKillEnv = "WALRUS_TEST_KILL_AT"
 
+// timingsEnv names a file to which `walrus store` appends one line per phase it enters,
+// "<phase> <unix nanoseconds>", for make bench-big's split of a store. Unset in normal use.
+const timingsEnv = "WALRUS_STORE_TIMINGS"
+
 // killHook returns a progress callback that SIGKILLs the process at the phase named by
-// $WALRUS_TEST_KILL_AT, or nil.
+// $WALRUS_TEST_KILL_AT and records phase changes in $WALRUS_STORE_TIMINGS, or nil.
 func killHook() func(client.Progress) {
 	at := os.Getenv(testKillEnv)
-	if at == "" {
+	timings := os.Getenv(timingsEnv)
+	if at == "" && timings == "" {
 		return nil
+	}
+	phase := ""
+	record := func(pr client.Progress) {
+		if timings == "" || pr.Phase == phase {
+			return
+		}
+		phase = pr.Phase
+		if f, err := os.OpenFile(timings, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "%s %d\n", phase, time.Now().UnixNano())
+			f.Close()
+		}
 	}
 	var once sync.Once
 	kill := func() {
@@ -228,8 +244,9 @@ func killHook() func(client.Progress) {
 		})
 	}
 	return func(pr client.Progress) {
+		record(pr)
 		switch {
-		case at == "encode" && pr.Phase == client.PhaseEncode && pr.EncodeTotal > 0 && pr.BytesEncoded >= pr.EncodeTotal/2:
+		case at == "encode" && pr.Phase == client.PhaseEncode && pr.BytesEncoded > 0:
 			kill()
 		case at == "register" && pr.Phase == client.PhaseUpload:
 			kill()

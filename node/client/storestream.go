@@ -304,6 +304,9 @@ func (st *streamStore) setup(ctx context.Context, m *codec.Metadata, id codec.Bl
 				sm.hasMD = true
 				sm.failed.Store(false)
 				st.resumed.Confirmations++
+				st.resumed.PairsSkipped += int64(len(mem.Shards))
+				st.resumed.BytesSkipped += int64(len(mem.Shards)) * int64(st.pairSize)
+				st.resumed.MetadataSkipped++
 				confirmedFromCache++
 				skipped += share
 				sm.ch = nil // nothing to do for this member
@@ -541,7 +544,7 @@ func (st *streamStore) upload(sm *streamMember) {
 			sm.fail(err)
 		} else if !sm.hasMD {
 			mreq := metadata.Request{Op: metadata.OpPut, BlobID: st.id, Metadata: st.meta}
-			if _, err := c.callRetry(sm.ctx, pid, c.metaProto, mreq.Encode()); err != nil {
+			if _, err := st.call(sm.ctx, pid, c.metaProto, mreq.Encode()); err != nil {
 				sm.fail(fmt.Errorf("metadata: %w", err))
 			} else {
 				st.report(func(pr *Progress) { pr.BytesSent += int64(len(st.meta)) })
@@ -573,7 +576,7 @@ func (st *streamStore) upload(sm *streamMember) {
 		if sm.failed.Load() {
 			return confirm.Confirmation{}, sm.err
 		}
-		resp, err := c.callRetry(sm.ctx, pid, c.confirmProto, st.req.Encode())
+		resp, err := st.call(sm.ctx, pid, c.confirmProto, st.req.Encode())
 		if err != nil {
 			return confirm.Confirmation{}, fmt.Errorf("confirmation: %w", err)
 		}
@@ -582,8 +585,33 @@ func (st *streamStore) upload(sm *streamMember) {
 	st.results <- nodeResult{member: sm.i, conf: conf, err: err}
 }
 
+// busyPatience is how long a streaming store keeps asking a member that answers "busy" (or
+// "not yet") before giving it up: its pairs cannot be sent again without encoding the blob
+// again, so it is given more patience than Upload's few retries.
+const busyPatience = 60 * time.Second
+
+// call is callRetry, repeated while the member stays retryable for up to busyPatience.
+func (st *streamStore) call(ctx context.Context, pid peer.ID, pr p2p.Protocol, body ...[]byte) ([]byte, error) {
+	start := time.Now()
+	delay := st.c.cfg.RetryDelay
+	for {
+		resp, err := st.c.callRetry(ctx, pid, pr, body...)
+		if err == nil || !retryable(err) || time.Since(start) > busyPatience || ctx.Err() != nil {
+			return resp, err
+		}
+		delay = min(2*delay, time.Second)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
 func (st *streamStore) put(sm *streamMember, pid peer.ID, b *pairBatch) error {
-	resp, err := st.c.callRetry(sm.ctx, pid, st.c.sliverProto, sliver.PutPairsParts(st.id, b.pairs)...)
+	resp, err := st.call(sm.ctx, pid, st.c.sliverProto, sliver.PutPairsParts(st.id, b.pairs)...)
 	if err == nil {
 		_, err = sliver.DecodeItemResults(resp, len(b.pairs), false)
 	}

@@ -469,10 +469,11 @@ type StoreResult struct {
 type Resumed struct {
 	// PairsSkipped and BytesSkipped count the sliver pairs (and their bytes) nodes already
 	// held; MetadataSkipped the members that held the metadata.
-	PairsSkipped, BytesSkipped int64
-	MetadataSkipped            int
+	PairsSkipped    int64 `json:"pairsSkipped"`
+	BytesSkipped    int64 `json:"bytesSkipped"`
+	MetadataSkipped int   `json:"metadataSkipped"`
 	// Confirmations counts cached confirmations used again.
-	Confirmations int
+	Confirmations int `json:"confirmations"`
 }
 
 // Store runs the whole store flow: encode, register (hooks), upload and certify
