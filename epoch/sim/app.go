@@ -8,7 +8,8 @@ import (
 // app is the simulated ledger: a value is height u64 | time i64 | valid u8 | author u32.
 // Honest Validate checks the height, the validity flag, and that the time is after the last
 // committed checkpoint and at most TimeBound ahead of the voter's clock (docs/architecture.md §4).
-// Byzantine apps propose invalid values half the time and accept everything.
+// Byzantine apps propose invalid values half the time (always with Options.JunkProposals)
+// and accept everything.
 type app struct {
 	sim      *simulator
 	self     int
@@ -47,7 +48,7 @@ func parseValue(b []byte) (value, error) {
 // Propose implements tendermint.App.
 func (a *app) Propose(h uint64, _ int32, now int64) ([]byte, error) {
 	if a.byz {
-		return a.value(h, now, a.sim.rng.IntN(2) == 0), nil
+		return a.value(h, now, !a.sim.o.JunkProposals && a.sim.rng.IntN(2) == 0), nil
 	}
 	return a.value(h, now, true), nil
 }

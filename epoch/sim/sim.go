@@ -67,6 +67,12 @@ type Options struct {
 	// validator is offline is dropped.
 	JoinLate bool
 	RealBLS  bool
+	// JunkProposals makes byzantine proposers propose only invalid values (a checkpoint of
+	// transactions that do not apply, or whose certificates fail: the node's Validate,
+	// staking.CheckProposal, refuses them), instead of invalid ones half the time. Honest
+	// validators must give them no prevote, so none is ever committed, and the network must
+	// still make progress through the honest proposers' rounds.
+	JunkProposals bool
 	// Equivocation is the probability that a byzantine node sends a conflicting twin of a
 	// message to part of the network (default 0.5; negative means never).
 	Equivocation float64

@@ -177,6 +177,13 @@ var scenarios = []scenario{
 		byz, _ := faulty(r, []int{2, 2, 2, 2, 3, 3, 3}, false)
 		return sim.Options{Seed: seed, Weights: []int{2, 2, 2, 2, 3, 3, 3}, Byzantine: byz, Heights: 5}
 	}},
+	{"n=7/junk-proposer", []int{2, 2, 2, 2, 3, 3, 3}, 100, 5000, nil, func(seed uint64, r *rand.Rand) sim.Options {
+		// Byzantine proposers (worth up to f) propose nothing but junk checkpoints: none is
+		// committed (the validity check after every step), every height still commits.
+		byz, _ := faulty(r, []int{2, 2, 2, 2, 3, 3, 3}, false)
+		return sim.Options{Seed: seed, Weights: []int{2, 2, 2, 2, 3, 3, 3}, Byzantine: byz, Heights: 6,
+			GST: r.Int64N(3000), DropRate: 0.1, ClockSkew: 100, JunkProposals: true}
+	}},
 	{"n=6/membership", nil, 150, 6000, []uint64{1725}, membership(6)},
 	{"n=10/membership", nil, 100, 4000, nil, membership(10)},
 }
