@@ -70,6 +70,16 @@ type LedgerConfig struct {
 	// NoWalletLock skips the per-wallet lock file that processes of one machine sharing
 	// the wallet take while signing (nonce.go); they then rely on re-signing alone.
 	NoWalletLock bool
+	// Genesis, when set, makes the client verify (proven.go, trust.go): it trusts the
+	// genesis committee and the committees each one certified, and believes blob status,
+	// account and info answers only when proven against a certified checkpoint of this
+	// genesis's network. Without it answers are believed as the nodes give them.
+	Genesis *staking.Genesis
+	// TrustFile caches the trusted committees (beside the client configuration); "" keeps
+	// them in memory only.
+	TrustFile string
+	// OnReject, if set, is told of every node answer that failed verification.
+	OnReject func(node peer.ID, err error)
 }
 
 // Ledger is the light client of the control plane: it asks bootstrap nodes over
@@ -92,6 +102,8 @@ type Ledger struct {
 
 	regMu sync.Mutex
 	regs  map[codec.BlobID]regInfo // what RegisterBlob learned, for StoreSummary
+
+	trust *trust // nil: answers are not verified (no Genesis)
 }
 
 // regInfo is what RegisterBlob recorded about one blob for the store summary.
@@ -119,6 +131,15 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 		cfg.Logger = slog.Default()
 	}
 	l := &Ledger{cfg: cfg, regs: map[codec.BlobID]regInfo{}}
+	if cfg.Genesis != nil {
+		if cfg.Genesis.NetworkID() != cfg.Network {
+			return nil, errors.New("client: LedgerConfig.Genesis is not the genesis of LedgerConfig.Network")
+		}
+		var err error
+		if l.trust, err = newTrust(cfg.Genesis, cfg.TrustFile, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Key != nil {
 		l.addr = staking.AddressOf(cfg.Key.Public().(ed25519.PublicKey))
 	}
@@ -251,6 +272,9 @@ func (l *Ledger) queryBestFrom(ctx context.Context, q *query.Query) ([]byte, pee
 // Info returns network information and the current committee, from the most up-to-date
 // node.
 func (l *Ledger) Info(ctx context.Context) (*query.Info, error) {
+	if l.trust != nil {
+		return l.provenInfo(ctx, "")
+	}
 	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryInfo})
 	if err != nil {
 		return nil, err
@@ -260,6 +284,10 @@ func (l *Ledger) Info(ctx context.Context) (*query.Info, error) {
 
 // Account returns an account's balance and nonce, from the most up-to-date node.
 func (l *Ledger) Account(ctx context.Context, a staking.Address) (*query.AccountAnswer, error) {
+	if l.trust != nil {
+		acc, _, err := l.provenAccount(ctx, a, "")
+		return acc, err
+	}
 	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryAccount, Address: a})
 	if err != nil {
 		return nil, err
@@ -270,6 +298,9 @@ func (l *Ledger) Account(ctx context.Context, a staking.Address) (*query.Account
 // BlobStatus returns a blob ID's status and its live objects, from the most up-to-date
 // node.
 func (l *Ledger) BlobStatus(ctx context.Context, id codec.BlobID) (*query.BlobAnswer, error) {
+	if l.trust != nil {
+		return l.provenBlobStatus(ctx, id)
+	}
 	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryBlobStatus, BlobID: id})
 	if err != nil {
 		return nil, err
@@ -401,6 +432,13 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 
 // accountLocked asks the preferred node (or any) for the wallet's account.
 func (l *Ledger) accountLocked(ctx context.Context) (*query.AccountAnswer, error) {
+	if l.trust != nil {
+		acc, p, err := l.provenAccount(ctx, l.addr, l.preferred)
+		if err == nil && l.preferred != "" {
+			l.preferred = p
+		}
+		return acc, err
+	}
 	q := &query.Query{Kind: query.QueryAccount, Address: l.addr}
 	if l.preferred == "" {
 		// No node holds our pending transactions yet: the most up-to-date one knows the
@@ -697,6 +735,9 @@ func (l *Ledger) txNodeInfo(ctx context.Context) (*query.Info, error) {
 	l.mu.Lock()
 	order := l.txOrder()
 	l.mu.Unlock()
+	if l.trust != nil {
+		return l.provenInfo(ctx, order[0])
+	}
 	resp, _, err := l.queryFrom(ctx, &query.Query{Kind: query.QueryInfo}, order[0])
 	if err != nil {
 		return nil, err
@@ -732,6 +773,9 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 		l.mu.Unlock()
 		var te *TxError
 		if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+			if l.trust != nil {
+				return l.confirmCertified(ctx, id, &pending{kind: op.Kind(), to: l.preferred})
+			}
 			return nil
 		}
 		if err != nil {
@@ -745,7 +789,14 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 			cancel()
 		}
 		_, err = l.wait(ctx, p)
+		if err == nil && l.trust != nil {
+			// A receipt is one node's word: the proven status says whether it is true.
+			return l.confirmCertified(ctx, id, p)
+		}
 		if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
+			if l.trust != nil {
+				return l.confirmCertified(ctx, id, p)
+			}
 			return nil
 		}
 		if errors.Is(err, errTxLost) && lost < maxLostRetries {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,15 @@ type FileConfig struct {
 	// Network is the network name, for display; the genesis is the truth.
 	Network string `yaml:"network"`
 	// GenesisFile is the canonical genesis (genesis.bin): network ID and encoding geometry.
+	// It is the client's root of trust: the network ID is its hash and the committee of
+	// epoch 0 is in it; every ledger answer is verified from there (proven.go).
 	GenesisFile string `yaml:"genesis_file"`
+	// GenesisID, when set, pins the genesis: the hex network ID (Blake2b-256 of
+	// genesis.bin) the genesis file must have. `walrus testnet up` writes it.
+	GenesisID string `yaml:"genesis_id,omitempty"`
+	// TrustFile caches the committees the client verified (default: the configuration's
+	// path with ".trust" appended).
+	TrustFile string `yaml:"trust_file,omitempty"`
 	// WalletKeyFile is the wallet's Ed25519 seed (hex line or 32 raw bytes); optional for
 	// read-only use.
 	WalletKeyFile string `yaml:"wallet_key_file"`
@@ -115,6 +124,13 @@ func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, er
 	if err != nil {
 		return nil, err
 	}
+	if id := g.NetworkID(); fc.GenesisID != "" && !strings.EqualFold(fc.GenesisID, hex.EncodeToString(id[:])) {
+		return nil, fmt.Errorf("client config %s: genesis file %s has network ID %x, the configuration pins %s", path, fc.GenesisFile, id[:], fc.GenesisID)
+	}
+	trustFile := fc.TrustFile
+	if trustFile == "" {
+		trustFile = path + ".trust"
+	}
 	var key ed25519.PrivateKey
 	if fc.WalletKeyFile != "" {
 		if key, err = keyfile.ReadAccountKey(fc.WalletKeyFile); err != nil {
@@ -169,7 +185,8 @@ func Open(ctx context.Context, path string, opts ...OpenOptions) (s *Session, er
 	if s.Client, err = New(Config{Host: h, Params: params, Network: network, Logger: o.Logger}); err != nil {
 		return nil, err
 	}
-	if s.Ledger, err = NewLedger(LedgerConfig{Host: h, Network: network, Bootstrap: infos, Key: key, Certs: certs, Logger: o.Logger}); err != nil {
+	if s.Ledger, err = NewLedger(LedgerConfig{Host: h, Network: network, Bootstrap: infos, Key: key, Certs: certs, Logger: o.Logger,
+		Genesis: g, TrustFile: trustFile}); err != nil {
 		return nil, err
 	}
 	return s, nil
