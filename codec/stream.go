@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/walrus-go/walrus-go/internal/hugemem"
 )
 
 // StreamOptions tune EncodeStream.
@@ -120,7 +122,7 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	e.progress = opts.Encoded
 	// The metadata pass computes every recovery row anyway: keep the first window's, in
 	// the buffer later windows reuse.
-	winBuf := make([]byte, window*rowBytes)
+	winBuf := hugemem.Bytes(window * rowBytes)
 	rows := make([][]byte, window)
 	for i := range rows {
 		rows[i] = winBuf[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
