@@ -16,8 +16,11 @@ import (
 // maxConfigFile bounds what the loaders here read from a YAML file.
 const maxConfigFile = 1 << 20
 
-func writeClientConfig(l *Layout, network string) error {
+func writeClientConfig(l *Layout, network string, id epoch.NetworkID) error {
 	c := client.FileConfig{Network: network, GenesisFile: l.GenesisFile, WalletKeyFile: l.WalletKeyFile}
+	// Pin the genesis by its hash (the network ID): the client refuses another genesis
+	// file put at that path.
+	c.GenesisID = hex.EncodeToString(id[:])
 	for i := range l.Nodes {
 		c.Bootstrap = append(c.Bootstrap, l.Nodes[i].Dialable()...)
 		if l.Nodes[i].APIAddr != "" {

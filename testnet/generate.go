@@ -215,7 +215,7 @@ func Generate(o Options) (*Layout, error) {
 	for _, gn := range g.Nodes {
 		g.Accounts = append(g.Accounts, staking.GenesisAccount{Address: gn.Operator, Balance: o.OperatorBalance})
 	}
-	if err := writeClientConfig(l, g.Network); err != nil {
+	if err := writeClientConfig(l, g.Network, g.NetworkID()); err != nil {
 		return nil, err
 	}
 

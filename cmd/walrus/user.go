@@ -398,7 +398,7 @@ func writeFileStreaming(path string, write func(io.Writer) error) error {
 // runBlobStatus is `walrus blob-status BLOB_ID [--json]`.
 func runBlobStatus(g *globals, args []string) error {
 	fs := newFlagSet("blob-status")
-	asJSON := fs.Bool("json", false, `print {"status","endEpoch","expiresAt","deletable","objects"}`)
+	asJSON := fs.Bool("json", false, `print {"status","endEpoch","expiresAt","deletable","objects","provenAt":{"height","epoch"}}`)
 	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
@@ -422,15 +422,27 @@ func runBlobStatus(g *globals, args []string) error {
 		}
 		expires = epochStart(in, st.Status.EndEpoch)
 	}
+	// Where the facts are proven: the height and epoch of the certified checkpoint whose
+	// state root the answer was verified against (none from an unverified client).
+	var at *provenAt
+	if st.Proven {
+		at = &provenAt{Height: st.Height, Epoch: st.Epoch}
+	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
-			Status    string `json:"status"`
-			EndEpoch  uint32 `json:"endEpoch"`
-			ExpiresAt string `json:"expiresAt,omitempty"`
-			Deletable bool   `json:"deletable"`
-			Objects   int    `json:"objects"`
-		}{st.Status.Kind.String(), st.Status.EndEpoch, expires, st.Status.Deletable, st.Status.Objects})
+			Status    string    `json:"status"`
+			EndEpoch  uint32    `json:"endEpoch"`
+			ExpiresAt string    `json:"expiresAt,omitempty"`
+			Deletable bool      `json:"deletable"`
+			Objects   int       `json:"objects"`
+			ProvenAt  *provenAt `json:"provenAt,omitempty"`
+		}{st.Status.Kind.String(), st.Status.EndEpoch, expires, st.Status.Deletable, st.Status.Objects, at})
 	}
+	defer func() {
+		if at != nil {
+			fmt.Fprintf(g.stdout, "Proven at height %d (epoch %d).\n", at.Height, at.Epoch)
+		}
+	}()
 	switch st.Status.Kind {
 	case staking.StatusNonexistent:
 		fmt.Fprintf(g.stdout, "Blob ID %s does not exist.\n", id)
@@ -445,6 +457,13 @@ func runBlobStatus(g *globals, args []string) error {
 			id, st.Status.Kind, st.Status.EndEpoch, verb, expires, st.Status.Objects)
 	}
 	return nil
+}
+
+// provenAt is where `blob-status --json` and `info --json` facts are proven: the certified
+// checkpoint's height and epoch.
+type provenAt struct {
+	Height uint64 `json:"height"`
+	Epoch  uint32 `json:"epoch"`
 }
 
 // infoMember is one committee member in `info --json`.
@@ -491,19 +510,32 @@ func runInfo(g *globals, args []string) error {
 			Prices        staking.Prices `json:"prices"`
 			MaxBlobSize   uint64         `json:"maxBlobSize"`
 			Committee     []infoMember   `json:"committee"`
+			// ProvenAt: network, parameters, prices and committee are proven there (the
+			// members' stakes are the node's word).
+			ProvenAt *provenAt `json:"provenAt,omitempty"`
 		}{in.NetworkName, hex.EncodeToString(in.Network[:]), in.Height, in.Epoch,
-			(time.Duration(in.EpochDuration) * time.Millisecond).String(), in.NShards, in.Prices, in.MaxBlobSize, members})
+			(time.Duration(in.EpochDuration) * time.Millisecond).String(), in.NShards, in.Prices, in.MaxBlobSize, members, infoProvenAt(in)})
 	}
 	w := g.stdout
 	fmt.Fprintf(w, "Network: %s (id %x)\nHeight: %d\nEpoch: %d (epochs of %v)\nShards: %d\n", in.NetworkName, in.Network[:8],
 		in.Height, in.Epoch, time.Duration(in.EpochDuration)*time.Millisecond, in.NShards)
 	fmt.Fprintf(w, "Storage price: %s per MiB per epoch\nWrite price: %s per MiB\nMax blob size: %s\n",
 		client.FormatWAL(in.Prices.Storage), client.FormatWAL(in.Prices.Write), humanBytes(in.MaxBlobSize))
+	if in.Proven {
+		fmt.Fprintf(w, "Proven at height %d (epoch %d) against the certified checkpoint\n", in.Height, in.Epoch)
+	}
 	fmt.Fprintf(w, "Committee (%d nodes):\n", len(members))
 	for _, m := range members {
 		fmt.Fprintf(w, "  %s  peer %s  %d shards  stake %s\n", m.NodeID[:16], m.PeerID, m.Shards, client.FormatWAL(m.Stake))
 	}
 	return nil
+}
+
+func infoProvenAt(in *query.Info) *provenAt {
+	if !in.Proven {
+		return nil
+	}
+	return &provenAt{Height: in.Height, Epoch: in.Epoch}
 }
 
 // printablePeer shows a member's peer ID in its usual base58 form when it decodes.

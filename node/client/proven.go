@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -201,7 +202,28 @@ func queryProven[T any](ctx context.Context, l *Ledger, q *query.Query, first pe
 	if ctx.Err() != nil {
 		return proven[T]{}, ctx.Err()
 	}
-	return proven[T]{}, fmt.Errorf("%w: no node gave a verifiable answer (%d asked): %w", ErrNoNode, len(l.peers), errors.Join(errs...))
+	return proven[T]{}, fmt.Errorf("%w: no node gave a verifiable answer (%d asked): %w", ErrNoNode, len(l.peers), oneLine(errs))
+}
+
+// lineErrs is several errors on one line (a CLI error is one line), each still matchable
+// with errors.Is and errors.As.
+type lineErrs []error
+
+func (e lineErrs) Error() string {
+	s := make([]string, len(e))
+	for i, err := range e {
+		s[i] = strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	return strings.Join(s, "; ")
+}
+
+func (e lineErrs) Unwrap() []error { return e }
+
+func oneLine(errs []error) error {
+	if len(errs) == 0 {
+		return errors.New("no answer")
+	}
+	return lineErrs(errs)
 }
 
 // provenBlobStatus is BlobStatus, verified.
