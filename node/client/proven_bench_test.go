@@ -3,6 +3,7 @@ package client_test
 import (
 	"io"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -18,8 +19,8 @@ import (
 // BenchmarkBlobStatusVerified: `blob-status` of a certified blob through 4 in-process nodes
 // over loopback libp2p, unverified (the old kind, highest claimed height) beside verified
 // (proven kind: certificate, links, proofs), each warm (one client asking again) and cold
-// (a new host and client per answer, as one `walrus blob-status` process: dial, trust from
-// genesis, one BLS check). Reports the proven answer's bytes beside the unverified one's.
+// (a new host and client per answer, as one `walrus blob-status` process: dial, the trust
+// cache beside its configuration read, one BLS check). Reports the proven answer's bytes beside the unverified one's.
 func BenchmarkBlobStatusVerified(b *testing.B) {
 	a := newLCNet(b, "bench", 1<<50)
 	a.commit(0)
@@ -36,6 +37,7 @@ func BenchmarkBlobStatusVerified(b *testing.B) {
 	plain, _ := p2p.Call(ctx, probe, nodes[0].ID(), query.Spec, (&query.Query{Kind: query.QueryBlobStatus, BlobID: id}).Encode())
 	proven, _ := p2p.Call(ctx, probe, nodes[0].ID(), query.Spec, (&query.Query{Kind: query.QueryProvenBlobStatus, BlobID: id}).Encode())
 
+	trustFile := filepath.Join(b.TempDir(), "client.yaml.trust") // as beside a CLI's config
 	newClient := func(b *testing.B, verified bool) *client.Ledger {
 		var boot []peer.AddrInfo
 		for _, n := range nodes {
@@ -44,7 +46,7 @@ func BenchmarkBlobStatusVerified(b *testing.B) {
 		cfg := client.LedgerConfig{Host: newLCHost(b), Network: a.genesis.NetworkID(), Bootstrap: boot, NoWalletLock: true,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if verified {
-			cfg.Genesis = a.genesis
+			cfg.Genesis, cfg.TrustFile = a.genesis, trustFile
 		}
 		l, err := client.NewLedger(cfg)
 		if err != nil {

@@ -56,23 +56,33 @@ type trust struct {
 	order    [][32]byte // verified, oldest first
 }
 
-// newTrust starts from g and adds the committees cached at path, if any.
+// newTrust starts from g and adds the committees cached at path, if any. The genesis
+// committee is derived from g (staking.NewState: every genesis node's proof of possession is
+// checked, a pairing each) unless the cache of g's network holds it, and is then cached.
 func newTrust(g *staking.Genesis, path string, logger *slog.Logger) (*trust, error) {
-	st, err := staking.NewState(g)
-	if err != nil {
-		return nil, fmt.Errorf("client: genesis: %w", err)
-	}
 	t := &trust{network: g.NetworkID(), nShards: g.NShards, path: path, logger: logger,
-		genesis: st.Committee(), coms: map[uint32]*epoch.Committee{}, verified: map[[32]byte]*staking.Checkpoint{}}
-	t.coms[t.genesis.Epoch] = t.genesis
-	t.latest = t.genesis.Epoch
+		coms: map[uint32]*epoch.Committee{}, verified: map[[32]byte]*staking.Checkpoint{}}
 	if path != "" {
 		if b, err := fsutil.ReadBounded(path, maxTrustFile); err == nil {
 			if err := t.load(b); err != nil {
 				logger.Warn("ignoring the trusted-committee cache", "path", path, "err", err)
+				t.coms = map[uint32]*epoch.Committee{}
 			}
 		}
 	}
+	if c := t.coms[0]; c != nil {
+		t.genesis = c
+		return t, nil
+	}
+	st, err := staking.NewState(g)
+	if err != nil {
+		return nil, fmt.Errorf("client: genesis: %w", err)
+	}
+	t.genesis = st.Committee()
+	t.mu.Lock()
+	t.addLocked(t.genesis)
+	t.mu.Unlock()
+	t.save()
 	return t, nil
 }
 
@@ -156,7 +166,7 @@ func (t *trust) addLocked(c *epoch.Committee) {
 	t.latest = max(t.latest, c.Epoch)
 	if eps := t.epochsLocked(); len(eps) > maxTrusted {
 		for _, e := range eps[:len(eps)-maxTrusted] {
-			if e != t.genesis.Epoch {
+			if e != 0 {
 				delete(t.coms, e)
 			}
 		}
