@@ -81,11 +81,11 @@ func (pc *pendingCache) load() map[epoch.NodeID]bls.Signature {
 
 // add records a verified confirmation and rewrites the file atomically.
 func (pc *pendingCache) add(node epoch.NodeID, sig bls.Signature) error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
 	if pc.path == "" {
 		return nil
 	}
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
 	pc.f.Confirmations[hex.EncodeToString(node[:])] = hex.EncodeToString(sig[:])
 	b, err := json.MarshalIndent(&pc.f, "", "  ")
 	if err != nil {
@@ -97,12 +97,16 @@ func (pc *pendingCache) add(node epoch.NodeID, sig bls.Signature) error {
 	return fsutil.WriteAtomic(pc.path, b, 0o600)
 }
 
-// remove deletes the file once the blob is certified.
+// remove deletes the file once the blob is certified; confirmations that arrive later
+// (the background uploads) are not cached any more.
 func (pc *pendingCache) remove() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
 	if pc.path == "" {
 		return
 	}
 	if err := os.Remove(pc.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
+	pc.path = ""
 }
