@@ -197,3 +197,30 @@ func (s *State) feeCheck(tx *Tx, size int, bal uint64) (uint64, Receipt) {
 	}
 	return fee, Receipt{}
 }
+
+// TxBLSCached reports whether s's cache already holds tx's BLS check (or tx needs none
+// that could run), so VerifyTxBLS would cost no pairing.
+func (s *State) TxBLSCached(tx *SignedTx) bool {
+	if s.cache == nil {
+		return !NeedsBLS(tx.Tx.Op)
+	}
+	var sender Address
+	if len(tx.Tx.Sender) == 32 {
+		sender = AddressOf(tx.Tx.Sender)
+	}
+	switch op := tx.Tx.Op.(type) {
+	case *RegisterNode:
+		return s.cache.has(sigKey(op.BLSKey, PossessionMessage(s.network, sender, op.BLSKey), op.PoP))
+	case *CertifyBlob:
+		return op.Cert.Epoch != s.ep || s.cache.has(certKey(ConfirmationMessage(s.network, s.ep, op.BlobID, op.Deletable, op.Blob), &op.Cert, epoch.ThresholdQuorum))
+	case *InvalidateBlob:
+		return op.Cert.Epoch != s.ep || s.cache.has(certKey(InvalidBlobMessage(s.network, s.ep, op.BlobID), &op.Cert, epoch.ThresholdValidity))
+	case *SyncDone:
+		i := s.committee.MemberIndex(op.Node)
+		return i < 0 || op.Epoch != s.ep || s.cache.has(sigKey(s.committee.Members[i].BLSKey, SyncDoneMessage(s.network, s.ep, op.Node), op.Sig))
+	case *ChallengeResults:
+		i := s.committee.MemberIndex(op.Attester)
+		return i < 0 || op.Epoch != s.ep || s.cache.has(sigKey(s.committee.Members[i].BLSKey, ChallengeMessage(s.network, s.ep, op.Results), op.Sig))
+	}
+	return true
+}
