@@ -468,7 +468,8 @@ func (c *Changer) complete(ctx context.Context, src *epoch.Committee, sh uint16)
 }
 
 // release gives back the bytes of shards this node locked at the change (lost shards) once
-// the change is complete, unless the node holds them again.
+// the change is complete and the shard's current owner announced sync done, unless the node
+// holds them again.
 func (c *Changer) release(ctx context.Context, v *ledger.View) {
 	com := v.SigningCommittee()
 	me := com.MemberIndex(c.self)
@@ -484,6 +485,13 @@ func (c *Changer) release(ctx context.Context, v *ledger.View) {
 		}
 		if me >= 0 && com.Owner(sh) == me {
 			continue // gained back: its sync decides
+		}
+		// Only once the shard's owner now has announced it holds everything: until then
+		// these slivers may be what it pulls or recovers from (a change completes at n-f
+		// shards, and the owner of this one may be among the rest).
+		if o := com.Owner(sh); o < 0 || !v.State().NodeSyncDone(com.Members[o].Node) {
+			c.locked.Store(true)
+			continue
 		}
 		n := 0
 		for ctx.Err() == nil {

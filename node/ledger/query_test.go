@@ -70,7 +70,7 @@ func TestQueryCommitteeAndStakes(t *testing.T) {
 	var newNode epoch.NodeID
 	for i := 0; i < extra; i++ {
 		k := epochtest.Key(77, i)
-		txs = append(txs, sign(&staking.RegisterNode{BLSKey: k.PublicKey(), PoP: k.ProvePossession(),
+		txs = append(txs, sign(&staking.RegisterNode{BLSKey: k.PublicKey(), PoP: staking.ProvePossession(net, faucet, k),
 			Info: staking.NodeInfo{PeerID: "peer", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}, Commission: 300, StoragePrice: 5, WritePrice: 6, Capacity: 7}}))
 		if i == 0 {
 			newNode = epoch.NodeIDOf(k.PublicKey())
