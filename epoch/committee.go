@@ -126,6 +126,9 @@ func lessNode(a, b NodeID) bool {
 // Owner returns the member index holding shard s. Index must have succeeded.
 func (c *Committee) Owner(s int) int { return int(c.owner[s]) }
 
+// Indexed reports whether Index has run (Owner may be called) for NShards shards.
+func (c *Committee) Indexed() bool { return len(c.owner) == c.NShards }
+
 // MemberIndex returns the index of node, or -1.
 func (c *Committee) MemberIndex(node NodeID) int {
 	i := sort.Search(len(c.Members), func(i int) bool { return !lessNode(c.Members[i].Node, node) })

@@ -17,6 +17,9 @@ func (c *Client) CheckCommittee(com *epoch.Committee) error {
 	if com.NShards != c.cfg.Params.N {
 		return fmt.Errorf("client: committee of %d shards, the network has %d", com.NShards, c.cfg.Params.N)
 	}
+	if !com.Indexed() {
+		return fmt.Errorf("client: committee not indexed")
+	}
 	for s := 0; s < com.NShards; s++ {
 		if o := com.Owner(s); o < 0 || o >= len(com.Members) {
 			return fmt.Errorf("client: committee without an owner for shard %d", s)

@@ -39,6 +39,9 @@ func weights(com *epoch.Committee) []int {
 // fails or lies is skipped at once, and one that is slow gets company after
 // Config.HedgeDelay, so neither can stall the read.
 func (c *Client) Metadata(ctx context.Context, com *epoch.Committee, id codec.BlobID) (codec.Metadata, error) {
+	if err := c.CheckCommittee(com); err != nil {
+		return codec.Metadata{}, err
+	}
 	p := c.cfg.Params
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

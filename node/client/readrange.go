@@ -161,6 +161,9 @@ func (c *Client) metadataFor(ctx context.Context, com *epoch.Committee, id codec
 	if given == nil {
 		return c.Metadata(ctx, com, id)
 	}
+	if err := c.CheckCommittee(com); err != nil {
+		return codec.Metadata{}, err
+	}
 	m := *given
 	m.Hashes = slices.Clone(m.Hashes) // the caller's copy may change after the check
 	if err := codec.VerifyMetadata(c.cfg.Params, id, &m); err != nil {

@@ -30,6 +30,9 @@ const secondaryParallel = 8
 // some did not, an error joining why (the map then holds the others). Indices must lie in
 // [0, n); repeated ones are fetched once.
 func (c *Client) ReadSecondarySlivers(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, cols []int) (map[int][]byte, error) {
+	if err := c.CheckCommittee(com); err != nil {
+		return nil, err
+	}
 	p := c.cfg.Params
 	got := map[int][]byte{}
 	if len(cols) == 0 {

@@ -116,8 +116,11 @@ type nodeResult struct {
 // Store for the whole flow.
 func (c *Client) Upload(ctx context.Context, com *epoch.Committee, enc *codec.EncodedBlob, reg Registration, progress func(Progress)) (*UploadResult, error) {
 	p := c.cfg.Params
-	if enc.Params != p || com.NShards != p.N {
-		return nil, fmt.Errorf("client: blob geometry n=%d, committee n=%d, client n=%d", enc.Params.N, com.NShards, p.N)
+	if err := c.CheckCommittee(com); err != nil {
+		return nil, err
+	}
+	if enc.Params != p {
+		return nil, fmt.Errorf("client: blob geometry n=%d, client n=%d", enc.Params.N, p.N)
 	}
 	req := confirm.Request{BlobID: enc.BlobID, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
 	msg := req.Message(c.cfg.Network)
