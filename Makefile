@@ -7,7 +7,7 @@ QUILT_ORACLE := codec/quilt/testdata/sdk
 FUZZTIME  ?= 30s
 TESTNET_DIR ?= .testnet
 
-.PHONY: all build test test-long test-many-writers bench bench-e2e bench-big fuzz lint vet fmt check-deps testnet oracle clean
+.PHONY: all build test test-long test-many-writers test-churn bench bench-e2e bench-big fuzz lint vet fmt check-deps testnet oracle clean
 
 all: build
 
@@ -52,6 +52,10 @@ test: oracle
 # 64 parallel `walrus store` processes on one wallet (make test runs 16).
 test-many-writers:
 	WALRUS_MANY_WRITERS=64 $(GO) test -count=1 -run TestManyStoreProcessesOneWallet ./testnet/
+
+# Ten epoch changes under a store/read workload, a node leaving midway (~3 minutes).
+test-churn:
+	WALRUS_CHURN=1 $(GO) test -count=1 -timeout 15m -run TestEpochChurnWorkload -v ./testnet/
 
 # Long runs: many thousand simulator seeds, bigger conformance sweeps.
 test-long: oracle

@@ -176,7 +176,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		if len(asks) == 0 {
 			break // nobody left to ask: decode with what there is, or fail
 		}
-		for a, ans := range f.askAll(ctx, com, id, targets, asks, limits, meta) {
+		for a, ans := range f.askAll(ctx, com, id, targets, asks, limits, meta, false) {
 			res.Stats.Requests += ans.requests
 			res.Stats.Bytes += ans.bytes
 			if ans.err != nil {
@@ -195,6 +195,30 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+	}
+	if short(symbols, k) {
+		// The committee's shard map undercounts what members store while an epoch change
+		// is in progress (a member keeps the shards it lost until the change completes):
+		// one last round asks every member that has not failed for all it has.
+		var asks []source
+		var limits []int
+		for j := range com.Members {
+			if com.Members[j].Node != f.Self && !failedMember(cands, failed, j) {
+				asks, limits = append(asks, source{member: j}), append(limits, p.N)
+			}
+		}
+		for _, ans := range f.askAll(ctx, com, id, targets, asks, limits, meta, true) {
+			res.Stats.Requests += ans.requests
+			res.Stats.Bytes += ans.bytes
+			if ans.err != nil {
+				res.Stats.Failed++
+				continue
+			}
+			for i := range targets {
+				symbols[i] = append(symbols[i], ans.symbols[i]...)
+				res.Stats.Symbols += len(ans.symbols[i])
+			}
 		}
 	}
 	for i, t := range targets {
@@ -242,6 +266,30 @@ func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metada
 	return max(got, 0)
 }
 
+// short reports whether some target has fewer than k symbols from distinct sources.
+func short(symbols [][]codec.RecoverySymbol, k int) bool {
+	for _, ss := range symbols {
+		seen := make(map[uint16]bool, len(ss))
+		for i := range ss {
+			seen[ss[i].Index] = true
+		}
+		if len(seen) < k {
+			return true
+		}
+	}
+	return false
+}
+
+// failedMember reports whether member j is a candidate that failed.
+func failedMember(cands []source, failed []bool, j int) bool {
+	for c := range cands {
+		if cands[c].member == j {
+			return failed[c]
+		}
+	}
+	return false
+}
+
 // answer is one member's outcome.
 type answer struct {
 	member, limit int
@@ -253,14 +301,14 @@ type answer struct {
 
 // askAll asks each of asks for limits[i] symbols per target, in parallel.
 func (f *Fetcher) askAll(ctx context.Context, com *epoch.Committee, id codec.BlobID, targets []Target,
-	asks []source, limits []int, meta *codec.Metadata) []answer {
+	asks []source, limits []int, meta *codec.Metadata, bestEffort bool) []answer {
 	out := make([]answer, len(asks))
 	var wg sync.WaitGroup
 	for j := range asks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[j] = f.ask(ctx, &com.Members[asks[j].member], id, targets, limits[j], meta)
+			out[j] = f.ask(ctx, &com.Members[asks[j].member], id, targets, limits[j], meta, bestEffort)
 			out[j].member, out[j].limit = asks[j].member, limits[j]
 		}()
 	}
@@ -271,7 +319,10 @@ func (f *Fetcher) askAll(ctx context.Context, com *epoch.Committee, id codec.Blo
 // ask asks one member for up to limit symbols for each target, in requests that fit the
 // response cap, and verifies every symbol. A member that sends fewer than limit for a target,
 // or any symbol that does not verify, fails as a whole: what it did send stays out.
-func (f *Fetcher) ask(ctx context.Context, m *epoch.Member, id codec.BlobID, targets []Target, limit int, meta *codec.Metadata) answer {
+//
+// With bestEffort the member may send fewer than limit, or none (it holds no source sliver
+// of the blob): what it sends still has to verify.
+func (f *Fetcher) ask(ctx context.Context, m *epoch.Member, id codec.BlobID, targets []Target, limit int, meta *codec.Metadata, bestEffort bool) answer {
 	p := f.Params
 	a := answer{symbols: make([][]codec.RecoverySymbol, len(targets))}
 	pid, err := p2p.MemberPeer(f.Host, m)
@@ -301,10 +352,13 @@ func (f *Fetcher) ask(ctx context.Context, m *epoch.Member, id codec.BlobID, tar
 				return err
 			}
 			for i := range chunk {
+				if codes[i] != 0 && bestEffort && (codes[i] == p2p.CodeNotFound || codes[i] == p2p.CodeUnavailable) {
+					continue
+				}
 				if codes[i] != 0 {
 					return fmt.Errorf("%s sliver %d: %v", chunk[i].Axis, chunk[i].Index, codes[i])
 				}
-				if len(syms[i]) < limit {
+				if !bestEffort && len(syms[i]) < limit {
 					return fmt.Errorf("%s sliver %d: %d symbols, asked %d", chunk[i].Axis, chunk[i].Index, len(syms[i]), limit)
 				}
 				for j := range syms[i] {

@@ -678,21 +678,16 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 
 // refilter rebuilds the scratch state as the base plus the mempool, dropping what no longer
 // applies: committed transactions fail the nonce check now, and so do those they displaced.
-// A dropped transaction that was admitted but refused was charged on the scratch state,
-// so the pass is repeated without it (each pass drops one at least).
+// A transaction still admitted whose operation the new state refuses (its reservation's
+// epoch passed, say) is kept: committed, it pays its fee and uses its nonce, and its sender
+// gets the refusal as a receipt. Dropping it would leave a gap in the sender's nonces that
+// stalls every later transaction of the account until they expire from the client's wait.
 func (a *actor) refilter() {
-	for {
-		a.scratch = a.cstate.Clone()
-		charged := false
-		a.pool.filter(func(_ [32]byte, raw []byte) bool {
-			r := a.scratch.Apply(raw)
-			charged = charged || (!r.OK() && r.Code.Admitted())
-			return r.OK()
-		})
-		if !charged {
-			return
-		}
-	}
+	a.scratch = a.cstate.Clone()
+	a.pool.filter(func(_ [32]byte, raw []byte) bool {
+		r := a.scratch.Apply(raw)
+		return r.OK() || r.Code.Proposable()
+	})
 }
 
 // dryRun applies raw to the scratch state (base + mempool) if it succeeds. A transaction
