@@ -59,8 +59,10 @@ func TestE2EStoreResume(t *testing.T) {
 	for i, phase := range []string{"encode", "register", "upload", "confirmed"} {
 		t.Run(phase, func(t *testing.T) {
 			size := 8 << 20
-			if phase == "encode" {
-				size = 32 << 20 // long enough to be caught mid-encoding
+			if phase == "encode" || phase == "upload" {
+				// Long enough to be caught mid-encoding, and for more put batches per
+				// node than are in flight at once.
+				size = 32 << 20
 			}
 			data := make([]byte, size)
 			for j := range data {

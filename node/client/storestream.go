@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,10 @@ type streamStore struct {
 	results      chan nodeResult
 	resumed      Resumed
 	nothingToDo  bool
+	pass         atomic.Int32  // the encoder's current pass: 1 the first group, 2 the reserve
+	reserveGo    chan struct{} // closed when the reserve's pass may start
+	reserveOnce  sync.Once
+	pass1Time    atomic.Int64 // nanoseconds the first pass took
 	started      bool
 	encoded      atomic.Int64
 	encErr       error
@@ -102,6 +107,7 @@ type streamStore struct {
 // streamMember is one committee member's upload.
 type streamMember struct {
 	i      int
+	pass   int32 // 1: the first group, worth n-f shards with the confirmed; 2: the reserve
 	m      *epoch.Member
 	hasMD  bool
 	cur    *pairBatch // being filled by the producer
@@ -169,10 +175,13 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		uploadBudget = max(budget/8, 1)
 		budget -= uploadBudget
 	}
-	spill, release := spillAllocator(st.opts.SpillDir)
 	setup := make(chan error, 1)
+	st.reserveGo = make(chan struct{})
+	st.pass.Store(1)
 	go func() {
 		defer close(st.encDone)
+		t0 := time.Now()
+		spill, release := spillAllocator(st.opts.SpillDir)
 		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Encoded: &st.encoded},
 			func(m *codec.Metadata, id codec.BlobID) error {
 				err := st.setup(ctx, m, id, uploadBudget)
@@ -180,7 +189,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 				if err != nil {
 					return err
 				}
-				if st.certified || st.nothingToDo {
+				if st.certified || !st.needs(1) {
 					return codec.ErrStopped
 				}
 				return nil
@@ -190,7 +199,30 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 			err = nil
 		}
 		st.encErr = err
-		st.finishProducer(err)
+		st.finishProducer(err, 1)
+		st.pass1Time.Store(int64(time.Since(t0)))
+		if err != nil || !st.started {
+			st.finishProducer(err, 2)
+			return
+		}
+		// The reserve: once the certificate is in (or the first group cannot make it
+		// alone), the blob is encoded again for the members held back. Their pairs were
+		// not kept: holding them would cost memory, sending them before the certificate
+		// would cost the first group the client's and the machine's CPU and bandwidth.
+		select {
+		case <-st.reserveGo:
+		case <-st.bg.Done():
+		}
+		if st.bg.Err() != nil || !st.needs(2) {
+			st.finishProducer(st.bg.Err(), 2)
+			return
+		}
+		st.pass.Store(2)
+		st.startUploaders(2)
+		spill, release = spillAllocator(st.opts.SpillDir)
+		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want}, nil, st.sink)
+		release()
+		st.finishProducer(err, 2)
 	}()
 
 	select {
@@ -236,9 +268,11 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 			}
 		}
 	}
-	res := &UploadResult{BlobID: st.id, Message: st.msg, Certificate: cert, done: st.done, certified: func() {}}
+	res := &UploadResult{BlobID: st.id, Message: st.msg, Certificate: cert, done: st.done, certified: st.releaseReserve}
 	st.report(func(pr *Progress) { pr.Phase = PhaseCertify })
-	if err := st.hooks.CertifyBlob(ctx, st.id, st.reg, res); err != nil {
+	err := st.hooks.CertifyBlob(ctx, st.id, st.reg, res)
+	res.Certified() // success or not, the reserve gets its slivers now (as Store does)
+	if err != nil {
 		return nil, fmt.Errorf("client: certify: %w", err)
 	}
 	st.pend.remove()
@@ -405,15 +439,58 @@ func (st *streamStore) setup(ctx context.Context, m *codec.Metadata, id codec.Bl
 			}
 		}
 	})
+	// Quorum first (as Upload): the heaviest members not yet confirmed that bring the
+	// confirmed weight to n-f form the first group; members with nothing to receive join
+	// it (they only confirm); the rest are the reserve, encoded for after the certificate.
+	order := make([]*streamMember, 0, len(st.members))
 	for _, sm := range st.members {
 		if sm.ch != nil {
-			st.uploaders++
+			order = append(order, sm)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *streamMember) int { return b.m.Weight() - a.m.Weight() })
+	weight := st.builder.Weight()
+	for _, sm := range order {
+		needs := false
+		for _, s := range sm.m.Shards {
+			needs = needs || st.need[s]
+		}
+		if weight < p.QuorumNF() || !needs {
+			sm.pass = 1
+			weight += sm.m.Weight()
+		} else {
+			sm.pass = 2
+		}
+		st.uploaders++
+	}
+	st.started = true
+	st.startUploaders(1)
+	go st.collect()
+	return nil
+}
+
+// startUploaders starts the uploads of the members of one pass.
+func (st *streamStore) startUploaders(pass int32) {
+	for _, sm := range st.members {
+		if sm.ch != nil && sm.pass == pass {
 			go st.upload(sm)
 		}
 	}
-	st.started = true
-	go st.collect()
-	return nil
+}
+
+// needs reports whether some member of the pass still needs a pair.
+func (st *streamStore) needs(pass int32) bool {
+	for s, n := range st.need {
+		if n && st.owner[s] >= 0 && st.members[st.owner[s]].pass == pass {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseReserve lets the reserve's pass start (once).
+func (st *streamStore) releaseReserve() {
+	st.reserveOnce.Do(func() { close(st.reserveGo) })
 }
 
 func fmtNode(n epoch.NodeID) string { return fmt.Sprintf("%x", n[:]) }
@@ -439,7 +516,7 @@ func (st *streamStore) want(pair int) bool {
 		return false
 	}
 	i := st.owner[shard]
-	return i >= 0 && !st.members[i].failed.Load()
+	return i >= 0 && st.members[i].pass == st.pass.Load() && !st.members[i].failed.Load()
 }
 
 // getBatch returns an empty batch: a free one, a new one while fewer than maxBatches
@@ -479,7 +556,7 @@ func (st *streamStore) sink(pair int, prim, sec *codec.Sliver) error {
 		return nil
 	}
 	sm := st.members[i]
-	if sm.failed.Load() {
+	if sm.failed.Load() || sm.pass != st.pass.Load() {
 		return nil
 	}
 	if sm.cur == nil {
@@ -510,14 +587,25 @@ func (st *streamStore) sink(pair int, prim, sec *codec.Sliver) error {
 	}
 }
 
-// finishProducer hands over the last partial batches (unless the encoding failed) and
-// closes every member's queue.
-func (st *streamStore) finishProducer(err error) {
+// finishProducer hands over the last partial batches of a pass (unless the encoding
+// failed) and closes its members' queues; a reserve whose pass never started is reported
+// failed with err.
+func (st *streamStore) finishProducer(err error, pass int32) {
 	if !st.started {
 		return
 	}
 	for _, sm := range st.members {
-		if sm.ch == nil {
+		if sm.ch == nil || sm.pass != pass {
+			continue
+		}
+		if pass == 2 && st.pass.Load() != 2 {
+			// The reserve's pass never started: its uploads end here.
+			close(sm.ch)
+			cause := err
+			if cause == nil {
+				cause = errors.New("upload abandoned")
+			}
+			go func() { st.results <- nodeResult{member: sm.i, err: cause} }()
 			continue
 		}
 		if sm.cur != nil && err == nil {
@@ -635,8 +723,12 @@ func (st *streamStore) collect() {
 		} else {
 			st.quorum.Store(true)
 			st.certCh <- cert
-			// Past the quorum, the remaining uploads get BackgroundTimeout.
-			time.AfterFunc(st.c.cfg.BackgroundTimeout, st.cancel)
+			// Past the quorum, the remaining uploads get BackgroundTimeout plus twice
+			// what the first pass took (the reserve's pass encodes the blob again).
+			time.AfterFunc(st.c.cfg.BackgroundTimeout+2*time.Duration(st.pass1Time.Load()), st.cancel)
+			// Without a certificate commit to wait for (the caller's hooks), the
+			// reserve starts after ReserveHold at the latest.
+			time.AfterFunc(st.c.cfg.ReserveHold, st.releaseReserve)
 		}
 		sent = true
 	}
@@ -658,6 +750,9 @@ func (st *streamStore) collect() {
 			errs = append(errs, fmt.Errorf("node %x (%d shards): %w", sm.m.Node[:4], sm.m.Weight(), err))
 			st.c.cfg.Logger.Debug("upload to node failed", "blob_id", st.id, "node", fmt.Sprintf("%x", sm.m.Node[:4]), "err", err)
 			st.report(func(pr *Progress) { pr.NodesFailed++ })
+			if !sent {
+				st.releaseReserve() // the first group may not make it alone
+			}
 			if !sent && p.N-failedWeight < p.QuorumNF() {
 				st.failCh <- fmt.Errorf("%w: %d of %d shards failed: %w", ErrNoQuorum, failedWeight, p.N, errors.Join(errs...))
 				sent = true
