@@ -204,10 +204,11 @@ func (o *sdkOracle) encode(tb testing.TB, n int, files []quilt.File, wantID bool
 
 // Seeded file sets.
 
-// identifier alphabets: ASCII, Latin-1 and other BMP scripts below U+D800, and astral
-// characters. (Characters U+E000..U+FFFF are left out: the SDK orders identifiers by UTF-16
-// code units, which differs from Walrus's byte order exactly there; see TestSDKSortDivergence.)
+// identifier alphabets: ASCII, Latin-1 and other BMP scripts below U+D800, characters of
+// U+E000..U+FFFF (fullwidth forms, the replacement character), and astral characters; mixing
+// the last two is where UTF-16 and UTF-8 orders differ (TestSDKSortOrder).
 var alphabets = []string{
+	"ＡＢＣｘｙｚ０\uFFFD\uE000",
 	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.",
 	"éèàüößçñøåÆŒ",
 	"дождьмир",
@@ -476,11 +477,10 @@ func TestSDKPatchIDs(t *testing.T) {
 	}
 }
 
-// TestSDKSortDivergence pins down the one known difference: the SDK sorts identifiers by
-// UTF-16 code units (JavaScript's <), Walrus's Rust encoder and walrus-go by UTF-8 bytes;
-// the orders differ only between characters U+E000..U+FFFF and astral ones. walrus-go
-// follows the Rust reference. If a future SDK agrees, this test says so.
-func TestSDKSortDivergence(t *testing.T) {
+// TestSDKSortOrder: identifiers mixing characters of U+E000–U+FFFF with ones above U+FFFF
+// sort differently by UTF-8 bytes (Walrus's Rust encoder) and by UTF-16 code units (the SDK);
+// walrus-go follows the SDK, its reference: the same quilt bytes and ID.
+func TestSDKSortOrder(t *testing.T) {
 	o := startSDK(t)
 	files := []quilt.File{{Identifier: "\uFF21 fullwidth", Data: []byte("a")}, {Identifier: "\U0001F9AD seal", Data: []byte("b")}}
 	got, err := quilt.Encode(codec.MustParams(10), files)
@@ -491,10 +491,8 @@ func TestSDKSortDivergence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Index.Patches[0].Identifier != files[0].Identifier {
-		t.Fatalf("walrus-go put %q first, want byte order", got.Index.Patches[0].Identifier)
-	}
-	if want.patches[0].Identifier == files[0].Identifier {
-		t.Fatalf("the SDK now orders identifiers by bytes too: drop this divergence from docs/quilts.md")
+	if got.Index.Patches[0].Identifier != want.patches[0].Identifier || got.Index.Patches[0].Identifier != files[1].Identifier {
+		t.Fatalf("walrus-go put %q first, the SDK %q; want the surrogate pair first (UTF-16 order)",
+			got.Index.Patches[0].Identifier, want.patches[0].Identifier)
 	}
 }

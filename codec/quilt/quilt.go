@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/walrus-go/walrus-go/codec"
@@ -79,8 +80,9 @@ func (pt Patch) PatchID(quilt codec.BlobID) PatchID {
 	return PatchID{Quilt: quilt, Version: Version, Start: uint16(pt.Start), End: uint16(pt.End)}
 }
 
-// Index is a quilt's index: its patches in quilt order (sorted by identifier, in the byte
-// order of their UTF-8), and how many leading columns the index itself takes.
+// Index is a quilt's index: its patches in quilt order (sorted by identifier, in the order
+// of their UTF-16 code units, as the SDK sorts), and how many leading columns the index
+// itself takes. Decoding accepts any order.
 type Index struct {
 	Columns int
 	Patches []Patch
@@ -189,9 +191,11 @@ func Encode(p codec.Params, files []File) (*Quilt, error) {
 		}
 		sorted[i] = &files[i]
 	}
-	// Byte order of the UTF-8 identifiers, as Rust's String ordering (docs/quilts.md on the
-	// SDK, which compares UTF-16 code units instead).
-	slices.SortFunc(sorted, func(a, b *File) int { return strings.Compare(a.Identifier, b.Identifier) })
+	// The order of the identifiers' UTF-16 code units, as the Walrus TypeScript SDK sorts
+	// (JavaScript string order); it differs from the byte order of their UTF-8 (Walrus's
+	// Rust encoder) only between characters U+E000–U+FFFF and those above U+FFFF
+	// (docs/quilts.md §5).
+	slices.SortFunc(sorted, func(a, b *File) int { return compareUTF16(a.Identifier, b.Identifier) })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Identifier == sorted[i-1].Identifier {
 			return nil, fmt.Errorf("%w: duplicate identifier %q", ErrBadFiles, sorted[i].Identifier)
@@ -366,4 +370,9 @@ func appendU16(b []byte, v uint16) []byte { return append(b, byte(v), byte(v>>8)
 
 func putU32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+// compareUTF16 compares two strings by their UTF-16 code units, as JavaScript does.
+func compareUTF16(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
 }
