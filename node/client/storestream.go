@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -217,6 +218,11 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 			st.finishProducer(st.bg.Err(), 2)
 			return
 		}
+		// The first pass's buffers (recovery cells, window, about 1.8× the blob at the
+		// default budget) are garbage now: collect them so the second pass reuses their
+		// memory instead of growing the heap to twice the budget (and paying the kernel
+		// to zero fresh pages again).
+		runtime.GC()
 		st.pass.Store(2)
 		st.startUploaders(2)
 		spill, release = spillAllocator(st.opts.SpillDir)
