@@ -310,6 +310,10 @@ func TestMigrationResumesAfterRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The restarted node listens on new ports: tell the client where the nodes are now.
+	for i := 0; i < c.N(); i++ {
+		s.Host.Peerstore().AddAddrs(c.Node(i).PeerID(), c.Node(i).Addrs(), time.Hour)
+	}
 	for m := range after.Members {
 		for _, id := range ids {
 			bst, err := s.Client.Status(ctx, &after.Members[m], id)

@@ -229,27 +229,57 @@ func (c *Changer) change(ctx context.Context, prev, com *epoch.Committee) {
 		c.cfg.Logger.Info("epoch change: syncing gained shards", "epoch", com.Epoch, "shards", n, "sources", len(bySource))
 	}
 	// One puller per source, in parallel: a failing source delays only its own shards.
-	errs := make(chan error, len(bySource))
+	type pulled struct {
+		sh uint16
+		ok bool
+	}
+	results := make(chan []pulled, len(bySource))
 	for src, shards := range bySource {
 		go func() {
+			var out []pulled
 			for _, sh := range shards {
-				if err := c.syncShard(ctx, prev, com, src, sh); err != nil {
-					errs <- fmt.Errorf("shard %d: %w", sh, err)
-					return
-				}
-				c.syncing.Add(-1)
-				c.done.Add(1)
+				out = append(out, pulled{sh, c.pullShard(ctx, prev, com, src, sh)})
 			}
-			errs <- nil
+			results <- out
 		}()
 	}
-	failed := false
+	var pending []uint16
+	recovered := map[uint16]bool{}
 	for range bySource {
-		if err := <-errs; err != nil {
+		for _, r := range <-results {
+			pending = append(pending, r.sh)
+			recovered[r.sh] = !r.ok
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return
+	}
+	// One pass over the certified blobs repairs whatever the pulls did not bring (all of a
+	// shard whose source failed, or blobs a source missed), from prev's members.
+	from := prev
+	if from == nil {
+		from = com
+	}
+	failed := false
+	if len(pending) > 0 {
+		if err := c.complete(ctx, from, pending); err != nil {
 			failed = true
 			if ctx.Err() == nil {
-				c.cfg.Logger.Error("epoch change: shard not synced", "epoch", com.Epoch, "err", err)
+				c.cfg.Logger.Error("epoch change: shards not completed", "epoch", com.Epoch, "shards", len(pending), "err", err)
 			}
+		}
+	}
+	if !failed {
+		for _, sh := range pending {
+			if err := c.cfg.Store.SetShardState(ctx, int(sh), blobstore.Active); err != nil {
+				failed = true
+				break
+			}
+			if recovered[sh] {
+				c.recovered.Add(1)
+			}
+			c.syncing.Add(-1)
+			c.done.Add(1)
 		}
 	}
 	v := c.cfg.Ledger.View()
@@ -301,42 +331,25 @@ func (c *Changer) begin(ctx context.Context, np *epoch.NodePlan) error {
 	return nil
 }
 
-// syncShard completes shard sh of com: pulled from member src of prev when src >= 0, then
-// checked against every certified blob, repairing what is missing from the symbols of
-// prev's members (they keep their lost shards until the change completes) or, without
-// prev, of com's.
-func (c *Changer) syncShard(ctx context.Context, prev, com *epoch.Committee, src int, sh uint16) error {
-	pulled := false
+// pullShard pulls shard sh of com from member src of prev when src >= 0 and reports
+// whether that succeeded; otherwise (or when the source fails or lies) the shard is marked
+// recovering, for the completion pass to rebuild from the other nodes.
+func (c *Changer) pullShard(ctx context.Context, prev, com *epoch.Committee, src int, sh uint16) bool {
 	if src >= 0 {
 		err := c.pull(ctx, prev, com.Epoch, sh, &prev.Members[src])
+		if err == nil {
+			return true
+		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false
 		}
-		if err != nil {
-			c.cfg.Logger.Warn("epoch change: previous owner failed, recovering the shard instead",
-				"shard", sh, "source", fmt.Sprintf("%x", prev.Members[src].Node[:4]), "err", err)
-		}
-		pulled = err == nil
+		c.cfg.Logger.Warn("epoch change: previous owner failed, recovering the shard instead",
+			"shard", sh, "source", fmt.Sprintf("%x", prev.Members[src].Node[:4]), "err", err)
 	}
-	// Without a successful pull (the source failed, or is unknown) the shard is recovered
-	// from the other nodes.
-	if !pulled {
-		if err := c.cfg.Store.SetShardState(ctx, int(sh), blobstore.Recovering); err != nil {
-			return err
-		}
+	if err := c.cfg.Store.SetShardState(ctx, int(sh), blobstore.Recovering); err != nil {
+		c.cfg.Logger.Warn("epoch change: shard state", "shard", sh, "err", err)
 	}
-	from := prev
-	if from == nil {
-		from = com
-	}
-	// Whatever the pull did not bring (blobs its source missed) is recovered too.
-	if err := c.complete(ctx, from, sh); err != nil {
-		return err
-	}
-	if !pulled {
-		c.recovered.Add(1)
-	}
-	return c.cfg.Store.SetShardState(ctx, int(sh), blobstore.Active)
+	return false
 }
 
 // pull copies shard sh's pairs from member src, resuming after the recorded progress.
@@ -441,8 +454,9 @@ func (c *Changer) store(ctx context.Context, prev *epoch.Committee, sh uint16, i
 	return nil
 }
 
-// complete repairs every certified blob that lacks a pair on shard sh, from src's members.
-func (c *Changer) complete(ctx context.Context, src *epoch.Committee, sh uint16) error {
+// complete repairs every certified blob that lacks a pair on any of shards, from src's
+// members: one pass over the certified blobs, whatever the number of shards.
+func (c *Changer) complete(ctx context.Context, src *epoch.Committee, shards []uint16) error {
 	var after codec.BlobID
 	for {
 		ids := c.cfg.Ledger.View().State().CertifiedBlobs(after, 256)
@@ -450,7 +464,7 @@ func (c *Changer) complete(ctx context.Context, src *epoch.Committee, sh uint16)
 			return nil
 		}
 		for _, id := range ids {
-			missing, err := c.cfg.Store.MissingShards(ctx, id, []uint16{sh})
+			missing, err := c.cfg.Store.MissingShards(ctx, id, shards)
 			if err != nil {
 				return err
 			}
