@@ -934,29 +934,48 @@ func (l *Ledger) Candidates(ctx context.Context) (*query.CommitteeAnswer, error)
 // StakesOf returns every stake object owner owns, read from one node's state, page by page
 // (`walrus list-staked-wal`).
 func (l *Ledger) StakesOf(ctx context.Context, owner staking.Address) (*query.StakesAnswer, error) {
-	ps, err := pages(ctx, l, query.Query{Kind: query.QueryStakes, Address: owner}, func(b []byte) (*query.StakesAnswer, uint64, bool, [32]byte, error) {
-		a, err := query.DecodeStakesAnswer(b)
+	a, err := listing(ctx, l, query.Query{Kind: query.QueryStakes, Address: owner}, "stake", query.DecodeStakesAnswer,
+		func(a *query.StakesAnswer) (uint64, bool) { return a.Height, a.More },
+		func(a *query.StakesAnswer) *[]query.StakeInfo { return &a.Stakes },
+		func(s *query.StakeInfo) [32]byte { return s.ID })
+	if err != nil {
+		return nil, err
+	}
+	a.More = false
+	return a, nil
+}
+
+// listing reads every page of q from one node (pages) and returns the first page holding
+// every item (its caller clears its "more" flag): decode parses a page, meta gives its height and whether
+// more follow, items its items and id an item's ID, which must ascend strictly across pages.
+func listing[A any, T any](ctx context.Context, l *Ledger, q query.Query, what string, decode func([]byte) (*A, error),
+	meta func(*A) (uint64, bool), items func(*A) *[]T, id func(*T) [32]byte) (*A, error) {
+	ps, err := pages(ctx, l, q, func(b []byte) (*A, uint64, bool, [32]byte, error) {
+		a, err := decode(b)
 		if err != nil {
 			return nil, 0, false, [32]byte{}, err
 		}
+		h, more := meta(a)
 		var cur [32]byte
-		if n := len(a.Stakes); n > 0 {
-			cur = a.Stakes[n-1].ID
-		} else if a.More {
+		if it := *items(a); len(it) > 0 {
+			cur = id(&it[len(it)-1])
+		} else if more {
 			return nil, 0, false, cur, fmt.Errorf("%w: an empty page with more to come", query.ErrMalformed)
 		}
-		return a, a.Height, a.More, cur, nil
+		return a, h, more, cur, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	all := ps[0]
 	for _, p := range ps[1:] {
-		if last := all.Stakes[len(all.Stakes)-1].ID; len(p.Stakes) > 0 && string(p.Stakes[0].ID[:]) <= string(last[:]) {
-			return nil, fmt.Errorf("%w: stake pages out of order", query.ErrMalformed)
+		have, next := *items(all), *items(p)
+		if len(have) > 0 && len(next) > 0 {
+			if last, first := id(&have[len(have)-1]), id(&next[0]); string(first[:]) <= string(last[:]) {
+				return nil, fmt.Errorf("%w: %s pages out of order", query.ErrMalformed, what)
+			}
 		}
-		all.Stakes = append(all.Stakes, p.Stakes...)
+		*items(all) = append(have, next...)
 	}
-	all.More = false
 	return all, nil
 }

@@ -27,31 +27,15 @@ var (
 // ascending object-ID order, read from one node's state page by page (`walrus list-blobs`).
 // Epoch is that state's epoch: an object whose end epoch is not after it has expired.
 func (l *Ledger) BlobsOf(ctx context.Context, owner staking.Address) (*query.BlobsAnswer, error) {
-	ps, err := pages(ctx, l, query.Query{Kind: query.QueryBlobs, Address: owner}, func(b []byte) (*query.BlobsAnswer, uint64, bool, [32]byte, error) {
-		a, err := query.DecodeBlobsAnswer(b)
-		if err != nil {
-			return nil, 0, false, [32]byte{}, err
-		}
-		var cur [32]byte
-		if n := len(a.Blobs); n > 0 {
-			cur = a.Blobs[n-1].ID
-		} else if a.More {
-			return nil, 0, false, cur, fmt.Errorf("%w: an empty page with more to come", query.ErrMalformed)
-		}
-		return a, a.Height, a.More, cur, nil
-	})
+	a, err := listing(ctx, l, query.Query{Kind: query.QueryBlobs, Address: owner}, "blob", query.DecodeBlobsAnswer,
+		func(a *query.BlobsAnswer) (uint64, bool) { return a.Height, a.More },
+		func(a *query.BlobsAnswer) *[]staking.Blob { return &a.Blobs },
+		func(b *staking.Blob) [32]byte { return b.ID })
 	if err != nil {
 		return nil, err
 	}
-	all := ps[0]
-	for _, p := range ps[1:] {
-		if last := all.Blobs[len(all.Blobs)-1].ID; len(p.Blobs) > 0 && string(p.Blobs[0].ID[:]) <= string(last[:]) {
-			return nil, fmt.Errorf("%w: blob pages out of order", query.ErrMalformed)
-		}
-		all.Blobs = append(all.Blobs, p.Blobs...)
-	}
-	all.More = false
-	return all, nil
+	a.More = false
+	return a, nil
 }
 
 // ownLive returns the wallet's live objects of a blob ID (end epoch after the current
