@@ -1,10 +1,12 @@
 package testnet_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -284,5 +286,42 @@ func TestE2EJoinAndStake(t *testing.T) {
 			w.fails("is not the operator", "node-admin", "vote-capacity", "--node-id", n.NodeID, "--capacity", "1TiB")
 			break
 		}
+	}
+
+	// The member serves its shards: a blob stored now (after the balance checks above, which
+	// count on no income) lands on it, `walrus health` shows it holding both slivers of every
+	// shard it has, and the blob reads back.
+	data := make([]byte, 200_000)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	file := filepath.Join(tmp, "blob.bin")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stored := jsonOf[struct {
+		BlobID string `json:"blobId"`
+	}](t, w.ok("store", file, "--json"))
+	eventually(t, 60*time.Second, "the joined node does not hold its slivers of the new blob", func() bool {
+		res := w.run("health", "--json")
+		var rows []struct {
+			NodeID      string `json:"nodeId"`
+			Shards      int    `json:"shards"`
+			SliversHeld uint64 `json:"sliversHeld"`
+		}
+		if json.Unmarshal([]byte(res.stdout), &rows) != nil {
+			return false
+		}
+		for _, r := range rows {
+			if r.NodeID == reg.NodeID {
+				return r.Shards > 0 && r.SliversHeld == uint64(2*r.Shards)
+			}
+		}
+		return false
+	})
+	out := filepath.Join(tmp, "blob.out")
+	w.ok("read", stored.BlobID, "--out", out)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v", err)
 	}
 }
