@@ -174,22 +174,7 @@ func EncodeBlobAnswer(a *BlobAnswer) []byte {
 	b = wire.AppendU32(b, uint32(a.Status.Objects))
 	b = wire.AppendU32(b, uint32(len(a.Objects)))
 	for i := range a.Objects {
-		o := &a.Objects[i]
-		b = append(b, o.ID[:]...)
-		b = append(b, o.Owner[:]...)
-		b = append(b, o.BlobID[:]...)
-		b = append(b, o.Root[:]...)
-		b = wire.AppendU64(b, o.Length)
-		b = append(b, o.Encoding)
-		b = wire.AppendU64(b, o.EncodedSize)
-		b = append(b, o.Storage.ID[:]...)
-		b = wire.AppendU32(b, o.Storage.Start)
-		b = wire.AppendU32(b, o.Storage.End)
-		b = wire.AppendU64(b, o.Storage.Size)
-		b = wire.AppendBool(b, o.Deletable)
-		b = wire.AppendU32(b, o.Registered)
-		b = wire.AppendBool(b, o.Certified)
-		b = wire.AppendU32(b, o.CertEpoch)
+		b = appendBlobObject(b, &a.Objects[i])
 	}
 	return b
 }
@@ -204,24 +189,7 @@ func DecodeBlobAnswer(b []byte) (*BlobAnswer, error) {
 	a.Status.Objects = int(r.U32())
 	n := r.Count(4 * 32)
 	for i := 0; i < n && r.Err() == nil; i++ {
-		var o staking.Blob
-		r.Fixed(o.ID[:])
-		r.Fixed(o.Owner[:])
-		r.Fixed(o.BlobID[:])
-		r.Fixed(o.Root[:])
-		o.Length = r.U64()
-		o.Encoding = r.U8()
-		o.EncodedSize = r.U64()
-		r.Fixed(o.Storage.ID[:])
-		o.Storage.Start = r.U32()
-		o.Storage.End = r.U32()
-		o.Storage.Size = r.U64()
-		o.Deletable = r.Bool()
-		o.Registered = r.U32()
-		o.Certified = r.Bool()
-		o.CertEpoch = r.U32()
-		o.Storage.Owner = o.Owner
-		a.Objects = append(a.Objects, o)
+		a.Objects = append(a.Objects, readBlobObject(&r))
 	}
 	return a, r.End()
 }
