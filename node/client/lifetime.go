@@ -71,12 +71,10 @@ func (l *Ledger) ownLive(ctx context.Context, id codec.BlobID) ([]staking.Blob, 
 	return mine, in.Epoch, nil
 }
 
-// DeleteBlob deletes every live, deletable object of the blob ID that the wallet owns and
-// returns them (their storage resources come back to the wallet, from the current epoch
-// on). ErrPermanent if the wallet's objects are all permanent, ErrNotOwned if it owns
-// none, ErrNotFound if the blob has no live object. Other accounts' objects of the same
-// blob are untouched, so the blob may stay readable.
-func (l *Ledger) DeleteBlob(ctx context.Context, id codec.BlobID) ([]staking.Blob, error) {
+// DeletableObjects are the wallet's live, deletable objects of the blob ID: what
+// DeleteBlob deletes. ErrPermanent if the wallet's objects are all permanent, ErrNotOwned
+// if it owns none, ErrNotFound if the blob has no live object.
+func (l *Ledger) DeletableObjects(ctx context.Context, id codec.BlobID) ([]staking.Blob, error) {
 	mine, _, err := l.ownLive(ctx, id)
 	if err != nil {
 		return nil, err
@@ -85,8 +83,38 @@ func (l *Ledger) DeleteBlob(ctx context.Context, id codec.BlobID) ([]staking.Blo
 	if len(mine) == 0 {
 		return nil, fmt.Errorf("%w: blob %s was stored without --deletable", ErrPermanent, id)
 	}
+	return mine, nil
+}
+
+// DeletePlan is the transactions deleting objs sends: a delete blob each.
+func DeletePlan(objs []staking.Blob) []PlannedTx {
+	plan := make([]PlannedTx, len(objs))
+	for i, o := range objs {
+		plan[i] = PlannedTx{Op: &staking.DeleteBlob{Blob: o.ID}}
+	}
+	return plan
+}
+
+// DeleteBlob deletes every live, deletable object of the blob ID that the wallet owns and
+// returns them (their storage resources come back to the wallet, from the current epoch
+// on). ErrPermanent if the wallet's objects are all permanent, ErrNotOwned if it owns
+// none, ErrNotFound if the blob has no live object, ErrInsufficientBalance (nothing sent)
+// if the wallet cannot pay the fees. Other accounts' objects of the same blob are
+// untouched, so the blob may stay readable.
+func (l *Ledger) DeleteBlob(ctx context.Context, id codec.BlobID) ([]staking.Blob, error) {
+	mine, err := l.DeletableObjects(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := l.EstimateTx(ctx, DeletePlan(mine)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Check("deleting"); err != nil {
+		return nil, err
+	}
 	for i, o := range mine {
-		if _, err := l.DeleteBlobObject(ctx, o.ID); err != nil {
+		if _, err := l.Submit(ctx, &staking.DeleteBlob{Blob: o.ID}); err != nil {
 			return mine[:i], err
 		}
 	}
@@ -94,9 +122,11 @@ func (l *Ledger) DeleteBlob(ctx context.Context, id codec.BlobID) ([]staking.Blo
 }
 
 // DeleteBlobObject deletes one blob object the wallet owns (a deletable, live one) and
-// waits for the commit.
+// waits for the commit; ErrInsufficientBalance (nothing sent) if the wallet cannot pay the
+// fee.
 func (l *Ledger) DeleteBlobObject(ctx context.Context, obj staking.ObjectID) (query.TxReceipt, error) {
-	return l.Submit(ctx, &staking.DeleteBlob{Blob: obj})
+	r, _, _, err := l.SubmitPlanned(ctx, "deleting", PlannedTx{Op: &staking.DeleteBlob{Blob: obj}})
+	return r, err
 }
 
 // ExtendResult is the outcome of an extension.
@@ -104,7 +134,8 @@ type ExtendResult struct {
 	Object   staking.Blob // the object extended, as it was before
 	OldEnd   uint32
 	NewEnd   uint32
-	Cost     uint64 // FROST paid
+	Cost     uint64 // FROST paid for the storage
+	Fee      uint64 // FROST paid in fees
 	Receipt  query.TxReceipt
 	Deadline uint32 // the latest end epoch the ledger sells now (current + 53)
 }
@@ -124,17 +155,13 @@ func ExtendCost(prices staking.Prices, size uint64, epochs uint32) (uint64, bool
 	return total, hi == 0
 }
 
-// ExtendBlob adds epochs to the end epoch of the wallet's live object of the blob ID (the
-// certified one that lives longest; else the longest-lived registered one), paying for
-// them, and waits for the commit. ErrNotOwned if the wallet owns no live object of the
-// blob (someone else's blob cannot be extended), ErrNotFound if it has none at all.
-func (l *Ledger) ExtendBlob(ctx context.Context, id codec.BlobID, epochs uint32) (*ExtendResult, error) {
-	if epochs == 0 {
-		return nil, errors.New("client: extend by at least 1 epoch")
-	}
+// ExtendTarget is the wallet's live object of the blob ID that ExtendBlob extends: the
+// certified one that lives longest, else the longest-lived registered one. ErrNotOwned if
+// the wallet owns no live object of the blob, ErrNotFound if it has none at all.
+func (l *Ledger) ExtendTarget(ctx context.Context, id codec.BlobID) (staking.Blob, error) {
 	mine, _, err := l.ownLive(ctx, id)
 	if err != nil {
-		return nil, err
+		return staking.Blob{}, err
 	}
 	best := mine[0]
 	for _, o := range mine[1:] {
@@ -142,31 +169,80 @@ func (l *Ledger) ExtendBlob(ctx context.Context, id codec.BlobID, epochs uint32)
 			best = o
 		}
 	}
+	return best, nil
+}
+
+// ExtendBlob adds epochs to the end epoch of the wallet's live object of the blob ID
+// (ExtendTarget), paying for them, and waits for the commit. ErrNotOwned if the wallet
+// owns no live object of the blob (someone else's blob cannot be extended), ErrNotFound if
+// it has none at all.
+func (l *Ledger) ExtendBlob(ctx context.Context, id codec.BlobID, epochs uint32) (*ExtendResult, error) {
+	if epochs == 0 {
+		return nil, errors.New("client: extend by at least 1 epoch")
+	}
+	best, err := l.ExtendTarget(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	return l.ExtendBlobObject(ctx, best, epochs)
 }
 
+// ExtendPlan is the transaction extending o by epochs sends at the prices of in, with the
+// storage it pays (ExtendCost), and the new end epoch; an error if the end is beyond what
+// the ledger sells now.
+func ExtendPlan(in *query.Info, o staking.Blob, epochs uint32) (PlannedTx, uint32, error) {
+	end := uint64(o.Storage.End) + uint64(epochs)
+	limit := uint64(in.Epoch) + staking.MaxEpochsAhead
+	if end > limit {
+		return PlannedTx{}, 0, fmt.Errorf("client: end epoch %d is beyond what the ledger sells now (at most %d, %d epochs after the current %d): extend by at most %d",
+			end, limit, staking.MaxEpochsAhead, in.Epoch, limit-min(limit, uint64(o.Storage.End)))
+	}
+	cost, ok := ExtendCost(in.Prices, o.Storage.Size, epochs)
+	if !ok {
+		return PlannedTx{}, 0, errors.New("client: extension cost overflows")
+	}
+	return PlannedTx{Op: &staking.ExtendBlob{Blob: o.ID, End: uint32(end)}, Spend: cost}, uint32(end), nil
+}
+
+// EstimateExtend is what extending o by epochs would cost the wallet now; nothing is sent.
+func (l *Ledger) EstimateExtend(ctx context.Context, o staking.Blob, epochs uint32) (*Cost, uint32, error) {
+	if l.cfg.Key == nil {
+		return nil, 0, ErrNoWallet
+	}
+	in, err := l.Info(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	t, end, err := ExtendPlan(in, o, epochs)
+	if err != nil {
+		return nil, 0, err
+	}
+	acc, err := l.Account(ctx, l.addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := PlanCost(in, acc.Account.Balance, t)
+	return c, end, err
+}
+
 // ExtendBlobObject adds epochs to the end epoch of one of the wallet's blob objects, as
-// ExtendBlob does.
+// ExtendBlob does; ErrInsufficientBalance (nothing sent) if the wallet cannot pay the
+// storage and the fee.
 func (l *Ledger) ExtendBlobObject(ctx context.Context, o staking.Blob, epochs uint32) (*ExtendResult, error) {
 	in, err := l.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	end := uint64(o.Storage.End) + uint64(epochs)
-	limit := uint64(in.Epoch) + staking.MaxEpochsAhead
-	if end > limit {
-		return nil, fmt.Errorf("client: end epoch %d is beyond what the ledger sells now (at most %d, %d epochs after the current %d): extend by at most %d",
-			end, limit, staking.MaxEpochsAhead, in.Epoch, limit-min(limit, uint64(o.Storage.End)))
-	}
-	cost, ok := ExtendCost(in.Prices, o.Storage.Size, epochs)
-	if !ok {
-		return nil, errors.New("client: extension cost overflows")
-	}
-	r, err := l.Submit(ctx, &staking.ExtendBlob{Blob: o.ID, End: uint32(end)})
+	t, end, err := ExtendPlan(in, o, epochs)
 	if err != nil {
 		return nil, err
 	}
-	return &ExtendResult{Object: o, OldEnd: o.Storage.End, NewEnd: uint32(end), Cost: cost, Receipt: r, Deadline: uint32(limit)}, nil
+	r, _, c, err := l.SubmitPlanned(ctx, "extending", t)
+	if err != nil {
+		return nil, err
+	}
+	return &ExtendResult{Object: o, OldEnd: o.Storage.End, NewEnd: end, Cost: t.Spend, Fee: c.Fee, Receipt: r,
+		Deadline: in.Epoch + staking.MaxEpochsAhead}, nil
 }
 
 // StoreEstimate is what storing a blob would take (`walrus store --dry-run`).
@@ -177,14 +253,19 @@ type StoreEstimate struct {
 	Epochs          uint32       `json:"epochs"`
 	EndEpoch        uint32       `json:"endEpoch"`
 	Cost            uint64       `json:"cost"` // FROST: storage for Epochs epochs plus the write fee
+	// Fee is the FROST the store's transactions (reserve, register, certify) pay in fees
+	// under the schedule in force; Total is Cost + Fee. Both 0 when AlreadyCertified.
+	Fee   uint64 `json:"fee"`
+	Total uint64 `json:"total"`
 	// AlreadyCertified: the blob is certified until at least EndEpoch; a store would
 	// reuse it and cost nothing.
 	AlreadyCertified bool `json:"alreadyCertified"`
 }
 
 // EstimateStore encodes data (for its blob ID) and reports its encoded length, the cost of
-// storing it for epochs epochs at the current prices, and whether a store would reuse a
-// certified blob; nothing is sent to the ledger but queries.
+// storing it for epochs epochs at the current prices and the fees of the store's three
+// transactions, and whether a store would reuse a certified blob (which costs nothing;
+// the costs are still those of a fresh store); nothing is sent to the ledger but queries.
 func (s *Session) EstimateStore(ctx context.Context, data []byte, epochs uint32) (*StoreEstimate, error) {
 	if epochs == 0 || epochs > staking.MaxEpochsAhead {
 		return nil, fmt.Errorf("client: epochs must be between 1 and %d", staking.MaxEpochsAhead)
@@ -212,8 +293,16 @@ func (s *Session) EstimateStore(ctx context.Context, data []byte, epochs uint32)
 	if !ok {
 		return nil, errors.New("client: storage cost overflows")
 	}
+	fee, err := storeFee(in, uint64(len(data)), encLen, epochs, true, false)
+	if err != nil {
+		return nil, err
+	}
+	total, err := add(cost, fee)
+	if err != nil {
+		return nil, err
+	}
 	e := &StoreEstimate{BlobID: id, UnencodedLength: uint64(len(data)), EncodedLength: encLen, Epochs: epochs,
-		EndEpoch: in.Epoch + epochs, Cost: cost}
+		EndEpoch: in.Epoch + epochs, Cost: cost, Fee: fee, Total: total}
 	st, err := s.Ledger.BlobStatus(ctx, id)
 	if err != nil {
 		return nil, err

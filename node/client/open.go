@@ -23,6 +23,7 @@ import (
 	"github.com/walrus-go/walrus-go/internal/genesisfile"
 	"github.com/walrus-go/walrus-go/internal/keyfile"
 	"github.com/walrus-go/walrus-go/p2p"
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -232,13 +233,18 @@ func (s *Session) Close() error {
 
 // StoreSummary is the outcome of Session.Store, the fields `walrus store --json` prints.
 type StoreSummary struct {
-	BlobID           codec.BlobID `json:"blobId"`
-	UnencodedLength  uint64       `json:"unencodedLength"`
-	EncodedLength    uint64       `json:"encodedLength"`
-	CertifiedEpoch   uint32       `json:"certifiedEpoch"`
-	EndEpoch         uint32       `json:"endEpoch"`
-	Cost             uint64       `json:"cost"` // FROST paid by this store (0 when reused)
-	AlreadyCertified bool         `json:"alreadyCertified"`
+	BlobID          codec.BlobID `json:"blobId"`
+	UnencodedLength uint64       `json:"unencodedLength"`
+	EncodedLength   uint64       `json:"encodedLength"`
+	CertifiedEpoch  uint32       `json:"certifiedEpoch"`
+	EndEpoch        uint32       `json:"endEpoch"`
+	Cost            uint64       `json:"cost"` // FROST paid by this store for storage and writing (0 when reused)
+	// Fee is the FROST its transactions paid in fees under the schedule in force (TxFee):
+	// reserve, register and certify, or certify alone for a reused registration, 0 for a
+	// blob already certified. A store run again after an epoch change or a lost nonce paid
+	// the fees of its extra transactions too.
+	Fee              uint64 `json:"fee"`
+	AlreadyCertified bool   `json:"alreadyCertified"`
 	// Resumed is what an earlier, interrupted store of the same blob had already done.
 	Resumed Resumed `json:"resumed"`
 }
@@ -252,13 +258,14 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 		return nil, fmt.Errorf("client: blob of %d bytes exceeds the maximum of %d for %d shards", len(data), max, s.Client.cfg.Params.N)
 	}
 	var res *StoreResult
+	var in *query.Info
 	for attempt := 0; ; attempt++ {
 		startEpoch := uint32(0)
-		if in, err := s.Ledger.Info(ctx); err == nil {
-			startEpoch = in.Epoch
+		if i, err := s.Ledger.Info(ctx); err == nil {
+			in, startEpoch = i, i.Epoch
 		}
 		var err error
-		res, err = s.Client.StoreStream(ctx, data, s.Ledger, opts)
+		res, err = s.Client.StoreStream(ctx, data, checkedHooks{s.Ledger}, opts)
 		if err == nil {
 			break
 		}
@@ -274,6 +281,9 @@ func (s *Session) Store(ctx context.Context, data []byte, opts StoreOptions) (*S
 	ri := s.Ledger.recorded(res.BlobID)
 	sum := &StoreSummary{BlobID: res.BlobID, UnencodedLength: uint64(len(data)), EncodedLength: ri.encoded,
 		EndEpoch: ri.endEpoch, Cost: ri.cost, AlreadyCertified: res.AlreadyCertified, Resumed: res.Resumed}
+	if in != nil {
+		sum.Fee, _ = storeFee(in, sum.UnencodedLength, ri.encoded, opts.Epochs, ri.cost > 0, res.AlreadyCertified)
+	}
 	if res.Upload != nil {
 		sum.CertifiedEpoch = res.Upload.Certificate.Epoch
 		s.bgWG.Add(1)
