@@ -184,6 +184,7 @@ func (s *State) BuildProposal(now int64, candidates [][]byte) (*Checkpoint, *Res
 		res.Receipts = append(res.Receipts, r)
 	}
 	next.preverified = nil
+	next.recordReceipts(cp.Height, cp.Txs, res.Receipts)
 	cp.StateRoot = next.Root()
 	return cp, res, dropped, nil
 }
@@ -224,6 +225,7 @@ func (s *State) execute(cp *Checkpoint) (*State, *Result, error) {
 		res.Receipts[i] = next.applyTx(decoded[i], len(cp.Txs[i]))
 	}
 	next.preverified = nil
+	next.recordReceipts(cp.Height, cp.Txs, res.Receipts)
 	return next, res, nil
 }
 

@@ -78,6 +78,10 @@ func encodePayload(p any) []byte {
 		encSync(e, v)
 	case *challengeEntry:
 		encChallenge(e, v)
+	case *ownerIdx:
+		return v.id()
+	case *receiptEntry:
+		encReceipt(e, v)
 	default:
 		panic(fmt.Sprintf("staking: leaf payload %T", p))
 	}

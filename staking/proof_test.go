@@ -182,7 +182,7 @@ func FuzzDecodeEntries(f *testing.F) {
 	f.Add(make([]byte, 48), byte(2))
 	f.Add(append(make([]byte, 32), 1, 5, 0, 0, 0, 0, 0, 0, 0), byte(4))
 	f.Fuzz(func(t *testing.T, b []byte, which byte) {
-		switch which % 8 {
+		switch which % 9 {
 		case 0:
 			if p, err := staking.DecodeParams(b); err == nil && p == nil {
 				t.Fatal("nil")
@@ -207,6 +207,8 @@ func FuzzDecodeEntries(f *testing.F) {
 			_, _ = staking.DecodeNodeEntry(b)
 		case 7:
 			_, _ = staking.DecodeStakeEntry(b)
+		case 8:
+			_, _ = staking.DecodeReceiptEntry(b)
 		}
 	})
 }

@@ -121,3 +121,44 @@ func BenchmarkStateRoot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReceiptsRoot is the state-root cost of keeping receipts in the state
+// (receipts.go): a checkpoint of txs transfers changes 2·txs accounts; with receipts it
+// also writes txs receipt entries and deletes the txs entries of the height leaving the
+// window (the window is full: ReceiptHeights heights of txs receipts each). Compare
+// receipts=false and receipts=true side by side.
+func BenchmarkReceiptsRoot(b *testing.B) {
+	n := 100_000
+	if os.Getenv("WALRUS_BENCH_STATE_1E6") != "" {
+		n = 1_000_000
+	}
+	s := benchState(b, n)
+	for _, txs := range []int{10, 100} {
+		raw := make([][]byte, txs)
+		for i := range raw {
+			raw[i] = binary.LittleEndian.AppendUint64(nil, uint64(i))
+		}
+		rs := make([]Receipt, txs)
+		w := s.Clone()
+		for h := uint64(1); h <= ReceiptHeights; h++ {
+			w.recordReceipts(h, raw, rs)
+			w.Root()
+		}
+		for _, with := range []bool{false, true} {
+			b.Run(fmt.Sprintf("entries=%d/txs=%d/receipts=%v", n, txs, with), func(b *testing.B) {
+				round := 0
+				for i := 0; i < b.N; i++ {
+					c := w.Clone()
+					for j := 0; j < 2*txs; j++ {
+						round++
+						c.account(benchAddr((round*7919)%n)).Balance++
+					}
+					if with {
+						c.recordReceipts(ReceiptHeights+1, raw, rs)
+					}
+					_ = c.Root()
+				}
+			})
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the last byte is the format version.
-var snapshotMagic = []byte("wgstate\x02")
+var snapshotMagic = []byte("wgstate\x03")
 
 // Root is the state root: the root of the authenticated tree holding every state entry
 // (tables.go; the tree in staking/smt). The chain position, height and last checkpoint hash,
@@ -140,6 +140,14 @@ func (s *State) encodeBody(e *encoder) {
 	e.count(len(ch))
 	for _, c := range ch {
 		encChallenge(e, c)
+	}
+	rs := s.receipts.all() // (the owner indexes are derived: Restore rebuilds them)
+	slices.SortFunc(rs, func(a, b *receiptEntry) int {
+		return bytes.Compare(receiptID{a.Height, a.Index}.bytes(), receiptID{b.Height, b.Index}.bytes())
+	})
+	e.count(len(rs))
+	for _, r := range rs {
+		encReceipt(e, r)
 	}
 }
 
@@ -295,6 +303,19 @@ func Restore(b []byte) (*State, error) {
 		d.Fixed(k[1][:])
 		asc.next(append(k[0][:], k[1][:]...))
 		s.challenges.put(k, &challengeEntry{Target: k[0], Attester: k[1], Pass: d.Bool()})
+	}
+	asc = &ascending{d: d}
+	for i, n := 0, readCount(d, maxCount, 85); i < n && d.Err() == nil; i++ {
+		r := &receiptEntry{Height: d.U64(), Index: d.U32()}
+		d.Fixed(r.TxHash[:])
+		r.Code, r.Fee = Code(d.U8()), d.U64()
+		d.Fixed(r.Created[:])
+		id := receiptID{r.Height, r.Index}
+		asc.next(id.bytes())
+		if r.Code >= codeEnd || r.Height > s.height || r.Height+ReceiptHeights <= s.height {
+			d.Failf("receipt out of the window")
+		}
+		s.receipts.put(id, r)
 	}
 	if err := d.End(); err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ type State struct {
 	reserved   table[uint32, epochAmount]             // epoch -> bytes sold for it
 	syncDone   table[epoch.NodeID, syncEntry]         // committee members done syncing ep
 	challenges table[[2]epoch.NodeID, challengeEntry] // (target, attester) -> pass, for ep
+	receipts   table[receiptID, receiptEntry]         // the last ReceiptHeights heights' receipts (receipts.go)
 	burned     uint64                                 // FROST burned so far
 
 	// preverified holds certificate checks done in parallel by ApplyCheckpoint; transient,

@@ -37,6 +37,13 @@ const (
 	kindReserved  byte = 0x0a // bytes sold for an epoch by epoch (u32 LE)
 	kindSyncDone  byte = 0x0b // a member's sync-done for the current epoch by epoch.NodeID
 	kindChallenge byte = 0x0c // a challenge attestation by target NodeID || attester NodeID
+	// Derived and short-lived kinds whose paths are not hashed whole (pathOf): the owner
+	// indexes make each owner's stakes and blob objects one contiguous range of paths, so a
+	// page of them is provable complete (proof.go, ProvePage); receipts sit in height order
+	// so that the ones leaving the retention window are one range to delete (receipts.go).
+	kindOwnerStake byte = 0x0d // owner-index entry of a stake by owner || stake ObjectID
+	kindOwnerBlob  byte = 0x0e // owner-index entry of a blob object by owner || blob ObjectID
+	kindReceipt    byte = 0x0f // a transaction's receipt by height (u64 BE) || index (u32 BE)
 )
 
 // Key is the canonical key of a state entry: a kind byte followed by the entry's identifier
@@ -64,15 +71,40 @@ func (k Key) Kind() byte {
 // Path is where the key's entry sits in the state tree: the kind byte, then bytes 1..31 of
 // Blake2b-256(key bytes). The kind byte groups each kind of entry in one subtree (a scan of
 // one kind walks that subtree); the hash spreads entries evenly whatever their identifiers.
+// The owner-index and receipt kinds are the exceptions (pathOf).
 func (k Key) Path() [32]byte { return keyPath(k.b) }
 
-func keyPath(b string) [32]byte {
-	h := blake2b.Sum256([]byte(b))
-	h[0] = b[0]
-	return h
-}
+func keyPath(b string) [32]byte { return pathOf(b[0], []byte(b[1:])) }
 
+// pathOf is the path of the entry of kind with identifier id.
+//
+// Owner indexes: kind || Blake2b-256(owner)[0:15] || objectID[0:16]. Why this shape: the
+// first 16 bytes are the same for all of one owner's objects, so they form one range of
+// paths (ownerRange) that a multiproof shows complete; the owner is hashed so that the
+// ranges spread over the tree like every other kind (an address is chosen by its holder);
+// object IDs are already Blake2b outputs (DeriveObjectID), so their first 16 bytes keep
+// one owner's entries apart (a clash needs about 2^64 objects of one owner) and spread them
+// within the range. Two owners whose hashes share 120 bits would share a range: the
+// entry's value names its owner, and a listing skips the other's entries.
+//
+// Receipts: kind || height u64 BE || index u32 BE || 19 zero bytes, so one height's
+// receipts are one range (pruned together) and a receipt is found from where the node
+// says it was committed.
 func pathOf(kind byte, id []byte) [32]byte {
+	switch {
+	case (kind == kindOwnerStake || kind == kindOwnerBlob) && len(id) == 64:
+		var p [32]byte
+		p[0] = kind
+		oh := blake2b.Sum256(id[:32])
+		copy(p[1:16], oh[:15])
+		copy(p[16:], id[32:48])
+		return p
+	case kind == kindReceipt && len(id) == 12:
+		var p [32]byte
+		p[0] = kind
+		copy(p[1:13], id)
+		return p
+	}
 	var buf [1 + 64]byte
 	buf[0] = kind
 	n := copy(buf[1:], id)
@@ -123,6 +155,22 @@ func ChallengeKey(target, attester epoch.NodeID) Key {
 	return makeKey(kindChallenge, append(target[:], attester[:]...))
 }
 
+// ReceiptKey is the key of the receipt of the index-th transaction of height's checkpoint
+// (kept ReceiptHeights heights).
+func ReceiptKey(height uint64, index uint32) Key {
+	return makeKey(kindReceipt, receiptID{height, index}.bytes())
+}
+
+// StakeIndexKey is the key of a stake's owner-index entry.
+func StakeIndexKey(owner Address, id ObjectID) Key {
+	return makeKey(kindOwnerStake, append(owner[:], id[:]...))
+}
+
+// BlobIndexKey is the key of a blob object's owner-index entry.
+func BlobIndexKey(owner Address, id ObjectID) Key {
+	return makeKey(kindOwnerBlob, append(owner[:], id[:]...))
+}
+
 func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
 
 // Internal entry types: each holds its own key, so a scan of the tree knows what it found.
@@ -165,6 +213,11 @@ type table[K comparable, V any] struct {
 	dup   func(*V) *V
 	enc   func(*encoder, *V)
 	dirty map[K]*V // nil: deleted
+	// index, when set, names an entry's owner and object ID: ops then keeps an owner-index
+	// entry of kind idxKind for every entry (created with it, deleted with it), so the
+	// state machine's create and delete sites need no change.
+	index   func(*V) (Address, ObjectID)
+	idxKind byte
 }
 
 func newTable[K comparable, V any](st *store, kind byte, id func(K) []byte, key func(*V) K, dup func(*V) *V, enc func(*encoder, *V)) table[K, V] {
@@ -173,7 +226,9 @@ func newTable[K comparable, V any](st *store, kind byte, id func(K) []byte, key 
 
 // fork is an empty-buffered table of the same kind over st.
 func (t *table[K, V]) fork(st *store) table[K, V] {
-	return newTable(st, t.kind, t.id, t.key, t.dup, t.enc)
+	c := newTable(st, t.kind, t.id, t.key, t.dup, t.enc)
+	c.index, c.idxKind = t.index, t.idxKind
+	return c
 }
 
 func (t *table[K, V]) path(k K) [32]byte { return pathOf(t.kind, t.id(k)) }
@@ -246,10 +301,14 @@ func (t *table[K, V]) all() []*V {
 	return out
 }
 
-// ops moves the buffer into tree updates.
+// ops moves the buffer into tree updates (with the owner-index updates of an indexed
+// table: the tree still holds the entries as they were).
 func (t *table[K, V]) ops(out []smt.Op[any]) []smt.Op[any] {
 	for k, v := range t.dirty {
 		p := t.path(k)
+		if t.index != nil {
+			out = t.indexOps(out, p, v)
+		}
 		if v == nil {
 			out = append(out, smt.Op[any]{Path: p, Delete: true})
 			continue
@@ -261,6 +320,34 @@ func (t *table[K, V]) ops(out []smt.Op[any]) []smt.Op[any] {
 	clear(t.dirty)
 	return out
 }
+
+// indexOps updates the owner index for the entry at p becoming v (nil: deleted).
+func (t *table[K, V]) indexOps(out []smt.Op[any], p [32]byte, v *V) []smt.Op[any] {
+	var had, has *ownerIdx
+	if old, _, ok := t.st.tree.Get(p); ok {
+		o, id := t.index(old.(*V))
+		had = &ownerIdx{o, id}
+	}
+	if v != nil {
+		o, id := t.index(v)
+		has = &ownerIdx{o, id}
+	}
+	if had != nil && (has == nil || *had != *has) {
+		out = append(out, smt.Op[any]{Path: pathOf(t.idxKind, had.id()), Delete: true})
+	}
+	if has != nil && (had == nil || *had != *has) {
+		out = append(out, smt.Op[any]{Path: pathOf(t.idxKind, has.id()), ValueHash: smt.ValueHash(has.id()), Val: has})
+	}
+	return out
+}
+
+// ownerIdx is an owner-index entry; its value is owner || object ID.
+type ownerIdx struct {
+	Owner Address
+	ID    ObjectID
+}
+
+func (o *ownerIdx) id() []byte { return append(o.Owner[:], o.ID[:]...) }
 
 // Entry encodings: the value each leaf commits to (the hash of these bytes). They are the
 // snapshot's encodings of the same entries, and never empty.
@@ -364,6 +451,9 @@ func (s *State) initTables() {
 	s.income = newTable(st, kindIncome, le32, epochKey, copyOf, encEpochAmount)
 	s.reserved = newTable(st, kindReserved, le32, epochKey, copyOf, encEpochAmount)
 	s.syncDone = newTable(st, kindSyncDone, ident[epoch.NodeID], func(v *syncEntry) epoch.NodeID { return v.Node }, copyOf, encSync)
+	s.stakes.index, s.stakes.idxKind = func(v *Stake) (Address, ObjectID) { return v.Owner, v.ID }, kindOwnerStake
+	s.blobs.index, s.blobs.idxKind = func(v *Blob) (Address, ObjectID) { return v.Owner, v.ID }, kindOwnerBlob
+	s.receipts = newTable(st, kindReceipt, receiptID.bytes, func(v *receiptEntry) receiptID { return receiptID{v.Height, v.Index} }, copyOf, encReceipt)
 	s.challenges = newTable(st, kindChallenge, func(k [2]epoch.NodeID) []byte { return append(k[0][:], k[1][:]...) },
 		func(v *challengeEntry) [2]epoch.NodeID { return [2]epoch.NodeID{v.Target, v.Attester} }, copyOf, encChallenge)
 }
@@ -372,7 +462,7 @@ func (s *State) initTables() {
 func (s *State) forkTables(c *State) {
 	c.accounts, c.storage, c.blobs, c.blobIDs = s.accounts.fork(c.st), s.storage.fork(c.st), s.blobs.fork(c.st), s.blobIDs.fork(c.st)
 	c.nodes, c.stakes, c.income, c.reserved = s.nodes.fork(c.st), s.stakes.fork(c.st), s.income.fork(c.st), s.reserved.fork(c.st)
-	c.syncDone, c.challenges = s.syncDone.fork(c.st), s.challenges.fork(c.st)
+	c.syncDone, c.challenges, c.receipts = s.syncDone.fork(c.st), s.challenges.fork(c.st), s.receipts.fork(c.st)
 }
 
 // EncodeParams is the parameters entry (ParamsKey): network ID, shards, epoch duration,
@@ -438,11 +528,12 @@ func (s *State) flush() {
 	ops = s.reserved.ops(ops)
 	ops = s.syncDone.ops(ops)
 	ops = s.challenges.ops(ops)
+	ops = s.receipts.ops(ops)
 	st.tree = st.tree.Update(ops)
 }
 
 func (s *State) clean() bool {
 	return len(s.accounts.dirty)+len(s.storage.dirty)+len(s.blobs.dirty)+len(s.blobIDs.dirty)+
 		len(s.nodes.dirty)+len(s.stakes.dirty)+len(s.income.dirty)+len(s.reserved.dirty)+
-		len(s.syncDone.dirty)+len(s.challenges.dirty) == 0
+		len(s.syncDone.dirty)+len(s.challenges.dirty)+len(s.receipts.dirty) == 0
 }
