@@ -213,8 +213,8 @@ var scrubSetups = []scrubSetup{
 	{name: "defaults", what: "scrub and GC at their defaults (8 MiB/s, a pass at start then every 10 min; " +
 		"a GC step every second), read after the start-up pass ended: the steady state",
 		config: func(*node.Config) {}, idle: true},
-	{name: "busy", what: "scrub at its default rate (8 MiB/s) with no pause between passes " +
-		"(scrub_pause 1ms: always scrubbing), GC at its defaults",
+	{name: "busy", what: "scrub at its default rates (8 MiB/s, 512 KiB/s while the node serves slivers) with no pause " +
+		"between passes (scrub_pause 1ms: always scrubbing), GC at its defaults",
 		config: func(c *node.Config) { c.BlobSync.ScrubPause = time.Millisecond }},
 	{name: "unthrottled", what: "scrub at 1 GiB/s with no pause (what the rate limit prevents), GC at its defaults",
 		config: func(c *node.Config) { c.BlobSync.ScrubRate, c.BlobSync.ScrubPause = 1<<30, time.Millisecond }},
@@ -505,6 +505,7 @@ func BenchmarkE2EWipedNode(b *testing.B) {
 		}
 		b.StartTimer()
 		t1 := time.Now()
+		lastLog := t1
 		c.Restart(wiped)
 		for {
 			h := c.Unwrap(wiped).Health()
@@ -514,6 +515,11 @@ func BenchmarkE2EWipedNode(b *testing.B) {
 			}
 			if ctx.Err() != nil {
 				b.Fatalf("node %d did not recover: holds %d of %d blobs, %d of %d slivers", wiped, h.BlobsHeld, len(sizes), h.SliversHeld, wantSlivers)
+			}
+			if time.Since(lastLog) >= 30*time.Second {
+				lastLog = time.Now()
+				b.Logf("%.0f s after the restart: node %d holds %d of %d blobs, %d of %d slivers, backlog %d, received %.0f MiB",
+					time.Since(t1).Seconds(), wiped, h.BlobsHeld, len(sizes), h.SliversHeld, wantSlivers, h.SyncBacklog, float64(h.RecoveryReceivedBytes)/(1<<20))
 			}
 			time.Sleep(250 * time.Millisecond)
 		}

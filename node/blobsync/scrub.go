@@ -26,6 +26,12 @@ type ScrubConfig struct {
 	Rate int
 	// Pause is the rest between two full passes (default 10 minutes).
 	Pause time.Duration
+	// Busy, if not nil, reports whether the node is serving users now (dataplane
+	// Service.Busy): while it is, the scrub runs at BusyRate, so it takes little from reads
+	// and writes yet still ends its pass on a node that is never idle.
+	Busy func() bool
+	// BusyRate is the rate while Busy (default Rate/16).
+	BusyRate int
 	// Logger receives progress (default: discarded).
 	Logger *slog.Logger
 }
@@ -47,7 +53,7 @@ func NewScrubber(cfg ScrubConfig) (*Scrubber, error) {
 	if cfg.Store == nil || cfg.Shards == nil || cfg.Repair == nil {
 		return nil, errors.New("blobsync: ScrubConfig.Store, Shards and Repair are required")
 	}
-	if cfg.Rate < 0 || cfg.Pause < 0 {
+	if cfg.Rate < 0 || cfg.Pause < 0 || cfg.BusyRate < 0 {
 		return nil, errors.New("blobsync: negative scrub rate or pause")
 	}
 	if cfg.Rate == 0 {
@@ -55,6 +61,9 @@ func NewScrubber(cfg ScrubConfig) (*Scrubber, error) {
 	}
 	if cfg.Pause == 0 {
 		cfg.Pause = 10 * time.Minute
+	}
+	if cfg.BusyRate == 0 {
+		cfg.BusyRate = max(cfg.Rate/16, 1)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -95,6 +104,27 @@ func (s *Scrubber) Pass(ctx context.Context) error {
 	start := time.Now()
 	var bytes int64
 	checked, bad := s.checked.Load(), s.bad.Load()
+	// The pace: each sliver's bytes cost n/rate seconds of the budget, at the rate of the
+	// moment (BusyRate while the node serves users); the pass sleeps while it is ahead.
+	var due time.Duration
+	pace := func(n int64) error {
+		rate := s.cfg.Rate
+		if s.cfg.Busy != nil && s.cfg.Busy() {
+			rate = s.cfg.BusyRate
+		}
+		// No credit beyond a second: a pass that fell behind (slow disk, a pause) does not
+		// then burst to catch up.
+		due = max(due, time.Since(start)-time.Second)
+		due += time.Duration(float64(n) / float64(rate) * float64(time.Second))
+		if ahead := due - time.Since(start); ahead > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(ahead):
+			}
+		}
+		return nil
+	}
 	metas := make(map[codec.BlobID]*codec.Metadata) // this pass's metadata, a page at a time
 	for _, shard := range s.cfg.Shards() {
 		var after *codec.BlobID
@@ -113,13 +143,8 @@ func (s *Scrubber) Pass(ctx context.Context) error {
 					return err
 				}
 				bytes += n
-				// Pace the pass: at Rate bytes a second on average.
-				if ahead := time.Duration(float64(bytes)/float64(s.cfg.Rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(ahead):
-					}
+				if err := pace(n); err != nil {
+					return err
 				}
 			}
 			after = &ids[len(ids)-1]

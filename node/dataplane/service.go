@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -107,6 +109,16 @@ type Service struct {
 	ref    *actors.Ref[msg]
 	pool   *actors.Pool
 	protos [7]p2p.Protocol
+
+	// lastForeground is when (unix ns) the node last served a sliver read or write:
+	// background work (the scrubber) slows down while the node is serving users.
+	lastForeground atomic.Int64
+}
+
+// Busy reports whether the node served a sliver read or write within the last window:
+// background jobs yield to users while it does.
+func (s *Service) Busy(window time.Duration) bool {
+	return time.Since(time.Unix(0, s.lastForeground.Load())) < window
 }
 
 // New starts the service: it spawns its actor and pool in a child of cfg.System and
@@ -251,6 +263,7 @@ func (s *Service) handleSliver(ctx context.Context, from peer.ID, body []byte) (
 	if err != nil {
 		return nil, nil, classify(err)
 	}
+	s.lastForeground.Store(time.Now().UnixNano())
 	if req.Op == sliver.OpGet {
 		// The response is sent from the store's own memory (see getSlivers); the lease is
 		// given back once the stream has sent it, or at once if the exchange is abandoned.
