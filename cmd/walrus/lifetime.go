@@ -70,7 +70,8 @@ func runDelete(g *globals, args []string) error {
 	file := fs.String("file", "", "delete the wallet's deletable objects of the blob this `FILE` makes")
 	objectID := fs.String("object-id", "", "delete this one blob object (`ID` as list-blobs prints it)")
 	fs.Bool("yes", false, "do not ask for confirmation (accepted for Walrus compatibility; walrus-go never asks)")
-	asJSON := fs.Bool("json", false, `print {"blobId","deleted":[object IDs],"status"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"blobId","deleted":[object IDs],"fee","status"}; with --dry-run the cost and "objects"`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func runDelete(g *globals, args []string) error {
 	}
 	defer closeFn()
 	var id codec.BlobID
-	var deleted []staking.Blob
+	var targets []staking.Blob
 	if *objectID != "" {
 		o, err := ownObject(ctx, s, obj)
 		if err != nil {
@@ -103,17 +104,43 @@ func runDelete(g *globals, args []string) error {
 		if !o.Deletable {
 			return fmt.Errorf("%w: object %s of blob %s was stored without --deletable", client.ErrPermanent, objectIDString(obj), o.BlobID)
 		}
-		if _, err := s.Ledger.DeleteBlobObject(ctx, obj); err != nil {
-			return err
-		}
-		id, deleted = o.BlobID, []staking.Blob{o}
+		id, targets = o.BlobID, []staking.Blob{o}
 	} else {
 		if id, err = blobTarget(s, *blobID, *file); err != nil {
 			return err
 		}
-		if deleted, err = s.Ledger.DeleteBlob(ctx, id); err != nil {
+		if targets, err = s.Ledger.DeletableObjects(ctx, id); err != nil {
 			return err
 		}
+	}
+	cost, err := s.Ledger.EstimateTx(ctx, client.DeletePlan(targets)...)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		ids := make([]string, len(targets))
+		for i, o := range targets {
+			ids[i] = objectIDString(o.ID)
+		}
+		if *asJSON {
+			return printJSON(g.stdout, struct {
+				costJSON
+				BlobID  codec.BlobID `json:"blobId"`
+				Objects []string     `json:"objects"`
+			}{costJSON{DryRun: true, Command: "delete", Cost: cost}, id, ids})
+		}
+		return printDryRun(g, "delete", fmt.Sprintf("deleting %d object(s) of blob %s (%s); their storage would come back to the wallet",
+			len(ids), id, strings.Join(ids, ", ")), cost, false)
+	}
+	if err := cost.Check("deleting"); err != nil {
+		return err
+	}
+	var deleted []staking.Blob
+	for _, o := range targets {
+		if _, err := s.Ledger.DeleteBlobObject(ctx, o.ID); err != nil {
+			return err
+		}
+		deleted = append(deleted, o)
 	}
 	st, err := s.Ledger.BlobStatus(ctx, id)
 	if err != nil {
@@ -127,11 +154,12 @@ func runDelete(g *globals, args []string) error {
 		return printJSON(g.stdout, struct {
 			BlobID  codec.BlobID `json:"blobId"`
 			Deleted []string     `json:"deleted"`
+			Fee     uint64       `json:"fee"`
 			Status  string       `json:"status"`
-		}{id, ids, st.Status.Kind.String()})
+		}{id, ids, cost.Fee, st.Status.Kind.String()})
 	}
-	fmt.Fprintf(g.stdout, "Deleted %d object(s) of blob %s: %s\nTheir storage came back to the wallet. The blob is now %s",
-		len(ids), id, strings.Join(ids, ", "), st.Status.Kind)
+	fmt.Fprintf(g.stdout, "Deleted %d object(s) of blob %s: %s\nTheir storage came back to the wallet; fee %s. The blob is now %s",
+		len(ids), id, strings.Join(ids, ", "), client.FormatWAL(cost.Fee), st.Status.Kind)
 	if st.Status.Kind != staking.StatusNonexistent {
 		fmt.Fprintf(g.stdout, " (other objects of it remain: %d)", st.Status.Objects)
 	}
@@ -163,7 +191,8 @@ func runExtend(g *globals, args []string) error {
 	objectID := fs.String("blob-obj-id", "", "extend this blob object (`ID` as list-blobs prints it)")
 	epochs := fs.Uint("epochs", 0, "number of `epochs` to add to the end epoch (pays storage for them)")
 	fs.UintVar(epochs, "epochs-extended", 0, "the same as --epochs (Walrus's name)")
-	asJSON := fs.Bool("json", false, `print {"blobId","objectId","oldEndEpoch","endEpoch","expiresAt","cost"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"blobId","objectId","oldEndEpoch","endEpoch","expiresAt","cost","fee"}; with --dry-run the cost (the storage is its amount)`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -188,15 +217,33 @@ func runExtend(g *globals, args []string) error {
 		return err
 	}
 	defer closeFn()
-	var res *client.ExtendResult
+	var o staking.Blob
 	if *blobID != "" {
-		res, err = s.Ledger.ExtendBlob(ctx, id, uint32(*epochs))
+		o, err = s.Ledger.ExtendTarget(ctx, id)
 	} else {
-		var o staking.Blob
-		if o, err = ownObject(ctx, s, obj); err == nil {
-			res, err = s.Ledger.ExtendBlobObject(ctx, o, uint32(*epochs))
-		}
+		o, err = ownObject(ctx, s, obj)
 	}
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		cost, end, err := s.Ledger.EstimateExtend(ctx, o, uint32(*epochs))
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(g.stdout, struct {
+				costJSON
+				BlobID      codec.BlobID `json:"blobId"`
+				ObjectID    string       `json:"objectId"`
+				OldEndEpoch uint32       `json:"oldEndEpoch"`
+				EndEpoch    uint32       `json:"endEpoch"`
+			}{costJSON{DryRun: true, Command: "extend", Cost: cost}, o.BlobID, objectIDString(o.ID), o.Storage.End, end})
+		}
+		return printDryRun(g, "extend", fmt.Sprintf("extending blob %s (object %s) by %d epochs: end epoch %d -> %d",
+			o.BlobID, objectIDString(o.ID), *epochs, o.Storage.End, end), cost, false)
+	}
+	res, err := s.Ledger.ExtendBlobObject(ctx, o, uint32(*epochs))
 	if err != nil {
 		return err
 	}
@@ -213,10 +260,11 @@ func runExtend(g *globals, args []string) error {
 			EndEpoch    uint32       `json:"endEpoch"`
 			ExpiresAt   string       `json:"expiresAt"`
 			Cost        uint64       `json:"cost"`
-		}{res.Object.BlobID, objectIDString(res.Object.ID), res.OldEnd, res.NewEnd, expires, res.Cost})
+			Fee         uint64       `json:"fee"`
+		}{res.Object.BlobID, objectIDString(res.Object.ID), res.OldEnd, res.NewEnd, expires, res.Cost, res.Fee})
 	}
-	fmt.Fprintf(g.stdout, "Extended blob %s (object %s) by %d epochs: end epoch %d -> %d (exclusive), expires at %s.\nCost: %s\n",
-		res.Object.BlobID, objectIDString(res.Object.ID), *epochs, res.OldEnd, res.NewEnd, expires, client.FormatWAL(res.Cost))
+	fmt.Fprintf(g.stdout, "Extended blob %s (object %s) by %d epochs: end epoch %d -> %d (exclusive), expires at %s.\nCost: %s; fee %s\n",
+		res.Object.BlobID, objectIDString(res.Object.ID), *epochs, res.OldEnd, res.NewEnd, expires, client.FormatWAL(res.Cost), client.FormatWAL(res.Fee))
 	return nil
 }
 

@@ -157,6 +157,7 @@ func runStoreQuilt(g *globals, args []string) error {
 	})
 	epochs := fs.Uint("epochs", 0, "number of epochs ahead to store the quilt, 1 to 53 (default: enough for at least a day, at most 53)")
 	deletable := fs.Bool("deletable", false, "make the quilt deletable by its owner")
+	dryRun := fs.Bool("dry-run", false, "only print the quilt ID, encoded size, cost and transaction fees of storing the quilt, and the balance after; store nothing")
 	asJSON := fs.Bool("json", false, `print {"blobStoreResult":{…},"storedQuiltBlobs":[{"identifier","quiltPatchId","range"}],"quiltId"}`)
 	if err := parseNoArgs(g, fs, rest); err != nil {
 		return err
@@ -189,6 +190,12 @@ func runStoreQuilt(g *globals, args []string) error {
 	}
 	if *epochs == 0 {
 		*epochs = uint(defaultEpochs(time.Duration(in.EpochDuration) * time.Millisecond))
+	}
+	if *dryRun {
+		what := fmt.Sprintf("%s of %d files", "quilt", len(files))
+		return printStoreDryRun(g, s, ctx, in, []string{what}, func(string) (*client.StoreEstimate, error) {
+			return s.EstimateStore(ctx, q.Blob, uint32(*epochs))
+		}, *asJSON)
 	}
 	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
 	var bar *progressBar
@@ -229,8 +236,8 @@ func runStoreQuilt(g *globals, args []string) error {
 	}
 	fmt.Fprintf(g.stdout, "Quilt ID: %s\nPatches: %d\nUnencoded size: %s (the files: %s)\nEncoded size (including replicated metadata): %s\n",
 		sum.BlobID, len(patches), humanBytes(sum.UnencodedLength), humanBytes(filesSize(files)), humanBytes(sum.EncodedLength))
-	fmt.Fprintf(g.stdout, "Cost: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\nExpires at: %s\n",
-		client.FormatWAL(sum.Cost), sum.CertifiedEpoch, sum.EndEpoch, expires)
+	fmt.Fprintf(g.stdout, "Cost: %s\nFee: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\nExpires at: %s\n",
+		client.FormatWAL(sum.Cost), client.FormatWAL(sum.Fee), sum.CertifiedEpoch, sum.EndEpoch, expires)
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IDENTIFIER\tQUILT PATCH ID")
 	for _, pt := range patches {

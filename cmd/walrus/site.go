@@ -17,7 +17,7 @@ import (
 )
 
 // runSite is `walrus site publish DIR [--epochs E] [--deletable] [--aggregator URL]
-// [--json]`: the directory's files are stored as one quilt whose identifiers are their
+// [--dry-run] [--json]`: the directory's files are stored as one quilt whose identifiers are their
 // paths relative to DIR with '/' separators, which an aggregator serves as a site under
 // /v1/sites/{quilt_id}/ (docs/gateway.md, Sites).
 func runSite(g *globals, args []string) error {
@@ -32,6 +32,7 @@ func runSite(g *globals, args []string) error {
 	fs := newFlagSet("site")
 	epochs := fs.Uint("epochs", 0, "number of epochs ahead to store the site, 1 to 53 (default: enough for at least a day, at most 53)")
 	deletable := fs.Bool("deletable", false, "make the site's quilt deletable by its owner")
+	dryRun := fs.Bool("dry-run", false, "only print the quilt ID, encoded size, cost and transaction fees of publishing the site, and the balance after; store nothing")
 	aggregator := fs.String("aggregator", "http://"+gateway.DefaultBindAddress, "the aggregator `URL` to print the site's address for")
 	asJSON := fs.Bool("json", false, `print {"quiltId","url","files":[{"identifier","quiltPatchId"}],"blobStoreResult"}`)
 	pos, err := parseArgs(g, fs, args[1:])
@@ -71,6 +72,12 @@ func runSite(g *globals, args []string) error {
 	if *epochs == 0 {
 		*epochs = uint(defaultEpochs(time.Duration(in.EpochDuration) * time.Millisecond))
 	}
+	if *dryRun {
+		what := fmt.Sprintf("%s of %d files", "site", len(files))
+		return printStoreDryRun(g, s, ctx, in, []string{what}, func(string) (*client.StoreEstimate, error) {
+			return s.EstimateStore(ctx, q.Blob, uint32(*epochs))
+		}, *asJSON)
+	}
 	opts := client.StoreOptions{Epochs: uint32(*epochs), Deletable: *deletable}
 	var bar *progressBar
 	if !*asJSON && isTerminal(g.stderr) {
@@ -108,8 +115,8 @@ func runSite(g *globals, args []string) error {
 	} else {
 		fmt.Fprintln(g.stdout, "Success: site published.")
 	}
-	fmt.Fprintf(g.stdout, "Quilt ID: %s\nFiles: %d (%s)\nCost: %s\nExpiry epoch (exclusive): %d\nExpires at: %s\nURL: %s\n",
-		sum.BlobID, len(files), humanBytes(filesSize(files)), client.FormatWAL(sum.Cost), sum.EndEpoch, epochStart(in, sum.EndEpoch), url)
+	fmt.Fprintf(g.stdout, "Quilt ID: %s\nFiles: %d (%s)\nCost: %s\nFee: %s\nExpiry epoch (exclusive): %d\nExpires at: %s\nURL: %s\n",
+		sum.BlobID, len(files), humanBytes(filesSize(files)), client.FormatWAL(sum.Cost), client.FormatWAL(sum.Fee), sum.EndEpoch, epochStart(in, sum.EndEpoch), url)
 	if !hasIndex {
 		fmt.Fprintln(g.stderr, "walrus: warning: the site has no index.html at its root; its URL answers 404")
 	}

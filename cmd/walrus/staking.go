@@ -184,7 +184,8 @@ func runStake(g *globals, args []string) error {
 	fs := newFlagSet("stake")
 	nodeID := fs.String("node-id", "", "the `node ID` to stake with (64 hex characters, from 'walrus info committee')")
 	amountS := fs.String("amount", "", "`amount` to stake: WAL with up to 9 decimals (1.5) or FROST (1500frost)")
-	asJSON := fs.Bool("json", false, `print {"stakeId","nodeId","amount","activationEpoch","epoch","height"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"stakeId","nodeId","amount","fee","activationEpoch","epoch","height"}; with --dry-run the cost`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -215,14 +216,15 @@ func runStake(g *globals, args []string) error {
 	if _, ok := findCandidate(com, id); !ok {
 		return errUnknownNode(id)
 	}
-	acc, err := s.Ledger.Account(ctx, addr)
-	if err != nil {
-		return err
+	t := client.PlannedTx{Op: &staking.StakeOp{Node: id, Amount: amount}}
+	if *dryRun {
+		c, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "stake", fmt.Sprintf("stake of %s with node %x from wallet %s", client.FormatWAL(amount), id[:], addr), c, *asJSON)
 	}
-	if acc.Account.Balance < amount {
-		return fmt.Errorf("insufficient balance: have %s, staking %s", client.FormatWAL(acc.Account.Balance), client.FormatWAL(amount))
-	}
-	r, sid, err := s.Ledger.Stake(ctx, id, amount)
+	r, sid, c, err := s.Ledger.SubmitPlanned(ctx, "staking", t)
 	if err != nil {
 		return err
 	}
@@ -235,28 +237,31 @@ func runStake(g *globals, args []string) error {
 			StakeID    string `json:"stakeId"`
 			NodeID     string `json:"nodeId"`
 			Amount     uint64 `json:"amount"`
+			Fee        uint64 `json:"fee"`
 			Activation uint32 `json:"activationEpoch"`
 			Epoch      uint32 `json:"epoch"`
 			Height     uint64 `json:"height"`
-		}{sid.String(), hex.EncodeToString(id[:]), amount, st.Activation, list.Epoch, r.Height})
+		}{sid.String(), hex.EncodeToString(id[:]), amount, c.Fee, st.Activation, list.Epoch, r.Height})
 	}
-	fmt.Fprintf(g.stdout, "Staked %s with node %x (checkpoint %d).\nStake ID: %s\nCounts from epoch %d (now %d).\n",
-		client.FormatWAL(amount), id[:], r.Height, sid, st.Activation, list.Epoch)
+	fmt.Fprintf(g.stdout, "Staked %s with node %x (checkpoint %d); fee %s.\nStake ID: %s\nCounts from epoch %d (now %d).\n",
+		client.FormatWAL(amount), id[:], r.Height, client.FormatWAL(c.Fee), sid, st.Activation, list.Epoch)
 	return nil
 }
 
 // stakeIDArg parses the --stake-id flag of the withdrawal commands.
-func stakeIDFlags(name, jsonHelp string) (*flag.FlagSet, *string, *bool) {
+func stakeIDFlags(name, jsonHelp string) (*flag.FlagSet, *string, *bool, *bool) {
 	fs := newFlagSet(name)
 	id := fs.String("stake-id", "", "the `stake ID` (64 hex characters, from 'walrus list-staked-wal' or 'walrus stake')")
-	asJSON := fs.Bool("json", false, jsonHelp)
-	return fs, id, asJSON
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, jsonHelp+"; with --dry-run the cost")
+	return fs, id, dryRun, asJSON
 }
 
 // stakeCmd is a command on one of the wallet's stakes, parsed and opened by openStakeCmd.
 type stakeCmd struct {
 	id     staking.ObjectID
 	asJSON bool
+	dryRun bool
 	s      *client.Session
 	ctx    context.Context
 	close  func()
@@ -267,7 +272,7 @@ type stakeCmd struct {
 // openStakeCmd parses `NAME --stake-id ID [--json]`, opens a session and finds the stake
 // among the wallet's. The caller defers c.close().
 func openStakeCmd(g *globals, name, jsonHelp string, args []string) (*stakeCmd, error) {
-	fs, idS, asJSON := stakeIDFlags(name, jsonHelp)
+	fs, idS, dryRun, asJSON := stakeIDFlags(name, jsonHelp)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return nil, err
 	}
@@ -287,12 +292,12 @@ func openStakeCmd(g *globals, name, jsonHelp string, args []string) (*stakeCmd, 
 		closeFn()
 		return nil, err
 	}
-	return &stakeCmd{id: id, asJSON: *asJSON, s: s, ctx: ctx, close: closeFn, st: st, list: list}, nil
+	return &stakeCmd{id: id, asJSON: *asJSON, dryRun: *dryRun, s: s, ctx: ctx, close: closeFn, st: st, list: list}, nil
 }
 
 // runRequestWithdrawStake is `walrus request-withdraw-stake --stake-id ID [--json]`.
 func runRequestWithdrawStake(g *globals, args []string) error {
-	c, err := openStakeCmd(g, "request-withdraw-stake", `print {"stakeId","withdrawEpoch","epoch","height"}`, args)
+	c, err := openStakeCmd(g, "request-withdraw-stake", `print {"stakeId","withdrawEpoch","fee","epoch","height"}`, args)
 	if err != nil {
 		return err
 	}
@@ -301,7 +306,15 @@ func runRequestWithdrawStake(g *globals, args []string) error {
 	if st.Withdrawing {
 		return fmt.Errorf("stake %s: withdrawal already requested; withdrawable from epoch %d", id, st.WithdrawAt)
 	}
-	r, err := s.Ledger.RequestWithdrawStake(ctx, id)
+	t := client.PlannedTx{Op: &staking.RequestWithdraw{Stake: id}}
+	if c.dryRun {
+		cost, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "request-withdraw-stake", fmt.Sprintf("withdrawal request of stake %s (%s)", id, client.FormatWAL(st.Amount)), cost, *asJSON)
+	}
+	r, _, cost, err := s.Ledger.SubmitPlanned(ctx, "requesting the withdrawal", t)
 	if err != nil {
 		return err
 	}
@@ -313,22 +326,23 @@ func runRequestWithdrawStake(g *globals, args []string) error {
 		return printJSON(g.stdout, struct {
 			StakeID       string `json:"stakeId"`
 			WithdrawEpoch uint32 `json:"withdrawEpoch"`
+			Fee           uint64 `json:"fee"`
 			Epoch         uint32 `json:"epoch"`
 			Height        uint64 `json:"height"`
-		}{id.String(), st.WithdrawAt, list.Epoch, r.Height})
+		}{id.String(), st.WithdrawAt, cost.Fee, list.Epoch, r.Height})
 	}
 	when := fmt.Sprintf("from epoch %d (now %d)", st.WithdrawAt, list.Epoch)
 	if st.WithdrawAt <= list.Epoch {
 		when = "now"
 	}
-	fmt.Fprintf(g.stdout, "Withdrawal of stake %s requested (checkpoint %d).\nIt stops counting for committees not selected yet; run 'walrus withdraw-stake --stake-id %s' %s.\n",
-		id, r.Height, id, when)
+	fmt.Fprintf(g.stdout, "Withdrawal of stake %s requested (checkpoint %d); fee %s.\nIt stops counting for committees not selected yet; run 'walrus withdraw-stake --stake-id %s' %s.\n",
+		id, r.Height, client.FormatWAL(cost.Fee), id, when)
 	return nil
 }
 
 // runWithdrawStake is `walrus withdraw-stake --stake-id ID [--json]`.
 func runWithdrawStake(g *globals, args []string) error {
-	c, err := openStakeCmd(g, "withdraw-stake", `print {"stakeId","amount","balance","height"}`, args)
+	c, err := openStakeCmd(g, "withdraw-stake", `print {"stakeId","amount","fee","balance","height"}`, args)
 	if err != nil {
 		return err
 	}
@@ -340,11 +354,19 @@ func runWithdrawStake(g *globals, args []string) error {
 	case st.WithdrawAt > list.Epoch:
 		return fmt.Errorf("stake %s is not withdrawable before epoch %d (now %d)", id, st.WithdrawAt, list.Epoch)
 	}
+	t := client.PlannedTx{Op: &staking.Withdraw{Stake: id}, Returned: st.Amount}
+	if c.dryRun {
+		cost, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "withdraw-stake", fmt.Sprintf("withdrawal of stake %s (%s as listed, rewards compounded)", id, client.FormatWAL(st.Amount)), cost, *asJSON)
+	}
 	pre, err := s.Ledger.Account(ctx, s.Ledger.Address())
 	if err != nil {
 		return err
 	}
-	r, err := s.Ledger.WithdrawStake(ctx, id)
+	r, _, cost, err := s.Ledger.SubmitPlanned(ctx, "withdrawing the stake", t)
 	if err != nil {
 		return err
 	}
@@ -352,22 +374,24 @@ func runWithdrawStake(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	// What came back is the balance's rise: the stake with any rewards an epoch end added
-	// after the listing above (the wallet's own other transactions aside).
+	// What came back is the balance's rise plus the fee paid: the stake with any rewards
+	// an epoch end added after the listing above (the wallet's own other transactions
+	// aside).
 	returned := st.Amount
-	if acc.Account.Balance >= pre.Account.Balance {
-		returned = acc.Account.Balance - pre.Account.Balance
+	if acc.Account.Balance+cost.Fee >= pre.Account.Balance {
+		returned = acc.Account.Balance + cost.Fee - pre.Account.Balance
 	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
 			StakeID string `json:"stakeId"`
 			Amount  uint64 `json:"amount"`
+			Fee     uint64 `json:"fee"`
 			Balance uint64 `json:"balance"`
 			Height  uint64 `json:"height"`
-		}{id.String(), returned, acc.Account.Balance, r.Height})
+		}{id.String(), returned, cost.Fee, acc.Account.Balance, r.Height})
 	}
-	fmt.Fprintf(g.stdout, "Withdrew stake %s: %s returned to the wallet (checkpoint %d); balance %s.\n",
-		id, client.FormatWAL(returned), r.Height, client.FormatWAL(acc.Account.Balance))
+	fmt.Fprintf(g.stdout, "Withdrew stake %s: %s returned to the wallet (checkpoint %d); fee %s; balance %s.\n",
+		id, client.FormatWAL(returned), r.Height, client.FormatWAL(cost.Fee), client.FormatWAL(acc.Account.Balance))
 	return nil
 }
 
@@ -694,7 +718,8 @@ func runRegisterNode(g *globals, args []string) error {
 	var addrs multiFlag
 	fs.Var(&addrs, "address", "a `multiaddr` to register instead of the config's listen addresses (repeatable, without /p2p/)")
 	votes := addVoteFlags(fs, true)
-	asJSON := fs.Bool("json", false, `print {"nodeId","peerId"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"nodeId","peerId","deposit","fee"}; with --dry-run the cost (the deposit is its amount)`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -727,10 +752,10 @@ func runRegisterNode(g *globals, args []string) error {
 		return errors.New("the network answering is not the one of client.yaml's genesis")
 	}
 	info.StoragePrice, info.WritePrice = in.Prices.Storage, in.Prices.Write
-	// Vote the fee schedule and deposit in force; the info answer does not carry them yet
-	// (query.Info), so fall back on the genesis schedule.
+	// Vote the fee schedule and deposit in force (the proven info answer carries them; an
+	// unverified one does not, so fall back on the genesis schedule then).
 	info.Fees = in.Prices.Fees
-	if info.Fees == (staking.Fees{}) {
+	if !in.Proven && info.Fees == (staking.Fees{}) {
 		info.Fees = s.Genesis.Prices.Fees
 	}
 	if err := votes.apply(&info); err != nil {
@@ -746,19 +771,29 @@ func runRegisterNode(g *globals, args []string) error {
 	// The proof of possession binds the wallet that sends the registration (staking.
 	// PossessionMessage), so nobody can copy it into a transaction of their own.
 	op := &staking.RegisterNode{BLSKey: nk.bls.PublicKey(), PoP: staking.ProvePossession(in.Network, sender, nk.bls), Info: info}
-	r, err := s.Ledger.Submit(ctx, op)
+	t := client.PlannedTx{Op: op}
+	if *dryRun {
+		c, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "register-node", fmt.Sprintf("registration of node %x, holding a deposit of %s", nk.id[:], client.FormatWAL(in.Prices.Fees.Deposit)), c, *asJSON)
+	}
+	r, _, c, err := s.Ledger.SubmitPlanned(ctx, "registering a node (the deposit and the fee)", t)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
-			NodeID string `json:"nodeId"`
-			PeerID string `json:"peerId"`
-		}{hex.EncodeToString(nk.id[:]), nk.peerID.String()})
+			NodeID  string `json:"nodeId"`
+			PeerID  string `json:"peerId"`
+			Deposit uint64 `json:"deposit"`
+			Fee     uint64 `json:"fee"`
+		}{hex.EncodeToString(nk.id[:]), nk.peerID.String(), c.Amount, c.Fee})
 	}
 	fmt.Fprintf(g.stdout, "Registered node (checkpoint %d); the wallet %s is its operator.\nNode ID: %x\nPeer ID: %s\nAddresses: %s\n"+
-		"It gets shards once stake selects it at a mid-epoch: 'walrus stake --node-id %x --amount WAL'.\n",
-		r.Height, s.Ledger.Address(), nk.id[:], nk.peerID, strings.Join(announce, " "), nk.id[:])
+		"Deposit held: %s; fee %s.\nIt gets shards once stake selects it at a mid-epoch: 'walrus stake --node-id %x --amount WAL'.\n",
+		r.Height, s.Ledger.Address(), nk.id[:], nk.peerID, strings.Join(announce, " "), client.FormatWAL(c.Amount), client.FormatWAL(c.Fee), nk.id[:])
 	return nil
 }
 
@@ -800,7 +835,8 @@ func runNodeAdmin(g *globals, args []string) error {
 	case "update-addresses":
 		fs.Var(&addrs, "address", "a `multiaddr` to register (repeatable, without /p2p/); default: the config's listen addresses")
 	}
-	asJSON := fs.Bool("json", false, `print {"nodeId","height"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"nodeId","fee","height"}; with --dry-run the cost`)
 	if err := parseNoArgs(g, fs, args[1:]); err != nil {
 		return err
 	}
@@ -863,6 +899,14 @@ func runNodeAdmin(g *globals, args []string) error {
 	// commission change is kept (and, by the ledger's rule, moved to two epochs from now).
 	info := staking.NodeInfo{PeerID: c.PeerID, Addrs: c.Addrs, Commission: c.Commission,
 		StoragePrice: c.StoragePrice, WritePrice: c.WritePrice, Capacity: c.Capacity}
+	// The registry listing does not carry the node's fee vote, and update node replaces
+	// it: vote the schedule in force rather than none (a zero vote would pull the
+	// quorum-below point of the fee schedule down).
+	in, err := s.Ledger.Info(ctx)
+	if err != nil {
+		return err
+	}
+	info.Fees = in.Prices.Fees
 	if c.NextCommissionEpoch != 0 {
 		info.Commission = c.NextCommission
 	}
@@ -879,17 +923,26 @@ func runNodeAdmin(g *globals, args []string) error {
 			return err
 		}
 	}
-	r, err := s.Ledger.Submit(ctx, &staking.UpdateNode{Node: id, Info: info})
+	t := client.PlannedTx{Op: &staking.UpdateNode{Node: id, Info: info}}
+	if *dryRun {
+		cost, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "node-admin "+sub, fmt.Sprintf("node-admin %s of node %x", sub, id[:]), cost, *asJSON)
+	}
+	r, _, cost, err := s.Ledger.SubmitPlanned(ctx, "updating the node", t)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(g.stdout, struct {
 			NodeID string `json:"nodeId"`
+			Fee    uint64 `json:"fee"`
 			Height uint64 `json:"height"`
-		}{hex.EncodeToString(id[:]), r.Height})
+		}{hex.EncodeToString(id[:]), cost.Fee, r.Height})
 	}
-	fmt.Fprintf(g.stdout, "Node %x updated (checkpoint %d).\n", id[:], r.Height)
+	fmt.Fprintf(g.stdout, "Node %x updated (checkpoint %d); fee %s.\n", id[:], r.Height, client.FormatWAL(cost.Fee))
 	switch sub {
 	case "set-commission":
 		// The epoch the change applies from is the ledger's (two after the one that
@@ -946,7 +999,7 @@ Flags:
                      --write-price AMOUNT      FROST per MiB
   vote-capacity      --capacity BYTES          1099511627776, 1TiB, 500GiB
   update-addresses   --node-config FILE [--address MULTIADDR ...]
-  every subcommand   --node-id ID | --node-config FILE, --json
+  every subcommand   --node-id ID | --node-config FILE, --dry-run (print the fee, send nothing), --json
 
 Votes, peer ID and addresses apply from the next committee selection (mid-epoch). A commission
 change applies two epochs after the transaction; any update while a change is pending keeps

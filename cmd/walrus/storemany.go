@@ -14,7 +14,8 @@ import (
 )
 
 // `walrus store a b c …` (several files, --parallel N at once, one progress display and a
-// total cost) and `walrus store --dry-run FILE…` (encoded size and cost, nothing stored).
+// total cost) and `walrus store --dry-run FILE…` (encoded size, cost and fees, nothing
+// stored).
 // One session serves every file: its ledger client pipelines the transactions of the
 // concurrent stores with consecutive nonces (node/client/nonce.go).
 
@@ -145,12 +146,13 @@ func storeMany(g *globals, s *client.Session, ctx context.Context, in *query.Inf
 		mp.bar.done()
 	}
 	var failed []storeFileResult
-	var cost uint64
+	var cost, fees uint64
 	for _, r := range results {
 		if r.Error != "" {
 			failed = append(failed, r)
 		} else {
 			cost += r.Cost
+			fees += r.Fee
 		}
 	}
 	if asJSON {
@@ -171,10 +173,10 @@ func storeMany(g *globals, s *client.Session, ctx context.Context, in *query.Inf
 			if r.AlreadyCertified {
 				state = "already certified"
 			}
-			fmt.Fprintf(g.stdout, "Success: %s blob %s: %s\n  Blob ID: %s\n  Unencoded size: %s, encoded: %s, cost: %s, expiry epoch (exclusive): %d (%s)\n",
-				kind, state, r.Path, r.BlobID, humanBytes(r.UnencodedLength), humanBytes(r.EncodedLength), client.FormatWAL(r.Cost), r.EndEpoch, r.ExpiresAt)
+			fmt.Fprintf(g.stdout, "Success: %s blob %s: %s\n  Blob ID: %s\n  Unencoded size: %s, encoded: %s, cost: %s, fee: %s, expiry epoch (exclusive): %d (%s)\n",
+				kind, state, r.Path, r.BlobID, humanBytes(r.UnencodedLength), humanBytes(r.EncodedLength), client.FormatWAL(r.Cost), client.FormatWAL(r.Fee), r.EndEpoch, r.ExpiresAt)
 		}
-		fmt.Fprintf(g.stdout, "Stored %d of %d files; total cost: %s\n", len(results)-len(failed), len(results), client.FormatWAL(cost))
+		fmt.Fprintf(g.stdout, "Stored %d of %d files; total cost: %s, fees: %s\n", len(results)-len(failed), len(results), client.FormatWAL(cost), client.FormatWAL(fees))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d files failed; first: %s: %s", len(failed), len(results), failed[0].Path, failed[0].Error)
@@ -187,27 +189,64 @@ type dryRunFileResult struct {
 	Path string `json:"path"`
 	*client.StoreEstimate
 	ExpiresAt string `json:"expiresAt"`
+	// Balance is the wallet's balance now; BalanceAfter what is left after storing this
+	// file and the ones before it in the list (0 with Shortfall when it does not cover them).
+	Balance      uint64 `json:"balance"`
+	BalanceAfter uint64 `json:"balanceAfter"`
+	Shortfall    uint64 `json:"shortfall,omitempty"`
 }
 
-// storeDryRun prints what storing each file would take: blob ID, encoded size, cost (0
-// for a blob already certified long enough) and end epoch; nothing is stored or paid.
+// storeDryRun prints what storing each file would take: blob ID, encoded size, cost of the
+// storage, the fees of the store's transactions (reserve, register, certify), the total
+// (0 for a blob already certified long enough), end epoch and the balance after; nothing
+// is stored or paid.
 func storeDryRun(g *globals, s *client.Session, ctx context.Context, in *query.Info, paths []string, epochs uint32, asJSON bool) error {
-	var out []dryRunFileResult
-	var total uint64
-	for _, p := range paths {
+	estimate := func(p string) (*client.StoreEstimate, error) {
 		data, err := readBlob(p, maxBlobAnyGeometry())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e, err := s.EstimateStore(ctx, data, epochs)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		return e, nil
+	}
+	return printStoreDryRun(g, s, ctx, in, paths, estimate, asJSON)
+}
+
+// printStoreDryRun prints the store estimates of paths (files, or a quilt or site under
+// its name) against the wallet's balance.
+func printStoreDryRun(g *globals, s *client.Session, ctx context.Context, in *query.Info, paths []string,
+	estimate func(string) (*client.StoreEstimate, error), asJSON bool) error {
+	addr, err := walletAddress(s)
+	if err != nil {
+		return err
+	}
+	acc, err := s.Ledger.Account(ctx, addr)
+	if err != nil {
+		return err
+	}
+	bal := acc.Account.Balance
+	var out []dryRunFileResult
+	var total, fees uint64
+	for _, p := range paths {
+		e, err := estimate(p)
+		if err != nil {
+			return err
 		}
 		if e.AlreadyCertified {
-			e.Cost = 0
+			e.Cost, e.Fee, e.Total = 0, 0, 0
 		}
-		total += e.Cost
-		out = append(out, dryRunFileResult{Path: p, StoreEstimate: e, ExpiresAt: epochStart(in, e.EndEpoch)})
+		total += e.Total
+		fees += e.Fee
+		r := dryRunFileResult{Path: p, StoreEstimate: e, ExpiresAt: epochStart(in, e.EndEpoch), Balance: bal}
+		if total <= bal {
+			r.BalanceAfter = bal - total
+		} else {
+			r.Shortfall = total - bal
+		}
+		out = append(out, r)
 	}
 	if asJSON {
 		if len(out) == 1 {
@@ -220,11 +259,18 @@ func storeDryRun(g *globals, s *client.Session, ctx context.Context, in *query.I
 		if r.AlreadyCertified {
 			note = " (already certified until then: a store would reuse it)"
 		}
-		fmt.Fprintf(g.stdout, "Dry run: %s\n  Blob ID: %s\n  Unencoded size: %s\n  Encoded size (including replicated metadata): %s\n  Cost: %s for %d epochs%s\n  Expiry epoch (exclusive): %d (%s)\n",
-			r.Path, r.BlobID, humanBytes(r.UnencodedLength), humanBytes(r.EncodedLength), client.FormatWAL(r.Cost), r.Epochs, note, r.EndEpoch, r.ExpiresAt)
+		fmt.Fprintf(g.stdout, "Dry run: %s\n  Blob ID: %s\n  Unencoded size: %s\n  Encoded size (including replicated metadata): %s\n  Cost: %s for %d epochs%s\n  Fee: %s (3 transactions)\n  Total: %s\n  Expiry epoch (exclusive): %d (%s)\n",
+			r.Path, r.BlobID, humanBytes(r.UnencodedLength), humanBytes(r.EncodedLength), client.FormatWAL(r.Cost), r.Epochs, note,
+			client.FormatWAL(r.Fee), client.FormatWAL(r.Total), r.EndEpoch, r.ExpiresAt)
 	}
 	if len(out) > 1 {
-		fmt.Fprintf(g.stdout, "Total cost: %s for %d files; nothing stored\n", client.FormatWAL(total), len(out))
+		fmt.Fprintf(g.stdout, "Total cost: %s for %d files (fees %s); nothing stored\n", client.FormatWAL(total), len(out), client.FormatWAL(fees))
+	}
+	last := out[len(out)-1]
+	if last.Shortfall > 0 {
+		fmt.Fprintf(g.stdout, "Balance: %s: %s short, the store would fail\n", client.FormatWAL(bal), client.FormatWAL(last.Shortfall))
+	} else {
+		fmt.Fprintf(g.stdout, "Balance: %s -> %s\n", client.FormatWAL(bal), client.FormatWAL(last.BalanceAfter))
 	}
 	return nil
 }

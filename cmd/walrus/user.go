@@ -143,7 +143,7 @@ func runStore(g *globals, args []string) error {
 	epochs := fs.Uint("epochs", 0, "number of epochs ahead to store the blob, 1 to 53 (default: enough for at least a day, at most 53)")
 	deletable := fs.Bool("deletable", false, "make the blob deletable by its owner")
 	parallel := fs.Int("parallel", defaultParallel, "with several FILEs, how many to store at once")
-	dryRun := fs.Bool("dry-run", false, "only print the blob ID, encoded size and cost of storing each FILE; store nothing")
+	dryRun := fs.Bool("dry-run", false, "only print the blob ID, encoded size, cost and transaction fees of storing each FILE, and the balance after; store nothing")
 	asJSON := fs.Bool("json", false, `print {"blobId","unencodedLength","encodedLength","certifiedEpoch","endEpoch","expiresAt","cost",...}; a list of them, each with "path" (and "error" if it failed), for several FILEs`)
 	budgetFlag := fs.String("memory-budget", "", "bound the store's working memory (the file itself, mapped, not counted), e.g. 512MiB or 2GiB; below what the encoding wants it spills to a temporary file and re-encodes in windows (default: min(physical memory / 4, 2 GiB))")
 	pos, err := parseArgs(g, fs, args)
@@ -250,8 +250,8 @@ func runStore(g *globals, args []string) error {
 	}
 	fmt.Fprintf(g.stdout, "Path: %s\nBlob ID: %s\nUnencoded size: %s\nEncoded size (including replicated metadata): %s\n",
 		pos[0], sum.BlobID, humanBytes(sum.UnencodedLength), humanBytes(sum.EncodedLength))
-	fmt.Fprintf(g.stdout, "Cost: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\nExpires at: %s\n",
-		client.FormatWAL(sum.Cost), sum.CertifiedEpoch, sum.EndEpoch, expires)
+	fmt.Fprintf(g.stdout, "Cost: %s\nFee: %s\nCertified in epoch: %d\nExpiry epoch (exclusive): %d\nExpires at: %s\n",
+		client.FormatWAL(sum.Cost), client.FormatWAL(sum.Fee), sum.CertifiedEpoch, sum.EndEpoch, expires)
 	return nil
 }
 
@@ -508,19 +508,21 @@ func runInfo(g *globals, args []string) error {
 			EpochDuration string         `json:"epochDuration"`
 			NShards       int            `json:"nShards"`
 			Prices        staking.Prices `json:"prices"`
+			Fees          feesJSON       `json:"fees"`
 			MaxBlobSize   uint64         `json:"maxBlobSize"`
 			Committee     []infoMember   `json:"committee"`
 			// ProvenAt: network, parameters, prices and committee are proven there (the
 			// members' stakes are the node's word).
 			ProvenAt *provenAt `json:"provenAt,omitempty"`
 		}{in.NetworkName, hex.EncodeToString(in.Network[:]), in.Height, in.Epoch,
-			(time.Duration(in.EpochDuration) * time.Millisecond).String(), in.NShards, in.Prices, in.MaxBlobSize, members, infoProvenAt(in)})
+			(time.Duration(in.EpochDuration) * time.Millisecond).String(), in.NShards, in.Prices, feesOf(in.Prices.Fees), in.MaxBlobSize, members, infoProvenAt(in)})
 	}
 	w := g.stdout
 	fmt.Fprintf(w, "Network: %s (id %x)\nHeight: %d\nEpoch: %d (epochs of %v)\nShards: %d\n", in.NetworkName, in.Network[:8],
 		in.Height, in.Epoch, time.Duration(in.EpochDuration)*time.Millisecond, in.NShards)
-	fmt.Fprintf(w, "Storage price: %s per MiB per epoch\nWrite price: %s per MiB\nMax blob size: %s\n",
-		client.FormatWAL(in.Prices.Storage), client.FormatWAL(in.Prices.Write), humanBytes(in.MaxBlobSize))
+	fmt.Fprintf(w, "Storage price: %s per MiB per epoch\nWrite price: %s per MiB\n", frostWAL(in.Prices.Storage), frostWAL(in.Prices.Write))
+	printFees(w, in.Prices.Fees)
+	fmt.Fprintf(w, "Max blob size: %s\n", humanBytes(in.MaxBlobSize))
 	if in.Proven {
 		fmt.Fprintf(w, "Proven at height %d (epoch %d) against the certified checkpoint\n", in.Height, in.Epoch)
 	}
@@ -601,10 +603,11 @@ func runAddress(g *globals, args []string) error {
 	return err
 }
 
-// runTransfer is `walrus transfer ADDRESS AMOUNT [--json]`.
+// runTransfer is `walrus transfer ADDRESS AMOUNT [--dry-run] [--json]`.
 func runTransfer(g *globals, args []string) error {
 	fs := newFlagSet("transfer")
-	asJSON := fs.Bool("json", false, `print {"to","amount" (FROST),"height"}`)
+	dryRun := addDryRun(fs)
+	asJSON := fs.Bool("json", false, `print {"to","amount" (FROST),"fee","height"}; with --dry-run {"dryRun","command","fee","amount","total","balance","balanceAfter",...}`)
 	pos, err := parseArgs(g, fs, args)
 	if err != nil {
 		return err
@@ -625,7 +628,18 @@ func runTransfer(g *globals, args []string) error {
 		return err
 	}
 	defer closeFn()
-	r, err := s.Ledger.Transfer(ctx, to, amount)
+	if _, err := walletAddress(s); err != nil {
+		return err
+	}
+	t := client.PlannedTx{Op: &staking.Transfer{To: to, Amount: amount}}
+	if *dryRun {
+		c, err := s.Ledger.EstimateTx(ctx, t)
+		if err != nil {
+			return err
+		}
+		return printDryRun(g, "transfer", fmt.Sprintf("transfer of %s to %s", client.FormatWAL(amount), to), c, *asJSON)
+	}
+	r, _, c, err := s.Ledger.SubmitPlanned(ctx, "the transfer", t)
 	if err != nil {
 		return err
 	}
@@ -633,10 +647,11 @@ func runTransfer(g *globals, args []string) error {
 		return printJSON(g.stdout, struct {
 			To     string `json:"to"`
 			Amount uint64 `json:"amount"`
+			Fee    uint64 `json:"fee"`
 			Height uint64 `json:"height"`
-		}{to.String(), amount, r.Height})
+		}{to.String(), amount, c.Fee, r.Height})
 	}
-	fmt.Fprintf(g.stdout, "Transferred %s to %s (checkpoint %d).\n", client.FormatWAL(amount), to, r.Height)
+	fmt.Fprintf(g.stdout, "Transferred %s to %s (checkpoint %d); fee %s.\n", client.FormatWAL(amount), to, r.Height, client.FormatWAL(c.Fee))
 	return nil
 }
 
