@@ -88,6 +88,11 @@ type Gossip struct {
 	cancel  context.CancelFunc
 	logger  *slog.Logger
 
+	self    peer.ID
+	wire    map[string]TopicName // wire topic → name, for the replay tracer
+	seen    map[TopicName]*seenCache
+	replays *replayScores
+
 	mu     sync.Mutex
 	topics map[TopicName]*Topic
 	scores *scores
@@ -135,18 +140,25 @@ func NewGossip(h host.Host, network string, opts ...GossipOption) (*Gossip, erro
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
 	}
+	g := &Gossip{network: network, logger: logger, self: h.ID(), wire: map[string]TopicName{},
+		seen: map[TopicName]*seenCache{}, replays: &replayScores{}, topics: map[TopicName]*Topic{}, scores: &scores{}}
+	for name := range topicCaps { // fixed from here on: the tracer reads them unlocked
+		g.wire[TopicString(network, name)] = name
+		g.seen[name] = newSeenCache(seenPerTopic)
+	}
+	psOpts = append(psOpts, pubsub.WithRawTracer(replayTracer{g}))
 	if cfg.tracer != nil {
 		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.tracer))
 	}
-	sc := &scores{}
-	psOpts = append(psOpts, scoreOptions(network, sc)...)
+	psOpts = append(psOpts, scoreOptions(network, g.scores, g.replays.score)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ps, err := pubsub.NewGossipSub(ctx, h, psOpts...)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("p2p: gossipsub: %w", err)
 	}
-	return &Gossip{ps: ps, network: network, cancel: cancel, logger: logger, topics: map[TopicName]*Topic{}, scores: sc}, nil
+	g.ps, g.cancel = ps, cancel
+	return g, nil
 }
 
 // TopicString returns the wire topic for name on network.
@@ -156,8 +168,9 @@ func TopicString(network string, name TopicName) string {
 
 // Join registers v as the topic's validator and joins it. Every message, local or remote,
 // passes the size cap and then v before it is delivered or forwarded; a nil v accepts
-// everything under the cap (for followers that validate later). Join fails for an unknown
-// topic name or a topic already joined.
+// everything under the cap (for followers that validate later). Between the two, a remote
+// message whose content the topic already accepted is Ignored (a replay, replay.go). Join
+// fails for an unknown topic name or a topic already joined.
 func (g *Gossip) Join(name TopicName, v Validator) (*Topic, error) {
 	limit, ok := topicCaps[name]
 	if !ok {
@@ -169,12 +182,26 @@ func (g *Gossip) Join(name TopicName, v Validator) (*Topic, error) {
 		return nil, fmt.Errorf("p2p: topic %q already joined", name)
 	}
 	wire := TopicString(g.network, name)
+	seen := g.seen[name]
 	val := func(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
 		if len(m.GetData()) > limit {
 			return pubsub.ValidationReject
 		}
-		if v == nil {
+		key := contentOf(name, m.GetData())
+		if from != g.self {
+			if ok, replay := seen.copyOf(key, from, time.Now()); ok {
+				if replay {
+					g.replays.add(from, time.Now())
+				}
+				return pubsub.ValidationIgnore
+			}
+		}
+		accept := func() pubsub.ValidationResult {
+			seen.add(key, from, time.Now())
 			return pubsub.ValidationAccept
+		}
+		if v == nil {
+			return accept()
 		}
 		defer func() {
 			// A validator bug must not take the gossip engine down; nor may it let the
@@ -186,7 +213,7 @@ func (g *Gossip) Join(name TopicName, v Validator) (*Topic, error) {
 		}()
 		switch v(ctx, Message{From: m.GetFrom(), ReceivedFrom: from, Data: m.GetData()}) {
 		case Accept:
-			return pubsub.ValidationAccept
+			return accept()
 		case Reject:
 			return pubsub.ValidationReject
 		default:
@@ -201,7 +228,7 @@ func (g *Gossip) Join(name TopicName, v Validator) (*Topic, error) {
 		_ = g.ps.UnregisterTopicValidator(wire)
 		return nil, fmt.Errorf("p2p: join %s: %w", wire, err)
 	}
-	topic := &Topic{name: name, t: t}
+	topic := &Topic{name: name, t: t, seen: seen}
 	g.topics[name] = topic
 	return topic, nil
 }
@@ -216,10 +243,17 @@ func (g *Gossip) Close() error {
 type Topic struct {
 	name TopicName
 	t    *pubsub.Topic
+	seen *seenCache
 }
 
 // Name returns the topic's name.
 func (t *Topic) Name() TopicName { return t.name }
+
+// Forget drops data's content from the topic's replay cache: a subscriber that could not
+// use a delivered message (a full mailbox) calls it, so that the next copy of the same
+// content (a sender's re-broadcast) is validated and delivered instead of Ignored as a
+// replay.
+func (t *Topic) Forget(data []byte) { t.seen.forget(contentOf(t.name, data)) }
 
 // Publish validates data locally (a Reject or Ignore returns an error and sends nothing)
 // and publishes it.

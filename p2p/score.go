@@ -51,7 +51,7 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 
 // scoreOptions returns the pubsub options that turn scoring on for network's topics, and
 // keep the latest scores in s.
-func scoreOptions(network string, s *scores) []pubsub.Option {
+func scoreOptions(network string, s *scores, app func(peer.ID) float64) []pubsub.Option {
 	topics := make(map[string]*pubsub.TopicScoreParams, len(topicCaps))
 	for name := range topicCaps {
 		topics[TopicString(network, name)] = topicScoreParams()
@@ -59,7 +59,7 @@ func scoreOptions(network string, s *scores) []pubsub.Option {
 	params := &pubsub.PeerScoreParams{
 		Topics:                    topics,
 		TopicScoreCap:             50,
-		AppSpecificScore:          func(peer.ID) float64 { return 0 },
+		AppSpecificScore:          app, // replays (replay.go)
 		AppSpecificWeight:         1,
 		IPColocationFactorWeight:  0,
 		BehaviourPenaltyWeight:    -10,
