@@ -94,7 +94,11 @@ func (n *Net) Start() error {
 				continue // our own message; the machine already has it
 			}
 			if msg, err := DecodeWire(m.Data, n.maxValue()); err == nil {
-				_ = n.c.Deliver(msg, m.ReceivedFrom)
+				if n.c.Deliver(msg, m.ReceivedFrom) != nil {
+					// Dropped (full mailbox): let a re-broadcast through the topic's
+					// replay filter to repair it.
+					n.consensus.Forget(m.Data)
+				}
 			}
 		}
 	}()
@@ -106,8 +110,8 @@ func (n *Net) Start() error {
 			if err != nil {
 				return
 			}
-			if m.From != n.cfg.Host.ID() {
-				_ = n.c.GossipTx(m.Data)
+			if m.From != n.cfg.Host.ID() && errors.Is(n.c.GossipTx(m.Data), ErrMempoolFull) {
+				n.txs.Forget(m.Data) // a later copy may find room
 			}
 		}
 	}()
