@@ -23,6 +23,10 @@ var (
 	ErrTruncatedFrame = errors.New("p2p: truncated frame")
 	// ErrTimeout: the stream deadline passed. It also matches os.ErrDeadlineExceeded.
 	ErrTimeout = errors.New("p2p: deadline exceeded")
+	// ErrFrameRefused: the resource manager would not reserve memory for the frame's
+	// announced length (the peer's, protocol's or node's memory budget is taken). The frame
+	// is not read further; only its first part was.
+	ErrFrameRefused = errors.New("p2p: frame refused by the memory budget")
 )
 
 // initialFrameAlloc bounds what a frame read allocates up front. A peer can announce a
@@ -150,11 +154,12 @@ const streamFramePriority = 152 // network.ReservationPriorityMedium
 // at most 1 MiB) is read as it arrives; then, when the resource manager grants the whole
 // announced size to the stream's scope (and so to the peer's, the protocol's and the
 // system's: all of a node's in-flight frames stay within the budget of limits.go), the
-// body is allocated once at its full size and the rest read into it. Otherwise it keeps
-// growing as bytes arrive, as in ReadFrame. So a lying length buys nothing the budget does
-// not allow, and a peer must send a real share of a frame before we commit memory for all
-// of it. release returns the reservation; call it once the body is no longer needed (the
-// scope's end would release it anyway).
+// body is allocated once at its full size and the rest read into it. Otherwise the read
+// fails with ErrFrameRefused (wrapping the resource manager's error) and the caller fails
+// the stream: a frame the budget refuses is not read, so no peer, lying or not, makes us
+// hold more than the budget allows, and a peer must send a real share of a frame before we
+// commit memory for all of it. release returns the reservation; call it once the body is
+// no longer needed (the scope's end would release it anyway).
 func readStreamFrame(r io.Reader, scope memoryReserver, maxLen int) (body []byte, release func(), err error) {
 	n, err := ReadFrameLength(r, maxLen)
 	if err != nil {
@@ -178,9 +183,8 @@ func readStreamBody(r io.Reader, scope memoryReserver, n int) (body []byte, rele
 		}
 		return nil, noop, err
 	}
-	if scope.ReserveMemory(n, streamFramePriority) != nil {
-		body, err = growRead(r, buf, n)
-		return body, noop, err
+	if err := scope.ReserveMemory(n, streamFramePriority); err != nil {
+		return nil, noop, fmt.Errorf("%w: %d bytes: %w", ErrFrameRefused, n, err)
 	}
 	release = func() { scope.ReleaseMemory(n) }
 	body = hugemem.Bytes(n)

@@ -28,8 +28,9 @@ func (f *fakeScope) ReserveMemory(size int, prio uint8) error {
 func (f *fakeScope) ReleaseMemory(size int) { f.held -= size }
 
 // TestReadStreamFrame: a large frame the scope grants is reserved whole once its first
-// part has arrived (and read into one allocation), and the reservation is returned by release; one the scope refuses is still read (grown
-// as it arrives); small frames never reserve; a truncated frame returns its reservation.
+// part has arrived (and read into one allocation), and the reservation is returned by
+// release; one the scope refuses fails with ErrFrameRefused; small frames never reserve; a
+// truncated frame returns its reservation.
 func TestReadStreamFrame(t *testing.T) {
 	body := make([]byte, 3<<20)
 	rand.New(rand.NewSource(1)).Read(body)
@@ -44,7 +45,6 @@ func TestReadStreamFrame(t *testing.T) {
 		bodyLength int
 	}{
 		{limit: 8 << 20, wantExact: true, wantPeak: len(body), bodyLength: len(body)},
-		{limit: 1 << 20, wantExact: false, wantPeak: 0, bodyLength: len(body)},
 		{limit: 8 << 20, wantExact: false, wantPeak: 0, bodyLength: 1000},
 	} {
 		t.Run(fmt.Sprintf("limit=%d/len=%d", tc.limit, tc.bodyLength), func(t *testing.T) {
@@ -69,8 +69,19 @@ func TestReadStreamFrame(t *testing.T) {
 			}
 		})
 	}
+	// Refused: an error naming the refusal, nothing read past the first part.
+	sc := &fakeScope{limit: 1 << 20}
+	in := bytes.NewReader(frame.Bytes())
+	if got, release, err := readStreamFrame(in, sc, 4<<20); !errors.Is(err, ErrFrameRefused) || got != nil || sc.held != 0 {
+		t.Errorf("refused: %d bytes, %v, held %d", len(got), err, sc.held)
+	} else {
+		release()
+	}
+	if left, head := in.Len(), len(body)-len(body)/8; left != head {
+		t.Errorf("refused: %d bytes left unread, want %d (all but the first eighth)", left, head)
+	}
 	// Truncated inside a reserved body: error, nothing left reserved.
-	sc := &fakeScope{limit: 8 << 20}
+	sc = &fakeScope{limit: 8 << 20}
 	_, release, err := readStreamFrame(bytes.NewReader(frame.Bytes()[:frame.Len()-1]), sc, 4<<20)
 	release()
 	if !errors.Is(err, ErrTruncatedFrame) || sc.held != 0 || sc.peak != len(body) {
@@ -135,7 +146,8 @@ func TestWriteFrameParts(t *testing.T) {
 
 // FuzzReadStreamFrame: for frames of any size (up to 512 KiB, so both the plain and the
 // reserved path run), cut anywhere, with the scope granting or refusing, readStreamFrame
-// returns exactly what ReadFrame returns, and holds no reservation after release.
+// returns exactly what ReadFrame returns, except that a frame past the plain size the scope
+// refuses fails with ErrFrameRefused, and it holds no reservation after release.
 func FuzzReadStreamFrame(f *testing.F) {
 	f.Add(uint32(100), uint32(0), true)
 	f.Add(uint32(300_000), uint32(1<<31), true)
@@ -158,6 +170,12 @@ func FuzzReadStreamFrame(f *testing.F) {
 		}
 		got, release, gerr := readStreamFrame(bytes.NewReader(in), sc, 1<<20)
 		release()
+		if errors.Is(gerr, ErrFrameRefused) {
+			if grant || len(body) <= initialFrameAlloc || got != nil {
+				t.Fatalf("%d-byte frame refused (grant %v), %d bytes returned", len(body), grant, len(got))
+			}
+			return
+		}
 		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
 			t.Fatalf("readStreamFrame = %d bytes, %v; ReadFrame = %d bytes, %v", len(got), gerr, len(want), werr)
 		}
