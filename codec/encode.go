@@ -132,6 +132,7 @@ type encoder struct {
 	mode       int
 	alloc      func(n int) ([]byte, error) // big buffers (EncodeStream's spill), nil: hugemem
 	progress   *atomic.Int64               // blob bytes through the metadata pass, if not nil
+	touched    *atomic.Int64               // bytes of the blob and the spill read or written, if not nil
 
 	p2conv    []byte // R*f*cs secondary recovery cells of the source rows, chunk layout
 	leaves    [][HashLen]byte
@@ -139,6 +140,8 @@ type encoder struct {
 	secondary [][]byte // n secondary slivers (modeAll only)
 	rowRoot   [][HashLen]byte
 	colRoot   [][HashLen]byte
+
+	winScratch []encScratch // recoveryRows' workers, reused across windows
 }
 
 func newEncoder(p Params, data []byte, mode int) (*encoder, error) {
@@ -201,12 +204,14 @@ func (e *encoder) run() error {
 	e.leaves = hashes(n * n)
 
 	scratch := make([]encScratch, numWorkers(max(R, n)))
+	e.winScratch = scratch // recoveryRows goes on with it
 
 	// A: source rows.
 	if err := parallelFor(R, func(w, r int) error {
 		if e.progress != nil {
 			defer e.progress.Add(int64(rowBytes / 2))
 		}
+		e.touch(rowBytes + f*cs)
 		return e.sourceRow(&scratch[w], r)
 	}); err != nil {
 		return err
@@ -217,6 +222,7 @@ func (e *encoder) run() error {
 		if c0, c1 := stripes[i][0], stripes[i][1]; e.progress != nil && c0 < C {
 			defer e.progress.Add(int64((c1 - c0) * s * R / 2))
 		}
+		e.touch(e.stripeTouch(stripes[i][0], stripes[i][1]))
 		return e.stripe(&scratch[w], stripes[i][0], stripes[i][1])
 	}); err != nil {
 		return err
@@ -399,6 +405,22 @@ func (e *encoder) stripes(lo, hi int) [][2]int {
 	return out
 }
 
+// touch counts n bytes of the blob or the spill read or written (StreamOptions.Touched).
+func (e *encoder) touch(n int) {
+	if e.touched != nil {
+		e.touched.Add(int64(n))
+	}
+}
+
+// stripeTouch is what primaryStripe reads for columns [c0, c1): cells of every source row,
+// from the blob or (recovery columns) the spill.
+func (e *encoder) stripeTouch(c0, c1 int) int {
+	if c0 < e.C {
+		return (c1 - c0) * e.s * e.R
+	}
+	return (c1 - c0) * e.cs * e.R
+}
+
 // recoveryRows recomputes primary slivers r0..r0+len(rows)-1 (r0 >= R) into rows (each C*s
 // bytes) by primary-encoding every source column again, keeping only those rows.
 // EncodeStream uses it to produce the recovery slivers in windows instead of holding all
@@ -406,10 +428,17 @@ func (e *encoder) stripes(lo, hi int) [][2]int {
 func (e *encoder) recoveryRows(rows [][]byte, r0 int) error {
 	R, C, s, cs := e.R, e.C, e.s, e.cs
 	stripes := e.stripes(0, C)
-	scratch := make([]encScratch, numWorkers(len(stripes)))
+	// The workers' scratch is kept for the next window: a fresh one per window left
+	// megabytes of garbage each time, which the Go heap's growth (GOGC) lets pile up far
+	// past the budget before a collection.
+	if len(e.winScratch) < numWorkers(len(stripes)) {
+		e.winScratch = make([]encScratch, numWorkers(len(stripes)))
+	}
+	scratch := e.winScratch
 	return parallelFor(len(stripes), func(w, j int) error {
 		sc := &scratch[w]
 		c0, c1 := stripes[j][0], stripes[j][1]
+		e.touch(e.stripeTouch(c0, c1))
 		if err := e.primaryStripe(sc, c0, c1); err != nil {
 			return err
 		}

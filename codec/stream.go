@@ -30,6 +30,11 @@ type StreamOptions struct {
 	// the encoding's CPU time) as they are done, for progress displays; it reaches the
 	// padded blob size R·C·s (about).
 	Encoded *atomic.Int64
+	// Touched, if not nil, counts the bytes of the blob and of the spill the encoder has
+	// read or written so far, over all its passes (the metadata pass, each window, the
+	// pairs): a caller whose blob is a file mapping can drop the mapping's resident pages
+	// every so many bytes (page cache pages a process has touched count in its RSS).
+	Touched *atomic.Int64
 }
 
 // StreamPlan is how EncodeStream lays out its memory for one blob.
@@ -120,6 +125,7 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 		e.alloc = opts.Spill
 	}
 	e.progress = opts.Encoded
+	e.touched = opts.Touched
 	// The metadata pass computes every recovery row anyway: keep the first window's, in
 	// the buffer later windows reuse.
 	winBuf := hugemem.Bytes(window * rowBytes)
@@ -144,6 +150,7 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	pad := make([]byte, rowBytes)
 	secBuf := make([]byte, R*s)
 	emit := func(pair int, primary []byte) error {
+		e.touch(len(primary) + len(secBuf)) // the blob's row (or the window's) and column (or spill cells)
 		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s), Data: primary}
 		c := n - 1 - pair
 		secBuf = e.secondarySliver(secBuf, c)

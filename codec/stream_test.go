@@ -31,8 +31,8 @@ func TestEncodeStreamBudgets(t *testing.T) {
 			}
 			for _, filter := range []bool{false, true} {
 				spilled := 0
-				var encoded atomic.Int64
-				opts := codec.StreamOptions{Budget: budget, Encoded: &encoded, Spill: func(k int) ([]byte, error) {
+				var encoded, touched atomic.Int64
+				opts := codec.StreamOptions{Budget: budget, Encoded: &encoded, Touched: &touched, Spill: func(k int) ([]byte, error) {
 					spilled++
 					return make([]byte, k), nil
 				}}
@@ -69,6 +69,10 @@ func TestEncodeStreamBudgets(t *testing.T) {
 				}
 				if e := encoded.Load(); e < int64(size)*9/10 || e > int64(p.R*p.C*int(enc.SymbolSize)) {
 					t.Fatalf("n=%d: encoded counter %d for %d bytes", n, e, size)
+				}
+				// Every pass reads the blob: the metadata pass's two steps at least.
+				if tc := touched.Load(); tc < 2*int64(size) {
+					t.Fatalf("n=%d budget=%d: touched counter %d for %d bytes", n, budget, tc, size)
 				}
 			}
 		}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +185,17 @@ func defaultMemoryBudget() int64 {
 		return 1 << 30
 	}
 	return min(total/4, 2<<30)
+}
+
+// limitHeap makes the budget the Go runtime's soft memory limit too (debug.SetMemoryLimit,
+// unless GOMEMLIMIT is set): the store and the read plan their memory within the budget,
+// and the limit keeps the heap's garbage from growing it past that (GOGC alone lets a
+// heap of live buffers double before a collection). Never below 256 MiB: a budget smaller
+// than what the work needs at the least would have the collector run without end.
+func limitHeap(budget int64) {
+	if os.Getenv("GOMEMLIMIT") == "" && budget > 0 {
+		debug.SetMemoryLimit(max(budget, 256<<20))
+	}
 }
 
 // physicalMemory reads MemTotal from /proc/meminfo (Linux), or 0.

@@ -161,6 +161,7 @@ func runStore(g *globals, args []string) error {
 		}
 		budget = int64(b)
 	}
+	limitHeap(budget)
 	if *epochs > staking.MaxEpochsAhead || (*epochs == 0 && flagSet(fs, "epochs")) {
 		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
 	}

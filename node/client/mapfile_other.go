@@ -2,7 +2,11 @@
 
 package client
 
-import "os"
+import (
+	"fmt"
+	"io"
+	"os"
+)
 
 // MapFile reads the file at path into memory (no mapping on this platform).
 func MapFile(path string) (data []byte, close func() error, err error) {
@@ -13,7 +17,23 @@ func MapFile(path string) (data []byte, close func() error, err error) {
 	return b, func() error { return nil }, nil
 }
 
+// SpoolFile reads r into memory, refusing more than limit bytes (no mapping on this
+// platform).
+func SpoolFile(r io.Reader, _ string, limit uint64) (data []byte, close func() error, err error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(min(limit, 1<<62))+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if uint64(len(b)) > limit {
+		return nil, nil, fmt.Errorf("client: more than %d bytes to spool", limit)
+	}
+	return b, func() error { return nil }, nil
+}
+
+// dropResident does nothing on this platform.
+func dropResident([]byte) bool { return false }
+
 // spillAllocator allocates on the heap on this platform.
-func spillAllocator(string) (func(n int) ([]byte, error), func()) {
+func spillAllocator(string, func([]byte)) (func(n int) ([]byte, error), func()) {
 	return func(n int) ([]byte, error) { return make([]byte, n), nil }, func() {}
 }
