@@ -95,6 +95,15 @@ func (c *Consensus) verifyBLS(ctx context.Context, st *staking.State, tx *stakin
 	return cs.VerifyTxBLS(tx)
 }
 
+// VerifyBLS performs tx's BLS check against st (a published ledger state) in the bounded
+// verification pool the `txs` validator uses, answered from and recorded in the same cache,
+// so a certificate seen on the `certs` topic is verified once for both topics and for the
+// actor's dry run. It returns ctx's error if no worker frees up in time: the caller should
+// drop the message rather than wait. Other topics' validators (node/certs.go) call it.
+func (c *Consensus) VerifyBLS(ctx context.Context, st *staking.State, tx *staking.SignedTx) error {
+	return c.verifyBLS(ctx, st, tx)
+}
+
 // prepare runs the checks a transaction passes before it may reach the actor, cheapest
 // first, against the latest ledger view: it decodes; it has not expired and its sender can
 // pay its fee (staking.State.Precheck); for a local submission its signature verifies (the
