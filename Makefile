@@ -75,8 +75,12 @@ bench: oracle
 # the bytes a node that missed a 64 MiB write receives to recover, read throughput with
 # scrub and GC off, at defaults and forced busy (alternating rounds), and a wiped node
 # recovering its quarter of 1 GiB of mixed blobs beside the time to store them
-# (WALRUS_BENCH_HEAL_BYTES=256M for a shorter run). Each logs its runs, cold or warm, and
-# the CPU the host stole.
+# (WALRUS_BENCH_HEAL_BYTES=256M for a shorter run). Then the ledger under a network flood
+# (testnet/floodnet_test.go, issue 15): real transfers per second with p50/p99 and blob
+# registrations + certifications per second, quiet and with a flooder peer publishing over
+# GossipSub (fresh keys, bad signatures, bogus BLS, future nonces, replays; a new identity
+# every WALRUS_FLOODNET_ROTATE, 3 s), WALRUS_FLOODNET_SECONDS (30) each. Each logs its
+# runs, cold or warm, and the CPU the host stole.
 E2E_RUNS ?= 1
 bench-e2e: build
 	$(GO) test -run '^$$' -bench 'E2E' -benchtime $(E2E_RUNS)x -benchmem -timeout 60m ./testnet/
