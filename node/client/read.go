@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -147,8 +148,75 @@ func (c *Client) Read(ctx context.Context, com *epoch.Committee, id codec.BlobID
 
 // readWithMetadata is Read once the metadata is in: meta must be verified against id
 // (codec.VerifyMetadata). It is also the fallback of ReadRange and ReadTo when a
-// systematic sliver they need cannot be fetched.
+// systematic sliver they need cannot be fetched (for a blob whose decode would not fit
+// their memory budget they use readSpilled instead).
 func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta codec.Metadata) ([]byte, error) {
+	p := c.cfg.Params
+	symbol, err := meta.SymbolSize(p)
+	if err != nil {
+		return nil, err
+	}
+	rowSize := p.PrimarySliverSize(symbol)
+	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
+	// slivers are read from the network straight into place. With every row verified the
+	// blob is complete and consistent (the default check re-derives exactly these rows);
+	// otherwise the decode fills it from whatever R slivers verified. Each row is written
+	// by at most one request at a time (a candidate is asked of one member at once) and
+	// none after Read returns (it waits for its requests).
+	// It is allocated when the first systematic sliver arrives, not before: a blob ID
+	// names its length, and one registered but never stored must not cost a read that
+	// much memory before anything verifiable comes back.
+	var blob []byte
+	var alloc sync.Once
+	dst := func(i int) []byte {
+		if i < p.R {
+			alloc.Do(func() { blob = hugemem.Bytes(p.R * rowSize) })
+			return blob[i*rowSize : (i+1)*rowSize]
+		}
+		return make([]byte, rowSize)
+	}
+	verified := make(map[int]codec.Sliver)
+	var out []byte
+	err = c.fetchForDecode(ctx, com, id, &meta, decodeSink{
+		request: func() (func(int) []byte, func(int), func()) { return dst, nil, func() {} },
+		keep: func(r fetched) {
+			for _, s := range r.slivers {
+				verified[int(s.Index)] = s
+			}
+		},
+		complete: func() error {
+			out = blob[:meta.UnencodedLength:meta.UnencodedLength]
+			return nil
+		},
+		decode: func([]int) error {
+			data, err := c.decode(&meta, verified)
+			out = data
+			return err
+		},
+	})
+	return out, err
+}
+
+// decodeSink is what fetchForDecode does with the slivers it fetches.
+type decodeSink struct {
+	// request gives one request its slivers' destination (dst(index), as fetchPrimaries),
+	// what to call as each verifies there (nil: nothing) and what to call once the request
+	// is over (its goroutine's last act).
+	request func() (dst func(int) []byte, each func(int), done func())
+	// keep, if not nil, is handed every answer, in the fetchForDecode goroutine.
+	keep func(r fetched)
+	// complete is called when the R systematic slivers have verified.
+	complete func() error
+	// decode is called when R slivers have verified (the indices of all that have), but
+	// not every systematic one: codec.ErrNotEnoughSlivers asks for more.
+	decode func(have []int) error
+}
+
+// fetchForDecode fetches primary slivers of blob id per sched.Read, systematic ones
+// first, until the R systematic ones have verified (sink.complete) or a decode of those
+// that have succeeds (sink.decode); each sliver is verified against meta as it arrives
+// (fetchPrimaries). An inconsistent blob is ErrInvalidBlob.
+func (c *Client) fetchForDecode(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, sink decodeSink) error {
 	p := c.cfg.Params
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -161,7 +229,7 @@ func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id 
 	}
 	symbol, err := meta.SymbolSize(p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rowSize := p.PrimarySliverSize(symbol)
 	// The schedule is sched.Read's; this function only carries it out. Ask for exactly R
@@ -182,27 +250,10 @@ func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id 
 		HedgeDelay: c.cfg.HedgeDelay,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// The blob's source matrix, row-major: systematic primary sliver r is row r, so those
-	// slivers are read from the network straight into place. With every row verified the
-	// blob is complete and consistent (the default check re-derives exactly these rows);
-	// otherwise the decode fills it from whatever R slivers verified. Each row is written
-	// by at most one request at a time (a candidate is asked of one member at once) and
-	// none after Read returns (it waits for its requests).
-	// It is allocated when the first systematic sliver arrives, not before: a blob ID
-	// names its length, and one registered but never stored must not cost a read that
-	// much memory before anything verifiable comes back.
-	var blob []byte
-	var alloc sync.Once
-	dst := func(i int) []byte {
-		if i < p.R {
-			alloc.Do(func() { blob = hugemem.Bytes(p.R * rowSize) })
-			return blob[i*rowSize : (i+1)*rowSize]
-		}
-		return make([]byte, rowSize)
-	}
-	verified := make(map[int]codec.Sliver)
+	var have []int // verified indices
+	seen := make([]bool, p.N)
 
 	results := make(chan fetched)
 	running := 0
@@ -233,7 +284,10 @@ func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id 
 		for _, req := range out.Send {
 			running++
 			go func() {
-				results <- c.fetchPrimaries(ctx, &meta, id, &com.Members[req.Member], req.Member, req.Indices, dst)
+				dst, each, done := sink.request()
+				r := c.fetchPrimariesEach(ctx, meta, id, &com.Members[req.Member], req.Member, req.Indices, dst, each)
+				done()
+				results <- r
 			}()
 		}
 		wake.Stop()
@@ -242,33 +296,39 @@ func (c *Client) readWithMetadata(ctx context.Context, com *epoch.Committee, id 
 		}
 		switch out.Status {
 		case sched.Complete:
-			return blob[:meta.UnencodedLength:meta.UnencodedLength], nil
+			return sink.complete()
 		case sched.TryDecode:
-			data, err := c.decode(&meta, verified)
+			err := sink.decode(slices.Sorted(slices.Values(have)))
 			if err == nil {
-				return data, nil
+				return nil
 			}
 			if errors.Is(err, codec.ErrInconsistentBlob) {
-				return nil, fmt.Errorf("%w: %s: %w", ErrInvalidBlob, id, err)
+				return fmt.Errorf("%w: %s: %w", ErrInvalidBlob, id, err)
 			}
 			if !errors.Is(err, codec.ErrNotEnoughSlivers) {
-				return nil, err
+				return err
 			}
 			ev = sched.NeedMore{} // the codec needs a different set: ask for more
 			continue
 		case sched.NotEnough:
-			return nil, fmt.Errorf("%w: %d of %d verified for %s", ErrNotEnoughSlivers, len(verified), p.R, id)
+			return fmt.Errorf("%w: %d of %d verified for %s", ErrNotEnoughSlivers, len(have), p.R, id)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-wake.C:
 			ev = sched.Tick{}
 		case r := <-results:
 			running--
+			if sink.keep != nil {
+				sink.keep(r)
+			}
 			a := sched.Answer{Request: sched.Request{Member: r.member, Indices: r.refs}, Outcome: sched.OK}
 			for _, s := range r.slivers {
-				verified[int(s.Index)] = s
+				if i := int(s.Index); i < p.N && !seen[i] {
+					seen[i] = true
+					have = append(have, i)
+				}
 				a.Verified = append(a.Verified, int(s.Index))
 			}
 			switch {
@@ -372,4 +432,173 @@ func (c *Client) Status(ctx context.Context, m *epoch.Member, id codec.BlobID) (
 		return blobstatus.Status{}, err
 	}
 	return blobstatus.Decode(resp)
+}
+
+// DefaultReadBudget bounds what the fallback decode of a streaming read (ReadTo,
+// ReadRangeTo) holds when ReadOptions.MemoryBudget is zero.
+const DefaultReadBudget = 256 << 20
+
+// decodeInMemoryFactor is about how many times the padded blob a decode in memory holds
+// (readWithMetadata, codec.DecodePrimaryVerified): the R slivers fetched, their chunk-layout
+// copies and the missing ones', the source rows and the blob laid out again.
+const decodeInMemoryFactor = 4
+
+// The spilled decode's shares of the budget (readSpilled): slivers on their way in, and the
+// decode's window of columns; more than these caps makes no read faster.
+const (
+	spillFetchCap  = 64 << 20
+	spillWindowCap = 128 << 20
+)
+
+// readDecodedTo writes bytes [from, to) of the blob meta describes to w from a decode: the
+// fallback of the streaming reads once a systematic sliver cannot be had from its holder.
+// The decode runs in memory (readWithMetadata) when decodeInMemoryFactor times the padded
+// blob fits the budget, through a spill file otherwise (readSpilled).
+func (c *Client) readDecodedTo(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, from, to int64, w io.Writer, o ReadOptions) (int64, error) {
+	p := c.cfg.Params
+	symbol, err := meta.SymbolSize(p)
+	if err != nil {
+		return 0, err
+	}
+	budget := o.MemoryBudget
+	if budget <= 0 {
+		budget = DefaultReadBudget
+	}
+	if decodeInMemoryFactor*int64(p.R)*int64(p.PrimarySliverSize(symbol)) > budget {
+		return c.readSpilled(ctx, com, id, meta, from, to, w, budget, o.SpillDir)
+	}
+	blob, err := c.readWithMetadata(ctx, com, id, *meta)
+	if err != nil {
+		return 0, err
+	}
+	return writeAll(w, blob[from:to])
+}
+
+func writeAll(w io.Writer, b []byte) (int64, error) {
+	m, err := w.Write(b)
+	if err == nil && m != len(b) {
+		err = io.ErrShortWrite
+	}
+	return int64(m), err
+}
+
+// spilledSlivers is a codec.SliverStore in a temporary file: primary sliver i at offset
+// i·rowSize (a sparse file: only the slivers fetched and those decoded take room). It is
+// read and written with pread and pwrite, not mapped, so its pages are the kernel's page
+// cache, never the process's resident memory.
+type spilledSlivers struct {
+	f       *os.File
+	rowSize int
+}
+
+func (s *spilledSlivers) ReadSliverAt(i int, dst []byte, off int) error {
+	_, err := s.f.ReadAt(dst, int64(i)*int64(s.rowSize)+int64(off))
+	return err
+}
+
+func (s *spilledSlivers) WriteSliverAt(i int, data []byte, off int) error {
+	_, err := s.f.WriteAt(data, int64(i)*int64(s.rowSize)+int64(off))
+	return err
+}
+
+// readSpilled is readDecodedTo for a blob whose decode does not fit the budget in memory:
+// the primary slivers are fetched and verified as Read does (fetchForDecode), each written
+// to an unlinked temporary file in dir as soon as it verifies, from one buffer per request
+// (reused for its slivers; at most a quarter of the budget of them, spillFetchCap at
+// most); the missing systematic slivers are decoded from that file a window of columns at
+// a time (codec.DecodePrimaryWindows, half the budget, spillWindowCap at most) and written
+// back to it; then bytes [from, to) are copied from it to w. The file holds about the blob
+// once and is gone when the read returns (or the process dies).
+func (c *Client) readSpilled(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, from, to int64, w io.Writer, budget int64, dir string) (int64, error) {
+	p := c.cfg.Params
+	symbol, err := meta.SymbolSize(p)
+	if err != nil {
+		return 0, err
+	}
+	rowSize := p.PrimarySliverSize(symbol)
+	f, err := os.CreateTemp(dir, "walrus-read-*")
+	if err != nil {
+		return 0, fmt.Errorf("client: read spill file: %w", err)
+	}
+	_ = os.Remove(f.Name()) // unlinked: gone with the descriptor, even after a crash
+	defer f.Close()
+	store := &spilledSlivers{f: f, rowSize: rowSize}
+	c.cfg.Logger.Debug("read: decoding through a spill file", "blob_id", id, "budget", budget, "dir", f.Name())
+
+	bufs := int(max(2, min(budget/4, spillFetchCap)/int64(rowSize)))
+	pool := make(chan []byte, bufs) // nil: a buffer not allocated yet
+	for range bufs {
+		pool <- nil
+	}
+	var (
+		spillMu  sync.Mutex
+		spillErr error
+	)
+	sink := decodeSink{
+		request: func() (func(int) []byte, func(int), func()) {
+			var buf []byte
+			taken := false
+			dst := func(int) []byte {
+				if !taken {
+					select {
+					case buf = <-pool:
+						taken = true
+					case <-ctx.Done():
+						return make([]byte, rowSize) // the request fails anyway
+					}
+					if buf == nil {
+						buf = make([]byte, rowSize)
+					}
+				}
+				return buf
+			}
+			each := func(i int) {
+				if err := store.WriteSliverAt(i, buf, 0); err != nil {
+					spillMu.Lock()
+					spillErr = errors.Join(spillErr, fmt.Errorf("client: read spill file: %w", err))
+					spillMu.Unlock()
+				}
+			}
+			done := func() {
+				if taken {
+					pool <- buf
+				}
+			}
+			return dst, each, done
+		},
+	}
+	failed := func() error {
+		spillMu.Lock()
+		defer spillMu.Unlock()
+		return spillErr
+	}
+	sink.complete = failed
+	sink.decode = func(have []int) error {
+		if err := failed(); err != nil {
+			return err
+		}
+		_, err := codec.DecodePrimaryWindows(p, meta, have, store, min(budget/2, spillWindowCap))
+		return err
+	}
+	if err := c.fetchForDecode(ctx, com, id, meta, sink); err != nil {
+		return 0, err
+	}
+	// Every systematic sliver is in the file now: copy the range out.
+	pool = nil
+	buf := make([]byte, min(int64(rowSize), to-from, 4<<20))
+	var written int64
+	for off := from; off < to; {
+		n := min(int64(len(buf)), to-off, int64(rowSize)-off%int64(rowSize)) // within one row
+		row := int(off / int64(rowSize))
+		if err := store.ReadSliverAt(row, buf[:n], int(off%int64(rowSize))); err != nil {
+			return written, fmt.Errorf("client: read spill file: %w", err)
+		}
+		m, err := writeAll(w, buf[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		off += n
+	}
+	return written, nil
 }

@@ -75,8 +75,17 @@ type ReadOptions struct {
 	Metadata *codec.Metadata
 	// WindowBytes bounds the slivers a streaming read holds (default DefaultStreamWindow;
 	// at least two primary slivers whatever the value). The fallback decode is not bound
-	// by it: a decode needs R whole slivers.
+	// by it: a decode needs R whole slivers (see MemoryBudget).
 	WindowBytes int
+	// MemoryBudget bounds what the fallback decode of a streaming read holds (default
+	// DefaultReadBudget): a blob whose decode in memory (about four times the blob) does
+	// not fit it is decoded through a temporary file in SpillDir (os.TempDir() if empty)
+	// that holds the slivers fetched, a window of columns at a time, in at most about a
+	// quarter of the budget for slivers on their way in and half for the decode (64 and 128
+	// MiB at most: more makes no read faster). ReadRangeWith's fallback is not bound by
+	// it.
+	MemoryBudget int64
+	SpillDir     string
 }
 
 func (o *ReadOptions) window() int {

@@ -16,8 +16,9 @@ import (
 // verified against the metadata and written in order as soon as every earlier one is, so
 // the first bytes leave before the last sliver arrives and memory does not grow with the
 // blob. If a systematic sliver cannot be fetched from its holder it falls back to Read's
-// fetch and decode, writes what is left from the decoded blob, and then holds the blob
-// (a decode needs R whole slivers). It returns the number of bytes written; on an error
+// fetch and decode and writes what is left from the decoded blob: in memory when the
+// decode fits ReadOptions.MemoryBudget, else through a temporary file, a window at a time
+// (a decode needs R whole slivers, about the blob). It returns the number of bytes written; on an error
 // those bytes are a verified prefix of the blob (see above ReadRange's code for what is
 // verified, and how that compares with Read).
 func (c *Client) ReadTo(ctx context.Context, com *epoch.Committee, id codec.BlobID, w io.Writer) (int64, error) {
@@ -30,7 +31,7 @@ func (c *Client) ReadToWith(ctx context.Context, com *epoch.Committee, id codec.
 	if err != nil {
 		return 0, err
 	}
-	return c.stream(ctx, com, id, &meta, 0, int64(meta.UnencodedLength), w, o.window())
+	return c.stream(ctx, com, id, &meta, 0, int64(meta.UnencodedLength), w, o)
 }
 
 // ReadRangeTo is ReadTo for bytes [off, off+n) of the blob (a *RangeError when they do not
@@ -41,7 +42,7 @@ func (c *Client) ReadRangeTo(ctx context.Context, com *epoch.Committee, id codec
 	if err != nil {
 		return 0, err
 	}
-	return c.stream(ctx, com, id, &meta, off, n, w, o.window())
+	return c.stream(ctx, com, id, &meta, off, n, w, o)
 }
 
 // stream writes bytes [off, off+n) of the blob meta describes to w. The rows that hold
@@ -51,8 +52,9 @@ func (c *Client) ReadRangeTo(ctx context.Context, com *epoch.Committee, id codec
 // they verify. A set is free again once its segment is written, so at most two segments'
 // slivers are ever held, and a slow w only stops the fetching (nothing is in flight to
 // turn slow meanwhile). Any segment needing a decode cancels the rest, and the rows not
-// yet written come from Read's decode.
-func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, off, n int64, w io.Writer, window int) (int64, error) {
+// yet written come from a decode within o.MemoryBudget (readDecodedTo).
+func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.BlobID, meta *codec.Metadata, off, n int64, w io.Writer, o ReadOptions) (int64, error) {
+	window := o.window()
 	sp, err := c.span(meta, off, n)
 	if err != nil || sp.Len == 0 {
 		return 0, err
@@ -164,16 +166,8 @@ func (c *Client) stream(ctx context.Context, com *epoch.Committee, id codec.Blob
 	for len(sets) > 0 {
 		<-sets
 	}
-	blob, err := c.readWithMetadata(ctx, com, id, *meta)
-	if err != nil {
-		return written, err
-	}
-	rest := blob[off+written : off+n]
-	m, err := w.Write(rest)
-	if err == nil && m != len(rest) {
-		err = io.ErrShortWrite
-	}
-	return written + int64(m), err
+	m, err := c.readDecodedTo(ctx, com, id, meta, off+written, off+n, w, o)
+	return written + m, err
 }
 
 // ReadRangeTo checks the blob's status on the ledger as Read does, then streams bytes
@@ -184,4 +178,22 @@ func (s *Session) ReadRangeTo(ctx context.Context, id codec.BlobID, off, n int64
 		return 0, err
 	}
 	return s.Client.ReadRangeTo(ctx, com, id, off, n, w, ReadOptions{})
+}
+
+// ReadToWith is Session.ReadTo with options (Client.ReadToWith).
+func (s *Session) ReadToWith(ctx context.Context, id codec.BlobID, w io.Writer, o ReadOptions) (int64, error) {
+	com, err := s.readableCommittee(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.Client.ReadToWith(ctx, com, id, w, o)
+}
+
+// ReadRangeToWith is Session.ReadRangeTo with options (Client.ReadRangeTo).
+func (s *Session) ReadRangeToWith(ctx context.Context, id codec.BlobID, off, n int64, w io.Writer, o ReadOptions) (int64, error) {
+	com, err := s.readableCommittee(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.Client.ReadRangeTo(ctx, com, id, off, n, w, o)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,6 +233,66 @@ func TestReadToFallback(t *testing.T) {
 	}
 }
 
+// TestReadToFallbackSpilled reads a blob several times the memory budget with the holders
+// of systematic slivers down: ReadTo decodes it through a spill file, a window at a time,
+// and the output is still the blob, byte for byte, whole or in a range; the spill file is
+// gone afterwards.
+func TestReadToFallbackSpilled(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	ctx := testCtx(t)
+	var logs lockedBuffer
+	c := newCluster(t, []int{40, 30, 20, 10}, 35, func(cfg *client.Config) {
+		cfg.HedgeDelay, cfg.Retries = time.Minute, 1
+		cfg.Logger = debugLogger(&logs)
+	})
+	const L = 3<<20 + 555
+	data := randomBlob(L, 35)
+	enc := c.storeAll(ctx, data)
+	row := rowBytes(t, c.p, L)
+	const budget = 256 << 10
+	if L < 8*budget {
+		t.Fatal("fixture: the blob is not several times the budget")
+	}
+	// The two lightest members (30 shards <= f) hold systematic rows: both down.
+	down := map[int]bool{}
+	for r := range c.p.R {
+		if m := c.com().Owner(c.p.ShardForPair(enc.BlobID, r)); c.com().Members[m].Weight() <= 20 {
+			down[m] = true
+		}
+	}
+	if len(down) == 0 {
+		t.Fatal("fixture: no light member holds a systematic row")
+	}
+	for m := range down {
+		c.nodes[m].stop()
+	}
+	spill := t.TempDir()
+	for _, o := range []client.ReadOptions{
+		{MemoryBudget: budget, SpillDir: spill},
+		{MemoryBudget: budget, SpillDir: spill, WindowBytes: 2 * row},
+		{MemoryBudget: 1, SpillDir: spill, WindowBytes: 2 * row}, // one column at a time
+	} {
+		logs.Reset()
+		var buf bytes.Buffer
+		n, err := c.client.ReadToWith(ctx, c.com(), enc.BlobID, &buf, o)
+		if err != nil || n != L || !bytes.Equal(buf.Bytes(), data) {
+			t.Fatalf("%+v: %d, %v", o, n, err)
+		}
+		if !strings.Contains(logs.String(), "streaming read: falling back to a decode") || !strings.Contains(logs.String(), "decoding through a spill file") {
+			t.Fatalf("%+v: no spilled fallback logged:\n%s", o, logs.String())
+		}
+		off, size := int64(row/2), int64(3*row+17)
+		buf.Reset()
+		n, err = c.client.ReadRangeTo(ctx, c.com(), enc.BlobID, off, size, &buf, o)
+		if err != nil || n != size || !bytes.Equal(buf.Bytes(), data[off:off+size]) {
+			t.Fatalf("%+v, range: %d, %v", o, n, err)
+		}
+		if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+			t.Fatalf("spill files left: %v", ents)
+		}
+	}
+}
+
 // TestReadInconsistentBlob pins down what the streaming and range reads guarantee beside
 // Read for a blob encoded inconsistently: the systematic primary slivers are the blob's
 // rows, every other primary sliver is garbage committed in the metadata (each verifies on
@@ -327,6 +388,12 @@ func TestReadInconsistentBlob(t *testing.T) {
 	// Segments of one row, two at a time: row k was asked for once row k-2 was written.
 	if n != int64(buf.Len()) || n < int64((k-1)*row) || n > int64(k*row) || !bytes.Equal(buf.Bytes(), data[:n]) {
 		t.Fatalf("ReadTo wrote %d bytes (buffer %d) before the error, want the blob's first %d..%d", n, buf.Len(), (k-1)*row, k*row)
+	}
+	// The same through the spilled decode (a budget smaller than the blob).
+	buf.Reset()
+	n, err = c.client.ReadToWith(ctx, c.com(), enc.BlobID, &buf, client.ReadOptions{WindowBytes: 2 * row, MemoryBudget: 64 << 10, SpillDir: t.TempDir()})
+	if !errors.Is(err, client.ErrInvalidBlob) || n != int64(buf.Len()) || n > int64(k*row) || !bytes.Equal(buf.Bytes(), data[:n]) {
+		t.Fatalf("spilled ReadTo with row %d's holder down: %d, %v, want ErrInvalidBlob", k, n, err)
 	}
 	if got, err := c.client.ReadRange(ctx, c.com(), enc.BlobID, 0, int64(row)); err != nil || !bytes.Equal(got, data[:row]) {
 		t.Fatalf("ReadRange of row 0: %v", err)
