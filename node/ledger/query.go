@@ -61,6 +61,10 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		return query.EncodeBlobsAnswer(blobsPage(v.Height(), st, q.Address, q.Cursor)), nil
 	case query.QueryProvenBlobStatus, query.QueryProvenAccount, query.QueryProvenInfo, query.QueryEpochLinks:
 		return n.serveProven(ctx, q)
+	case query.QueryProvenCommittee, query.QueryProvenStakes, query.QueryProvenBlobs:
+		return n.serveProvenList(q)
+	case query.QueryProvenWaitTx:
+		return n.serveProvenWait(ctx, q)
 	case query.QueryWaitTx:
 		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
 		defer cancel()

@@ -316,7 +316,7 @@ func FuzzProvenDecoders(f *testing.F) {
 				re = query.EncodeEpochLink(a)
 			}
 		case 5:
-			if q, err := query.Decode(b); err == nil && q.Kind != query.QueryWaitTx {
+			if q, err := query.Decode(b); err == nil && q.Kind != query.QueryWaitTx && q.Kind != query.QueryProvenWaitTx {
 				re = q.Encode()
 			}
 		}

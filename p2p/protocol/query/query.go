@@ -53,7 +53,8 @@ const (
 	QueryCommittee // registered nodes, pools and shards, a page after Cursor (staking.go)
 	QueryStakes    // the stakes Address owns, a page after Cursor (staking.go)
 	QueryBlobs     // the blob objects Address owns, a page after Cursor (blobs.go)
-	// Kinds 9 to 12, the proven answers, are in proven.go.
+	// Kinds 9 to 12, the proven answers, are in proven.go; 13 to 16, the proven listings
+	// and receipts, in provenlist.go.
 )
 
 // Query is a request.
@@ -69,7 +70,8 @@ type Query struct {
 	// inclusion must not answer the wait for the later one.
 	After uint64
 	// Cursor (QueryCommittee, QueryStakes, QueryBlobs): the page holds IDs above it, in ascending
-	// order; zero starts from the first.
+	// order; zero starts from the first. (The proven listings: a tree path, see
+	// provenlist.go.)
 	Cursor [32]byte
 	// At (the proven kinds, proven.go): the height to prove at, 0 for the node's latest; a
 	// node keeps a few recent heights and answers not found for others.
@@ -105,6 +107,17 @@ func (q *Query) Encode() []byte {
 		b = wire.AppendU64(b, q.At)
 	case QueryEpochLinks:
 		b = wire.AppendU32(b, q.FromEpoch)
+	case QueryProvenCommittee:
+		b = append(b, q.Cursor[:]...)
+		b = wire.AppendU64(b, q.At)
+	case QueryProvenStakes, QueryProvenBlobs:
+		b = append(b, q.Address[:]...)
+		b = append(b, q.Cursor[:]...)
+		b = wire.AppendU64(b, q.At)
+	case QueryProvenWaitTx:
+		b = append(b, q.TxHash[:]...)
+		b = wire.AppendU32(b, uint32(min(q.Wait, MaxWait)/time.Millisecond))
+		b = wire.AppendU64(b, q.After)
 	}
 	return b
 }
@@ -138,6 +151,17 @@ func Decode(b []byte) (*Query, error) {
 		q.At = r.U64()
 	case QueryEpochLinks:
 		q.FromEpoch = r.U32()
+	case QueryProvenCommittee:
+		r.Fixed(q.Cursor[:])
+		q.At = r.U64()
+	case QueryProvenStakes, QueryProvenBlobs:
+		r.Fixed(q.Address[:])
+		r.Fixed(q.Cursor[:])
+		q.At = r.U64()
+	case QueryProvenWaitTx:
+		r.Fixed(q.TxHash[:])
+		q.Wait = min(time.Duration(r.U32())*time.Millisecond, MaxWait)
+		q.After = r.U64()
 	default:
 		return nil, fmt.Errorf("%w: query kind %d", ErrMalformed, q.Kind)
 	}

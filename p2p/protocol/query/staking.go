@@ -279,6 +279,24 @@ func (k Kind) String() string {
 		return "committee"
 	case QueryStakes:
 		return "stakes"
+	case QueryBlobs:
+		return "blobs"
+	case QueryProvenBlobStatus:
+		return "proven blob status"
+	case QueryProvenAccount:
+		return "proven account"
+	case QueryProvenInfo:
+		return "proven info"
+	case QueryEpochLinks:
+		return "epoch links"
+	case QueryProvenCommittee:
+		return "proven committee"
+	case QueryProvenStakes:
+		return "proven stakes"
+	case QueryProvenBlobs:
+		return "proven blobs"
+	case QueryProvenWaitTx:
+		return "proven wait for tx"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
