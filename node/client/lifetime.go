@@ -27,6 +27,9 @@ var (
 // ascending object-ID order, read from one node's state page by page (`walrus list-blobs`).
 // Epoch is that state's epoch: an object whose end epoch is not after it has expired.
 func (l *Ledger) BlobsOf(ctx context.Context, owner staking.Address) (*query.BlobsAnswer, error) {
+	if l.trust != nil {
+		return l.provenBlobs(ctx, owner) // provenlist.go
+	}
 	a, err := listing(ctx, l, query.Query{Kind: query.QueryBlobs, Address: owner}, "blob", query.DecodeBlobsAnswer,
 		func(a *query.BlobsAnswer) (uint64, bool) { return a.Height, a.More },
 		func(a *query.BlobsAnswer) *[]staking.Blob { return &a.Blobs },

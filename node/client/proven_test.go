@@ -226,6 +226,9 @@ func liar(t testing.TB, honest host.Host, lie func(q *query.Query, honest []byte
 		if q.Kind == query.QueryWaitTx {
 			return query.EncodeWaitAnswer(&query.WaitAnswer{Height: 1 << 40, Receipt: query.TxReceipt{Hash: q.TxHash, Height: 1 << 40}}), nil
 		}
+		if q.Kind == query.QueryProvenWaitTx {
+			return forgedReceipt(ctx, h, honest, q)
+		}
 		b, err := p2p.Call(ctx, h, honest.ID(), query.Spec, req)
 		if err != nil {
 			return nil, err
@@ -242,6 +245,28 @@ func liar(t testing.TB, honest host.Host, lie func(q *query.Query, honest []byte
 		t.Fatal(err)
 	}
 	return h
+}
+
+// forgedReceipt is a proven-receipt answer for a transaction never committed: a success
+// entry of q's hash at the honest node's latest certified checkpoint, with another entry's
+// proof.
+func forgedReceipt(ctx context.Context, h host.Host, honest host.Host, q *query.Query) ([]byte, error) {
+	b, err := p2p.Call(ctx, h, honest.ID(), query.Spec, (&query.Query{Kind: query.QueryProvenInfo}).Encode())
+	if err != nil {
+		return nil, err
+	}
+	in, err := query.DecodeProvenInfoAnswer(b)
+	if err != nil {
+		return nil, err
+	}
+	v := binary.LittleEndian.AppendUint64(nil, in.Height) // height | index | hash | code | fee | created
+	v = binary.LittleEndian.AppendUint32(v, 0)
+	v = append(v, q.TxHash[:]...)
+	v = append(v, byte(staking.OK))
+	v = binary.LittleEndian.AppendUint64(v, 0)
+	v = append(v, make([]byte, 32)...)
+	return query.EncodeProvenWaitAnswer(&query.ProvenWaitAnswer{Height: in.Height, At: in.At, Where: in.Height,
+		Entry: query.ProvenEntry{Value: v, Proof: in.Params.Proof}}), nil
 }
 
 // lightClient is a verifying ledger client of n's genesis over the given nodes; rejected
