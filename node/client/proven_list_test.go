@@ -49,7 +49,7 @@ func (n *lcNet) registerMany(count int, salt byte) [][]byte {
 
 // listNet is a network whose faucet owns more blob objects than one proven page holds, and
 // a few stakes.
-func listNet(t *testing.T, name string, balance uint64) (*lcNet, [][]byte) {
+func listNet(t testing.TB, name string, balance uint64) (*lcNet, [][]byte) {
 	a := newLCNet(t, name, balance)
 	a.commit(0)
 	a.nextEpoch()
