@@ -187,6 +187,21 @@ func defaultMemoryBudget() int64 {
 	return min(total/4, 2<<30)
 }
 
+// memoryBudget parses a --memory-budget value ("" is defaultMemoryBudget()) and makes it
+// the Go runtime's memory limit too (limitHeap).
+func memoryBudget(flag string) (int64, error) {
+	budget := defaultMemoryBudget()
+	if flag != "" {
+		b, err := parseSize("memory-budget", flag)
+		if err != nil || b == 0 || b > 1<<62 {
+			return 0, fmt.Errorf("bad --memory-budget %q: want a byte count like 536870912 or 512MiB", flag)
+		}
+		budget = int64(b)
+	}
+	limitHeap(budget)
+	return budget, nil
+}
+
 // limitHeap makes the budget the Go runtime's soft memory limit too (debug.SetMemoryLimit,
 // unless GOMEMLIMIT is set): the store and the read plan their memory within the budget,
 // and the limit keeps the heap's garbage from growing it past that (GOGC alone lets a
@@ -284,10 +299,19 @@ func blobLength(ctx context.Context, s *client.Session, id codec.BlobID) int64 {
 }
 
 // mapBlob maps a regular file read-only (client.MapFile), refusing one over limit bytes;
-// stdin ("-") and other files are read into memory (readBlob).
+// stdin ("-") and other files (pipes) are copied into a temporary file first, in the
+// spill's directory (os.TempDir()), and that copy is mapped (client.SpoolFile: unlinked
+// once mapped, gone with the mapping), so a blob never sits in the heap.
 func mapBlob(path string, limit uint64) ([]byte, func(), error) {
-	if path != "-" {
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+	var in *os.File
+	if path == "-" {
+		in = os.Stdin
+	} else {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.Mode().IsRegular() {
 			if size := uint64(st.Size()); size > limit {
 				return nil, nil, tooLarge(path, size, limit)
 			}
@@ -297,7 +321,17 @@ func mapBlob(path string, limit uint64) ([]byte, func(), error) {
 			}
 			return data, func() { _ = unmap() }, nil
 		}
+		if st.IsDir() {
+			return nil, nil, fmt.Errorf("%s: is a directory", path)
+		}
+		if in, err = os.Open(path); err != nil {
+			return nil, nil, err
+		}
+		defer in.Close()
 	}
-	data, err := readBlob(path, limit)
-	return data, func() {}, err
+	data, unmap, err := client.SpoolFile(in, "", limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, func() { _ = unmap() }, nil
 }

@@ -153,15 +153,10 @@ func runStore(g *globals, args []string) error {
 	if len(pos) == 0 {
 		return errors.New("want at least one FILE")
 	}
-	budget := defaultMemoryBudget()
-	if *budgetFlag != "" {
-		b, err := parseSize("memory-budget", *budgetFlag)
-		if err != nil || b == 0 || b > 1<<62 {
-			return fmt.Errorf("bad --memory-budget %q: want a byte count like 536870912 or 512MiB", *budgetFlag)
-		}
-		budget = int64(b)
+	budget, err := memoryBudget(*budgetFlag)
+	if err != nil {
+		return err
 	}
-	limitHeap(budget)
 	if *epochs > staking.MaxEpochsAhead || (*epochs == 0 && flagSet(fs, "epochs")) {
 		return fmt.Errorf("--epochs must be between 1 and %d", staking.MaxEpochsAhead)
 	}
@@ -314,10 +309,16 @@ func runRead(g *globals, args []string) error {
 	fs := newFlagSet("read")
 	out := fs.String("out", "", "write the blob to `file` instead of stdout (complete or not at all)")
 	rng := fs.String("range", "", "read only bytes `START-END` of the blob (inclusive, from 0, as in HTTP); fetches only the slivers that hold them")
+	budgetFlag := fs.String("memory-budget", "", "bound the memory of the decode a read falls back to when systematic slivers are missing, e.g. 256MiB; a blob whose decode does not fit is decoded through a temporary file, a window at a time (default: min(physical memory / 4, 2 GiB))")
 	id, err := blobIDArg(g, fs, args)
 	if err != nil {
 		return err
 	}
+	budget, err := memoryBudget(*budgetFlag)
+	if err != nil {
+		return err
+	}
+	ropts := client.ReadOptions{MemoryBudget: budget}
 	off, n := int64(0), int64(-1) // the whole blob
 	if *rng != "" {
 		if off, n, err = parseByteRange(*rng); err != nil {
@@ -342,9 +343,9 @@ func runRead(g *globals, args []string) error {
 		bw := bufio.NewWriterSize(w, 1<<20) // small rows (small blobs, small n) in fewer writes
 		var err error
 		if n < 0 {
-			_, err = s.ReadTo(ctx, id, bw)
+			_, err = s.ReadToWith(ctx, id, bw, ropts)
 		} else {
-			_, err = s.ReadRangeTo(ctx, id, off, n, bw)
+			_, err = s.ReadRangeToWith(ctx, id, off, n, bw, ropts)
 		}
 		if err != nil {
 			return err

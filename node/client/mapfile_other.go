@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/walrus-go/walrus-go/codec"
 )
 
 // MapFile reads the file at path into memory (no mapping on this platform).
@@ -25,7 +27,7 @@ func SpoolFile(r io.Reader, _ string, limit uint64) (data []byte, close func() e
 		return nil, nil, err
 	}
 	if uint64(len(b)) > limit {
-		return nil, nil, fmt.Errorf("client: more than %d bytes to spool", limit)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", codec.ErrBlobTooLarge, limit)
 	}
 	return b, func() error { return nil }, nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/walrus-go/walrus-go/codec"
 )
 
 // MapFile maps the file at path read-only into memory, so a store encodes it without
@@ -46,7 +48,7 @@ func MapFile(path string) (data []byte, close func() error, err error) {
 }
 
 // SpoolFile copies r (stdin, a pipe) into a new temporary file in dir (os.TempDir() if
-// empty), refusing more than limit bytes, and maps the copy as MapFile does: the blob is
+// empty), refusing more than limit bytes (codec.ErrBlobTooLarge), and maps the copy as MapFile does: the blob is
 // then encoded from the kernel's page cache instead of the heap. The file is unlinked as
 // soon as it is mapped (gone with the mapping, even after a crash); close unmaps it.
 func SpoolFile(r io.Reader, dir string, limit uint64) (data []byte, close func() error, err error) {
@@ -61,7 +63,7 @@ func SpoolFile(r io.Reader, dir string, limit uint64) (data []byte, close func()
 		return nil, nil, fmt.Errorf("client: spooling: %w", err)
 	}
 	if uint64(n) > limit {
-		return nil, nil, fmt.Errorf("client: more than %d bytes to spool", limit)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", codec.ErrBlobTooLarge, limit)
 	}
 	return MapFile(f.Name())
 }

@@ -4,11 +4,14 @@ package client
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/walrus-go/walrus-go/codec"
 )
 
 // TestDropResidentKeepsData drops the resident pages of a mapped file and of a spill
@@ -79,7 +82,7 @@ func TestSpoolFile(t *testing.T) {
 	if err := unmap(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := SpoolFile(bytes.NewReader(want), dir, uint64(len(want)-1)); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, _, err := SpoolFile(bytes.NewReader(want), dir, uint64(len(want)-1)); !errors.Is(err, codec.ErrBlobTooLarge) {
 		t.Fatalf("over the limit: %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
