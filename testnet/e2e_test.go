@@ -112,6 +112,7 @@ type storeJSON struct {
 	EndEpoch        uint32 `json:"endEpoch"`
 	ExpiresAt       string `json:"expiresAt"`
 	Cost            uint64 `json:"cost"`
+	Fee             uint64 `json:"fee"` // the store's transaction fees
 }
 
 type blobIDJSON struct {
@@ -196,13 +197,13 @@ func TestE2ECLI(t *testing.T) {
 		if s.BlobID != want.BlobID || s.EncodedLength != want.EncodedLength || s.UnencodedLength != uint64(sizes[i]) {
 			t.Errorf("store %d B: %+v, blob-id says %+v", sizes[i], s, want)
 		}
-		if s.CertifiedEpoch == nil || s.EndEpoch != uint32(*s.CertifiedEpoch)+2 || s.Cost == 0 {
+		if s.CertifiedEpoch == nil || s.EndEpoch != uint32(*s.CertifiedEpoch)+2 || s.Cost == 0 || s.Fee == 0 {
 			t.Errorf("store %d B: epochs or cost wrong: %+v", sizes[i], s)
 		}
 		if at, err := time.Parse(time.RFC3339, s.ExpiresAt); err != nil || !at.After(time.Now()) || at.Location() != time.UTC {
 			t.Errorf("store %d B: expiresAt %q (%v)", sizes[i], s.ExpiresAt, err)
 		}
-		spent += s.Cost
+		spent += s.Cost + s.Fee
 		ids[i] = s.BlobID
 	}
 
@@ -260,11 +261,14 @@ func TestE2ECLI(t *testing.T) {
 		t.Errorf("info: %+v", info)
 	}
 
-	// Transfer 1.5 WAL and see exactly that (plus the stores) leave the balance.
+	// Transfer 1.5 WAL and see exactly that and its fee (plus the stores) leave the balance.
 	to := strings.Repeat("ab", 32)
-	w.ok("transfer", to, "1.5")
+	tr := jsonOf[struct {
+		Fee uint64 `json:"fee"`
+	}](t, w.ok("transfer", to, "1.5", "--json"))
+	spent += tr.Fee
 	after := jsonOf[balanceJSON](t, w.ok("balance", "--json"))
-	if want := before.Balance - spent - 1_500_000_000; after.Balance != want {
+	if want := before.Balance - spent - 1_500_000_000; after.Balance != want || tr.Fee == 0 {
 		t.Errorf("balance %d after spending %d and sending 1.5 WAL from %d, want %d", after.Balance, spent, before.Balance, want)
 	}
 

@@ -88,6 +88,7 @@ func TestManyStoreProcessesOneWallet(t *testing.T) {
 		var sum struct {
 			BlobID string `json:"blobId"`
 			Cost   uint64 `json:"cost"`
+			Fee    uint64 `json:"fee"`
 		}
 		if r.err != nil || json.Unmarshal([]byte(r.out), &sum) != nil || sum.BlobID == "" {
 			failed++
@@ -95,7 +96,7 @@ func TestManyStoreProcessesOneWallet(t *testing.T) {
 			continue
 		}
 		ids[sum.BlobID] = true
-		cost += sum.Cost
+		cost += sum.Cost + sum.Fee
 	}
 	t.Logf("%d parallel `walrus store` processes, one wallet: %d failed, %v", n, failed, elapsed)
 	if failed > 0 {
@@ -104,7 +105,7 @@ func TestManyStoreProcessesOneWallet(t *testing.T) {
 	if len(ids) != n {
 		t.Fatalf("%d distinct blob IDs for %d files", len(ids), n)
 	}
-	// Each store paid once: the wallet's balance fell by exactly the costs reported.
+	// Each store paid once: the wallet's balance fell by exactly the costs and fees reported.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		after, err := s.Ledger.Account(ctx, s.Ledger.Address())

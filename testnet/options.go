@@ -43,12 +43,13 @@ const (
 
 // DefaultPrices are modest prices: 1 MiB stored for one epoch costs 10,000 FROST
 // (1e-5 WAL), writing it 20,000 FROST. Capacity is the network total sellable per epoch.
-var DefaultPrices = staking.Prices{Storage: 10_000, Write: 20_000, Capacity: 4 << 40}
+// Transactions pay DefaultFees, so a generated testnet shows real fees (`walrus info`,
+// `--dry-run`); a network that wants none sets Options.Prices with zero Fees.
+var DefaultPrices = staking.Prices{Storage: 10_000, Write: 20_000, Capacity: 4 << 40, Fees: DefaultFees}
 
-// DefaultFees is a fee schedule for networks that charge fees (Options.Prices.Fees): a
-// 200-byte transfer costs 3,000 FROST, a certificate or proof of possession 10,000 FROST more,
-// and registering a node holds 1,000 WAL. Generate's default prices charge no fees, so that
-// amounts in existing tools and tests stay exact; set Prices.Fees to turn them on.
+// DefaultFees is the fee schedule of DefaultPrices: a transfer (about 180 bytes signed)
+// costs under 3,000 FROST, a certificate or proof of possession 10,000 FROST more, and
+// registering a node holds 1,000 WAL.
 var DefaultFees = staking.Fees{Base: 1_000, PerByte: 10, PerVerify: 10_000, Deposit: 1_000 * staking.FrostPerWAL}
 
 // maxNodes caps Options.Nodes: a local testnet on one machine, and staking's genesis limit.

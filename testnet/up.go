@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/walrus-go/walrus-go/internal/fsutil"
+	"github.com/walrus-go/walrus-go/staking"
 )
 
 // Defaults for UpOptions.
@@ -39,6 +40,9 @@ type UpOptions struct {
 	EpochDuration time.Duration
 	// BasePort fixes the ports of a new network (see Options.BasePort); zero picks free ones.
 	BasePort int
+	// NoFees makes a new network charge no transaction fees and no node deposit
+	// (DefaultPrices without DefaultFees).
+	NoFees bool
 	// Binary is the walrus executable run as `<Binary> node --config <config.yaml>`
 	// (default: the running executable, which is the walrus CLI under `walrus testnet up`).
 	Binary string
@@ -138,7 +142,12 @@ func Up(ctx context.Context, o UpOptions) error {
 func openOrGenerate(o UpOptions) (*Layout, error) {
 	_, err := os.Stat(filepath.Join(o.Dir, GenesisFileName))
 	if errors.Is(err, fs.ErrNotExist) {
-		l, err := Generate(Options{Dir: o.Dir, Nodes: o.Nodes, Shards: o.Shards, EpochDuration: o.EpochDuration, BasePort: o.BasePort})
+		gen := Options{Dir: o.Dir, Nodes: o.Nodes, Shards: o.Shards, EpochDuration: o.EpochDuration, BasePort: o.BasePort}
+		if o.NoFees {
+			gen.Prices = DefaultPrices
+			gen.Prices.Fees = staking.Fees{}
+		}
+		l, err := Generate(gen)
 		if err == nil {
 			fmt.Fprintf(o.Out, "generated a new testnet in %s\n", l.Dir)
 		}

@@ -103,7 +103,7 @@ func init() {
 		{name: "node", summary: "run one storage node until SIGINT or SIGTERM; with --dir, create the node directory first to join a network",
 			usage: "--config FILE | --dir DIR [--genesis FILE --bootstrap MULTIADDR ...] [--listen MULTIADDR ...] [--api-addr HOST:PORT]", run: runNode},
 		{name: "testnet", summary: "run a local multi-process testnet until interrupted",
-			usage: "up --dir DIR [--nodes N] [--shards S] [--epoch-duration D]", run: runTestnet},
+			usage: "up --dir DIR [--nodes N] [--shards S] [--epoch-duration D] [--no-fees]", run: runTestnet},
 		{name: "help", summary: "list commands, or show one command's flags",
 			usage: "[COMMAND]", run: runHelp},
 	}

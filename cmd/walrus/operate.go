@@ -106,6 +106,7 @@ func testnetFlags(o *testnet.UpOptions) *flag.FlagSet {
 	fs.IntVar(&o.Shards, "shards", 0, "number of shards of a new testnet (default 1000, Walrus Mainnet's)")
 	fs.DurationVar(&o.EpochDuration, "epoch-duration", 0, "epoch length of a new testnet, e.g. 30s (default 1h)")
 	fs.IntVar(&o.BasePort, "base-port", 0, "first TCP port of a new testnet (default: free ports)")
+	fs.BoolVar(&o.NoFees, "no-fees", false, "a new testnet charges no transaction fees and no node deposit (default: testnet.DefaultFees)")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the first committed checkpoint")
 	return fs
 }

@@ -59,9 +59,14 @@ func TestSessionStoreReadReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Account.Balance-after.Account.Balance != wantCost || after.Account.Nonce != before.Account.Nonce+3 {
-		t.Errorf("balance %d -> %d (cost %d), nonce %d -> %d (want +3: reserve, register, certify)",
-			before.Account.Balance, after.Account.Balance, wantCost, before.Account.Nonce, after.Account.Nonce)
+	// The fees of the three transactions, under the schedule in force (testnet.DefaultFees).
+	fees, err := client.PlanCost(in, 0, client.StorePlan(in, uint64(len(data)), wantEnc, 3)...)
+	if err != nil || sum.Fee != fees.Fee || sum.Fee == 0 {
+		t.Errorf("summary fee %d, want %d (%v)", sum.Fee, fees.Fee, err)
+	}
+	if before.Account.Balance-after.Account.Balance != wantCost+fees.Fee || after.Account.Nonce != before.Account.Nonce+3 {
+		t.Errorf("balance %d -> %d (cost %d + fees %d), nonce %d -> %d (want +3: reserve, register, certify)",
+			before.Account.Balance, after.Account.Balance, wantCost, fees.Fee, before.Account.Nonce, after.Account.Nonce)
 	}
 	got, err := s.Read(ctx, sum.BlobID)
 	if err != nil || !bytes.Equal(got, data) {
@@ -109,7 +114,8 @@ func TestLedgerTransactionsAndErrors(t *testing.T) {
 	if !errors.As(err, &te) || te.Code != staking.CodeInsufficient || te.Kind != staking.KindTransfer {
 		t.Fatalf("overdraft: %v, want a TxError insufficient", err)
 	}
-	// A refused transaction does not consume the nonce: the next one goes through.
+	// A refused transaction (refused by the node before its mempool) does not stop the
+	// next one.
 	if _, err := s.Ledger.Transfer(ctx, to, 1); err != nil {
 		t.Fatalf("transfer after a refusal: %v", err)
 	}
@@ -128,7 +134,8 @@ func TestLedgerTransactionsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ledger.Transfer(ctx, to, left.Account.Balance-1); err != nil {
+	fee, _ := client.TxFee(testnet.DefaultFees, &staking.Transfer{})
+	if _, err := s.Ledger.Transfer(ctx, to, left.Account.Balance-fee-1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Store(ctx, []byte("too poor"), client.StoreOptions{Epochs: 1}); err == nil || !strings.Contains(err.Error(), "insufficient balance") {
@@ -215,8 +222,12 @@ func TestCertsTopicRelay(t *testing.T) {
 	encX, regX, resX := upload(1)
 	encY, regY, _ := upload(2)
 
-	// Anyone may submit a certificate: a fresh key with nonce 0 signs both.
+	// Anyone may submit a certificate: a fresh key with nonce 0 signs both (funded to pay
+	// the fee).
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	if _, err := s.Ledger.Transfer(ctx, staking.AddressOf(key.Public().(ed25519.PublicKey)), staking.FrostPerWAL); err != nil {
+		t.Fatal(err)
+	}
 	network := c.Layout.Genesis.NetworkID()
 	valid := staking.Sign(network, key, staking.Tx{Op: &staking.CertifyBlob{Blob: regX.Object, BlobID: encX.BlobID, Cert: *resX.Certificate}}).Encode()
 	forged := staking.Sign(network, key, staking.Tx{Op: &staking.CertifyBlob{Blob: regY.Object, BlobID: encY.BlobID, Cert: *resX.Certificate}}).Encode()

@@ -8,6 +8,7 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/staking"
+	"github.com/walrus-go/walrus-go/testnet"
 )
 
 // TestLifetimeAndListing: the wallet's blobs listed with their status fields; a dry run
@@ -27,7 +28,8 @@ func TestLifetimeAndListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if est.BlobID != permSum.BlobID || est.EncodedLength != permSum.EncodedLength || est.Cost != permSum.Cost || est.AlreadyCertified {
+	if est.BlobID != permSum.BlobID || est.EncodedLength != permSum.EncodedLength || est.Cost != permSum.Cost || est.AlreadyCertified ||
+		est.Fee != permSum.Fee || est.Fee == 0 || est.Total != est.Cost+est.Fee {
 		t.Fatalf("dry run %+v, store %+v", est, permSum)
 	}
 	if again, err := s.EstimateStore(ctx, perm, 2); err != nil || !again.AlreadyCertified {
@@ -79,15 +81,16 @@ func TestLifetimeAndListing(t *testing.T) {
 		t.Fatalf("extending an unknown blob: %v", err)
 	}
 
-	// Extending pays storage price × units × epochs and moves the end epoch.
+	// Extending pays storage price × units × epochs, and its fee, and moves the end epoch.
 	before, _ := s.Ledger.Account(ctx, me)
 	ext, err := s.Ledger.ExtendBlob(ctx, permSum.BlobID, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	after, _ := s.Ledger.Account(ctx, me)
-	if ext.OldEnd != permSum.EndEpoch || ext.NewEnd != permSum.EndEpoch+2 || ext.Cost == 0 ||
-		before.Account.Balance-after.Account.Balance != ext.Cost {
+	wantFee, _ := client.TxFee(testnet.DefaultFees, &staking.ExtendBlob{})
+	if ext.OldEnd != permSum.EndEpoch || ext.NewEnd != permSum.EndEpoch+2 || ext.Cost == 0 || ext.Fee != wantFee ||
+		before.Account.Balance-after.Account.Balance != ext.Cost+ext.Fee {
 		t.Fatalf("extend %+v, balance %d -> %d", ext, before.Account.Balance, after.Account.Balance)
 	}
 	if st, _ := s.Ledger.BlobStatus(ctx, permSum.BlobID); st.Status.EndEpoch != ext.NewEnd {
