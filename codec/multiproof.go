@@ -220,3 +220,7 @@ func (mp *MultiProof) walk(root [HashLen]byte, nLeaves int, indices []int, leave
 	}
 	return proof, nil
 }
+
+// ProofDepth is the number of siblings on a leaf-to-root path in a tree of nLeaves leaves:
+// a single proof's length, and the most hashes one more leaf adds to a multiproof.
+func ProofDepth(nLeaves int) int { return proofDepth(nLeaves) }

@@ -1,11 +1,14 @@
-// Package recovery is the home of /walrus/recovery-symbol/1 (docs/architecture.md §5 "Blob
-// sync", docs/protocol.md §4 and §9): a node that misses a sliver asks the other nodes for
-// recovery symbols. For a target sliver (axis, index) of a blob, the answering node returns,
-// from every source sliver of the other axis it holds, the cell at the target's index of that
-// sliver's expansion with its Merkle proof against the source sliver's committed hash
-// (codec.RecoverySymbol). Enough verified symbols decode the target (codec.RecoverSliver):
+// Package recovery is the home of /walrus/recovery-symbol/1 and /walrus/recovery-symbol/2
+// (docs/architecture.md §5 "Blob sync", docs/protocol.md §4 and §9): a node that misses a
+// sliver asks the other nodes for recovery symbols. For a target sliver (axis, index) of a
+// blob, the answering node returns, from every source sliver of the other axis it holds, the
+// cell at the target's index of that sliver's expansion, authenticated against the source
+// sliver's committed hash. Enough verified symbols decode the target (codec.RecoverSliver):
 // n-2f for a secondary sliver, n-f for a primary one, so repair moves about one sliver's
 // worth of bytes per lost sliver instead of the blob.
+//
+// Version 1 answers per target, each symbol with its own Merkle proof
+// (codec.RecoverySymbol):
 //
 //	request:   count u16 | count × (blob_id[32] | target axis u8 | target index u16 | limit u16)
 //	response:  count u16 | count × (code u8 | [symbols u16 | symbols × (u32 len | symbol BCS),
@@ -14,10 +17,40 @@
 // The answering node sends at most limit symbols for an item (0: every one it can), so a
 // requester that knows how many it still needs from whom moves little more than that.
 //
-// An item's code is 0 when the node answers it, p2p.CodeNotFound when it holds no source
-// sliver of that blob (no metadata, or no shard of it), p2p.CodeForbidden when the blob is
-// not registered or certified, p2p.CodeUnavailable when the answer would not fit the
-// response cap (ask again for it alone).
+// Version 2 answers many targets of one axis of one blob at once: each source sliver's cells
+// at those targets are leaves of one Merkle tree (its expansion), proven together by one
+// multiproof (codec.MultiProof, codec.SymbolBatch) instead of one proof per cell. A node's
+// shards are mostly contiguous runs of pair indices, so an item's targets are a few runs
+// and its multiproof about 2·log2(n) hashes where per-cell proofs take log2(n) per target.
+// Little endian throughout:
+//
+//	request:   count u16 | count × item
+//	item:      blob_id[32] | target axis u8 | limit u16 | runs u16 | runs × (start u16 | len u16)
+//	response:  count u16 | count × (code u8 | [symbol_size u16 | sources u16 | sources × source,
+//	           ok only])
+//	source:    source index u16 | cells: targets × symbol_size bytes | hashes u16 | hashes × 32
+//
+// A run names the targets start, start+1, ... start+len-1, modulo n (a run may wrap past
+// n-1 to 0): start < n, 1 ≤ len ≤ n, and an item's runs may not overlap. An item's targets
+// T are the union of its runs, taken in increasing order; a request names at most 2n
+// targets over all its items (MaxTargets2), so its body is at most 2 + 2n × 41 bytes. The
+// answering node sends, for each item, from at most limit (0: all) of the source slivers of
+// the other axis it stores, in any order but each once: the source's index, its cells at T
+// in increasing target order, and the multiproof of leaves T of its expansion's tree, its
+// hashes in the order codec.MultiProof defines; the hash count is exactly
+// codec.MultiProofLen(n, T), a function of n and T alone. A secondary target is served only
+// from primary sources below the usable bound (codec.Params.UsablePrimarySlivers). The
+// requester checks every count before it allocates for it (symbol size equal to the
+// metadata's, sources at most the limit and n, distinct, hash count exact, nothing beyond
+// the response) and verifies every multiproof against the source's hash in the metadata
+// before it uses any cell (codec.VerifySymbolBatch). The response cap is max(32 MiB, one
+// target from all n sources with symbols of the largest size); a requester splits its
+// targets into items and requests so that limit × per-source answers fit (ItemAnswerLen2).
+//
+// In both versions an item's code is 0 when the node answers it, p2p.CodeNotFound when it
+// holds no source sliver of that blob (no metadata, or no shard of it), p2p.CodeForbidden
+// when the blob is not registered or certified, p2p.CodeUnavailable when the answer would
+// not fit the response cap (ask again for less).
 package recovery
 
 import (
