@@ -45,7 +45,7 @@
 // storage prices: each node's registration carries its vote (NodeInfo.Fees), and at
 // mid-epoch every component is set to the lowest value that members worth a quorum of
 // shards voted at or below. `register node` holds Fees.Deposit in the node (Node.Deposit,
-// counted in the supply); no transaction deregisters a node yet, so nothing refunds it.
+// counted in the supply); pruning refunds it when it removes the node.
 // Its proof of possession is the BLS key's signature on PossessionMessage, which binds
 // the sender's address.
 
@@ -75,6 +75,15 @@
 // dust goes to the operator (within a node) or to the next epoch's income (across nodes).
 // FROST is conserved: balances + stakes + pending income (fees included) + node deposits +
 // burned = genesis supply.
+//
+// State that only grows is pruned by rule (prune.go), the same at every node: a blob object
+// ExpiredRetention (2) epochs after its end epoch (until then `blob-status` says expired),
+// with its index entries and, once it has no object left and is not invalid, its blob-ID
+// record (an invalid record stays forever); a storage resource once its end epoch starts;
+// at most PruneBatch of them per checkpoint, oldest end epoch first, found through expiry
+// indexes (kinds 0x10, 0x11). A node idle — no stake object names it, in no committee — at
+// IdleNodeEpochs (4) consecutive epoch starts is removed and its deposit refunded to its
+// operator.
 //
 // Conventions: epochs are uint32, FROST amounts uint64 (1 WAL = 10^9 FROST), times unix
 // milliseconds.

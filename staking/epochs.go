@@ -59,6 +59,7 @@ func (s *State) AdvanceTime(now int64) ([]EpochEvent, error) {
 		break
 	}
 	s.time = now
+	s.prune()
 	return evs, nil
 }
 
@@ -156,14 +157,9 @@ func (s *State) endEpoch() EpochEvent {
 	for _, v := range s.challenges.all() {
 		s.challenges.del([2]epoch.NodeID{v.Target, v.Attester})
 	}
-	// Storage resources that ended are worthless (nothing can use a resource that is not
-	// live); drop them so the state does not grow without bound. Expired blob objects stay:
-	// `blob-status` reports them as expired.
-	for _, st := range s.storage.all() {
-		if st.End <= s.ep {
-			s.storage.del(st.ID)
-		}
-	}
+	// Registrations that stayed idle go (prune.go); expired storage resources and blob
+	// objects are removed by prune after the time step, a bounded number per checkpoint.
+	s.pruneNodes()
 	return ev
 }
 

@@ -399,9 +399,25 @@ func runCmd(t testing.TB, n *tnet, cmd string, a args) cmdResult {
 		if nd.FeeVote != (staking.Fees{}) || nd.Deposit != 0 {
 			line += fmt.Sprintf(" fee-vote=%+v deposit=%d", nd.FeeVote, nd.Deposit)
 		}
+		if nd.IdleSince != 0 {
+			line += fmt.Sprintf(" idle-since=%d", nd.IdleSince)
+		}
 		return cmdResult{lines: []string{line}}
 	case "supply":
 		return cmdResult{lines: []string{fmt.Sprintf("supply %d burned %d (genesis %d)", n.s.TotalSupply(), n.s.Burned(), n.supply)}}
+	case "entries":
+		// entries [kinds=blobs,blob-ids,...]: the state's entry counts by kind (receipts,
+		// params and committees left out unless named).
+		counts := n.s.EntryKinds()
+		kinds := a.list("kinds")
+		if kinds == nil {
+			kinds = []string{"accounts", "storage", "storage-expiry", "blobs", "blob-index", "blob-expiry", "blob-ids", "nodes", "stakes", "stake-index"}
+		}
+		var parts []string
+		for _, k := range kinds {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, counts[k]))
+		}
+		return cmdResult{lines: []string{strings.Join(parts, " ")}}
 	}
 	t.Fatalf("unknown command %q", cmd)
 	return cmdResult{}

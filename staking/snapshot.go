@@ -13,7 +13,7 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the last byte is the format version.
-var snapshotMagic = []byte("wgstate\x03")
+var snapshotMagic = []byte("wgstate\x04")
 
 // Root is the state root: the root of the authenticated tree holding every state entry
 // (tables.go; the tree in staking/smt). The chain position, height and last checkpoint hash,
@@ -396,6 +396,7 @@ func readNode(d *wire.Reader) *Node {
 	nd.Capacity = d.U64()
 	nd.FeeVote = decodeFees(d)
 	nd.Deposit = d.U64()
+	nd.IdleSince = d.U32()
 	return nd
 }
 

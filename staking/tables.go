@@ -2,6 +2,7 @@ package staking
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 
 	"golang.org/x/crypto/blake2b"
@@ -44,6 +45,11 @@ const (
 	kindOwnerStake byte = 0x0d // owner-index entry of a stake by owner || stake ObjectID
 	kindOwnerBlob  byte = 0x0e // owner-index entry of a blob object by owner || blob ObjectID
 	kindReceipt    byte = 0x0f // a transaction's receipt by height (u64 BE) || index (u32 BE)
+	// Expiry indexes (prune.go): each blob object and storage resource has an entry at
+	// kind || end epoch u32 BE || objectID[0:27], so the ones whose end epoch passed are the
+	// first entries of their kind's subtree, found without scanning the state.
+	kindExpiryBlob    byte = 0x10 // expiry-index entry of a blob object by end epoch || ObjectID
+	kindExpiryStorage byte = 0x11 // expiry-index entry of a storage resource by end epoch || ObjectID
 )
 
 // Key is the canonical key of a state entry: a kind byte followed by the entry's identifier
@@ -103,6 +109,11 @@ func pathOf(kind byte, id []byte) [32]byte {
 		var p [32]byte
 		p[0] = kind
 		copy(p[1:13], id)
+		return p
+	case (kind == kindExpiryBlob || kind == kindExpiryStorage) && len(id) == 36:
+		var p [32]byte
+		p[0] = kind
+		copy(p[1:], id)
 		return p
 	}
 	var buf [1 + 64]byte
@@ -213,11 +224,19 @@ type table[K comparable, V any] struct {
 	dup   func(*V) *V
 	enc   func(*encoder, *V)
 	dirty map[K]*V // nil: deleted
-	// index, when set, names an entry's owner and object ID: ops then keeps an owner-index
-	// entry of kind idxKind for every entry (created with it, deleted with it), so the
-	// state machine's create and delete sites need no change.
-	index   func(*V) (Address, ObjectID)
-	idxKind byte
+	// indexes are derived entries: ops keeps, for every entry, one entry of each index
+	// (created with it, moved when its identifier changes, deleted with it), so the state
+	// machine's create and delete sites need no change.
+	indexes []tableIndex[V]
+}
+
+// tableIndex is a derived index of a table: kind, the index entry's identifier for an
+// entry (its path is pathOf(kind, id)), and the payload the tree keeps for it (whose
+// canonical encoding, encodePayload, is id).
+type tableIndex[V any] struct {
+	kind    byte
+	id      func(*V) []byte
+	payload func(id []byte) any
 }
 
 func newTable[K comparable, V any](st *store, kind byte, id func(K) []byte, key func(*V) K, dup func(*V) *V, enc func(*encoder, *V)) table[K, V] {
@@ -227,7 +246,7 @@ func newTable[K comparable, V any](st *store, kind byte, id func(K) []byte, key 
 // fork is an empty-buffered table of the same kind over st.
 func (t *table[K, V]) fork(st *store) table[K, V] {
 	c := newTable(st, t.kind, t.id, t.key, t.dup, t.enc)
-	c.index, c.idxKind = t.index, t.idxKind
+	c.indexes = t.indexes
 	return c
 }
 
@@ -306,7 +325,7 @@ func (t *table[K, V]) all() []*V {
 func (t *table[K, V]) ops(out []smt.Op[any]) []smt.Op[any] {
 	for k, v := range t.dirty {
 		p := t.path(k)
-		if t.index != nil {
+		if len(t.indexes) > 0 {
 			out = t.indexOps(out, p, v)
 		}
 		if v == nil {
@@ -321,22 +340,26 @@ func (t *table[K, V]) ops(out []smt.Op[any]) []smt.Op[any] {
 	return out
 }
 
-// indexOps updates the owner index for the entry at p becoming v (nil: deleted).
+// indexOps updates the indexes for the entry at p becoming v (nil: deleted).
 func (t *table[K, V]) indexOps(out []smt.Op[any], p [32]byte, v *V) []smt.Op[any] {
-	var had, has *ownerIdx
-	if old, _, ok := t.st.tree.Get(p); ok {
-		o, id := t.index(old.(*V))
-		had = &ownerIdx{o, id}
+	var old *V
+	if o, _, ok := t.st.tree.Get(p); ok {
+		old = o.(*V)
 	}
-	if v != nil {
-		o, id := t.index(v)
-		has = &ownerIdx{o, id}
-	}
-	if had != nil && (has == nil || *had != *has) {
-		out = append(out, smt.Op[any]{Path: pathOf(t.idxKind, had.id()), Delete: true})
-	}
-	if has != nil && (had == nil || *had != *has) {
-		out = append(out, smt.Op[any]{Path: pathOf(t.idxKind, has.id()), ValueHash: smt.ValueHash(has.id()), Val: has})
+	for _, ix := range t.indexes {
+		var had, has []byte
+		if old != nil {
+			had = ix.id(old)
+		}
+		if v != nil {
+			has = ix.id(v)
+		}
+		if had != nil && (has == nil || !bytes.Equal(had, has)) {
+			out = append(out, smt.Op[any]{Path: pathOf(ix.kind, had), Delete: true})
+		}
+		if has != nil && (had == nil || !bytes.Equal(had, has)) {
+			out = append(out, smt.Op[any]{Path: pathOf(ix.kind, has), ValueHash: smt.ValueHash(has), Val: ix.payload(has)})
+		}
 	}
 	return out
 }
@@ -348,6 +371,29 @@ type ownerIdx struct {
 }
 
 func (o *ownerIdx) id() []byte { return append(o.Owner[:], o.ID[:]...) }
+
+// ownerIndex is the owner index of kind over the entries of a table.
+func ownerIndex[V any](kind byte, f func(*V) (Address, ObjectID)) tableIndex[V] {
+	return tableIndex[V]{kind: kind,
+		id: func(v *V) []byte { o, id := f(v); return (&ownerIdx{o, id}).id() },
+		payload: func(id []byte) any {
+			o := &ownerIdx{}
+			copy(o.Owner[:], id[:32])
+			copy(o.ID[:], id[32:])
+			return o
+		}}
+}
+
+// expiryIndex is the expiry index of kind: end epoch u32 BE || object ID, its payload the
+// identifier bytes themselves.
+func expiryIndex[V any](kind byte, f func(*V) (uint32, ObjectID)) tableIndex[V] {
+	return tableIndex[V]{kind: kind,
+		id: func(v *V) []byte {
+			end, id := f(v)
+			return append(binary.BigEndian.AppendUint32(make([]byte, 0, 36), end), id[:]...)
+		},
+		payload: func(id []byte) any { return id }}
+}
 
 // Entry encodings: the value each leaf commits to (the hash of these bytes). They are the
 // snapshot's encodings of the same entries, and never empty.
@@ -402,6 +448,7 @@ func encNode(e *encoder, n *Node) {
 	e.u64(n.Capacity)
 	encodeFees(e, n.FeeVote)
 	e.u64(n.Deposit)
+	e.u32(n.IdleSince)
 }
 
 func encStake(e *encoder, st *Stake) {
@@ -451,8 +498,12 @@ func (s *State) initTables() {
 	s.income = newTable(st, kindIncome, le32, epochKey, copyOf, encEpochAmount)
 	s.reserved = newTable(st, kindReserved, le32, epochKey, copyOf, encEpochAmount)
 	s.syncDone = newTable(st, kindSyncDone, ident[epoch.NodeID], func(v *syncEntry) epoch.NodeID { return v.Node }, copyOf, encSync)
-	s.stakes.index, s.stakes.idxKind = func(v *Stake) (Address, ObjectID) { return v.Owner, v.ID }, kindOwnerStake
-	s.blobs.index, s.blobs.idxKind = func(v *Blob) (Address, ObjectID) { return v.Owner, v.ID }, kindOwnerBlob
+	s.stakes.indexes = []tableIndex[Stake]{ownerIndex(kindOwnerStake, func(v *Stake) (Address, ObjectID) { return v.Owner, v.ID })}
+	s.blobs.indexes = []tableIndex[Blob]{
+		ownerIndex(kindOwnerBlob, func(v *Blob) (Address, ObjectID) { return v.Owner, v.ID }),
+		expiryIndex(kindExpiryBlob, func(v *Blob) (uint32, ObjectID) { return v.Storage.End, v.ID }),
+	}
+	s.storage.indexes = []tableIndex[Storage]{expiryIndex(kindExpiryStorage, func(v *Storage) (uint32, ObjectID) { return v.End, v.ID })}
 	s.receipts = newTable(st, kindReceipt, receiptID.bytes, func(v *receiptEntry) receiptID { return receiptID{v.Height, v.Index} }, copyOf, encReceipt)
 	s.challenges = newTable(st, kindChallenge, func(k [2]epoch.NodeID) []byte { return append(k[0][:], k[1][:]...) },
 		func(v *challengeEntry) [2]epoch.NodeID { return [2]epoch.NodeID{v.Target, v.Attester} }, copyOf, encChallenge)

@@ -121,9 +121,13 @@ type Node struct {
 	Capacity            uint64 // bytes
 	FeeVote             Fees   // the node's vote on the fee schedule
 	// Deposit is the FROST held since `register node` (Fees.Deposit at the time; zero for
-	// genesis nodes). It is part of the supply; no transaction returns it yet (no
-	// deregistration path), see the package doc.
+	// genesis nodes). It is part of the supply; it returns to the operator's balance when
+	// the node is pruned (prune.go).
 	Deposit uint64
+	// IdleSince is the first of the consecutive epochs at whose start the node was found
+	// idle — no stake object names it and it is in neither committee — or 0 when it was not
+	// idle at the last epoch start. Idle for IdleNodeEpochs epoch starts, it is removed.
+	IdleSince uint32
 }
 
 // Stake is a delegation of Amount FROST from Owner to Node's pool. It counts for the
