@@ -108,6 +108,10 @@ func (s *State) Account(a Address) Account {
 	return Account{}
 }
 
+// HasAccount reports whether an account exists: it received FROST or sent an admitted
+// transaction. (Account returns a zero account for one that does not.)
+func (s *State) HasAccount(a Address) bool { return s.accounts.get(a) != nil }
+
 // Storage returns a copy of a storage resource.
 func (s *State) Storage(id ObjectID) (Storage, bool) {
 	if st := s.storage.get(id); st != nil {

@@ -10,8 +10,9 @@ import "github.com/walrus-go/walrus-go/staking"
 // transaction whose nonce is just ahead of its sender's next one waits in a small, bounded
 // side pool and joins the mempool as soon as the gap is filled (by gossip or by a commit).
 const (
-	// maxFuture bounds the side pool; its transactions' signatures are verified (the nonce
-	// check comes after the signature check), so filling it takes real accounts.
+	// maxFuture bounds the side pool; its transactions' signatures are verified and their
+	// fees covered by their senders' balances (the nonce check comes after both), and only
+	// senders that exist are taken, so filling it takes real, funded accounts.
 	maxFuture = 1024
 	// maxFutureGap is how far ahead of the sender's next nonce a transaction may be; it is
 	// also the most transactions one sender may have waiting.
@@ -43,6 +44,12 @@ func (a *actor) park(h [32]byte, raw []byte, r staking.Receipt) bool {
 		return false
 	}
 	sender := staking.AddressOf(tx.Tx.Sender)
+	// Only senders that exist: the dry run's fee check (before the nonce) showed the
+	// balance covers the fee, but under a zero fee schedule that holds for any fresh key,
+	// which must not be able to fill the side pool for free.
+	if !a.scratch.HasAccount(sender) {
+		return false
+	}
 	next := a.scratch.Account(sender).Nonce
 	if tx.Tx.Nonce <= next || tx.Tx.Nonce > next+maxFutureGap {
 		return false
