@@ -24,7 +24,7 @@ func TestFutureSidePoolTakesOnlyFundedSenders(t *testing.T) {
 		seed[0] = 1
 		fresh := ed25519.NewKeyFromSeed(seed)
 		g := &staking.Genesis{Network: "future", NShards: 4, EpochDuration: 3_600_000, GenesisTime: 1_000_000,
-			Prices: staking.Prices{Storage: 1, Write: 1, Capacity: 1 << 30, Fees: fees},
+			Prices:   staking.Prices{Storage: 1, Write: 1, Capacity: 1 << 30, Fees: fees},
 			Accounts: []staking.GenesisAccount{{Address: staking.AddressOf(rich.Public().(ed25519.PublicKey)), Balance: 1_000_000}}}
 		k := epochtest.Key(1, 0)
 		g.Nodes = append(g.Nodes, staking.GenesisNode{Operator: staking.Address{1}, BLSKey: k.PublicKey(), PoP: k.ProvePossession(),

@@ -119,7 +119,9 @@ func (c *Config) Validate() error {
 
 // Decide says, from the ledger view v, whether the blob may be removed and the removal to
 // record. A blob that is registered or certified is live and kept; invalid, expired and
-// nonexistent (every object deleted, or never registered) blobs are removed.
+// nonexistent (every object deleted, never registered, or pruned by the ledger some epochs
+// after it expired: staking.ExpiredRetention) blobs are removed. A nonexistent blob is
+// recorded as deleted: the ledger no longer says why it went.
 func Decide(v *ledger.View, id codec.BlobID) (blobstore.Removal, bool) {
 	r := blobstore.Removal{Epoch: v.Epoch(), Height: v.Height()}
 	switch v.State().BlobStatus(id).Kind {

@@ -446,3 +446,36 @@ func allShards() []uint16 {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestCollectsPrunedBlob: the ledger prunes a blob object ExpiredRetention epochs after it
+// expired (staking/prune.go), and with it the blob ID's record; a node that did not collect
+// the blob while it read "expired" (down, or its events dropped) still removes it on a
+// sweep: the ledger then answers "nonexistent", which the collector removes as it does a
+// deleted blob.
+func TestCollectsPrunedBlob(t *testing.T) {
+	f := newFixture(t)
+	b := f.register(6, 3000, 1, false) // ends when epoch 1 starts
+	live := f.register(7, 2000, 9, false)
+	v := f.commit(genesisTime + (1+staking.ExpiredRetention)*epochMs + 1)
+	if v.Epoch() != 1+staking.ExpiredRetention {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	if _, ok := v.State().Blob(b.object); ok {
+		t.Fatal("the expired blob object was not pruned")
+	}
+	if st := v.State().BlobStatus(b.enc.BlobID); st.Kind != staking.StatusNonexistent {
+		t.Fatalf("status of a pruned blob: %v", st.Kind)
+	}
+	col, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col.StartSweep()
+	for col.Sweeping() {
+		if _, err := col.Step(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.gone(b, blobstore.RemovedDeleted)
+	f.readBack(live)
+}
