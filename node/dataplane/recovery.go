@@ -78,15 +78,42 @@ func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte)
 // axis), the symbol of every stored source sliver of the other axis on the given shards.
 func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, shards []uint16, id codec.BlobID,
 	target codec.Axis, targets []recovery.Target, idx []int, results []recovery.Result) error {
+	return s.eachSource(ctx, p, shards, id, target, func(x *codec.ExpandedSliver) {
+		for _, i := range idx {
+			if l := int(targets[i].Limit); l != 0 && len(results[i].Symbols) >= l {
+				continue
+			}
+			sym, err := x.RecoverySymbol(int(targets[i].Index))
+			if err != nil {
+				continue
+			}
+			results[i].Symbols = append(results[i].Symbols, sym.MarshalBCS())
+		}
+	})
+}
+
+// sourceIndex is the index of the source sliver (of the axis other than target) that shard
+// holds for blob id, and whether it can serve a target of that axis (a secondary target
+// only takes primary sources below the usable bound).
+func sourceIndex(p codec.Params, id codec.BlobID, shard uint16, target codec.Axis) (int, bool) {
+	index := p.PairIndexForShard(id, int(shard))
+	if target == codec.AxisPrimary {
+		return p.SecondaryIndexOfPair(index), true
+	}
+	return index, index < p.UsablePrimarySlivers()
+}
+
+// eachSource expands, one at a time, every stored source sliver on the given shards that
+// can serve targets of axis target, and hands it to fn.
+func (s *Service) eachSource(ctx context.Context, p codec.Params, shards []uint16, id codec.BlobID,
+	target codec.Axis, fn func(x *codec.ExpandedSliver)) error {
 	src := target.Other()
 	for _, shard := range shards {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		index := p.PairIndexForShard(id, int(shard))
-		if src == codec.AxisSecondary {
-			index = p.SecondaryIndexOfPair(index)
-		} else if index >= p.UsablePrimarySlivers() {
+		index, ok := sourceIndex(p, id, shard, target)
+		if !ok {
 			continue // RecoverSliver cannot use it for a secondary target
 		}
 		sl, err := s.cfg.Store.Sliver(ctx, id, int(shard), src)
@@ -104,18 +131,114 @@ func (s *Service) recoverySymbols(ctx context.Context, p codec.Params, shards []
 			s.cfg.Logger.Warn("stored sliver does not expand", "blob_id", id, "shard", shard, "axis", src, "err", err)
 			continue
 		}
-		for _, i := range idx {
-			if l := int(targets[i].Limit); l != 0 && len(results[i].Symbols) >= l {
-				continue
-			}
-			sym, err := x.RecoverySymbol(int(targets[i].Index))
-			if err != nil {
-				continue
-			}
-			results[i].Symbols = append(results[i].Symbols, sym.MarshalBCS())
-		}
+		fn(x)
 	}
 	return nil
+}
+
+// handleRecovery2 answers /walrus/recovery-symbol/2: like handleRecovery, but an item names
+// many targets of one axis of one blob, and each source sliver answers them with its cells
+// and one multiproof (codec.SymbolBatch). Each source sliver is expanded once per request
+// whatever the number of items it serves. Items are admitted against the response cap
+// before any batch is built, from their worst case (limit or held sources, whichever is
+// less, times one source's answer); the rest are marked unavailable.
+func (s *Service) handleRecovery2(ctx context.Context, from peer.ID, body []byte) ([]byte, error) {
+	p := s.cfg.Ledger.Params()
+	items, err := recovery.DecodeRequest2(p, body)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
+		results := make([]recovery.ItemResult, len(items))
+		type group struct {
+			id   codec.BlobID
+			axis codec.Axis
+		}
+		groups := make(map[group][]int)
+		var order []group
+		for i, it := range items {
+			if err := s.writable(it.BlobID); err != nil {
+				results[i].Code = p2p.CodeForbidden
+				continue
+			}
+			g := group{it.BlobID, it.Axis}
+			if _, ok := groups[g]; !ok {
+				order = append(order, g)
+			}
+			groups[g] = append(groups[g], i)
+		}
+		limit, size := recovery.ResponseCap2(p), recovery.HeaderLen
+		for i := range results {
+			if results[i].Code != 0 {
+				size++
+			}
+		}
+		hashes := make([]int, len(items))
+		for _, g := range order {
+			stored, err := s.cfg.Store.StoredShards(ctx, g.id)
+			if err != nil {
+				return nil, err
+			}
+			held := 0
+			for _, sh := range stored {
+				if _, ok := sourceIndex(p, g.id, sh, g.axis); ok {
+					held++
+				}
+			}
+			admitted := false
+			err = s.eachSource(ctx, p, stored, g.id, g.axis, func(x *codec.ExpandedSliver) {
+				sz := int(x.Sliver.SymbolSize)
+				if !admitted {
+					admitted = true
+					for _, i := range groups[g] {
+						h, err := codec.MultiProofLen(p.N, items[i].Targets)
+						if err != nil {
+							results[i].Code = p2p.CodeBadRequest // cannot happen: decoded
+							continue
+						}
+						hashes[i] = h
+						srcs := held
+						if l := int(items[i].Limit); l != 0 {
+							srcs = min(srcs, l)
+						}
+						need := recovery.ItemAnswerLen2(sz, len(items[i].Targets), h, srcs)
+						if size+need > limit {
+							results[i].Code = p2p.CodeUnavailable
+							size++
+							continue
+						}
+						size += need
+						results[i].SymbolSize = sz
+					}
+				}
+				for _, i := range groups[g] {
+					res := &results[i]
+					if res.Code != 0 || res.SymbolSize != sz {
+						continue // not admitted, or (cannot happen) another symbol size
+					}
+					if l := int(items[i].Limit); l != 0 && len(res.Batches) >= l {
+						continue
+					}
+					b, err := x.SymbolBatch(items[i].Targets)
+					if err != nil || len(b.Proof.Hashes) != hashes[i] {
+						continue
+					}
+					res.Batches = append(res.Batches, b)
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		for i := range results {
+			if res := &results[i]; res.Code == 0 && len(res.Batches) == 0 {
+				res.Code = p2p.CodeNotFound // no source sliver of it here
+			}
+		}
+		out := recovery.EncodeResponse2(results)
+		s.cfg.Logger.Debug("served recovery symbols (v2)", "peer_id", from, "items", len(items), "bytes", len(out))
+		return out, nil
+	})
 }
 
 // LocalSymbols returns, for each target sliver (all of blob id and one axis), the recovery

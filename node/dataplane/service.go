@@ -108,7 +108,7 @@ type Service struct {
 	sys    *actors.System
 	ref    *actors.Ref[msg]
 	pool   *actors.Pool
-	protos [7]p2p.Protocol
+	protos [8]p2p.Protocol
 
 	// lastForeground is when (unix ns) the node last served a sliver read or write:
 	// background work (the scrubber) slows down while the node is serving users.
@@ -145,10 +145,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	p := cfg.Ledger.Params()
-	s.protos = [7]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p),
-		inconsistency.Spec(p), shardsync.Spec(p)}
+	s.protos = [8]p2p.Protocol{metadata.Spec(p), sliver.Spec(p), confirm.Spec, blobstatus.Spec, recovery.Spec(p),
+		inconsistency.Spec(p), shardsync.Spec(p), recovery.Spec2(p)}
 	handlers := []p2p.ReleasingHandler{p2p.Plain(s.handleMetadata), s.handleSliver, p2p.Plain(s.handleConfirmation),
-		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery), p2p.Plain(s.handleInconsistency), p2p.Plain(s.handleShardSync)}
+		p2p.Plain(s.handleStatus), p2p.Plain(s.handleRecovery), p2p.Plain(s.handleInconsistency), p2p.Plain(s.handleShardSync),
+		p2p.Plain(s.handleRecovery2)}
 	for i, pr := range s.protos {
 		if err := p2p.HandleReleasing(cfg.Host, pr, handlers[i], cfg.Logger); err != nil {
 			s.Close()
