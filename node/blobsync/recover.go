@@ -5,8 +5,11 @@
 // This file holds the fetcher: given a blob's verified metadata and the slivers to recover,
 // it asks committee members for just enough symbols (the recovery threshold of each target's
 // axis, plus a small margin), chosen heaviest member first, verifies every symbol against the
-// metadata, asks others when a member fails or lies, and decodes. The blob-sync actor that
-// decides what to recover and keeps durable progress is built on it.
+// metadata, asks others when a member fails or lies, and decodes. It speaks
+// /walrus/recovery-symbol/2 (each source sliver answers all the targets of a request with
+// one multiproof) and falls back to /1 (a proof per symbol) for a member that does not
+// support it. The blob-sync actor that decides what to recover and keeps durable progress is
+// built on it.
 package blobsync
 
 import (
@@ -19,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/epoch"
@@ -65,6 +69,9 @@ type Stats struct {
 	Symbols, Needed int
 	// Bytes is the response bytes received.
 	Bytes int64
+	// V1 is how many members were asked over /walrus/recovery-symbol/1 because they do not
+	// support version 2.
+	V1 int
 }
 
 // Result is what Recover yields for a blob.
@@ -147,7 +154,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 	axis codec.Axis, targets []Target, res *Result) error {
 	p := f.Params
 	k := p.RecoveryThreshold(axis)
-	symbols := make([][]codec.RecoverySymbol, len(targets))
+	symbols := make([][]codec.ProvenSymbol, len(targets))
 	cands := f.sources(com, id, axis)
 	asked := make([]int, len(cands)) // symbols per target each answered in full so far
 	failed := make([]bool, len(cands))
@@ -179,6 +186,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		for a, ans := range f.askAll(ctx, com, id, targets, asks, limits, meta, false) {
 			res.Stats.Requests += ans.requests
 			res.Stats.Bytes += ans.bytes
+			res.Stats.V1 += ans.v1
 			if ans.err != nil {
 				res.Stats.Failed++
 				failed[idx[a]] = true
@@ -211,6 +219,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		for _, ans := range f.askAll(ctx, com, id, targets, asks, limits, meta, true) {
 			res.Stats.Requests += ans.requests
 			res.Stats.Bytes += ans.bytes
+			res.Stats.V1 += ans.v1
 			if ans.err != nil {
 				res.Stats.Failed++
 				continue
@@ -222,7 +231,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 		}
 	}
 	for i, t := range targets {
-		sl, proof, err := codec.RecoverSliver(p, meta, axis, t.Index, symbols[i])
+		sl, proof, err := codec.RecoverSliverProven(p, meta, axis, t.Index, symbols[i])
 		switch {
 		case err == nil:
 			res.Slivers[t] = sl
@@ -240,7 +249,7 @@ func (f *Fetcher) recoverAxis(ctx context.Context, com *epoch.Committee, id code
 }
 
 // local adds this node's own symbols to symbols and returns how many every target got.
-func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metadata, axis codec.Axis, targets []Target, symbols [][]codec.RecoverySymbol) int {
+func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metadata, axis codec.Axis, targets []Target, symbols [][]codec.ProvenSymbol) int {
 	indices := make([]int, len(targets))
 	for i, t := range targets {
 		indices[i] = t.Index
@@ -254,8 +263,8 @@ func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metada
 	for i := range targets {
 		n := 0
 		for j := range own[i] {
-			if codec.VerifyRecoverySymbol(f.Params, meta, axis, targets[i].Index, &own[i][j]) == nil {
-				symbols[i] = append(symbols[i], own[i][j])
+			if ps, err := codec.ProveSymbol(f.Params, meta, axis, targets[i].Index, &own[i][j]); err == nil {
+				symbols[i] = append(symbols[i], ps)
 				n++
 			}
 		}
@@ -267,11 +276,11 @@ func (f *Fetcher) local(ctx context.Context, id codec.BlobID, meta *codec.Metada
 }
 
 // short reports whether some target has fewer than k symbols from distinct sources.
-func short(symbols [][]codec.RecoverySymbol, k int) bool {
+func short(symbols [][]codec.ProvenSymbol, k int) bool {
 	for _, ss := range symbols {
 		seen := make(map[uint16]bool, len(ss))
 		for i := range ss {
-			seen[ss[i].Index] = true
+			seen[ss[i].Index()] = true
 		}
 		if len(seen) < k {
 			return true
@@ -293,9 +302,10 @@ func failedMember(cands []source, failed []bool, j int) bool {
 // answer is one member's outcome.
 type answer struct {
 	member, limit int
-	symbols       [][]codec.RecoverySymbol // per target, verified
+	symbols       [][]codec.ProvenSymbol // per target, verified
 	requests      int
 	bytes         int64
+	v1            int // 1 if asked over version 1
 	err           error
 }
 
@@ -317,24 +327,173 @@ func (f *Fetcher) askAll(ctx context.Context, com *epoch.Committee, id codec.Blo
 }
 
 // ask asks one member for up to limit symbols for each target, in requests that fit the
-// response cap, and verifies every symbol. A member that sends fewer than limit for a target,
-// or any symbol that does not verify, fails as a whole: what it did send stays out.
+// response cap, and verifies every symbol before it is used. A member that sends fewer than
+// limit for a target, or any symbol that does not verify, fails as a whole: what it did send
+// stays out. Version 2 is used unless the member is known not to support it (libp2p's
+// identify tells which protocols a peer serves); then version 1.
 //
 // With bestEffort the member may send fewer than limit, or none (it holds no source sliver
 // of the blob): what it sends still has to verify.
 func (f *Fetcher) ask(ctx context.Context, m *epoch.Member, id codec.BlobID, targets []Target, limit int, meta *codec.Metadata, bestEffort bool) answer {
-	p := f.Params
-	a := answer{symbols: make([][]codec.RecoverySymbol, len(targets))}
+	a := answer{symbols: make([][]codec.ProvenSymbol, len(targets))}
 	pid, err := p2p.MemberPeer(f.Host, m)
 	if err != nil {
 		a.err = err
 		return a
 	}
-	symbolSize, err := meta.SymbolSize(p)
+	symbolSize, err := meta.SymbolSize(f.Params)
 	if err != nil {
 		a.err = err
 		return a
 	}
+	if f.speaksV2(pid) {
+		a.err = f.askV2(ctx, pid, id, targets, limit, meta, symbolSize, bestEffort, &a)
+		if a.err == nil || f.speaksV2(pid) {
+			if a.err != nil {
+				a.symbols = make([][]codec.ProvenSymbol, len(targets))
+			}
+			return a
+		}
+		// The exchange taught us (identify) that it speaks version 1 only.
+		a.symbols = make([][]codec.ProvenSymbol, len(targets))
+	}
+	a.v1 = 1
+	if a.err = f.askV1(ctx, pid, id, targets, limit, meta, symbolSize, bestEffort, &a); a.err != nil {
+		a.symbols = make([][]codec.ProvenSymbol, len(targets))
+	}
+	return a
+}
+
+// speaksV2 reports whether peer pid may serve /walrus/recovery-symbol/2: yes unless its
+// protocols are known (identify ran) and do not include it.
+func (f *Fetcher) speaksV2(pid peer.ID) bool {
+	protos, err := f.Host.Peerstore().GetProtocols(pid)
+	if err != nil || len(protos) == 0 {
+		return true
+	}
+	return slices.Contains(protos, recovery.ID2)
+}
+
+// askV2 is ask over version 2: the targets, sorted, are cut into items whose worst-case
+// answers (limit sources, each with its cells and its multiproof) fit the response cap, and
+// the items into requests that fit it together.
+func (f *Fetcher) askV2(ctx context.Context, pid peer.ID, id codec.BlobID, targets []Target, limit int,
+	meta *codec.Metadata, symbolSize int, bestEffort bool, a *answer) error {
+	p := f.Params
+	order := make([]int, len(targets)) // positions in targets, by increasing index
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		if targets[x].Axis != targets[y].Axis {
+			return int(targets[x].Axis) - int(targets[y].Axis)
+		}
+		return targets[x].Index - targets[y].Index
+	})
+	sorted := make([]int, 0, len(order))
+	var pos []int // positions of sorted's distinct targets (a repeated target gets its first's symbols)
+	for _, o := range order {
+		if n := len(sorted); n > 0 && sorted[n-1] == targets[o].Index && targets[pos[n-1]].Axis == targets[o].Axis {
+			continue
+		}
+		sorted, pos = append(sorted, targets[o].Index), append(pos, o)
+	}
+	room := recovery.ResponseCap2(p) - recovery.HeaderLen
+	answerLen := func(ts []int) int {
+		h, err := codec.MultiProofLen(p.N, ts)
+		if err != nil {
+			return room + 1
+		}
+		return recovery.ItemAnswerLen2(symbolSize, len(ts), h, limit)
+	}
+	type chunk struct {
+		item recovery.Item
+		pos  []int
+		size int
+	}
+	var chunks []chunk
+	for start := 0; start < len(sorted); {
+		// The longest run of targets of one axis from start whose answer fits (one always
+		// does).
+		k := 1
+		for start+k < len(sorted) && targets[pos[start+k]].Axis == targets[pos[start]].Axis {
+			k++
+		}
+		if answerLen(sorted[start:start+k]) > room {
+			lo, hi := 1, k // answerLen(lo) fits, hi does not
+			for lo+1 < hi {
+				mid := (lo + hi) / 2
+				if answerLen(sorted[start:start+mid]) <= room {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			k = lo
+		}
+		ts := sorted[start : start+k : start+k]
+		chunks = append(chunks, chunk{item: recovery.Item{BlobID: id, Axis: targets[pos[start]].Axis, Targets: ts,
+			Limit: uint16(limit)}, pos: pos[start : start+k], size: answerLen(ts)})
+		start += k
+	}
+	spec := recovery.Spec2(p)
+	for first := 0; first < len(chunks); {
+		last, size, count := first, 0, 0
+		for last < len(chunks) && (last == first || size+chunks[last].size <= room && count+len(chunks[last].pos) <= recovery.MaxTargets2(p)) {
+			size += chunks[last].size
+			count += len(chunks[last].pos)
+			last++
+		}
+		req := chunks[first:last]
+		first = last
+		items := make([]recovery.Item, len(req))
+		for i := range req {
+			items[i] = req[i].item
+		}
+		a.requests++
+		err := p2p.CallStream(ctx, f.Host, pid, spec, [][]byte{recovery.EncodeRequest2(p.N, items)}, func(body io.Reader, n int) error {
+			a.bytes += int64(n)
+			codes, batches, err := recovery.ReadResponse2(p, body, n, items, symbolSize)
+			if err != nil {
+				return err
+			}
+			for i := range req {
+				if codes[i] != 0 && bestEffort && (codes[i] == p2p.CodeNotFound || codes[i] == p2p.CodeUnavailable) {
+					continue
+				}
+				if codes[i] != 0 {
+					return fmt.Errorf("%d targets from %s sliver %d: %v", len(items[i].Targets), items[i].Axis, items[i].Targets[0], codes[i])
+				}
+				if !bestEffort && len(batches[i]) < limit {
+					return fmt.Errorf("%d targets from %s sliver %d: %d sources, asked %d", len(items[i].Targets), items[i].Axis,
+						items[i].Targets[0], len(batches[i]), limit)
+				}
+				// Every batch of the item verifies before any of its cells is used.
+				proven := make([][]codec.ProvenSymbol, len(batches[i]))
+				for j := range batches[i] {
+					if proven[j], err = codec.VerifySymbolBatch(p, meta, &batches[i][j]); err != nil {
+						return fmt.Errorf("%s source %d: %w", items[i].Axis.Other(), batches[i][j].Index, err)
+					}
+				}
+				for _, ps := range proven {
+					for t, o := range req[i].pos {
+						a.symbols[o] = append(a.symbols[o], ps[t])
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// askV1 is ask over version 1: a request item per target, each symbol with its own proof.
+func (f *Fetcher) askV1(ctx context.Context, pid peer.ID, id codec.BlobID, targets []Target, limit int,
+	meta *codec.Metadata, symbolSize int, bestEffort bool, a *answer) error {
+	p := f.Params
 	perTarget := 3 + limit*recovery.SymbolAnswerLen(p.N, symbolSize)
 	per := max(1, min((recovery.ResponseCap(p)-recovery.HeaderLen)/perTarget, recovery.MaxItems(p)))
 	spec := recovery.Spec(p)
@@ -361,20 +520,19 @@ func (f *Fetcher) ask(ctx context.Context, m *epoch.Member, id codec.BlobID, tar
 				if !bestEffort && len(syms[i]) < limit {
 					return fmt.Errorf("%s sliver %d: %d symbols, asked %d", chunk[i].Axis, chunk[i].Index, len(syms[i]), limit)
 				}
+				proven := make([]codec.ProvenSymbol, len(syms[i]))
 				for j := range syms[i] {
-					if err := codec.VerifyRecoverySymbol(p, meta, chunk[i].Axis, chunk[i].Index, &syms[i][j]); err != nil {
+					if proven[j], err = codec.ProveSymbol(p, meta, chunk[i].Axis, chunk[i].Index, &syms[i][j]); err != nil {
 						return fmt.Errorf("%s sliver %d: %w", chunk[i].Axis, chunk[i].Index, err)
 					}
 				}
-				a.symbols[start+i] = syms[i]
+				a.symbols[start+i] = proven
 			}
 			return nil
 		})
 		if err != nil {
-			a.err = err
-			a.symbols = make([][]codec.RecoverySymbol, len(targets))
-			return a
+			return err
 		}
 	}
-	return a
+	return nil
 }

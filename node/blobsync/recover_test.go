@@ -178,46 +178,94 @@ func TestRecoverLostNode(t *testing.T) {
 
 // TestRecoverAroundLiarAndSilent: a member that answers with well-formed symbols that do
 // not verify is routed around; with a member that holds nothing as well, more than f shards
-// are faulty and recovery fails cleanly.
+// are faulty and recovery fails cleanly. The liar lies over version 2 (a flipped cell, or
+// a changed multiproof hash), or serves version 1 only, and lies there (the fetcher falls
+// back to it).
 func TestRecoverAroundLiarAndSilent(t *testing.T) {
-	nw := newNetwork(t, 50_000)
-	// The member of weight 2 becomes a liar: it answers every target with its real
-	// symbols' shape but flipped data.
-	li, si := byWeight(nw.com, 2), byWeight(nw.com, 4)
+	for _, how := range []string{"v1", "v2 cell", "v2 proof"} {
+		t.Run(how, func(t *testing.T) { testLiarAndSilent(t, how) })
+	}
+}
+
+// lie makes the member of weight 2 a liar that answers with its real symbols' shape but
+// flipped data: over version 1 only (how "v1"), or over version 2 with a flipped cell or
+// proof hash.
+func (nw *network) lie(t *testing.T, how string) int {
+	li := byWeight(nw.com, 2)
 	liar := nw.hosts[li]
 	liar.RemoveStreamHandler(recovery.ID)
+	liar.RemoveStreamHandler(recovery.ID2)
 	honest := nw.stores[li]
-	if err := p2p.Handle(liar, recovery.Spec(nw.p), func(ctx context.Context, _ peer.ID, body []byte) ([]byte, error) {
-		targets, err := recovery.DecodeRequest(nw.p, body)
+	source := func(ctx context.Context, id codec.BlobID, target codec.Axis, sh uint16) (*codec.ExpandedSliver, bool) {
+		pair := nw.p.PairIndexForShard(id, int(sh))
+		src, idx := codec.AxisPrimary, pair
+		if target == codec.AxisPrimary {
+			src, idx = codec.AxisSecondary, nw.p.SecondaryIndexOfPair(pair)
+		}
+		sl, err := honest.Sliver(ctx, id, int(sh), src)
+		if err != nil || int(sl.Index) != idx {
+			return nil, false
+		}
+		x, err := codec.ExpandSliver(nw.p, &sl)
+		return x, err == nil
+	}
+	if how == "v1" {
+		if err := p2p.Handle(liar, recovery.Spec(nw.p), func(ctx context.Context, _ peer.ID, body []byte) ([]byte, error) {
+			targets, err := recovery.DecodeRequest(nw.p, body)
+			if err != nil {
+				return nil, err
+			}
+			results := make([]recovery.Result, len(targets))
+			for i, tg := range targets {
+				for _, sh := range nw.com.Members[li].Shards {
+					x, ok := source(ctx, tg.BlobID, tg.Axis, sh)
+					if !ok {
+						continue
+					}
+					sym, _ := x.RecoverySymbol(int(tg.Index))
+					sym.Data[0] ^= 1
+					results[i].Symbols = append(results[i].Symbols, sym.MarshalBCS())
+				}
+			}
+			return recovery.EncodeResponse(results), nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return li
+	}
+	if err := p2p.Handle(liar, recovery.Spec2(nw.p), func(ctx context.Context, _ peer.ID, body []byte) ([]byte, error) {
+		items, err := recovery.DecodeRequest2(nw.p, body)
 		if err != nil {
 			return nil, err
 		}
-		results := make([]recovery.Result, len(targets))
-		for i, tg := range targets {
+		results := make([]recovery.ItemResult, len(items))
+		for i, it := range items {
 			for _, sh := range nw.com.Members[li].Shards {
-				pair := nw.p.PairIndexForShard(tg.BlobID, int(sh))
-				src := codec.AxisPrimary
-				idx := pair
-				if tg.Axis == codec.AxisPrimary {
-					src, idx = codec.AxisSecondary, nw.p.SecondaryIndexOfPair(pair)
-				}
-				sl, err := honest.Sliver(ctx, tg.BlobID, int(sh), src)
-				if err != nil || int(sl.Index) != idx {
+				x, ok := source(ctx, it.BlobID, it.Axis, sh)
+				if !ok {
 					continue
 				}
-				x, err := codec.ExpandSliver(nw.p, &sl)
-				if err != nil {
-					return nil, err
+				b, _ := x.SymbolBatch(it.Targets)
+				if how == "v2 proof" && len(b.Proof.Hashes) > 0 {
+					b.Proof.Hashes[len(b.Proof.Hashes)-1][0] ^= 1
+				} else {
+					b.Data[len(b.Data)-1][0] ^= 1
 				}
-				sym, _ := x.RecoverySymbol(int(tg.Index))
-				sym.Data[0] ^= 1
-				results[i].Symbols = append(results[i].Symbols, sym.MarshalBCS())
+				results[i].SymbolSize = int(x.Sliver.SymbolSize)
+				results[i].Batches = append(results[i].Batches, b)
 			}
 		}
-		return recovery.EncodeResponse(results), nil
+		return recovery.EncodeResponse2(results), nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
+	return li
+}
+
+func testLiarAndSilent(t *testing.T, how string) {
+	nw := newNetwork(t, 50_000)
+	nw.lie(t, how)
+	si := byWeight(nw.com, 4)
 	// The member of weight 4 holds nothing any more.
 	for _, sh := range nw.com.Members[si].Shards {
 		if err := nw.stores[si].DeleteBlob(context.Background(), nw.enc.BlobID, []uint16{sh}); err != nil {
@@ -251,5 +299,8 @@ func TestRecoverAroundLiarAndSilent(t *testing.T) {
 	nw.check(t, res)
 	if res.Stats.Failed != 1 {
 		t.Fatalf("stats %+v: want exactly the liar failed", res.Stats)
+	}
+	if v1 := how == "v1"; v1 != (res.Stats.V1 == 1) {
+		t.Fatalf("stats %+v: want the liar alone asked over version 1: %v", res.Stats, v1)
 	}
 }
