@@ -71,3 +71,28 @@ func (n *Net) serveProvenWait(ctx context.Context, q *query.Query) ([]byte, erro
 	}
 	return query.EncodeProvenWaitAnswer(a), nil
 }
+
+// serveProvenReceipts answers QueryProvenReceipts: a page of the receipts of heights
+// FromHeight..ToHeight (the decoder bounds the span), proven at the view of the asked
+// height (the latest when At is 0). Heights the view does not keep — above it, or past
+// the receipts' retention — are not found: their range would prove empty.
+func (n *Net) serveProvenReceipts(q *query.Query) ([]byte, error) {
+	v := n.l.View()
+	if q.At != 0 && q.At != v.Height() {
+		var ok bool
+		if v, ok = n.l.ViewAt(q.At); !ok {
+			return nil, p2p.Errorf(p2p.CodeNotFound, "height %d is not kept (latest %d)", q.At, n.l.Height())
+		}
+	}
+	d := v.Commit()
+	if d == nil {
+		return nil, p2p.Errorf(p2p.CodeNotFound, "no committed checkpoint yet")
+	}
+	h := v.Height()
+	if q.ToHeight > h || q.FromHeight+staking.ReceiptHeights <= h {
+		return nil, p2p.Errorf(p2p.CodeNotFound, "the receipts of heights %d..%d are not all kept at height %d", q.FromHeight, q.ToHeight, h)
+	}
+	pp := v.State().ProvePage(staking.ReceiptListing(q.FromHeight, q.ToHeight), q.Cursor, query.MaxProvenReceiptsPerPage, nil)
+	return query.EncodeProvenReceiptsAnswer(&query.ProvenReceiptsAnswer{Height: h, At: certifiedOf(d),
+		More: pp.More, Next: pp.Next, Receipts: pp.Entries, Proof: pp.Proof}), nil
+}

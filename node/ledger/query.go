@@ -65,6 +65,8 @@ func (n *Net) serveQuery(ctx context.Context, _ peer.ID, req []byte) ([]byte, er
 		return n.serveProvenList(q)
 	case query.QueryProvenWaitTx:
 		return n.serveProvenWait(ctx, q)
+	case query.QueryProvenReceipts:
+		return n.serveProvenReceipts(q)
 	case query.QueryWaitTx:
 		wctx, cancel := context.WithTimeout(ctx, max(q.Wait, time.Millisecond))
 		defer cancel()

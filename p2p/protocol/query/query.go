@@ -54,7 +54,8 @@ const (
 	QueryStakes    // the stakes Address owns, a page after Cursor (staking.go)
 	QueryBlobs     // the blob objects Address owns, a page after Cursor (blobs.go)
 	// Kinds 9 to 12, the proven answers, are in proven.go; 13 to 16, the proven listings
-	// and receipts, in provenlist.go.
+	// and receipts, in provenlist.go; 17, the proven receipts of a range of heights, in
+	// receipts.go.
 )
 
 // Query is a request.
@@ -78,6 +79,9 @@ type Query struct {
 	At uint64
 	// FromEpoch (QueryEpochLinks): the epoch whose committee signs the first link.
 	FromEpoch uint32
+	// FromHeight, ToHeight (QueryProvenReceipts, receipts.go): the heights whose receipts
+	// are asked, at most MaxReceiptSpan of them.
+	FromHeight, ToHeight uint64
 }
 
 // Encode returns the request body: kind u8, then the kind's argument.
@@ -118,6 +122,11 @@ func (q *Query) Encode() []byte {
 		b = append(b, q.TxHash[:]...)
 		b = wire.AppendU32(b, uint32(min(q.Wait, MaxWait)/time.Millisecond))
 		b = wire.AppendU64(b, q.After)
+	case QueryProvenReceipts:
+		b = wire.AppendU64(b, q.FromHeight)
+		b = wire.AppendU64(b, q.ToHeight)
+		b = append(b, q.Cursor[:]...)
+		b = wire.AppendU64(b, q.At)
 	}
 	return b
 }
@@ -162,6 +171,15 @@ func Decode(b []byte) (*Query, error) {
 		r.Fixed(q.TxHash[:])
 		q.Wait = min(time.Duration(r.U32())*time.Millisecond, MaxWait)
 		q.After = r.U64()
+	case QueryProvenReceipts:
+		q.FromHeight, q.ToHeight = r.U64(), r.U64()
+		r.Fixed(q.Cursor[:])
+		q.At = r.U64()
+		if r.Err() == nil {
+			if err := ReceiptRange(q.FromHeight, q.ToHeight); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("%w: query kind %d", ErrMalformed, q.Kind)
 	}
