@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"fmt"
+	"io"
 	"sync/atomic"
 	"unsafe"
 
@@ -85,24 +87,46 @@ func EncodeTo(p Params, data []byte, onMetadata func(m *Metadata, id BlobID) err
 
 // secondarySliver builds secondary sliver c (R symbols) into out: column c of the padded
 // blob for c < C, else unconverted recovery cells of the source rows.
-func (e *encoder) secondarySliver(out []byte, c int) []byte {
+func (e *encoder) secondarySliver(out []byte, c int) ([]byte, error) {
 	R, C, f, s, cs := e.R, e.C, e.f, e.s, e.cs
+	var chunk []byte
 	for r := range R {
 		if c < C {
-			cell := out[r*s : (r+1)*s]
-			off := (r*C + c) * s
-			if off+s > len(e.data) {
-				clear(cell)
+			if err := e.blobAt(out[r*s:(r+1)*s], (r*C+c)*s); err != nil {
+				return nil, err
 			}
-			if off < len(e.data) {
-				copy(cell, e.data[off:])
-			}
-		} else {
-			base := (r*f + c - C) * cs
+			continue
+		}
+		base := (r*f + c - C) * cs
+		if e.spill == nil {
 			fromChunk(out[r*s:(r+1)*s], e.p2conv[base:base+cs])
+			continue
+		}
+		if chunk == nil {
+			chunk = make([]byte, cs)
+		}
+		if _, err := e.spill.ReadAt(chunk, int64(base)); err != nil {
+			return nil, fmt.Errorf("codec: reading the spill: %w", err)
+		}
+		fromChunk(out[r*s:(r+1)*s], chunk)
+	}
+	return out, nil
+}
+
+// blobAt fills dst with the padded blob's bytes from off: from the caller's slice, or read
+// from the source (StreamOptions.Source), zeros past the blob's end.
+func (e *encoder) blobAt(dst []byte, off int) error {
+	n := 0
+	if off < e.size {
+		n = min(len(dst), e.size-off)
+		if e.src == nil {
+			copy(dst[:n], e.data[off:])
+		} else if _, err := e.src.ReadAt(dst[:n], int64(off)); err != nil {
+			return fmt.Errorf("codec: reading the blob: %w", err)
 		}
 	}
-	return out
+	clear(dst[n:])
+	return nil
 }
 
 // encoder modes: what is kept besides the metadata.
@@ -125,14 +149,16 @@ const (
 // and the n×n leaf hashes are kept, plus whatever slivers the mode keeps.
 type encoder struct {
 	p          Params
-	data       []byte
-	s, cs      int // symbol size, its chunk-layout size
+	data       []byte      // the blob, unless src is set (its length is size either way)
+	src        io.ReaderAt // the blob's bytes when not read from data (StreamOptions.Source)
+	size       int
+	spill      SpillStore // the recovery cells when spilled (StreamOptions.Spill); p2conv then nil
+	s, cs      int        // symbol size, its chunk-layout size
 	n, f, R, C int
 	prim, sec  *rsCode
 	mode       int
-	alloc      func(n int) ([]byte, error) // big buffers (EncodeStream's spill), nil: hugemem
-	progress   *atomic.Int64               // blob bytes through the metadata pass, if not nil
-	touched    *atomic.Int64               // bytes of the blob and the spill read or written, if not nil
+	alloc      func(n int) (SpillStore, error) // the recovery cells' spill (EncodeStream), nil: hugemem
+	progress   *atomic.Int64                   // blob bytes through the metadata pass, if not nil
 
 	p2conv    []byte // R*f*cs secondary recovery cells of the source rows, chunk layout
 	leaves    [][HashLen]byte
@@ -152,7 +178,7 @@ func newEncoder(p Params, data []byte, mode int) (*encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &encoder{p: p, data: data, s: s, cs: chunkSize(s), n: p.N, f: p.F, R: p.R, C: p.C, mode: mode}
+	e := &encoder{p: p, data: data, size: len(data), s: s, cs: chunkSize(s), n: p.N, f: p.F, R: p.R, C: p.C, mode: mode}
 	if e.prim, err = codeFor(e.R, e.n); err != nil {
 		return nil, err
 	}
@@ -163,7 +189,7 @@ func newEncoder(p Params, data []byte, mode int) (*encoder, error) {
 }
 
 func (e *encoder) metadata() Metadata {
-	m := Metadata{EncodingType: EncodingTypeRS2, UnencodedLength: uint64(len(e.data)), Hashes: make([]SliverPairHashes, e.n)}
+	m := Metadata{EncodingType: EncodingTypeRS2, UnencodedLength: uint64(e.size), Hashes: make([]SliverPairHashes, e.n)}
 	for i := range e.n {
 		m.Hashes[i] = SliverPairHashes{Primary: e.rowRoot[i], Secondary: e.colRoot[e.n-1-i]}
 	}
@@ -193,11 +219,11 @@ func (e *encoder) run() error {
 		}
 	}
 	if e.alloc != nil {
-		b, err := e.alloc(R * f * cs)
+		sp, err := e.alloc(R * f * cs)
 		if err != nil {
 			return err
 		}
-		e.p2conv = b[:R*f*cs]
+		e.spill = sp
 	} else {
 		e.p2conv = hugemem.Bytes(R * f * cs)
 	}
@@ -211,7 +237,6 @@ func (e *encoder) run() error {
 		if e.progress != nil {
 			defer e.progress.Add(int64(rowBytes / 2))
 		}
-		e.touch(rowBytes + f*cs)
 		return e.sourceRow(&scratch[w], r)
 	}); err != nil {
 		return err
@@ -222,7 +247,6 @@ func (e *encoder) run() error {
 		if c0, c1 := stripes[i][0], stripes[i][1]; e.progress != nil && c0 < C {
 			defer e.progress.Add(int64((c1 - c0) * s * R / 2))
 		}
-		e.touch(e.stripeTouch(stripes[i][0], stripes[i][1]))
 		return e.stripe(&scratch[w], stripes[i][0], stripes[i][1])
 	}); err != nil {
 		return err
@@ -259,6 +283,7 @@ type encScratch struct {
 	in     [][]byte
 	out    [][]byte
 	outBuf []byte
+	spill  []byte // one source row's recovery cells on their way to the spill
 	level  [][HashLen]byte
 }
 
@@ -280,18 +305,14 @@ func grow(b []byte, n int) []byte {
 }
 
 // sourceCells returns cells [c0, c1) of source row r, unconverted: a slice of the blob when
-// it holds them all, else a zero-padded copy in buf.
-func (e *encoder) sourceCells(buf []byte, r, c0, c1 int) []byte {
+// it is in memory and holds them all, else a zero-padded copy in buf.
+func (e *encoder) sourceCells(buf []byte, r, c0, c1 int) ([]byte, error) {
 	lo, hi := (r*e.C+c0)*e.s, (r*e.C+c1)*e.s
-	if hi <= len(e.data) {
-		return e.data[lo:hi]
+	if e.src == nil && hi <= len(e.data) {
+		return e.data[lo:hi], nil
 	}
 	buf = buf[:hi-lo]
-	clear(buf)
-	if lo < len(e.data) {
-		copy(buf, e.data[lo:])
-	}
-	return buf
+	return buf, e.blobAt(buf, lo)
 }
 
 // sourceRow handles source row r (step A).
@@ -299,7 +320,10 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 	n, C, f, s, cs := e.n, e.C, e.f, e.s, e.cs
 	sc.leaf.reset(s)
 	sc.row = grow(sc.row, C*s)
-	row := e.sourceCells(sc.row, r, 0, C)
+	row, err := e.sourceCells(sc.row, r, 0, C)
+	if err != nil {
+		return err
+	}
 	leaves := e.leaves[r*n : (r+1)*n]
 	for c := range C {
 		cell := row[c*s : (c+1)*s]
@@ -314,13 +338,24 @@ func (e *encoder) sourceRow(sc *encScratch, r int) error {
 	for c := range C {
 		sc.in = append(sc.in, sc.conv[c*cs:(c+1)*cs])
 	}
-	prow := e.p2conv[r*f*cs : (r+1)*f*cs]
+	var prow []byte
+	if e.spill == nil {
+		prow = e.p2conv[r*f*cs : (r+1)*f*cs]
+	} else {
+		sc.spill = grow(sc.spill, f*cs)
+		prow = sc.spill
+	}
 	sc.out = sc.out[:0]
 	for j := range f {
 		sc.out = append(sc.out, prow[j*cs:(j+1)*cs])
 	}
 	if err := e.sec.encode(sc.in, sc.out, &sc.rs); err != nil {
 		return err
+	}
+	if e.spill != nil {
+		if _, err := e.spill.WriteAt(prow, int64(r*f*cs)); err != nil {
+			return fmt.Errorf("codec: writing the spill: %w", err)
+		}
 	}
 	for j := range f {
 		var cell []byte
@@ -349,13 +384,26 @@ func (e *encoder) primaryStripe(sc *encScratch, c0, c1 int) error {
 		sc.row = grow(sc.row, w*s)
 		for r := range R {
 			dst := sc.conv[r*size : (r+1)*size]
-			toChunks(dst, e.sourceCells(sc.row, r, c0, c1), s)
+			cells, err := e.sourceCells(sc.row, r, c0, c1)
+			if err != nil {
+				return err
+			}
+			toChunks(dst, cells, s)
 			sc.in = append(sc.in, dst)
 		}
-	} else {
+	} else if e.spill == nil {
 		for r := range R {
 			base := r * f * cs
 			sc.in = append(sc.in, e.p2conv[base+(c0-C)*cs:base+(c1-C)*cs])
+		}
+	} else {
+		sc.conv = grow(sc.conv, R*size)
+		for r := range R {
+			dst := sc.conv[r*size : (r+1)*size]
+			if _, err := e.spill.ReadAt(dst, int64(r*f*cs+(c0-C)*cs)); err != nil {
+				return fmt.Errorf("codec: reading the spill: %w", err)
+			}
+			sc.in = append(sc.in, dst)
 		}
 	}
 	sc.outBuf = grow(sc.outBuf, (n-R)*size)
@@ -405,22 +453,6 @@ func (e *encoder) stripes(lo, hi int) [][2]int {
 	return out
 }
 
-// touch counts n bytes of the blob or the spill read or written (StreamOptions.Touched).
-func (e *encoder) touch(n int) {
-	if e.touched != nil {
-		e.touched.Add(int64(n))
-	}
-}
-
-// stripeTouch is what primaryStripe reads for columns [c0, c1): cells of every source row,
-// from the blob or (recovery columns) the spill.
-func (e *encoder) stripeTouch(c0, c1 int) int {
-	if c0 < e.C {
-		return (c1 - c0) * e.s * e.R
-	}
-	return (c1 - c0) * e.cs * e.R
-}
-
 // recoveryRows recomputes primary slivers r0..r0+len(rows)-1 (r0 >= R) into rows (each C*s
 // bytes) by primary-encoding every source column again, keeping only those rows.
 // EncodeStream uses it to produce the recovery slivers in windows instead of holding all
@@ -438,7 +470,6 @@ func (e *encoder) recoveryRows(rows [][]byte, r0 int) error {
 	return parallelFor(len(stripes), func(w, j int) error {
 		sc := &scratch[w]
 		c0, c1 := stripes[j][0], stripes[j][1]
-		e.touch(e.stripeTouch(c0, c1))
 		if err := e.primaryStripe(sc, c0, c1); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"sync/atomic"
 
@@ -18,11 +19,19 @@ type StreamOptions struct {
 	// Budget, if > 0 and Windows is 0, bounds the encoder's working memory in bytes (the
 	// blob itself excluded: it is the caller's, typically a read-only mapping of a file).
 	Budget int64
-	// Spill, if not nil, allocates the source rows' secondary recovery cells (R·f symbols,
-	// about 0.5× the blob at n = 1000, written once and read twice) when PlanStream says
-	// they do not fit the budget: for example a mapping of a temporary file. nil keeps
+	// Spill, if not nil, gives the store for the source rows' secondary recovery cells
+	// (n bytes: R·f symbols, about 0.5× the blob at n = 1000, written once a row at a time
+	// and read twice a column at a time) when PlanStream says they do not fit the budget:
+	// for example a temporary file, read and written with pread and pwrite. nil keeps
 	// them on the heap.
-	Spill func(n int) ([]byte, error)
+	Spill func(n int) (SpillStore, error)
+	// Source, if not nil, is where the encoder reads the blob's bytes (offsets 0 to
+	// len(data)), data then only giving the length: for a blob mapped from a file, the
+	// file itself. The encoder reads a stripe of columns of every row at a time; through a
+	// mapping, each such read maps the whole page cache folio around it into the process
+	// (up to MiBs on Linux 6.x for a file written in large writes: hundreds of MB resident
+	// for one stripe at n = 1000), where a read copies just the bytes.
+	Source io.ReaderAt
 	// Want, if not nil, is asked once per pair after onMetadata: pairs it refuses are not
 	// handed to the sink, and a window without a wanted pair is not re-encoded.
 	Want func(pair int) bool
@@ -30,11 +39,12 @@ type StreamOptions struct {
 	// the encoding's CPU time) as they are done, for progress displays; it reaches the
 	// padded blob size R·C·s (about).
 	Encoded *atomic.Int64
-	// Touched, if not nil, counts the bytes of the blob and of the spill the encoder has
-	// read or written so far, over all its passes (the metadata pass, each window, the
-	// pairs): a caller whose blob is a file mapping can drop the mapping's resident pages
-	// every so many bytes (page cache pages a process has touched count in its RSS).
-	Touched *atomic.Int64
+}
+
+// SpillStore holds the spilled recovery cells (StreamOptions.Spill).
+type SpillStore interface {
+	io.ReaderAt
+	io.WriterAt
 }
 
 // StreamPlan is how EncodeStream lays out its memory for one blob.
@@ -125,7 +135,7 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 		e.alloc = opts.Spill
 	}
 	e.progress = opts.Encoded
-	e.touched = opts.Touched
+	e.src = opts.Source
 	// The metadata pass computes every recovery row anyway: keep the first window's, in
 	// the buffer later windows reuse.
 	winBuf := hugemem.Bytes(window * rowBytes)
@@ -150,10 +160,12 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	pad := make([]byte, rowBytes)
 	secBuf := make([]byte, R*s)
 	emit := func(pair int, primary []byte) error {
-		e.touch(len(primary) + len(secBuf)) // the blob's row (or the window's) and column (or spill cells)
 		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s), Data: primary}
 		c := n - 1 - pair
-		secBuf = e.secondarySliver(secBuf, c)
+		var err error
+		if secBuf, err = e.secondarySliver(secBuf, c); err != nil {
+			return err
+		}
 		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
 		return sink(pair, &prim, &sec)
 	}
@@ -162,11 +174,12 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 			continue
 		}
 		var row []byte
-		if (pair+1)*rowBytes <= len(data) {
+		if opts.Source == nil && (pair+1)*rowBytes <= len(data) {
 			row = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
 		} else {
-			clear(pad)
-			copy(pad, data[min(len(data), pair*rowBytes):])
+			if err := e.blobAt(pad, pair*rowBytes); err != nil {
+				return Metadata{}, BlobID{}, err
+			}
 			row = pad
 		}
 		if err := emit(pair, row); err != nil {

@@ -32,10 +32,5 @@ func SpoolFile(r io.Reader, _ string, limit uint64) (data []byte, close func() e
 	return b, func() error { return nil }, nil
 }
 
-// dropResident does nothing on this platform.
-func dropResident([]byte) bool { return false }
-
-// spillAllocator allocates on the heap on this platform.
-func spillAllocator(string, func([]byte)) (func(n int) ([]byte, error), func()) {
-	return func(n int) ([]byte, error) { return make([]byte, n), nil }, func() {}
-}
+// fileBehind is nil on this platform: MapFile's blob is in memory.
+func fileBehind([]byte) io.ReaderAt { return nil }

@@ -14,10 +14,10 @@ import (
 	"github.com/walrus-go/walrus-go/codec"
 )
 
-// TestDropResidentKeepsData drops the resident pages of a mapped file and of a spill
-// buffer being written, and checks that every byte reads back the same (the page cache
-// keeps them), and that memory not mapped here (the heap, an unmapped file) is left alone.
-func TestDropResidentKeepsData(t *testing.T) {
+// TestFileBehind: a store reads a mapped blob from the file behind it (at the right offset
+// for a part of the mapping), nothing for memory not mapped by MapFile, and the spill files
+// keep what is written to them.
+func TestFileBehind(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 3))
 	want := make([]byte, 3<<20+123)
 	for i := range want {
@@ -31,36 +31,48 @@ func TestDropResidentKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(data, want) || !dropResident(data) || !dropResident(data[5:len(data)-7]) || !bytes.Equal(data, want) {
-		t.Fatal("the mapped file changed or was not dropped")
+	if !bytes.Equal(data, want) {
+		t.Fatal("the mapping differs from the file")
+	}
+	for _, part := range [][2]int{{0, len(want)}, {5, len(want) - 7}, {4096, 8192}} {
+		src := fileBehind(data[part[0]:part[1]])
+		if src == nil {
+			t.Fatalf("%v: no file behind the mapping", part)
+		}
+		got := make([]byte, part[1]-part[0])
+		if n, err := src.ReadAt(got, 0); n != len(got) || err != nil || !bytes.Equal(got, want[part[0]:part[1]]) {
+			t.Fatalf("%v: read %d, %v, equal %v", part, n, err, bytes.Equal(got, want[part[0]:part[1]]))
+		}
+	}
+	if fileBehind(bytes.Clone(want)) != nil {
+		t.Fatal("heap memory has a file behind it")
+	}
+	src := fileBehind(data)
+	if err := unmap(); err != nil {
+		t.Fatal(err)
+	}
+	if fileBehind(data) != nil {
+		t.Fatal("an unmapped file is still behind its old address")
+	}
+	if _, err := src.ReadAt(make([]byte, 10), 0); err == nil {
+		t.Fatal("reading a closed mapping's file succeeded")
 	}
 
-	alloc, release := spillAllocator(t.TempDir(), nil)
+	alloc, release := spillAllocator(t.TempDir())
 	spill, err := alloc(len(want))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for off := 0; off < len(want); off += 64 << 10 {
-		copy(spill[off:], want[off:min(len(want), off+64<<10)])
-		if !dropResident(spill) {
-			t.Fatal("the spill was not dropped")
+		if _, err := spill.WriteAt(want[off:min(len(want), off+64<<10)], int64(off)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !bytes.Equal(spill, want) {
-		t.Fatal("the spill lost what was written to it")
+	got := make([]byte, len(want))
+	if _, err := spill.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the spill lost what was written to it: %v", err)
 	}
 	release()
-
-	heap := bytes.Clone(want)
-	if dropResident(heap) || !bytes.Equal(heap, want) {
-		t.Fatal("heap memory was advised")
-	}
-	if err := unmap(); err != nil {
-		t.Fatal(err)
-	}
-	if dropResident(data) {
-		t.Fatal("an unmapped file was advised")
-	}
 }
 
 func TestSpoolFile(t *testing.T) {
@@ -76,8 +88,8 @@ func TestSpoolFile(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("spool file left in %s: %v", dir, ents)
 	}
-	if !dropResident(data) || !bytes.Equal(data, want) {
-		t.Fatal("the spooled copy is not a mapping that can be dropped")
+	if fileBehind(data) == nil {
+		t.Fatal("the spooled copy is not read from its file")
 	}
 	if err := unmap(); err != nil {
 		t.Fatal(err)

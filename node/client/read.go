@@ -446,8 +446,8 @@ const decodeInMemoryFactor = 4
 // The spilled decode's shares of the budget (readSpilled): slivers on their way in, and the
 // decode's window of columns; more than these caps makes no read faster.
 const (
-	spillFetchCap  = 64 << 20
-	spillWindowCap = 128 << 20
+	spillFetchCap  = 32 << 20
+	spillWindowCap = 64 << 20
 )
 
 // readDecodedTo writes bytes [from, to) of the blob meta describes to w from a decode: the

@@ -81,7 +81,7 @@ type ReadOptions struct {
 	// DefaultReadBudget): a blob whose decode in memory (about four times the blob) does
 	// not fit it is decoded through a temporary file in SpillDir (os.TempDir() if empty)
 	// that holds the slivers fetched, a window of columns at a time, in at most about a
-	// quarter of the budget for slivers on their way in and half for the decode (64 and 128
+	// quarter of the budget for slivers on their way in and half for the decode (32 and 64
 	// MiB at most: more makes no read faster). ReadRangeWith's fallback is not bound by
 	// it.
 	MemoryBudget int64

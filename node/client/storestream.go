@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -54,21 +55,12 @@ func (c *Client) StoreStream(ctx context.Context, data []byte, hooks LedgerHooks
 	return st.run(ctx)
 }
 
-// What StoreOptions.MemoryBudget covers beside the encoder's working memory (codec.PlanStream)
-// and the pairs queued or in flight to the members (the batches, an eighth of the rest).
-const (
-	// processReserve is the process itself: the Go runtime, the libp2p host and its
-	// connections, the ledger client.
-	processReserve = 64 << 20
-	// residentReserve bounds the resident pages of the mapped blob (MapFile) and of the
-	// spill: the pager drops them every pageDropBytes the encoder touches (each 4 KiB
-	// touched maps up to 64 KiB around it: a stripe of columns over every row maps 64 KiB
-	// of each row, 21 MB at n = 1000), so a few tens of MB stay resident.
-	residentReserve  = 64 << 20
-	pageDropBytes    = 16 << 20
-	pageDropInterval = 100 * time.Millisecond
-	pagePoll         = 10 * time.Millisecond
-)
+// processReserve is what StoreOptions.MemoryBudget keeps for the process itself (the Go
+// runtime, the libp2p host and its connections, the ledger client) beside the encoder's
+// working memory (codec.PlanStream) and the pairs queued or in flight to the members (the
+// batches, an eighth of the rest). A blob mapped by MapFile takes none of it: the encoder
+// reads the file (fileBehind), and the spill is a file too (spillAllocator).
+const processReserve = 64 << 20
 
 // splitBudget divides a store's memory budget (<= 0: none) into the encoder's (0: none, at
 // least 1 byte otherwise: codec.PlanStream's smallest plan) and the upload batches'.
@@ -76,74 +68,37 @@ func splitBudget(budget int64) (encoder, upload int64) {
 	if budget <= 0 {
 		return 0, 0
 	}
-	rest := budget - processReserve - residentReserve
+	rest := budget - processReserve
 	upload = max(rest/8, 1)
 	return max(rest-upload, 1), upload
 }
 
-// pager drops the resident pages of a store's shared file mappings (the mapped blob, the
-// spill buffers; dropResident) whenever the encoder has touched pageDropBytes more of them
-// (codec.StreamOptions.Touched), and every pageDropInterval while it touches any. Every
-// pass of the encoder reads the whole blob, and reads or writes the whole spill, so pages
-// it is done with come back only on its next pass: dropping them all at once, in use or
-// not, costs a minor fault per 64 KiB (the kernel's fault-around) of what is in use, and
-// keeps the mappings' resident size near what the encoder touches between two drops
-// instead of the file's size.
-type pager struct {
-	mu      sync.Mutex
-	regions [][]byte
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-// startPager starts a pager for the regions that are shared file mappings made here;
-// others (a blob in the heap) are left out.
-func startPager(touched *atomic.Int64, regions ...[]byte) *pager {
-	pg := &pager{stop: make(chan struct{}), done: make(chan struct{})}
-	for _, b := range regions {
-		pg.add(b)
-	}
-	go func() {
-		defer close(pg.done)
-		t := time.NewTicker(pagePoll)
-		defer t.Stop()
-		last, lastT := touched.Load(), time.Now()
-		for {
-			select {
-			case <-t.C:
-			case <-pg.stop:
-				return
-			}
-			now, cur := time.Now(), touched.Load()
-			if cur-last < pageDropBytes && (cur == last || now.Sub(lastT) < pageDropInterval) {
-				continue
-			}
-			last, lastT = cur, now
-			pg.mu.Lock()
-			regions := slices.Clone(pg.regions)
-			pg.mu.Unlock()
-			for _, b := range regions {
-				dropResident(b)
-			}
+// spillAllocator returns an allocator of spill stores for the encoder's recovery cells
+// (codec.StreamOptions.Spill): unlinked temporary files in dir (os.TempDir() if empty),
+// read and written with pread and pwrite, so their pages are the kernel's page cache,
+// written back and evicted under memory pressure, never the process's resident memory;
+// and what closes them all.
+func spillAllocator(dir string) (alloc func(n int) (codec.SpillStore, error), release func()) {
+	var files []*os.File
+	alloc = func(n int) (codec.SpillStore, error) {
+		f, err := os.CreateTemp(dir, "walrus-spill-*")
+		if err != nil {
+			return nil, fmt.Errorf("client: spill file: %w", err)
 		}
-	}()
-	return pg
-}
-
-// add pages b too, if it is a shared file mapping made here.
-func (pg *pager) add(b []byte) {
-	if !dropResident(b) {
-		return
+		_ = os.Remove(f.Name()) // unlinked: gone with the descriptor, even after a crash
+		files = append(files, f)
+		if err := f.Truncate(int64(n)); err != nil {
+			return nil, fmt.Errorf("client: spill file: %w", err)
+		}
+		return f, nil
 	}
-	pg.mu.Lock()
-	pg.regions = append(pg.regions, b)
-	pg.mu.Unlock()
-}
-
-// close stops the pager.
-func (pg *pager) close() {
-	close(pg.stop)
-	<-pg.done
+	release = func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+		files = nil
+	}
+	return alloc, release
 }
 
 // streamStore is one StoreStream call.
@@ -187,7 +142,6 @@ type streamStore struct {
 	pass1Time    atomic.Int64 // nanoseconds the first pass took
 	started      bool
 	encoded      atomic.Int64
-	touched      atomic.Int64 // the encoder's StreamOptions.Touched, both passes
 	encErr       error
 	encDone      chan struct{}
 	certCh       chan *epoch.Certificate
@@ -270,10 +224,9 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 	go func() {
 		defer close(st.encDone)
 		t0 := time.Now()
-		pg := startPager(&st.touched, st.data)
-		defer pg.close()
-		spill, release := spillAllocator(st.opts.SpillDir, pg.add)
-		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Encoded: &st.encoded, Touched: &st.touched},
+		src := fileBehind(st.data) // a mapped file is read with pread, not through the mapping
+		spill, release := spillAllocator(st.opts.SpillDir)
+		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Encoded: &st.encoded, Source: src},
 			func(m *codec.Metadata, id codec.BlobID) error {
 				err := st.setup(ctx, m, id, uploadBudget)
 				setup <- err
@@ -315,8 +268,8 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		runtime.GC()
 		st.pass.Store(2)
 		st.startUploaders(2)
-		spill, release = spillAllocator(st.opts.SpillDir, pg.add)
-		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Touched: &st.touched}, nil, st.sink)
+		spill, release = spillAllocator(st.opts.SpillDir)
+		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Source: src}, nil, st.sink)
 		release()
 		st.finishProducer(err, 2)
 	}()

@@ -67,6 +67,33 @@ func TestStoreStreamSmallBudget(t *testing.T) {
 	if n := c.missingPairs(t, ctx, res.BlobID); n != 0 {
 		t.Fatalf("%d pairs missing after the store", n)
 	}
+
+	// The same from a mapped file (MapFile): the encoder reads the file, not the mapping.
+	data = randomBlob(300_000, 25)
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mapped, unmap, err := client.MapFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmap()
+	spill := t.TempDir()
+	res, err = c.client.StoreStream(ctx, mapped, hooks, client.StoreOptions{Epochs: 2, MemoryBudget: 64 << 10, SpillDir: spill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res.Upload.Done()
+	if enc, _ := codec.Encode(c.p, data); res.BlobID != enc.BlobID {
+		t.Fatal("mapped: blob ID differs from Encode's")
+	}
+	if got, err := c.client.Read(ctx, c.com(), res.BlobID); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("mapped: read back: %v", err)
+	}
+	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+		t.Fatalf("spill files left: %v", ents)
+	}
 }
 
 // failOnceCertify fails the first certification, as a store killed after collecting its
