@@ -103,7 +103,8 @@ type Ledger struct {
 	regMu sync.Mutex
 	regs  map[codec.BlobID]regInfo // what RegisterBlob learned, for StoreSummary
 
-	trust *trust // nil: answers are not verified (no Genesis)
+	trust *trust     // nil: answers are not verified (no Genesis)
+	nb    nonceBasis // the wallet's latest proven account nonce (nonceproof.go)
 }
 
 // regInfo is what RegisterBlob recorded about one blob for the store summary.
@@ -332,7 +333,7 @@ type pending struct {
 	hash  [32]byte
 	to    peer.ID
 	raw   []byte
-	after uint64 // the accepting node's height: the receipt comes from a later checkpoint
+	after uint64 // the receipt comes from a later checkpoint (txBasis.after, nonceproof.go)
 	nonce uint64 // the nonce it was signed with: objects it creates derive from it
 }
 
@@ -363,6 +364,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 		// Another process of this wallet may have signed since: start from its next.
 		l.nextNonce = max(l.nextNonce, l.wlock.nonce())
 	}
+	basis := l.txBasisLocked(ctx)
 	var errs []error
 	for range maxResign {
 		stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Op: op})
@@ -409,7 +411,7 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			if l.wlock != nil {
 				l.wlock.setNonce(l.nextNonce)
 			}
-			return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: rep.Height, nonce: stx.Tx.Nonce}, nil
+			return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: basis.after(stx.Tx.Nonce, rep.Height), nonce: stx.Tx.Nonce}, nil
 		}
 		if resign {
 			continue
@@ -510,10 +512,10 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 			if err != nil {
 				return query.TxReceipt{}, err
 			}
-			if r != nil && l.trust == nil {
+			if r != nil { // (with a genesis, a proven receipt)
 				return *r, receiptErr(p, r)
 			}
-			continue // (with a genesis, the proven wait returns the receipt it found)
+			continue
 		}
 		// The node is unreachable or failed: the next one. Transactions are gossiped on
 		// the txs topic, so any node's ledger carries the receipt once committed.

@@ -38,7 +38,9 @@ import (
 //   - A transaction can still lose its nonce after acceptance (two writers that reached
 //     different nodes while the home was down; a mempool purge): wait notices that the
 //     nonce was consumed by a commit that holds no receipt of ours and reports
-//     errTxLost, and the callers sign the operation again with a fresh nonce.
+//     errTxLost, and the callers sign the operation again with a fresh nonce. With a
+//     genesis both facts are proven (nonceproof.go), so that no node can make one
+//     operation execute twice.
 
 // maxResign bounds how often one submission re-signs because other writers took its
 // nonce first (each round costs one round trip; 64 contending processes need ~64).
@@ -104,7 +106,8 @@ func (l *Ledger) txOrder() []peer.ID {
 }
 
 // checkLost is called when a node says of a pending transaction that it does not hold it
-// and that its nonce is behind the sender's next one there. If that node's committed
+// and that its nonce is behind the sender's next one there. With a genesis the decision
+// is proven (provenLost). Without one, the node's word is taken: if that node's committed
 // state has used the nonce and holds no receipt of the transaction, the transaction can
 // never commit: errTxLost. If the receipt is there after all, it is returned. Otherwise
 // (the nonce is taken only by a pending transaction) the caller keeps waiting: the next
@@ -112,6 +115,9 @@ func (l *Ledger) txOrder() []peer.ID {
 // forward, so a nonce used by the first answer's height and no receipt in the second
 // means the nonce went to another transaction.
 func (l *Ledger) checkLost(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, error) {
+	if l.trust != nil {
+		return l.provenLost(ctx, to, p)
+	}
 	b, err := p2p.Call(ctx, l.cfg.Host, to, query.Spec, (&query.Query{Kind: query.QueryAccount, Address: l.addr}).Encode())
 	if err != nil {
 		return nil, nil

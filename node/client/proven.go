@@ -265,6 +265,9 @@ func (l *Ledger) provenAccount(ctx context.Context, a staking.Address, first pee
 			}
 			return &query.AccountAnswer{Height: cp.Height, Account: acc, Proven: true}, cp.Height, nil
 		})
+	if err == nil && a == l.addr && l.cfg.Key != nil {
+		l.nb.note(r.v.Height, r.v.Account.Nonce) // the basis of nonce recovery (nonceproof.go)
+	}
 	return r.v, r.node, err
 }
 

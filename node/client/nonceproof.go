@@ -1,0 +1,178 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/staking"
+)
+
+// Proven nonce recovery (docs/architecture.md §4 "Light clients"). Signing an operation
+// again after its transaction "lost its nonce" is safe only if that transaction can never
+// execute. With a genesis the client decides it from proven facts alone:
+//
+//   - Each pending transaction carries `after`, a height at which the client itself proved
+//     the wallet's account nonce at most the transaction's (nonceBasis): a transaction
+//     with nonce k executes only at a height whose state before it has nonce k, so it was
+//     not committed at or before `after`. (Not the accepting node's height, which is its
+//     word; and not merely the client's highest verified height: byte-identical signed
+//     bytes may have been committed before it.)
+//   - It is lost when the proven account at a verified height H has a nonce above k — the
+//     nonce went to some transaction of the wallet at a height ≤ H, and no later one can
+//     take it — and the proven receipts of every height in (after, H] (kind 17, pages
+//     proven complete) hold none of it. A receipt found there is the answer instead.
+//   - Receipts are kept ReceiptHeights heights: when H − after exceeds that, nothing can
+//     prove the loss, and the operation's outcome is unknown (ErrOutcomeUnknown): it is
+//     reported, never signed again.
+
+// ErrOutcomeUnknown is wrapped by the error of an operation whose transaction's nonce was
+// used while its fate can no longer be proven (its receipts are older than the ledger
+// keeps). The operation was not signed again; it may or may not have executed.
+var ErrOutcomeUnknown = errors.New("client: the transaction's outcome is unknown")
+
+// nonceBasisMaxAge is how old (local clock) the proven account nonce may be when a
+// transaction is signed; an older one is proven again first, so that `after` stays well
+// within the receipts' retention.
+const nonceBasisMaxAge = 10 * time.Second
+
+// nonceBasis is the latest proven fact about the wallet's own account: at the verified
+// height `height` its nonce was `nonce`. provenAccount records every such answer.
+type nonceBasis struct {
+	mu     sync.Mutex
+	height uint64
+	nonce  uint64
+	at     time.Time
+	ok     bool
+}
+
+func (b *nonceBasis) note(height, nonce uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ok || height >= b.height {
+		b.height, b.nonce, b.at, b.ok = height, nonce, time.Now(), true
+	}
+}
+
+func (b *nonceBasis) get() (height, nonce uint64, at time.Time, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.height, b.nonce, b.at, b.ok
+}
+
+// txBasis is the proven account nonce a transaction about to be signed is checked
+// against; proven false without a genesis.
+type txBasis struct {
+	proven, ok    bool
+	height, nonce uint64
+}
+
+// txBasisLocked returns the basis for the next transaction, proving the account again if
+// the last proof is older than nonceBasisMaxAge (a failure keeps the older one). Callers
+// hold l.mu.
+func (l *Ledger) txBasisLocked(ctx context.Context) txBasis {
+	if l.trust == nil {
+		return txBasis{}
+	}
+	h, n, at, ok := l.nb.get()
+	if !ok || time.Since(at) > nonceBasisMaxAge {
+		if acc, _, err := l.provenAccount(ctx, l.addr, l.preferred); err == nil {
+			h, n, ok = acc.Height, acc.Account.Nonce, true
+		}
+	}
+	return txBasis{proven: true, ok: ok, height: h, nonce: n}
+}
+
+// after is the height above which the receipt of a transaction signed with nonce must be:
+// the basis's height when its nonce is at most the transaction's; 0 when there is no such
+// proof (its loss is then provable only while every receipt since height 1 is kept).
+// Without a genesis it is the accepting node's height, claimed.
+func (b txBasis) after(nonce, claimed uint64) uint64 {
+	switch {
+	case !b.proven:
+		return claimed
+	case b.ok && b.nonce <= nonce:
+		return b.height
+	}
+	return 0
+}
+
+// provenLost decides from proven answers whether p lost its nonce: errTxLost, a proven
+// receipt of p (success or refusal), an error wrapping ErrOutcomeUnknown, or nothing
+// (nil, nil: not proven either way; the caller keeps waiting).
+func (l *Ledger) provenLost(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, error) {
+	acc, from, err := l.provenAccount(ctx, l.addr, to)
+	if err != nil || acc.Account.Nonce <= p.nonce {
+		return nil, nil // not proven used: the transaction may still commit
+	}
+	h := acc.Height
+	if h <= p.after {
+		return nil, nil // never with a true basis (nonces only grow)
+	}
+	if h-p.after > staking.ReceiptHeights {
+		return nil, fmt.Errorf("%w: %s %x (nonce %d): the wallet's nonce moved past it by height %d, and the receipts of heights %d..%d that would show whether it was committed are no longer all kept (the ledger keeps %d heights); it was not signed again: check `walrus account` (and `walrus blob-status` for a store) before retrying",
+			ErrOutcomeUnknown, p.kind, p.hash[:8], p.nonce, h, p.after+1, h, staking.ReceiptHeights)
+	}
+	r, err := l.provenReceiptIn(ctx, from, p.hash, p.after+1, h)
+	if err != nil {
+		l.cfg.Logger.Debug("cannot prove whether the transaction lost its nonce", "kind", p.kind, "nonce", p.nonce, "err", err)
+		return nil, nil
+	}
+	if r != nil {
+		return r, nil
+	}
+	l.cfg.Logger.Debug("transaction lost its nonce (proven)", "kind", p.kind, "nonce", p.nonce, "account_nonce", acc.Account.Nonce, "height", h, "after", p.after)
+	return nil, fmt.Errorf("%w: %s with nonce %d (proven at height %d: no receipt of it in heights %d..%d)", errTxLost, p.kind, p.nonce, h, p.after+1, h)
+}
+
+// provenReceiptIn reads the proven receipts of heights from..to at height to (every page
+// proven complete, from node first) and returns the receipt of the transaction hash there
+// (a success before any refusal), or nil when there is none.
+func (l *Ledger) provenReceiptIn(ctx context.Context, first peer.ID, hash [32]byte, from, to uint64) (*query.TxReceipt, error) {
+	var refused *query.TxReceipt
+	for lo := from; lo <= to; lo += query.MaxReceiptSpan {
+		hi := min(to, lo+query.MaxReceiptSpan-1)
+		q := query.Query{Kind: query.QueryProvenReceipts, FromHeight: lo, ToHeight: hi, At: to}
+		verify := func(ctx context.Context, p peer.ID, b []byte, cursor [32]byte) ([]staking.ReceiptEntry, uint64, bool, [32]byte, error) {
+			a, err := query.DecodeProvenReceiptsAnswer(b)
+			if err != nil {
+				return nil, 0, false, [32]byte{}, fmt.Errorf("%w: %v", ErrUnverified, err)
+			}
+			cp, err := l.verifyAt(ctx, p, a.Height, &a.At)
+			if err != nil {
+				return nil, 0, false, [32]byte{}, err
+			}
+			rs, next, err := query.VerifyReceiptsPage(cp, lo, hi, cursor, a)
+			return rs, cp.Height, a.More, next, err
+		}
+		for more, n := true, 0; more; n++ {
+			if n >= maxListPages {
+				return nil, fmt.Errorf("client: receipts of heights %d..%d in more than %d pages", lo, hi, maxListPages)
+			}
+			page, node, err := pageAt(ctx, l, &q, first, verify)
+			if err != nil {
+				return nil, err
+			}
+			first, more, q.Cursor = node, page.more, page.next
+			for _, e := range page.page {
+				if e.TxHash != hash {
+					continue
+				}
+				r := &query.TxReceipt{Hash: hash, Height: e.Height, Index: e.Index,
+					Receipt: staking.Receipt{Code: e.Code, Fee: e.Fee, Created: e.Created}}
+				if e.Code == staking.OK {
+					return r, nil
+				}
+				if refused == nil {
+					refused = r
+				}
+			}
+		}
+	}
+	return refused, nil
+}
