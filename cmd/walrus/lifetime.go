@@ -281,6 +281,9 @@ type listedBlob struct {
 	EndEpoch        uint32       `json:"endEpoch"`
 	ExpiresAt       string       `json:"expiresAt"`
 	Deletable       bool         `json:"deletable"`
+	// ProvenAt: the object, and that the listing holds every object of the wallet, is
+	// proven at this certified checkpoint (the same for every object of one listing).
+	ProvenAt *provenAt `json:"provenAt,omitempty"`
 }
 
 // listed describes one object at the ledger's epoch.
@@ -307,7 +310,7 @@ func listed(in *query.Info, a *query.BlobsAnswer, o staking.Blob) listedBlob {
 func runListBlobs(g *globals, args []string) error {
 	fs := newFlagSet("list-blobs")
 	expired := fs.Bool("include-expired", false, "also list objects whose end epoch has passed (until the ledger drops them)")
-	asJSON := fs.Bool("json", false, `print a list of {"blobId","objectId","status","size","encodedSize","storageSize","registeredEpoch","certifiedEpoch","endEpoch","expiresAt","deletable"}`)
+	asJSON := fs.Bool("json", false, `print a list of {"blobId","objectId","status","size","encodedSize","storageSize","registeredEpoch","certifiedEpoch","endEpoch","expiresAt","deletable","provenAt":{"height","epoch"}}`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -331,6 +334,7 @@ func runListBlobs(g *globals, args []string) error {
 	out := []listedBlob{}
 	for _, o := range a.Blobs {
 		if lb := listed(in, a, o); lb.Status != "expired" || *expired {
+			lb.ProvenAt = listProvenAt(a.Proven, a.Height, a.Epoch)
 			out = append(out, lb)
 		}
 	}

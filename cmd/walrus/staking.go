@@ -408,7 +408,7 @@ type stakeJSON struct {
 // runListStakedWAL is `walrus list-staked-wal [--json]`.
 func runListStakedWAL(g *globals, args []string) error {
 	fs := newFlagSet("list-staked-wal")
-	asJSON := fs.Bool("json", false, `print {"address","epoch","height","total","stakes":[{"stakeId","nodeId","amount","state","activationEpoch","withdrawEpoch"}]}`)
+	asJSON := fs.Bool("json", false, `print {"address","epoch","height","total","stakes":[{"stakeId","nodeId","amount","state","activationEpoch","withdrawEpoch"}],"provenAt":{"height","epoch"}}`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -441,7 +441,9 @@ func runListStakedWAL(g *globals, args []string) error {
 			Height  uint64      `json:"height"`
 			Total   uint64      `json:"total"`
 			Stakes  []stakeJSON `json:"stakes"`
-		}{addr.String(), list.Epoch, list.Height, total, out})
+			// ProvenAt: every stake listed, and that there are no others, is proven there.
+			ProvenAt *provenAt `json:"provenAt,omitempty"`
+		}{addr.String(), list.Epoch, list.Height, total, out, listProvenAt(list.Proven, list.Height, list.Epoch)})
 	}
 	w := g.stdout
 	fmt.Fprintf(w, "Wallet %s, epoch %d: %d stake(s), %s in total (rewards are compounded into the amounts).\n",
@@ -498,7 +500,7 @@ type committeeNodeJSON struct {
 // runInfoCommittee is `walrus info committee [--json]`.
 func runInfoCommittee(g *globals, args []string) error {
 	fs := newFlagSet("info")
-	asJSON := fs.Bool("json", false, `print {"epoch","height","nShards","nextSelected","nextPrices","nodes":[{"nodeId","peerId","shards","nextShards","stake",...}]}`)
+	asJSON := fs.Bool("json", false, `print {"epoch","height","nShards","nextSelected","nextPrices","nodes":[{"nodeId","peerId","shards","nextShards","stake",...}],"provenAt":{"height","epoch"}}`)
 	if err := parseNoArgs(g, fs, args); err != nil {
 		return err
 	}
@@ -524,7 +526,10 @@ func runInfoCommittee(g *globals, args []string) error {
 			NextSelected bool                `json:"nextSelected"`
 			NextPrices   *staking.Prices     `json:"nextPrices"`
 			Nodes        []committeeNodeJSON `json:"nodes"`
-		}{com.Epoch, com.Height, com.NShards, com.NextSelected, next, nodes})
+			// ProvenAt: every registered node, its votes and shards, the shard count and
+			// the next prices are proven there (the stake pools are the node's word).
+			ProvenAt *provenAt `json:"provenAt,omitempty"`
+		}{com.Epoch, com.Height, com.NShards, com.NextSelected, next, nodes, listProvenAt(com.Proven, com.Height, com.Epoch)})
 	}
 	w := g.stdout
 	members := 0

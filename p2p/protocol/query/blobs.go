@@ -20,6 +20,9 @@ type BlobsAnswer struct {
 	// More: blob objects of the account with IDs above the last one's remain.
 	More  bool
 	Blobs []staking.Blob
+	// Proven is not on the wire: a verifying client sets it when every page was proven
+	// (QueryProvenBlobs) at Height, in Epoch.
+	Proven bool
 }
 
 // blobObjectSize is the encoded size of one blob object (as in a BlobAnswer).

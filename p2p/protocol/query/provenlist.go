@@ -198,7 +198,7 @@ func VerifyCommitteePage(cp *staking.Checkpoint, cursor [32]byte, nShards int, a
 			return nil, [32]byte{}, err
 		}
 	}
-	ans := &CommitteeAnswer{Height: cp.Height, Epoch: cp.Epoch, NShards: par.Config.NShards, More: a.Page.More}
+	ans := &CommitteeAnswer{Height: cp.Height, Epoch: cp.Epoch, NShards: par.Config.NShards, More: a.Page.More, Proven: true}
 	if next != nil {
 		ans.NextSelected, ans.NextPrices = true, par.NextPrices
 	}
@@ -287,7 +287,7 @@ func VerifyStakesPage(cp *staking.Checkpoint, owner staking.Address, cursor [32]
 	if err != nil {
 		return nil, next, err
 	}
-	ans := &StakesAnswer{Height: cp.Height, Epoch: cp.Epoch, FirstUnselected: cp.Epoch + 1, More: a.Page.More}
+	ans := &StakesAnswer{Height: cp.Height, Epoch: cp.Epoch, FirstUnselected: cp.Epoch + 1, More: a.Page.More, Proven: true}
 	if ex[0] != nil {
 		ans.FirstUnselected = cp.Epoch + 2 // the next committee is selected
 	}
@@ -311,7 +311,7 @@ func VerifyBlobsPage(cp *staking.Checkpoint, owner staking.Address, cursor [32]b
 	if err != nil {
 		return nil, next, err
 	}
-	ans := &BlobsAnswer{Height: cp.Height, Epoch: cp.Epoch, More: a.Page.More}
+	ans := &BlobsAnswer{Height: cp.Height, Epoch: cp.Epoch, More: a.Page.More, Proven: true}
 	for i, v := range objs {
 		b, err := staking.DecodeBlobObject(v)
 		if err != nil || b.ID != ids[i] || b.Owner != owner {

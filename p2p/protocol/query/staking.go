@@ -55,6 +55,9 @@ type CommitteeAnswer struct {
 	// More: registered nodes with IDs above the last candidate's remain.
 	More       bool
 	Candidates []Candidate
+	// Proven is not on the wire: a verifying client sets it when every page was proven
+	// (QueryProvenCommittee) at Height, in Epoch (the pools excepted, the node's word).
+	Proven bool
 }
 
 // EncodeCommitteeAnswer encodes a CommitteeAnswer. Strings over their caps are the
@@ -174,6 +177,9 @@ type StakesAnswer struct {
 	// More: stakes of the account with IDs above the last one's remain.
 	More   bool
 	Stakes []StakeInfo
+	// Proven is not on the wire: a verifying client sets it when every page was proven
+	// (QueryProvenStakes) at Height, in Epoch.
+	Proven bool
 }
 
 // EncodeStakesAnswer encodes a StakesAnswer.
