@@ -2,13 +2,17 @@ package testnet_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,32 +22,46 @@ import (
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/testnet"
 )
 
 // BenchmarkBigStore is `make bench-big` (issue 17): `walrus store` of a 1 GiB file
-// (WALRUS_BIG_MIB overrides the size) on a 4-node multi-process loopback testnet
-// (`walrus testnet up`, 1000 shards), as a user runs it: the file mapped, the default
-// memory budget (WALRUS_BIG_BUDGET overrides it). Each of b.N runs stores a fresh file; the
+// (WALRUS_BIG_SIZE, e.g. 4GiB, or WALRUS_BIG_MIB overrides the size; make's BIG_SIZE) on a
+// 4-node multi-process loopback testnet (`walrus testnet up`, 1000 shards), as a user runs
+// it: the file mapped, the default memory budget (WALRUS_BIG_BUDGET, make's BIG_BUDGET,
+// overrides it, for the store and the reads). Each of b.N runs stores a fresh file; the
 // first is the cold one (fresh client process, fresh node processes), later ones find the
-// nodes warm. It reports per run:
+// nodes warm. Each run then reads the blob back (`walrus read --out`), and the last one
+// kills the node holding its first systematic sliver and reads it again, which must decode.
+// It reports per run:
 //
 //   - the split of the store into encode (the metadata pass), register, upload (to the
 //     certificate) and certify, from the CLI's phase timings (WALRUS_STORE_TIMINGS);
-//   - the client's peak RSS (getrusage of the child: VmHWM) and, polled every 50 ms, its
-//     peak anonymous and file-backed (the mapped file) resident memory;
+//   - the client's peak RSS (its VmHWM, polled every 50 ms with its anonymous and
+//     file-backed resident memory);
 //   - the client's user and system CPU seconds, the nodes' (from /proc/<pid>/stat), and
 //     the whole machine's (/proc/stat, every CPU, busy time), which on a shared machine
 //     includes other people's work: compare it with the sum of the parts;
 //   - every node's peak RSS (VmHWM since it started, so the largest over the runs);
 //   - issue 4's bound measured in the same run: 2 × (encode + 4.5 × blob / stream rate),
 //     with the encode time of EncodeStream in this process (the default budget, pairs
-//     discarded) and the stream rate of one libp2p stream (median of three).
+//     discarded) and the stream rate of one libp2p stream (median of three);
+//   - the reads' time, rate and peak RSS (anonymous and file-backed too), the output
+//     compared with the file byte for byte.
 func BenchmarkBigStore(b *testing.B) {
 	mib := 1024
 	if v, err := strconv.Atoi(os.Getenv("WALRUS_BIG_MIB")); err == nil && v > 0 {
 		mib = v
 	}
+	if v := os.Getenv("WALRUS_BIG_SIZE"); v != "" {
+		n, err := parseSize(v)
+		if err != nil || n%(1<<20) != 0 {
+			b.Fatalf("WALRUS_BIG_SIZE: want whole MiB: %q %v", v, err)
+		}
+		mib = int(n >> 20)
+	}
+	budget := os.Getenv("WALRUS_BIG_BUDGET")
 	size := mib << 20
 	tmp := b.TempDir()
 	bin := buildWalrusB(b, tmp)
@@ -88,10 +106,12 @@ func BenchmarkBigStore(b *testing.B) {
 		writeRandomFile(b, file, size, uint64(i))
 		// Encode time in this process, the file mapped as the CLI does.
 		encT := func() time.Duration {
-			data, err := os.ReadFile(file)
+			data, unmap, err := client.MapFile(file)
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer unmap()
+			defer debug.FreeOSMemory() // the encoder's heap back before the store runs
 			runtime.GC()
 			t0 := time.Now()
 			if _, _, err := codec.EncodeStream(p, data, codec.StreamOptions{Budget: 2 << 30},
@@ -105,8 +125,8 @@ func BenchmarkBigStore(b *testing.B) {
 
 		timings := filepath.Join(tmp, "timings-"+strconv.Itoa(i))
 		args := []string{"--config", l.ClientConfigFile, "store", file, "--epochs", "2", "--json"}
-		if v := os.Getenv("WALRUS_BIG_BUDGET"); v != "" {
-			args = append(args, "--memory-budget", v)
+		if budget != "" {
+			args = append(args, "--memory-budget", budget)
 		}
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "WALRUS_STORE_TIMINGS="+timings)
@@ -119,7 +139,7 @@ func BenchmarkBigStore(b *testing.B) {
 		}
 		peaks := pollRSS(cmd.Process.Pid)
 		err := cmd.Wait()
-		peakAnon, peakFile := peaks()
+		peakAnon, peakFile, peakRSS := peaks()
 		wall := time.Since(t0)
 		cpu1, nodes1 := machineBusy(), nodesCPU(b, pids)
 		if err != nil {
@@ -151,8 +171,8 @@ func BenchmarkBigStore(b *testing.B) {
 		b.ReportMetric(wall.Seconds(), "cli_wall_s")
 		b.ReportMetric(bound, "bound_s")
 		b.ReportMetric(storeT.Seconds()/bound, "store_vs_bound")
-		b.ReportMetric(float64(ru.Maxrss<<10)/float64(size), "client_peak_rss_x_blob")
-		b.ReportMetric(float64(ru.Maxrss)/1024, "client_peak_rss_MiB")
+		b.ReportMetric(float64(peakRSS)/float64(size), "client_peak_rss_x_blob")
+		b.ReportMetric(float64(peakRSS)/(1<<20), "client_peak_rss_MiB")
 		b.ReportMetric(float64(peakAnon)/(1<<20), "client_peak_anon_MiB")
 		b.ReportMetric(float64(peakFile)/(1<<20), "client_peak_file_MiB")
 		b.ReportMetric(userS, "client_user_s")
@@ -166,11 +186,129 @@ func BenchmarkBigStore(b *testing.B) {
 			nodePeak = max(nodePeak, statusKB(pid, "VmHWM"))
 		}
 		b.ReportMetric(float64(nodePeak)/1024, "node_peak_rss_MiB")
-		b.Logf("run %d: blob %s, store %.1f s (encode %.1f, register %.1f, upload %.1f, certify %.1f), bound %.1f s (encode in-process %.1f s, stream %.0f MiB/s); client peak RSS %d MiB (anon %d, file %d), user %.1f s sys %.1f s; nodes %.1f CPU-s, peak RSS %d MiB; machine %.1f CPU-s",
-			i, rs.BlobID, storeT.Seconds(), enc.Seconds(), reg.Seconds(), upl.Seconds(), cert.Seconds(), bound, encT.Seconds(), streamMiBs,
-			ru.Maxrss/1024, peakAnon>>20, peakFile>>20, userS, sysS, nodeS, nodePeak/1024, (cpu1 - cpu0).Seconds())
+		b.Logf("run %d: blob %s (%d MiB, budget %q), store %.1f s (encode %.1f, register %.1f, upload %.1f, certify %.1f), bound %.1f s (encode in-process %.1f s, stream %.0f MiB/s); client peak RSS %d MiB (anon %d, file %d), user %.1f s sys %.1f s; nodes %.1f CPU-s, peak RSS %d MiB; machine %.1f CPU-s; load %s",
+			i, rs.BlobID, mib, budget, storeT.Seconds(), enc.Seconds(), reg.Seconds(), upl.Seconds(), cert.Seconds(), bound, encT.Seconds(), streamMiBs,
+			peakRSS>>20, peakAnon>>20, peakFile>>20, userS, sysS, nodeS, nodePeak/1024, (cpu1 - cpu0).Seconds(), loadAvg())
+
+		// Read it back; in the last run, again with the holder of row 0 down (a decode).
+		b.StopTimer()
+		bigRead(b, bin, l.ClientConfigFile, rs.BlobID, file, budget, tmp, "read", size)
+		if i == b.N-1 {
+			killRowHolder(b, l, rs.BlobID, pids)
+			bigRead(b, bin, l.ClientConfigFile, rs.BlobID, file, budget, tmp, "decode_read", size)
+		}
+		b.StartTimer()
 		_ = os.Remove(file)
 	}
+}
+
+// bigRead runs `walrus read BLOB --out F` (with --memory-budget when budget is set),
+// compares F with the stored file and reports the read's time, rate and peak RSS under
+// metric names starting with name.
+func bigRead(b *testing.B, bin, config, blobID, file, budget, tmp, name string, size int) {
+	out := filepath.Join(tmp, "read-back")
+	defer os.Remove(out)
+	args := []string{"--config", config, "read", blobID, "--out", out}
+	if budget != "" {
+		args = append(args, "--memory-budget", budget)
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	peaks := pollRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	anon, fileRSS, peakRSS := peaks()
+	wall := time.Since(t0)
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", name, err, stderr.String())
+	}
+	if !sameFiles(b, file, out) {
+		b.Fatalf("%s: the blob read back differs from the file", name)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	b.ReportMetric(wall.Seconds(), name+"_s")
+	b.ReportMetric(float64(size)/(1<<20)/wall.Seconds(), name+"_MiB/s")
+	b.ReportMetric(float64(peakRSS)/(1<<20), name+"_peak_rss_MiB")
+	b.ReportMetric(float64(anon)/(1<<20), name+"_peak_anon_MiB")
+	b.ReportMetric(float64(fileRSS)/(1<<20), name+"_peak_file_MiB")
+	b.Logf("%s: %.1f s (%.0f MiB/s), peak RSS %d MiB (anon %d, file %d), user %.1f s sys %.1f s; load %s", name, wall.Seconds(),
+		float64(size)/(1<<20)/wall.Seconds(), peakRSS>>20, anon>>20, fileRSS>>20,
+		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds(), loadAvg())
+}
+
+// sameFiles compares two files a MiB at a time.
+func sameFiles(b *testing.B, x, y string) bool {
+	fx, err := os.Open(x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fx.Close()
+	fy, err := os.Open(y)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fy.Close()
+	bx, by := make([]byte, 1<<20), make([]byte, 1<<20)
+	for {
+		nx, ex := io.ReadFull(fx, bx)
+		ny, ey := io.ReadFull(fy, by)
+		if nx != ny || !bytes.Equal(bx[:nx], by[:ny]) {
+			return false
+		}
+		if ex != nil || ey != nil {
+			return ex == ey || (errors.Is(ex, io.ErrUnexpectedEOF) && errors.Is(ey, io.ErrUnexpectedEOF))
+		}
+	}
+}
+
+// killRowHolder SIGKILLs the node process holding the blob's systematic primary sliver 0
+// (its owner in the current committee, matched to the layout by BLS key), so a read must
+// decode.
+func killRowHolder(b *testing.B, l *testnet.Layout, blobID string, pids []int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := client.Open(ctx, l.ClientConfigFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, err := codec.ParseBlobID(blobID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := s.Client.Params()
+	key := com.Members[com.Owner(p.ShardForPair(id, 0))].BLSKey
+	for i, n := range l.Genesis.Nodes {
+		if n.BLSKey == key {
+			if err := syscall.Kill(pids[i], syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("killed node %d (pid %d), the holder of row 0", i, pids[i])
+			return
+		}
+	}
+	b.Fatal("no node of the layout holds row 0")
+}
+
+// loadAvg is the first field of /proc/loadavg (the one-minute load), or "?".
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // buildWalrusB is buildWalrus for a benchmark.
@@ -299,11 +437,14 @@ func statusKB(pid int, name string) int64 {
 	return 0
 }
 
-// pollRSS samples the process's anonymous and file-backed resident memory every 50 ms
-// until the returned function is called, which gives the peaks.
-func pollRSS(pid int) func() (anon, file int64) {
+// pollRSS samples the process's anonymous and file-backed resident memory and its VmHWM
+// every 50 ms until the returned function is called, which gives the peaks. VmHWM as last
+// sampled is the peak RSS: getrusage's ru_maxrss of a child is not, on Linux it starts from
+// the high-water mark of the process that forked it (this one, which mapped and encoded
+// the blob itself).
+func pollRSS(pid int) func() (anon, file, hwm int64) {
 	var mu sync.Mutex
-	var anon, file int64
+	var anon, file, hwm int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -311,9 +452,9 @@ func pollRSS(pid int) func() (anon, file int64) {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			a, f := statusKB(pid, "RssAnon")<<10, statusKB(pid, "RssFile")<<10
+			a, f, h := statusKB(pid, "RssAnon")<<10, statusKB(pid, "RssFile")<<10, statusKB(pid, "VmHWM")<<10
 			mu.Lock()
-			anon, file = max(anon, a), max(file, f)
+			anon, file, hwm = max(anon, a), max(file, f), max(hwm, h)
 			mu.Unlock()
 			select {
 			case <-t.C:
@@ -322,12 +463,12 @@ func pollRSS(pid int) func() (anon, file int64) {
 			}
 		}
 	}()
-	return func() (int64, int64) {
+	return func() (int64, int64, int64) {
 		close(stop)
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		return anon, file
+		return anon, file, hwm
 	}
 }
 
