@@ -82,8 +82,8 @@ type ReadOptions struct {
 	// not fit it is decoded through a temporary file in SpillDir (os.TempDir() if empty)
 	// that holds the slivers fetched, a window of columns at a time, in at most about a
 	// quarter of the budget for slivers on their way in and half for the decode (32 and 64
-	// MiB at most: more makes no read faster). ReadRangeWith's fallback is not bound by
-	// it.
+	// MiB at most: more makes no read faster). ReadRangeWith's fallback too (beside the
+	// range it returns).
 	MemoryBudget int64
 	SpillDir     string
 }
@@ -155,14 +155,11 @@ func (c *Client) ReadRangeWith(ctx context.Context, com *epoch.Committee, id cod
 	}
 	c.cfg.Logger.Debug("read range: falling back to a decode", "blob_id", id, "err", err)
 	buf = nil
-	blob, err := c.readWithMetadata(ctx, com, id, meta)
-	if err != nil {
+	out := bytes.NewBuffer(make([]byte, 0, n))
+	if _, err := c.readDecodedTo(ctx, com, id, &meta, off, off+n, out, o); err != nil {
 		return nil, err
 	}
-	if int64(len(blob)) == n {
-		return blob, nil
-	}
-	return bytes.Clone(blob[off : off+n]), nil
+	return out.Bytes(), nil
 }
 
 // metadataFor returns the blob's verified metadata: given checked against id, or fetched.

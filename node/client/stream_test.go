@@ -287,6 +287,10 @@ func TestReadToFallbackSpilled(t *testing.T) {
 		if err != nil || n != size || !bytes.Equal(buf.Bytes(), data[off:off+size]) {
 			t.Fatalf("%+v, range: %d, %v", o, n, err)
 		}
+		got, err := c.client.ReadRangeWith(ctx, c.com(), enc.BlobID, 0, L, o)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%+v, ReadRangeWith: %v", o, err)
+		}
 		if ents, _ := os.ReadDir(spill); len(ents) != 0 {
 			t.Fatalf("spill files left: %v", ents)
 		}
