@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand"
 	"testing"
 	"time"
@@ -302,5 +303,50 @@ func testLiarAndSilent(t *testing.T, how string) {
 	}
 	if v1 := how == "v1"; v1 != (res.Stats.V1 == 1) {
 		t.Fatalf("stats %+v: want the liar alone asked over version 1: %v", res.Stats, v1)
+	}
+}
+
+// TestServeV2: a member answers a version-2 request with at most limit sources per item,
+// every batch verifying, all its usable sources without a limit, and refuses an item of an
+// unknown blob; a repeated request gets the same answer.
+func TestServeV2(t *testing.T) {
+	nw := newNetwork(t, 20_000)
+	m := byWeight(nw.com, 4)
+	pid, err := p2p.MemberPeer(nw.hosts[nw.self], &nw.com.Members[m])
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, nw.p.N)
+	for i := range all {
+		all[i] = i
+	}
+	items := []recovery.Item{
+		{BlobID: nw.enc.BlobID, Axis: codec.AxisSecondary, Targets: all, Limit: 2},
+		{BlobID: codec.BlobID{1}, Axis: codec.AxisPrimary, Targets: []int{3}},
+		{BlobID: nw.enc.BlobID, Axis: codec.AxisPrimary, Targets: []int{0, 8, 9}},
+	}
+	s := int(nw.enc.SymbolSize)
+	var codes []p2p.Code
+	var got [][]codec.SymbolBatch
+	err = p2p.CallStream(ctx(t), nw.hosts[nw.self], pid, recovery.Spec2(nw.p), [][]byte{recovery.EncodeRequest2(nw.p.N, items)},
+		func(body io.Reader, n int) (err error) {
+			codes, got, err = recovery.ReadResponse2(nw.p, body, n, items, s)
+			return err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes[0] != 0 || codes[1] != p2p.CodeForbidden || codes[2] != 0 {
+		t.Fatalf("codes %v", codes)
+	}
+	if len(got[0]) != 2 || len(got[2]) != nw.com.Members[m].Weight() {
+		t.Fatalf("%d and %d sources, want 2 and %d", len(got[0]), len(got[2]), nw.com.Members[m].Weight())
+	}
+	for _, i := range []int{0, 2} {
+		for j := range got[i] {
+			if _, err := codec.VerifySymbolBatch(nw.p, &nw.enc.Metadata, &got[i][j]); err != nil {
+				t.Fatalf("item %d source %d: %v", i, got[i][j].Index, err)
+			}
+		}
 	}
 }

@@ -167,12 +167,8 @@ func (s *Service) handleRecovery2(ctx context.Context, from peer.ID, body []byte
 			}
 			groups[g] = append(groups[g], i)
 		}
-		limit, size := recovery.ResponseCap2(p), recovery.HeaderLen
-		for i := range results {
-			if results[i].Code != 0 {
-				size++
-			}
-		}
+		// Every item takes at least its code byte; an admitted one its worst case.
+		limit, size := recovery.ResponseCap2(p), recovery.HeaderLen+len(items)
 		hashes := make([]int, len(items))
 		for _, g := range order {
 			stored, err := s.cfg.Store.StoredShards(ctx, g.id)
@@ -201,10 +197,9 @@ func (s *Service) handleRecovery2(ctx context.Context, from peer.ID, body []byte
 						if l := int(items[i].Limit); l != 0 {
 							srcs = min(srcs, l)
 						}
-						need := recovery.ItemAnswerLen2(sz, len(items[i].Targets), h, srcs)
+						need := recovery.ItemAnswerLen2(sz, len(items[i].Targets), h, srcs) - 1
 						if size+need > limit {
 							results[i].Code = p2p.CodeUnavailable
-							size++
 							continue
 						}
 						size += need
