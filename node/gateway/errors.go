@@ -27,6 +27,7 @@ const (
 	ReasonInsufficientConfirms = "INSUFFICIENT_CONFIRMATIONS" // 504: no quorum of storage confirmations in time
 	ReasonTimeout              = "TIMEOUT"                    // 504: the ledger did not commit in time
 	ReasonLedgerRejected       = "LEDGER_REJECTED"            // 500: the ledger refused a transaction of the store
+	ReasonInsufficientFunds    = "INSUFFICIENT_FUNDS"         // 500: the publisher's wallet cannot pay the storage and fees
 	ReasonNetworkUnavailable   = "NETWORK_UNAVAILABLE"        // 503: no node of the network answered
 	ReasonNotImplemented       = "NOT_IMPLEMENTED"            // 501: a route of the Walrus API walrus-go does not serve yet
 	ReasonNotFound             = "NOT_FOUND"                  // 404: no such route

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -512,6 +513,8 @@ func storeAPIError(err error) error {
 		return retryable(http.StatusServiceUnavailable, ReasonNetworkUnavailable, err.Error())
 	case errors.Is(err, ErrLedgerRejected):
 		return newError(http.StatusInternalServerError, ReasonLedgerRejected, err.Error())
+	case errors.Is(err, client.ErrInsufficientBalance):
+		return newError(http.StatusInternalServerError, ReasonInsufficientFunds, err.Error())
 	}
 	return newError(http.StatusInternalServerError, ReasonInternal, err.Error())
 }

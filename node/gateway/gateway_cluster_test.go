@@ -3,12 +3,16 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/walrus-go/walrus-go/internal/keyfile"
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node/client"
@@ -273,5 +277,42 @@ func TestGatewayOverTestnet(t *testing.T) {
 		if resp.code != tc.code || (tc.reason != "" && reasonOf(t, resp) != tc.reason) {
 			t.Errorf("JWT %s: %d %s", tc.name, resp.code, resp.body)
 		}
+	}
+
+	// A wallet that cannot pay: the forced store (its own hooks) and the plain one are both
+	// refused before anything is sent, naming the shortfall; the wallet's nonce is unused.
+	fc, err := client.LoadFileConfig(c.Layout.ClientConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, poorKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.WalletKeyFile = filepath.Join(t.TempDir(), "poor.key")
+	if err := keyfile.WriteAccountKey(fc.WalletKeyFile, poorKey); err != nil {
+		t.Fatal(err)
+	}
+	poorCfg := filepath.Join(t.TempDir(), "poor.yaml")
+	if err := client.WriteFileConfig(poorCfg, fc); err != nil {
+		t.Fatal(err)
+	}
+	poor, err := client.Open(ctx, poorCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poor.Close()
+	poorGW := gateway.NewSession(poor)
+	defer poorGW.Close()
+	poorBase := serve(t, gateway.Config{Role: gateway.RolePublisher, Publisher: poorGW, MaxBodySize: maxBody})
+	for _, q := range []string{"epochs=1&force=true", "epochs=1"} {
+		resp := do(t, hc, newReq(t, "PUT", poorBase+"/v1/blobs?"+q, []byte("a blob nobody pays for "+q)))
+		checkJSON(t, gateway.RolePublisher, "put", "/v1/blobs", resp)
+		if resp.code != 500 || reasonOf(t, resp) != gateway.ReasonInsufficientFunds || !bytes.Contains(resp.body, []byte("short")) {
+			t.Errorf("unfunded store (%s): %d %s", q, resp.code, resp.body)
+		}
+	}
+	if acc, err := sess.Ledger.Account(ctx, poor.Ledger.Address()); err != nil || acc.Account.Nonce != 0 {
+		t.Errorf("the unfunded wallet: %+v, %v; want nonce 0 (nothing sent)", acc, err)
 	}
 }

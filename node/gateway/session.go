@@ -243,6 +243,11 @@ func (g *Session) findObject(ctx context.Context, id codec.BlobID, pick func(o *
 // storeForced buys new storage and registers a new blob object, then uploads and
 // certifies (Walrus's force=true: a new Blob object even when the blob is certified).
 func (g *Session) storeForced(ctx context.Context, data []byte, req StoreRequest) (*StoreResult, error) {
+	// The wallet must pay the new storage and the three transactions' fees: checked before
+	// anything is sent, as the unforced path (client.Session.Store) does.
+	if err := g.checkForcedCost(ctx, uint64(len(data)), req.Epochs); err != nil {
+		return nil, err
+	}
 	h := &forceHooks{g: g, l: g.s.Ledger}
 	r, err := g.s.Client.Store(ctx, data, h, client.StoreOptions{Epochs: req.Epochs, Deletable: req.Deletable})
 	if err != nil {
@@ -351,4 +356,26 @@ func storeError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", ErrNetworkUnavailable, err)
 	}
 	return err
+}
+
+// checkForcedCost refuses a forced store the wallet cannot pay (storage, write fee and the
+// fees of reserve, register and certify), with the shortfall named.
+func (g *Session) checkForcedCost(ctx context.Context, length uint64, epochs uint32) error {
+	in, err := g.s.Ledger.Info(ctx)
+	if err != nil {
+		return storeError(ctx, err)
+	}
+	encLen, err := g.s.Client.Params().EncodedLength(length)
+	if err != nil {
+		return err
+	}
+	acc, err := g.s.Ledger.Account(ctx, g.s.Ledger.Address())
+	if err != nil {
+		return storeError(ctx, err)
+	}
+	c, err := client.PlanCost(in, acc.Account.Balance, client.StorePlan(in, length, encLen, epochs)...)
+	if err != nil {
+		return err
+	}
+	return c.Check("storing")
 }
