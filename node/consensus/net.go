@@ -9,9 +9,11 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
+	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
@@ -36,7 +38,16 @@ type Net struct {
 	txs       *p2p.Topic
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	// hintChecks bounds the signature checks spent on far-ahead messages (sync hints).
+	hintChecks *rate.Limiter
 }
+
+// Far-ahead messages checked for a sync hint: at most hintChecksPerSecond, in bursts of
+// hintChecksBurst.
+const (
+	hintChecksPerSecond = 4
+	hintChecksBurst     = 4
+)
 
 // publishTimeout bounds one publication; GossipSub's Publish only queues locally.
 const publishTimeout = 5 * time.Second
@@ -49,7 +60,7 @@ func NewNet(c *Consensus, cfg NetConfig) (*Net, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = c.cfg.Logger
 	}
-	n := &Net{c: c, cfg: cfg}
+	n := &Net{c: c, cfg: cfg, hintChecks: rate.NewLimiter(hintChecksPerSecond, hintChecksBurst)}
 	var err error
 	if n.consensus, err = cfg.Gossip.Join(p2p.TopicConsensus, n.ValidateConsensus); err != nil {
 		return nil, err
@@ -178,7 +189,13 @@ func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
 	case h <= v.Height():
 		return p2p.Ignore
 	case h > v.Height()+2:
-		n.c.doHint(m.ReceivedFrom, h-1)
+		// Too far ahead to judge (the committee may have changed since): ignored, and a
+		// catch-up hint only if it verifies under a committee the node knows — a sync hint
+		// never comes from an unverified message — and only for a few such checks a second
+		// (hintChecks), so far-ahead junk costs no more; the periodic sync catches up anyway.
+		if n.hintChecks.Allow() && n.verifiesKnown(v, msg) {
+			n.c.doHint(m.ReceivedFrom, h-1)
+		}
 		return p2p.Ignore
 	}
 	err = verifyMessage(n.c.cfg.Scheme, v.SigningCommittee(), v.Network(), msg)
@@ -195,6 +212,16 @@ func (n *Net) ValidateConsensus(_ context.Context, m p2p.Message) p2p.Verdict {
 		return p2p.Ignore
 	}
 	return p2p.Reject
+}
+
+// verifiesKnown reports whether msg verifies under the signing committee of view v or the
+// next committee, once selected.
+func (n *Net) verifiesKnown(v *ledger.View, msg tendermint.Message) bool {
+	if verifyMessage(n.c.cfg.Scheme, v.SigningCommittee(), v.Network(), msg) == nil {
+		return true
+	}
+	next := v.State().NextCommittee()
+	return next != nil && verifyMessage(n.c.cfg.Scheme, next, v.Network(), msg) == nil
 }
 
 // verifyMessage checks a consensus message's signature (or commit certificate) against

@@ -90,6 +90,23 @@ func TestValidateConsensus(t *testing.T) {
 			t.Errorf("%s: verdict %d, want %d", tc.name, got, tc.want)
 		}
 	}
+	// Sync hints come only from verified messages: a far-ahead vote by a member hints, one
+	// signed with a stranger's key does not (both are ignored).
+	var hints []uint64
+	c.SetHint(func(_ peer.ID, h uint64) { hints = append(hints, h) })
+	for _, tc := range []struct {
+		data []byte
+		hint bool
+	}{{vote(9, 1, epochtest.Key(999, 0)), false}, {vote(9, 9, k1), false}, {vote(9, 1, k1), true}} {
+		hints = nil
+		time.Sleep(300 * time.Millisecond) // the hint-check budget refills (4 a second)
+		if got := n.ValidateConsensus(context.Background(), p2p.Message{From: other, ReceivedFrom: other, Data: tc.data}); got != p2p.Ignore {
+			t.Errorf("far future: verdict %d, want Ignore", got)
+		}
+		if (len(hints) == 1 && hints[0] == 8) != tc.hint || len(hints) > 1 {
+			t.Errorf("far-future vote (verifies: %v): hints %v", tc.hint, hints)
+		}
+	}
 	tx := staking.Sign(g.NetworkID(), testAccountKey(), staking.Tx{Op: &staking.Transfer{Amount: 1}}).Encode()
 	if got := n.ValidateTx(context.Background(), p2p.Message{Data: tx}); got != p2p.Accept {
 		t.Errorf("signed tx: verdict %d", got)

@@ -11,6 +11,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
 	"github.com/walrus-go/walrus-go/p2p"
@@ -41,6 +42,9 @@ type Net struct {
 	l     *Ledger
 	cfg   NetConfig
 	hints chan hint
+	// hintChecks bounds the certificate checks spent on far-ahead checkpoints (sync hints):
+	// four a second.
+	hintChecks *rate.Limiter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -62,7 +66,7 @@ func NewNet(l *Ledger, cfg NetConfig) (*Net, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = l.cfg.Logger
 	}
-	n := &Net{l: l, cfg: cfg, hints: make(chan hint, 16)}
+	n := &Net{l: l, cfg: cfg, hints: make(chan hint, 16), hintChecks: rate.NewLimiter(4, 4)}
 	if err := p2p.Handle(cfg.Host, ledgersync.Spec, n.serveSync, cfg.Logger); err != nil {
 		return nil, err
 	}
@@ -139,7 +143,14 @@ func (n *Net) ValidateCheckpoint(_ context.Context, m p2p.Message) p2p.Verdict {
 	case d.Height <= v.Height():
 		return p2p.Ignore
 	case d.Height > v.Height()+1:
-		n.Hint(m.ReceivedFrom, d.Height)
+		// Too far ahead to apply: ignored, and a catch-up hint only if its commit certificate
+		// verifies under the committee the node knows (a sync hint never comes from an
+		// unverified message), for a few such checks a second; the periodic sync covers the
+		// rest, including a node behind an epoch change.
+		if n.hintChecks.Allow() && tendermint.VerifyCommitWith(n.l.cfg.Scheme, v.SigningCommittee(), n.l.network,
+			d.Height, tendermint.HashValue(d.Value), &d.Commit) == nil {
+			n.Hint(m.ReceivedFrom, d.Height)
+		}
 		return p2p.Ignore
 	}
 	if err := tendermint.VerifyCommitWith(n.l.cfg.Scheme, v.SigningCommittee(), n.l.network, d.Height, tendermint.HashValue(d.Value), &d.Commit); err != nil {

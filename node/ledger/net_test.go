@@ -61,6 +61,14 @@ func TestValidateCheckpoint(t *testing.T) {
 			t.Errorf("%s: verdict %d, want %d", c.name, got, c.want)
 		}
 	}
+	// Sync hints come only from verified checkpoints: the certified far-future checkpoint
+	// above queued one; a far-ahead one whose certificate does not verify queues none.
+	if n.PendingHints() != 1 {
+		t.Errorf("far future, certified: %d hints, want 1", n.PendingHints())
+	}
+	if got := n.ValidateCheckpoint(ctx(t), p2p.Message{From: other, ReceivedFrom: other, Data: enc(f.certify(t, v0, []byte("y"), 7, nil, true))}); got != p2p.Ignore || n.PendingHints() != 1 {
+		t.Errorf("far future, forged: verdict %d, %d hints; want Ignore, still 1", got, n.PendingHints())
+	}
 	if _, err := l.Submit(ctx(t), good); err != nil {
 		t.Fatal(err)
 	}

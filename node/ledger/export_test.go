@@ -1,0 +1,4 @@
+package ledger
+
+// PendingHints is how many catch-up hints wait in n's queue (tests).
+func (n *Net) PendingHints() int { return len(n.hints) }
