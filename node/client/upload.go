@@ -444,9 +444,10 @@ type StoreOptions struct {
 	Deletable bool
 	// Progress, if not nil, receives upload progress.
 	Progress func(Progress)
-	// MemoryBudget bounds the streaming store's working memory in bytes (Client.StoreStream;
-	// 0: the encoding's default of two windows, about 1.6× the blob at n = 1000). The blob
-	// itself is not counted: it is the caller's, typically a read-only mapping of the file.
+	// MemoryBudget bounds the streaming store's resident memory in bytes (Client.StoreStream;
+	// 0: the encoding's default of two windows, about 1.6× the blob at n = 1000): 64 MiB for
+	// the process, an eighth of the rest for the pairs queued or in flight, the rest for the
+	// encoder. A blob from MapFile counts for nothing: the encoder reads the file with pread.
 	MemoryBudget int64
 	// SpillDir is where the streaming store puts the encoding's spill file when the
 	// budget is too small to hold it (default: os.TempDir()).
