@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -103,8 +104,9 @@ type Ledger struct {
 	regMu sync.Mutex
 	regs  map[codec.BlobID]regInfo // what RegisterBlob learned, for StoreSummary
 
-	trust *trust     // nil: answers are not verified (no Genesis)
-	nb    nonceBasis // the wallet's latest proven account nonce (nonceproof.go)
+	trust *trust        // nil: answers are not verified (no Genesis)
+	nb    nonceBasis    // the wallet's latest proven account nonce (nonceproof.go)
+	tip   atomic.Uint64 // the highest verified checkpoint height (transactions' expiry)
 }
 
 // regInfo is what RegisterBlob recorded about one blob for the store summary.
@@ -329,12 +331,13 @@ func (l *Ledger) Committee(ctx context.Context) (*epoch.Committee, error) {
 
 // pending is a submitted transaction awaiting its receipt.
 type pending struct {
-	kind  staking.Kind
-	hash  [32]byte
-	to    peer.ID
-	raw   []byte
-	after uint64 // the receipt comes from a later checkpoint (txBasis.after, nonceproof.go)
-	nonce uint64 // the nonce it was signed with: objects it creates derive from it
+	kind   staking.Kind
+	hash   [32]byte
+	to     peer.ID
+	raw    []byte
+	after  uint64 // the receipt comes from a later checkpoint (txBasis.after, nonceproof.go)
+	nonce  uint64 // the nonce it was signed with: objects it creates derive from it
+	expiry uint64 // the last height that may include it (0: none; nonceproof.go)
 }
 
 // sendLocked signs op with the next nonce and submits it to the first node that accepts
@@ -342,8 +345,13 @@ type pending struct {
 // against its committed state plus its mempool, so consecutive transactions of ours sent
 // to the same node chain (reserve then register) without waiting for a commit in between.
 // A node that says the nonce is taken (another writer of this wallet got there first)
-// names the next free one, and the transaction is signed again with it.
-func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error) {
+// names the next free one, and the transaction is signed again with it. With a genesis the
+// transaction carries an expiry height chosen by exp (nonceproof.go); a node's refusal
+// other than "nonce" is then only that node's word and the next node is asked (the
+// refusal is returned when no node accepts), and a transaction every node refused as
+// expired (the client's latest verified height was stale) is signed again, with the same
+// nonce, after proving a fresh height.
+func (l *Ledger) sendLocked(ctx context.Context, op staking.Op, exp expiry) (*pending, error) {
 	if l.cfg.Key == nil {
 		return nil, ErrNoWallet
 	}
@@ -366,12 +374,15 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 	}
 	basis := l.txBasisLocked(ctx)
 	var errs []error
+	var refusal *TxError
+	refreshed := false
 	for range maxResign {
-		stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Op: op})
+		stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Expiry: l.expiryHeight(exp, basis), Op: op})
 		raw := stx.Encode()
-		errs = errs[:0]
+		errs, refusal = errs[:0], nil
 		resign, behind := false, uint64(0)
 		haveBehind := false
+		expired := true // every refusal so far is tx-expired
 		for _, p := range l.txOrder() {
 			resp, err := p2p.Call(ctx, l.cfg.Host, p, tx.Spec, raw)
 			if err != nil {
@@ -389,8 +400,18 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			if !rep.Accepted {
 				te := &TxError{Kind: op.Kind(), Code: rep.Code, Message: rep.Message}
 				if rep.Code != staking.CodeBadNonce {
-					return nil, te
+					if l.trust == nil {
+						return nil, te
+					}
+					// One node's word: another may accept it.
+					if refusal == nil {
+						refusal = te
+					}
+					expired = expired && rep.Code == staking.CodeTxExpired
+					errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), te))
+					continue
 				}
+				expired = false
 				want, ok := wantNonce(rep.Message)
 				if ok && want > stx.Tx.Nonce {
 					// Other writers of this wallet hold our nonce (and the ones up to
@@ -411,10 +432,22 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op) (*pending, error
 			if l.wlock != nil {
 				l.wlock.setNonce(l.nextNonce)
 			}
-			return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: basis.after(stx.Tx.Nonce, rep.Height), nonce: stx.Tx.Nonce}, nil
+			return &pending{kind: op.Kind(), hash: rep.Hash, to: p, raw: raw, after: basis.after(stx.Tx.Nonce, rep.Height),
+				nonce: stx.Tx.Nonce, expiry: stx.Tx.Expiry}, nil
 		}
 		if resign {
 			continue
+		}
+		if refusal != nil {
+			if expired && !refreshed && exp.at == 0 {
+				// Our latest verified height was stale: prove a fresh one and sign the
+				// same nonce again (at most one of the two can ever execute).
+				refreshed = true
+				_, _, _ = l.provenAccount(ctx, l.addr, "") // (verifyAt notes its height)
+				continue
+			}
+			errs = append(errs[:0], refusal)
+			break
 		}
 		if haveBehind && len(errs) > 0 {
 			// No node holds our transactions before this nonce: they were lost (their
@@ -462,6 +495,12 @@ func (l *Ledger) accountLocked(ctx context.Context) (*query.AccountAnswer, error
 // wait polls QueryWaitTx (each poll a bounded server-side wait) until the transaction's
 // receipt is in or ReceiptTimeout passes. It asks the node that accepted the transaction
 // first and falls back to the others if that node stops answering.
+//
+// With a genesis nothing a node says ends the wait but proven facts: a proven receipt, a
+// proven loss of the nonce, or a proven death by expiry (provenFate, nonceproof.go). A
+// node's dry-run refusal of the pending transaction (probe) is a hint: the client goes on
+// asking the other nodes and checks its fate from proven answers, and reports the refusal
+// as the likely cause only once the transaction is proven dead.
 func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ReceiptTimeout)
 	defer cancel()
@@ -471,6 +510,9 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 		kind = query.QueryProvenWaitTx // the receipt proven (provenlist.go)
 	}
 	var refused []error
+	var hint *TxError // with a genesis: a node's refusal of the pending transaction, not believed
+	var hintNode peer.ID
+	var lastFate time.Time
 	for i := 0; ; {
 		q := &query.Query{Kind: kind, TxHash: p.hash, Wait: min(waitPoll, query.MaxWait), After: p.after}
 		to := peers[i%len(peers)]
@@ -493,6 +535,12 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				if hint != nil {
+					// Not a *TxError: the refusal is a node's word, the transaction may
+					// still commit until its expiry height.
+					refused = append(refused, fmt.Errorf("node %s refused it in its dry run (%v), unproven: it may still commit until height %d",
+						hintNode.ShortString(), hint, p.expiry))
+				}
 				if len(refused) > 0 {
 					return query.TxReceipt{}, fmt.Errorf("%w: %s %x after %v: %w", ErrReceiptTimeout, p.kind, p.hash[:8], l.cfg.ReceiptTimeout, oneLine(refused))
 				}
@@ -505,15 +553,41 @@ func (l *Ledger) wait(ctx context.Context, p *pending) (query.TxReceipt, error) 
 			// Not committed yet. A transaction that became invalid while pending (say a
 			// reservation whose start epoch passed) is dropped from mempools without a
 			// receipt: offering it again makes the node dry-run it, and a refusal other
-			// than "nonce" (which also means it was just committed) ends the wait. A
-			// "nonce" refusal whose nonce the node's ledger has used without committing
-			// this transaction means it lost its nonce to another writer (errTxLost).
-			r, err := l.probe(ctx, to, p)
+			// than "nonce" (which also means it was just committed) ends the wait —
+			// without a genesis; with one it is a hint until the transaction is proven
+			// dead. A "nonce" refusal whose nonce the node's ledger has used without
+			// committing this transaction means it lost its nonce to another writer
+			// (errTxLost; proven with a genesis).
+			r, refusal, err := l.probe(ctx, to, p)
 			if err != nil {
 				return query.TxReceipt{}, err
 			}
 			if r != nil { // (with a genesis, a proven receipt)
 				return *r, receiptErr(p, r)
+			}
+			if refusal != nil {
+				if l.trust == nil {
+					return query.TxReceipt{}, refusal
+				}
+				if hint == nil || hintNode != to || hint.Code != refusal.Code {
+					l.cfg.Logger.Debug("a node refused a pending transaction: waiting for proof", "node", to, "kind", p.kind,
+						"nonce", p.nonce, "expiry", p.expiry, "err", refusal)
+				}
+				hint, hintNode = refusal, to
+				i++ // its "not found" is its word too: ask the next node
+			}
+			if l.trust != nil && (refusal != nil || time.Since(lastFate) >= fateEvery) {
+				lastFate = time.Now()
+				r, err := l.provenFate(ctx, "", p, hint, hintNode)
+				if err != nil {
+					return query.TxReceipt{}, err
+				}
+				if r != nil {
+					return *r, receiptErr(p, r)
+				}
+				if refusal != nil {
+					sleepCtx(ctx, fatePause)
+				}
 			}
 			continue
 		}
@@ -547,31 +621,50 @@ func receiptErr(p *pending, r *query.TxReceipt) error {
 // that the transaction is still pending.
 const waitPoll = 3 * time.Second
 
+// fateEvery is how often, at most, a wait with a genesis checks the pending transaction's
+// fate from proven answers when no node refused it; fatePause is the pause after a node's
+// refusal (a liar may answer at once, every time).
+const (
+	fateEvery = 5 * time.Second
+	fatePause = 500 * time.Millisecond
+)
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 // probe resubmits a pending transaction's bytes (a no-op for a node that holds it) and
-// returns the node's refusal if the transaction can no longer apply, errTxLost if its
-// nonce went to another transaction, or its receipt if it turns out committed.
-func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, error) {
+// returns the node's refusal if it says the transaction can no longer apply (the node's
+// word), errTxLost if its nonce went to another transaction, or its receipt if it turns
+// out committed (checkLost).
+func (l *Ledger) probe(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, *TxError, error) {
 	resp, err := p2p.Call(ctx, l.cfg.Host, to, tx.Spec, p.raw)
 	if err != nil {
-		return nil, nil // the receipt query will notice a dead node
+		return nil, nil, nil // the receipt query will notice a dead node
 	}
 	rep, err := tx.DecodeReply(resp)
 	if err != nil || rep.Accepted {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if rep.Code == staking.CodeBadNonce {
 		if want, ok := wantNonce(rep.Message); ok && want > p.nonce {
-			return l.checkLost(ctx, to, p)
+			r, err := l.checkLost(ctx, to, p)
+			return r, nil, err
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
-	return nil, &TxError{Kind: p.kind, Code: rep.Code, Message: rep.Message}
+	return nil, &TxError{Kind: p.kind, Code: rep.Code, Message: rep.Message}, nil
 }
 
 // Submit signs op with the wallet key and the next nonce, submits it and waits until the
 // ledger commits it. A refused or failed transaction is a *TxError.
 func (l *Ledger) Submit(ctx context.Context, op staking.Op) (query.TxReceipt, error) {
-	r, _, err := l.sendWait(ctx, op)
+	r, _, err := l.sendWait(ctx, op, defaultExpiry)
 	return r, err
 }
 
@@ -606,12 +699,17 @@ func (l *Ledger) RegisterBlob(ctx context.Context, enc *codec.EncodedBlob, opts 
 	// A genuinely bad argument fails the same way every time.
 	// A reservation that lost its nonce to another writer of the wallet (nonce.go) is
 	// bought again, at most maxLostRetries times.
+	// With a genesis a refusal of a pending transaction is believed only once the
+	// transaction is proven dead (wait, provenFate): a node's word never makes the client
+	// buy twice. The registration's transactions carry a short expiry (regExpiryMargin) so
+	// that this is proven soon; one that simply expired is tried again too.
 	const attempts = 3
 	for i, lost := 1, 0; ; i++ {
 		reg, certified, err := l.registerOnce(ctx, enc, opts, lost > 0)
 		var te *TxError
 		if i < attempts && errors.As(err, &te) && te.Kind != staking.KindTransfer &&
-			(te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired) {
+			(te.Code == staking.CodeWrongEpoch || te.Code == staking.CodeInvalidArgument || te.Code == staking.CodeExpired ||
+				l.trust != nil && te.Code == staking.CodeTxExpired) {
 			l.cfg.Logger.Debug("registration refused, retrying with a fresh epoch", "blob_id", enc.BlobID, "err", err)
 			continue
 		}
@@ -692,13 +790,15 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 	if slack := (encLen+staking.BillingUnit-1)/staking.BillingUnit*staking.BillingUnit - encLen; jitter && slack > 0 {
 		size += 1 + mrand.Uint64N(min(slack, maxJitter))
 	}
-	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: size, Start: in.Epoch, End: want})
+	rp, err := l.sendLocked(ctx, &staking.ReserveStorage{Size: size, Start: in.Epoch, End: want}, expiry{margin: regExpiryMargin})
 	if err != nil {
 		l.mu.Unlock()
 		return Registration{}, false, err
 	}
 	register.Storage = staking.DeriveObjectID(l.addr, rp.nonce, 0)
-	gp, err := l.sendLocked(ctx, register)
+	// The registration expires with its reservation: once the reservation is proven dead,
+	// so is the registration, which can execute only after it (its nonce).
+	gp, err := l.sendLocked(ctx, register, expiry{margin: regExpiryMargin, at: rp.expiry})
 	l.mu.Unlock()
 	if err != nil {
 		l.resetNonce()
@@ -709,7 +809,7 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 			return Registration{}, false, rerr
 		}
 		// The reservation committed: register on it alone.
-		if _, gp, err = l.sendWait(ctx, register); err != nil {
+		if _, gp, err = l.sendWait(ctx, register, expiry{margin: regExpiryMargin}); err != nil {
 			return Registration{}, false, sharedReservation(err)
 		}
 	} else {
@@ -720,9 +820,14 @@ func (l *Ledger) registerOnce(ctx context.Context, enc *codec.EncodedBlob, opts 
 			return Registration{}, false, err
 		}
 		_, err = l.wait(ctx, gp)
-		if errors.Is(err, errTxLost) {
-			// The reservation committed, the registration lost its nonce: sign it again.
-			_, gp, err = l.sendWait(ctx, register)
+		if errors.Is(err, errTxLost) || errors.Is(err, errTxExpired) {
+			// The reservation committed, the registration lost its nonce or is proven
+			// dead (a node that took it and dropped it): sign it again, on the storage
+			// already bought.
+			if errors.Is(err, errTxExpired) {
+				l.resetNonce() // its nonce is free again
+			}
+			_, gp, err = l.sendWait(ctx, register, expiry{margin: regExpiryMargin})
 		}
 		if err != nil {
 			l.resetNonce()
@@ -789,7 +894,9 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 	op := &staking.CertifyBlob{Blob: reg.Object, BlobID: id, Deletable: reg.Deletable, Cert: *res.Certificate}
 	for lost := 0; ; lost++ {
 		l.mu.Lock()
-		p, err := l.sendLocked(ctx, op)
+		// A short expiry, as the registration's: a certificate of an epoch that ended is
+		// dropped from mempools, and the store runs again once that is proven.
+		p, err := l.sendLocked(ctx, op, expiry{margin: regExpiryMargin})
 		l.mu.Unlock()
 		var te *TxError
 		if errors.As(err, &te) && te.Code == staking.CodeAlreadyDone {
@@ -847,7 +954,7 @@ func FormatWAL(frost uint64) string {
 // storage, …): it also returns the ID of the first object created,
 // staking.DeriveObjectID(sender, nonce, 0) (docs/protocol.md §11).
 func (l *Ledger) SubmitCreating(ctx context.Context, op staking.Op) (query.TxReceipt, staking.ObjectID, error) {
-	r, p, err := l.sendWait(ctx, op)
+	r, p, err := l.sendWait(ctx, op, defaultExpiry)
 	if err != nil {
 		return r, staking.ObjectID{}, err
 	}

@@ -145,11 +145,11 @@ func (l *Ledger) checkLost(ctx context.Context, to peer.ID, p *pending) (*query.
 
 // sendWait signs op, submits it and waits for its commit, signing it again with a fresh
 // nonce if the transaction lost its nonce (at most maxLostRetries times). It returns the
-// receipt and the pending transaction that committed.
-func (l *Ledger) sendWait(ctx context.Context, op staking.Op) (query.TxReceipt, *pending, error) {
+// receipt and the pending transaction that committed. exp chooses its expiry height.
+func (l *Ledger) sendWait(ctx context.Context, op staking.Op, exp expiry) (query.TxReceipt, *pending, error) {
 	for i := 0; ; i++ {
 		l.mu.Lock()
-		p, err := l.sendLocked(ctx, op)
+		p, err := l.sendLocked(ctx, op, exp)
 		l.mu.Unlock()
 		if err != nil {
 			return query.TxReceipt{}, nil, err

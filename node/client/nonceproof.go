@@ -104,10 +104,33 @@ func (b txBasis) after(nonce, claimed uint64) uint64 {
 
 // provenLost decides from proven answers whether p lost its nonce: errTxLost, a proven
 // receipt of p (success or refusal), an error wrapping ErrOutcomeUnknown, or nothing
-// (nil, nil: not proven either way; the caller keeps waiting).
+// (nil, nil: not proven either way; the caller keeps waiting). It also proves p dead by
+// its expiry (provenFate).
 func (l *Ledger) provenLost(ctx context.Context, to peer.ID, p *pending) (*query.TxReceipt, error) {
-	acc, from, err := l.provenAccount(ctx, l.addr, to)
-	if err != nil || acc.Account.Nonce <= p.nonce {
+	return l.provenFate(ctx, to, p, nil, "")
+}
+
+// provenFate decides from proven answers alone what became of the pending transaction p,
+// asking first (or, with first "", every node: the freshest verified account) for the
+// wallet's proven account at a verified height H:
+//
+//   - its nonce is past p's: p lost its nonce or was committed (as provenLost says: a
+//     proven receipt, errTxLost, ErrOutcomeUnknown);
+//   - its nonce has not reached p's and H is at least p's expiry height: p was never
+//     executed (a transaction with nonce k executes only by moving the nonce past k) and
+//     no checkpoint after its expiry may include it, so it never will: an error wrapping
+//     errTxExpired and a *TxError, whose reason is hint's (a node's dry-run refusal,
+//     named) when there was one, else CodeTxExpired;
+//   - otherwise nothing is proven (nil, nil): p may still commit.
+func (l *Ledger) provenFate(ctx context.Context, first peer.ID, p *pending, hint *TxError, hintNode peer.ID) (*query.TxReceipt, error) {
+	acc, from, err := l.provenAccount(ctx, l.addr, first)
+	if err != nil {
+		return nil, nil
+	}
+	if acc.Account.Nonce <= p.nonce {
+		if p.expiry != 0 && acc.Height >= p.expiry {
+			return nil, expiredErr(p, acc.Height, acc.Account.Nonce, hint, hintNode)
+		}
 		return nil, nil // not proven used: the transaction may still commit
 	}
 	h := acc.Height
@@ -128,6 +151,69 @@ func (l *Ledger) provenLost(ctx context.Context, to peer.ID, p *pending) (*query
 	}
 	l.cfg.Logger.Debug("transaction lost its nonce (proven)", "kind", p.kind, "nonce", p.nonce, "account_nonce", acc.Account.Nonce, "height", h, "after", p.after)
 	return nil, fmt.Errorf("%w: %s with nonce %d (proven at height %d: no receipt of it in heights %d..%d)", errTxLost, p.kind, p.nonce, h, p.after+1, h)
+}
+
+// errTxExpired: the transaction is proven never executed and past its expiry height, so it
+// can never execute; its operation may be signed again.
+var errTxExpired = errors.New("client: transaction expired without being committed")
+
+// expiredErr is the error of a pending transaction proven dead at height h (where the
+// wallet's nonce was still nonce): errTxExpired and a *TxError giving the likely cause —
+// the refusal a node gave for it (hint, from node), or its expiry.
+func expiredErr(p *pending, h, nonce uint64, hint *TxError, node peer.ID) error {
+	te := &TxError{Kind: p.kind, Code: staking.CodeTxExpired,
+		Message: fmt.Sprintf("expired at height %d without being committed", p.expiry)}
+	if hint != nil {
+		te = &TxError{Kind: p.kind, Code: hint.Code,
+			Message: fmt.Sprintf("%s (node %s's dry run; the transaction expired at height %d without being committed)", hint.Message, node.ShortString(), p.expiry)}
+	}
+	return fmt.Errorf("%w (%s %x, nonce %d; proven at height %d, where the wallet's nonce is %d): %w",
+		errTxExpired, p.kind, p.hash[:8], p.nonce, h, nonce, te)
+}
+
+// Transaction expiry (docs/architecture.md §4 "Light clients"). With a genesis every
+// transaction carries an expiry height (staking.Tx.Expiry: the last checkpoint height that
+// may include it), so that a pending transaction that no node commits becomes provably
+// dead (provenFate) and a node's dry-run refusal of it, only a hint, can be believed. It is
+// the client's latest verified height plus a margin: txExpiryMargin for operations the
+// client never signs again on a refusal, regExpiryMargin for the storage registration
+// (reservation and registration), which RegisterBlob signs again after a refusal once it
+// is proven dead — heights start only when needed, so a short margin makes that seconds
+// on a busy or short-epoch network. Without a genesis transactions carry no expiry.
+const (
+	txExpiryMargin  = 64
+	regExpiryMargin = 12
+)
+
+// expiry says how a transaction's expiry height is chosen: at, if set (a registration
+// shares its reservation's), else the latest verified height plus margin.
+type expiry struct {
+	margin, at uint64
+}
+
+var defaultExpiry = expiry{margin: txExpiryMargin}
+
+// expiryHeight is the expiry height to sign with (0 without a genesis); basis is the
+// transaction's proven nonce basis.
+func (l *Ledger) expiryHeight(e expiry, basis txBasis) uint64 {
+	if l.trust == nil {
+		return 0
+	}
+	if e.at != 0 {
+		return e.at
+	}
+	return max(l.tip.Load(), basis.height) + e.margin
+}
+
+// noteTip records a verified checkpoint height: the client's latest verified height is
+// the highest of them.
+func (l *Ledger) noteTip(h uint64) {
+	for {
+		cur := l.tip.Load()
+		if h <= cur || l.tip.CompareAndSwap(cur, h) {
+			return
+		}
+	}
 }
 
 // provenReceiptIn reads the proven receipts of heights from..to at height to (every page

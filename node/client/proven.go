@@ -124,6 +124,7 @@ func (l *Ledger) verifyAt(ctx context.Context, p peer.ID, height uint64, c *quer
 	if cp.Height != height {
 		return nil, fmt.Errorf("%w: answer says height %d, its checkpoint is of height %d", ErrUnverified, height, cp.Height)
 	}
+	l.noteTip(cp.Height)
 	return cp, nil
 }
 
