@@ -345,7 +345,9 @@ type pending struct {
 // against its committed state plus its mempool, so consecutive transactions of ours sent
 // to the same node chain (reserve then register) without waiting for a commit in between.
 // A node that says the nonce is taken (another writer of this wallet got there first)
-// names the next free one, and the transaction is signed again with it. With a genesis the
+// names the next free one, and the transaction is signed again with it — without a
+// genesis; with one, that refusal is a hint and the operation is signed again only once
+// the refused bytes are proven never to execute (settleLocked, nonceproof.go). With a genesis the
 // transaction carries an expiry height chosen by exp (nonceproof.go); a node's refusal
 // other than "nonce" is then only that node's word and the next node is asked (the
 // refusal is returned when no node accepts), and a transaction every node refused as
@@ -376,10 +378,14 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op, exp expiry) (*pe
 	var errs []error
 	var refusal *TxError
 	refreshed := false
+	var settleBy time.Time // with a genesis: when settling refused bytes gives up
 	for range maxResign {
 		stx := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: l.nextNonce, Expiry: l.expiryHeight(exp, basis), Op: op})
 		raw := stx.Encode()
 		errs, refusal = errs[:0], nil
+		var nonceHint *TxError // with a genesis: a bad-nonce refusal of these bytes, not believed
+		var hintNode peer.ID
+		var hintWant uint64
 		resign, behind := false, uint64(0)
 		haveBehind := false
 		expired := true // every refusal so far is tx-expired
@@ -413,6 +419,24 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op, exp expiry) (*pe
 				}
 				expired = false
 				want, ok := wantNonce(rep.Message)
+				if l.trust != nil {
+					// The node's word: it may keep these bytes and commit them later, so
+					// the operation is signed again only once they are proven never to
+					// execute (settleLocked). A node that says the nonce is taken is the
+					// end of this round (its mempool serialises the wallet's writers);
+					// one that says it is behind, the next node is asked.
+					if nonceHint == nil {
+						nonceHint, hintNode = te, p
+					}
+					if ok {
+						hintWant = max(hintWant, want)
+					}
+					errs = append(errs, fmt.Errorf("%s: %w", p.ShortString(), te))
+					if ok && want > stx.Tx.Nonce {
+						break
+					}
+					continue
+				}
 				if ok && want > stx.Tx.Nonce {
 					// Other writers of this wallet hold our nonce (and the ones up to
 					// want) in this node's mempool: take the next free one.
@@ -436,6 +460,46 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op, exp expiry) (*pe
 				nonce: stx.Tx.Nonce, expiry: stx.Tx.Expiry}, nil
 		}
 		if resign {
+			continue
+		}
+		if nonceHint != nil {
+			// No node accepted these bytes and one refused them on their nonce (a hint):
+			// they are pending as if accepted nowhere until their fate is proven.
+			p := &pending{kind: op.Kind(), hash: staking.TxHash(raw), to: hintNode, raw: raw, after: basis.after(stx.Tx.Nonce, 0),
+				nonce: stx.Tx.Nonce, expiry: stx.Tx.Expiry}
+			if hintWant < stx.Tx.Nonce {
+				// Every node says it is behind: the wallet's transactions before it are in
+				// no mempool (dropped, or expired). The gap is filled with transfers to
+				// ourselves, each signed once, and these bytes offered again: this
+				// operation keeps its one signed form.
+				if to, ok := l.fillLocked(ctx, hintWant, p); ok {
+					p.to = to
+					l.nextNonce, l.haveNonce = stx.Tx.Nonce+1, true
+					l.preferred = to
+					if l.wlock != nil {
+						l.wlock.setNonce(l.nextNonce)
+					}
+					return p, nil
+				}
+			}
+			if settleBy.IsZero() {
+				settleBy = time.Now().Add(l.cfg.ReceiptTimeout)
+			}
+			got, next, err := l.settleLocked(ctx, p, settleBy, nonceHint, hintNode, hintWant)
+			if err != nil {
+				l.haveNonce = false
+				return nil, err
+			}
+			if got != nil {
+				l.nextNonce, l.haveNonce = stx.Tx.Nonce+1, true
+				l.preferred = got.to
+				if l.wlock != nil {
+					l.wlock.setNonce(l.nextNonce)
+				}
+				return got, nil
+			}
+			l.nextNonce = next
+			basis = l.txBasisLocked(ctx)
 			continue
 		}
 		if refusal != nil {

@@ -34,7 +34,13 @@ import (
 //     want m" with m > k: another writer's transactions hold k..m-1 there), the client
 //     re-signs with m and submits again at once. When every node answers m < k, the
 //     client's earlier transactions k'..k-1 are in no mempool (lost, see below): it
-//     re-signs from m.
+//     re-signs from m. With a genesis both refusals are only the node's word (it may keep
+//     the refused bytes and commit them later): the bytes stay pending, accepted nowhere,
+//     and the operation is signed again only once they are proven lost (a fresh nonce)
+//     or dead at their expiry (the proven account's nonce, its own in the usual case);
+//     when every node says "behind", the gap is filled with one-FROST transfers to the
+//     wallet itself and the same bytes offered again (settleLocked, fillLocked in
+//     nonceproof.go).
 //   - A transaction can still lose its nonce after acceptance (two writers that reached
 //     different nodes while the home was down; a mempool purge): wait notices that the
 //     nonce was consumed by a commit that holds no receipt of ours and reports

@@ -9,7 +9,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/protocol/query"
+	"github.com/walrus-go/walrus-go/p2p/protocol/tx"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -261,4 +263,126 @@ func (l *Ledger) provenReceiptIn(ctx context.Context, first peer.ID, hash [32]by
 		}
 	}
 	return refused, nil
+}
+
+// Refused on its nonce (docs/architecture.md §4 "Nonce recovery"). With a genesis a
+// node's bad-nonce refusal of a submission is its word: a node may keep the bytes it
+// refused and commit them later, and signing the operation again with another nonce at
+// once would let both execute. sendLocked treats such bytes as pending, accepted
+// nowhere, and signs the operation again only once settleLocked proves they never
+// execute.
+const (
+	// settlePoll is the pause between two proofs of refused bytes' fate: short, since
+	// writers sharing a wallet wait here for the commit that used their nonce.
+	settlePoll = 200 * time.Millisecond
+	// settleOffer is how often the refused bytes are offered to the nodes again (a node
+	// that refused them may have been wrong, or lagging).
+	settleOffer = time.Second
+)
+
+// settleLocked decides from proven answers what became of p, bytes that no node accepted
+// and that a node (hintNode, hint) refused on their nonce, until by (then an error
+// wrapping ErrReceiptTimeout: they may still commit until their expiry height):
+//
+//   - a proven receipt, or a node accepting the bytes when they are offered again: p is
+//     returned, to be waited for like an accepted transaction (the wait proves the
+//     receipt);
+//   - proven lost (the proven account's nonce passed p's and no proven receipt since its
+//     basis holds it: another writer of the wallet took the nonce): the nonce to sign
+//     the operation again with — the highest of the proven account's nonce and want, the
+//     node's hint of the next free one (a wrong hint only delays: bytes signed with a
+//     nonce the account does not reach die at their expiry);
+//   - proven dead at its expiry (the proven account's nonce had not reached p's at a
+//     height at or past p's expiry): the proven account's nonce then, p's own nonce
+//     unless earlier transactions of the wallet died too.
+//
+// Callers hold l.mu.
+func (l *Ledger) settleLocked(ctx context.Context, p *pending, by time.Time, hint *TxError, hintNode peer.ID, want uint64) (*pending, uint64, error) {
+	ctx, cancel := context.WithDeadline(ctx, by)
+	defer cancel()
+	l.cfg.Logger.Debug("a node refused a submission on its nonce: waiting for proof", "node", hintNode, "kind", p.kind,
+		"nonce", p.nonce, "expiry", p.expiry, "err", hint)
+	offered := time.Now()
+	for {
+		r, err := l.provenFate(ctx, "", p, nil, "")
+		switch {
+		case r != nil:
+			return p, 0, nil
+		case errors.Is(err, errTxLost):
+			_, n, _, _ := l.nb.get()
+			if want > n+maxResign {
+				want = 0 // an absurd hint
+			}
+			return nil, max(n, p.nonce+1, want), nil
+		case errors.Is(err, errTxExpired):
+			_, n, _, _ := l.nb.get()
+			l.cfg.Logger.Debug("refused submission proven dead: signing it again", "kind", p.kind, "nonce", n, "err", err)
+			return nil, n, nil
+		case err != nil:
+			return nil, 0, err
+		}
+		sleepCtx(ctx, settlePoll)
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(offered) >= settleOffer {
+			offered = time.Now()
+			if to, ok := l.offer(ctx, p.raw); ok {
+				p.to = to
+				return p, 0, nil
+			}
+		}
+	}
+	if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		return nil, 0, err
+	}
+	return nil, 0, fmt.Errorf("%w: %s %x (nonce %d): no node accepted it and node %s refused it on its nonce (%v), unproven: it may still commit until height %d",
+		ErrReceiptTimeout, p.kind, p.hash[:8], p.nonce, hintNode.ShortString(), hint, p.expiry)
+}
+
+// offer submits raw to the nodes in submission order and returns the first that accepts.
+func (l *Ledger) offer(ctx context.Context, raw []byte) (peer.ID, bool) {
+	for _, to := range l.txOrder() {
+		resp, err := p2p.Call(ctx, l.cfg.Host, to, tx.Spec, raw)
+		if err != nil {
+			continue
+		}
+		if rep, err := tx.DecodeReply(resp); err == nil && rep.Accepted {
+			return to, true
+		}
+	}
+	return "", false
+}
+
+// maxFill bounds the gap fillLocked fills.
+const maxFill = 64
+
+// fillLocked fills the nonces from the proven account's (or want, a node's hint, if
+// higher) up to p's with transfers of one FROST from the wallet to itself, each signed once
+// and submitted to the first node that accepts it, then offers p's bytes again; it returns
+// the node that accepted them. Every node refused p as behind: the wallet's transactions
+// before it are in no mempool, and signing p's operation again with an earlier nonce would
+// let p's own bytes (which a node may keep) execute too once the gap fills. A filler is
+// a new operation of its own, harmless whether it executes or loses its nonce (to one of
+// the wallet's earlier transactions that a node did keep: its waiter proves the loss).
+// Callers hold l.mu.
+func (l *Ledger) fillLocked(ctx context.Context, want uint64, p *pending) (peer.ID, bool) {
+	basis := l.txBasisLocked(ctx)
+	from := want
+	if basis.ok {
+		from = max(from, basis.nonce)
+	}
+	if from >= p.nonce || p.nonce-from > maxFill {
+		return "", false
+	}
+	l.cfg.Logger.Debug("every node lacks the wallet's transactions before this one: filling the gap", "kind", p.kind,
+		"nonce", p.nonce, "from", from)
+	for n := from; n < p.nonce; n++ {
+		raw := staking.Sign(l.cfg.Network, l.cfg.Key, staking.Tx{Nonce: n, Expiry: l.expiryHeight(defaultExpiry, basis),
+			Op: &staking.Transfer{To: l.addr, Amount: 1}}).Encode()
+		if _, ok := l.offer(ctx, raw); !ok {
+			break // (a node took nonce n after all: p's bytes may be accepted now)
+		}
+	}
+	return l.offer(ctx, p.raw)
 }
