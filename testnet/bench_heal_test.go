@@ -130,7 +130,7 @@ func BenchmarkE2ERecovery(b *testing.B) {
 	p := s.Client.Params()
 	rng := mrand.New(mrand.NewPCG(3, 4))
 	data := make([]byte, blobSize)
-	var received, needed, share, recT float64
+	var received, needed, v1Needed, share, recT float64
 	state := processState()
 	steal0 := stolenCPU()
 	b.ResetTimer()
@@ -171,7 +171,8 @@ func BenchmarkE2ERecovery(b *testing.B) {
 			b.Fatalf("node %d recovered %d slivers, want %d", down, h.RecoveredSlivers, want)
 		}
 		received += float64(h.RecoveryReceivedBytes)
-		needed += float64(h.RecoverySymbolsNeeded) * float64(recovery.SymbolAnswerLen(p.N, enc.SymbolSize))
+		needed += recoveryNeeded(b, p, enc.BlobID, member.Shards, enc.SymbolSize)
+		v1Needed += float64(h.RecoverySymbolsNeeded) * float64(recovery.SymbolAnswerLen(p.N, enc.SymbolSize))
 		share += float64(h.RecoveredBytes)
 		e2eRuns++
 		b.StartTimer()
@@ -182,6 +183,7 @@ func BenchmarkE2ERecovery(b *testing.B) {
 	b.ReportMetric(received/n/mib, "received_MiB")
 	b.ReportMetric(needed/n/mib, "needed_MiB")
 	b.ReportMetric(received/needed, "received_vs_needed")
+	b.ReportMetric(v1Needed/n/mib, "v1_needed_MiB")
 	b.ReportMetric(share/n/mib, "node_share_MiB")
 	b.ReportMetric(blobSize/mib, "blob_MiB")
 	b.ReportMetric(received/n/blobSize, "received_vs_blob")
@@ -191,9 +193,33 @@ func BenchmarkE2ERecovery(b *testing.B) {
 		b.ReportMetric(steal.Seconds(), "cpu_steal_s")
 	}
 	b.Logf("recovery of one node's slivers of a %d MiB blob, n = %d: %d run(s), the first in a %s; "+
-		"received %.1f MiB = %.3f× the %.1f MiB of symbols and proofs needed; its share %.1f MiB, the blob %d MiB; "+
+		"received %.1f MiB = %.3f× the %.1f MiB of symbols and multiproofs needed (%.1f MiB with a proof per symbol); its share %.1f MiB, the blob %d MiB; "+
 		"restart to recovered %.2f s; CPU steal %.2f s",
-		blobSize>>20, shards, b.N, state, received/n/mib, received/needed, needed/n/mib, share/n/mib, blobSize>>20, recT/n, steal.Seconds())
+		blobSize>>20, shards, b.N, state, received/n/mib, received/needed, needed/n/mib, v1Needed/n/mib, share/n/mib, blobSize>>20, recT/n, steal.Seconds())
+}
+
+// recoveryNeeded is what recovering every pair of the given shards of a blob needs over
+// /walrus/recovery-symbol/2: per target axis, the threshold number of source slivers, each
+// answering its cells at every target of that axis with one multiproof.
+func recoveryNeeded(b *testing.B, p codec.Params, id codec.BlobID, shards []uint16, symbol int) float64 {
+	var prim, sec []int
+	for _, sh := range shards {
+		pair := p.PairIndexForShard(id, int(sh))
+		prim, sec = append(prim, pair), append(sec, p.SecondaryIndexOfPair(pair))
+	}
+	var needed float64
+	for _, axis := range []struct {
+		k  int
+		ts []int
+	}{{p.RecoveryThreshold(codec.AxisPrimary), prim}, {p.RecoveryThreshold(codec.AxisSecondary), sec}} {
+		slices.Sort(axis.ts)
+		h, err := codec.MultiProofLen(p.N, axis.ts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		needed += float64(axis.k * recovery.SourceAnswerLen2(symbol, len(axis.ts), h))
+	}
+	return needed
 }
 
 // scrubSetup is one node configuration of BenchmarkE2EScrubGCReadCost.
