@@ -104,83 +104,68 @@ func verifiedPageOf(ctx context.Context, l *Ledger, p peer.ID, b []byte) (*query
 	return a, cp, nil
 }
 
-// provenCandidates is Candidates, verified: every registered node, proven; pools are the
-// answering node's word.
-func (l *Ledger) provenCandidates(ctx context.Context) (*query.CommitteeAnswer, error) {
-	ps, _, err := provenPages(ctx, l, query.Query{Kind: query.QueryProvenCommittee},
-		func(ctx context.Context, p peer.ID, b []byte, cursor [32]byte) (*query.CommitteeAnswer, uint64, bool, [32]byte, error) {
+// provenList reads every page of one proven listing (kind q.Kind), each checked by verify
+// against its verified checkpoint, and joins their items (items: a page's slice), sorted by
+// key; more reports a page's "more" flag.
+func provenList[A any, T any](ctx context.Context, l *Ledger, q query.Query,
+	verify func(cp *staking.Checkpoint, cursor [32]byte, a *query.ProvenPageAnswer) (*A, [32]byte, error),
+	more func(*A) *bool, items func(*A) *[]T, key func(*T) []byte) (*A, error) {
+	ps, _, err := provenPages(ctx, l, q,
+		func(ctx context.Context, p peer.ID, b []byte, cursor [32]byte) (*A, uint64, bool, [32]byte, error) {
 			a, cp, err := verifiedPageOf(ctx, l, p, b)
 			if err != nil {
 				return nil, 0, false, [32]byte{}, err
 			}
-			page, next, err := query.VerifyCommitteePage(cp, cursor, l.trust.nShards, a)
+			page, next, err := verify(cp, cursor, a)
 			if err != nil {
 				return nil, 0, false, [32]byte{}, err
 			}
-			return page, cp.Height, page.More, next, nil
+			return page, cp.Height, *more(page), next, nil
 		})
 	if err != nil {
 		return nil, err
 	}
 	all := ps[0]
 	for _, p := range ps[1:] {
-		all.Candidates = append(all.Candidates, p.Candidates...)
+		*items(all) = append(*items(all), *items(p)...)
 	}
-	slices.SortFunc(all.Candidates, func(a, b query.Candidate) int { return bytes.Compare(a.Node[:], b.Node[:]) })
-	all.More = false
+	slices.SortFunc(*items(all), func(a, b T) int { return bytes.Compare(key(&a), key(&b)) })
+	*more(all) = false
 	return all, nil
+}
+
+// provenCandidates is Candidates, verified: every registered node, proven; pools are the
+// answering node's word.
+func (l *Ledger) provenCandidates(ctx context.Context) (*query.CommitteeAnswer, error) {
+	return provenList(ctx, l, query.Query{Kind: query.QueryProvenCommittee},
+		func(cp *staking.Checkpoint, cursor [32]byte, a *query.ProvenPageAnswer) (*query.CommitteeAnswer, [32]byte, error) {
+			return query.VerifyCommitteePage(cp, cursor, l.trust.nShards, a)
+		},
+		func(a *query.CommitteeAnswer) *bool { return &a.More },
+		func(a *query.CommitteeAnswer) *[]query.Candidate { return &a.Candidates },
+		func(c *query.Candidate) []byte { return c.Node[:] })
 }
 
 // provenStakes is StakesOf, verified.
 func (l *Ledger) provenStakes(ctx context.Context, owner staking.Address) (*query.StakesAnswer, error) {
-	ps, _, err := provenPages(ctx, l, query.Query{Kind: query.QueryProvenStakes, Address: owner},
-		func(ctx context.Context, p peer.ID, b []byte, cursor [32]byte) (*query.StakesAnswer, uint64, bool, [32]byte, error) {
-			a, cp, err := verifiedPageOf(ctx, l, p, b)
-			if err != nil {
-				return nil, 0, false, [32]byte{}, err
-			}
-			page, next, err := query.VerifyStakesPage(cp, owner, cursor, a)
-			if err != nil {
-				return nil, 0, false, [32]byte{}, err
-			}
-			return page, cp.Height, page.More, next, nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	all := ps[0]
-	for _, p := range ps[1:] {
-		all.Stakes = append(all.Stakes, p.Stakes...)
-	}
-	slices.SortFunc(all.Stakes, func(a, b query.StakeInfo) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	all.More = false
-	return all, nil
+	return provenList(ctx, l, query.Query{Kind: query.QueryProvenStakes, Address: owner},
+		func(cp *staking.Checkpoint, cursor [32]byte, a *query.ProvenPageAnswer) (*query.StakesAnswer, [32]byte, error) {
+			return query.VerifyStakesPage(cp, owner, cursor, a)
+		},
+		func(a *query.StakesAnswer) *bool { return &a.More },
+		func(a *query.StakesAnswer) *[]query.StakeInfo { return &a.Stakes },
+		func(s *query.StakeInfo) []byte { return s.ID[:] })
 }
 
 // provenBlobs is BlobsOf, verified.
 func (l *Ledger) provenBlobs(ctx context.Context, owner staking.Address) (*query.BlobsAnswer, error) {
-	ps, _, err := provenPages(ctx, l, query.Query{Kind: query.QueryProvenBlobs, Address: owner},
-		func(ctx context.Context, p peer.ID, b []byte, cursor [32]byte) (*query.BlobsAnswer, uint64, bool, [32]byte, error) {
-			a, cp, err := verifiedPageOf(ctx, l, p, b)
-			if err != nil {
-				return nil, 0, false, [32]byte{}, err
-			}
-			page, next, err := query.VerifyBlobsPage(cp, owner, cursor, a)
-			if err != nil {
-				return nil, 0, false, [32]byte{}, err
-			}
-			return page, cp.Height, page.More, next, nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	all := ps[0]
-	for _, p := range ps[1:] {
-		all.Blobs = append(all.Blobs, p.Blobs...)
-	}
-	slices.SortFunc(all.Blobs, func(a, b staking.Blob) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	all.More = false
-	return all, nil
+	return provenList(ctx, l, query.Query{Kind: query.QueryProvenBlobs, Address: owner},
+		func(cp *staking.Checkpoint, cursor [32]byte, a *query.ProvenPageAnswer) (*query.BlobsAnswer, [32]byte, error) {
+			return query.VerifyBlobsPage(cp, owner, cursor, a)
+		},
+		func(a *query.BlobsAnswer) *bool { return &a.More },
+		func(a *query.BlobsAnswer) *[]staking.Blob { return &a.Blobs },
+		func(b *staking.Blob) []byte { return b.ID[:] })
 }
 
 // verifyReceipt checks a QueryProvenWaitTx answer from node to for the pending
