@@ -97,21 +97,32 @@ func certifiedSnapshot(ctx context.Context, store ds.Datastore, st *staking.Stat
 	return d, nil
 }
 
+// provenView is the view a proven answer is proven at: the latest when at is 0, else the
+// kept view of height at (not found otherwise), with its commit decision (not found before
+// the first commit).
+func (n *Net) provenView(at uint64) (*View, *tendermint.Decision, error) {
+	v := n.l.View()
+	if at != 0 && at != v.Height() {
+		var ok bool
+		if v, ok = n.l.ViewAt(at); !ok {
+			return nil, nil, p2p.Errorf(p2p.CodeNotFound, "height %d is not kept (latest %d)", at, n.l.Height())
+		}
+	}
+	d := v.Commit()
+	if d == nil {
+		return nil, nil, p2p.Errorf(p2p.CodeNotFound, "no committed checkpoint yet")
+	}
+	return v, d, nil
+}
+
 // serveProven answers the proven kinds.
 func (n *Net) serveProven(ctx context.Context, q *query.Query) ([]byte, error) {
 	if q.Kind == query.QueryEpochLinks {
 		return n.serveLinks(ctx, q.FromEpoch)
 	}
-	v := n.l.View()
-	if q.At != 0 && q.At != v.Height() {
-		var ok bool
-		if v, ok = n.l.ViewAt(q.At); !ok {
-			return nil, p2p.Errorf(p2p.CodeNotFound, "height %d is not kept (latest %d)", q.At, n.l.Height())
-		}
-	}
-	d := v.Commit()
-	if d == nil {
-		return nil, p2p.Errorf(p2p.CodeNotFound, "no committed checkpoint yet")
+	v, d, err := n.provenView(q.At)
+	if err != nil {
+		return nil, err
 	}
 	st, at := v.State(), certifiedOf(d)
 	switch q.Kind {

@@ -13,16 +13,9 @@ import (
 // asked height (the latest when At is 0; the pages of one listing name the first page's
 // height, so they describe one state), proven against its certified checkpoint.
 func (n *Net) serveProvenList(q *query.Query) ([]byte, error) {
-	v := n.l.View()
-	if q.At != 0 && q.At != v.Height() {
-		var ok bool
-		if v, ok = n.l.ViewAt(q.At); !ok {
-			return nil, p2p.Errorf(p2p.CodeNotFound, "height %d is not kept (latest %d)", q.At, n.l.Height())
-		}
-	}
-	d := v.Commit()
-	if d == nil {
-		return nil, p2p.Errorf(p2p.CodeNotFound, "no committed checkpoint yet")
+	v, d, err := n.provenView(q.At)
+	if err != nil {
+		return nil, err
 	}
 	st := v.State()
 	a := &query.ProvenPageAnswer{Height: v.Height(), At: certifiedOf(d)}
@@ -77,16 +70,9 @@ func (n *Net) serveProvenWait(ctx context.Context, q *query.Query) ([]byte, erro
 // height (the latest when At is 0). Heights the view does not keep — above it, or past
 // the receipts' retention — are not found: their range would prove empty.
 func (n *Net) serveProvenReceipts(q *query.Query) ([]byte, error) {
-	v := n.l.View()
-	if q.At != 0 && q.At != v.Height() {
-		var ok bool
-		if v, ok = n.l.ViewAt(q.At); !ok {
-			return nil, p2p.Errorf(p2p.CodeNotFound, "height %d is not kept (latest %d)", q.At, n.l.Height())
-		}
-	}
-	d := v.Commit()
-	if d == nil {
-		return nil, p2p.Errorf(p2p.CodeNotFound, "no committed checkpoint yet")
+	v, d, err := n.provenView(q.At)
+	if err != nil {
+		return nil, err
 	}
 	h := v.Height()
 	if q.ToHeight > h || q.FromHeight+staking.ReceiptHeights <= h {
