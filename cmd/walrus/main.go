@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // command is one subcommand: its name, a one-line summary for `walrus help`, a usage line
@@ -37,8 +38,12 @@ type command struct {
 // (tests run commands against buffers, main against the process's streams).
 type globals struct {
 	config string // --config: path to the client/node configuration file
-	stdout io.Writer
-	stderr io.Writer
+	// timeout (--timeout) bounds a whole network command; 0: no bound. Unset (negative),
+	// it is defaultTimeout, or none for the commands that move whole blobs (longCommands),
+	// whose every exchange is bounded on its own and which show their progress.
+	timeout time.Duration
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
 // errHelp means a command printed its help on request: exit status 0, nothing more to say.
@@ -119,8 +124,26 @@ func globalFlags(g *globals) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported by run as one line
 	fs.StringVar(&g.config, "config", os.Getenv("WALRUS_CONFIG"),
 		"configuration `file` for commands that talk to a network (default $WALRUS_CONFIG)")
+	g.timeout = -1
+	fs.Func("timeout", "bound on a whole network command (a `duration` such as 30m; 0: none); default 10m, none for store, read, store-quilt, read-quilt and site, whose progress shows",
+		func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("--timeout %q: want a duration such as 30m, or 0 for none", v)
+			}
+			g.timeout = d
+			return nil
+		})
 	return fs
 }
+
+// defaultTimeout bounds a network command that does not move whole blobs.
+const defaultTimeout = 10 * time.Minute
+
+// longCommands move whole blobs, for as long as their size takes: no overall bound unless
+// --timeout gives one (every exchange with a node has its own deadline; Ctrl-C stops them,
+// and an interrupted store resumes).
+var longCommands = map[string]bool{"store": true, "read": true, "store-quilt": true, "read-quilt": true, "site": true}
 
 // run parses the global flags, dispatches to a command and maps the outcome to an exit
 // status: 0 success or help, 1 any error (reported as one line on stderr).
@@ -141,6 +164,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := lookup(name)
 	if cmd == nil {
 		return fail(stderr, "walrus", fmt.Errorf("unknown command %q (run 'walrus help')", name))
+	}
+	if g.timeout < 0 {
+		g.timeout = defaultTimeout
+		if longCommands[name] {
+			g.timeout = 0
+		}
 	}
 	if err := cmd.run(g, fs.Args()[1:]); err != nil {
 		if errors.Is(err, errHelp) {

@@ -223,8 +223,8 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%v: command %q missing from\n%s", args, c.name, r.stdout)
 			}
 		}
-		if !strings.Contains(r.stdout, "-config") {
-			t.Errorf("%v: global --config flag missing from\n%s", args, r.stdout)
+		if !strings.Contains(r.stdout, "-config") || !strings.Contains(r.stdout, "-timeout") {
+			t.Errorf("%v: global --config or --timeout flag missing from\n%s", args, r.stdout)
 		}
 	}
 	for _, args := range [][]string{{"help", "blob-id"}, {"blob-id", "-h"}} {
@@ -232,6 +232,12 @@ func TestHelp(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage: walrus blob-id") ||
 			!strings.Contains(r.stdout, "-n-shards") || !strings.Contains(r.stdout, "-json") {
 			t.Errorf("%v: %+v", args, r)
+		}
+	}
+	// --timeout takes a duration, 0 for none; nothing else.
+	for _, v := range []string{"-3s", "soon", "10"} {
+		if r := runWalrus(t, nil, "--timeout", v, "info"); r.code != 1 || !strings.Contains(r.stderr, "want a duration") {
+			t.Errorf("--timeout %s: %+v", v, r)
 		}
 	}
 	r := runWalrus(t, nil, "help", "nope")

@@ -30,17 +30,17 @@ import (
 // session from the client configuration (--config or $WALRUS_CONFIG, the client.yaml that
 // `walrus testnet up` writes), does one thing and closes it.
 
-// commandTimeout bounds a whole user command; a store of the largest blob stays far below.
-const commandTimeout = 10 * time.Minute
-
 // openSession opens the network session for a user command, with a context cancelled by
-// SIGINT/SIGTERM or after commandTimeout.
+// SIGINT/SIGTERM or after g.timeout (--timeout; 0: never).
 func openSession(g *globals) (*client.Session, context.Context, func(), error) {
 	if g.config == "" {
 		return nil, nil, nil, errors.New("no client configuration: pass --config FILE (client.yaml) or set WALRUS_CONFIG")
 	}
 	sctx, stop := signalContext()
-	ctx, cancel := context.WithTimeout(sctx, commandTimeout)
+	ctx, cancel := context.WithCancel(sctx)
+	if g.timeout > 0 {
+		ctx, cancel = context.WithTimeout(sctx, g.timeout)
+	}
 	s, err := client.Open(ctx, g.config)
 	if err != nil {
 		cancel()
