@@ -989,7 +989,9 @@ func (l *Ledger) CertifyBlob(ctx context.Context, id codec.BlobID, reg Registrat
 			}
 			return nil
 		}
-		if errors.Is(err, errTxLost) && lost < maxLostRetries {
+		// Lost its nonce to another writer, or proven dead at its expiry (a busy ledger
+		// passed the short margin): the same certificate, signed again.
+		if (errors.Is(err, errTxLost) || errors.Is(err, errTxExpired)) && lost < maxLostRetries {
 			continue
 		}
 		if err != nil {

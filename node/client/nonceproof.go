@@ -184,7 +184,7 @@ func expiredErr(p *pending, h, nonce uint64, hint *TxError, node peer.ID) error 
 // on a busy or short-epoch network. Without a genesis transactions carry no expiry.
 const (
 	txExpiryMargin  = 64
-	regExpiryMargin = 12
+	regExpiryMargin = 32
 )
 
 // expiry says how a transaction's expiry height is chosen: at, if set (a registration
