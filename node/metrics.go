@@ -75,6 +75,12 @@ func newMetrics(n *Node) *metrics {
 			}
 			return float64(n.sync.Backlog())
 		}),
+		counter("walrus_blobsync_retries_total", "Blob syncs that failed and were queued again (with backoff) since start.", func() float64 {
+			if n.sync == nil {
+				return 0
+			}
+			return float64(n.sync.Retries())
+		}),
 		gauge("walrus_ledger_height", "Height of the last committed checkpoint.", func() float64 { return float64(n.Height()) }),
 		gauge("walrus_ledger_epoch", "Current epoch.", func() float64 { return float64(n.ledger.CurrentEpoch()) }),
 		gauge("walrus_mempool_txs", "Transactions waiting in the mempool.", func() float64 { return float64(n.cons.MempoolSize()) }),

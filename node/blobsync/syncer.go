@@ -45,6 +45,14 @@ type Config struct {
 	Workers int
 	// Queue bounds the blobs waiting (default 4096); beyond it, the next sweep finds them.
 	Queue int
+	// Retry is how long after a failed sync the blob is tried again (default 5 s); each
+	// further failure doubles it, up to Sweep, and after Retries attempts the blob is left
+	// to the next sweep. An invalid-blob certificate submitted is checked the same way: if
+	// the ledger does not say "invalid" by the retry, the recovery and the certificate are
+	// made again.
+	Retry time.Duration
+	// Retries bounds the attempts after a failure (default 8).
+	Retries int
 	// Budget bounds the sliver bytes one recovery round holds (default 64 MiB): a blob
 	// whose missing slivers are larger is recovered in rounds.
 	Budget int
@@ -77,10 +85,16 @@ func (c *Config) validate() error {
 	if c.Budget == 0 {
 		c.Budget = 64 << 20
 	}
+	if c.Retry == 0 {
+		c.Retry = 5 * time.Second
+	}
+	if c.Retries == 0 {
+		c.Retries = 8
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Delay < 0 || c.Sweep < 0 || c.Workers < 0 || c.Queue < 0 || c.Budget < 0 {
+	if c.Delay < 0 || c.Sweep < 0 || c.Workers < 0 || c.Queue < 0 || c.Budget < 0 || c.Retry < 0 || c.Retries < 0 {
 		return errors.New("blobsync: negative setting")
 	}
 	return nil
@@ -98,18 +112,25 @@ type Syncer struct {
 	mu      sync.Mutex
 	pending map[codec.BlobID]time.Time // not before
 	order   []codec.BlobID
+	failed  map[codec.BlobID]int // attempts failed in a row, of blobs queued again
 	wake    chan struct{}
 
 	backlog   atomic.Int64 // blobs queued or being synced
 	recovered atomic.Int64 // slivers recovered
+	retries   atomic.Int64 // failed syncs queued again
 }
+
+// errInvalidating says an invalid-blob certificate was submitted: the blob is checked again
+// later, in case the transaction never commits.
+var errInvalidating = errors.New("blobsync: invalid-blob certificate submitted; checking it commits")
 
 // New returns a Syncer; Run starts it.
 func New(cfg Config) (*Syncer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), wake: make(chan struct{}, 1)}, nil
+	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), failed: make(map[codec.BlobID]int),
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // Check asks for blob id to be checked and repaired now (the scrubber found a bad sliver).
@@ -121,7 +142,10 @@ func (s *Syncer) Check(id codec.BlobID) { s.enqueue(id, time.Now()) }
 // owner fails, which asks the previous committee, whose members keep their lost shards
 // until the change completes.
 func (s *Syncer) SyncFrom(ctx context.Context, id codec.BlobID, src *epoch.Committee, shards []uint16) error {
-	return s.sync(ctx, id, shards, src)
+	if err := s.sync(ctx, id, shards, src); !errors.Is(err, errInvalidating) {
+		return err
+	}
+	return nil
 }
 
 // Backlog is how many blobs are waiting or being synced.
@@ -130,12 +154,19 @@ func (s *Syncer) Backlog() int64 { return s.backlog.Load() }
 // Recovered is how many slivers this syncer recovered and stored.
 func (s *Syncer) Recovered() int64 { return s.recovered.Load() }
 
+// Retries is how many failed syncs were queued again.
+func (s *Syncer) Retries() int64 { return s.retries.Load() }
+
 // enqueue adds id, due at at; a full queue drops it (the sweep finds it later).
 func (s *Syncer) enqueue(id codec.BlobID, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.enqueueLocked(id, at)
+}
+
+func (s *Syncer) enqueueLocked(id codec.BlobID, at time.Time) bool {
 	if _, ok := s.pending[id]; ok || len(s.pending) >= s.cfg.Queue {
-		return
+		return false
 	}
 	s.pending[id] = at
 	s.order = append(s.order, id)
@@ -144,6 +175,35 @@ func (s *Syncer) enqueue(id codec.BlobID, at time.Time) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// settle records how a sync of id ended at now: a failure queues it again after a backoff
+// that doubles with each failure in a row (Retry, 2×Retry, … up to Sweep); after Retries
+// of them, or on success, the blob is forgotten until its next event or sweep.
+func (s *Syncer) settle(id codec.BlobID, err error, now time.Time) (again bool, after time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.failed, id)
+		return false, 0
+	}
+	n := s.failed[id] + 1
+	if n > s.cfg.Retries {
+		delete(s.failed, id)
+		return false, 0
+	}
+	after = s.cfg.Retry << min(n-1, 30)
+	if s.cfg.Sweep > 0 && (after > s.cfg.Sweep || after <= 0) {
+		after = s.cfg.Sweep
+	}
+	if !s.enqueueLocked(id, now.Add(after)) {
+		delete(s.failed, id) // queued already, or the queue is full: the sweep finds it
+		return false, 0
+	}
+	s.failed[id] = n
+	s.retries.Add(1)
+	return true, after
 }
 
 // next takes the first due blob, or reports when the earliest one is due.
@@ -217,8 +277,19 @@ func (s *Syncer) work(ctx context.Context) {
 	for {
 		id, ok, wait := s.next(time.Now())
 		if ok {
-			if err := s.sync(ctx, id, nil, nil); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("blob sync failed", "blob_id", id, "err", err)
+			err := s.sync(ctx, id, nil, nil)
+			if ctx.Err() != nil {
+				s.backlog.Add(-1)
+				return
+			}
+			again, after := s.settle(id, err, time.Now())
+			switch {
+			case errors.Is(err, errInvalidating):
+				s.cfg.Logger.Info("blob sync: invalid-blob certificate submitted", "blob_id", id, "check_in", after)
+			case err != nil && again:
+				s.cfg.Logger.Warn("blob sync failed; retrying", "blob_id", id, "retry_in", after, "err", err)
+			case err != nil:
+				s.cfg.Logger.Warn("blob sync failed; left to the next sweep", "blob_id", id, "err", err)
 			}
 			s.backlog.Add(-1)
 			continue
@@ -308,7 +379,7 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID, only []uint16, src *
 			if ierr := s.cfg.Inconsistent(ctx, com, id, &meta, res.Proof); ierr != nil {
 				return fmt.Errorf("%w; invalidating it: %w", err, ierr)
 			}
-			return nil
+			return errInvalidating
 		}
 		var bytes int64
 		for _, sh := range shards {
