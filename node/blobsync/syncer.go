@@ -53,6 +53,13 @@ type Config struct {
 	Retry time.Duration
 	// Retries bounds the attempts after a failure (default 8).
 	Retries int
+	// Receiving, if not nil, reports whether a writer stored slivers of the blob on this
+	// node within the last Delay (dataplane.Service.Receiving): its upload is under way
+	// (the last nodes' uploads go on after the certificate, for minutes at gigabytes), so
+	// the sync waits another Delay instead of recovering the same slivers beside it, for
+	// at most MaxHold (default 10 minutes) in all.
+	Receiving func(id codec.BlobID, window time.Duration) bool
+	MaxHold   time.Duration
 	// Budget bounds the sliver bytes one recovery round holds (default 64 MiB): a blob
 	// whose missing slivers are larger is recovered in rounds.
 	Budget int
@@ -91,10 +98,13 @@ func (c *Config) validate() error {
 	if c.Retries == 0 {
 		c.Retries = 8
 	}
+	if c.MaxHold == 0 {
+		c.MaxHold = 10 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Delay < 0 || c.Sweep < 0 || c.Workers < 0 || c.Queue < 0 || c.Budget < 0 || c.Retry < 0 || c.Retries < 0 {
+	if c.Delay < 0 || c.Sweep < 0 || c.Workers < 0 || c.Queue < 0 || c.Budget < 0 || c.Retry < 0 || c.Retries < 0 || c.MaxHold < 0 {
 		return errors.New("blobsync: negative setting")
 	}
 	return nil
@@ -112,7 +122,8 @@ type Syncer struct {
 	mu      sync.Mutex
 	pending map[codec.BlobID]time.Time // not before
 	order   []codec.BlobID
-	failed  map[codec.BlobID]int // attempts failed in a row, of blobs queued again
+	failed  map[codec.BlobID]int       // attempts failed in a row, of blobs queued again
+	held    map[codec.BlobID]time.Time // since when a blob waits for its writer's upload
 	wake    chan struct{}
 
 	backlog   atomic.Int64 // blobs queued or being synced
@@ -124,13 +135,16 @@ type Syncer struct {
 // later, in case the transaction never commits.
 var errInvalidating = errors.New("blobsync: invalid-blob certificate submitted; checking it commits")
 
+// errReceiving says a writer is still uploading the blob to this node: the sync waits.
+var errReceiving = errors.New("blobsync: a writer is still uploading the blob here")
+
 // New returns a Syncer; Run starts it.
 func New(cfg Config) (*Syncer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), failed: make(map[codec.BlobID]int),
-		wake: make(chan struct{}, 1)}, nil
+		held: make(map[codec.BlobID]time.Time), wake: make(chan struct{}, 1)}, nil
 }
 
 // Check asks for blob id to be checked and repaired now (the scrubber found a bad sliver).
@@ -178,12 +192,34 @@ func (s *Syncer) enqueueLocked(id codec.BlobID, at time.Time) bool {
 	return true
 }
 
+// hold reports whether a sync of id may still wait for its writer's upload at now: for
+// MaxHold from the first wait.
+func (s *Syncer) hold(id codec.BlobID, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since, ok := s.held[id]
+	if !ok {
+		s.held[id] = now
+		return true
+	}
+	return now.Sub(since) < s.cfg.MaxHold
+}
+
 // settle records how a sync of id ended at now: a failure queues it again after a backoff
 // that doubles with each failure in a row (Retry, 2×Retry, … up to Sweep); after Retries
 // of them, or on success, the blob is forgotten until its next event or sweep.
 func (s *Syncer) settle(id codec.BlobID, err error, now time.Time) (again bool, after time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if errors.Is(err, errReceiving) {
+		// Not a failure: check again after Delay (hold bounds the wait).
+		if s.enqueueLocked(id, now.Add(s.cfg.Delay)) {
+			return true, s.cfg.Delay
+		}
+		delete(s.held, id)
+		return false, 0
+	}
+	delete(s.held, id)
 	if err == nil {
 		delete(s.failed, id)
 		return false, 0
@@ -284,6 +320,8 @@ func (s *Syncer) work(ctx context.Context) {
 			}
 			again, after := s.settle(id, err, time.Now())
 			switch {
+			case errors.Is(err, errReceiving):
+				s.cfg.Logger.Debug("blob sync: a writer is still uploading the blob here; waiting", "blob_id", id, "check_in", after)
 			case errors.Is(err, errInvalidating):
 				s.cfg.Logger.Info("blob sync: invalid-blob certificate submitted", "blob_id", id, "check_in", after)
 			case err != nil && again:
@@ -340,6 +378,9 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID, only []uint16, src *
 	if missing = kept; len(missing) == 0 {
 		return nil
 	}
+	if only == nil && src == nil && s.cfg.Receiving != nil && s.cfg.Receiving(id, s.cfg.Delay) && s.hold(id, time.Now()) {
+		return errReceiving
+	}
 	meta, err := s.cfg.Store.Metadata(ctx, id)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		if meta, err = s.cfg.Metadata(ctx, com, id); err != nil {
@@ -360,6 +401,16 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID, only []uint16, src *
 	s.cfg.Logger.Info("recovering slivers", "blob_id", id, "shards", len(missing))
 	for start := 0; start < len(missing); start += per {
 		shards := missing[start:min(start+per, len(missing))]
+		if start > 0 {
+			// A round takes seconds at gigabytes: drop what arrived meanwhile (a late
+			// upload, an epoch change's pull).
+			if shards, err = s.cfg.Store.MissingShards(ctx, id, shards); err != nil {
+				return err
+			}
+			if len(shards) == 0 {
+				continue
+			}
+		}
 		var targets []Target
 		for _, sh := range shards {
 			pair := p.PairIndexForShard(id, int(sh))

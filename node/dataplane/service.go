@@ -113,12 +113,51 @@ type Service struct {
 	// lastForeground is when (unix ns) the node last served a sliver read or write:
 	// background work (the scrubber) slows down while the node is serving users.
 	lastForeground atomic.Int64
+
+	// writes is when each blob last had slivers written here by a writer (bounded by
+	// maxWriteTracks): blob sync waits while a writer is still uploading a blob.
+	writesMu sync.Mutex
+	writes   map[codec.BlobID]time.Time
 }
+
+// maxWriteTracks bounds Service.writes; past it, entries older than a minute go, and if
+// none is that old the newest write is not tracked (blob sync then just does not wait).
+const maxWriteTracks = 4096
 
 // Busy reports whether the node served a sliver read or write within the last window:
 // background jobs yield to users while it does.
 func (s *Service) Busy(window time.Duration) bool {
 	return time.Since(time.Unix(0, s.lastForeground.Load())) < window
+}
+
+// Receiving reports whether a writer wrote slivers of blob id to this node within the last
+// window: its upload is still under way, so blob sync leaves the blob to it for now (the
+// reserve nodes' uploads go on after the certificate, for minutes at gigabytes).
+func (s *Service) Receiving(id codec.BlobID, window time.Duration) bool {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	at, ok := s.writes[id]
+	return ok && time.Since(at) < window
+}
+
+// noteWrite records that a writer is uploading blob id now.
+func (s *Service) noteWrite(id codec.BlobID, now time.Time) {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	if s.writes == nil {
+		s.writes = make(map[codec.BlobID]time.Time)
+	}
+	if _, ok := s.writes[id]; !ok && len(s.writes) >= maxWriteTracks {
+		for k, at := range s.writes {
+			if now.Sub(at) > time.Minute {
+				delete(s.writes, k)
+			}
+		}
+		if len(s.writes) >= maxWriteTracks {
+			return
+		}
+	}
+	s.writes[id] = now
 }
 
 // New starts the service: it spawns its actor and pool in a child of cfg.System and
@@ -365,10 +404,16 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Reques
 	if err != nil {
 		return nil, classify(err)
 	}
+	stored := false
 	for j, e := range errs {
 		if e != nil {
 			fail(index[j], classify(e))
+		} else {
+			stored = true
 		}
+	}
+	if stored { // verified pairs: a writer really is uploading this blob
+		s.noteWrite(req.BlobID, time.Now())
 	}
 	if firstErr != nil {
 		// The whole request fails with the first item's error so a caller that only looks

@@ -47,6 +47,7 @@ type fixture struct {
 	held     []uint16
 	enc      *codec.EncodedBlob
 	unregEnc *codec.EncodedBlob
+	svc      *dataplane.Service
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -66,6 +67,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close(); _ = sys.Stop() })
+	f.svc = svc
 	if svc.NodeID() != com.Members[0].Node {
 		t.Fatalf("service node ID %x, member %x", svc.NodeID(), com.Members[0].Node)
 	}
@@ -116,6 +118,49 @@ func (f *fixture) pairOf(shard uint16) [2]*codec.Sliver {
 func (f *fixture) confirm() ([]byte, error) {
 	req := confirm.Request{BlobID: f.enc.BlobID, Epoch: 3}
 	return f.call(f.protos[2], req.Encode())
+}
+
+// TestReceivingMarksVerifiedWrites: only a write whose pairs verified and were stored
+// marks a blob as being uploaded (blob sync then waits for the writer); a refused write
+// marks nothing, and the mark lasts only its window.
+func TestReceivingMarksVerifiedWrites(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	f := newFixture(t)
+	id := f.enc.BlobID
+	if f.svc.Receiving(id, time.Hour) {
+		t.Fatal("receiving before any write")
+	}
+	if err := f.putMeta(f.enc); err != nil {
+		t.Fatal(err)
+	}
+	if f.svc.Receiving(id, time.Hour) {
+		t.Fatal("metadata alone counts as a sliver upload")
+	}
+	pair := f.pairOf(f.held[0])
+	corrupt := *pair[0]
+	corrupt.Data = bytes.Clone(corrupt.Data)
+	corrupt.Data[0] ^= 0x40
+	_, err := f.call(f.protos[1], sliver.EncodePutPairs(id, [][2]*codec.Sliver{{&corrupt, pair[1]}}))
+	wantCode(t, "corrupt sliver", err, p2p.CodeBadRequest)
+	other := f.ledger.CurrentCommittee().Members[1].Shards[0]
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(id, [][2]*codec.Sliver{f.pairOf(other)}))
+	wantCode(t, "pair of a shard not held", err, p2p.CodeForbidden)
+	if f.svc.Receiving(id, time.Hour) {
+		t.Fatal("a refused write marks the blob as being uploaded")
+	}
+	if _, err := f.call(f.protos[1], sliver.EncodePutPairs(id, [][2]*codec.Sliver{pair})); err != nil {
+		t.Fatalf("valid pair: %v", err)
+	}
+	if !f.svc.Receiving(id, time.Hour) {
+		t.Fatal("a stored pair does not mark the blob as being uploaded")
+	}
+	if f.svc.Receiving(f.unregEnc.BlobID, time.Hour) {
+		t.Fatal("another blob is marked")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if f.svc.Receiving(id, 10*time.Millisecond) {
+		t.Fatal("the mark outlives its window")
+	}
 }
 
 // TestHostileRequests sends malformed, oversized, misdirected and corrupt requests: each
