@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/node/client"
 )
 
 // defaultShards is Walrus Mainnet's and Testnet's shard count (docs/protocol.md, notation), so
@@ -29,6 +30,7 @@ func runBlobID(g *globals, args []string) error {
 	fs := newFlagSet("blob-id")
 	n := fs.Int("n-shards", defaultShards, "number of shards of the target network")
 	asJSON := fs.Bool("json", false, "print a JSON object instead of the bare blob ID")
+	budgetFlag := fs.String("memory-budget", "", "bound the encoding's working memory, e.g. 512MiB (the file is not read into memory; past the budget the encoding spills to a temporary file; default: min(physical memory / 4, 2 GiB))")
 	pos, err := parseArgs(g, fs, args)
 	if err != nil {
 		return err
@@ -40,11 +42,11 @@ func runBlobID(g *globals, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--n-shards: %w", err)
 	}
-	data, err := readBlob(pos[0], p.MaxBlobSize())
+	budget, err := memoryBudget(*budgetFlag)
 	if err != nil {
 		return err
 	}
-	_, id, err := codec.ComputeMetadata(p, data)
+	id, length, err := fileBlobID(p, pos[0], budget)
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,6 @@ func runBlobID(g *globals, args []string) error {
 		_, err = fmt.Fprintln(g.stdout, id)
 		return err
 	}
-	length := uint64(len(data))
 	s, err := p.SymbolSize(length)
 	if err != nil {
 		return err
@@ -68,6 +69,19 @@ func runBlobID(g *globals, args []string) error {
 	}
 	_, err = fmt.Fprintf(g.stdout, "%s\n", out)
 	return err
+}
+
+// fileBlobID is the blob ID and length of the file at path (stdin for "-", spooled to a
+// temporary file) for params p, computed within budget without reading the file into
+// memory.
+func fileBlobID(p codec.Params, path string, budget int64) (codec.BlobID, uint64, error) {
+	data, unmap, err := mapBlob(path, p.MaxBlobSize())
+	if err != nil {
+		return codec.BlobID{}, 0, err
+	}
+	defer unmap()
+	_, id, err := client.BlobMetadata(p, data, budget, "")
+	return id, uint64(len(data)), err
 }
 
 // readBlob reads the whole file (or stdin for "-"), refusing anything over limit bytes

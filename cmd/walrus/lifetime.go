@@ -37,15 +37,11 @@ func blobTarget(s *client.Session, blobID, file string) (codec.BlobID, error) {
 	if blobID != "" {
 		return parseBlobID(blobID)
 	}
-	data, err := readBlob(file, maxBlobAnyGeometry())
-	if err != nil {
-		return codec.BlobID{}, err
-	}
 	p, err := codec.NewParams(s.Genesis.NShards)
 	if err != nil {
 		return codec.BlobID{}, err
 	}
-	_, id, err := codec.ComputeMetadata(p, data)
+	id, _, err := fileBlobID(p, file, defaultMemoryBudget())
 	return id, err
 }
 

@@ -125,10 +125,13 @@ func storeMany(g *globals, s *client.Session, ctx context.Context, in *query.Inf
 			if mp != nil {
 				o.Progress = func(pr client.Progress) { mp.update(i, pr) }
 			}
-			data, err := readBlob(path, maxBlobAnyGeometry())
+			// Mapped, not read into the heap: each store streams its file within its
+			// share of the budget.
+			data, unmap, err := mapBlob(path, maxBlobAnyGeometry())
 			var sum *client.StoreSummary
 			if err == nil {
 				sum, err = s.Store(ctx, data, o)
+				unmap()
 			}
 			if err != nil {
 				results[i].Error = err.Error()
@@ -202,10 +205,11 @@ type dryRunFileResult struct {
 // is stored or paid.
 func storeDryRun(g *globals, s *client.Session, ctx context.Context, in *query.Info, paths []string, epochs uint32, asJSON bool) error {
 	estimate := func(p string) (*client.StoreEstimate, error) {
-		data, err := readBlob(p, maxBlobAnyGeometry())
+		data, unmap, err := mapBlob(p, maxBlobAnyGeometry())
 		if err != nil {
 			return nil, err
 		}
+		defer unmap()
 		e, err := s.EstimateStore(ctx, data, epochs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)

@@ -265,7 +265,12 @@ type StoreEstimate struct {
 	AlreadyCertified bool `json:"alreadyCertified"`
 }
 
-// EstimateStore encodes data (for its blob ID) and reports its encoded length, the cost of
+// estimateBudget bounds the working memory of EstimateStore's encoding (past it the
+// recovery cells spill to a temporary file).
+const estimateBudget = 512 << 20
+
+// EstimateStore encodes data (for its blob ID, within estimateBudget; data may be a file
+// mapped with MapFile) and reports its encoded length, the cost of
 // storing it for epochs epochs at the current prices and the fees of the store's three
 // transactions, and whether a store would reuse a certified blob (which costs nothing;
 // the costs are still those of a fresh store); nothing is sent to the ledger but queries.
@@ -284,7 +289,7 @@ func (s *Session) EstimateStore(ctx context.Context, data []byte, epochs uint32)
 	if uint64(len(data)) > in.MaxBlobSize {
 		return nil, fmt.Errorf("client: blob of %d bytes exceeds the network's maximum of %d", len(data), in.MaxBlobSize)
 	}
-	_, id, err := codec.ComputeMetadata(p, data)
+	_, id, err := BlobMetadata(p, data, estimateBudget, "")
 	if err != nil {
 		return nil, err
 	}
