@@ -327,16 +327,27 @@ func (s *State) unindexBlob(b *Blob) {
 	}
 }
 
-// CertifiedBlobs lists, in ascending order, up to limit blob IDs above after whose status is
-// certified (for a node's blob-sync sweep: every certified blob must have all its slivers
-// on its shards' owners). It scans the blob index.
+// CertifiedBlobs lists up to limit blob IDs whose status is certified, in the order of the
+// state tree (by a hash of the blob ID, as every blob-ID record is placed): the first page
+// with after zero, the next ones after the last ID of the previous page (for a node's
+// blob-sync sweep: every certified blob must have all its slivers on its shards' owners).
+// Pages of different heights chain: the order does not depend on the state. The zero blob
+// ID is never listed. A page walks the blob index from after, holding only its own IDs.
 func (s *State) CertifiedBlobs(after codec.BlobID, limit int) []codec.BlobID {
 	var out []codec.BlobID
-	for _, rec := range s.blobIDs.all() {
-		if id := rec.ID; string(id[:]) > string(after[:]) && s.BlobStatus(id).Kind == StatusCertified {
-			out = append(out, id)
-		}
+	if limit <= 0 {
+		return nil
 	}
-	slices.SortFunc(out, func(a, b codec.BlobID) int { return bytes.Compare(a[:], b[:]) })
-	return out[:min(len(out), limit)]
+	var from *[32]byte
+	if after != (codec.BlobID{}) {
+		p := s.blobIDs.path(after)
+		from = &p
+	}
+	s.blobIDs.from(from, func(rec *blobRec) bool {
+		if rec.ID != (codec.BlobID{}) && s.BlobStatus(rec.ID).Kind == StatusCertified {
+			out = append(out, rec.ID)
+		}
+		return len(out) < limit
+	})
+	return out
 }

@@ -320,6 +320,68 @@ func (t *table[K, V]) all() []*V {
 	return out
 }
 
+// from calls fn for every entry (read-only) whose path is after (strictly; nil: from the
+// first), in path order, until fn returns false: the tree's entries in the range, as the
+// buffer changed them, merged with the entries new since the last flush. It holds no more
+// than the new entries past after, so a page of a large table costs memory by the page.
+func (t *table[K, V]) from(after *[32]byte, fn func(*V) bool) {
+	lo := [32]byte{t.kind}
+	if after != nil {
+		if after[0] != t.kind {
+			return
+		}
+		lo = *after
+		i := 31
+		for ; i > 0 && lo[i] == 0xff; i-- {
+			lo[i] = 0
+		}
+		if i == 0 {
+			return // after is the last path of the kind
+		}
+		lo[i]++
+	}
+	hi := [32]byte{t.kind}
+	for i := 1; i < 32; i++ {
+		hi[i] = 0xff
+	}
+	type fresh struct {
+		p [32]byte
+		v *V
+	}
+	var add []fresh
+	for k, v := range t.dirty {
+		if v == nil {
+			continue
+		}
+		if p := t.path(k); bytes.Compare(p[:], lo[:]) >= 0 {
+			if _, _, ok := t.st.tree.Get(p); !ok {
+				add = append(add, fresh{p, v})
+			}
+		}
+	}
+	slices.SortFunc(add, func(a, b fresh) int { return bytes.Compare(a.p[:], b.p[:]) })
+	more := true
+	t.st.tree.WalkRange(lo, hi, func(p, _ [32]byte, val any) bool {
+		for len(add) > 0 && bytes.Compare(add[0].p[:], p[:]) < 0 {
+			if more = fn(add[0].v); !more {
+				return false
+			}
+			add = add[1:]
+		}
+		v := val.(*V)
+		if d, ok := t.dirty[t.key(v)]; ok {
+			v = d
+		}
+		if v != nil {
+			more = fn(v)
+		}
+		return more
+	})
+	for ; more && len(add) > 0; add = add[1:] {
+		more = fn(add[0].v)
+	}
+}
+
 // ops moves the buffer into tree updates (with the owner-index updates of an indexed
 // table: the tree still holds the entries as they were).
 func (t *table[K, V]) ops(out []smt.Op[any]) []smt.Op[any] {
