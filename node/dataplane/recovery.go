@@ -19,7 +19,11 @@ import (
 // what recovery during a change needs), only for registered or certified blobs, and never
 // more than the response cap: targets that do not fit are marked unavailable, to be asked
 // again. The work runs on the worker pool, so
-// a flood of requests queues there and is refused as "busy" beyond it.
+// a flood of requests queues there and is refused as "busy" beyond it; and each peer may
+// have at most Config.RecoveryPerPeer requests (of both versions) in flight, queued or
+// served, so one peer cannot fill the pool: beyond that its requests are refused with
+// CodeUnavailable, which a fetcher takes as "this member failed" and asks others
+// (node/blobsync).
 //
 // Each source sliver is expanded once per request, whatever the number of targets it serves,
 // and dropped before the next: memory is one expansion plus the answer.
@@ -29,6 +33,12 @@ func (s *Service) handleRecovery(ctx context.Context, from peer.ID, body []byte)
 	if err != nil {
 		return nil, classify(err)
 	}
+	done, err := s.admitRecovery(from)
+	if err != nil {
+		s.cfg.Logger.Debug("recovery symbols refused: peer at its bound", "peer_id", from)
+		return nil, err
+	}
+	defer done()
 	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 		results := make([]recovery.Result, len(targets))
 		// Targets served by the same source slivers: one blob, one target axis.
@@ -148,6 +158,12 @@ func (s *Service) handleRecovery2(ctx context.Context, from peer.ID, body []byte
 	if err != nil {
 		return nil, classify(err)
 	}
+	done, err := s.admitRecovery(from)
+	if err != nil {
+		s.cfg.Logger.Debug("recovery symbols refused: peer at its bound", "peer_id", from)
+		return nil, err
+	}
+	defer done()
 	return s.ask(ctx, func(ctx context.Context) ([]byte, error) {
 		results := make([]recovery.ItemResult, len(items))
 		type group struct {

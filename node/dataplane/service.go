@@ -65,6 +65,11 @@ type Config struct {
 	// Queue is the worker pool's queue length (default 4·Workers); a full queue answers
 	// CodeUnavailable instead of buffering without bound (docs/architecture.md §6).
 	Queue int
+	// RecoveryPerPeer bounds the recovery-symbol requests (/walrus/recovery-symbol/1 and
+	// /2 together) one peer may have in flight here, queued or served (default
+	// DefaultRecoveryPerPeer); beyond it a request is refused with CodeUnavailable, so one
+	// peer cannot occupy the whole worker pool.
+	RecoveryPerPeer int
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -92,11 +97,20 @@ func (c *Config) Validate() error {
 	if c.Queue <= 0 {
 		c.Queue = 4 * c.Workers
 	}
+	if c.RecoveryPerPeer <= 0 {
+		c.RecoveryPerPeer = DefaultRecoveryPerPeer
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return nil
 }
+
+// DefaultRecoveryPerPeer is Config.RecoveryPerPeer's default. An honest node with the
+// default settings asks one peer for recovery symbols at most three at a time (one per
+// blob-sync worker, blob_sync.workers = 2, and one for an epoch change's repair), each of
+// its requests to that peer one after the other, so it is never refused.
+const DefaultRecoveryPerPeer = 4
 
 // Service is a storage node's data plane: the metadata, sliver, confirmation, status,
 // recovery-symbol, inconsistency and shard-sync protocols, served by one actor that owns the
@@ -118,6 +132,35 @@ type Service struct {
 	// maxWriteTracks): blob sync waits while a writer is still uploading a blob.
 	writesMu sync.Mutex
 	writes   map[codec.BlobID]time.Time
+
+	// recovering counts each peer's recovery-symbol requests in flight (at most
+	// Config.RecoveryPerPeer each; a peer at zero has no entry, so the map is bounded by the
+	// streams libp2p lets in).
+	recoveringMu sync.Mutex
+	recovering   map[peer.ID]int
+}
+
+// admitRecovery counts a recovery-symbol request from peer from, or refuses it with
+// CodeUnavailable when that peer already has Config.RecoveryPerPeer in flight; done
+// uncounts an admitted one.
+func (s *Service) admitRecovery(from peer.ID) (done func(), err error) {
+	s.recoveringMu.Lock()
+	defer s.recoveringMu.Unlock()
+	if n := s.recovering[from]; n >= s.cfg.RecoveryPerPeer {
+		return nil, p2p.Errorf(p2p.CodeUnavailable, "busy: %d recovery-symbol requests from this peer in flight, at most %d",
+			n, s.cfg.RecoveryPerPeer)
+	}
+	if s.recovering == nil {
+		s.recovering = make(map[peer.ID]int)
+	}
+	s.recovering[from]++
+	return func() {
+		s.recoveringMu.Lock()
+		defer s.recoveringMu.Unlock()
+		if s.recovering[from]--; s.recovering[from] <= 0 {
+			delete(s.recovering, from)
+		}
+	}, nil
 }
 
 // maxWriteTracks bounds Service.writes; past it, entries older than a minute go, and if
