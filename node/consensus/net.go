@@ -268,6 +268,11 @@ func verifyMessage(s tendermint.Scheme, c *epoch.Committee, network epoch.Networ
 //
 // Our own publications are accepted (they passed the dry run).
 func (n *Net) ValidateTx(ctx context.Context, m p2p.Message) p2p.Verdict {
+	return n.validateTx(ctx, m, n.c.verifyBLS)
+}
+
+// validateTx is ValidateTx with verifyBLS as the BLS check (tests count its calls).
+func (n *Net) validateTx(ctx context.Context, m p2p.Message, verifyBLS func(context.Context, *staking.State, *staking.SignedTx) error) p2p.Verdict {
 	if m.From == n.cfg.Host.ID() {
 		return p2p.Accept
 	}
@@ -295,7 +300,7 @@ func (n *Net) ValidateTx(ctx context.Context, m p2p.Message) p2p.Verdict {
 	if !stx.Verify(v.Network()) {
 		return p2p.Reject
 	}
-	if err := n.c.verifyBLS(ctx, st, stx); err != nil {
+	if err := verifyBLS(ctx, st, stx); err != nil {
 		if ctx.Err() != nil {
 			return p2p.Ignore
 		}
