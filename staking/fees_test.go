@@ -189,3 +189,44 @@ func TestVerifyCacheSkipsPairings(t *testing.T) {
 		t.Fatal("a verify cache changed the outcome")
 	}
 }
+
+// TestFeeOverflowNotAdmitted: a transaction whose minimum fee overflows u64 under the
+// schedule cannot be paid by any balance: it is refused as `fee`, not admitted — no fee
+// paid, no nonce used, the state root unchanged — so a proposer leaves it out and
+// CheckProposal refuses a checkpoint holding it (as `overflow` it counted as admitted and
+// could fill proposals for free). An operation's own overflow stays admitted: it pays.
+func TestFeeOverflowNotAdmitted(t *testing.T) {
+	_, n := runScript(t, "genesis shards=10 nodes=n1:400,n2:300,n3:200,n4:100 accounts=alice:1000000 byte-fee=9223372036854775807\n")
+	net := n.s.Network()
+	raw := staking.Sign(net, n.acct("alice"), staking.Tx{Op: &staking.Transfer{To: n.addr("bob"), Amount: 1}}).Encode()
+	root, acc := n.s.Root(), n.s.Account(n.addr("alice"))
+	s := n.s.Clone()
+	r := s.Apply(raw)
+	if r.Code != staking.CodeFee || r.Code.Admitted() || r.Fee != 0 {
+		t.Fatalf("transaction with an overflowing fee: %v (fee %d), want fee, not admitted", r, r.Fee)
+	}
+	if s.Root() != root || s.Account(n.addr("alice")) != acc {
+		t.Fatal("a transaction with an overflowing fee changed the state")
+	}
+	if _, pr := n.s.Precheck(staking.Sign(net, n.acct("alice"), staking.Tx{Op: &staking.Transfer{To: n.addr("bob"), Amount: 1}}), len(raw)); pr.Code != staking.CodeFee {
+		t.Fatalf("precheck: %v, want fee", pr)
+	}
+	now := n.s.Time() + 1
+	if cp, _, dropped, err := n.s.BuildProposal(now, [][]byte{raw}); err != nil || len(cp.Txs) != 0 || dropped != 1 {
+		t.Fatalf("proposal kept the unpayable transaction (%d dropped, err %v)", dropped, err)
+	}
+	naive, _, err := n.s.BuildCheckpoint(now, [][]byte{raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := n.s.Clone().ApplyCheckpoint(naive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := staking.CheckProposal(res); !errors.Is(err, staking.ErrInvalidProposal) {
+		t.Fatalf("a checkpoint holding an unpayable transaction passes CheckProposal: %v", err)
+	}
+	if !staking.CodeOverflow.Admitted() {
+		t.Fatal("an operation's overflow (after paying) must stay admitted")
+	}
+}

@@ -27,7 +27,7 @@ const (
 	CodeNotDeletable         // delete of a permanent blob
 	CodeNotWithdrawable      // withdraw before the stake is withdrawable
 	CodeNotMember            // node is not in the current committee
-	CodeOverflow             // an amount overflows
+	CodeOverflow             // an amount of the operation overflows (an overflowing minimum fee is CodeFee)
 	CodeTxExpired            // the transaction's expiry height has passed
 	CodeFee                  // the sender cannot pay the transaction's fee
 	codeEnd

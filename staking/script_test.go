@@ -21,7 +21,8 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testda
 // TestScripts runs every testdata/*.txt script and compares its output with the checked-in
 // testdata/*.golden (regenerate with `go test ./staking -run TestScripts -rewrite`). Every
 // transaction goes through a real checkpoint; the harness checks after each one that FROST
-// is conserved and that a rejected transaction left the state root unchanged.
+// is conserved, that a transaction not admitted left the state root unchanged, and that an
+// admitted one whose operation was refused only paid its fee and used its nonce.
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {

@@ -189,7 +189,9 @@ func (s *State) feeCheck(tx *Tx, size int, bal uint64) (uint64, Receipt) {
 	}
 	req, ok := RequiredFee(s.prices.Fees, tx, size)
 	if !ok {
-		return 0, reject(CodeOverflow, "fee overflows")
+		// No balance can pay a minimum beyond u64: not admitted, like any unpayable fee
+		// (CodeOverflow is an admitted operation's refusal, after it paid).
+		return 0, reject(CodeFee, "the minimum fee overflows")
 	}
 	fee := max(tx.Fee, req)
 	if bal < fee {
