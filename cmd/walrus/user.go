@@ -252,18 +252,13 @@ func runStore(g *globals, args []string) error {
 }
 
 // minLifetime is how long a blob stored without --epochs lives at least (docs/operating.md).
-const minLifetime = 24 * time.Hour
+const minLifetime = client.MinLifetime
 
 // defaultEpochs is the number of epochs `store` buys without --epochs: enough that the blob
 // lives at least minLifetime however late in the current epoch it is stored (the current
-// epoch counts as one, possibly almost over), capped at what the ledger sells ahead.
-func defaultEpochs(epoch time.Duration) uint32 {
-	if epoch <= 0 {
-		return staking.MaxEpochsAhead
-	}
-	n := (minLifetime+epoch-1)/epoch + 1
-	return uint32(min(n, staking.MaxEpochsAhead))
-}
+// epoch counts as one, possibly almost over), capped at what the ledger sells ahead; the
+// publisher's default too (client.DefaultEpochs).
+func defaultEpochs(epoch time.Duration) uint32 { return client.DefaultEpochs(epoch) }
 
 // epochStart is when epoch e starts (a blob whose end epoch is e expires then), UTC, RFC
 // 3339: genesis time + e × epoch duration (docs/protocol.md §7).

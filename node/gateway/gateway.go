@@ -295,7 +295,7 @@ type storeParams struct {
 // parseStoreParams reads the query of PUT /v1/blobs (publisher_openapi.yaml).
 func parseStoreParams(r *http.Request) (storeParams, error) {
 	q := r.URL.Query()
-	p := storeParams{epochs: 1, deletable: true}
+	p := storeParams{deletable: true} // epochs 0: the publisher's default (beginUpload)
 	bad := func(format string, a ...any) error {
 		return newError(http.StatusBadRequest, ReasonInvalidParameter, fmt.Sprintf(format, a...))
 	}
@@ -365,6 +365,9 @@ type upload struct {
 // returns nil.
 func (g *Gateway) beginUpload(w http.ResponseWriter, r *http.Request) *upload {
 	p, err := parseStoreParams(r)
+	if err == nil && p.epochs == 0 {
+		p.epochs, err = g.defaultEpochs(r.Context())
+	}
 	if err != nil {
 		writeError(w, err)
 		return nil
@@ -398,6 +401,28 @@ func (g *Gateway) beginUpload(w http.ResponseWriter, r *http.Request) *upload {
 	g.metrics.uploads.Inc()
 	u.release = func() { g.metrics.uploads.Dec(); release() }
 	return u
+}
+
+// EpochDefaulter is a Publisher that knows its network's epoch duration: a store with no
+// `epochs` then buys client.DefaultEpochs of it, so that the blob lives at least a day
+// (client.MinLifetime), as `walrus store` without --epochs does. Session is one.
+type EpochDefaulter interface {
+	DefaultEpochs(ctx context.Context) (uint32, error)
+}
+
+// defaultEpochs is how many epochs a store with no `epochs` buys: the publisher's
+// DefaultEpochs, or, when it cannot tell its epoch duration, what the ledger sells ahead
+// (client.DefaultEpochs of an unknown duration).
+func (g *Gateway) defaultEpochs(ctx context.Context) (uint32, error) {
+	d, ok := g.cfg.Publisher.(EpochDefaulter)
+	if !ok {
+		return client.DefaultEpochs(0), nil
+	}
+	n, err := d.DefaultEpochs(ctx)
+	if err != nil {
+		return 0, storeAPIError(fmt.Errorf("%w: the epoch duration, for the default epochs: %w", ErrNetworkUnavailable, err))
+	}
+	return n, nil
 }
 
 func (u *upload) tooLarge() error {

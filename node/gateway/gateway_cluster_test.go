@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -276,6 +277,27 @@ func TestGatewayOverTestnet(t *testing.T) {
 		checkJSON(t, gateway.RolePublisher, "put", "/v1/blobs", resp)
 		if resp.code != tc.code || (tc.reason != "" && reasonOf(t, resp) != tc.reason) {
 			t.Errorf("JWT %s: %d %s", tc.name, resp.code, resp.body)
+		}
+		if tc.code == 200 {
+			// No `epochs`: the CLI's default, at least a day (client.DefaultEpochs), not one epoch.
+			in, err := sess.Ledger.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := client.DefaultEpochs(time.Duration(in.EpochDuration) * time.Millisecond)
+			var v struct {
+				NewlyCreated struct {
+					BlobObject struct {
+						Storage struct{ StartEpoch, EndEpoch uint32 } `json:"storage"`
+					} `json:"blobObject"`
+				} `json:"newlyCreated"`
+			}
+			if err := json.Unmarshal(resp.body, &v); err != nil {
+				t.Fatal(err)
+			}
+			if st := v.NewlyCreated.BlobObject.Storage; want < 2 || st.EndEpoch != st.StartEpoch+want {
+				t.Errorf("store without epochs: storage %+v, want %d epochs", st, want)
+			}
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/walrus-go/walrus-go/codec"
@@ -25,14 +26,17 @@ type Session struct {
 	// ReadWindow bounds the sliver bytes one streaming read holds (default
 	// DefaultReadWindow); set before serving.
 	ReadWindow int
+	// epochMs is the network's epoch duration in ms once known (a genesis constant).
+	epochMs atomic.Int64
 }
 
 // NewSession wraps an open client session.
 func NewSession(s *client.Session) *Session { return &Session{s: s} }
 
 var (
-	_ Reader    = (*Session)(nil)
-	_ Publisher = (*Session)(nil)
+	_ Reader         = (*Session)(nil)
+	_ Publisher      = (*Session)(nil)
+	_ EpochDefaulter = (*Session)(nil)
 )
 
 // Close waits for the uploads that forced stores continue in the background (each bounded
@@ -41,6 +45,22 @@ func (g *Session) Close() { g.wg.Wait() }
 
 // Params is the network's encoding geometry.
 func (g *Session) Params() codec.Params { return g.s.Client.Params() }
+
+// DefaultEpochs is how many epochs a store with no `epochs` buys: client.DefaultEpochs of
+// the network's epoch duration (asked of the ledger once), so that the blob lives at least
+// a day.
+func (g *Session) DefaultEpochs(ctx context.Context) (uint32, error) {
+	ms := g.epochMs.Load()
+	if ms <= 0 {
+		in, err := g.s.Ledger.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		ms = in.EpochDuration
+		g.epochMs.Store(ms)
+	}
+	return client.DefaultEpochs(time.Duration(ms) * time.Millisecond), nil
+}
 
 // readHandle is BlobInfo.Handle of a Session: what a read of the blob needs.
 type readHandle struct {
