@@ -86,15 +86,23 @@ func (n *Node) submitSyncDone(ctx context.Context, op *staking.SyncDone) error {
 	return err
 }
 
-// submitOwn signs op with the node's account and the next nonce and adds it to this node's
-// mempool (which gossips it on the `txs` topic); an op the ledger already applied counts as
-// done. It returns the signed transaction.
+// ownTxExpiryMargin is how many heights past the latest one the node's own transactions
+// stay valid (the client's margin for transactions it does not sign again, node/client):
+// one that no checkpoint includes by then can never execute later. A later submission
+// whose nonce follows a dead one is refused as bad-nonce, and the next asks the ledger.
+const ownTxExpiryMargin = 64
+
+// submitOwn signs op with the node's account, the next nonce and an expiry height (the
+// latest height plus ownTxExpiryMargin) and adds it to this node's mempool (which gossips
+// it on the `txs` topic); an op the ledger already applied counts as done. It returns the
+// signed transaction.
 func (n *Node) submitOwn(ctx context.Context, op staking.Op) ([]byte, error) {
 	a := n.account
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	nonce := max(n.ledger.View().State().Account(a.addr).Nonce, a.next)
-	raw := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Op: op}).Encode()
+	v := n.ledger.View()
+	nonce := max(v.State().Account(a.addr).Nonce, a.next)
+	raw := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Expiry: v.Height() + ownTxExpiryMargin, Op: op}).Encode()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rep, err := n.cons.SubmitTx(ctx, raw)
