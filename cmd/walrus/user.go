@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/codec"
+	"github.com/walrus-go/walrus-go/internal/fsutil"
 	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/p2p/protocol/query"
 	"github.com/walrus-go/walrus-go/staking"
@@ -365,9 +366,14 @@ func parseByteRange(s string) (off, n int64, err error) {
 	return start, end - start + 1, nil
 }
 
+// writebackChunk is how many bytes writeFileStreaming lets pile up before it starts
+// writing them to disk (where the system allows: writeback_linux.go).
+const writebackChunk = 32 << 20
+
 // writeFileStreaming writes path through write, into a temporary file in the same
-// directory renamed to path once write succeeded and the file is synced; on any error the
-// temporary file is removed and path is untouched.
+// directory renamed to path once write succeeded and the file is synced (its write-back
+// started every 32 MiB along the way, so the final sync is short), then the directory is
+// synced; on any error the temporary file is removed and path is untouched.
 func writeFileStreaming(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
 	if err != nil {
@@ -378,7 +384,7 @@ func writeFileStreaming(path string, write func(io.Writer) error) error {
 		tmp.Close()
 		return err
 	}
-	if err := write(tmp); err != nil {
+	if err := write(writeback(tmp)); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -389,7 +395,10 @@ func writeFileStreaming(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
 // runBlobStatus is `walrus blob-status BLOB_ID [--json]`.

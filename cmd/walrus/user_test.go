@@ -147,4 +147,24 @@ func TestWriteFileStreaming(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("temporary files left: %v", ents)
 	}
+	// Past the write-back chunk (write-back started along the way): every byte lands.
+	big := make([]byte, 2*writebackChunk+12345)
+	for i := range big {
+		big[i] = byte(i * 31 >> 8)
+	}
+	if err := writeFileStreaming(path, func(w io.Writer) error {
+		for rest := big; len(rest) > 0; {
+			n := min(len(rest), 1<<20-7)
+			if _, err := w.Write(rest[:n]); err != nil {
+				return err
+			}
+			rest = rest[n:]
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, big) {
+		t.Fatalf("a %d-byte write read back as %d bytes, or different", len(big), len(b))
+	}
 }

@@ -61,13 +61,13 @@ func WriteAtomic(path string, b []byte, mode fs.FileMode) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
-// syncDir fsyncs a directory, making renames and creations in it durable. A filesystem
+// SyncDir fsyncs a directory, making renames and creations in it durable. A filesystem
 // that cannot sync directories (EINVAL or ENOTSUP on some FUSE and network mounts) is not an
 // error: the file is in place, and such a filesystem offers nothing stronger.
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
