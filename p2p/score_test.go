@@ -4,27 +4,36 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
 // TestGossipGraylistsFlooder: a peer that keeps sending messages the validator rejects loses
-// score until it is graylisted, after which even its valid messages are dropped unread,
-// while an honest peer's still arrive and its score stays non-negative.
+// score until it is pruned from the mesh (it was grafted first) and graylisted, after
+// which even its valid messages are dropped unread, while an honest peer's still arrive
+// and its score stays non-negative.
 func TestGossipGraylistsFlooder(t *testing.T) {
 	hs := newHosts(t, 3, false)
 	node, honest, flooder := hs[0], hs[1], hs[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var fromFlooder atomic.Int64 // validations of the flooder's messages at the node
+	mesh := &floodMeshTracer{flooder: flooder.ID(), grafted: make(chan struct{}), pruned: make(chan struct{})}
 	gs := make([]*p2p.Gossip, len(hs))
 	topics := make([]*p2p.Topic, len(hs))
 	for i, h := range hs {
-		g, err := p2p.NewGossip(h, "testnet", p2p.WithGossipLogger(quiet))
+		opts := []p2p.GossipOption{p2p.WithGossipLogger(quiet)}
+		if i == 0 {
+			opts = append(opts, p2p.WithGossipTracer(mesh))
+		}
+		g, err := p2p.NewGossip(h, "testnet", opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,6 +77,11 @@ func TestGossipGraylistsFlooder(t *testing.T) {
 	if err := topics[0].AwaitPeers(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
+	select { // the node's heartbeat takes the flooder into its mesh
+	case <-mesh.grafted:
+	case <-ctx.Done():
+		t.Fatal("the flooder never joined the node's mesh")
+	}
 	// The flood: distinct invalid messages until the node's score for the flooder (reported
 	// every second) is below the graylist threshold.
 	for i := 0; !gs[0].Graylisted(flooder.ID()); i++ {
@@ -82,6 +96,11 @@ func TestGossipGraylistsFlooder(t *testing.T) {
 			t.Fatal(ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	select { // a heartbeat drops a peer with a negative score from the mesh
+	case <-mesh.pruned:
+	case <-ctx.Done():
+		t.Fatalf("graylisted flooder not pruned from the mesh: score %.1f", gs[0].PeerScore(flooder.ID()))
 	}
 	seen := fromFlooder.Load()
 	// Graylisted, its valid message is not even validated; the honest peer's arrives.
@@ -110,5 +129,31 @@ func TestGossipGraylistsFlooder(t *testing.T) {
 	}
 	if s := gs[0].PeerScore(honest.ID()); s < 0 {
 		t.Fatalf("honest peer's score %.1f", s)
+	}
+}
+
+// floodMeshTracer closes grafted when the flooder joins the node's mesh and pruned when it
+// leaves it after that; every other tracer event is ignored (meshTracer).
+type floodMeshTracer struct {
+	meshTracer
+	flooder         peer.ID
+	grafted, pruned chan struct{}
+	gOnce, pOnce    sync.Once
+}
+
+func (m *floodMeshTracer) Graft(p peer.ID, _ string) {
+	if p == m.flooder {
+		m.gOnce.Do(func() { close(m.grafted) })
+	}
+}
+
+func (m *floodMeshTracer) Prune(p peer.ID, _ string) {
+	select {
+	case <-m.grafted:
+	default:
+		return
+	}
+	if p == m.flooder {
+		m.pOnce.Do(func() { close(m.pruned) })
 	}
 }
