@@ -83,7 +83,7 @@ func (s *State) selectNext() {
 // endEpoch runs the accounting of the current epoch and switches to the next.
 //
 // Rules (docs/protocol.md §6), all integer, rounding down:
-//   - income I = the storage payments assigned to this epoch + write fees paid in it.
+//   - income I = the storage payments assigned to this epoch + write and transaction fees paid in it.
 //   - burn B = ⌊3·I/100⌋; R = I - B is for the committee.
 //   - "Stored data" is uniform per shard: every shard stores one sliver pair of every blob,
 //     so a node's stored data is proportional to its shards and the split by shard weight ×
