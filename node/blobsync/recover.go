@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,8 +52,21 @@ type Fetcher struct {
 	// the given targets of one axis (dataplane.Service.LocalSymbols); they are verified
 	// like any other and count before anyone is asked.
 	Local func(ctx context.Context, id codec.BlobID, axis codec.Axis, indices []int) ([][]codec.RecoverySymbol, error)
+	// Timeout bounds one request to a member, from opening the stream to the last byte of
+	// its answer (default recovery.Timeout, a minute): a member that stalls, holding the
+	// stream open without answering, fails then like one that lies, and the others are
+	// asked for what it owed.
+	Timeout time.Duration
 	// Logger receives debug logs (default: discarded).
 	Logger *slog.Logger
+}
+
+// timeout is the bound of one request.
+func (f *Fetcher) timeout() time.Duration {
+	if f.Timeout > 0 {
+		return f.Timeout
+	}
+	return recovery.Timeout
 }
 
 // Target is a sliver to recover.
@@ -437,6 +451,7 @@ func (f *Fetcher) askV2(ctx context.Context, pid peer.ID, id codec.BlobID, targe
 		start += k
 	}
 	spec := recovery.Spec2(p)
+	spec.Timeout = f.timeout()
 	for first := 0; first < len(chunks); {
 		last, size, count := first, 0, 0
 		for last < len(chunks) && (last == first || size+chunks[last].size <= room && count+len(chunks[last].pos) <= recovery.MaxTargets2(p)) {
@@ -497,6 +512,7 @@ func (f *Fetcher) askV1(ctx context.Context, pid peer.ID, id codec.BlobID, targe
 	perTarget := 3 + limit*recovery.SymbolAnswerLen(p.N, symbolSize)
 	per := max(1, min((recovery.ResponseCap(p)-recovery.HeaderLen)/perTarget, recovery.MaxItems(p)))
 	spec := recovery.Spec(p)
+	spec.Timeout = f.timeout()
 	for start := 0; start < len(targets); start += per {
 		chunk := targets[start:min(start+per, len(targets))]
 		req := make([]recovery.Target, len(chunk))
