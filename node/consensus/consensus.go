@@ -652,13 +652,33 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 		return rep, nil
 	}
 	sender := staking.AddressOf(stx.Tx.Sender)
-	if a.pool.full(len(raw)) || a.pool.senderFull(sender) {
+	if a.pool.senderFull(sender) {
 		return rep, ErrMempoolFull
+	}
+	// A full mempool makes room for a transaction paying more per byte than the
+	// lowest-paying senders' last transactions by evicting those (mempool.evictFor); its fee
+	// is known from the cheap check, before any dry run.
+	var evict []*poolTx
+	if a.pool.full(len(raw)) {
+		if _, pr := a.scratch.Precheck(stx, len(raw)); pr.OK() {
+			evict = a.pool.evictFor(len(raw), feeRate(pr.Fee, len(raw)), sender)
+		}
+		if evict == nil {
+			return rep, ErrMempoolFull
+		}
 	}
 	// Dry run on the scratch state (base + mempool): a transaction that fails now would
 	// not be worth proposing (staking package doc). BLS checks were done off the actor
 	// (prepare) and are answered from the cache.
 	r := a.dryRun(raw)
+	if r.OK() && evict != nil {
+		// It applies: evict, rebuild the scratch state without the evicted (and whatever
+		// depended on them), and dry-run it again there.
+		a.pool.remove(evict)
+		a.refilter()
+		a.c.cfg.Logger.Debug("mempool full: evicted lower-paying transactions", "evicted", len(evict), "fee", r.Fee)
+		r = a.dryRun(raw)
+	}
 	if !r.OK() {
 		rep.Code, rep.Message = r.Code, r.Message
 		if !local {

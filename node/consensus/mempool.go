@@ -25,20 +25,22 @@ type poolTx struct {
 // mempool is the bounded set of transactions waiting for a checkpoint, deduplicated by
 // hash, at most maxPerSender per sender. It keeps arrival order (the order of the dry runs
 // on the scratch state, which each sender's nonces follow) and hands proposals the
-// transactions by fee per byte, highest first, each sender's in nonce order. It belongs to
-// the consensus actor's goroutine.
+// transactions by fee per byte, highest first, each sender's in nonce order. When full it
+// can name the lowest-paying senders' last transactions to evict for a better-paying one
+// (evictFor). It belongs to the consensus actor's goroutine.
 type mempool struct {
-	order     []*poolTx
-	txs       map[[32]byte]*poolTx
-	perSender map[staking.Address]int
-	bytes     int
-	max       int
-	maxBytes  int
-	seq       uint64
+	order []*poolTx
+	txs   map[[32]byte]*poolTx
+	// bySender holds each sender's transactions in arrival (= nonce) order.
+	bySender map[staking.Address][]*poolTx
+	bytes    int
+	max      int
+	maxBytes int
+	seq      uint64
 }
 
 func newMempool(max, maxBytes int) *mempool {
-	return &mempool{txs: make(map[[32]byte]*poolTx), perSender: make(map[staking.Address]int), max: max, maxBytes: maxBytes}
+	return &mempool{txs: make(map[[32]byte]*poolTx), bySender: make(map[staking.Address][]*poolTx), max: max, maxBytes: maxBytes}
 }
 
 func (p *mempool) len() int { return len(p.txs) }
@@ -49,7 +51,9 @@ func (p *mempool) has(h [32]byte) bool { _, ok := p.txs[h]; return ok }
 func (p *mempool) full(n int) bool { return len(p.txs) >= p.max || p.bytes+n > p.maxBytes }
 
 // senderFull reports whether sender has maxPerSender transactions waiting.
-func (p *mempool) senderFull(sender staking.Address) bool { return p.perSender[sender] >= maxPerSender }
+func (p *mempool) senderFull(sender staking.Address) bool {
+	return len(p.bySender[sender]) >= maxPerSender
+}
 
 // feeRate is fee per KiB of a transaction of size bytes (saturating).
 func feeRate(fee uint64, size int) uint64 {
@@ -67,7 +71,7 @@ func (p *mempool) add(h [32]byte, raw []byte, sender staking.Address, nonce, fee
 	t := &poolTx{h: h, raw: raw, sender: sender, nonce: nonce, rate: feeRate(fee, len(raw)), seq: p.seq}
 	p.txs[h] = t
 	p.order = append(p.order, t)
-	p.perSender[sender]++
+	p.bySender[sender] = append(p.bySender[sender], t)
 	p.bytes += len(raw)
 }
 
@@ -135,10 +139,57 @@ func (p *mempool) filter(keep func(h [32]byte, raw []byte) bool) {
 		}
 		delete(p.txs, t.h)
 		p.bytes -= len(t.raw)
-		if p.perSender[t.sender]--; p.perSender[t.sender] <= 0 {
-			delete(p.perSender, t.sender)
-		}
 	}
 	clear(p.order[len(order):])
 	p.order = order
+	clear(p.bySender)
+	for _, t := range p.order {
+		p.bySender[t.sender] = append(p.bySender[t.sender], t)
+	}
+}
+
+// maxEvict bounds the transactions evicted to make room for one newcomer.
+const maxEvict = 16
+
+// evictFor names the transactions to evict so that a newcomer of size bytes from sender,
+// paying rate (feeRate), fits the bounds: each time the last transaction of another sender
+// (never an earlier one, which would leave a gap in that sender's nonces; never the
+// newcomer's own, which it follows) with the lowest fee rate, latest arrival first among
+// equals, and every one paying strictly less than the newcomer. At most maxEvict. It
+// returns nil if that cannot make room; it changes nothing (remove does).
+func (p *mempool) evictFor(size int, rate uint64, sender staking.Address) []*poolTx {
+	n, bytes := len(p.txs), p.bytes
+	taken := map[staking.Address]int{} // how many of each sender's last transactions are named
+	var victims []*poolTx
+	for n >= p.max || bytes+size > p.maxBytes {
+		if len(victims) == maxEvict || n == 0 {
+			return nil
+		}
+		var v *poolTx
+		for s, q := range p.bySender {
+			k := len(q) - taken[s]
+			if s == sender || k == 0 {
+				continue
+			}
+			if t := q[k-1]; v == nil || t.rate < v.rate || (t.rate == v.rate && t.seq > v.seq) {
+				v = t
+			}
+		}
+		if v == nil || v.rate >= rate {
+			return nil
+		}
+		victims = append(victims, v)
+		taken[v.sender]++
+		n, bytes = n-1, bytes-len(v.raw)
+	}
+	return victims
+}
+
+// remove drops the given transactions.
+func (p *mempool) remove(txs []*poolTx) {
+	gone := make(map[[32]byte]bool, len(txs))
+	for _, t := range txs {
+		gone[t.h] = true
+	}
+	p.filter(func(h [32]byte, _ []byte) bool { return !gone[h] })
 }
