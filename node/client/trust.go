@@ -129,7 +129,20 @@ func (t *trust) save() {
 	if t.path == "" {
 		return
 	}
+	b, err := t.encode()
+	if err != nil {
+		t.logger.Debug("encoding the trusted-committee cache failed", "err", err)
+		return
+	}
+	if err := fsutil.WriteAtomic(t.path, b, 0o644); err != nil {
+		t.logger.Debug("writing the trusted-committee cache failed", "path", t.path, "err", err)
+	}
+}
+
+// encode is the trust cache file: magic, network ID, the trusted committees by epoch.
+func (t *trust) encode() ([]byte, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	b := append([]byte(nil), trustMagic...)
 	b = append(b, t.network[:]...)
 	eps := t.epochsLocked()
@@ -137,15 +150,11 @@ func (t *trust) save() {
 	for _, e := range eps {
 		cb, err := t.coms[e].MarshalBinary()
 		if err != nil {
-			t.mu.Unlock()
-			return
+			return nil, err
 		}
 		b = wire.AppendU32Bytes(b, cb)
 	}
-	t.mu.Unlock()
-	if err := fsutil.WriteAtomic(t.path, b, 0o644); err != nil {
-		t.logger.Debug("writing the trusted-committee cache failed", "path", t.path, "err", err)
-	}
+	return b, nil
 }
 
 func (t *trust) epochsLocked() []uint32 {
