@@ -656,8 +656,8 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 		return rep, ErrMempoolFull
 	}
 	// A full mempool makes room for a transaction paying more per byte than the
-	// lowest-paying senders' last transactions by evicting those (mempool.evictFor); its fee
-	// is known from the cheap check, before any dry run.
+	// lowest-paying senders' last transactions by evicting those (mempool.evictFor) once its
+	// dry run passes; its fee is known from the cheap check, before any dry run.
 	var evict []*poolTx
 	if a.pool.full(len(raw)) {
 		if _, pr := a.scratch.Precheck(stx, len(raw)); pr.OK() {
@@ -671,20 +671,20 @@ func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {
 	// not be worth proposing (staking package doc). BLS checks were done off the actor
 	// (prepare) and are answered from the cache.
 	r := a.dryRun(raw)
-	if r.OK() && evict != nil {
-		// It applies: evict, rebuild the scratch state without the evicted (and whatever
-		// depended on them), and dry-run it again there.
-		a.pool.remove(evict)
-		a.refilter()
-		a.c.cfg.Logger.Debug("mempool full: evicted lower-paying transactions", "evicted", len(evict), "fee", r.Fee)
-		r = a.dryRun(raw)
-	}
 	if !r.OK() {
 		rep.Code, rep.Message = r.Code, r.Message
 		if !local {
 			a.park(h, raw, r) // its predecessor may still be on its way (future.go)
 		}
 		return rep, nil
+	}
+	if evict != nil {
+		// The scratch state keeps the evicted transactions' effects until the next commit
+		// rebuilds it (refilter): their nonces stay used and their funds spent, so it only
+		// errs towards refusing. Rebuilding now would re-apply the whole mempool for every
+		// eviction, work a sender could buy for one fee above the lowest.
+		a.pool.remove(evict)
+		a.c.cfg.Logger.Debug("mempool full: evicted lower-paying transactions", "evicted", len(evict), "fee", r.Fee)
 	}
 	a.pool.add(h, raw, sender, stx.Tx.Nonce, r.Fee)
 	a.promote()

@@ -21,8 +21,10 @@ import (
 // TestFullMempoolEvictsLowerFee: a full mempool does not simply refuse newcomers: one
 // paying more per byte than the lowest-paying sender's last transaction takes its place,
 // one paying less is refused (unavailable). The evicted transaction is gone — offered again
-// at its old fee it is refused — and its nonce is free again in the dry-run state, so its
-// sender can replace it with a better-paying one.
+// at its old fee it is refused — and the next better-paying newcomer evicts the next
+// lowest. Until a commit rebuilds the dry-run state the evicted transaction's nonce counts
+// as used there (nothing is re-applied per eviction): its sender's replacement is refused
+// as bad-nonce, not admitted on a guess.
 func TestFullMempoolEvictsLowerFee(t *testing.T) {
 	actorstest.CheckLeaks(t)
 	keys := make([]ed25519.PrivateKey, 5)
@@ -85,9 +87,10 @@ func TestFullMempoolEvictsLowerFee(t *testing.T) {
 	}
 	refused("the evicted transaction again", low)
 	accepted("a transaction still held, again", transfer(1, 0, 4_000))
-	// The evicted transfer's nonce is free in the dry-run state: a better-paying
-	// replacement takes the place of the now lowest (4,000).
-	accepted("the evicted sender's replacement", transfer(0, 0, 6_000))
+	if rep, err := c.SubmitTx(ctx, transfer(0, 0, 6_000)); err != nil || rep.Accepted || rep.Code != staking.CodeBadNonce {
+		t.Fatalf("the evicted sender's replacement before a commit: %+v, %v; want bad-nonce", rep, err)
+	}
+	accepted("a newcomer paying more than the now lowest (4000)", transfer(4, 0, 6_000))
 	refused("the fee-4000 transaction, evicted", transfer(1, 0, 4_000))
 	if n := c.MempoolSize(); n != 3 {
 		t.Fatalf("mempool holds %d, want 3", n)
