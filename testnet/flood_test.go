@@ -73,8 +73,10 @@ func floodKey(kind, i int) ed25519.PrivateKey {
 // each submitted and waited for in turn, alternately through the four nodes) on a 4-node
 // cluster charging fees, with and without a flood of bogus transactions submitted to
 // every node: fresh keys with no balance (transfers and sync-done with forged BLS
-// signatures), bad Ed25519 signatures from a funded account, future nonces of a funded
-// account, and certificates that fail their BLS check from a funded account. It reports
+// signatures, register-node with the most and longest addresses, challenge results naming
+// MaxChallengeList nodes), bad Ed25519 signatures from a funded account, future nonces of a
+// funded account, and certificates that fail their BLS check from a funded account. It
+// replays no valid gossip (BenchmarkE2EFloodNet does, over the network). It reports
 // the real transactions' commit rate (tx/s), p50 and p99 latency, and the bogus
 // transactions offered per second. Not a timing assertion:
 //
@@ -116,8 +118,15 @@ func benchFlood(b *testing.B, flood bool, dur time.Duration) {
 			b.Fatal(err)
 		}
 		junkSig := jk.Sign([]byte("junk"))
+		hugeInfo, hugeResults := hugeNodeInfo(), hugeChallengeResults()
 		bogus := func(w, i int) []byte {
-			switch i % 5 {
+			switch i % 7 {
+			case 5: // fresh key, register-node with the largest addresses and a bogus proof of possession
+				op := &staking.RegisterNode{BLSKey: jk.PublicKey(), PoP: junkSig, Info: hugeInfo}
+				return staking.Sign(net, floodKey(w+100, i), staking.Tx{Op: op}).Encode()
+			case 6: // fresh key, challenge results naming MaxChallengeList nodes
+				op := &staking.ChallengeResults{Attester: member, Results: hugeResults, Sig: junkSig}
+				return staking.Sign(net, floodKey(w+200, i), staking.Tx{Op: op}).Encode()
 			case 0: // fresh key, no balance
 				return staking.Sign(net, floodKey(w, i), staking.Tx{Op: &staking.Transfer{To: waddr, Amount: 1}}).Encode()
 			case 1: // fresh key, forged sync done (a BLS check if it ever got that far)
