@@ -162,3 +162,93 @@ func awaitPrevote(t *testing.T, c *consensus.Consensus, self uint32) *tendermint
 		}
 	}
 }
+
+// TestByzantineProposerJunkNotCommitted: four consensus actors, one of them byzantine (its
+// own messages never leave it; the test speaks for it with its key). At a height it
+// proposes in round 0 it sends the honest three a correctly signed checkpoint holding a
+// forged sync done, and prevotes and precommits it. The honest members prevote nil, so the
+// junk gets no commit; the height is decided in a later round without it, and later
+// heights commit normally.
+func TestByzantineProposerJunkNotCommitted(t *testing.T) {
+	actorstest.CheckLeaks(t)
+	c := newCluster(t)
+	byzKey := epochtest.Key(5, 0) // node 0's key (newCluster: addNodes(g, 5, …))
+	byz := epoch.NodeIDOf(byzKey.PublicKey())
+	c.mu.Lock()
+	c.isolate[0] = true
+	c.mu.Unlock()
+	c.advanceUntil(t, 50*time.Millisecond, "height 1", c.heightsAtLeast(1))
+
+	network := c.genesis.NetworkID()
+	faucet := staking.AddressOf(c.faucet.Public().(ed25519.PublicKey))
+	var to staking.Address
+	to[0] = 0x99
+	transfer := func(amount uint64) {
+		t.Helper()
+		nonce := c.ledgers[1].Account(faucet).Nonce
+		raw := staking.Sign(network, c.faucet, staking.Tx{Nonce: nonce, Op: &staking.Transfer{To: to, Amount: amount}}).Encode()
+		if rep, err := c.cons[1].SubmitTx(context.Background(), raw); err != nil || !rep.Accepted {
+			t.Fatalf("submit: %+v, %v", rep, err)
+		}
+		c.advanceUntil(t, 50*time.Millisecond, "the transfer", c.heightsAtLeast(c.ledgers[1].Height()+1))
+	}
+	// Move on until the byzantine node proposes the next height's round 0.
+	var com *epoch.Committee
+	var proposer uint32
+	for range 24 {
+		com = c.ledgers[1].View().SigningCommittee()
+		proposer = tendermint.ProposerSequence(com)[(c.ledgers[1].Height()+1)%uint64(com.NShards)]
+		if com.Members[proposer].Node == byz {
+			break
+		}
+		transfer(1)
+	}
+	if com.Members[proposer].Node != byz {
+		t.Fatal("the byzantine node never proposes round 0")
+	}
+	v := c.ledgers[1].View()
+	h := v.Height() + 1
+	before, rounds := c.ledgers[1].Account(to).Balance, c.cons[1].Rounds()
+	nonce := v.State().Account(faucet).Nonce
+	synced := com.Members[(proposer+1)%uint32(len(com.Members))].Node
+	junk := [][]byte{
+		staking.Sign(network, c.faucet, staking.Tx{Nonce: nonce, Op: &staking.Transfer{To: to, Amount: 1000}}).Encode(),
+		staking.Sign(network, c.faucet, staking.Tx{Nonce: nonce + 1, Op: &staking.SyncDone{Node: synced, Epoch: com.Epoch,
+			Sig: epochtest.Key(999, 0).Sign(staking.SyncDoneMessage(network, com.Epoch, synced))}}).Encode(),
+	}
+	cp, _, err := v.State().BuildCheckpoint(max(c.clock.Now().UnixMilli(), v.State().Time()+1), junk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := cp.Encode()
+	hash := tendermint.HashValue(val)
+	p := &tendermint.Proposal{Height: h, Round: 0, ValidRound: -1, Value: val, Proposer: proposer}
+	p.Signature = byzKey.Sign(tendermint.ProposalSignBytes(network, com.Epoch, h, 0, -1, hash))
+	msgs := []tendermint.Message{p}
+	for _, typ := range []tendermint.VoteType{tendermint.Prevote, tendermint.Precommit} {
+		vote := &tendermint.Vote{Type: typ, Height: h, Round: 0, Value: hash, Validator: proposer}
+		vote.Signature = byzKey.Sign(tendermint.VoteSignBytes(network, com.Epoch, typ, h, 0, hash))
+		msgs = append(msgs, vote)
+	}
+	for _, m := range msgs {
+		for _, o := range c.cons[1:] {
+			if err := o.Deliver(m, peer.ID("byzantine")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.advanceUntil(t, 50*time.Millisecond, "the byzantine height", c.heightsAtLeast(h))
+	for i, l := range c.ledgers {
+		if l.View().State().LastHash() == cp.Hash() {
+			t.Fatalf("node %d committed the junk checkpoint at height %d", i, h)
+		}
+	}
+	if got := c.ledgers[1].Account(to).Balance; got != before {
+		t.Fatalf("the junk checkpoint's transfer was applied: balance %d, was %d", got, before)
+	}
+	if c.cons[1].Rounds() == rounds {
+		t.Fatal("height decided in round 0: the junk proposal was not what the honest members saw")
+	}
+	transfer(7) // later heights commit normally
+	c.advanceUntil(t, 50*time.Millisecond, "the later transfer everywhere", c.balanceEverywhere(to, before+7))
+}
