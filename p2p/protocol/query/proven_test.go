@@ -3,6 +3,7 @@ package query_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -265,6 +266,21 @@ func TestEveryByteCounts(t *testing.T) {
 		}
 		return err
 	})
+
+	// A genuine committee, proven, but checked for a network of another shard count: never
+	// accepted (a client reading with too small a committee would index past its end).
+	cp, err := v.certified(ia.Height, &ia.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := query.VerifyCommittee(cp, &ia.Committee, 12); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 8, 11, 13, 1000} {
+		if com, err := query.VerifyCommittee(cp, &ia.Committee, n); err == nil || !errors.Is(err, query.ErrUnverified) {
+			t.Fatalf("a 12-shard committee verified for %d shards: %+v, %v", n, com, err)
+		}
+	}
 
 	// The certificate under the wrong committee, and a checkpoint of another network.
 	if _, err := query.VerifyCertified(v.network, genesis, &c.last); err == nil {
