@@ -107,6 +107,13 @@ type Ledger struct {
 	trust *trust        // nil: answers are not verified (no Genesis)
 	nb    nonceBasis    // the wallet's latest proven account nonce (nonceproof.go)
 	tip   atomic.Uint64 // the highest verified checkpoint height (transactions' expiry)
+	// reported: without a genesis, the highest height nodes reported and when it was
+	// asked (transactions' expiry, reportedHeight).
+	reported struct {
+		mu sync.Mutex
+		h  uint64
+		at time.Time
+	}
 }
 
 // regInfo is what RegisterBlob recorded about one blob for the store summary.
@@ -529,7 +536,8 @@ func (l *Ledger) sendLocked(ctx context.Context, op staking.Op, exp expiry) (*pe
 	return nil, fmt.Errorf("%w: submitting %s: %w", ErrNoNode, op.Kind(), errors.Join(errs...))
 }
 
-// accountLocked asks the preferred node (or any) for the wallet's account.
+// accountLocked asks the preferred node (or any) for the wallet's account; with a genesis
+// a stale answer of the preferred node is not taken (queryProven).
 func (l *Ledger) accountLocked(ctx context.Context) (*query.AccountAnswer, error) {
 	if l.trust != nil {
 		acc, p, err := l.provenAccount(ctx, l.addr, l.preferred)
@@ -919,7 +927,10 @@ func sharedReservation(err error) error {
 }
 
 // txNodeInfo asks the node transactions go to first (the preferred node, else the
-// wallet's home) for the network information, falling back to the others.
+// wallet's home) for the network information, falling back to the others. With a genesis
+// its answer is taken only if it is not older than the highest height the client already
+// verified (queryProven): a node left behind, or serving an old checkpoint, cannot make
+// the client reserve storage from a past epoch at past prices.
 func (l *Ledger) txNodeInfo(ctx context.Context) (*query.Info, error) {
 	l.mu.Lock()
 	order := l.txOrder()

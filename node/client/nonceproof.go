@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -68,18 +69,19 @@ func (b *nonceBasis) get() (height, nonce uint64, at time.Time, ok bool) {
 }
 
 // txBasis is the proven account nonce a transaction about to be signed is checked
-// against; proven false without a genesis.
+// against; proven false without a genesis, where height is the height nodes report
+// (reportedHeight), used for the expiry only.
 type txBasis struct {
 	proven, ok    bool
 	height, nonce uint64
 }
 
 // txBasisLocked returns the basis for the next transaction, proving the account again if
-// the last proof is older than nonceBasisMaxAge (a failure keeps the older one). Callers
-// hold l.mu.
+// the last proof is older than nonceBasisMaxAge (a failure keeps the older one); a stale
+// answer of the preferred node is not taken (queryProven). Callers hold l.mu.
 func (l *Ledger) txBasisLocked(ctx context.Context) txBasis {
 	if l.trust == nil {
-		return txBasis{}
+		return txBasis{height: l.reportedHeight(ctx)} // (for the expiry only)
 	}
 	h, n, at, ok := l.nb.get()
 	if !ok || time.Since(at) > nonceBasisMaxAge {
@@ -181,7 +183,10 @@ func expiredErr(p *pending, h, nonce uint64, hint *TxError, node peer.ID) error 
 // client never signs again on a refusal, regExpiryMargin for the storage registration
 // (reservation and registration), which RegisterBlob signs again after a refusal once it
 // is proven dead — heights start only when needed, so a short margin makes that seconds
-// on a busy or short-epoch network. Without a genesis transactions carry no expiry.
+// on a busy or short-epoch network. Without a genesis nothing is proven: the expiry is the
+// highest height the nodes report (reportedHeight) plus the same margin, so a transaction
+// every node refused or dropped cannot be committed long after the client gave up on it.
+// The ledger checks only that the next height is at most the expiry (staking.feeCheck).
 const (
 	txExpiryMargin  = 64
 	regExpiryMargin = 32
@@ -195,16 +200,48 @@ type expiry struct {
 
 var defaultExpiry = expiry{margin: txExpiryMargin}
 
-// expiryHeight is the expiry height to sign with (0 without a genesis); basis is the
-// transaction's proven nonce basis.
+// expiryHeight is the expiry height to sign with; basis is the transaction's nonce basis
+// (without a genesis it carries only the reported height). Without a genesis it is 0, no
+// expiry, only when no node reported a height (the submission fails anyway); a height so
+// large that the margin overflows (a node's claim) gives the largest expiry.
 func (l *Ledger) expiryHeight(e expiry, basis txBasis) uint64 {
-	if l.trust == nil {
-		return 0
-	}
 	if e.at != 0 {
 		return e.at
 	}
-	return max(l.tip.Load(), basis.height) + e.margin
+	h := max(l.tip.Load(), basis.height)
+	if l.trust == nil && h == 0 {
+		return 0
+	}
+	if h > math.MaxUint64-e.margin {
+		return math.MaxUint64
+	}
+	return h + e.margin
+}
+
+// reportedHeight is, without a genesis, the highest committed height the nodes report
+// (QueryHeight, asked of every node), asked again when older than nonceBasisMaxAge; 0 if
+// no node ever answered. It is a node's word, used only for transactions' expiry: a node
+// that reports too high a height only makes the expiry later (as with no expiry); one that
+// reports too low a height loses to the others.
+func (l *Ledger) reportedHeight(ctx context.Context) uint64 {
+	l.reported.mu.Lock()
+	h, at := l.reported.h, l.reported.at
+	l.reported.mu.Unlock()
+	if h != 0 && time.Since(at) <= nonceBasisMaxAge {
+		return h
+	}
+	resp, err := l.queryBest(ctx, &query.Query{Kind: query.QueryHeight})
+	if err != nil {
+		return h
+	}
+	nh, err := query.DecodeHeight(resp)
+	if err != nil {
+		return h
+	}
+	l.reported.mu.Lock()
+	defer l.reported.mu.Unlock()
+	l.reported.h, l.reported.at = max(l.reported.h, nh), time.Now()
+	return l.reported.h
 }
 
 // noteTip records a verified checkpoint height: the client's latest verified height is

@@ -136,20 +136,31 @@ type proven[T any] struct {
 }
 
 // queryProven asks every node (first only `first` when set, falling back to all if its
-// answer does not verify) and returns the verified answer of the highest verified height.
-// Answers are verified in the order of the heights they claim, highest first, stopping at
-// the first that verifies: a lying node costs one failed verification, never a choice.
+// answer does not verify or is stale) and returns the verified answer of the highest
+// verified height. Answers are verified in the order of the heights they claim, highest
+// first, stopping at the first that verifies: a lying node costs one failed verification,
+// never a choice. first's answer is stale when its verified height is below the highest
+// height this client had verified before asking (Ledger.tip): a genuine but old state (a
+// lagging node, or one that serves an old checkpoint on purpose) never overrides what the
+// client already knows to be newer — the freshest verified answer among all nodes does.
 func queryProven[T any](ctx context.Context, l *Ledger, q *query.Query, first peer.ID,
 	verify func(ctx context.Context, p peer.ID, b []byte) (T, uint64, error)) (proven[T], error) {
 	var errs []error
 	if first != "" {
+		floor := l.tip.Load()
 		b, err := p2p.Call(ctx, l.cfg.Host, first, query.Spec, q.Encode())
 		if err == nil {
 			v, h, verr := verify(ctx, first, b)
-			if verr == nil {
+			switch {
+			case verr == nil && h >= floor:
 				return proven[T]{v, h, first}, nil
+			case verr == nil:
+				// Genuine, so not refused (no VerifyError), but not taken either.
+				l.cfg.Logger.Debug("stale ledger answer, asking every node", "node", first, "height", h, "verified", floor)
+				errs = append(errs, fmt.Errorf("%s: answer of height %d, below the verified height %d (stale)", first.ShortString(), h, floor))
+			default:
+				errs = append(errs, l.reject(first, verr))
 			}
-			errs = append(errs, l.reject(first, verr))
 		} else if ctx.Err() != nil {
 			return proven[T]{}, ctx.Err()
 		}

@@ -572,3 +572,67 @@ func TestClientCatchesUpAcrossEpochs(t *testing.T) {
 		t.Fatalf("a cache of another network was used: epoch %d", fresh.TrustedEpoch())
 	}
 }
+
+// TestStalePreferredNodeOverridden: the node the wallet's transactions go to first answers
+// the transaction path's ledger questions first (the wallet's account, the nonce basis,
+// the network information registrations are built from). When it serves a genuine but old
+// state — below a height this client already verified — its answer is not taken: the
+// client asks every node and takes the freshest verified answer.
+func TestStalePreferredNodeOverridden(t *testing.T) {
+	a := newLCNet(t, "stale-preferred", 1<<50)
+	a.commit(0)
+	a.nextEpoch()
+	stale := openLedger(t, a.genesis)
+	for _, d := range a.ds {
+		if _, err := stale.Submit(lcCtx(t), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, _ := a.sign(&staking.Transfer{To: staking.Address{0xaa}, Amount: 5})
+	a.commit(0, tr)
+	a.commit(0)
+	want := a.l.View()
+	faucet := staking.AddressOf(a.faucet.Public().(ed25519.PublicKey))
+	wantNonce := want.State().Account(faucet).Nonce
+	if stale.View().Height() >= want.Height() || stale.View().State().Account(faucet).Nonce == wantNonce {
+		t.Fatal("the stale node is not stale")
+	}
+	staleH, honest := serve(t, stale), serve(t, a.l)
+	ctx := lcCtx(t)
+	c, err := client.NewLedger(client.LedgerConfig{Host: newLCHost(t), Network: a.genesis.NetworkID(), Genesis: a.genesis,
+		Bootstrap: []peer.AddrInfo{{ID: staleH.ID(), Addrs: staleH.Addrs()}, {ID: honest.ID(), Addrs: honest.Addrs()}},
+		Key: a.faucet, NoWalletLock: true, ReceiptTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client verifies the current height from every node.
+	if in, err := c.Info(ctx); err != nil || in.Height != want.Height() {
+		t.Fatalf("info %+v, %v", in, err)
+	}
+	c.SetPreferred(staleH.ID())
+	if h := c.TxBasisHeight(ctx); h != want.Height() {
+		t.Fatalf("nonce basis proven at height %d, want %d (the stale preferred node's answer was taken)", h, want.Height())
+	}
+	c.SetPreferred(staleH.ID())
+	acc, err := c.WalletAccount(ctx)
+	if err != nil || acc.Height != want.Height() || acc.Account.Nonce != wantNonce {
+		t.Fatalf("wallet account %+v (want nonce %d at height %d): %v", acc, wantNonce, want.Height(), err)
+	}
+	c.SetPreferred(staleH.ID())
+	in, err := c.TxNodeInfo(ctx)
+	if err != nil || in.Height != want.Height() {
+		t.Fatalf("registration info %+v (want height %d): %v", in, want.Height(), err)
+	}
+	// Alone, the stale node is still believed at its own height (it is genuine) for a
+	// client that never verified anything newer.
+	alone, err := client.NewLedger(client.LedgerConfig{Host: newLCHost(t), Network: a.genesis.NetworkID(), Genesis: a.genesis,
+		Bootstrap: []peer.AddrInfo{{ID: staleH.ID(), Addrs: staleH.Addrs()}},
+		Key: a.faucet, NoWalletLock: true, ReceiptTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone.SetPreferred(staleH.ID())
+	if acc, err := alone.WalletAccount(ctx); err != nil || acc.Height != stale.View().Height() {
+		t.Fatalf("stale node alone: %+v, %v", acc, err)
+	}
+}
