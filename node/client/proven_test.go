@@ -599,12 +599,20 @@ func TestStalePreferredNodeOverridden(t *testing.T) {
 	}
 	staleH, honest := serve(t, stale), serve(t, a.l)
 	ctx := lcCtx(t)
-	c, err := client.NewLedger(client.LedgerConfig{Host: newLCHost(t), Network: a.genesis.NetworkID(), Genesis: a.genesis,
-		Bootstrap: []peer.AddrInfo{{ID: staleH.ID(), Addrs: staleH.Addrs()}, {ID: honest.ID(), Addrs: honest.Addrs()}},
-		Key: a.faucet, NoWalletLock: true, ReceiptTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
+	newClient := func(boot ...host.Host) *client.Ledger {
+		var infos []peer.AddrInfo
+		for _, b := range boot {
+			infos = append(infos, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()})
+		}
+		c, err := client.NewLedger(client.LedgerConfig{Host: newLCHost(t), Network: a.genesis.NetworkID(), Genesis: a.genesis,
+			Bootstrap: infos, Key: a.faucet, NoWalletLock: true, ReceiptTimeout: 3 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
+	c := newClient(staleH, honest)
 	// The client verifies the current height from every node.
 	if in, err := c.Info(ctx); err != nil || in.Height != want.Height() {
 		t.Fatalf("info %+v, %v", in, err)
@@ -625,12 +633,7 @@ func TestStalePreferredNodeOverridden(t *testing.T) {
 	}
 	// Alone, the stale node is still believed at its own height (it is genuine) for a
 	// client that never verified anything newer.
-	alone, err := client.NewLedger(client.LedgerConfig{Host: newLCHost(t), Network: a.genesis.NetworkID(), Genesis: a.genesis,
-		Bootstrap: []peer.AddrInfo{{ID: staleH.ID(), Addrs: staleH.Addrs()}},
-		Key: a.faucet, NoWalletLock: true, ReceiptTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alone := newClient(staleH)
 	alone.SetPreferred(staleH.ID())
 	if acc, err := alone.WalletAccount(ctx); err != nil || acc.Height != stale.View().Height() {
 		t.Fatalf("stale node alone: %+v, %v", acc, err)
