@@ -85,6 +85,12 @@ type BlobSyncConfig struct {
 	Sweep time.Duration `yaml:"sweep"`
 	// Workers is how many blobs are recovered at once (default 2).
 	Workers int `yaml:"workers"`
+	// Queue bounds the blobs waiting to be checked (default 4096); a sweep goes on from
+	// where it stopped as room frees up.
+	Queue int `yaml:"queue"`
+	// Budget bounds the sliver bytes one recovery round holds (default 64 MiB); a blob
+	// whose missing slivers are larger is recovered in rounds, each stored at once.
+	Budget int `yaml:"budget"`
 	// ScrubRate bounds the sliver bytes re-verified per second by the background scrub
 	// (default 8 MiB/s); ScrubPause is the rest between two passes (default 10m).
 	ScrubRate  int           `yaml:"scrub_rate"`
@@ -219,8 +225,8 @@ func (c *Config) Validate() error {
 	if c.EpochChange.Page < 0 || c.EpochChange.Attempts < 0 {
 		return errors.New("node: negative epoch_change setting")
 	}
-	if c.BlobSync.Workers < 0 || c.BlobSync.ScrubRate < 0 {
-		return errors.New("node: negative blob_sync workers")
+	if c.BlobSync.Workers < 0 || c.BlobSync.Queue < 0 || c.BlobSync.Budget < 0 || c.BlobSync.ScrubRate < 0 {
+		return errors.New("node: negative blob_sync workers, queue, budget or scrub_rate")
 	}
 	if c.GC.Batch < 0 || c.GC.Scan < 0 {
 		return errors.New("node: negative gc batch or scan")

@@ -298,7 +298,7 @@ func (n *Node) newSyncer(bc BlobSyncConfig) (*blobsync.Syncer, error) {
 	return blobsync.New(blobsync.Config{
 		Fetcher: &blobsync.Fetcher{Host: n.host, Params: p, Self: self, Logger: n.log, Local: n.data.LocalSymbols},
 		Store:   n.blobs, Ledger: n.ledger, Metadata: cl.Metadata,
-		Delay: bc.Delay, Sweep: bc.Sweep, Workers: bc.Workers, Logger: n.log,
+		Delay: bc.Delay, Sweep: bc.Sweep, Workers: bc.Workers, Queue: bc.Queue, Budget: bc.Budget, Logger: n.log,
 		Inconsistent: inv.Invalidate, Receiving: n.data.Receiving,
 		Recovered: func(slivers int, bytes int64, st blobsync.Stats) {
 			n.met.synced.WithLabelValues("slivers").Add(float64(slivers))

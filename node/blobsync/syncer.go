@@ -43,7 +43,11 @@ type Config struct {
 	Sweep time.Duration
 	// Workers is how many blobs are synced at once (default 2).
 	Workers int
-	// Queue bounds the blobs waiting (default 4096); beyond it, the next sweep finds them.
+	// Queue bounds the blobs waiting (default 4096). A sweep fills at most three quarters
+	// of it and goes on from its cursor (the last blob it queued) as the workers make room,
+	// so a node behind by more blobs than Queue reaches every one in bounded memory; a
+	// certification or retry that finds the queue full is dropped, and starts a new sweep
+	// once there is room.
 	Queue int
 	// Retry is how long after a failed sync the blob is tried again (default 5 s); each
 	// further failure doubles it, up to Sweep, and after Retries attempts the blob is left
@@ -124,7 +128,15 @@ type Syncer struct {
 	order   []codec.BlobID
 	failed  map[codec.BlobID]int       // attempts failed in a row, of blobs queued again
 	held    map[codec.BlobID]time.Time // since when a blob waits for its writer's upload
+	busy    map[codec.BlobID]bool      // being synced by a worker: not taken by another
 	wake    chan struct{}
+	// The sweep in progress: it has queued the certified blobs up to cursor (in the
+	// ledger's listing order) and goes on when there is room (more). overflow says a blob
+	// was dropped for lack of room since the last sweep started.
+	sweeping bool
+	cursor   codec.BlobID
+	overflow bool
+	more     chan struct{}
 
 	backlog   atomic.Int64 // blobs queued or being synced
 	recovered atomic.Int64 // slivers recovered
@@ -144,7 +156,7 @@ func New(cfg Config) (*Syncer, error) {
 		return nil, err
 	}
 	return &Syncer{cfg: cfg, pending: make(map[codec.BlobID]time.Time), failed: make(map[codec.BlobID]int),
-		held: make(map[codec.BlobID]time.Time), wake: make(chan struct{}, 1)}, nil
+		held: make(map[codec.BlobID]time.Time), busy: make(map[codec.BlobID]bool), wake: make(chan struct{}, 1), more: make(chan struct{}, 1)}, nil
 }
 
 // Check asks for blob id to be checked and repaired now (the scrubber found a bad sliver).
@@ -171,7 +183,8 @@ func (s *Syncer) Recovered() int64 { return s.recovered.Load() }
 // Retries is how many failed syncs were queued again.
 func (s *Syncer) Retries() int64 { return s.retries.Load() }
 
-// enqueue adds id, due at at; a full queue drops it (the sweep finds it later).
+// enqueue adds id, due at at; a full queue drops it (and a sweep finds it once there is
+// room).
 func (s *Syncer) enqueue(id codec.BlobID, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,7 +192,11 @@ func (s *Syncer) enqueue(id codec.BlobID, at time.Time) {
 }
 
 func (s *Syncer) enqueueLocked(id codec.BlobID, at time.Time) bool {
-	if _, ok := s.pending[id]; ok || len(s.pending) >= s.cfg.Queue {
+	if _, ok := s.pending[id]; ok {
+		return false
+	}
+	if len(s.pending) >= s.cfg.Queue {
+		s.overflow = true
 		return false
 	}
 	s.pending[id] = at
@@ -242,16 +259,30 @@ func (s *Syncer) settle(id codec.BlobID, err error, now time.Time) (again bool, 
 	return true, after
 }
 
-// next takes the first due blob, or reports when the earliest one is due.
+// next takes the first due blob that no worker is syncing (queued again by an event or a
+// sweep meanwhile, it waits for that sync to end: the same pairs are not fetched twice), or
+// reports when the earliest one is due.
 func (s *Syncer) next(now time.Time) (codec.BlobID, bool, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wait := time.Duration(-1)
 	for i, id := range s.order {
+		if s.busy[id] {
+			continue // the worker syncing it takes it next
+		}
 		at := s.pending[id]
 		if !now.Before(at) {
 			s.order = append(s.order[:i], s.order[i+1:]...)
 			delete(s.pending, id)
+			if s.busy != nil {
+				s.busy[id] = true
+			}
+			if (s.sweeping || s.overflow) && len(s.pending) <= s.sweepRoom()/2 {
+				select {
+				case s.more <- struct{}{}:
+				default:
+				}
+			}
 			return id, true, 0
 		}
 		if d := at.Sub(now); wait < 0 || d < wait {
@@ -282,29 +313,66 @@ func (s *Syncer) Run(ctx context.Context) {
 				s.enqueue(c.BlobID, time.Now().Add(s.cfg.Delay))
 			}
 		case <-sweep.C:
-			s.sweepAll(ctx)
+			s.mu.Lock()
+			if !s.sweeping { // a sweep still in progress goes on from its cursor
+				s.startSweepLocked()
+			}
+			s.mu.Unlock()
+			s.sweepStep(ctx)
 			sweep.Reset(s.cfg.Sweep)
+		case <-s.more:
+			s.sweepStep(ctx)
 		}
 	}
 }
 
-// sweepAll queues every certified blob, page by page.
-func (s *Syncer) sweepAll(ctx context.Context) {
-	var after codec.BlobID
-	n := 0
+// sweepRoom is how many queued blobs a sweep fills the queue up to: three quarters of it,
+// leaving room for certifications and retries.
+func (s *Syncer) sweepRoom() int { return max(1, s.cfg.Queue-s.cfg.Queue/4) }
+
+// startSweepLocked starts a sweep from the first certified blob.
+func (s *Syncer) startSweepLocked() {
+	s.sweeping, s.cursor, s.overflow = true, codec.BlobID{}, false
+}
+
+// sweepStep queues the certified blobs after the sweep's cursor, page by page, until the
+// queue holds sweepRoom or the listing ends; next calls it again (more) once the workers
+// have taken half of that. A sweep that ends while a blob was dropped for lack of room
+// starts again from the first.
+func (s *Syncer) sweepStep(ctx context.Context) {
+	s.mu.Lock()
+	if !s.sweeping && s.overflow {
+		s.startSweepLocked()
+	}
+	s.mu.Unlock()
 	for ctx.Err() == nil {
-		ids := s.cfg.Ledger.View().State().CertifiedBlobs(after, 256)
+		s.mu.Lock()
+		room, cursor, sweeping := s.sweepRoom()-len(s.pending), s.cursor, s.sweeping
+		s.mu.Unlock()
+		if !sweeping || room <= 0 {
+			return
+		}
+		ids := s.cfg.Ledger.View().State().CertifiedBlobs(cursor, min(room, 256))
+		s.mu.Lock()
 		if len(ids) == 0 {
-			break
+			s.sweeping = false
+			s.cfg.Logger.Debug("blob sync sweep done")
+			if s.overflow {
+				s.startSweepLocked()
+			}
+			s.mu.Unlock()
+			continue
 		}
 		now := time.Now()
 		for _, id := range ids {
-			s.enqueue(id, now)
+			if len(s.pending) >= s.sweepRoom() {
+				break
+			}
+			s.enqueueLocked(id, now) // false: already queued
+			s.cursor = id
 		}
-		n += len(ids)
-		after = ids[len(ids)-1]
+		s.mu.Unlock()
 	}
-	s.cfg.Logger.Debug("blob sync sweep", "certified_blobs", n)
 }
 
 func (s *Syncer) work(ctx context.Context) {
@@ -318,6 +386,9 @@ func (s *Syncer) work(ctx context.Context) {
 				s.backlog.Add(-1)
 				return
 			}
+			s.mu.Lock()
+			delete(s.busy, id)
+			s.mu.Unlock()
 			again, after := s.settle(id, err, time.Now())
 			switch {
 			case errors.Is(err, errReceiving):
