@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,8 +14,22 @@ import (
 	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 )
 
+// badCommitteeHooks registers every blob and hands out com as the committee.
+type badCommitteeHooks struct{ com *epoch.Committee }
+
+func (h badCommitteeHooks) Committee(context.Context) (*epoch.Committee, error) { return h.com, nil }
+
+func (badCommitteeHooks) RegisterBlob(context.Context, *codec.EncodedBlob, client.StoreOptions) (client.Registration, bool, error) {
+	return client.Registration{}, false, nil
+}
+
+func (badCommitteeHooks) CertifyBlob(context.Context, codec.BlobID, client.Registration, *client.UploadResult) error {
+	return errors.New("never certified")
+}
+
 // TestBadCommitteeIsAnError: a committee a node could hand out (the wrong shard count, or
-// never indexed) makes every read and upload entry point fail with an error, never panic.
+// never indexed) makes every read, upload and store entry point fail with an error, never
+// panic.
 func TestBadCommitteeIsAnError(t *testing.T) {
 	p := codec.MustParams(10)
 	h := p2ptest.Host(t, nil)
@@ -47,6 +62,14 @@ func TestBadCommitteeIsAnError(t *testing.T) {
 				return err
 			},
 			"Upload": func() error { _, err := c.Upload(ctx, com, enc, client.Registration{}, nil); return err },
+			"Store": func() error {
+				_, err := c.Store(ctx, []byte("x"), badCommitteeHooks{com}, client.StoreOptions{Epochs: 1})
+				return err
+			},
+			"StoreStream": func() error {
+				_, err := c.StoreStream(ctx, []byte("x"), badCommitteeHooks{com}, client.StoreOptions{Epochs: 1})
+				return err
+			},
 		}
 		for call, f := range calls {
 			if err := f(); err == nil {

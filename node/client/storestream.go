@@ -349,8 +349,10 @@ func (st *streamStore) setup(ctx context.Context, m *codec.Metadata, id codec.Bl
 	if err != nil {
 		return fmt.Errorf("client: committee: %w", err)
 	}
-	if com.NShards != p.N {
-		return fmt.Errorf("client: committee n=%d, client n=%d", com.NShards, p.N)
+	// As Upload: a committee from hooks other than a verifying Ledger may be of another
+	// size or unindexed, and the shard owners below are indexed by it.
+	if err := st.c.CheckCommittee(com); err != nil {
+		return err
 	}
 	st.com = com
 	st.req = confirm.Request{BlobID: id, Epoch: com.Epoch, Deletable: reg.Deletable, Object: reg.Object}
