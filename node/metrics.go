@@ -75,6 +75,11 @@ func newMetrics(n *Node) *metrics {
 			}
 			return float64(n.sync.Backlog())
 		}),
+		gauge("walrus_blobsync_slivers_to_recover", "Slivers blob sync still has to recover over its backlog's blobs "+
+			"(two per shard lacking its pair; recounted like walrus_blobs_held, a lower bound past 4096 blobs).", func() float64 {
+			count, _ := n.toRecover()
+			return float64(count)
+		}),
 		counter("walrus_blobsync_retries_total", "Blob syncs that failed and were queued again (with backoff) since start.", func() float64 {
 			if n.sync == nil {
 				return 0

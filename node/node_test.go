@@ -169,7 +169,8 @@ func TestNetwork(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, want := range []string{"walrus_ledger_height ", "walrus_ledger_checkpoints_total ", `walrus_ledger_txs_total{result="ok"} 1`} {
+		for _, want := range []string{"walrus_ledger_height ", "walrus_ledger_checkpoints_total ", `walrus_ledger_txs_total{result="ok"} 1`,
+			"walrus_blobsync_slivers_to_recover 0"} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %q", want)
 			}

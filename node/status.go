@@ -39,6 +39,10 @@ const (
 	// diskMaxFiles bounds the walk of the datastore directory (pebble keeps a few thousand
 	// table files at most for terabytes).
 	diskMaxFiles = 1 << 16
+	// toRecoverMaxBlobs bounds the blobs of the blob-sync backlog whose missing slivers one
+	// count visits (a key walk each); the count is recounted like the holdings, within
+	// holdingsTimeout, and is a lower bound beyond either.
+	toRecoverMaxBlobs = 4096
 )
 
 // statusCache holds the last walks' results.
@@ -48,18 +52,30 @@ type statusCache struct {
 	took time.Duration // how long it took
 	hold blobstore.Holdings
 	disk uint64
+
+	// The count of slivers still to recover (toRecover), cached the same way.
+	recMu     sync.Mutex
+	recAt     time.Time
+	recTook   time.Duration
+	recCount  uint64
+	recCapped bool
+	recKey    [2]int64 // the syncer's backlog and recovered slivers at the count
 }
 
 // Stats is the part of /v1/health that `walrus health` also shows.
 type Stats struct {
-	ShardsHeld       int    `json:"shards_held"`
-	BlobsHeld        uint64 `json:"blobs_held"`
-	BlobsHeldCapped  bool   `json:"blobs_held_capped,omitempty"` // blobs_held and slivers_held are lower bounds
-	SliversHeld      uint64 `json:"slivers_held"`
-	SliverBytesHeld  uint64 `json:"sliver_bytes_held"`
-	SyncBacklog      uint64 `json:"sync_backlog"`
-	RecoveredSlivers uint64 `json:"recovered_slivers"`
-	RecoveredBytes   uint64 `json:"recovered_bytes"`
+	ShardsHeld      int    `json:"shards_held"`
+	BlobsHeld       uint64 `json:"blobs_held"`
+	BlobsHeldCapped bool   `json:"blobs_held_capped,omitempty"` // blobs_held and slivers_held are lower bounds
+	SliversHeld     uint64 `json:"slivers_held"`
+	SliverBytesHeld uint64 `json:"sliver_bytes_held"`
+	SyncBacklog     uint64 `json:"sync_backlog"`
+	// SliversToRecover is what blob sync still has to recover over its backlog's blobs
+	// (two slivers per shard lacking its pair); a lower bound when SliversToRecoverCapped.
+	SliversToRecover       uint64 `json:"slivers_to_recover"`
+	SliversToRecoverCapped bool   `json:"slivers_to_recover_capped,omitempty"`
+	RecoveredSlivers       uint64 `json:"recovered_slivers"`
+	RecoveredBytes         uint64 `json:"recovered_bytes"`
 	// RecoveryReceivedBytes is what blob sync received (recovery symbols, proofs, framing)
 	// to recover them; RecoverySymbols the symbols it received and RecoverySymbolsNeeded
 	// those its decodes needed.
@@ -142,6 +158,7 @@ func (n *Node) status() nodestatus.Status {
 		BytesStored: disk, BlobsHeld: h.Blobs, BlobsCapped: h.Capped, SliversHeld: h.Slivers, SliverBytesHeld: h.SliverBytes}
 	if n.sync != nil {
 		s.SyncBacklog = uint64(max(n.sync.Backlog(), 0))
+		s.SliversToRecover, s.ToRecoverCapped = n.toRecover()
 	}
 	s.RecoveredSlivers = counterSum(n.met.synced, "slivers")
 	s.RecoveredBytes = counterSum(n.met.synced, "bytes")
@@ -163,7 +180,8 @@ func (n *Node) stats() Stats {
 	s := n.status()
 	return Stats{ShardsHeld: int(s.ShardsHeld), BlobsHeld: s.BlobsHeld, BlobsHeldCapped: s.BlobsCapped,
 		SliversHeld: s.SliversHeld, SliverBytesHeld: s.SliverBytesHeld,
-		SyncBacklog: s.SyncBacklog, RecoveredSlivers: s.RecoveredSlivers, RecoveredBytes: s.RecoveredBytes,
+		SyncBacklog: s.SyncBacklog, SliversToRecover: s.SliversToRecover, SliversToRecoverCapped: s.ToRecoverCapped,
+		RecoveredSlivers: s.RecoveredSlivers, RecoveredBytes: s.RecoveredBytes,
 		RecoveryReceivedBytes: counterSum(n.met.synced, "received_bytes"),
 		RecoverySymbols:       counterSum(n.met.synced, "symbols"),
 		RecoverySymbolsNeeded: counterSum(n.met.synced, "symbols_needed"),
@@ -230,6 +248,35 @@ func (n *Node) holdings() (blobstore.Holdings, uint64) {
 	}
 	c.at, c.took, c.hold, c.disk = time.Now(), time.Since(start), h, disk
 	return h, disk
+}
+
+// toRecover is how many slivers blob sync still has to recover over its backlog's blobs
+// (blobsync.Syncer.SliversToRecover, at most toRecoverMaxBlobs of them and within
+// holdingsTimeout), and whether that is a lower bound; recounted when asked, as often as
+// the holdings are, and sooner (as soon as the last count's 20-fold duration has passed)
+// once the backlog or the slivers recovered changed. Zero without blob sync.
+func (n *Node) toRecover() (uint64, bool) {
+	if n.sync == nil {
+		return 0, false
+	}
+	c := &n.statusCache
+	c.recMu.Lock()
+	defer c.recMu.Unlock()
+	key := [2]int64{n.sync.Backlog(), n.sync.Recovered()}
+	if age := time.Since(c.recAt); !c.recAt.IsZero() && (age < 20*c.recTook ||
+		key == c.recKey && age < min(max(20*c.recTook, holdingsMinAge), holdingsMaxAge)) {
+		return c.recCount, c.recCapped
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(n.ctx, holdingsTimeout)
+	defer cancel()
+	count, capped, err := n.sync.SliversToRecover(ctx, toRecoverMaxBlobs)
+	if err != nil {
+		n.log.Debug("counting slivers to recover", "err", err)
+		capped = true
+	}
+	c.recAt, c.recTook, c.recCount, c.recCapped, c.recKey = time.Now(), time.Since(start), uint64(max(count, 0)), capped, key
+	return c.recCount, c.recCapped
 }
 
 // dirBytes is the size of the regular files under dir (their length, as du --apparent-size

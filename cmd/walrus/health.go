@@ -28,14 +28,18 @@ type nodeHealth struct {
 	OK       bool   `json:"ok"`
 	Error    string `json:"error,omitempty"`
 
-	Epoch            uint32 `json:"epoch"`
-	Height           uint64 `json:"height"`
-	Shards           int    `json:"shards"`
-	Blobs            uint64 `json:"blobs"`
-	BlobsCapped      bool   `json:"blobsCapped,omitempty"` // blobs and slivers are lower bounds
-	Slivers          uint64 `json:"sliversHeld"`
-	SliverBytes      uint64 `json:"sliverBytesHeld"`
-	Backlog          uint64 `json:"backlog"`
+	Epoch       uint32 `json:"epoch"`
+	Height      uint64 `json:"height"`
+	Shards      int    `json:"shards"`
+	Blobs       uint64 `json:"blobs"`
+	BlobsCapped bool   `json:"blobsCapped,omitempty"` // blobs and slivers are lower bounds
+	Slivers     uint64 `json:"sliversHeld"`
+	SliverBytes uint64 `json:"sliverBytesHeld"`
+	Backlog     uint64 `json:"backlog"`
+	// ToRecover is the slivers blob sync still has to recover over its backlog's blobs
+	// (node-status version 4), a lower bound when ToRecoverCapped.
+	ToRecover        uint64 `json:"sliversToRecover"`
+	ToRecoverCapped  bool   `json:"sliversToRecoverCapped,omitempty"`
 	RecoveredSlivers uint64 `json:"recoveredSlivers"`
 	RecoveredBytes   uint64 `json:"recoveredBytes"`
 	LastScrubUnixMs  int64  `json:"lastScrubUnixMs"`
@@ -57,8 +61,8 @@ type nodeHealth struct {
 }
 
 // runHealth is `walrus health [--json]`: every member of the current committee reports on
-// itself over /walrus/node-status/1 (asked in version 3, which carries the slivers held and
-// the epoch change); any node that does not answer, or answers garbage, is named and makes
+// itself over /walrus/node-status/1 (asked in version 4, which carries the slivers held,
+// the epoch change and the slivers still to recover); any node that does not answer, or answers garbage, is named and makes
 // the command fail (after the table or the JSON is printed).
 func runHealth(g *globals, args []string) error {
 	fs := newFlagSet("health")
@@ -137,6 +141,7 @@ func fillHealth(r *nodeHealth, st nodestatus.Status) {
 	r.OK = true
 	r.Epoch, r.Height, r.Shards = st.Epoch, st.Height, int(st.ShardsHeld)
 	r.Blobs, r.BlobsCapped, r.Backlog = st.BlobsHeld, st.BlobsCapped, st.SyncBacklog
+	r.ToRecover, r.ToRecoverCapped = st.SliversToRecover, st.ToRecoverCapped
 	r.Slivers, r.SliverBytes = st.SliversHeld, st.SliverBytesHeld
 	r.RecoveredSlivers, r.RecoveredBytes = st.RecoveredSlivers, st.RecoveredBytes
 	r.LastScrubUnixMs, r.ScrubChecked = st.LastScrubUnixMs, st.ScrubChecked
@@ -152,10 +157,10 @@ func fillHealth(r *nodeHealth, st nodestatus.Status) {
 func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 	fmt.Fprintf(g.stdout, "Committee of epoch %d (ledger height %d), %d nodes:\n", ep, height, len(rows))
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tSLIVERS\tBACKLOG\tRECOVERED\tLAST SCRUB\tSTORED\tMIGRATION\tSTATUS")
+	fmt.Fprintln(tw, "PEER\tEPOCH\tHEIGHT\tSHARDS\tBLOBS\tSLIVERS\tBACKLOG\tTO RECOVER\tRECOVERED\tLAST SCRUB\tSTORED\tMIGRATION\tSTATUS")
 	for _, r := range rows {
 		if !r.OK {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", shortPeer(r.PeerID), r.Error)
 			continue
 		}
 		migration := "-"
@@ -169,6 +174,10 @@ func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 		if r.BlobsCapped {
 			blobs, slivers = "≥"+blobs, "≥"+slivers
 		}
+		toRecover := fmt.Sprint(r.ToRecover)
+		if r.ToRecoverCapped {
+			toRecover = "≥" + toRecover
+		}
 		scrub := "never"
 		if r.LastScrubUnixMs > 0 {
 			scrub = time.UnixMilli(r.LastScrubUnixMs).UTC().Format("2006-01-02T15:04Z")
@@ -180,8 +189,8 @@ func printHealth(g *globals, ep uint32, height uint64, rows []nodeHealth) {
 		case r.Shards != r.Assigned:
 			status = fmt.Sprintf("ok (committee assigns %d shards)", r.Assigned)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
-			blobs, slivers, r.Backlog, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), migration, status)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", shortPeer(r.PeerID), r.Epoch, r.Height, r.Shards,
+			blobs, slivers, r.Backlog, toRecover, r.RecoveredSlivers, scrub, humanBytes(r.BytesStored), migration, status)
 	}
 	_ = tw.Flush()
 }

@@ -35,7 +35,8 @@ func TestHealth(t *testing.T) {
 	}
 	sum := 0
 	for _, r := range rows {
-		if !r.OK || r.Shards != r.Assigned || r.Height < 1 || r.BytesStored == 0 || r.Slivers != 0 || r.SliverBytes != 0 {
+		if !r.OK || r.Shards != r.Assigned || r.Height < 1 || r.BytesStored == 0 || r.Slivers != 0 || r.SliverBytes != 0 ||
+			r.ToRecover != 0 || r.ToRecoverCapped {
 			t.Errorf("row %+v", r)
 		}
 		sum += r.Shards
@@ -71,16 +72,20 @@ func TestHealth(t *testing.T) {
 func TestPrintHealthSlivers(t *testing.T) {
 	rows := []nodeHealth{
 		{PeerID: "12D3KooWAAAAAAAAAAAAAAAAAAAAAAAA", OK: true, Shards: 3, Assigned: 3, Blobs: 2, Slivers: 12, SliverBytes: 3 << 20, BytesStored: 5 << 20},
-		{PeerID: "12D3KooWBBBBBBBBBBBBBBBBBBBBBBBB", OK: true, Shards: 3, Assigned: 3, Blobs: 7, BlobsCapped: true, Slivers: 40, SliverBytes: 2048},
+		{PeerID: "12D3KooWBBBBBBBBBBBBBBBBBBBBBBBB", OK: true, Shards: 3, Assigned: 3, Blobs: 7, BlobsCapped: true, Slivers: 40, SliverBytes: 2048,
+			Backlog: 5, ToRecover: 18, ToRecoverCapped: true},
 		{PeerID: "12D3KooWCCCCCCCCCCCCCCCCCCCCCCCC", Error: "unreachable: refused"},
 	}
 	var out bytes.Buffer
 	printHealth(&globals{stdout: &out}, 3, 9, rows)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 5 || !strings.Contains(lines[1], "BLOBS  SLIVERS") {
+	if len(lines) != 5 || !strings.Contains(lines[1], "BLOBS  SLIVERS") || !strings.Contains(lines[1], "BACKLOG  TO RECOVER") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	for i, want := range []string{"2      12 (3.00 MiB)", "≥7     ≥40 (2.00 KiB)", "-      -"} {
+		if i == 1 && !strings.Contains(lines[2+i], "5        ≥18 ") {
+			t.Errorf("row %d %q lacks its backlog and slivers to recover", i, lines[2+i])
+		}
 		if !strings.Contains(lines[2+i], want) {
 			t.Errorf("row %d %q lacks %q", i, lines[2+i], want)
 		}

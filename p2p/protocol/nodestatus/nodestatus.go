@@ -3,7 +3,7 @@
 // epoch and height, the shards, blobs and slivers it holds, its blob-sync backlog and
 // recovery counters, its last scrub, the bytes it stores and what garbage collection removed.
 //
-//	request:   empty, or version u8 (1, 2 or 3; empty means 1)
+//	request:   empty, or version u8 (1 to 4; empty means 1)
 //	response:  version u8 | flags u8 | epoch u32 | height u64 | shards_held u16 |
 //	           blobs_held u64 | sync_backlog u64 | recovered_slivers u64 |
 //	           recovered_bytes u64 | last_scrub_unix_ms u64 | scrub_checked u64 |
@@ -11,6 +11,7 @@
 //	           [version ≥ 2:] slivers_held u64 | sliver_bytes_held u64
 //	           [version 3:] change_epoch u32 | shards_syncing u32 | shards_synced u64 |
 //	           shards_recovered u64 | moved_bytes u64 | released_pairs u64
+//	           [version 4:] slivers_to_recover u64
 //
 // A node answers in the version asked: version 1 (88 bytes) for an empty request or 1, so
 // clients that predate version 2 keep working; version 2 (104 bytes) adds the slivers held;
@@ -18,7 +19,9 @@
 // epoch of the last change started, gained shards still syncing, and since start the gained
 // shards completed, those completed by recovery, the sliver bytes pulled from previous
 // owners and the pairs of lost shards given back; and flags bit 1 (FlagMember) says the node
-// is a member of its epoch's committee.
+// is a member of its epoch's committee; version 4 (152 bytes) adds the slivers blob sync
+// still has to recover over its backlog (sync_backlog counts blobs), a lower bound when flags
+// bit 2 (FlagToRecoverCapped) is set.
 // All integers are little-endian. flags bit 0 (FlagBlobsCapped) says blobs_held, and in
 // version 2 the slivers held, are lower bounds (the node stopped counting at its cap); the
 // other bits are zero. last_scrub_unix_ms is 0 when the node has not finished a scrub pass
@@ -46,8 +49,10 @@ const (
 	VersionV1 = 1
 	// VersionV2 adds SliversHeld and SliverBytesHeld.
 	VersionV2 = 2
-	// Version adds the epoch change and committee membership.
-	Version = 3
+	// VersionV3 adds the epoch change and committee membership.
+	VersionV3 = 3
+	// Version adds SliversToRecover.
+	Version = 4
 )
 
 // Message lengths.
@@ -59,8 +64,10 @@ const (
 	ResponseLenV1 = 1 + 1 + 4 + 8 + 2 + 9*8
 	// ResponseLenV2 is the length of a version 2 response.
 	ResponseLenV2 = ResponseLenV1 + 2*8
-	// ResponseLen is the length of a version 3 (Version) response, the longest.
-	ResponseLen = ResponseLenV2 + 4 + 4 + 4*8
+	// ResponseLenV3 is the length of a version 3 response.
+	ResponseLenV3 = ResponseLenV2 + 4 + 4 + 4*8
+	// ResponseLen is the length of a version 4 (Version) response, the longest.
+	ResponseLen = ResponseLenV3 + 8
 )
 
 // responseLen is the length of a response of version v (1..Version).
@@ -70,6 +77,8 @@ func responseLen(v uint8) int {
 		return ResponseLenV1
 	case VersionV2:
 		return ResponseLenV2
+	case VersionV3:
+		return ResponseLenV3
 	}
 	return ResponseLen
 }
@@ -80,6 +89,8 @@ const (
 	FlagBlobsCapped = 1 << 0
 	// FlagMember says the node is a member of its epoch's committee (version 3).
 	FlagMember = 1 << 1
+	// FlagToRecoverCapped marks SliversToRecover as a lower bound (version 4).
+	FlagToRecoverCapped = 1 << 2
 )
 
 // Spec is the protocol's spec: fixed-size messages that need no transfer time.
@@ -101,7 +112,7 @@ type Status struct {
 	// BlobsCapped.
 	BlobsHeld   uint64
 	BlobsCapped bool
-	// SyncBacklog is how many blobs wait for or are in blob sync (slivers still to recover).
+	// SyncBacklog is how many blobs wait for or are in blob sync.
 	SyncBacklog uint64
 	// RecoveredSlivers and RecoveredBytes are what blob sync recovered since start.
 	RecoveredSlivers, RecoveredBytes uint64
@@ -126,6 +137,11 @@ type Status struct {
 	ChangeEpoch, ShardsSyncing    uint32
 	ShardsSynced, ShardsRecovered uint64
 	MovedBytes, ReleasedPairs     uint64
+	// Version 4: SliversToRecover is how many slivers blob sync still has to recover over
+	// its backlog's blobs (two per shard lacking its pair), a lower bound when
+	// ToRecoverCapped.
+	SliversToRecover uint64
+	ToRecoverCapped  bool
 }
 
 // EncodeRequest returns a request for Version.
@@ -160,8 +176,11 @@ func (s Status) Encode() []byte {
 	if s.BlobsCapped {
 		flags |= FlagBlobsCapped
 	}
-	if s.Member && v >= Version {
+	if s.Member && v >= VersionV3 {
 		flags |= FlagMember
+	}
+	if s.ToRecoverCapped && v >= Version {
+		flags |= FlagToRecoverCapped
 	}
 	out = append(out, v, flags)
 	out = binary.LittleEndian.AppendUint32(out, s.Epoch)
@@ -175,18 +194,22 @@ func (s Status) Encode() []byte {
 		out = binary.LittleEndian.AppendUint64(out, s.SliversHeld)
 		out = binary.LittleEndian.AppendUint64(out, s.SliverBytesHeld)
 	}
-	if v >= Version {
+	if v >= VersionV3 {
 		out = binary.LittleEndian.AppendUint32(out, s.ChangeEpoch)
 		out = binary.LittleEndian.AppendUint32(out, s.ShardsSyncing)
 		for _, x := range []uint64{s.ShardsSynced, s.ShardsRecovered, s.MovedBytes, s.ReleasedPairs} {
 			out = binary.LittleEndian.AppendUint64(out, x)
 		}
 	}
+	if v >= Version {
+		out = binary.LittleEndian.AppendUint64(out, s.SliversToRecover)
+	}
 	return out
 }
 
 // Decode parses an untrusted response: each version in exactly its length, no unknown flag
-// (FlagMember only from version 3), a last-scrub time that fits an int64.
+// (FlagMember only from version 3, FlagToRecoverCapped from 4), a last-scrub time that fits
+// an int64.
 func Decode(b []byte) (Status, error) {
 	r := wire.NewReader(b, ErrMalformed)
 	v := r.U8()
@@ -198,14 +221,18 @@ func Decode(b []byte) (Status, error) {
 	}
 	flags := r.U8()
 	known := byte(FlagBlobsCapped)
-	if v >= Version {
+	if v >= VersionV3 {
 		known |= FlagMember
+	}
+	if v >= Version {
+		known |= FlagToRecoverCapped
 	}
 	if r.Err() == nil && flags&^known != 0 {
 		r.Failf("unknown flags %#x", flags)
 	}
 	s := Status{Version: v, BlobsCapped: flags&FlagBlobsCapped != 0, Member: flags&FlagMember != 0,
-		Epoch: r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
+		ToRecoverCapped: flags&FlagToRecoverCapped != 0,
+		Epoch:           r.U32(), Height: r.U64(), ShardsHeld: r.U16()}
 	s.BlobsHeld, s.SyncBacklog, s.RecoveredSlivers, s.RecoveredBytes = r.U64(), r.U64(), r.U64(), r.U64()
 	scrub := r.U64()
 	if r.Err() == nil && scrub > math.MaxInt64 {
@@ -216,9 +243,12 @@ func Decode(b []byte) (Status, error) {
 	if v >= VersionV2 {
 		s.SliversHeld, s.SliverBytesHeld = r.U64(), r.U64()
 	}
-	if v >= Version {
+	if v >= VersionV3 {
 		s.ChangeEpoch, s.ShardsSyncing = r.U32(), r.U32()
 		s.ShardsSynced, s.ShardsRecovered, s.MovedBytes, s.ReleasedPairs = r.U64(), r.U64(), r.U64(), r.U64()
+	}
+	if v >= Version {
+		s.SliversToRecover = r.U64()
 	}
 	if err := r.End(); err != nil {
 		return Status{}, err
