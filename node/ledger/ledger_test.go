@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +285,55 @@ func TestDataDirOfAnotherNetwork(t *testing.T) {
 	defer sys.Stop()
 	if _, err := ledger.New(sys, ledger.Config{Genesis: g.genesis, Datastore: g.store}); err == nil {
 		t.Fatal("opened a data directory of another network")
+	}
+}
+
+// TestTamperedSnapshotRefused: a snapshot on disk is believed only as far as the certified
+// checkpoint of its height vouches for it. A snapshot of another state at the same height
+// (same network, decodable, another history: transfers of 2 instead of 1) in place of the
+// real one makes New fail with a clear error instead of serving that state.
+func TestTamperedSnapshotRefused(t *testing.T) {
+	f := newFixture(t, "ledgertest")
+	l, sys := f.open(t, 2)
+	other := newFixture(t, "ledgertest") // the same genesis, its own datastore
+	lo, _ := other.open(t, 2)
+	for i := 0; i < 5; i++ {
+		if _, err := l.Submit(ctx(t), f.decide(t, l.View(), [][]byte{f.transfer(uint64(i), 1)}, nil, false)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lo.Submit(ctx(t), other.decide(t, lo.View(), [][]byte{other.transfer(uint64(i), 2)}, nil, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sys.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := f.store.Get(ctx(t), store.Snapshot(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.store.Get(ctx(t), store.Snapshot(4))
+	if err != nil || string(forged) == string(genuine) {
+		t.Fatalf("no other snapshot at height 4: %v", err)
+	}
+	if err := f.store.Put(ctx(t), store.Snapshot(4), forged); err != nil {
+		t.Fatal(err)
+	}
+	sys2, err := actors.New("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys2.Stop()
+	_, err = ledger.New(sys2, ledger.Config{Genesis: f.genesis, Datastore: f.store, SnapshotEvery: 2,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "does not match the certified state root") {
+		t.Fatalf("a tampered snapshot was loaded: %v", err)
+	}
+	// The real snapshot back: the ledger opens at height 5.
+	if err := f.store.Put(ctx(t), store.Snapshot(4), genuine); err != nil {
+		t.Fatal(err)
+	}
+	if l2, _ := f.open(t, 2); l2.Height() != 5 {
+		t.Fatalf("restarted at %d", l2.Height())
 	}
 }
