@@ -540,8 +540,9 @@ func newConnected(t testing.TB, n host.Host) host.Host {
 }
 
 // TestClientCatchesUpAcrossEpochs: a client that trusted epoch 1 and was then offline for
-// 40 epochs follows the epoch links (each new committee certified by the one before) and
-// verifies; its trust cache beside the configuration is updated, and a new client reading
+// 70 epochs follows the epoch links (each new committee certified by the one before; more
+// than a page of query.MaxLinksPerPage, so a second page is asked) and verifies; its trust
+// cache beside the configuration is updated, and a new client reading
 // the cache starts from there without replaying from genesis. A cache of another network is
 // ignored.
 func TestClientCatchesUpAcrossEpochs(t *testing.T) {
@@ -554,16 +555,20 @@ func TestClientCatchesUpAcrossEpochs(t *testing.T) {
 	if in, err := c.Info(ctx); err != nil || in.Epoch != 1 || c.TrustedEpoch() != 1 {
 		t.Fatalf("info %+v, trusted %d: %v", in, c.TrustedEpoch(), err)
 	}
-	for range 40 {
+	const offline = 70
+	if offline <= query.MaxLinksPerPage {
+		t.Fatalf("%d epochs fit in one page of %d links", offline, query.MaxLinksPerPage)
+	}
+	for range offline {
 		a.nextEpoch()
 	}
 	a.commit(0)
 	in, err := c.Info(ctx)
-	if err != nil || in.Epoch != 41 || c.TrustedEpoch() != 41 || in.Height != a.l.Height() {
-		t.Fatalf("after 40 epochs offline: info %+v, trusted %d: %v", in, c.TrustedEpoch(), err)
+	if err != nil || in.Epoch != offline+1 || c.TrustedEpoch() != offline+1 || in.Height != a.l.Height() {
+		t.Fatalf("after %d epochs offline: info %+v, trusted %d: %v", offline, in, c.TrustedEpoch(), err)
 	}
 	again, _ := lightClient(t, a.genesis, trustFile, node)
-	if again.TrustedEpoch() != 41 {
+	if again.TrustedEpoch() != offline+1 {
 		t.Fatalf("the cache gave epoch %d", again.TrustedEpoch())
 	}
 	other := newLCNet(t, "catch-up", 1<<49)
