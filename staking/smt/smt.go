@@ -29,6 +29,19 @@
 // Prove gives the siblings along a path down to where the path ends (its leaf, an empty
 // subtree, or another entry's leaf) — inclusion or absence — and Verify checks one against a
 // root. The encoding (Proof.Encode, DecodeProof) is canonical and bounded; see proof.go.
+// Multiproofs (multiproof.go) prove every entry in a set of path ranges, so a listing is
+// proven complete.
+//
+// # Why not a library
+//
+// The root must be a function of the entries alone (every node computes it bit for bit), a
+// copy must be O(1) (the ledger publishes an immutable state per height and builds proposals
+// on copies), the hash is Blake2b like the rest of the protocol, proofs are decoded from
+// untrusted bytes by the light client, and listings need range proofs. IAVL's root depends on
+// its insertion history, Jellyfish Merkle trees are Rust, and the Go sparse Merkle tree
+// libraries update one tree in place in a node store without range proofs; this package is
+// about 700 lines and adds no dependency. The comparison and the measured costs are in
+// docs/architecture.md §4 ("The state root") and the README ("Authenticated state").
 package smt
 
 import (
