@@ -41,7 +41,7 @@
 // its insertion history, Jellyfish Merkle trees are Rust, and the Go sparse Merkle tree
 // libraries update one tree in place in a node store without range proofs; this package is
 // about 700 lines and adds no dependency. The comparison and the measured costs are in
-// docs/architecture.md §4 ("The state root") and the README ("Authenticated state").
+// docs/architecture.md §4 ("Checkpoints") and the README ("Authenticated state").
 package smt
 
 import (
