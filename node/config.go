@@ -91,8 +91,11 @@ type BlobSyncConfig struct {
 	// Budget bounds the sliver bytes one recovery round holds (default 64 MiB); a blob
 	// whose missing slivers are larger is recovered in rounds, each stored at once.
 	Budget int `yaml:"budget"`
-	// ScrubRate bounds the sliver bytes re-verified per second by the background scrub
-	// (default 8 MiB/s); ScrubPause is the rest between two passes (default 10m).
+	// ScrubRate caps the sliver bytes re-verified per second by the background scrub
+	// (default 8 MiB/s); within it the scrub keeps to 3% of a core (blobsync.DefaultScrubCPU:
+	// each sliver's read and re-verification is timed and followed by a rest), a sixteenth
+	// of both while the node serves users. ScrubPause is the rest between two passes
+	// (default 10m).
 	ScrubRate  int           `yaml:"scrub_rate"`
 	ScrubPause time.Duration `yaml:"scrub_pause"`
 }
