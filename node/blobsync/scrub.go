@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"sync/atomic"
@@ -167,7 +168,15 @@ type pacer struct {
 	start time.Time
 	due   time.Duration
 	work  time.Duration // the pass's work so far
+
+	// verified holds, for blobs whose metadata this pass checked against the ID, a hash
+	// of the bytes checked (at most maxVerifiedMetadata blobs).
+	verified map[codec.BlobID]uint64
+	seed     maphash.Seed
 }
+
+// maxVerifiedMetadata bounds pacer.verified (40 bytes a blob).
+const maxVerifiedMetadata = 1 << 16
 
 func (pc *pacer) pace(ctx context.Context, bytes int64, work time.Duration) error {
 	cfg := &pc.s.cfg
@@ -202,7 +211,7 @@ func (pc *pacer) pace(ctx context.Context, bytes int64, work time.Duration) erro
 func (s *Scrubber) Pass(ctx context.Context) error {
 	s.running.Store(true)
 	defer s.running.Store(false)
-	pc := &pacer{s: s, start: time.Now()}
+	pc := &pacer{s: s, start: time.Now(), verified: make(map[codec.BlobID]uint64), seed: maphash.MakeSeed()}
 	var bytes int64
 	checked, bad := s.checked.Load(), s.bad.Load()
 	metas := make(map[codec.BlobID]*codec.Metadata) // this pass's metadata, a page at a time
@@ -237,7 +246,7 @@ func (s *Scrubber) Pass(ctx context.Context) error {
 
 // metadata returns blob id's stored metadata, checked against the ID; nil when it is not
 // stored (removed meanwhile) or failed and was dropped.
-func (s *Scrubber) metadata(ctx context.Context, id codec.BlobID, shard uint16) (*codec.Metadata, error) {
+func (s *Scrubber) metadata(ctx context.Context, pc *pacer, id codec.BlobID, shard uint16) (*codec.Metadata, error) {
 	b, err := s.cfg.Store.MetadataBytes(ctx, id)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return nil, nil // removed meanwhile (garbage collection, or dropped below)
@@ -247,8 +256,14 @@ func (s *Scrubber) metadata(ctx context.Context, id codec.BlobID, shard uint16) 
 	}
 	p := s.cfg.Store.Params()
 	m, err := codec.UnmarshalMetadataBCS(p, b)
-	if err == nil {
-		err = codec.VerifyMetadata(p, id, &m)
+	// Checking the metadata against the ID (a Merkle root over its n pair hashes) costs as
+	// much as re-verifying a small blob's sliver, and a pass meets each blob once per held
+	// shard: the same bytes are checked once a pass (verified remembers them, bounded).
+	sum := maphash.Bytes(pc.seed, b)
+	if v, ok := pc.verified[id]; err == nil && (!ok || v != sum) {
+		if err = codec.VerifyMetadata(p, id, &m); err == nil && len(pc.verified) < maxVerifiedMetadata {
+			pc.verified[id] = sum
+		}
 	}
 	if err == nil {
 		return &m, nil
@@ -283,7 +298,7 @@ func (s *Scrubber) scrubPair(ctx context.Context, pc *pacer, id codec.BlobID, sh
 	m, ok := metas[id]
 	if !ok {
 		var err error
-		if m, err = s.metadata(ctx, id, shard); err != nil {
+		if m, err = s.metadata(ctx, pc, id, shard); err != nil {
 			return 0, err
 		}
 		metas[id] = m
