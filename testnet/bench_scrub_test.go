@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,9 +29,9 @@ type scrubSetup struct {
 	gc bool
 }
 
-// scrubSetups: "off" and "on" are the comparison; "scrub" and "gc" (each alone) say which
+// allScrubSetups: "off" and "on" are the comparison; "scrub" and "gc" (each alone) say which
 // of the two the cost of "on" comes from.
-var scrubSetups = []scrubSetup{
+var allScrubSetups = []scrubSetup{
 	{name: "off", what: "blob sync, scrub and GC disabled (blob_sync.disabled, gc.disabled)",
 		config: func(c *node.Config) { c.BlobSync.Disabled, c.GC.Disabled = true, true }},
 	{name: "on", what: "scrub and GC at their defaults, every node's start-up scrub pass in progress and the GC " +
@@ -63,6 +64,7 @@ func BenchmarkE2EScrubGCReadCost(b *testing.B) {
 	const blobSize, readsPerRound = 64 << 20, 5
 	shards := benchShards()
 	var setup atomic.Pointer[scrubSetup]
+	scrubSetups := scrubSetupsFromEnv(b)
 	setup.Store(&scrubSetups[0])
 	start := func(ctx context.Context, nf *testnet.NodeFiles, g *testnet.Gater) (testnet.Instance, error) {
 		cfg, err := node.LoadConfig(nf.ConfigFile)
@@ -286,10 +288,10 @@ func BenchmarkE2EScrubGCReadCost(b *testing.B) {
 	if steal >= 0 {
 		b.ReportMetric(steal.Seconds(), "cpu_steal_s")
 	}
-	b.Logf("reads of a %d MiB blob, n = %d, with background scrub and GC off, on, and each alone: %d rounds (the four alternating, "+
+	b.Logf("reads of a %d MiB blob, n = %d, with background scrub and GC in %d configurations: %d rounds (alternating, "+
 		"every node restarted for each), %d timed reads per configuration and round after one warm-up read, the first round in a %s; "+
 		"CPU steal %.2f s\n%s\n%s",
-		blobSize>>20, shards, rounds, readsPerRound, state, steal.Seconds(), strings.Join(lines, "\n"), strings.Join(ratios, "\n"))
+		blobSize>>20, shards, len(scrubSetups), rounds, readsPerRound, state, steal.Seconds(), strings.Join(lines, "\n"), strings.Join(ratios, "\n"))
 }
 
 // storeDeletable stores data as a deletable blob for 5 epochs and returns once every node
@@ -321,4 +323,26 @@ func storeDeletable(ctx context.Context, s *client.Session, data []byte) (codec.
 		return codec.BlobID{}, ctx.Err()
 	}
 	return enc.BlobID, nil
+}
+
+// scrubSetupsFromEnv is "off" and those of allScrubSetups named in WALRUS_BENCH_SCRUB_SETUPS
+// (comma-separated, e.g. "scrub" for more rounds of that one alone), or all of them.
+func scrubSetupsFromEnv(b *testing.B) []scrubSetup {
+	v := strings.TrimSpace(os.Getenv("WALRUS_BENCH_SCRUB_SETUPS"))
+	if v == "" {
+		return allScrubSetups
+	}
+	out := []scrubSetup{allScrubSetups[0]}
+	for _, name := range strings.Split(v, ",") {
+		found := false
+		for _, su := range allScrubSetups[1:] {
+			if su.name == strings.TrimSpace(name) {
+				out, found = append(out, su), true
+			}
+		}
+		if !found {
+			b.Fatalf("WALRUS_BENCH_SCRUB_SETUPS: no configuration %q (on, scrub, gc)", name)
+		}
+	}
+	return out
 }
