@@ -247,7 +247,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		if n.gc, err = gc.New(gc.Config{
 			Store: n.blobs, Ledger: n.ledger, Node: epoch.NodeIDOf(n.blsKey.PublicKey()), Logger: n.log,
 			Interval: cfg.GC.Interval, Batch: cfg.GC.Batch, Scan: cfg.GC.Scan, SweepInterval: cfg.GC.SweepInterval,
-			Compact:      func(ctx context.Context) error { return store.Compact(ctx, n.store) },
+			Compact:      func(ctx context.Context) error { return store.CompactBlobs(ctx, n.store) },
+			Busy:         func() bool { return n.data.Busy(2 * time.Second) },
 			CompactAfter: cfg.GC.CompactAfter, CompactEvery: cfg.GC.CompactEvery,
 			OnRemoved: func(reason string, bytes int64) {
 				n.met.gcBlobs.WithLabelValues(reason).Inc()

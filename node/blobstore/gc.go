@@ -118,8 +118,23 @@ func (s *Store) StoredShards(ctx context.Context, id codec.BlobID) ([]uint16, er
 }
 
 // BlobBytes is the number of bytes (keys and values) stored for blob id: its metadata, its
-// pair markers and its slivers on the given shards.
+// pair markers and its slivers on the given shards. It reads no sliver: a sliver's stored
+// length follows from the metadata (symbol size × symbols per sliver of its axis, BCS
+// framed; PutSlivers and PutPairs store only slivers that match it), so a shard with a pair
+// marker is sized from the metadata alone, exactly. Only slivers of shards without a pair
+// marker (a lone sliver of a pair being written or recovered), and every sliver of a blob
+// whose metadata is gone, are sized by the datastore, which for a missing key is a bloom
+// filter look-up.
 func (s *Store) BlobBytes(ctx context.Context, id codec.BlobID, shards []uint16) (int64, error) {
+	paired, err := s.StoredShards(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.blobBytes(ctx, id, shards, paired)
+}
+
+// blobBytes is BlobBytes given the shards with a pair marker (paired, ascending).
+func (s *Store) blobBytes(ctx context.Context, id codec.BlobID, shards, paired []uint16) (int64, error) {
 	var total int64
 	size := func(k datastore.Key) error {
 		n, err := s.ds.GetSize(ctx, k)
@@ -132,20 +147,44 @@ func (s *Store) BlobBytes(ctx context.Context, id codec.BlobID, shards []uint16)
 		total += int64(len(k.String()) + n)
 		return nil
 	}
-	if err := size(MetadataKey(id)); err != nil {
-		return 0, err
+	// Stored sliver lengths by axis, when the metadata says them.
+	var sliverLen [2]int
+	known := false
+	if mb, err := s.ds.Get(ctx, MetadataKey(id)); err == nil {
+		total += int64(len(MetadataKey(id).String()) + len(mb))
+		if m, err := codec.UnmarshalMetadataBCS(s.p, mb); err == nil {
+			if ss, err := m.SymbolSize(s.p); err == nil {
+				sliverLen[0] = codec.SliverBCSLen(s.p.PrimarySliverSize(ss))
+				sliverLen[1] = codec.SliverBCSLen(s.p.SecondarySliverSize(ss))
+				known = true
+			}
+		}
+	} else if !errors.Is(err, datastore.ErrNotFound) {
+		return 0, fmt.Errorf("blobstore: get metadata: %w", err)
 	}
 	for _, sh := range shards {
 		if err := s.checkShard(int(sh)); err != nil {
 			return 0, err
 		}
-		for _, k := range []datastore.Key{SliverKey(int(sh), id, codec.AxisPrimary), SliverKey(int(sh), id, codec.AxisSecondary), nodestore.BlobPair(id, sh)} {
+		keys := []datastore.Key{SliverKey(int(sh), id, codec.AxisPrimary), SliverKey(int(sh), id, codec.AxisSecondary), nodestore.BlobPair(id, sh)}
+		if _, ok := slices.BinarySearch(paired, sh); ok && known {
+			// The marker (an empty value) says both slivers are stored.
+			total += int64(len(keys[0].String()) + sliverLen[0] + len(keys[1].String()) + sliverLen[1] + len(keys[2].String()))
+			continue
+		}
+		for _, k := range keys {
 			if err := size(k); err != nil {
 				return 0, err
 			}
 		}
 	}
 	return total, nil
+}
+
+// StoredBytes is the number of bytes stored for blob id on the given shards as the
+// datastore reports them, every value read (BlobBytes without its shortcut; for tests).
+func (s *Store) StoredBytes(ctx context.Context, id codec.BlobID, shards []uint16) (int64, error) {
+	return s.blobBytes(ctx, id, shards, nil)
 }
 
 // RemoveBlob is garbage collection's delete: under the store's write lock, so no put can
@@ -171,7 +210,7 @@ func (s *Store) RemoveBlob(ctx context.Context, id codec.BlobID, shards []uint16
 		return false, 0, err
 	}
 	all := unionShards(shards, stored)
-	if bytes, err = s.BlobBytes(ctx, id, all); err != nil {
+	if bytes, err = s.blobBytes(ctx, id, all, stored); err != nil {
 		return false, 0, err
 	}
 	b, err := s.ds.Batch(ctx)

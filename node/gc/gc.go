@@ -5,7 +5,8 @@
 // "unknown blob".
 //
 // One goroutine (Run) owned by the node does all the work in bounded steps: every Interval
-// it removes at most Batch blobs and examines at most Scan stored blob IDs. Ledger events
+// it removes at most Batch blobs (BusyBatch while the node serves users) and examines at
+// most Scan stored blob IDs. Ledger events
 // say where to look (BlobDeleted and BlobInvalidated name a blob; EpochChanged starts a
 // sweep, since that is when blobs expire); the sweep walks every stored blob and repairs
 // anything an event missed (ledger subscriptions drop events when full, and a node that was
@@ -36,6 +37,7 @@ const (
 	DefaultSweepInterval = 10 * time.Minute
 	DefaultCompactAfter  = 64 << 20
 	DefaultCompactEvery  = 10 * time.Minute
+	DefaultBusyBatch     = 1
 	// maxPending bounds the blob IDs queued from events; beyond it the sweep finds them.
 	maxPending = 4096
 )
@@ -77,6 +79,13 @@ type Config struct {
 	Compact      func(ctx context.Context) error
 	CompactAfter int64
 	CompactEvery time.Duration
+	// Busy, if set, reports whether the node is serving users now (dataplane Service.Busy,
+	// as the scrub uses it). While it is, a step removes at most BusyBatch blobs (default
+	// 1, so removals go on at one a second at the default Interval and a sweep still
+	// ends) and a due compaction waits, at most CompactEvery after the first removal it
+	// would give the space of back.
+	Busy      func() bool
+	BusyBatch int
 	// OnCompacted, if set, is told how long each compaction took (metrics).
 	OnCompacted func(time.Duration)
 	// Logger receives a line per completed sweep (default slog.Default()).
@@ -90,7 +99,7 @@ func (c *Config) Validate() error {
 		return errors.New("gc: Config.Store is required")
 	case c.Ledger == nil:
 		return errors.New("gc: Config.Ledger is required")
-	case c.Interval < 0 || c.Batch < 0 || c.Scan < 0 || c.SweepInterval < 0 || c.CompactAfter < 0 || c.CompactEvery < 0:
+	case c.Interval < 0 || c.Batch < 0 || c.Scan < 0 || c.SweepInterval < 0 || c.CompactAfter < 0 || c.CompactEvery < 0 || c.BusyBatch < 0:
 		return errors.New("gc: negative setting")
 	}
 	if c.CompactAfter == 0 {
@@ -98,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CompactEvery == 0 {
 		c.CompactEvery = DefaultCompactEvery
+	}
+	if c.BusyBatch == 0 {
+		c.BusyBatch = DefaultBusyBatch
 	}
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
@@ -150,6 +162,7 @@ type Collector struct {
 	dropped  uint64    // the subscription's drop count last seen
 
 	freed       int64     // bytes removed since the last compaction
+	freedSince  time.Time // when the first of them was removed
 	lastCompact time.Time // when it ran (or the collector started)
 }
 
@@ -214,6 +227,11 @@ func (c *Collector) maybeCompact(ctx context.Context, now time.Time) {
 	if c.freed < c.cfg.CompactAfter && now.Sub(c.lastCompact) < c.cfg.CompactEvery {
 		return
 	}
+	// A compaction rewrites tables and competes with reads for CPU and disk: while users
+	// are served it waits, but no longer than CompactEvery after the first removal.
+	if c.busy() && !c.freedSince.IsZero() && now.Sub(c.freedSince) < c.cfg.CompactEvery {
+		return
+	}
 	start := time.Now()
 	if err := c.cfg.Compact(ctx); err != nil {
 		if ctx.Err() == nil {
@@ -223,7 +241,7 @@ func (c *Collector) maybeCompact(ctx context.Context, now time.Time) {
 	}
 	took := time.Since(start)
 	c.cfg.Logger.Info("gc compacted the store", "freed_bytes", c.freed, "took", took)
-	c.freed, c.lastCompact = 0, now
+	c.freed, c.lastCompact, c.freedSince = 0, now, time.Time{}
 	if c.cfg.OnCompacted != nil {
 		c.cfg.OnCompacted(took)
 	}
@@ -271,8 +289,11 @@ func (c *Collector) Sweeping() bool { return c.sweep != nil || c.again || len(c.
 // Step does one bounded step: pending blobs first, then the sweep, removing at most Batch
 // blobs and examining at most Scan stored blob IDs. It returns the number removed.
 func (c *Collector) Step(ctx context.Context) (int, error) {
-	removed := 0
-	for len(c.pending) > 0 && removed < c.cfg.Batch {
+	removed, batch := 0, c.cfg.Batch
+	if c.busy() {
+		batch = min(batch, c.cfg.BusyBatch)
+	}
+	for len(c.pending) > 0 && removed < batch {
 		id := c.pending[0]
 		c.pending = c.pending[1:]
 		delete(c.queued, id)
@@ -292,7 +313,7 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 		return removed, nil
 	}
 	n := c.cfg.Ledger.View().Params().N
-	for scanned := 0; removed < c.cfg.Batch && scanned < c.cfg.Scan; {
+	for scanned := 0; removed < batch && scanned < c.cfg.Scan; {
 		if sw.shard >= n {
 			c.endSweep()
 			break
@@ -310,7 +331,7 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 		}
 		done := 0
 		for _, id := range ids {
-			if removed >= c.cfg.Batch {
+			if removed >= batch {
 				break
 			}
 			scanned++
@@ -364,6 +385,9 @@ func (c *Collector) consider(ctx context.Context, id codec.BlobID) (bool, int64,
 		return false, 0, fmt.Errorf("gc: remove %s: %w", id, err)
 	}
 	if ok {
+		if c.freed == 0 {
+			c.freedSince = time.Now()
+		}
 		c.freed += n
 		c.cfg.Logger.Debug("gc removed blob", "blob_id", id, "reason", blobstore.RemovalReason(reason), "bytes", n)
 		if c.cfg.OnRemoved != nil {
@@ -372,6 +396,9 @@ func (c *Collector) consider(ctx context.Context, id codec.BlobID) (bool, int64,
 	}
 	return ok, n, nil
 }
+
+// busy reports whether the node serves users now (Config.Busy).
+func (c *Collector) busy() bool { return c.cfg.Busy != nil && c.cfg.Busy() }
 
 // shards are the shards this node holds in the view's epoch and the previous one.
 func (c *Collector) shards(v *ledger.View) []uint16 {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,6 +308,10 @@ func TestCollectsDeletedExpiredInvalid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Sized from the metadata without reading a sliver, and still exact.
+		if read, err := f.bs.StoredBytes(ctx, b.enc.BlobID, allShards()); err != nil || read != n {
+			t.Fatalf("BlobBytes %d, the datastore says %d (%v)", n, read, err)
+		}
 		freed += n
 	}
 
@@ -478,4 +483,43 @@ func TestCollectsPrunedBlob(t *testing.T) {
 	}
 	f.gone(b, blobstore.RemovedDeleted)
 	f.readBack(live)
+}
+
+// TestYieldsWhileBusy: while the node serves users (Config.Busy), a step removes at most
+// BusyBatch blobs instead of Batch, and the sweep still ends; once idle, a step removes a
+// full batch again.
+func TestYieldsWhileBusy(t *testing.T) {
+	f := newFixture(t)
+	var blobs []*blob
+	for i := range 4 {
+		blobs = append(blobs, f.register(byte(10+i), 1000, 1, false)) // expire at epoch 1
+	}
+	if v := f.commit(genesisTime + epochMs + 1); v.Epoch() != 1 {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	var busy atomic.Bool
+	busy.Store(true)
+	col, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, Batch: 16, Logger: quiet(),
+		Busy: busy.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col.StartSweep()
+	for range 2 {
+		if n, err := col.Step(testCtx(t)); err != nil || n != 1 {
+			t.Fatalf("busy step removed %d (%v), want BusyBatch = 1", n, err)
+		}
+	}
+	busy.Store(false)
+	if n, err := col.Step(testCtx(t)); err != nil || n != 2 {
+		t.Fatalf("idle step removed %d (%v), want the remaining 2", n, err)
+	}
+	for col.Sweeping() {
+		if _, err := col.Step(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range blobs {
+		f.gone(b, blobstore.RemovedExpired)
+	}
 }
