@@ -102,7 +102,8 @@ type BlobSyncConfig struct {
 
 // GCConfig is the garbage collector's rate (gc.Config): every Interval it removes at most
 // Batch blobs and examines at most Scan stored blob IDs, so at the defaults it frees up to
-// 16 blobs a second.
+// 16 blobs a second; while the node served a sliver read or write within the last 2 s it
+// removes one blob a step and holds compactions back (at most CompactEvery).
 type GCConfig struct {
 	// Disabled turns garbage collection off (slivers of ended blobs stay on disk).
 	Disabled bool `yaml:"disabled"`
@@ -115,8 +116,8 @@ type GCConfig struct {
 	// SweepInterval starts a full sweep at least this often (default 10m); epoch changes
 	// and dropped ledger events start one too.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
-	// CompactAfter and CompactEvery decide when the datastore is compacted to give the
-	// space of removed blobs back to the file system: once CompactAfter bytes were removed
+	// CompactAfter and CompactEvery decide when the blob and sliver key spaces are
+	// compacted to give the space of removed blobs back to the file system: once CompactAfter bytes were removed
 	// since the last compaction (default 64 MiB), or when anything was and CompactEvery
 	// has passed (default 10m).
 	CompactAfter int64         `yaml:"compact_after"`
