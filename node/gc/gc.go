@@ -38,6 +38,9 @@ const (
 	DefaultCompactAfter  = 64 << 20
 	DefaultCompactEvery  = 10 * time.Minute
 	DefaultBusyBatch     = 1
+	// busyScanDivisor divides Scan while the node serves users: walking a shard's slivers
+	// reads their blocks.
+	busyScanDivisor = 16
 	// maxPending bounds the blob IDs queued from events; beyond it the sweep finds them.
 	maxPending = 4096
 )
@@ -82,7 +85,7 @@ type Config struct {
 	// Busy, if set, reports whether the node is serving users now (dataplane Service.Busy,
 	// as the scrub uses it). While it is, a step removes at most BusyBatch blobs (default
 	// 1, so removals go on at one a second at the default Interval and a sweep still
-	// ends) and a due compaction waits, at most CompactEvery after the first removal it
+	// ends), examines at most a sixteenth of Scan, and a due compaction waits, at most CompactEvery after the first removal it
 	// would give the space of back.
 	Busy      func() bool
 	BusyBatch int
@@ -289,9 +292,9 @@ func (c *Collector) Sweeping() bool { return c.sweep != nil || c.again || len(c.
 // Step does one bounded step: pending blobs first, then the sweep, removing at most Batch
 // blobs and examining at most Scan stored blob IDs. It returns the number removed.
 func (c *Collector) Step(ctx context.Context) (int, error) {
-	removed, batch := 0, c.cfg.Batch
+	removed, batch, scan := 0, c.cfg.Batch, c.cfg.Scan
 	if c.busy() {
-		batch = min(batch, c.cfg.BusyBatch)
+		batch, scan = min(batch, c.cfg.BusyBatch), max(scan/busyScanDivisor, 1)
 	}
 	for len(c.pending) > 0 && removed < batch {
 		id := c.pending[0]
@@ -313,12 +316,12 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 		return removed, nil
 	}
 	n := c.cfg.Ledger.View().Params().N
-	for scanned := 0; removed < batch && scanned < c.cfg.Scan; {
+	for scanned := 0; removed < batch && scanned < scan; {
 		if sw.shard >= n {
 			c.endSweep()
 			break
 		}
-		limit := c.cfg.Scan - scanned
+		limit := scan - scanned
 		var ids []codec.BlobID
 		var err error
 		if sw.shard < 0 {
