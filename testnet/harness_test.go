@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -28,6 +29,8 @@ import (
 type hostNode struct {
 	h      host.Host
 	starts int
+	stop   chan struct{}
+	once   sync.Once
 }
 
 func startHost(ctx context.Context, nf *testnet.NodeFiles, g *testnet.Gater) (testnet.Instance, error) {
@@ -53,15 +56,37 @@ func startHost(ctx context.Context, nf *testnet.NodeFiles, g *testnet.Gater) (te
 		h.Close()
 		return nil, err
 	}
-	n := &hostNode{h: h, starts: starts}
+	n := &hostNode{h: h, starts: starts, stop: make(chan struct{})}
+	var boot []peer.AddrInfo
 	for _, a := range nf.Bootstrap {
 		pi, err := peer.AddrInfoFromString(a)
 		if err != nil {
 			h.Close()
 			return nil, err
 		}
+		boot = append(boot, *pi)
 		_ = h.Connect(ctx, *pi) // peers not up yet dial us later
 	}
+	// Like a real node, redial bootstrap peers it is not connected to (a dial that failed
+	// under load, a peer that restarted); the gater still decides during a partition.
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-n.stop:
+				return
+			case <-tick.C:
+			}
+			for _, pi := range boot {
+				if h.Network().Connectedness(pi.ID) != network.Connected {
+					dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_ = h.Connect(dctx, pi)
+					cancel()
+				}
+			}
+		}
+	}()
 	return n, nil
 }
 
@@ -72,7 +97,7 @@ func (n *hostNode) Addrs() []ma.Multiaddr {
 	return out
 }
 func (n *hostNode) Height() uint64 { return uint64(len(n.h.Network().Peers())) }
-func (n *hostNode) Close() error   { return n.h.Close() }
+func (n *hostNode) Close() error   { n.once.Do(func() { close(n.stop) }); return n.h.Close() }
 func (n *hostNode) Connect(ctx context.Context, pi peer.AddrInfo) error {
 	return n.h.Connect(ctx, pi)
 }
