@@ -77,8 +77,9 @@ bench: oracle
 # recovering its quarter of 1 GiB of mixed blobs beside the time to store them
 # (WALRUS_BENCH_HEAL_BYTES=256M for a shorter run). Then the ledger under a network flood
 # (testnet/floodnet_test.go, issue 15): real transfers per second with p50/p99 and blob
-# registrations + certifications per second, quiet and with a flooder peer publishing over
-# GossipSub (fresh keys, bad signatures, bogus BLS, future nonces, replays; a new identity
+# registrations + certifications per second, serial (one sender) and sustained (8 senders ×
+# 8 pipelined transfers, 4 concurrent stores), quiet and with a flooder peer publishing over
+# GossipSub (fresh keys, bad signatures, bogus BLS, future nonces, huge messages, replays; a new identity
 # every WALRUS_FLOODNET_ROTATE, 3 s), WALRUS_FLOODNET_SECONDS (30) each. Each logs its
 # runs, cold or warm, and the CPU the host stole.
 E2E_RUNS ?= 1
