@@ -215,36 +215,8 @@ func BenchmarkBigStore(b *testing.B) {
 func bigRead(b *testing.B, bin, config, blobID, file, budget, tmp, name string, size int) {
 	out := filepath.Join(tmp, "read-back")
 	defer os.Remove(out)
-	args := []string{"--config", config, "read", blobID, "--out", out}
-	if budget != "" {
-		args = append(args, "--memory-budget", budget)
-	}
-	cmd := exec.Command(bin, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	peaks := pollRSS(cmd.Process.Pid)
-	err := cmd.Wait()
-	anon, fileRSS, peakRSS := peaks()
-	wall := time.Since(t0)
-	if err != nil {
-		b.Fatalf("%s: %v\n%s", name, err, stderr.String())
-	}
-	if !sameFiles(b, file, out) {
-		b.Fatalf("%s: the blob read back differs from the file", name)
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	b.ReportMetric(wall.Seconds(), name+"_s")
-	b.ReportMetric(float64(size)/(1<<20)/wall.Seconds(), name+"_MiB/s")
-	b.ReportMetric(float64(peakRSS)/(1<<20), name+"_peak_rss_MiB")
-	b.ReportMetric(float64(anon)/(1<<20), name+"_peak_anon_MiB")
-	b.ReportMetric(float64(fileRSS)/(1<<20), name+"_peak_file_MiB")
-	b.Logf("%s: %.1f s (%.0f MiB/s), peak RSS %d MiB (anon %d, file %d), user %.1f s sys %.1f s; load %s", name, wall.Seconds(),
-		float64(size)/(1<<20)/wall.Seconds(), peakRSS>>20, anon>>20, fileRSS>>20,
-		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds(), loadAvg())
+	runRead(b, bin, []string{"--config", config, "read", blobID, "--out", out}, budget, name, size, nil,
+		func() bool { return sameFiles(b, file, out) })
 }
 
 // settleNodes waits until the node processes together use under a fifth of a core over a
@@ -262,17 +234,33 @@ func settleNodes(b *testing.B, pids []int) time.Duration {
 }
 
 // bigReadStdout runs `walrus read BLOB` to stdout, hashing what it prints, checks the hash
-// against the stored file's, and reports the read's time, rate and peak RSS under metric
-// names starting with name.
+// against the stored file's, and reports as bigRead does.
 func bigReadStdout(b *testing.B, bin, config, blobID, file, budget, name string, size int) {
-	args := []string{"--config", config, "read", blobID}
+	h := sha256.New()
+	runRead(b, bin, []string{"--config", config, "read", blobID}, budget, name, size, h, func() bool {
+		f, err := os.Open(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		want := sha256.New()
+		if _, err := io.Copy(want, f); err != nil {
+			b.Fatal(err)
+		}
+		return bytes.Equal(h.Sum(nil), want.Sum(nil))
+	})
+}
+
+// runRead runs the read command args (with --memory-budget when budget is set), its
+// stdout to stdout, checks the result with same, and reports the read's time, rate and
+// peak RSS under metric names starting with name.
+func runRead(b *testing.B, bin string, args []string, budget, name string, size int, stdout io.Writer, same func() bool) {
 	if budget != "" {
 		args = append(args, "--memory-budget", budget)
 	}
 	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
-	h := sha256.New()
-	cmd.Stdout, cmd.Stderr = h, &stderr
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -284,22 +272,15 @@ func bigReadStdout(b *testing.B, bin, config, blobID, file, budget, name string,
 	if err != nil {
 		b.Fatalf("%s: %v\n%s", name, err, stderr.String())
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	want := sha256.New()
-	if _, err := io.Copy(want, f); err != nil {
-		b.Fatal(err)
-	}
-	if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+	if !same() {
 		b.Fatalf("%s: the blob read back differs from the file", name)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	b.ReportMetric(wall.Seconds(), name+"_s")
 	b.ReportMetric(float64(size)/(1<<20)/wall.Seconds(), name+"_MiB/s")
 	b.ReportMetric(float64(peakRSS)/(1<<20), name+"_peak_rss_MiB")
+	b.ReportMetric(float64(anon)/(1<<20), name+"_peak_anon_MiB")
+	b.ReportMetric(float64(fileRSS)/(1<<20), name+"_peak_file_MiB")
 	b.Logf("%s: %.1f s (%.0f MiB/s), peak RSS %d MiB (anon %d, file %d), user %.1f s sys %.1f s; load %s", name, wall.Seconds(),
 		float64(size)/(1<<20)/wall.Seconds(), peakRSS>>20, anon>>20, fileRSS>>20,
 		time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds(), loadAvg())
