@@ -58,7 +58,7 @@ type Config struct {
 	// Retries bounds the attempts after a failure (default 8).
 	Retries int
 	// Receiving, if not nil, reports whether a writer stored slivers of the blob on this
-	// node within the last Delay (dataplane.Service.Receiving): its upload is under way
+	// node within the last Delay, at least 2 s (dataplane.Service.Receiving): its upload is under way
 	// (the last nodes' uploads go on after the certificate, for minutes at gigabytes), so
 	// the sync waits another Delay instead of recovering the same slivers beside it, for
 	// at most MaxHold (default 10 minutes) in all.
@@ -149,6 +149,11 @@ var errInvalidating = errors.New("blobsync: invalid-blob certificate submitted; 
 
 // errReceiving says a writer is still uploading the blob to this node: the sync waits.
 var errReceiving = errors.New("blobsync: a writer is still uploading the blob here")
+
+// minReceivingWindow is the least gap between a writer's pair writes that still counts as
+// one upload under way (the window is Delay, at least this): a loaded writer or node can
+// pause that long between two requests.
+const minReceivingWindow = 2 * time.Second
 
 // New returns a Syncer; Run starts it.
 func New(cfg Config) (*Syncer, error) {
@@ -449,7 +454,7 @@ func (s *Syncer) sync(ctx context.Context, id codec.BlobID, only []uint16, src *
 	if missing = kept; len(missing) == 0 {
 		return nil
 	}
-	if only == nil && src == nil && s.cfg.Receiving != nil && s.cfg.Receiving(id, s.cfg.Delay) && s.hold(id, time.Now()) {
+	if only == nil && src == nil && s.cfg.Receiving != nil && s.cfg.Receiving(id, max(s.cfg.Delay, minReceivingWindow)) && s.hold(id, time.Now()) {
 		return errReceiving
 	}
 	meta, err := s.cfg.Store.Metadata(ctx, id)
