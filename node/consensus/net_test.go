@@ -23,6 +23,31 @@ import (
 	"github.com/walrus-go/walrus-go/staking"
 )
 
+// startNet starts a consensus actor for key on l, and its gossip handlers on a fresh host
+// seeded with seed; closeNet closes the three, actor first.
+func startNet(t *testing.T, sys *actors.System, l *ledger.Ledger, network string, key *bls.SecretKey, seed byte) (c *consensus.Consensus, n *consensus.Net, closeNet func()) {
+	t.Helper()
+	var s [32]byte
+	s[0] = seed
+	h := p2ptest.Host(t, rand.NewChaCha8(s))
+	gs, err := p2p.NewGossip(h, network)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	closeNet = func() { gs.Close(); h.Close() }
+	if c, err = consensus.New(sys, consensus.Config{Ledger: l, Key: key, Logger: quiet}); err != nil {
+		closeNet()
+		t.Fatal(err)
+	}
+	closeNet = func() { c.Close(); gs.Close(); h.Close() }
+	if n, err = consensus.NewNet(c, consensus.NetConfig{Host: h, Gossip: gs}); err != nil {
+		closeNet()
+		t.Fatal(err)
+	}
+	return c, n, closeNet
+}
+
 // TestValidateConsensus checks the `consensus` topic validator's verdicts: forged and
 // malformed messages are rejected, other heights ignored, members' messages accepted.
 func TestValidateConsensus(t *testing.T) {
@@ -40,24 +65,8 @@ func TestValidateConsensus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seed [32]byte
-	seed[0] = 4
-	h := p2ptest.Host(t, rand.NewChaCha8(seed))
-	defer h.Close()
-	gs, err := p2p.NewGossip(h, g.Network)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gs.Close()
-	c, err := consensus.New(sys, consensus.Config{Ledger: l, Key: epochtest.Key(8, 0), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	n, err := consensus.NewNet(c, consensus.NetConfig{Host: h, Gossip: gs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, n, closeNet := startNet(t, sys, l, g.Network, epochtest.Key(8, 0), 4)
+	defer closeNet()
 	v := l.View()
 	com := v.SigningCommittee()
 	vote := func(height uint64, member uint32, k *bls.SecretKey) []byte {
@@ -172,24 +181,8 @@ func TestValidateConsensusAcrossEpochs(t *testing.T) {
 		t.Fatalf("height %d, next committee %v", v.Height(), c1)
 	}
 
-	var seed [32]byte
-	seed[0] = 6
-	h := p2ptest.Host(t, rand.NewChaCha8(seed))
-	defer h.Close()
-	gs, err := p2p.NewGossip(h, g.Network)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gs.Close()
-	c, err := consensus.New(sys, consensus.Config{Ledger: l, Key: epochtest.Key(8, 0), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	n, err := consensus.NewNet(c, consensus.NetConfig{Host: h, Gossip: gs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, n, closeNet := startNet(t, sys, l, g.Network, epochtest.Key(8, 0), 6)
+	defer closeNet()
 	vote := func(com *epoch.Committee, height uint64, member uint32) []byte {
 		m := &tendermint.Vote{Type: tendermint.Prevote, Height: height, Value: tendermint.Hash{1}, Validator: member}
 		m.Signature = keys[com.Members[member].Node].Sign(tendermint.VoteSignBytes(v.Network(), com.Epoch, m.Type, m.Height, m.Round, m.Value))

@@ -17,10 +17,8 @@ import (
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/epoch/epochtest"
 	"github.com/walrus-go/walrus-go/epoch/tendermint"
-	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/node/ledger"
 	"github.com/walrus-go/walrus-go/p2p"
-	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/staking"
 )
 
@@ -64,23 +62,8 @@ func TestTxsValidatorCheapFirst(t *testing.T) {
 	to[0] = 0x33
 	commitHeight(t, l, keys, staking.Sign(network, faucet, staking.Tx{Op: &staking.Transfer{To: to, Amount: 1}}).Encode())
 
-	seed[0] = 24
-	h := p2ptest.Host(t, rand.NewChaCha8(seed))
-	defer h.Close()
-	gs, err := p2p.NewGossip(h, g.Network)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gs.Close()
-	c, err := consensus.New(sys, consensus.Config{Ledger: l, Key: epochtest.Key(41, 0), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	n, err := consensus.NewNet(c, consensus.NetConfig{Host: h, Gossip: gs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, n, closeNet := startNet(t, sys, l, g.Network, epochtest.Key(41, 0), 24)
+	defer closeNet()
 
 	com := l.View().SigningCommittee()
 	node := com.Members[1].Node
