@@ -25,7 +25,8 @@ type scrubSetup struct {
 	what string
 	// config edits the node's loaded configuration.
 	config func(*node.Config)
-	// gc says the GC runs: blobs are stored before and deleted during the reads.
+	// gc says the GC runs and removes the blobs deleted during the reads (every
+	// configuration stores and deletes them).
 	gc bool
 }
 
@@ -43,7 +44,7 @@ var allScrubSetups = []scrubSetup{
 		config: func(c *node.Config) { c.BlobSync.Disabled = true }, gc: true},
 }
 
-// gcBlobs and gcBlobSize are the deletable blobs stored before each configuration's reads
+// gcBlobs and gcBlobSize are the deletable blobs stored before every configuration's reads
 // and deleted during them: 16 × 4 MiB, about 72 MiB of slivers per node, over the GC's
 // default 64 MiB compaction threshold.
 const gcBlobs, gcBlobSize = 16, 4 << 20
@@ -53,7 +54,8 @@ const gcBlobs, gcBlobSize = 16, 4 << 20
 // while they work: every node is restarted into the configuration (so its start-up scrub
 // pass runs during the reads), and 16 deletable 4 MiB blobs stored just before are deleted
 // one after another while the reads run (so the GC removes them, and compacts, meanwhile);
-// the "off" configuration stores and deletes the same, with nothing removed. The two
+// every configuration, "off" included, stores and deletes the same at the same moments, with
+// nothing removed where the GC is disabled. The two
 // alternate round by round (the order rotating), rounds being 3 × -benchtime, so both see
 // the same machine load. Reported: each configuration's MiB/s over all its reads and per
 // round, and the ratio; the process's CPU per read (client and nodes) and over a second
@@ -155,13 +157,11 @@ func BenchmarkE2EScrubGCReadCost(b *testing.B) {
 			k := (j + r) % len(scrubSetups)
 			su, t := &scrubSetups[k], &tallies[k]
 			b.StopTimer()
-			// The blobs the GC is to remove during the reads, stored with the nodes as they are
-			// (for "on" only: with the GC off nothing would be removed, and the deletes are
-			// small ledger transactions).
-			var fodder []codec.BlobID
-			if su.gc {
-				fodder = storeFodder(r, k)
-			}
+			// The blobs the GC is to remove during the reads, stored with the nodes as they are,
+			// for every configuration alike: the uploads just before the reads and the deletes
+			// during them (the nodes' flushes and compactions of their slivers, consensus) are
+			// the same workload everywhere, so "off" against "gc" differs only in the GC.
+			fodder := storeFodder(r, k)
 			setup.Store(su)
 			for i := range c.N() {
 				c.Crash(i)
