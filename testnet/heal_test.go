@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-datastore"
+
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/node"
 	"github.com/walrus-go/walrus-go/node/blobstore"
@@ -222,15 +224,7 @@ func TestCorruptSliverIsRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := blobstore.SliverKey(shard, sum.BlobID, codec.AxisPrimary)
-	raw, err := ds.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)/2] ^= 0xff
-	if err := ds.Put(ctx, key, raw); err != nil {
-		t.Fatal(err)
-	}
+	flipStoredByte(t, ctx, ds, blobstore.SliverKey(shard, sum.BlobID, codec.AxisPrimary))
 	if err := ds.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +255,18 @@ func TestCorruptSliverIsRepaired(t *testing.T) {
 			t.Fatalf("node 1 still does not serve sliver %d right: %v", pair, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// flipStoredByte flips the middle byte of the value at key in a node's datastore (bit rot).
+func flipStoredByte(t *testing.T, ctx context.Context, ds datastore.Datastore, key datastore.Key) {
+	t.Helper()
+	raw, err := ds.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0xff
+	if err := ds.Put(ctx, key, raw); err != nil {
+		t.Fatal(err)
 	}
 }

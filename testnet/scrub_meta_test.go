@@ -93,15 +93,7 @@ func corruptMetadata(t *testing.T, corrupt func(raw, other []byte) []byte) {
 	if err := ds.Put(ctx, blobstore.MetadataKey(ids[0]), corrupt(raw, other)); err != nil {
 		t.Fatal(err)
 	}
-	key := blobstore.SliverKey(shard, ids[1], codec.AxisPrimary)
-	sl, err := ds.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl[len(sl)/2] ^= 0xff
-	if err := ds.Put(ctx, key, sl); err != nil {
-		t.Fatal(err)
-	}
+	flipStoredByte(t, ctx, ds, blobstore.SliverKey(shard, ids[1], codec.AxisPrimary))
 	if err := ds.Close(); err != nil {
 		t.Fatal(err)
 	}
