@@ -91,7 +91,8 @@ type Gossip struct {
 	self    peer.ID
 	wire    map[string]TopicName // wire topic → name, for the replay tracer
 	seen    map[TopicName]*seenCache
-	replays *replayScores
+	replays *peerCounts // remote copies of contents a peer sent us just before (replay.go)
+	invalid *peerCounts // messages a validator or signature check refused (score.go)
 
 	mu     sync.Mutex
 	topics map[TopicName]*Topic
@@ -141,7 +142,7 @@ func NewGossip(h host.Host, network string, opts ...GossipOption) (*Gossip, erro
 		pubsub.WithFloodPublish(true),
 	}
 	g := &Gossip{network: network, logger: logger, self: h.ID(), wire: map[string]TopicName{},
-		seen: map[TopicName]*seenCache{}, replays: &replayScores{}, topics: map[TopicName]*Topic{}, scores: &scores{}}
+		seen: map[TopicName]*seenCache{}, replays: &peerCounts{halfLife: replayHalfLife}, invalid: &peerCounts{halfLife: invalidHalfLife}, topics: map[TopicName]*Topic{}, scores: &scores{}}
 	for name := range topicCaps { // fixed from here on: the tracer reads them unlocked
 		g.wire[TopicString(network, name)] = name
 		g.seen[name] = newSeenCache(seenPerTopic)
@@ -150,7 +151,7 @@ func NewGossip(h host.Host, network string, opts ...GossipOption) (*Gossip, erro
 	if cfg.tracer != nil {
 		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.tracer))
 	}
-	psOpts = append(psOpts, scoreOptions(network, g.scores, g.replays.score)...)
+	psOpts = append(psOpts, scoreOptions(network, g.scores, g.appScore)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ps, err := pubsub.NewGossipSub(ctx, h, psOpts...)
 	if err != nil {

@@ -127,36 +127,37 @@ func (c *seenCache) forget(k contentKey) {
 	delete(c.m, k)
 }
 
-// replayScores counts each peer's recent replays, decaying, for the application-specific
-// score.
-type replayScores struct {
-	mu sync.Mutex
-	m  map[peer.ID]*replayCount
+// peerCounts counts each peer's recent events of one kind (replays here, invalid messages
+// in score.go), each count halving every halfLife.
+type peerCounts struct {
+	halfLife time.Duration
+	mu       sync.Mutex
+	m        map[peer.ID]*peerCount
 }
 
-type replayCount struct {
+type peerCount struct {
 	n  float64
 	at time.Time
 }
 
-func (r *replayScores) decayed(c *replayCount, now time.Time) float64 {
-	return c.n * math.Exp2(-float64(now.Sub(c.at))/float64(replayHalfLife))
+func (r *peerCounts) decayed(c *peerCount, now time.Time) float64 {
+	return c.n * math.Exp2(-float64(now.Sub(c.at))/float64(r.halfLife))
 }
 
-// add counts one replay by p.
-func (r *replayScores) add(p peer.ID, now time.Time) {
+// add counts one event by p.
+func (r *peerCounts) add(p peer.ID, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[peer.ID]*replayCount{}
+		r.m = map[peer.ID]*peerCount{}
 	}
 	c := r.m[p]
 	if c == nil {
-		c = &replayCount{}
+		c = &peerCount{}
 		r.m[p] = c
 	}
 	c.n, c.at = r.decayed(c, now)+1, now
-	// Forget peers whose count has decayed away, so the map holds only recent replayers.
+	// Forget peers whose count has decayed away, so the map holds only recent offenders.
 	if len(r.m) > 1024 {
 		for q, qc := range r.m {
 			if r.decayed(qc, now) < 0.5 {
@@ -166,8 +167,8 @@ func (r *replayScores) add(p peer.ID, now time.Time) {
 	}
 }
 
-// count returns p's decayed replay count.
-func (r *replayScores) count(p peer.ID, now time.Time) float64 {
+// count returns p's decayed count.
+func (r *peerCounts) count(p peer.ID, now time.Time) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.m[p]
@@ -177,10 +178,10 @@ func (r *replayScores) count(p peer.ID, now time.Time) float64 {
 	return r.decayed(c, now)
 }
 
-// score is the application-specific score GossipSub adds to p's (AppSpecificWeight 1).
-// GossipSub calls it under its own lock; it takes only r's.
-func (r *replayScores) score(p peer.ID) float64 {
-	excess := r.count(p, time.Now()) - replayAllowance
+// replayScore is the score of n recent replays: nothing up to the allowance, then
+// replayWeight·(n-replayAllowance)².
+func replayScore(n float64) float64 {
+	excess := n - replayAllowance
 	if excess <= 0 {
 		return 0
 	}
@@ -222,6 +223,21 @@ func (t replayTracer) DuplicateMessage(msg *pubsub.Message) {
 	}
 }
 
+// RejectMessage: a message refused. What a validator or a signature check refuses counts
+// against the peer that sent it (score.go); not what pubsub refuses for other reasons: a
+// full validation queue or throttling says nothing about the peer, and a "self-originated"
+// message is the node's own from before a restart, which honest peers still offer from
+// their message caches (GossipSub's own scoring would count those as invalid).
+func (t replayTracer) RejectMessage(msg *pubsub.Message, reason string) {
+	switch reason {
+	case pubsub.RejectValidationFailed, pubsub.RejectInvalidSignature, pubsub.RejectMissingSignature,
+		pubsub.RejectUnexpectedSignature, pubsub.RejectUnexpectedAuthInfo:
+		if msg.ReceivedFrom != t.g.self {
+			t.g.invalid.add(msg.ReceivedFrom, time.Now())
+		}
+	}
+}
+
 // UndeliverableMessage: a subscriber fell behind and GossipSub dropped the delivery; forget
 // the content so that a re-broadcast is delivered.
 func (t replayTracer) UndeliverableMessage(msg *pubsub.Message) {
@@ -236,7 +252,6 @@ func (replayTracer) Graft(peer.ID, string)                    {}
 func (replayTracer) Prune(peer.ID, string)                    {}
 func (replayTracer) ValidateMessage(*pubsub.Message)          {}
 func (replayTracer) DeliverMessage(*pubsub.Message)           {}
-func (replayTracer) RejectMessage(*pubsub.Message, string)    {}
 func (replayTracer) ThrottlePeer(peer.ID)                     {}
 func (replayTracer) RecvRPC(*pubsub.RPC)                      {}
 func (replayTracer) SendRPC(*pubsub.RPC, peer.ID)             {}

@@ -62,19 +62,19 @@ func TestSeenCacheReplayRule(t *testing.T) {
 // TestReplayScore: a few replays cost nothing, more cost quadratically, and the count
 // halves every replayHalfLife.
 func TestReplayScore(t *testing.T) {
-	var r replayScores
+	r := peerCounts{halfLife: replayHalfLife}
 	p := peer.ID("p")
 	now := time.Now()
 	for range replayAllowance {
 		r.add(p, now)
 	}
-	if s := r.score(p); s != 0 {
+	if s := replayScore(r.count(p, now)); s != 0 {
 		t.Fatalf("score after %d replays: %v", replayAllowance, s)
 	}
 	for range 20 {
 		r.add(p, now)
 	}
-	if s := r.score(p); s > graylistThreshold+1 {
+	if s := replayScore(r.count(p, now)); s > graylistThreshold+1 {
 		t.Fatalf("score after %d replays: %v, want graylisted (< %d)", replayAllowance+20, s, graylistThreshold)
 	}
 	if c := r.count(p, now.Add(replayHalfLife)); c < 11 || c > 12 {

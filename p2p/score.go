@@ -16,6 +16,15 @@ import (
 // over an hour, so an honest node that once sent something others could not yet check
 // recovers; a flood does not.
 //
+// We count invalid messages ourselves (replayTracer.RejectMessage) and add them through the
+// application-specific score, instead of GossipSub's per-topic invalid-delivery counter
+// (P4, weight 0 here): that counter also counts "self-originated" messages, and a node
+// restarted with the same identity within the peers' message-cache window is offered its
+// own earlier messages by every honest peer (their gossip, since they back off re-grafting
+// a peer that just left). Counted as invalid, a few dozen of them graylisted every peer of
+// the restarted node, whose publications then reached no one until the penalty decayed
+// (TestRestartedPeerKeepsItsPeers).
+//
 // Choices:
 //   - IP colocation is off: committee members may share an address (several nodes behind one
 //     NAT, every node of a local testnet on 127.0.0.1), and consensus weight comes from
@@ -25,8 +34,10 @@ import (
 //   - Small positive scores for time in the mesh and first deliveries order honest peers,
 //     capped so that good behaviour cannot bank credit against a later flood.
 const (
-	// invalidWeight is the score of n invalid messages: invalidWeight·n² (decaying).
-	invalidWeight = -10
+	// invalidWeight is the score of n invalid messages: invalidWeight·n², n halving every
+	// invalidHalfLife (a count falls to 1% in about an hour).
+	invalidWeight   = -10
+	invalidHalfLife = 9 * time.Minute
 	// Score thresholds: below gossipThreshold a peer gets no gossip from us, below
 	// publishThreshold none of our publications, below graylistThreshold all of its
 	// messages are ignored. 7 recent invalid messages reach the graylist.
@@ -37,14 +48,16 @@ const (
 
 func topicScoreParams() *pubsub.TopicScoreParams {
 	return &pubsub.TopicScoreParams{
-		TopicWeight:                    1,
-		TimeInMeshWeight:               0.01,
-		TimeInMeshQuantum:              time.Second,
-		TimeInMeshCap:                  300,
-		FirstMessageDeliveriesWeight:   0.5,
-		FirstMessageDeliveriesDecay:    pubsub.ScoreParameterDecay(10 * time.Minute),
-		FirstMessageDeliveriesCap:      20,
-		InvalidMessageDeliveriesWeight: invalidWeight,
+		TopicWeight:                  1,
+		TimeInMeshWeight:             0.01,
+		TimeInMeshQuantum:            time.Second,
+		TimeInMeshCap:                300,
+		FirstMessageDeliveriesWeight: 0.5,
+		FirstMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(10 * time.Minute),
+		FirstMessageDeliveriesCap:    20,
+		// Invalid messages count in the application-specific score (see above). GossipSub
+		// wants a decay even at weight 0.
+		InvalidMessageDeliveriesWeight: 0,
 		InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(time.Hour),
 	}
 }
@@ -59,7 +72,7 @@ func scoreOptions(network string, s *scores, app func(peer.ID) float64) []pubsub
 	params := &pubsub.PeerScoreParams{
 		Topics:                    topics,
 		TopicScoreCap:             50,
-		AppSpecificScore:          app, // replays (replay.go)
+		AppSpecificScore:          app, // replays and invalid messages (appScore)
 		AppSpecificWeight:         1,
 		IPColocationFactorWeight:  0,
 		BehaviourPenaltyWeight:    -10,
@@ -80,6 +93,15 @@ func scoreOptions(network string, s *scores, app func(peer.ID) float64) []pubsub
 		pubsub.WithPeerScore(params, thresholds),
 		pubsub.WithPeerScoreInspect(s.set, time.Second),
 	}
+}
+
+// appScore is the application-specific score GossipSub adds to p's (AppSpecificWeight 1):
+// its recent replays beyond the allowance (replay.go) and its recent invalid messages, each
+// quadratic. GossipSub calls it under its own lock; it takes only the counters'.
+func (g *Gossip) appScore(p peer.ID) float64 {
+	now := time.Now()
+	n := g.invalid.count(p, now)
+	return replayScore(g.replays.count(p, now)) + invalidWeight*n*n
 }
 
 // scores holds the latest peer scores GossipSub reported (every second).

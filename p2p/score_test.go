@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/p2p"
@@ -155,5 +158,125 @@ func (m *floodMeshTracer) Prune(p peer.ID, _ string) {
 	}
 	if p == m.flooder {
 		m.pOnce.Do(func() { close(m.pruned) })
+	}
+}
+
+// TestRestartedPeerKeepsItsPeers: a node that stops and comes back with the same identity
+// within the peers' message-cache window is offered its own earlier messages (the peers'
+// IHAVE gossip, since they back off re-grafting a peer that just left). GossipSub refuses
+// them as self-originated and, by itself, counts each as an invalid delivery by the honest
+// peer that sent it: about ten of them graylisted every peer of a restarted testnet node,
+// whose publications then reached no one for the hour the penalty took to decay. Our
+// scoring counts only what a validator or a signature check refuses, so the restarted node
+// keeps its peers and its publications arrive.
+func TestRestartedPeerKeepsItsPeers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const seed = 99 // the restarted node's identity
+	others := newHosts(t, 2, false)
+	start := func(h host.Host, opts ...p2p.GossipOption) (*p2p.Gossip, *p2p.Topic, *p2p.Subscription) {
+		t.Helper()
+		g, err := p2p.NewGossip(h, "testnet", append(opts, p2p.WithGossipLogger(quiet))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Close() })
+		top, err := g.Join(p2p.TopicCertificates, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := top.Subscribe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sub.Cancel)
+		return g, top, sub
+	}
+	var subs []*p2p.Subscription
+	for _, h := range others {
+		_, _, sub := start(h)
+		subs = append(subs, sub)
+	}
+	p2ptest.Connect(t, others[0], others[1])
+
+	// The first life: it joins, publishes, and leaves the topic (as a stopping node does)
+	// before its host closes.
+	first := p2ptest.Host(t, rand.New(rand.NewSource(seed)))
+	g, top, sub := start(first)
+	for _, h := range others {
+		p2ptest.Connect(t, first, h)
+	}
+	if err := top.AwaitPeers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // heartbeats build the mesh, which leaving will prune
+	const n = 24
+	for i := range n {
+		if err := top.Publish(ctx, fmt.Appendf(nil, "first life %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range subs { // both peers hold them (in their message caches too)
+		for range n {
+			if _, err := s.Next(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sub.Cancel()
+	time.Sleep(200 * time.Millisecond) // its PRUNEs go out
+	_ = g.Close()
+	_ = first.Close()
+
+	// The second life, at once, with the same identity.
+	again := p2ptest.Host(t, rand.New(rand.NewSource(seed)))
+	if again.ID() != first.ID() {
+		t.Fatal("not the same identity")
+	}
+	own := &selfOriginTracer{}
+	g, top, _ = start(again, p2p.WithGossipTracer(own))
+	for _, h := range others {
+		p2ptest.Connect(t, again, h)
+	}
+	if err := top.AwaitPeers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	// A few heartbeats: the peers' gossip offers the first life's messages and the node
+	// asks for them. Its scores of the honest peers stay non-negative.
+	time.Sleep(4 * time.Second)
+	if own.n.Load() == 0 {
+		t.Fatal("no peer offered the restarted node its earlier messages: the test shows nothing")
+	}
+	for _, h := range others {
+		if s := g.PeerScore(h.ID()); s < 0 {
+			t.Fatalf("the restarted node scores honest peer %s at %.1f", h.ID(), s)
+		}
+	}
+	if err := top.Publish(ctx, []byte("second life")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		for {
+			m, err := s.Next(ctx)
+			if err != nil {
+				t.Fatalf("the restarted node's publication did not arrive: %v", err)
+			}
+			if string(m.Data) == "second life" {
+				break
+			}
+		}
+	}
+}
+
+// selfOriginTracer counts messages GossipSub refused as the node's own (meshTracer ignores
+// every other event).
+type selfOriginTracer struct {
+	meshTracer
+	n atomic.Int64
+}
+
+func (s *selfOriginTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectSelfOrigin {
+		s.n.Add(1)
 	}
 }
