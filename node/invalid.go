@@ -34,7 +34,25 @@ type account struct {
 
 	mu   sync.Mutex
 	next uint64 // nonce after the last transaction this node sent (0: none yet)
+	// pending holds the transactions the mempool accepted that the ledger has not applied
+	// yet, by operation (ownKey): a retry of the same operation offers the same transaction
+	// again, which the mempool publishes again, rather than signing another one whose nonce
+	// would wait behind it.
+	pending map[string]ownTx
 }
+
+// ownTx is one of the node's own transactions still pending.
+type ownTx struct {
+	raw           []byte
+	nonce, expiry uint64
+}
+
+// maxPendingOwn bounds account.pending: a node has only a few operations in flight (a
+// sync done, invalid-blob certificates).
+const maxPendingOwn = 256
+
+// ownKey names an operation: its encoding in a transaction with no sender, nonce or expiry.
+func ownKey(op staking.Op) string { return string((&staking.Tx{Op: op}).Encode()) }
 
 // loadOrCreateAccount reads the account key at path, or creates one there.
 func loadOrCreateAccount(path string) (*account, error) {
@@ -74,6 +92,9 @@ func (n *Node) submitInvalid(ctx context.Context, id codec.BlobID, cert *epoch.C
 	if err != nil {
 		return fmt.Errorf("node: invalid-blob certificate: %w", err)
 	}
+	if raw == nil {
+		return nil // already applied (or already in the mempool under another nonce)
+	}
 	if err := n.certs.Publish(ctx, raw); err != nil {
 		n.log.Debug("publish invalid-blob certificate", "blob_id", id, "err", err)
 	}
@@ -94,17 +115,34 @@ const ownTxExpiryMargin = 64
 
 // submitOwn signs op with the node's account, the next nonce and an expiry height (the
 // latest height plus ownTxExpiryMargin) and adds it to this node's mempool (which gossips
-// it on the `txs` topic); an op the ledger already applied counts as done. It returns the
-// signed transaction.
+// it on the `txs` topic); an op the ledger already applied counts as done. While an earlier
+// transaction for the same op is still pending, it offers that one again instead (the
+// mempool publishes it again: the first publication may have reached no one). It returns
+// the signed transaction, or nil if the ledger (or the mempool) already has the op's effect.
 func (n *Node) submitOwn(ctx context.Context, op staking.Op) ([]byte, error) {
 	a := n.account
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v := n.ledger.View()
-	nonce := max(v.State().Account(a.addr).Nonce, a.next)
-	raw := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Expiry: v.Height() + ownTxExpiryMargin, Op: op}).Encode()
+	applied := v.State().Account(a.addr).Nonce
+	for k, p := range a.pending {
+		if p.nonce < applied || p.expiry <= v.Height() {
+			delete(a.pending, k) // applied, displaced or expired
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	key := ownKey(op)
+	if p, ok := a.pending[key]; ok {
+		rep, err := n.cons.SubmitTx(ctx, p.raw)
+		if err == nil && rep.Accepted {
+			return p.raw, nil
+		}
+		delete(a.pending, key) // no longer in the mempool (evicted, refused): sign anew
+	}
+	nonce := max(applied, a.next)
+	expiry := v.Height() + ownTxExpiryMargin
+	raw := staking.Sign(n.ledger.NetworkID(), a.key, staking.Tx{Nonce: nonce, Expiry: expiry, Op: op}).Encode()
 	rep, err := n.cons.SubmitTx(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("submit %s: %w", op.Kind(), err)
@@ -112,7 +150,14 @@ func (n *Node) submitOwn(ctx context.Context, op staking.Op) ([]byte, error) {
 	switch {
 	case rep.Accepted:
 		a.next = nonce + 1
-	case rep.Code == staking.CodeAlreadyDone: // the nonce stays unused
+		if a.pending == nil {
+			a.pending = make(map[string]ownTx)
+		}
+		if len(a.pending) < maxPendingOwn {
+			a.pending[key] = ownTx{raw: raw, nonce: nonce, expiry: expiry}
+		}
+	case rep.Code == staking.CodeAlreadyDone: // the nonce stays unused; nothing to send
+		return nil, nil
 	default:
 		if rep.Code == staking.CodeBadNonce {
 			a.next = 0 // ask the ledger again next time
