@@ -523,3 +523,148 @@ func TestYieldsWhileBusy(t *testing.T) {
 		f.gone(b, blobstore.RemovedExpired)
 	}
 }
+
+// TestPacesByCPUShare: the collector times each step's work on its clock and the next step
+// is due once that work is at most the CPU share of the wall-clock time (BusyCPU while the
+// node serves users); a step that starts late earns no credit, and CPU 1 turns pacing off.
+// The clock is the test's: each removal advances it by a fixed cost, so the pacing is
+// checked exactly.
+func TestPacesByCPUShare(t *testing.T) {
+	f := newFixture(t)
+	var blobs []*blob
+	for i := range 6 {
+		blobs = append(blobs, f.register(byte(20+i), 1000, 1, false)) // expire at epoch 1
+	}
+	if v := f.commit(genesisTime + epochMs + 1); v.Epoch() != 1 {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	const share, cost = 0.1, 100 * time.Millisecond
+	clock := time.Unix(1_800_000_000, 0)
+	busy := false
+	col, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, Batch: 2, CPU: share, Logger: quiet(),
+		Clock:     func() time.Time { return clock },
+		Busy:      func() bool { return busy },
+		OnRemoved: func(string, int64) { clock = clock.Add(cost) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	step := func(want int, wantRest time.Duration) {
+		t.Helper()
+		start := clock
+		n, err := col.Step(ctx)
+		if err != nil || n != want {
+			t.Fatalf("step removed %d (%v), want %d", n, err, want)
+		}
+		if got := col.NextStep().Sub(clock); got != wantRest {
+			t.Fatalf("after a step with %v of work, the next is due in %v, want %v", clock.Sub(start), got, wantRest)
+		}
+	}
+	col.StartSweep()
+	// Two removals, 200 ms of work at 10%: due 2 s after the step started, 1.8 s after it ended.
+	step(2, 2*cost*(1/share)-2*cost)
+	if col.Work() != 2*cost {
+		t.Fatalf("work %v, want %v", col.Work(), 2*cost)
+	}
+	// Stepping before the due time (Step does not wait; Run does) pushes it further out.
+	step(2, 2*cost*(1/share)-2*cost+1800*time.Millisecond)
+	// Busy: one removal (BusyBatch) at 10%/16: 1.6 s of wall-clock time per 100 ms.
+	clock = col.NextStep()
+	busy = true
+	step(1, time.Duration(float64(cost)/(share/16))-cost)
+	// Long after it was due: no credit for the idle time.
+	busy = false
+	clock = col.NextStep().Add(time.Hour)
+	step(1, cost*(1/share)-cost)
+	if col.Work() != 6*cost {
+		t.Fatalf("work %v, want %v", col.Work(), 6*cost)
+	}
+	for _, b := range blobs {
+		f.gone(b, blobstore.RemovedExpired)
+	}
+
+	// CPU 1: not paced.
+	f.register(30, 1000, 2, false)
+	if v := f.commit(genesisTime + 2*epochMs + 1); v.Epoch() != 2 {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	free, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, CPU: 1, Logger: quiet(),
+		Clock: func() time.Time { return clock }, OnRemoved: func(string, int64) { clock = clock.Add(cost) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free.StartSweep()
+	if n, err := free.Step(ctx); err != nil || n != 1 || !free.NextStep().IsZero() {
+		t.Fatalf("unpaced step removed %d (%v), next due %v", n, err, free.NextStep())
+	}
+	for _, bad := range []float64{-0.1, 1.5} {
+		if _, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, CPU: bad}); err == nil {
+			t.Fatalf("CPU share %v accepted", bad)
+		}
+		if _, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, BusyCPU: bad}); err == nil {
+			t.Fatalf("busy CPU share %v accepted", bad)
+		}
+	}
+}
+
+// queryLog is a datastore that records the prefixes it is queried with.
+type queryLog struct {
+	datastore.Batching
+	prefixes []string
+}
+
+func (q *queryLog) Query(ctx context.Context, qq query.Query) (query.Results, error) {
+	q.prefixes = append(q.prefixes, qq.Prefix)
+	return q.Batching.Query(ctx, qq)
+}
+
+// TestSweepWalksMetadataNotSlivers: a sweep walks the blobs' metadata keys and never a
+// shard's slivers (whose blocks a walk would read), so slivers whose metadata is gone stay;
+// a full sweep also walks the shards and removes them.
+func TestSweepWalksMetadataNotSlivers(t *testing.T) {
+	f := newFixture(t)
+	orphan := f.register(40, 3000, 1, false) // ends when epoch 1 starts
+	live := f.register(41, 2000, 9, false)
+	ctx := testCtx(t)
+	// Its metadata and pair markers gone (as an older version's crash could leave it): only
+	// the slivers are left.
+	if err := f.ds.Delete(ctx, blobstore.MetadataKey(orphan.enc.BlobID)); err != nil {
+		t.Fatal(err)
+	}
+	for sh := range uint16(nShards) {
+		if err := f.ds.Delete(ctx, nodestore.BlobPair(orphan.enc.BlobID, sh)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := f.commit(genesisTime + epochMs + 1); v.Epoch() != 1 {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	ql := &queryLog{Batching: f.ds}
+	bs := blobstore.New(ql, f.l.Params())
+	col, err := gc.New(gc.Config{Store: bs, Ledger: f.l, Node: f.node, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col.StartSweep()
+	for col.Sweeping() {
+		if _, err := col.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range ql.prefixes {
+		if strings.HasPrefix(p, nodestore.ShardsPrefix.String()) {
+			t.Fatalf("a sweep queried %s", p)
+		}
+	}
+	if ids, err := bs.ShardBlobs(ctx, 0, nil, 0); err != nil || !containsID(ids, orphan.enc.BlobID) {
+		t.Fatalf("shard 0 holds %v (%v): the orphaned slivers should stay until a full sweep", ids, err)
+	}
+	col.StartFullSweep()
+	for col.Sweeping() {
+		if _, err := col.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.gone(orphan, blobstore.RemovedExpired)
+	f.readBack(live)
+}
