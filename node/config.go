@@ -102,8 +102,9 @@ type BlobSyncConfig struct {
 
 // GCConfig is the garbage collector's rate (gc.Config): every Interval it removes at most
 // Batch blobs and examines at most Scan stored blob IDs, so at the defaults it frees up to
-// 16 blobs a second; while the node served a sliver read or write within the last 2 s it
-// removes one blob a step and holds compactions back (at most CompactEvery).
+// 16 blobs a second, and its work (removals, walks, compactions) takes at most CPU of one
+// core; while the node served a sliver read or write within the last 2 s it removes one
+// blob a step, works at BusyCPU and holds compactions back (at most CompactEvery).
 type GCConfig struct {
 	// Disabled turns garbage collection off (slivers of ended blobs stay on disk).
 	Disabled bool `yaml:"disabled"`
@@ -122,6 +123,12 @@ type GCConfig struct {
 	// has passed (default 10m).
 	CompactAfter int64         `yaml:"compact_after"`
 	CompactEvery time.Duration `yaml:"compact_every"`
+	// CPU is the share of one core the collector's work may take (default 0.1,
+	// gc.DefaultCPU): each step and compaction is timed and followed by a rest; 1 turns
+	// the pacing off. BusyCPU is the share while the node serves users (default CPU/16).
+	// Both within [0, 1]; 0 takes the default.
+	CPU     float64 `yaml:"cpu"`
+	BusyCPU float64 `yaml:"busy_cpu"`
 }
 
 // ConsensusConfig are the consensus actor's timings (consensus.Config).
@@ -234,6 +241,11 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Batch < 0 || c.GC.Scan < 0 {
 		return errors.New("node: negative gc batch or scan")
+	}
+	for _, share := range []float64{c.GC.CPU, c.GC.BusyCPU} {
+		if !(share >= 0 && share <= 1) {
+			return fmt.Errorf("node: gc.cpu and gc.busy_cpu must be within [0, 1], not %v", share)
+		}
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ gc:
   batch: 4
   scan: 100
   sweep_interval: 1h
+  cpu: 0.25
+  busy_cpu: 0.01
 `)
 	c, err := node.LoadConfig(p)
 	if err != nil {
@@ -53,7 +55,7 @@ gc:
 	if c.Consensus.ProposeTimeout != 750*time.Millisecond || c.Consensus.TickInterval != time.Second || c.Ledger.SnapshotEvery != 10 {
 		t.Errorf("tunables %+v %+v", c.Consensus, c.Ledger)
 	}
-	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour}) {
+	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour, CPU: 0.25, BusyCPU: 0.01}) {
 		t.Errorf("gc %+v", c.GC)
 	}
 	if len(c.ListenAddrs) != 1 || c.APIAddr != "127.0.0.1:9100" || c.LogLevel != "debug" || len(c.Bootstrap) != 1 {
@@ -76,6 +78,10 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		"bad level":     "data_dir: d\ngenesis_file: g\nbls_key_file: k\nlog_level: loud\n",
 		"negative time": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nconsensus:\n  tick_interval: -1s\n",
 		"negative gc":   "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  batch: -1\n",
+		"gc cpu > 1":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: 1.5\n",
+		"gc cpu < 0":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: -0.1\n",
+		"gc busy_cpu":   "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  busy_cpu: 2\n",
+		"gc cpu NaN":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: .nan\n",
 	} {
 		if _, err := node.LoadConfig(writeFile(t, dir, "c.yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -30,6 +30,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/walrus-go/walrus-go/actors"
@@ -250,6 +251,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 			Compact:      func(ctx context.Context) error { return store.CompactBlobs(ctx, n.store) },
 			Busy:         func() bool { return n.data.Busy(2 * time.Second) },
 			CompactAfter: cfg.GC.CompactAfter, CompactEvery: cfg.GC.CompactEvery,
+			CPU: cfg.GC.CPU, BusyCPU: cfg.GC.BusyCPU,
 			OnRemoved: func(reason string, bytes int64) {
 				n.met.gcBlobs.WithLabelValues(reason).Inc()
 				n.met.gcBytes.WithLabelValues(reason).Add(float64(bytes))
@@ -257,6 +259,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		}); err != nil {
 			return nil, err
 		}
+		gcol := n.gc
+		n.met.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "walrus_gc_work_seconds_total",
+			Help: "Time garbage collection spent working (removals, walks over stored keys, compactions) since start, what gc.cpu paces.",
+		}, func() float64 { return gcol.Work().Seconds() }))
 	}
 	// Blob sync (docs/architecture.md §5): recovering missed slivers from recovery symbols.
 	if !cfg.BlobSync.Disabled {
