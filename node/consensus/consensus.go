@@ -362,10 +362,16 @@ type actor struct {
 	scratch   *staking.State // base + mempool, for dry runs
 	saved     snapKey        // what the persisted snapshot holds
 	seq       uint64         // last consensus-topic sequence number (wire.go)
+	// early holds peers' messages for base+2 and base+3 that the machine cannot take yet
+	// (early.go); peerNext is the height of the last peer message handed to the machine's
+	// own buffer (base+2 while base+1 runs). Either makes the actor start that height as
+	// soon as its base reaches the one before.
+	early    earlyBuffer
+	peerNext uint64
 }
 
 func (c *Consensus) newActor() (*actor, error) {
-	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes)}
+	a := &actor{c: c, pool: newMempool(c.cfg.MaxMempool, c.cfg.MaxMempoolBytes), early: earlyBuffer{maxBytes: c.earlyBytes()}}
 	m, err := a.newMachine(c.self)
 	if err != nil {
 		return nil, err
@@ -390,6 +396,7 @@ func (c *Consensus) newActor() (*actor, error) {
 		a.started, a.saved = snap.Height, keyOf(snap)
 		c.cfg.Logger.Info("consensus resumed", "height", snap.Height, "round", snap.Round, "locked_round", snap.LockedRound)
 		a.run(effs)
+		a.feedEarly(now)
 		return a, nil
 	}
 	a.maybeStart(c.now())
@@ -427,26 +434,42 @@ func (a *actor) machine() *tendermint.Machine {
 
 func (c *Consensus) maxValue() int { return c.cfg.MaxProposalBytes + 1<<16 }
 
+// earlyBytes bounds the bytes of early messages (early.go): maxEarlyBytes, or four
+// maximal proposals if more.
+func (c *Consensus) earlyBytes() int { return max(maxEarlyBytes, 4*(c.maxValue()+earlyOverhead)) }
+
 // Receive implements actors.Actor.
 func (a *actor) Receive(_ context.Context, m msg) error {
 	now := a.c.now()
 	switch m := m.(type) {
 	case incomingMsg:
 		h := m.m.MsgHeight()
+		if v := a.c.cfg.Ledger.View(); h > a.base.Height()+1 && v.Height() > a.base.Height() {
+			// The validator judged the message against the ledger's latest view, which may
+			// be ahead of our base (its commit events still queued): move there first.
+			a.newBase(v)
+		}
 		next := a.base.Height() + 1
 		switch {
 		case h < next:
 			return nil
-		case h == next+1:
-			// Peers finished next before our ledger reported it: the machine buffers the
-			// message (boundedly) until we start next+1, instead of waiting for a
-			// re-broadcast.
-			if a.started == next {
-				a.step(now, m.m)
-			}
+		case h > next+2:
+			a.c.doHint(m.from, h-1)
 			return nil
 		case h > next:
-			a.c.doHint(m.from, h-1)
+			// Peers finished next (and next+1, for next+2) before our ledger reported it.
+			// The replay cache Ignores every later copy of this message, re-broadcasts
+			// included (early.go), so it is kept: by the machine's own buffer if it runs
+			// next, else by ours, until we start its height.
+			if h == next+2 {
+				a.c.doHint(m.from, h-1)
+			}
+			if h == next+1 && a.started == next {
+				a.step(now, m.m)
+				a.peerNext = h
+				return nil
+			}
+			a.early.add(m.m)
 			return nil
 		}
 		if a.started != next {
@@ -565,12 +588,17 @@ func (a *actor) run(effs []tendermint.Effect) {
 // then start the next height if needed.
 func (a *actor) newBase(v *ledger.View) {
 	a.setBase(v)
+	// Peers' messages for the new next height arrived early (early.go): a peer is working
+	// on it, as if the messages were delivered now.
+	next := v.Height() + 1
+	a.peerAt = a.peerNext == next || a.early.has(next)
 	a.maybeStart(a.c.now())
 }
 
 func (a *actor) setBase(v *ledger.View) {
 	a.base = v
 	a.peerAt = false
+	a.early.dropThrough(v.Height())
 	a.cstate = v.State().Clone()
 	a.cstate.SetVerifyCache(a.c.cache)
 	a.refilter()
@@ -631,6 +659,15 @@ func (a *actor) maybeStart(now int64) {
 	a.started, a.lastRnd = next, 0
 	a.c.cfg.Logger.Debug("height started", "height", next, "mempool", a.pool.len(), "peer_started", a.peerAt, "epoch_due", epochDue)
 	a.run(effs)
+	a.feedEarly(now)
+}
+
+// feedEarly hands the machine the early messages (early.go) for the height it just
+// started, in arrival order.
+func (a *actor) feedEarly(now int64) {
+	for _, m := range a.early.take(a.started) {
+		a.step(now, m)
+	}
 }
 
 func (a *actor) addTx(raw []byte, local bool) (tx.Reply, error) {

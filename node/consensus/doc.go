@@ -29,6 +29,16 @@
 // is already working on the next height. Otherwise the actor idles, and round timeouts do
 // not grow while nothing happens.
 //
+// A peer may work on a later height than ours: our ledger is still applying the height the
+// peers decided, or catching up after a restart. Its messages for the two heights after our
+// next one are kept, never dropped, since the `consensus` topic's replay cache Ignores every
+// later copy of them, the peers' re-broadcasts included: the machine buffers those for the
+// height after the one it runs, and the actor keeps the others in a small buffer bounded by
+// count and bytes (early.go). When the ledger reaches the height before theirs, the actor
+// starts that height as on a live message from a peer, and feeds the machine the kept
+// messages right after starting it. Dropped, they would leave peers that need our vote for
+// a quorum waiting for it at round 0 forever.
+//
 // On a commit the actor hands the decision to the ledger actor (which verifies and stores
 // it), publishes it on the `checkpoints` topic for followers, and starts the next height
 // when the ledger reports the new state, with that state's committee (validator-set changes
