@@ -44,6 +44,12 @@ var allScrubSetups = []scrubSetup{
 		config: func(c *node.Config) { c.BlobSync.Disabled = true }, gc: true},
 }
 
+// collectSetup is the configuration the nodes are restarted into, between rounds, after a
+// round whose GC was disabled: the GC unpaced (gc.cpu 1) and blob sync off, so it removes that
+// round's deleted blobs, unmeasured, before the next round.
+var collectSetup = scrubSetup{name: "collect", what: "between rounds: the GC unpaced, removing the last round's deletes",
+	config: func(c *node.Config) { c.BlobSync.Disabled, c.GC.CPU = true, 1 }, gc: true}
+
 // gcBlobs and gcBlobSize are the deletable blobs stored before every configuration's reads
 // and deleted during them: 16 × 4 MiB, about 72 MiB of slivers per node, over the GC's
 // default 64 MiB compaction threshold.
@@ -55,7 +61,9 @@ const gcBlobs, gcBlobSize = 16, 4 << 20
 // pass runs during the reads), and 16 deletable 4 MiB blobs stored just before are deleted
 // one after another while the reads run (so the GC removes them, and compacts, meanwhile);
 // every configuration, "off" included, stores and deletes the same at the same moments, with
-// nothing removed where the GC is disabled. The two
+// nothing removed where the GC is disabled; after every round, untimed, each node's GC removes
+// that round's 16 (restarted into collectSetup where the round had it disabled), so a GC round
+// removes its own 16 and no more. The two
 // alternate round by round (the order rotating), rounds being 3 × -benchtime, so both see
 // the same machine load. Reported: each configuration's MiB/s over all its reads and per
 // round, and the ratio; the process's CPU per read (client and nodes) and over a second
@@ -242,6 +250,29 @@ func BenchmarkE2EScrubGCReadCost(b *testing.B) {
 			}
 			if err := <-delDone; err != nil {
 				b.Fatal(err)
+			}
+			// Untimed: every node removes this round's deletes before the next round, which
+			// would otherwise remove them beside its own (its nodes' start-up sweeps find
+			// them): with the GC disabled in this round, the nodes are restarted into
+			// collectSetup to do so.
+			if !su.gc {
+				setup.Store(&collectSetup)
+				for i := range c.N() {
+					c.Crash(i)
+				}
+				for i := range c.N() {
+					c.Restart(i)
+				}
+			}
+			for i, deadline := 0, time.Now().Add(3*time.Minute); i < c.N(); {
+				if c.Unwrap(i).Health().GCBlobs >= gcBlobs {
+					i++
+					continue
+				}
+				if time.Now().After(deadline) || ctx.Err() != nil {
+					b.Fatalf("%s: node %d's GC removed %d of the round's %d deleted blobs", su.name, i, c.Unwrap(i).Health().GCBlobs, gcBlobs)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 			b.StartTimer()
 		}
