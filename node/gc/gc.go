@@ -12,10 +12,11 @@
 // say where to look (BlobDeleted and BlobInvalidated name a blob; EpochChanged starts a
 // sweep, since that is when blobs expire); the sweep walks every blob with stored metadata
 // and repairs anything an event missed (ledger subscriptions drop events when full, and a
-// node that was down saw none). A full sweep, at most once a day, also walks every shard's
-// slivers for blobs whose metadata is gone. Nothing is removed on an event's word: the decision is taken from the
-// latest ledger View inside blobstore.RemoveBlob, under the store's write lock, so a
-// collection racing an extension, a new registration or a certification keeps the blob.
+// node that was down saw none); a full sweep, at most once a day, also walks every shard's
+// slivers for blobs whose metadata is gone. Nothing is removed on an event's word: the
+// decision is taken from the latest ledger View inside blobstore.RemoveBlob, under the
+// store's write lock, so a collection racing an extension, a new registration or a
+// certification keeps the blob.
 package gc
 
 import (
@@ -219,8 +220,8 @@ type Collector struct {
 	work     atomic.Int64
 }
 
-// sweep is one pass over the stored blobs: first every blob with metadata, then each
-// shard's slivers (orphans without metadata).
+// sweep is one pass over the stored blobs: first every blob with metadata, then, in a full
+// sweep, each shard's slivers (orphans without metadata).
 type sweep struct {
 	start    time.Time
 	full     bool // walk the shards' slivers after the metadata
