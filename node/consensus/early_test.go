@@ -8,6 +8,7 @@ import (
 
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors"
 	"github.com/walrus-go/walrus-go/epoch"
@@ -26,7 +27,14 @@ import (
 // start height 3; every later copy would be Ignored by X's replay cache, and none is sent.
 // Once X's ledger applies height 2 (as ledger sync would), X must start height 3 from the
 // messages it kept, vote, and decide it: three precommits of four members, X's included.
+// X is either idle (the actor keeps the messages) or running height 2, started by a peer's
+// vote (its machine keeps them).
 func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
+	t.Run("idle", func(t *testing.T) { testEarlyMessages(t, false) })
+	t.Run("running height 2", func(t *testing.T) { testEarlyMessages(t, true) })
+}
+
+func testEarlyMessages(t *testing.T, running bool) {
 	// The real clock, with the epoch's middle half an hour away: nothing but the peers'
 	// messages makes X start a height.
 	g := &staking.Genesis{Network: "early", NShards: 12, EpochDuration: 3_600_000, GenesisTime: time.Now().Add(-time.Second).UnixMilli()}
@@ -114,6 +122,29 @@ func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	netID := l.View().Network()
+	publish := func(seq uint64, m tendermint.Message) {
+		t.Helper()
+		b, err := tendermint.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tp.Publish(ctx, consensus.EncodeWire(seq, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if running {
+		// q's nil prevote of height 2 makes X start height 2.
+		v := &tendermint.Vote{Type: tendermint.Prevote, Height: 2, Round: 0, Validator: q}
+		v.Signature = key(q).Sign(tendermint.VoteSignBytes(netID, com.Epoch, v.Type, 2, 0, v.Value))
+		publish(100, v)
+		// X's first message of height 2 (its proposal, or its prevote once the propose
+		// timeout passes) shows it runs height 2.
+		if got := nextFromX(t, ctx, fromX, hx.ID(), "a message of height 2"); got.MsgHeight() != 2 {
+			t.Fatalf("X sent a message of height %d, want 2", got.MsgHeight())
+		}
+	}
+
 	// Height 3 as the peers run it: p's proposal, built on height 2, and p's and q's votes.
 	cp, _, err := ref.View().State().BuildCheckpoint(time.Now().UnixMilli(), nil)
 	if err != nil {
@@ -121,7 +152,6 @@ func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
 	}
 	value := cp.Encode()
 	hash := tendermint.HashValue(value)
-	netID := l.View().Network()
 	prop := &tendermint.Proposal{Height: 3, Round: 0, ValidRound: -1, Value: value, Proposer: p}
 	prop.Signature = key(p).Sign(tendermint.ProposalSignBytes(netID, com.Epoch, 3, 0, -1, hash))
 	msgs := []tendermint.Message{prop}
@@ -133,13 +163,7 @@ func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
 		}
 	}
 	for i, m := range msgs {
-		b, err := tendermint.Encode(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tp.Publish(ctx, consensus.EncodeWire(uint64(i+1), b)); err != nil {
-			t.Fatal(err)
-		}
+		publish(uint64(i+1), m)
 	}
 	for range msgs {
 		if _, err := delivered.Next(ctx); err != nil {
@@ -158,17 +182,7 @@ func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
 	// X votes for the peers' proposal, and decides height 3 itself (its ledger has no other
 	// source of checkpoints).
 	for {
-		m, err := fromX.Next(ctx)
-		if err != nil {
-			t.Fatalf("no precommit of X for height 3: %v", err)
-		}
-		if m.From != hx.ID() {
-			continue
-		}
-		got, err := consensus.DecodeWire(m.Data, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := nextFromX(t, ctx, fromX, hx.ID(), "a precommit of height 3")
 		if v, ok := got.(*tendermint.Vote); ok && v.Type == tendermint.Precommit && v.Height == 3 && v.Validator == x {
 			if v.Value != hash {
 				t.Fatalf("X precommitted %x at height 3, want the proposal's %x", v.Value, hash)
@@ -184,5 +198,25 @@ func TestEarlyMessagesJoinTheNextHeight(t *testing.T) {
 	}
 	if got, want := l.View().State().LastHash(), cp.Hash(); got != want {
 		t.Fatalf("height 3 committed %x, want the proposal %x", got, want)
+	}
+}
+
+// nextFromX returns the next consensus message published by host x on sub, waiting for
+// what.
+func nextFromX(t *testing.T, ctx context.Context, sub *p2p.Subscription, x peer.ID, what string) tendermint.Message {
+	t.Helper()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("X sent no further message, waiting for %s: %v", what, err)
+		}
+		if m.From != x {
+			continue
+		}
+		got, err := consensus.DecodeWire(m.Data, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
 }
