@@ -18,10 +18,13 @@ import (
 //
 // So the actor keeps the messages for base+2 and base+3 that it cannot hand to the
 // machine yet in a small buffer, bounded by count and bytes, and hands them to the machine
-// when it starts their height. It starts that height as soon as its base reaches the one
-// before, as it does on a live delivery of a peer's message for base+1. Their signatures
-// were checked by the validator; the machine checks them again against the height's own
-// committee when they are fed to it.
+// right after it starts their height. It starts that height as soon as its base reaches
+// the one before, as it does on a live delivery of a peer's message for base+1; so does a
+// message for base+2 the machine keeps in its own buffer while it runs base+1. Their
+// signatures were checked by the validator; the machine checks them again against the
+// height's own committee when they are fed to it. Before judging a future message the
+// actor moves to the ledger's latest view if its base is behind it (its commit events still
+// queued), so that it does not drop what the validator, judging against that view, let in.
 const (
 	// maxEarly bounds the buffered messages.
 	maxEarly = 1024
