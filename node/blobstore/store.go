@@ -3,6 +3,7 @@ package blobstore
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -527,15 +528,43 @@ func (s *Store) ShardBlobs(ctx context.Context, shard int, after *codec.BlobID, 
 
 // pageBlobIDs walks the keys under prefix in order and returns the distinct blob IDs that
 // parse names (false: not a key of the kind listed, skipped), above the exclusive cursor
-// after, at most limit of them (0: all). Keys of one blob must be adjacent.
+// after, at most limit of them (0: all). Keys of one blob must be adjacent, and a key that
+// parses to id must lie below prefix + lowercase hex(id) + "/", as every blob key in the
+// layout does (node/store/keys.go). When the datastore is a [nodestore.KeyLister] the walk
+// starts right after the cursor's keys; otherwise a query walks the prefix from its start,
+// skipping the keys up to the cursor, which costs every page the keys of all earlier ones.
 func (s *Store) pageBlobIDs(ctx context.Context, prefix string, after *codec.BlobID, limit int,
 	parse func(key string) (codec.BlobID, bool)) ([]codec.BlobID, error) {
+	var out []codec.BlobID
+	// add takes one key and says whether the page wants more.
+	add := func(key string) bool {
+		id, ok := parse(key)
+		if !ok || after != nil && string(id[:]) <= string(after[:]) {
+			return true
+		}
+		if len(out) > 0 && out[len(out)-1] == id {
+			return true // another key of the same blob (p and s slivers)
+		}
+		out = append(out, id)
+		return limit <= 0 || len(out) < limit
+	}
+	if kl, ok := s.ds.(nodestore.KeyLister); ok {
+		lower, upper := nodestore.PrefixBounds(prefix)
+		if after != nil {
+			// The cursor's keys are prefix + hex(after) + "/" + ...; the bound sorts after
+			// them and before the keys of every greater blob ID, whose hex differs earlier.
+			lower = nodestore.AfterDescendants(datastore.NewKey(prefix).ChildString(hex.EncodeToString(after[:])))
+		}
+		if err := kl.ListKeys(ctx, lower, upper, func(key []byte) bool { return add(string(key)) }); err != nil {
+			return nil, fmt.Errorf("blobstore: list %s: %w", prefix, err)
+		}
+		return out, nil
+	}
 	res, err := s.ds.Query(ctx, query.Query{Prefix: prefix, KeysOnly: true, Orders: []query.Order{query.OrderByKey{}}})
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: query %s: %w", prefix, err)
 	}
 	defer res.Close()
-	var out []codec.BlobID
 	for {
 		r, ok := res.NextSync()
 		if !ok {
@@ -544,15 +573,7 @@ func (s *Store) pageBlobIDs(ctx context.Context, prefix string, after *codec.Blo
 		if r.Error != nil {
 			return nil, fmt.Errorf("blobstore: query %s: %w", prefix, r.Error)
 		}
-		id, ok := parse(r.Key)
-		if !ok || after != nil && string(id[:]) <= string(after[:]) {
-			continue
-		}
-		if len(out) > 0 && out[len(out)-1] == id {
-			continue // another key of the same blob (p and s slivers)
-		}
-		out = append(out, id)
-		if limit > 0 && len(out) >= limit {
+		if !add(r.Key) {
 			break
 		}
 	}
