@@ -165,6 +165,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == nil {
 		return fail(stderr, "walrus", fmt.Errorf("unknown command %q (run 'walrus help')", name))
 	}
+	defer profileOnSignal(name)() // only with $WALRUS_CPU_PROFILE_DIR (cpuprofile.go)
 	if g.timeout < 0 {
 		g.timeout = defaultTimeout
 		if longCommands[name] {
