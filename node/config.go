@@ -94,9 +94,11 @@ type BlobSyncConfig struct {
 	// ScrubRate caps the sliver bytes re-verified per second by the background scrub
 	// (default 8 MiB/s); within it the scrub keeps to 3% of a core (blobsync.DefaultScrubCPU:
 	// each sliver's read and re-verification is timed and followed by a rest), a sixteenth
-	// of both while the node serves users. ScrubPause is the rest between two passes
-	// (default 10m).
+	// of both while the node serves users. ScrubCPU sets that share (0: the default; 1
+	// turns the CPU pacing off, leaving the rate). ScrubPause is the rest between two
+	// passes (default 10m).
 	ScrubRate  int           `yaml:"scrub_rate"`
+	ScrubCPU   float64       `yaml:"scrub_cpu"`
 	ScrubPause time.Duration `yaml:"scrub_pause"`
 }
 
@@ -246,6 +248,9 @@ func (c *Config) Validate() error {
 		if !(share >= 0 && share <= 1) {
 			return fmt.Errorf("node: gc.cpu and gc.busy_cpu must be within [0, 1], not %v", share)
 		}
+	}
+	if s := c.BlobSync.ScrubCPU; !(s >= 0 && s <= 1) {
+		return fmt.Errorf("node: blob_sync.scrub_cpu must be within [0, 1], not %v", s)
 	}
 	return nil
 }

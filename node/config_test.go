@@ -41,6 +41,8 @@ gc:
   sweep_interval: 1h
   cpu: 0.25
   busy_cpu: 0.01
+blob_sync:
+  scrub_cpu: 0.05
 `)
 	c, err := node.LoadConfig(p)
 	if err != nil {
@@ -57,6 +59,9 @@ gc:
 	}
 	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour, CPU: 0.25, BusyCPU: 0.01}) {
 		t.Errorf("gc %+v", c.GC)
+	}
+	if c.BlobSync.ScrubCPU != 0.05 {
+		t.Errorf("blob_sync.scrub_cpu %v", c.BlobSync.ScrubCPU)
 	}
 	if len(c.ListenAddrs) != 1 || c.APIAddr != "127.0.0.1:9100" || c.LogLevel != "debug" || len(c.Bootstrap) != 1 {
 		t.Errorf("network settings %+v", c)
@@ -82,6 +87,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		"gc cpu < 0":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: -0.1\n",
 		"gc busy_cpu":   "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  busy_cpu: 2\n",
 		"gc cpu NaN":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: .nan\n",
+		"scrub cpu > 1": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nblob_sync:\n  scrub_cpu: 1.5\n",
+		"scrub cpu NaN": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nblob_sync:\n  scrub_cpu: .nan\n",
 	} {
 		if _, err := node.LoadConfig(writeFile(t, dir, "c.yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -272,7 +272,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		}
 		if n.scrub, err = blobsync.NewScrubber(blobsync.ScrubConfig{
 			Store: n.blobs, Shards: blobsync.HeldShards(n.ledger, epoch.NodeIDOf(n.blsKey.PublicKey())),
-			Repair: n.sync.Check, Rate: cfg.BlobSync.ScrubRate, Pause: cfg.BlobSync.ScrubPause, Logger: n.log,
+			Repair: n.sync.Check, Rate: cfg.BlobSync.ScrubRate, CPU: cfg.BlobSync.ScrubCPU, Pause: cfg.BlobSync.ScrubPause, Logger: n.log,
 			Busy: func() bool { return n.data.Busy(2 * time.Second) },
 		}); err != nil {
 			return nil, err
