@@ -94,18 +94,7 @@ func TestPrefixBoundsMatchQuery(t *testing.T) {
 			}
 		}
 		for _, p := range []string{"/shards/00001", "/shards/00001/", "/shards", "/shards/", "/", "/blobs/"} {
-			res, err := d.Query(context.Background(), query.Query{Prefix: p, KeysOnly: true, Orders: []query.Order{query.OrderByKey{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			entries, err := res.Rest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []string
-			for _, e := range entries {
-				want = append(want, e.Key)
-			}
+			want := queryKeys(t, d, p)
 			lower, upper := store.PrefixBounds(p)
 			if got := listAll(t, d, lower, upper); !slices.Equal(got, want) {
 				t.Errorf("synced=%v prefix %q: ListKeys(%q, %q) = %q, query = %q", synced, p, lower, upper, got, want)
@@ -205,4 +194,22 @@ func TestListKeysStopsAndCancels(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || calls >= 5000 {
 		t.Errorf("cancelled mid-walk: err %v after %d keys, want context.Canceled before the end", err, calls)
 	}
+}
+
+// queryKeys returns the keys under prefix in order, through a go-datastore query.
+func queryKeys(t *testing.T, d datastore.Datastore, prefix string) []string {
+	t.Helper()
+	res, err := d.Query(context.Background(), query.Query{Prefix: prefix, KeysOnly: true, Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, e.Key)
+	}
+	return keys
 }
