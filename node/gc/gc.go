@@ -300,7 +300,16 @@ func (c *Collector) pace(start time.Time, work time.Duration) {
 		c.due = start
 	}
 	c.due = c.due.Add(time.Duration(float64(work) / share))
+	if limit := start.Add(work + MaxRest); c.due.After(limit) {
+		// A long piece of work at the busy share (a compaction forced through after
+		// CompactEvery, 2 s of it: over 5 minutes at a sixteenth of 10%) must not stop
+		// removals for that long.
+		c.due = limit
+	}
 }
+
+// MaxRest bounds the rest the CPU share imposes after any one step or compaction.
+const MaxRest = time.Minute
 
 // NextStep is the earliest time the CPU share lets the next step start (Run also waits
 // Interval between steps).

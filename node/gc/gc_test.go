@@ -597,6 +597,25 @@ func TestPacesByCPUShare(t *testing.T) {
 	if n, err := free.Step(ctx); err != nil || n != 1 || !free.NextStep().IsZero() {
 		t.Fatalf("unpaced step removed %d (%v), next due %v", n, err, free.NextStep())
 	}
+
+	// A long step while busy (10 s of work: 1600 s at 10%/16) rests at most MaxRest.
+	f.register(31, 1000, 3, false)
+	if v := f.commit(genesisTime + 3*epochMs + 1); v.Epoch() != 3 {
+		t.Fatalf("epoch %d", v.Epoch())
+	}
+	slow, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, CPU: share, Logger: quiet(),
+		Clock: func() time.Time { return clock }, Busy: func() bool { return true },
+		OnRemoved: func(string, int64) { clock = clock.Add(10 * time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.StartSweep()
+	if n, err := slow.Step(ctx); err != nil || n != 1 {
+		t.Fatalf("slow step removed %d (%v)", n, err)
+	}
+	if got := slow.NextStep().Sub(clock); got != gc.MaxRest {
+		t.Fatalf("after a 10 s busy step the next is due in %v, want MaxRest %v", got, gc.MaxRest)
+	}
 	for _, bad := range []float64{-0.1, 1.5} {
 		if _, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, CPU: bad}); err == nil {
 			t.Fatalf("CPU share %v accepted", bad)
