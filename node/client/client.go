@@ -53,10 +53,14 @@ type Config struct {
 	RetryDelay time.Duration
 	// UploadBatchBytes is the target size of one sliver put request (default 8 MiB; at
 	// most the protocol cap, at least one pair) and UploadDepth how many of them are in
-	// flight to one node at once (default 2): while a node verifies and writes one batch
-	// the next is already on the wire, so a link with real round trips does not idle
-	// between batches. (On one loopback machine the upload is CPU-bound and the setting
-	// makes no measurable difference: make bench-e2e, 2026-11-22.)
+	// flight to one node at once (default 4): while a node verifies and writes one batch
+	// the next ones are already on the wire, so a link with real round trips does not idle
+	// between batches. A big blob's batch is one pair, and the streaming store sends the
+	// pairs in pair order, which is one member's shards after the other's: most of the
+	// time one node takes the upload alone, and with 2 in flight it idled while it synced
+	// a batch (make bench-big, 1 GiB on one loopback machine: the upload window used
+	// 1.46 of 2 cores at depth 2, 1.58 at 4; upload 27.9 -> 26.0 s).
+	// (make bench-e2e, 64 MiB, 2026-11-22: no measurable difference between 1 and 2.)
 	UploadBatchBytes, UploadDepth int
 	// ReserveHold is how long, once members worth n-f shards have confirmed, the others
 	// wait for UploadResult.Certified before their upload starts (default 5 s): the
@@ -113,7 +117,7 @@ func (c *Config) Validate() error {
 		c.UploadBatchBytes = 8 << 20
 	}
 	if c.UploadDepth <= 0 {
-		c.UploadDepth = 2
+		c.UploadDepth = 4
 	}
 	if c.ReadRequestBytes <= 0 {
 		c.ReadRequestBytes = 4 << 20
