@@ -60,6 +60,17 @@ type Config struct {
 	BlobSync BlobSyncConfig `yaml:"blob_sync"`
 	// EpochChange tunes shard migration (node/epochchange); zero fields take its defaults.
 	EpochChange EpochChangeConfig `yaml:"epoch_change"`
+	// Datastore tunes the embedded pebble datastore (node/store).
+	Datastore DatastoreConfig `yaml:"datastore"`
+}
+
+// DatastoreConfig tunes the node's datastore (node/store options).
+type DatastoreConfig struct {
+	// DropWrittenPages drops the page-cache pages of every sliver table the node writes
+	// once the table is stored (store.WithoutIngestedPages): cheaper writes where fresh
+	// page-cache pages are costly (VMs whose host backs memory on first touch), colder
+	// reads of blobs stored recently. Default false.
+	DropWrittenPages bool `yaml:"drop_written_pages"`
 }
 
 // EpochChangeConfig tunes shard migration at epoch changes (epochchange.Config).

@@ -43,6 +43,8 @@ gc:
   busy_cpu: 0.01
 blob_sync:
   scrub_cpu: 0.05
+datastore:
+  drop_written_pages: true
 `)
 	c, err := node.LoadConfig(p)
 	if err != nil {
@@ -60,8 +62,8 @@ blob_sync:
 	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour, CPU: 0.25, BusyCPU: 0.01}) {
 		t.Errorf("gc %+v", c.GC)
 	}
-	if c.BlobSync.ScrubCPU != 0.05 {
-		t.Errorf("blob_sync.scrub_cpu %v", c.BlobSync.ScrubCPU)
+	if c.BlobSync.ScrubCPU != 0.05 || !c.Datastore.DropWrittenPages {
+		t.Errorf("blob_sync.scrub_cpu %v, datastore %+v", c.BlobSync.ScrubCPU, c.Datastore)
 	}
 	if len(c.ListenAddrs) != 1 || c.APIAddr != "127.0.0.1:9100" || c.LogLevel != "debug" || len(c.Bootstrap) != 1 {
 		t.Errorf("network settings %+v", c)

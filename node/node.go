@@ -175,7 +175,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		}
 		n.bootstrap = append(n.bootstrap, *ai)
 	}
-	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "datastore")); err != nil {
+	var sopts []store.Option
+	if cfg.Datastore.DropWrittenPages {
+		sopts = append(sopts, store.WithoutIngestedPages())
+	}
+	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "datastore"), sopts...); err != nil {
 		return nil, fmt.Errorf("node: datastore: %w", err)
 	}
 	if n.host, err = p2p.NewHost(p2p.HostConfig{Identity: id, ListenAddrs: cfg.ListenAddrs, DisableQUIC: cfg.DisableQUIC, Gater: o.gater}); err != nil {

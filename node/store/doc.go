@@ -55,10 +55,11 @@
 // metadata, markers) keep the WAL path. [DefaultMemTableSize] and the L0 thresholds in
 // store.go are set for this workload, each with the measurement that chose it.
 //
-// An ingested table leaves the page cache once pebble has it (2026-12-07, ingest.go): on
-// the benchmark VM, whose host backs guest memory on first touch, writing slivers into
-// fresh page cache was a quarter of the nodes' CPU in make bench-big's upload window. A
-// read soon after the store then comes from disk (the cold read of 1 GiB: 4.6 -> 7.2 s).
+// With [WithoutIngestedPages] (node config `datastore.drop_written_pages`) an ingested table
+// leaves the page cache once pebble has it (ingest.go): on the benchmark VM, whose host backs
+// guest memory on first touch, writing slivers into fresh page cache was a quarter of the
+// nodes' CPU in make bench-big's upload window. A read soon after the store then comes from
+// disk (the cold read of 1 GiB: 4.6 -> 7.2 s), so it is off by default.
 //
 // The test TestCrashSafety runs a child process that writes with sync (ingesting every
 // fifth write) and is SIGKILLed at a seeded point; the parent reopens and checks every

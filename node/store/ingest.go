@@ -47,9 +47,10 @@ type ingester struct {
 	dir  string
 	opts sstable.WriterOptions
 	seq  atomic.Uint64
+	drop bool // drop each table's pages from the page cache once ingested (WithoutIngestedPages)
 }
 
-func newIngester(db *pebble.DB, dir string, popts *pebble.Options) (*ingester, error) {
+func newIngester(db *pebble.DB, dir string, popts *pebble.Options, drop bool) (*ingester, error) {
 	tmp := filepath.Join(dir, ingestDirName)
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("store: clear %s: %w", tmp, err)
@@ -59,7 +60,7 @@ func newIngester(db *pebble.DB, dir string, popts *pebble.Options) (*ingester, e
 	}
 	o := popts.Clone()
 	o.EnsureDefaults()
-	return &ingester{db: db, dir: tmp, opts: o.MakeWriterOptions(0, db.TableFormat())}, nil
+	return &ingester{db: db, dir: tmp, opts: o.MakeWriterOptions(0, db.TableFormat()), drop: drop}, nil
 }
 
 func (in *ingester) Ingest(ctx context.Context, puts []KV) (err error) {
@@ -103,15 +104,15 @@ func (in *ingester) Ingest(ctx context.Context, puts []KV) (err error) {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("store: ingest: write table: %w", err)
 	}
-	// Once pebble has the table (it moves the file) and has read its bounds, the table's
-	// pages leave the page cache. A node ingests many times its memory in slivers that are
-	// read, if ever, mostly much later; kept in the cache, every table takes fresh pages,
-	// and on a VM whose memory the host backs on first touch that made the write(2)s of
-	// the tables a quarter of the nodes' CPU in make bench-big's upload window (10.3 of
-	// 39.7 CPU-s over three nodes): dropped pages are reused by the next table at about a
-	// tenth of that cost.
-	drop := cacheDropper(path)
-	defer drop()
+	// With WithoutIngestedPages, once pebble has the table (it moves the file) and has read
+	// its bounds, the table's pages leave the page cache: on a VM whose memory the host
+	// backs on first touch, writing every table into fresh pages made the tables' write(2)s
+	// a quarter of the nodes' CPU in make bench-big's upload window (10.3 of 39.7 CPU-s over
+	// three nodes), and dropped pages are reused by the next table at about a tenth of that.
+	if in.drop {
+		drop := cacheDropper(path)
+		defer drop()
+	}
 	if err := in.db.Ingest(ctx, []string{path}); err != nil {
 		return fmt.Errorf("store: ingest: %w", err)
 	}
