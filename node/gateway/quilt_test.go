@@ -16,6 +16,7 @@ import (
 
 	"github.com/walrus-go/walrus-go/codec"
 	"github.com/walrus-go/walrus-go/codec/quilt"
+	"github.com/walrus-go/walrus-go/node/client"
 	"github.com/walrus-go/walrus-go/node/gateway"
 	"github.com/walrus-go/walrus-go/testnet"
 )
@@ -101,7 +102,8 @@ func TestQuiltsOverTestnet(t *testing.T) {
 	c := testnet.New(t, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	gw := gateway.NewSession(c.Session(ctx))
+	sess := c.Session(ctx)
+	gw := gateway.NewSession(sess)
 	t.Cleanup(gw.Close)
 	spy := &sliverSpy{Reader: gw}
 	base := serve(t, gateway.Config{Role: gateway.RoleDaemon, Reader: spy, Publisher: gw})
@@ -127,6 +129,11 @@ func TestQuiltsOverTestnet(t *testing.T) {
 	if len(stored) != len(files) {
 		t.Fatalf("storedQuiltBlobs: %s", resp.body)
 	}
+	// The store returns at the certificate, when the last members' uploads may still be on
+	// their way; a patch read from a member still receiving its slivers rightly falls back
+	// to a range read, which is not the path this test checks. So every member first holds
+	// its pairs.
+	waitAllHeld(ctx, t, sess, quiltID)
 	// The same files give the same quilt as codec/quilt's encoder (the Walrus layout).
 	qfiles := make([]quilt.File, len(files))
 	for i, f := range files {
@@ -326,5 +333,31 @@ func TestFakeQuiltErrors(t *testing.T) {
 	resp = do(t, noRedirect, newReq(t, "GET", base+"/v1/sites/"+id+"/", nil))
 	if resp.code != 404 {
 		t.Fatalf("a site without index.html: %d", resp.code)
+	}
+}
+
+// waitAllHeld waits until every committee member holds every pair of its shards of the
+// blob.
+func waitAllHeld(ctx context.Context, t *testing.T, s *client.Session, blobID string) {
+	t.Helper()
+	id, err := codec.ParseBlobID(blobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	com, err := s.Ledger.Committee(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range com.Members {
+		for {
+			st, err := s.Client.Status(ctx, &com.Members[m], id)
+			if err == nil && st.ShardsHeld > 0 && st.ShardsStored == st.ShardsHeld {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("member %d does not hold blob %s: %+v, %v", m, blobID, st, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
