@@ -41,11 +41,14 @@ const (
 	CodeForbidden
 	// CodeInternal: the handler failed for its own reasons.
 	CodeInternal
+	// CodeStaleEpoch: the request names an epoch the peer has already left (a confirmation
+	// for the previous committee). Do not retry: redo it for the current epoch.
+	CodeStaleEpoch
 )
 
 var codeNames = map[Code]string{
 	CodeBadRequest: "bad request", CodeNotFound: "not found", CodeUnavailable: "unavailable",
-	CodeForbidden: "forbidden", CodeInternal: "internal error",
+	CodeForbidden: "forbidden", CodeInternal: "internal error", CodeStaleEpoch: "stale epoch",
 }
 
 // String implements fmt.Stringer.

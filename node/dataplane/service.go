@@ -531,7 +531,12 @@ func (s *Service) confirm(ctx context.Context, req confirm.Request) (bls.Signatu
 	if err != nil {
 		return bls.Signature{}, err
 	}
-	if req.Epoch != ep {
+	switch {
+	case req.Epoch < ep:
+		// The writer's committee is over: waiting will not help, it must store again for
+		// this epoch's committee.
+		return bls.Signature{}, p2p.Errorf(p2p.CodeStaleEpoch, "confirmation for epoch %d asked, node is in epoch %d", req.Epoch, ep)
+	case req.Epoch > ep:
 		return bls.Signature{}, p2p.Errorf(p2p.CodeUnavailable, "confirmation for epoch %d asked, node is in epoch %d", req.Epoch, ep)
 	}
 	if len(held) == 0 {

@@ -275,10 +275,15 @@ func TestHostileRequests(t *testing.T) {
 	if err := bls.Verify(f.key.PublicKey(), msg, conf.Signature); err != nil {
 		t.Fatalf("confirmation signature: %v", err)
 	}
-	// Wrong epoch and wrong persistence are refused.
+	// Wrong epoch and wrong persistence are refused: a later epoch as "not ready" (the node
+	// may be behind), an earlier one as stale (the writer must store again for the new
+	// committee; retrying would wait forever).
 	req := confirm.Request{BlobID: f.enc.BlobID, Epoch: 4}
 	_, err = f.call(f.protos[2], req.Encode())
-	wantCode(t, "confirmation for another epoch", err, p2p.CodeUnavailable)
+	wantCode(t, "confirmation for a later epoch", err, p2p.CodeUnavailable)
+	req = confirm.Request{BlobID: f.enc.BlobID, Epoch: 2}
+	_, err = f.call(f.protos[2], req.Encode())
+	wantCode(t, "confirmation for an earlier epoch", err, p2p.CodeStaleEpoch)
 	req = confirm.Request{BlobID: f.enc.BlobID, Epoch: 3, Deletable: true, Object: staking.ObjectID{7}}
 	_, err = f.call(f.protos[2], req.Encode())
 	wantCode(t, "confirmation for another persistence", err, p2p.CodeForbidden)
