@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	swarm "github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/walrus-go/walrus-go/p2p"
@@ -70,6 +71,14 @@ func TestRoutedFindsMovedPeer(t *testing.T) {
 	// callers retry: a few attempts, each a fresh lookup.
 	routed := ds[0].Routed()
 	for attempt := 1; ; attempt++ {
+		// A failed attempt leaves the swarm's dial backoff (5 s and up) on C's addresses,
+		// which would fail every later attempt at once; a caller retrying later would not
+		// meet it.
+		sw, ok := a.Network().(*swarm.Swarm)
+		if !ok {
+			t.Fatalf("host network is a %T, not a swarm", a.Network())
+		}
+		sw.Backoff().Clear(c.ID())
 		out, err := p2p.Call(ctx, routed, c.ID(), echo, []byte("hi"))
 		if err == nil && string(out) == "hi" {
 			break
