@@ -1,12 +1,13 @@
 // Package blake2b8 hashes many short messages of equal length with Blake2b-256, eight at a
-// time on AVX-512 (one message per 64-bit lane) and one at a time elsewhere.
+// time on AVX-512 and four at a time on AVX2 (one message per 64-bit lane), and one at a
+// time elsewhere.
 //
 // The codec hashes about n² Merkle leaves of one symbol each and as many inner nodes of 65
 // bytes per blob (a million of each at n = 1000), and a storage node hashes 2n of each per
 // sliver pair it verifies. One-message Blake2b spends most of such a short hash on the
 // serial dependency chain of its rounds; eight independent messages fill the vector lanes
 // instead. Results are byte-identical to golang.org/x/crypto/blake2b.Sum256 of
-// prefix || message (tested on both paths).
+// prefix || message (tested on every path).
 package blake2b8
 
 import (
@@ -19,24 +20,39 @@ import (
 const Size = 32
 
 const (
-	lanes     = 8
+	maxLanes  = 8
 	blockSize = 128
-	// minLanes is the smallest batch worth the vector kernel: it always computes eight lanes,
-	// so a tail of fewer messages is hashed one at a time when that is cheaper (measured by
-	// BenchmarkTail).
-	minLanes = 2
 )
 
-// useVector selects the eight-lane kernel; tests turn it off to cover the portable path.
-var useVector = hasVector
+// minLanes is the smallest batch worth the kernel of the given width: it always computes
+// all its lanes, so a tail of fewer messages is hashed one at a time when that is cheaper
+// (measured by BenchmarkTail).
+func minLanes(lanes int) int {
+	if lanes == 8 {
+		return 2
+	}
+	return 2
+}
+
+// vecLanes is the lane count of the kernel in use (8 on AVX-512, 4 on AVX2), 0 for the
+// portable path; tests set it to cover every path this machine has.
+var vecLanes = widest()
+
+func widest() int {
+	if len(kernels) == 0 {
+		return 0
+	}
+	return kernels[0]
+}
 
 // Hasher holds the scratch one goroutine needs; the zero value is ready to use.
 type Hasher struct {
-	h   [lanes * lanes]uint64 // eight states, transposed: word w of lane l at h[8w+l]
-	idx [lanes]uint64         // byte offset of each lane's message in buf
-	buf []byte                // eight messages, prefix included, zero padded to whole blocks
-	len int                   // the message length buf is laid out for
-	one []byte                // one prefix || message, for the portable path
+	h     [maxLanes * 8]uint64 // the lanes' states, transposed: word w of lane l at h[lanes*w+l]
+	idx   [maxLanes]uint64     // byte offset of each lane's message in buf
+	buf   []byte               // one message per lane, prefix included, zero padded to whole blocks
+	len   int                  // the message length buf is laid out for
+	lanes int                  // the lane count buf is laid out for
+	one   []byte               // one prefix || message, for the portable path
 }
 
 // Sum sets out[i] = Blake2b-256(prefix || msgs[i]). All messages must have the same length;
@@ -51,18 +67,18 @@ func (hs *Hasher) Sum(out [][Size]byte, prefix byte, msgs [][]byte) {
 		}
 	}
 	i := 0
-	if useVector && len(msgs) >= minLanes {
+	if lanes := vecLanes; lanes > 0 && len(msgs) >= minLanes(lanes) {
 		mlen := len(msgs[0])
-		for ; i+minLanes <= len(msgs); i += lanes {
+		for ; i+minLanes(lanes) <= len(msgs); i += lanes {
 			k := min(lanes, len(msgs)-i)
-			stride := hs.layout(1 + mlen)
+			stride := hs.layout(lanes, 1+mlen)
 			for l := range k {
 				m := msgs[i+l]
 				b := hs.buf[int(hs.idx[l]):]
 				b[0] = prefix
 				copy(b[1:], m)
 			}
-			hs.run(out[i:i+k], 1+mlen, stride)
+			hs.run(lanes, out[i:i+k], 1+mlen, stride)
 		}
 	}
 	for ; i < len(msgs); i++ {
@@ -87,10 +103,10 @@ func (hs *Hasher) SumPairs(out [][Size]byte, prefix byte, in [][Size]byte) {
 		return &in[2*i], r
 	}
 	i := 0
-	if useVector && n >= minLanes {
-		for ; i+minLanes <= n; i += lanes {
+	if lanes := vecLanes; lanes > 0 && n >= minLanes(lanes) {
+		for ; i+minLanes(lanes) <= n; i += lanes {
 			k := min(lanes, n-i)
-			stride := hs.layout(1 + 2*Size)
+			stride := hs.layout(lanes, 1+2*Size)
 			for l := range k {
 				a, b := pair(i + l)
 				d := hs.buf[int(hs.idx[l]):]
@@ -98,7 +114,7 @@ func (hs *Hasher) SumPairs(out [][Size]byte, prefix byte, in [][Size]byte) {
 				copy(d[1:], a[:])
 				copy(d[1+Size:], b[:])
 			}
-			hs.run(out[i:i+k], 1+2*Size, stride)
+			hs.run(lanes, out[i:i+k], 1+2*Size, stride)
 		}
 	}
 	for ; i < n; i++ {
@@ -110,12 +126,12 @@ func (hs *Hasher) SumPairs(out [][Size]byte, prefix byte, in [][Size]byte) {
 	}
 }
 
-// layout sizes buf for eight messages of length bytes and sets each lane's offset. The bytes
-// after each message up to its block boundary must be zero: callers write only the message
-// bytes, so they stay zero between calls of one length, and a new length clears them.
-func (hs *Hasher) layout(length int) int {
+// layout sizes buf for one message of length bytes per lane and sets each lane's offset. The
+// bytes after each message up to its block boundary must be zero: callers write only the
+// message bytes, so they stay zero between calls of one layout, and a new one clears them.
+func (hs *Hasher) layout(lanes, length int) int {
 	stride := (length + blockSize - 1) / blockSize * blockSize
-	if hs.len == length {
+	if hs.len == length && hs.lanes == lanes {
 		return stride
 	}
 	if len(hs.buf) != lanes*stride {
@@ -125,14 +141,14 @@ func (hs *Hasher) layout(length int) int {
 		hs.idx[l] = uint64(l * stride)
 		clear(hs.buf[l*stride+length : (l+1)*stride])
 	}
-	hs.len = length
+	hs.len, hs.lanes = length, lanes
 	return stride
 }
 
-// run hashes lanes 0..len(out)-1 of buf (messages of length bytes) into out. Lanes past
-// len(out) hash whatever buf holds and are dropped.
-func (hs *Hasher) run(out [][Size]byte, length, stride int) {
-	for w := range lanes {
+// run hashes lanes 0..len(out)-1 of buf (messages of length bytes) into out with the kernel
+// of the given width. Lanes past len(out) hash whatever buf holds and are dropped.
+func (hs *Hasher) run(lanes int, out [][Size]byte, length, stride int) {
+	for w := range 8 {
 		v := iv[w]
 		if w == 0 {
 			v ^= 0x01010000 ^ Size // digest length 32, no key, fanout 1, depth 1
@@ -141,7 +157,11 @@ func (hs *Hasher) run(out [][Size]byte, length, stride int) {
 			hs.h[w*lanes+l] = v
 		}
 	}
-	blocks8(&hs.h, &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
+	if lanes == 8 {
+		blocks8(&hs.h, &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
+	} else {
+		blocks4((*[32]uint64)(hs.h[:32]), &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
+	}
 	for l := range out {
 		for w := range Size / 8 {
 			binary.LittleEndian.PutUint64(out[l][8*w:], hs.h[w*lanes+l])

@@ -6,7 +6,20 @@ import "golang.org/x/sys/cpu"
 
 //go:generate go run gen.go
 
-var hasVector = cpu.X86.HasAVX512F
+// kernels lists the lane counts of the vector kernels this machine runs, widest first.
+var kernels = func() []int {
+	var k []int
+	if cpu.X86.HasAVX512F {
+		k = append(k, 8)
+	}
+	if cpu.X86.HasAVX2 {
+		k = append(k, 4)
+	}
+	return k
+}()
 
 //go:noescape
 func blocks8(h *[64]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)
+
+//go:noescape
+func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)

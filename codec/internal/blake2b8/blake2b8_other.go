@@ -2,8 +2,13 @@
 
 package blake2b8
 
-const hasVector = false
+// kernels is empty: no vector kernel on this platform.
+var kernels []int
 
 func blocks8(h *[64]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64) {
+	panic("blake2b8: no vector kernel on this platform")
+}
+
+func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64) {
 	panic("blake2b8: no vector kernel on this platform")
 }

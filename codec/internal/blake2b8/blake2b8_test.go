@@ -12,17 +12,30 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// paths runs f on the vector path (where this machine has it) and on the portable path.
+// paths runs f on every vector kernel this machine has (8 lanes on AVX-512, 4 on AVX2) and
+// on the portable path (vecLanes 0).
 func paths(t testing.TB, f func(t testing.TB)) {
-	saved := useVector
-	defer func() { useVector = saved }()
-	for _, v := range []bool{true, false} {
-		if v && !hasVector {
-			continue
-		}
-		useVector = v
+	saved := vecLanes
+	defer func() { vecLanes = saved }()
+	for _, lanes := range append(append([]int(nil), kernels...), 0) {
+		vecLanes = lanes
 		f(t)
 	}
+}
+
+func randomMsgs(rng *rand.Rand, count, length int) [][]byte {
+	msgs := make([][]byte, count)
+	for i := range msgs {
+		msgs[i] = make([]byte, length)
+		for j := range msgs[i] {
+			msgs[i][j] = byte(rng.Uint32())
+		}
+	}
+	return msgs
+}
+
+func TestKernelsPresent(t *testing.T) {
+	t.Logf("vector kernels on this machine (lanes): %v", kernels)
 }
 
 func ref(prefix byte, m []byte) [Size]byte {
@@ -30,33 +43,52 @@ func ref(prefix byte, m []byte) [Size]byte {
 }
 
 // TestSumMatchesXCrypto compares every message length from 0 to 600 bytes (one to five
-// blocks, every block boundary) and batch sizes around the lane count against x/crypto.
+// blocks, every block boundary), the codec's symbol length at the 1 GiB blob (4820 bytes)
+// and batch sizes around both lane counts against x/crypto.
 func TestSumMatchesXCrypto(t *testing.T) {
-	if !hasVector {
-		t.Log("no AVX-512 here: only the portable path is tested")
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	paths(t, func(t testing.TB) {
 		var hs Hasher // one hasher across lengths: layout changes must not leak old bytes
-		for length := 0; length <= 600; length++ {
-			count := []int{1, 2, 3, 7, 8, 9, 17, 24}[length%8]
-			msgs := make([][]byte, count)
-			for i := range msgs {
-				msgs[i] = make([]byte, length)
-				for j := range msgs[i] {
-					msgs[i][j] = byte(rng.Uint32())
-				}
-			}
+		check := func(length, count int) {
+			msgs := randomMsgs(rng, count, length)
 			prefix := byte(length)
 			out := make([][Size]byte, count)
 			hs.Sum(out, prefix, msgs)
 			for i := range msgs {
 				if want := ref(prefix, msgs[i]); out[i] != want {
-					t.Fatalf("vector=%v length %d message %d of %d: got %x want %x", useVector, length, i, count, out[i], want)
+					t.Fatalf("lanes=%d length %d message %d of %d: got %x want %x", vecLanes, length, i, count, out[i], want)
 				}
 			}
 		}
+		counts := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 17, 24}
+		for length := 0; length <= 600; length++ {
+			check(length, counts[length%len(counts)])
+		}
+		for _, count := range counts {
+			check(4820, count)
+		}
 	})
+}
+
+// TestKernelSwitch hashes with one Hasher while the kernel width changes between calls: buf
+// laid out for one width must be laid out again for the other.
+func TestKernelSwitch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	saved := vecLanes
+	defer func() { vecLanes = saved }()
+	widths := append(append([]int(nil), kernels...), 0)
+	var hs Hasher
+	for round, length := range []int{64, 64, 300, 64, 255, 255, 1000, 127} {
+		vecLanes = widths[round%len(widths)]
+		msgs := randomMsgs(rng, 9, length)
+		out := make([][Size]byte, len(msgs))
+		hs.Sum(out, 0, msgs)
+		for i := range msgs {
+			if out[i] != ref(0, msgs[i]) {
+				t.Fatalf("lanes=%d length %d message %d: wrong digest", vecLanes, length, i)
+			}
+		}
+	}
 }
 
 // TestLengthChangeClearsPadding shrinks the message length inside one block: bytes left by
@@ -73,7 +105,7 @@ func TestLengthChangeClearsPadding(t *testing.T) {
 			hs.Sum(out, 0, msgs)
 			for i := range msgs {
 				if out[i] != ref(0, msgs[i]) {
-					t.Fatalf("vector=%v length %d: wrong digest", useVector, length)
+					t.Fatalf("lanes=%d length %d: wrong digest", vecLanes, length)
 				}
 			}
 		}
@@ -105,7 +137,7 @@ func TestSumPairsMatchesXCrypto(t *testing.T) {
 			hs.SumPairs(in, 1, in)
 			for i := range want {
 				if out[i] != want[i] || in[i] != want[i] {
-					t.Fatalf("vector=%v n %d pair %d: wrong digest", useVector, n, i)
+					t.Fatalf("lanes=%d n %d pair %d: wrong digest", vecLanes, n, i)
 				}
 			}
 		}
@@ -116,7 +148,7 @@ func TestMismatchedLengthsPanic(t *testing.T) {
 	paths(t, func(t testing.TB) {
 		defer func() {
 			if recover() == nil {
-				t.Fatalf("vector=%v: messages of different lengths were accepted", useVector)
+				t.Fatalf("lanes=%d: messages of different lengths were accepted", vecLanes)
 			}
 		}()
 		var hs Hasher
@@ -134,20 +166,23 @@ func FuzzSum(f *testing.F) {
 			msgs[i] = append([]byte{byte(i)}, seed...)
 		}
 		out := make([][Size]byte, n)
-		var hs Hasher
-		hs.Sum(out, prefix, msgs)
-		for i := range msgs {
-			if out[i] != ref(prefix, msgs[i]) {
-				t.Fatalf("message %d: wrong digest", i)
+		paths(t, func(testing.TB) {
+			var hs Hasher
+			hs.Sum(out, prefix, msgs)
+			for i := range msgs {
+				if out[i] != ref(prefix, msgs[i]) {
+					t.Fatalf("lanes=%d message %d: wrong digest", vecLanes, i)
+				}
 			}
-		}
+		})
 	})
 }
 
 // BenchmarkLeaves hashes 1024 symbol-sized leaves (the codec's leaf hashes at n = 1000 for
-// 64 MiB, 1 MiB and 1 KiB blobs); "xcrypto" is one Sum256 per message in the same run.
+// 64 MiB, 1 MiB, 1 KiB and 1 GiB blobs); "xcrypto" is one Sum256 per message and "lanesN"
+// the N-lane kernel, in the same run.
 func BenchmarkLeaves(b *testing.B) {
-	for _, length := range []int{301, 64, 1024} {
+	for _, length := range []int{301, 64, 1024, 4820} {
 		msgs := make([][]byte, 1024)
 		for i := range msgs {
 			msgs[i] = bytes.Repeat([]byte{byte(i)}, length)
@@ -164,8 +199,10 @@ func BenchmarkLeaves(b *testing.B) {
 				}
 			}
 		})
-		if hasVector {
-			b.Run(fmt.Sprintf("len=%d/lanes8", length), func(b *testing.B) {
+		for _, lanes := range kernels {
+			b.Run(fmt.Sprintf("len=%d/lanes%d", length, lanes), func(b *testing.B) {
+				defer func(saved int) { vecLanes = saved }(vecLanes)
+				vecLanes = lanes
 				b.SetBytes(int64(len(msgs) * length))
 				var hs Hasher
 				for b.Loop() {
@@ -176,35 +213,59 @@ func BenchmarkLeaves(b *testing.B) {
 	}
 }
 
-// BenchmarkTail measures a batch of k < 8 messages on each path: minLanes is the smallest k
-// where the vector kernel (always eight lanes) wins.
-func BenchmarkTail(b *testing.B) {
-	if !hasVector {
-		b.Skip("no AVX-512")
+// BenchmarkPairs reduces 1024 nodes to 512 (a Merkle level: 65-byte messages) on the
+// portable path and on each kernel.
+func BenchmarkPairs(b *testing.B) {
+	in := make([][Size]byte, 1024)
+	for i := range in {
+		in[i][0] = byte(i)
 	}
-	for k := 1; k <= 4; k++ {
-		msgs := make([][]byte, k)
-		for i := range msgs {
-			msgs[i] = make([]byte, 64)
+	out := make([][Size]byte, len(in)/2)
+	for _, lanes := range append(append([]int(nil), kernels...), 0) {
+		name := fmt.Sprintf("lanes%d", lanes)
+		if lanes == 0 {
+			name = "xcrypto"
 		}
-		out := make([][Size]byte, k)
-		var hs Hasher
-		b.Run(fmt.Sprintf("k=%d/xcrypto", k), func(b *testing.B) {
+		b.Run(name, func(b *testing.B) {
+			defer func(saved int) { vecLanes = saved }(vecLanes)
+			vecLanes = lanes
+			b.SetBytes(int64(len(out) * (1 + 2*Size)))
+			var hs Hasher
 			for b.Loop() {
-				for i := range msgs {
-					out[i] = hs.sum1(1, msgs[i])
-				}
+				hs.SumPairs(out, 1, in)
 			}
 		})
-		b.Run(fmt.Sprintf("k=%d/lanes8", k), func(b *testing.B) {
-			for b.Loop() {
-				hs.layout(65)
-				for l := range k {
-					copy(hs.buf[hs.idx[l]+1:], msgs[l])
-				}
-				hs.run(out, 65, 128)
+	}
+}
+
+// BenchmarkTail measures a batch of k messages of 64 bytes, fewer than the lanes, on each
+// path: minLanes is the smallest k where a kernel (always computing all its lanes) wins.
+func BenchmarkTail(b *testing.B) {
+	for _, lanes := range kernels {
+		for k := 1; k <= lanes/2; k++ {
+			msgs := make([][]byte, k)
+			for i := range msgs {
+				msgs[i] = make([]byte, 64)
 			}
-		})
+			out := make([][Size]byte, k)
+			var hs Hasher
+			b.Run(fmt.Sprintf("k=%d/xcrypto", k), func(b *testing.B) {
+				for b.Loop() {
+					for i := range msgs {
+						out[i] = hs.sum1(1, msgs[i])
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("k=%d/lanes%d", k, lanes), func(b *testing.B) {
+				for b.Loop() {
+					hs.layout(lanes, 65)
+					for l := range k {
+						copy(hs.buf[hs.idx[l]+1:], msgs[l])
+					}
+					hs.run(lanes, out, 65, 128)
+				}
+			})
+		}
 	}
 }
 

@@ -1,8 +1,8 @@
 //go:build ignore
 
-// gen writes blake2b8_amd64.s: the 8-lane AVX-512 Blake2b compression loop. Run with
-// `go generate ./codec/internal/blake2b8`. The kernel is generated rather than written so
-// the twelve unrolled rounds come from one statement of the message schedule.
+// gen writes blake2b8_amd64.s: the 8-lane AVX-512 and the 4-lane AVX2 Blake2b compression
+// loops. Run with `go generate ./codec/internal/blake2b8`. The kernels are generated rather
+// than written so the twelve unrolled rounds come from one statement of the message schedule.
 package main
 
 import (
@@ -121,7 +121,149 @@ func main() {
 	p("\tJNZ loop")
 	p("\tVZEROUPPER")
 	p("\tRET")
+	blocks4()
 	if err := os.WriteFile(*outFile, out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
+}
+
+// The AVX2 kernel keeps v[i] in Y<i>, all sixteen registers. The message words of the block
+// are transposed once into an aligned stack area (word j of the four lanes at 32j(DX)) and
+// added as memory operands; the rotations by 24 and 16 take their byte shuffles from memory.
+// Only the rotation by 63 needs a scratch register: c of the first G, which is final by then
+// and not read again until the next step's c += d, is spilled to 512(DX) around it.
+func y(i int) string  { return fmt.Sprintf("Y%d", i) }
+func m4(j int) string { return fmt.Sprintf("%d(DX)", 32*j) }
+
+const spill4 = "512(DX)"
+
+// quarter4 is quarter for the AVX2 kernel.
+func quarter4(g [4][6]int) {
+	step := func(f func(a, b, c, d, x, y int)) {
+		for _, q := range g {
+			f(q[0], q[1], q[2], q[3], q[4], q[5])
+		}
+	}
+	rot := func(r, i int) {
+		switch r {
+		case 32:
+			p("\tVPSHUFD $0xB1, %s, %s", y(i), y(i))
+		case 24, 16:
+			p("\tVPSHUFB ·rotr%d<>(SB), %s, %s", r, y(i), y(i))
+		default:
+			panic(r)
+		}
+	}
+	half := func(word func(x, y int) int, r1, r2 int) {
+		step(func(a, b, c, d, x, _ int) { p("\tVPADDQ %s, %s, %s", y(b), y(a), y(a)) })
+		step(func(a, b, c, d, x, yy int) { p("\tVPADDQ %s, %s, %s", m4(word(x, yy)), y(a), y(a)) })
+		step(func(a, b, c, d, x, _ int) { p("\tVPXOR %s, %s, %s", y(a), y(d), y(d)) })
+		step(func(a, b, c, d, x, _ int) { rot(r1, d) })
+		step(func(a, b, c, d, x, _ int) { p("\tVPADDQ %s, %s, %s", y(d), y(c), y(c)) })
+		step(func(a, b, c, d, x, _ int) { p("\tVPXOR %s, %s, %s", y(c), y(b), y(b)) })
+		if r2 != 63 {
+			step(func(a, b, c, d, x, _ int) { rot(r2, b) })
+			return
+		}
+		t := g[0][2]
+		p("\tVMOVDQA %s, %s", y(t), spill4)
+		step(func(a, b, c, d, x, _ int) {
+			p("\tVPSRLQ $63, %s, %s", y(b), y(t))
+			p("\tVPADDQ %s, %s, %s", y(b), y(b), y(b))
+			p("\tVPOR %s, %s, %s", y(t), y(b), y(b))
+		})
+		p("\tVMOVDQA %s, %s", spill4, y(t))
+	}
+	half(func(x, y int) int { return x }, 32, 24)
+	half(func(x, y int) int { return y }, 16, 63)
+}
+
+// blocks4 emits the 4-lane AVX2 kernel and its shuffle tables.
+func blocks4() {
+	p("")
+	// VPSHUFB rotates each 64-bit word right by r bytes: output byte j is input byte j+r mod 8.
+	for _, r := range []int{24, 16} {
+		for q := range 4 {
+			var word uint64
+			for j := range 8 {
+				word |= uint64((j+r/8)%8+8*(q%2)) << (8 * j)
+			}
+			p("DATA ·rotr%d<>+%d(SB)/8, $0x%016x", r, 8*q, word)
+		}
+		p("GLOBL ·rotr%d<>(SB), RODATA|NOPTR, $32", r)
+	}
+	p("")
+	p("// func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)")
+	p("//")
+	p("// blocks4 is blocks8 for four lanes on AVX2: h holds four states (word w of lane l at")
+	p("// h[4w+l]) and idx[0..3] the lanes' offsets. The frame holds the transposed message")
+	p("// block (512 bytes) and the spill slot, 32-byte aligned at DX.")
+	p("TEXT ·blocks4(SB), 0, $576-40")
+	p("\tMOVQ h+0(FP), DI")
+	p("\tMOVQ msg+8(FP), SI")
+	p("\tMOVQ idx+16(FP), DX")
+	p("\tMOVQ nblocks+24(FP), CX")
+	p("\tMOVQ length+32(FP), R9")
+	lane := []string{"R11", "R12", "R13", "BX"}
+	for l, r := range lane {
+		p("\tMOVQ SI, %s", r)
+		p("\tADDQ %d(DX), %s", 8*l, r)
+	}
+	p("\tLEAQ 31(SP), DX")
+	p("\tANDQ $~31, DX")
+	p("\tXORQ R8, R8")
+	p("loop4:")
+	p("\tADDQ $128, R8")
+	p("\tXORQ R10, R10")
+	p("\tCMPQ CX, $1")
+	p("\tJNE notlast4")
+	p("\tMOVQ R9, R8")
+	p("\tNOTQ R10")
+	p("notlast4:")
+	// Transpose: words 2k and 2k+1 of lanes 0 and 2 in one register, of lanes 1 and 3 in
+	// another; the unpacks pair them into word 2k and word 2k+1 of all four lanes.
+	for k := range 8 {
+		r := 4 * (k % 4)
+		p("\tVMOVDQU %d(%s), X%d", 16*k, lane[0], r)
+		p("\tVINSERTI128 $1, %d(%s), Y%d, Y%d", 16*k, lane[2], r, r)
+		p("\tVMOVDQU %d(%s), X%d", 16*k, lane[1], r+1)
+		p("\tVINSERTI128 $1, %d(%s), Y%d, Y%d", 16*k, lane[3], r+1, r+1)
+		p("\tVPUNPCKLQDQ Y%d, Y%d, Y%d", r+1, r, r+2)
+		p("\tVPUNPCKHQDQ Y%d, Y%d, Y%d", r+1, r, r+3)
+		p("\tVMOVDQA Y%d, %s", r+2, m4(2*k))
+		p("\tVMOVDQA Y%d, %s", r+3, m4(2*k+1))
+	}
+	for i := range 8 {
+		p("\tVMOVDQU %d(DI), %s", 32*i, y(i))
+	}
+	for _, i := range []int{0, 1, 2, 3, 5, 7} {
+		p("\tVPBROADCASTQ ·iv+%d(SB), %s", 8*i, y(8+i))
+	}
+	// v12 = iv[4] ^ counter, v14 = iv[6] ^ final flag.
+	p("\tMOVQ ·iv+32(SB), AX")
+	p("\tXORQ R8, AX")
+	p("\tVMOVQ AX, X12")
+	p("\tVPBROADCASTQ X12, Y12")
+	p("\tMOVQ ·iv+48(SB), AX")
+	p("\tXORQ R10, AX")
+	p("\tVMOVQ AX, X14")
+	p("\tVPBROADCASTQ X14, Y14")
+	for r := range 12 {
+		s := sigma[r%10]
+		p("\t// round %d", r)
+		quarter4([4][6]int{{0, 4, 8, 12, s[0], s[1]}, {1, 5, 9, 13, s[2], s[3]}, {2, 6, 10, 14, s[4], s[5]}, {3, 7, 11, 15, s[6], s[7]}})
+		quarter4([4][6]int{{0, 5, 10, 15, s[8], s[9]}, {1, 6, 11, 12, s[10], s[11]}, {2, 7, 8, 13, s[12], s[13]}, {3, 4, 9, 14, s[14], s[15]}})
+	}
+	for i := range 8 {
+		p("\tVPXOR %s, %s, %s", y(8+i), y(i), y(i))
+		p("\tVPXOR %d(DI), %s, %s", 32*i, y(i), y(i))
+		p("\tVMOVDQU %s, %d(DI)", y(i), 32*i)
+	}
+	for _, r := range lane {
+		p("\tADDQ $128, %s", r)
+	}
+	p("\tDECQ CX")
+	p("\tJNZ loop4")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
