@@ -155,8 +155,8 @@ func quarter4(g [4][6]int) {
 		}
 	}
 	half := func(word func(x, y int) int, r1, r2 int) {
-		step(func(a, b, c, d, x, _ int) { p("\tVPADDQ %s, %s, %s", y(b), y(a), y(a)) })
 		step(func(a, b, c, d, x, yy int) { p("\tVPADDQ %s, %s, %s", m4(word(x, yy)), y(a), y(a)) })
+		step(func(a, b, c, d, x, _ int) { p("\tVPADDQ %s, %s, %s", y(b), y(a), y(a)) })
 		step(func(a, b, c, d, x, _ int) { p("\tVPXOR %s, %s, %s", y(a), y(d), y(d)) })
 		step(func(a, b, c, d, x, _ int) { rot(r1, d) })
 		step(func(a, b, c, d, x, _ int) { p("\tVPADDQ %s, %s, %s", y(d), y(c), y(c)) })
