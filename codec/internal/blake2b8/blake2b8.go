@@ -47,7 +47,8 @@ func widest() int {
 
 // Hasher holds the scratch one goroutine needs; the zero value is ready to use.
 type Hasher struct {
-	h     [maxLanes * 8]uint64 // the lanes' states, transposed: word w of lane l at h[lanes*w+l]
+	h     [maxLanes * 8]uint64 // eight states for blocks8, transposed: word w of lane l at h[8w+l]
+	dig   [4][Size]byte        // the digests of blocks4
 	idx   [maxLanes]uint64     // byte offset of each lane's message in buf
 	buf   []byte               // one message per lane, prefix included, zero padded to whole blocks
 	len   int                  // the message length buf is laid out for
@@ -148,7 +149,12 @@ func (hs *Hasher) layout(lanes, length int) int {
 // run hashes lanes 0..len(out)-1 of buf (messages of length bytes) into out with the kernel
 // of the given width. Lanes past len(out) hash whatever buf holds and are dropped.
 func (hs *Hasher) run(lanes int, out [][Size]byte, length, stride int) {
-	for w := range 8 {
+	if lanes == 4 {
+		blocks4(&hs.dig, &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
+		copy(out, hs.dig[:len(out)])
+		return
+	}
+	for w := range lanes {
 		v := iv[w]
 		if w == 0 {
 			v ^= 0x01010000 ^ Size // digest length 32, no key, fanout 1, depth 1
@@ -157,11 +163,7 @@ func (hs *Hasher) run(lanes int, out [][Size]byte, length, stride int) {
 			hs.h[w*lanes+l] = v
 		}
 	}
-	if lanes == 8 {
-		blocks8(&hs.h, &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
-	} else {
-		blocks4((*[32]uint64)(hs.h[:32]), &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
-	}
+	blocks8(&hs.h, &hs.buf[0], &hs.idx, stride/blockSize, uint64(length))
 	for l := range out {
 		for w := range Size / 8 {
 			binary.LittleEndian.PutUint64(out[l][8*w:], hs.h[w*lanes+l])

@@ -22,4 +22,4 @@ var kernels = func() []int {
 func blocks8(h *[64]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)
 
 //go:noescape
-func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)
+func blocks4(out *[4][Size]byte, msg *byte, idx *[8]uint64, nblocks int, length uint64)

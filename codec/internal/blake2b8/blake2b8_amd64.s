@@ -1468,13 +1468,13 @@ DATA ·rotr16<>+16(SB)/8, $0x0100070605040302
 DATA ·rotr16<>+24(SB)/8, $0x09080f0e0d0c0b0a
 GLOBL ·rotr16<>(SB), RODATA|NOPTR, $32
 
-// func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)
+// func blocks4(out *[4][32]byte, msg *byte, idx *[8]uint64, nblocks int, length uint64)
 //
-// blocks4 is blocks8 for four lanes on AVX2: h holds four states (word w of lane l at
-// h[4w+l]) and idx[0..3] the lanes' offsets. The frame holds the transposed message
-// block (512 bytes) and the spill slot, 32-byte aligned at DX.
-TEXT ·blocks4(SB), 0, $576-40
-	MOVQ h+0(FP), DI
+// blocks4 hashes four messages on AVX2: lane l's message starts at msg+idx[l] and is
+// nblocks*128 bytes, zero padded after length bytes, counters as in blocks8. The state
+// starts from the IV (digest length 32, no key) and lane l's digest goes to out[l].
+TEXT ·blocks4(SB), 0, $832-40
+	MOVQ out+0(FP), DI
 	MOVQ msg+8(FP), SI
 	MOVQ idx+16(FP), DX
 	MOVQ nblocks+24(FP), CX
@@ -1489,6 +1489,25 @@ TEXT ·blocks4(SB), 0, $576-40
 	ADDQ 24(DX), BX
 	LEAQ 31(SP), DX
 	ANDQ $~31, DX
+	MOVQ ·iv+0(SB), AX
+	XORQ $0x01010020, AX
+	VMOVQ AX, X0
+	VPBROADCASTQ X0, Y0
+	VMOVDQA Y0, 544(DX)
+	VPBROADCASTQ ·iv+8(SB), Y1
+	VMOVDQA Y1, 576(DX)
+	VPBROADCASTQ ·iv+16(SB), Y2
+	VMOVDQA Y2, 608(DX)
+	VPBROADCASTQ ·iv+24(SB), Y3
+	VMOVDQA Y3, 640(DX)
+	VPBROADCASTQ ·iv+32(SB), Y4
+	VMOVDQA Y4, 672(DX)
+	VPBROADCASTQ ·iv+40(SB), Y5
+	VMOVDQA Y5, 704(DX)
+	VPBROADCASTQ ·iv+48(SB), Y6
+	VMOVDQA Y6, 736(DX)
+	VPBROADCASTQ ·iv+56(SB), Y7
+	VMOVDQA Y7, 768(DX)
 	XORQ R8, R8
 loop4:
 	ADDQ $128, R8
@@ -1562,14 +1581,14 @@ notlast4:
 	VPUNPCKHQDQ Y13, Y12, Y15
 	VMOVDQA Y14, 448(DX)
 	VMOVDQA Y15, 480(DX)
-	VMOVDQU 0(DI), Y0
-	VMOVDQU 32(DI), Y1
-	VMOVDQU 64(DI), Y2
-	VMOVDQU 96(DI), Y3
-	VMOVDQU 128(DI), Y4
-	VMOVDQU 160(DI), Y5
-	VMOVDQU 192(DI), Y6
-	VMOVDQU 224(DI), Y7
+	VMOVDQA 544(DX), Y0
+	VMOVDQA 576(DX), Y1
+	VMOVDQA 608(DX), Y2
+	VMOVDQA 640(DX), Y3
+	VMOVDQA 672(DX), Y4
+	VMOVDQA 704(DX), Y5
+	VMOVDQA 736(DX), Y6
+	VMOVDQA 768(DX), Y7
 	VPBROADCASTQ ·iv+0(SB), Y8
 	VPBROADCASTQ ·iv+8(SB), Y9
 	VPBROADCASTQ ·iv+16(SB), Y10
@@ -3181,34 +3200,46 @@ notlast4:
 	VPOR Y10, Y4, Y4
 	VMOVDQA 512(DX), Y10
 	VPXOR Y8, Y0, Y0
-	VPXOR 0(DI), Y0, Y0
-	VMOVDQU Y0, 0(DI)
+	VPXOR 544(DX), Y0, Y0
+	VMOVDQA Y0, 544(DX)
 	VPXOR Y9, Y1, Y1
-	VPXOR 32(DI), Y1, Y1
-	VMOVDQU Y1, 32(DI)
+	VPXOR 576(DX), Y1, Y1
+	VMOVDQA Y1, 576(DX)
 	VPXOR Y10, Y2, Y2
-	VPXOR 64(DI), Y2, Y2
-	VMOVDQU Y2, 64(DI)
+	VPXOR 608(DX), Y2, Y2
+	VMOVDQA Y2, 608(DX)
 	VPXOR Y11, Y3, Y3
-	VPXOR 96(DI), Y3, Y3
-	VMOVDQU Y3, 96(DI)
+	VPXOR 640(DX), Y3, Y3
+	VMOVDQA Y3, 640(DX)
 	VPXOR Y12, Y4, Y4
-	VPXOR 128(DI), Y4, Y4
-	VMOVDQU Y4, 128(DI)
+	VPXOR 672(DX), Y4, Y4
+	VMOVDQA Y4, 672(DX)
 	VPXOR Y13, Y5, Y5
-	VPXOR 160(DI), Y5, Y5
-	VMOVDQU Y5, 160(DI)
+	VPXOR 704(DX), Y5, Y5
+	VMOVDQA Y5, 704(DX)
 	VPXOR Y14, Y6, Y6
-	VPXOR 192(DI), Y6, Y6
-	VMOVDQU Y6, 192(DI)
+	VPXOR 736(DX), Y6, Y6
+	VMOVDQA Y6, 736(DX)
 	VPXOR Y15, Y7, Y7
-	VPXOR 224(DI), Y7, Y7
-	VMOVDQU Y7, 224(DI)
+	VPXOR 768(DX), Y7, Y7
+	VMOVDQA Y7, 768(DX)
 	ADDQ $128, R11
 	ADDQ $128, R12
 	ADDQ $128, R13
 	ADDQ $128, BX
 	DECQ CX
 	JNZ loop4
+	VPUNPCKLQDQ Y1, Y0, Y4
+	VPUNPCKHQDQ Y1, Y0, Y5
+	VPUNPCKLQDQ Y3, Y2, Y6
+	VPUNPCKHQDQ Y3, Y2, Y7
+	VPERM2I128 $0x20, Y6, Y4, Y0
+	VPERM2I128 $0x20, Y7, Y5, Y1
+	VPERM2I128 $0x31, Y6, Y4, Y2
+	VPERM2I128 $0x31, Y7, Y5, Y3
+	VMOVDQU Y0, 0(DI)
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
 	VZEROUPPER
 	RET

@@ -9,6 +9,6 @@ func blocks8(h *[64]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint6
 	panic("blake2b8: no vector kernel on this platform")
 }
 
-func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64) {
+func blocks4(out *[4][Size]byte, msg *byte, idx *[8]uint64, nblocks int, length uint64) {
 	panic("blake2b8: no vector kernel on this platform")
 }

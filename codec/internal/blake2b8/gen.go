@@ -127,13 +127,15 @@ func main() {
 	}
 }
 
-// The AVX2 kernel keeps v[i] in Y<i>, all sixteen registers. The message words of the block
-// are transposed once into an aligned stack area (word j of the four lanes at 32j(DX)) and
-// added as memory operands; the rotations by 24 and 16 take their byte shuffles from memory.
+// The AVX2 kernel keeps v[i] in Y<i>, all sixteen registers, and the chaining state in its
+// 32-byte aligned frame at DX: the block's message words transposed (word j of the four lanes
+// at m4(j), done once per block and added as memory operands), a spill slot and h (word w of
+// the four lanes at h4(w)). The rotations by 24 and 16 take their byte shuffles from memory.
 // Only the rotation by 63 needs a scratch register: c of the first G, which is final by then
-// and not read again until the next step's c += d, is spilled to 512(DX) around it.
+// and not read again until the next step's c += d, is spilled around it.
 func y(i int) string  { return fmt.Sprintf("Y%d", i) }
 func m4(j int) string { return fmt.Sprintf("%d(DX)", 32*j) }
+func h4(w int) string { return fmt.Sprintf("%d(DX)", 544+32*w) }
 
 const spill4 = "512(DX)"
 
@@ -193,13 +195,13 @@ func blocks4() {
 		p("GLOBL ·rotr%d<>(SB), RODATA|NOPTR, $32", r)
 	}
 	p("")
-	p("// func blocks4(h *[32]uint64, msg *byte, idx *[8]uint64, nblocks int, length uint64)")
+	p("// func blocks4(out *[4][32]byte, msg *byte, idx *[8]uint64, nblocks int, length uint64)")
 	p("//")
-	p("// blocks4 is blocks8 for four lanes on AVX2: h holds four states (word w of lane l at")
-	p("// h[4w+l]) and idx[0..3] the lanes' offsets. The frame holds the transposed message")
-	p("// block (512 bytes) and the spill slot, 32-byte aligned at DX.")
-	p("TEXT ·blocks4(SB), 0, $576-40")
-	p("\tMOVQ h+0(FP), DI")
+	p("// blocks4 hashes four messages on AVX2: lane l's message starts at msg+idx[l] and is")
+	p("// nblocks*128 bytes, zero padded after length bytes, counters as in blocks8. The state")
+	p("// starts from the IV (digest length 32, no key) and lane l's digest goes to out[l].")
+	p("TEXT ·blocks4(SB), 0, $832-40")
+	p("\tMOVQ out+0(FP), DI")
 	p("\tMOVQ msg+8(FP), SI")
 	p("\tMOVQ idx+16(FP), DX")
 	p("\tMOVQ nblocks+24(FP), CX")
@@ -211,6 +213,15 @@ func blocks4() {
 	}
 	p("\tLEAQ 31(SP), DX")
 	p("\tANDQ $~31, DX")
+	p("\tMOVQ ·iv+0(SB), AX")
+	p("\tXORQ $0x01010020, AX") // digest length 32, no key, fanout 1, depth 1
+	p("\tVMOVQ AX, X0")
+	p("\tVPBROADCASTQ X0, Y0")
+	p("\tVMOVDQA Y0, %s", h4(0))
+	for w := 1; w < 8; w++ {
+		p("\tVPBROADCASTQ ·iv+%d(SB), Y%d", 8*w, w)
+		p("\tVMOVDQA Y%d, %s", w, h4(w))
+	}
 	p("\tXORQ R8, R8")
 	p("loop4:")
 	p("\tADDQ $128, R8")
@@ -234,7 +245,7 @@ func blocks4() {
 		p("\tVMOVDQA Y%d, %s", r+3, m4(2*k+1))
 	}
 	for i := range 8 {
-		p("\tVMOVDQU %d(DI), %s", 32*i, y(i))
+		p("\tVMOVDQA %s, %s", h4(i), y(i))
 	}
 	for _, i := range []int{0, 1, 2, 3, 5, 7} {
 		p("\tVPBROADCASTQ ·iv+%d(SB), %s", 8*i, y(8+i))
@@ -256,14 +267,26 @@ func blocks4() {
 	}
 	for i := range 8 {
 		p("\tVPXOR %s, %s, %s", y(8+i), y(i), y(i))
-		p("\tVPXOR %d(DI), %s, %s", 32*i, y(i), y(i))
-		p("\tVMOVDQU %s, %d(DI)", y(i), 32*i)
+		p("\tVPXOR %s, %s, %s", h4(i), y(i), y(i))
+		p("\tVMOVDQA %s, %s", y(i), h4(i))
 	}
 	for _, r := range lane {
 		p("\tADDQ $128, %s", r)
 	}
 	p("\tDECQ CX")
 	p("\tJNZ loop4")
+	// Y0..Y3 hold words 0..3 of the four lanes: transpose them into the lanes' digests.
+	p("\tVPUNPCKLQDQ Y1, Y0, Y4")
+	p("\tVPUNPCKHQDQ Y1, Y0, Y5")
+	p("\tVPUNPCKLQDQ Y3, Y2, Y6")
+	p("\tVPUNPCKHQDQ Y3, Y2, Y7")
+	p("\tVPERM2I128 $0x20, Y6, Y4, Y0")
+	p("\tVPERM2I128 $0x20, Y7, Y5, Y1")
+	p("\tVPERM2I128 $0x31, Y6, Y4, Y2")
+	p("\tVPERM2I128 $0x31, Y7, Y5, Y3")
+	for l := range 4 {
+		p("\tVMOVDQU Y%d, %d(DI)", l, 32*l)
+	}
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
