@@ -453,11 +453,11 @@ func (e *encoder) stripes(lo, hi int) [][2]int {
 	return out
 }
 
-// recoveryRows recomputes primary slivers r0..r0+len(rows)-1 (r0 >= R) into rows (each C*s
+// recoveryRows recomputes primary slivers idx[i] (R <= idx[i] < n) into rows[i] (each C*s
 // bytes) by primary-encoding every source column again, keeping only those rows.
 // EncodeStream uses it to produce the recovery slivers in windows instead of holding all
 // n-R of them.
-func (e *encoder) recoveryRows(rows [][]byte, r0 int) error {
+func (e *encoder) recoveryRows(rows [][]byte, idx []int) error {
 	R, C, s, cs := e.R, e.C, e.s, e.cs
 	stripes := e.stripes(0, C)
 	// The workers' scratch is kept for the next window: a fresh one per window left
@@ -473,8 +473,8 @@ func (e *encoder) recoveryRows(rows [][]byte, r0 int) error {
 		if err := e.primaryStripe(sc, c0, c1); err != nil {
 			return err
 		}
-		for i := range rows {
-			fromChunks(rows[i][c0*s:c1*s], sc.out[r0+i-R][:(c1-c0)*cs], s)
+		for i, r := range idx {
+			fromChunks(rows[i][c0*s:c1*s], sc.out[r-R][:(c1-c0)*cs], s)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync/atomic"
 
 	"github.com/walrus-go/walrus-go/internal/hugemem"
@@ -35,6 +36,16 @@ type StreamOptions struct {
 	// Want, if not nil, is asked once per pair after onMetadata: pairs it refuses are not
 	// handed to the sink, and a window without a wanted pair is not re-encoded.
 	Want func(pair int) bool
+	// Spread emits the pairs in an order spread over the pair indices instead of pair
+	// order: each window of recovery rows is a stride of them (window j: rows R+j, R+j+W,
+	// R+j+2W, ... for W windows) rather than a run, and the pairs of each group (the
+	// source rows with the first window, then each later window) come in bit-reversed
+	// order of their indices, so any run of consecutive pair indices receives its share of
+	// every stretch of the output. A sink that feeds members holding contiguous ranges of
+	// shards (a committee's usual assignment) then feeds all of them at once, each in
+	// proportion to its shards, instead of one member after another. With Want, the later
+	// windows are formed from the wanted rows only.
+	Spread bool
 	// Encoded, if not nil, counts the blob bytes through the metadata pass (the bulk of
 	// the encoding's CPU time) as they are done, for progress displays; it reaches the
 	// padded blob size R·C·s (about).
@@ -108,12 +119,13 @@ func PlanStream(p Params, size uint64, budget int64) (StreamPlan, error) {
 	return plan, nil
 }
 
-// EncodeStream encodes data and streams the sliver pairs to sink in pair order without
-// ever holding all slivers, in working memory set by opts (see StreamOptions and
-// PlanStream; EncodeTo is EncodeStream with two windows). It first computes the metadata
-// exactly as ComputeMetadata does, hands it to onMetadata (optional; an error from it ends
-// the call with that error before any pair is produced), then emits the pairs opts.Want
-// accepts: source-row pairs straight from the blob, recovery-row pairs window by window.
+// EncodeStream encodes data and streams the sliver pairs to sink without ever holding all
+// slivers, in working memory set by opts (see StreamOptions and PlanStream; EncodeTo is
+// EncodeStream with two windows). It first computes the metadata exactly as
+// ComputeMetadata does, hands it to onMetadata (optional; an error from it ends the call
+// with that error before any pair is produced), then emits the pairs opts.Want accepts,
+// each once: source-row pairs straight from the blob with the first window's, then the
+// later windows' recovery-row pairs; in pair order, or spread (StreamOptions.Spread).
 // The output is the one Encode gives, pair for pair.
 func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *Metadata, id BlobID) error, sink PairSink) (Metadata, BlobID, error) {
 	plan, err := PlanStream(p, uint64(len(data)), opts.Budget)
@@ -138,13 +150,16 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	e.src = opts.Source
 	// The metadata pass computes every recovery row anyway: keep the first window's, in
 	// the buffer later windows reuse.
+	first := firstWindow(R, n, windows, window, opts.Spread)
 	winBuf := hugemem.Bytes(window * rowBytes)
 	rows := make([][]byte, window)
 	for i := range rows {
 		rows[i] = winBuf[i*rowBytes : (i+1)*rowBytes : (i+1)*rowBytes]
 	}
 	e.primary = make([][]byte, n)
-	copy(e.primary[R:], rows)
+	for i, r := range first {
+		e.primary[r] = rows[i]
+	}
 	if err := e.run(); err != nil {
 		return Metadata{}, BlobID{}, err
 	}
@@ -159,7 +174,21 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	want := func(pair int) bool { return opts.Want == nil || opts.Want(pair) }
 	pad := make([]byte, rowBytes)
 	secBuf := make([]byte, R*s)
-	emit := func(pair int, primary []byte) error {
+	// row is primary sliver pair: a source row from the blob, or a recovery row of the
+	// window at hand (winRow[pair]).
+	winRow := make(map[int][]byte, window)
+	emit := func(pair int) error {
+		primary, ok := winRow[pair]
+		if !ok {
+			if opts.Source == nil && (pair+1)*rowBytes <= len(data) {
+				primary = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
+			} else {
+				if err := e.blobAt(pad, pair*rowBytes); err != nil {
+					return err
+				}
+				primary = pad
+			}
+		}
 		prim := Sliver{Axis: AxisPrimary, Index: uint16(pair), SymbolSize: uint16(s), Data: primary}
 		c := n - 1 - pair
 		var err error
@@ -169,47 +198,143 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
 		return sink(pair, &prim, &sec)
 	}
-	for pair := range R {
-		if !want(pair) {
-			continue
+	emitGroup := func(pairs []int) error {
+		if opts.Spread {
+			slices.Sort(pairs)
+			pairs = spreadOrder(pairs)
 		}
-		var row []byte
-		if opts.Source == nil && (pair+1)*rowBytes <= len(data) {
-			row = data[pair*rowBytes : (pair+1)*rowBytes : (pair+1)*rowBytes]
-		} else {
-			if err := e.blobAt(pad, pair*rowBytes); err != nil {
+		for _, pair := range pairs {
+			if err := emit(pair); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	// The groups of pairs emitted one after another: the first window's recovery rows,
+	// then each later window's, re-encoded when its turn comes; the source rows, which
+	// come straight from the blob, go with the first group, or spread over all of them.
+	inFirst := make([]bool, n)
+	groups := [][]int{nil}
+	for i, r := range first {
+		inFirst[r] = true
+		if want(r) {
+			groups[0] = append(groups[0], r)
+			winRow[r] = rows[i]
+		}
+	}
+	var rest []int
+	for r := R; r < n; r++ {
+		if !inFirst[r] && want(r) {
+			rest = append(rest, r)
+		}
+	}
+	later := laterWindows(rest, window, opts.Spread)
+	if opts.Spread {
+		later = spreadOrder(later)
+	}
+	groups = append(groups, later...)
+	var sources [][]int // sources[g]: the source rows emitted with group g
+	if opts.Spread {
+		sources = make([][]int, len(groups))
+	} else {
+		sources = make([][]int, 1)
+	}
+	var srcs []int
+	for pair := range R {
+		if want(pair) {
+			srcs = append(srcs, pair)
+		}
+	}
+	if opts.Spread {
+		srcs = spreadOrder(srcs)
+	}
+	for i, pair := range srcs { // evenly over the groups
+		g := i * len(sources) / len(srcs)
+		sources[g] = append(sources[g], pair)
+	}
+	for g, idx := range groups {
+		if g > 0 {
+			if err := e.recoveryRows(rows[:len(idx)], idx); err != nil {
 				return Metadata{}, BlobID{}, err
 			}
-			row = pad
+			clear(winRow)
+			for i, r := range idx {
+				winRow[r] = rows[i]
+			}
 		}
-		if err := emit(pair, row); err != nil {
+		var pairs []int
+		if g < len(sources) {
+			pairs = append(pairs, sources[g]...)
+		}
+		pairs = append(pairs, idx...)
+		if err := emitGroup(pairs); err != nil {
 			return Metadata{}, BlobID{}, err
 		}
 	}
-	for r0 := R; r0 < n; r0 += window {
-		r1 := min(n, r0+window)
-		any := false
-		for r := r0; r < r1; r++ {
-			any = any || want(r)
+	return m, id, nil
+}
+
+// firstWindow returns the recovery rows (R <= r < n) the metadata pass keeps: the first
+// window rows in order, or with spread every windows-th row from R.
+func firstWindow(R, n, windows, window int, spread bool) []int {
+	var out []int
+	if spread {
+		for r := R; r < n; r += windows {
+			out = append(out, r)
 		}
-		if !any {
-			continue
+		return out
+	}
+	for r := R; r < min(n, R+window); r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// laterWindows splits the ascending rows into windows of at most window rows: runs of
+// consecutive rows, or with spread strides through all of them (window j: rows[j],
+// rows[j+k], ... for k windows), each window ascending.
+func laterWindows(rows []int, window int, spread bool) [][]int {
+	if len(rows) == 0 {
+		return nil
+	}
+	k := (len(rows) + window - 1) / window
+	out := make([][]int, k)
+	for i, r := range rows {
+		j := i / window
+		if spread {
+			j = i % k
 		}
-		if r0 > R {
-			if err := e.recoveryRows(rows[:r1-r0], r0); err != nil {
-				return Metadata{}, BlobID{}, err
-			}
-		}
-		for i := range r1 - r0 {
-			if !want(r0 + i) {
-				continue
-			}
-			if err := emit(r0+i, rows[i]); err != nil {
-				return Metadata{}, BlobID{}, err
-			}
+		out[j] = append(out[j], r)
+	}
+	return out
+}
+
+// spreadOrder returns the ascending pairs in bit-reversed order of their positions (a van
+// der Corput sequence): every prefix of the result takes from each run of the input about
+// its share, so members holding contiguous ranges of shards are fed side by side.
+func spreadOrder[T any](pairs []T) []T {
+	bits := 0
+	for 1<<bits < len(pairs) {
+		bits++
+	}
+	out := make([]T, 0, len(pairs))
+	for k := range 1 << bits {
+		if i := reverseBits(k, bits); i < len(pairs) {
+			out = append(out, pairs[i])
 		}
 	}
-	return m, id, nil
+	return out
+}
+
+// reverseBits reverses the low bits bits of k.
+func reverseBits(k, bits int) int {
+	r := 0
+	for range bits {
+		r = r<<1 | k&1
+		k >>= 1
+	}
+	return r
 }
 
 // ErrStopped is what an onMetadata callback may return to end EncodeStream early on

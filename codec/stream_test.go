@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -30,7 +31,8 @@ func TestEncodeStreamBudgets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, filter := range []bool{false, true} {
+			for _, mode := range []int{0, 1, 2, 3} {
+				filter, spread := mode&1 == 1, mode&2 == 2
 				spilled := 0
 				var encoded atomic.Int64
 				opts := codec.StreamOptions{Budget: budget, Encoded: &encoded, Spill: func(k int) (codec.SpillStore, error) {
@@ -44,6 +46,7 @@ func TestEncodeStreamBudgets(t *testing.T) {
 				if filter {
 					opts.Want = wanted
 				}
+				opts.Spread = spread
 				var got []int
 				_, id, err := codec.EncodeStream(p, data, opts, nil, func(pair int, prim, sec *codec.Sliver) error {
 					got = append(got, pair)
@@ -65,8 +68,15 @@ func TestEncodeStreamBudgets(t *testing.T) {
 						want = append(want, pair)
 					}
 				}
-				if len(got) != len(want) {
-					t.Fatalf("n=%d budget=%d filter=%v: pairs %v, want %v", n, budget, filter, got, want)
+				sorted := slices.Sorted(slices.Values(got))
+				if !slices.Equal(sorted, want) {
+					t.Fatalf("n=%d budget=%d filter=%v spread=%v: pairs %v, want each of %v once", n, budget, filter, spread, got, want)
+				}
+				if !spread && !slices.Equal(got, want) {
+					t.Fatalf("n=%d budget=%d filter=%v: pairs %v, want pair order", n, budget, filter, got)
+				}
+				if spread && n >= 100 && slices.Equal(got, want) {
+					t.Fatalf("n=%d budget=%d filter=%v: spread emitted in pair order", n, budget, filter)
 				}
 				if (spilled > 0) != plan.Spill {
 					t.Fatalf("n=%d budget=%d: spilled %d times, plan %+v", n, budget, spilled, plan)
@@ -94,6 +104,55 @@ func (m *memSpill) WriteAt(p []byte, off int64) (int, error) {
 		return 0, io.ErrShortWrite
 	}
 	return copy(m.b[off:], p), nil
+}
+
+// TestEncodeStreamSpreadFeedsMembersTogether checks what Spread is for: with a committee
+// of four members holding contiguous quarters of the shards, the pairs come out feeding
+// all of them side by side (no member waits long for its next pair), where pair order
+// feeds one member after another; for every window count a budget can choose. (At
+// n = 1000 the longest wait is 7-10 pairs of 1000 with spread, 750 in pair order.)
+func TestEncodeStreamSpreadFeedsMembersTogether(t *testing.T) {
+	p := codec.MustParams(100)
+	rng := rand.New(rand.NewPCG(29, 30))
+	size := p.R*p.C*40 + 5
+	data := randBytes(rng, size)
+	full, err := codec.PlanStream(p, uint64(size), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []int64{0, full.Memory / 2, full.Memory - full.RecoveryBytes, 1} {
+		for _, spread := range []bool{false, true} {
+			var id codec.BlobID
+			var members []int
+			_, _, err := codec.EncodeStream(p, data, codec.StreamOptions{Budget: budget, Spread: spread},
+				func(_ *codec.Metadata, bid codec.BlobID) error { id = bid; return nil },
+				func(pair int, _, _ *codec.Sliver) error {
+					members = append(members, p.ShardForPair(id, pair)*4/p.N)
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The longest stretch of the output in which some member receives nothing.
+			longest := 0
+			for m := range 4 {
+				last := -1
+				for i, got := range members {
+					if got == m {
+						longest = max(longest, i-last-1)
+						last = i
+					}
+				}
+				longest = max(longest, len(members)-last-1)
+			}
+			if spread && longest > 12 {
+				t.Errorf("budget %d, spread: a member waited %d pairs for its next one: %v", budget, longest, members)
+			}
+			if !spread && longest < p.N/2 {
+				t.Errorf("budget %d, pair order: the longest wait is only %d pairs (the test's premise fails)", budget, longest)
+			}
+		}
+	}
 }
 
 func TestEncodeStreamStops(t *testing.T) {

@@ -27,9 +27,12 @@ import (
 //
 //   - The blob is encoded by codec.EncodeStream within opts.MemoryBudget: the metadata
 //     pass first (nothing is held but the secondary recovery cells and the leaf hashes),
-//     then the sliver pairs in pair order, each copied into its member's next put batch
-//     and sent while the encoder goes on. A member that falls behind holds the encoder
-//     back (bounded batches per member), so memory does not grow with the blob.
+//     then the sliver pairs, each copied into its member's next put batch and sent while
+//     the encoder goes on. The pairs come spread over the pair indices
+//     (codec.StreamOptions.Spread), so members holding contiguous ranges of shards are
+//     fed side by side rather than one after another. A member that falls behind holds
+//     the encoder back (bounded batches per member), so memory does not grow with the
+//     blob.
 //   - Between the two, in the encoder's onMetadata: register (reusing a live uncertified
 //     registration of ours, Ledger.RegisterBlob), get the committee, load the
 //     confirmations cached by an earlier run (opts.PendingDir; each verified again), and
@@ -226,7 +229,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		t0 := time.Now()
 		src := fileBehind(st.data) // a mapped file is read with pread, not through the mapping
 		spill, release := spillAllocator(st.opts.SpillDir)
-		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Encoded: &st.encoded, Source: src},
+		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, Want: st.want, Encoded: &st.encoded, Source: src},
 			func(m *codec.Metadata, id codec.BlobID) error {
 				err := st.setup(ctx, m, id, uploadBudget)
 				setup <- err
@@ -269,7 +272,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		st.pass.Store(2)
 		st.startUploaders(2)
 		spill, release = spillAllocator(st.opts.SpillDir)
-		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Want: st.want, Source: src}, nil, st.sink)
+		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, Want: st.want, Source: src}, nil, st.sink)
 		release()
 		st.finishProducer(err, 2)
 	}()
