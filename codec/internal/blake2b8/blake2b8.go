@@ -22,17 +22,11 @@ const Size = 32
 const (
 	maxLanes  = 8
 	blockSize = 128
+	// minLanes is the smallest batch worth a vector kernel: it always computes all its lanes
+	// (eight or four), so a tail of fewer messages is hashed one at a time when that is
+	// cheaper (measured by BenchmarkTail: two for either kernel).
+	minLanes = 2
 )
-
-// minLanes is the smallest batch worth the kernel of the given width: it always computes
-// all its lanes, so a tail of fewer messages is hashed one at a time when that is cheaper
-// (measured by BenchmarkTail).
-func minLanes(lanes int) int {
-	if lanes == 8 {
-		return 2
-	}
-	return 2
-}
 
 // vecLanes is the lane count of the kernel in use (8 on AVX-512, 4 on AVX2), 0 for the
 // portable path; tests set it to cover every path this machine has.
@@ -68,9 +62,9 @@ func (hs *Hasher) Sum(out [][Size]byte, prefix byte, msgs [][]byte) {
 		}
 	}
 	i := 0
-	if lanes := vecLanes; lanes > 0 && len(msgs) >= minLanes(lanes) {
+	if lanes := vecLanes; lanes > 0 && len(msgs) >= minLanes {
 		mlen := len(msgs[0])
-		for ; i+minLanes(lanes) <= len(msgs); i += lanes {
+		for ; i+minLanes <= len(msgs); i += lanes {
 			k := min(lanes, len(msgs)-i)
 			stride := hs.layout(lanes, 1+mlen)
 			for l := range k {
@@ -104,8 +98,8 @@ func (hs *Hasher) SumPairs(out [][Size]byte, prefix byte, in [][Size]byte) {
 		return &in[2*i], r
 	}
 	i := 0
-	if lanes := vecLanes; lanes > 0 && n >= minLanes(lanes) {
-		for ; i+minLanes(lanes) <= n; i += lanes {
+	if lanes := vecLanes; lanes > 0 && n >= minLanes {
+		for ; i+minLanes <= n; i += lanes {
 			k := min(lanes, n-i)
 			stride := hs.layout(lanes, 1+2*Size)
 			for l := range k {
