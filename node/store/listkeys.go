@@ -54,6 +54,7 @@ const listKeysCtxEvery = 256
 // listPebbleKeys implements KeyLister.ListKeys over db with a keys-only walk of a bounded
 // iterator.
 func listPebbleKeys(ctx context.Context, db *pebble.DB, lower, upper []byte, fn func(key []byte) bool) (err error) {
+	defer closedAsError(&err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -213,3 +213,29 @@ func queryKeys(t *testing.T, d datastore.Datastore, prefix string) []string {
 	}
 	return keys
 }
+
+// TestClosedDatastoreErrs checks that ListKeys and Lend on a closed datastore (a background
+// walk finishing while the node shuts down) return store.ErrClosed instead of crashing
+// the process with pebble's panic, synced or not.
+func TestClosedDatastoreErrs(t *testing.T) {
+	for _, opts := range [][]store.Option{nil, {store.WithoutSync()}} {
+		d, err := store.Open(t.TempDir(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := datastore.NewKey("/a")
+		if err := d.Put(context.Background(), key, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.(io.Closer).Close(); err != nil {
+			t.Fatal(err)
+		}
+		err = d.(store.KeyLister).ListKeys(context.Background(), []byte("/"), nil, func([]byte) bool { return true })
+		if !errors.Is(err, store.ErrClosed) {
+			t.Errorf("ListKeys after Close: %v, want store.ErrClosed", err)
+		}
+		if _, _, err := store.Lend(context.Background(), d, key); !errors.Is(err, store.ErrClosed) {
+			t.Errorf("Lend after Close: %v, want store.ErrClosed", err)
+		}
+	}
+}

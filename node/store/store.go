@@ -293,7 +293,26 @@ func Lend(ctx context.Context, d datastore.Read, key datastore.Key) ([]byte, fun
 	return b, func() {}, nil
 }
 
-func lendPebble(ctx context.Context, db *pebble.DB, key datastore.Key) ([]byte, func(), error) {
+// ErrClosed is what Lend and ListKeys return on a closed datastore (pebble panics).
+var ErrClosed = errors.New("store: datastore closed")
+
+// closedAsError turns pebble's panic on a closed database into ErrClosed in *err, for the
+// calls that go to pebble directly: a background job finishing its page while the node
+// shuts down gets an error, not a crash. Any other panic goes on.
+func closedAsError(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if e, ok := r.(error); ok && errors.Is(e, pebble.ErrClosed) {
+		*err = ErrClosed
+		return
+	}
+	panic(r)
+}
+
+func lendPebble(ctx context.Context, db *pebble.DB, key datastore.Key) (v []byte, release func(), err error) {
+	defer closedAsError(&err)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
