@@ -5,8 +5,8 @@
 // The codec hashes about n² Merkle leaves of one symbol each and as many inner nodes of 65
 // bytes per blob (a million of each at n = 1000), and a storage node hashes 2n of each per
 // sliver pair it verifies. One-message Blake2b spends most of such a short hash on the
-// serial dependency chain of its rounds; eight independent messages fill the vector lanes
-// instead. Results are byte-identical to golang.org/x/crypto/blake2b.Sum256 of
+// serial dependency chain of its rounds; eight or four independent messages fill the vector
+// lanes instead. Results are byte-identical to golang.org/x/crypto/blake2b.Sum256 of
 // prefix || message (tested on every path).
 package blake2b8
 
@@ -148,7 +148,7 @@ func (hs *Hasher) run(lanes int, out [][Size]byte, length, stride int) {
 		copy(out, hs.dig[:len(out)])
 		return
 	}
-	for w := range lanes {
+	for w := range 8 {
 		v := iv[w]
 		if w == 0 {
 			v ^= 0x01010000 ^ Size // digest length 32, no key, fanout 1, depth 1

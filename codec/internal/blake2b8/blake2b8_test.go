@@ -34,10 +34,6 @@ func randomMsgs(rng *rand.Rand, count, length int) [][]byte {
 	return msgs
 }
 
-func TestKernelsPresent(t *testing.T) {
-	t.Logf("vector kernels on this machine (lanes): %v", kernels)
-}
-
 func ref(prefix byte, m []byte) [Size]byte {
 	return blake2b.Sum256(append([]byte{prefix}, m...))
 }
@@ -46,6 +42,7 @@ func ref(prefix byte, m []byte) [Size]byte {
 // blocks, every block boundary), the codec's symbol length at the 1 GiB blob (4820 bytes)
 // and batch sizes around both lane counts against x/crypto.
 func TestSumMatchesXCrypto(t *testing.T) {
+	t.Logf("vector kernels on this machine (lanes): %v; the portable path is tested too", kernels)
 	rng := rand.New(rand.NewPCG(1, 2))
 	paths(t, func(t testing.TB) {
 		var hs Hasher // one hasher across lengths: layout changes must not leak old bytes
