@@ -256,8 +256,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 			Busy:         func() bool { return n.data.Busy(2 * time.Second) },
 			CompactAfter: cfg.GC.CompactAfter, CompactEvery: cfg.GC.CompactEvery,
 			CPU: cfg.GC.CPU, BusyCPU: cfg.GC.BusyCPU,
-			OnRemoved: func(reason string, bytes int64) {
-				n.met.gcBlobs.WithLabelValues(reason).Inc()
+			OnRemoved: func(reason string, blobs int, bytes int64) {
+				n.met.gcBlobs.WithLabelValues(reason).Add(float64(blobs))
 				n.met.gcBytes.WithLabelValues(reason).Add(float64(bytes))
 			},
 		}); err != nil {

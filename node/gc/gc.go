@@ -96,9 +96,11 @@ type Config struct {
 	// SweepInterval starts a sweep at least this often even without an epoch change or a
 	// dropped event (default 10 min).
 	SweepInterval time.Duration
-	// OnRemoved, if set, is called for every removed blob with the reason
-	// ("expired", "deleted", "invalid") and the bytes freed (metrics).
-	OnRemoved func(reason string, bytes int64)
+	// OnRemoved, if set, is called for every removal with the reason ("expired",
+	// "deleted", "invalid"), the blobs removed (1, or 0 when a full sweep finds more
+	// slivers of a blob it already removed on another shard) and the bytes freed
+	// (metrics).
+	OnRemoved func(reason string, blobs int, bytes int64)
 	// Compact, if set, makes the engine give the space of removed keys back
 	// (store.Compact). It runs once CompactAfter bytes were removed since the last run,
 	// or when anything was removed and CompactEvery has passed (defaults 64 MiB, 10 min):
@@ -230,7 +232,14 @@ type sweep struct {
 	examined int
 	removed  int
 	bytes    int64
+	// orphans are the blobs the shard walk removed so far (at most maxOrphansRemembered):
+	// finding one again on a later shard frees bytes but is not another blob.
+	orphans map[codec.BlobID]bool
 }
+
+// maxOrphansRemembered bounds sweep.orphans; past it a blob whose slivers lie on several
+// walked shards may be counted once per shard.
+const maxOrphansRemembered = 1 << 14
 
 // New returns a collector; Run starts it.
 func New(cfg Config) (*Collector, error) {
@@ -419,7 +428,7 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 		id := c.pending[0]
 		c.pending = c.pending[1:]
 		delete(c.queued, id)
-		ok, _, err := c.consider(ctx, id, -1)
+		ok, _, err := c.consider(ctx, id, -1, false)
 		if err != nil {
 			return removed, err
 		}
@@ -459,7 +468,8 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 			scanned++
 			sw.examined++
 			done++
-			ok, freed, err := c.consider(ctx, id, sw.shard)
+			again := sw.shard >= 0 && sw.orphans[id]
+			ok, freed, err := c.consider(ctx, id, sw.shard, again)
 			if err != nil {
 				return removed, err
 			}
@@ -467,8 +477,16 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 			sw.after = &cur
 			if ok {
 				removed++
-				sw.removed++
 				sw.bytes += freed
+				if !again {
+					sw.removed++
+				}
+				if sw.shard >= 0 && len(sw.orphans) < maxOrphansRemembered {
+					if sw.orphans == nil {
+						sw.orphans = make(map[codec.BlobID]bool)
+					}
+					sw.orphans[id] = true
+				}
 			}
 		}
 		if done == len(ids) && len(ids) < limit {
@@ -494,8 +512,9 @@ func (c *Collector) endSweep() {
 // consider removes blob id if the latest view says it is not live (decided under the
 // store's lock), reporting whether it did and the bytes freed. Its slivers go on this
 // node's shards, on every shard with a pair marker of it and on shard walked (-1: none),
-// where the full sweep found some.
-func (c *Collector) consider(ctx context.Context, id codec.BlobID, walked int) (bool, int64, error) {
+// where the full sweep found some; again says the sweep removed the blob before (its
+// slivers on another shard), so the removal frees bytes but counts no blob.
+func (c *Collector) consider(ctx context.Context, id codec.BlobID, walked int, again bool) (bool, int64, error) {
 	v := c.cfg.Ledger.View()
 	if _, remove := Decide(v, id); !remove {
 		return false, 0, nil // cheap pre-check; RemoveBlob decides again under the lock
@@ -520,7 +539,11 @@ func (c *Collector) consider(ctx context.Context, id codec.BlobID, walked int) (
 		c.freed += n
 		c.cfg.Logger.Debug("gc removed blob", "blob_id", id, "reason", blobstore.RemovalReason(reason), "bytes", n)
 		if c.cfg.OnRemoved != nil {
-			c.cfg.OnRemoved(blobstore.RemovalReason(reason), n)
+			blobs := 1
+			if again {
+				blobs = 0
+			}
+			c.cfg.OnRemoved(blobstore.RemovalReason(reason), blobs, n)
 		}
 	}
 	return ok, n, nil

@@ -317,7 +317,7 @@ func TestCollectsDeletedExpiredInvalid(t *testing.T) {
 
 	var removed = make(chan string, 8)
 	col, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, Interval: 5 * time.Millisecond,
-		Batch: 2, Scan: 3, Logger: quiet(), OnRemoved: func(reason string, _ int64) { removed <- reason }})
+		Batch: 2, Scan: 3, Logger: quiet(), OnRemoved: func(reason string, _ int, _ int64) { removed <- reason }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +544,7 @@ func TestPacesByCPUShare(t *testing.T) {
 	col, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, Batch: 2, CPU: share, Logger: quiet(),
 		Clock:     func() time.Time { return clock },
 		Busy:      func() bool { return busy },
-		OnRemoved: func(string, int64) { clock = clock.Add(cost) }})
+		OnRemoved: func(string, int, int64) { clock = clock.Add(cost) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +589,7 @@ func TestPacesByCPUShare(t *testing.T) {
 		t.Fatalf("epoch %d", v.Epoch())
 	}
 	free, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, CPU: 1, Logger: quiet(),
-		Clock: func() time.Time { return clock }, OnRemoved: func(string, int64) { clock = clock.Add(cost) }})
+		Clock: func() time.Time { return clock }, OnRemoved: func(string, int, int64) { clock = clock.Add(cost) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ func TestPacesByCPUShare(t *testing.T) {
 	}
 	slow, err := gc.New(gc.Config{Store: f.bs, Ledger: f.l, Node: f.node, CPU: share, Logger: quiet(),
 		Clock: func() time.Time { return clock }, Busy: func() bool { return true },
-		OnRemoved: func(string, int64) { clock = clock.Add(10 * time.Second) }})
+		OnRemoved: func(string, int, int64) { clock = clock.Add(10 * time.Second) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +639,7 @@ func (q *queryLog) Query(ctx context.Context, qq query.Query) (query.Results, er
 
 // TestSweepWalksMetadataNotSlivers: a sweep walks the blobs' metadata keys and never a
 // shard's slivers (whose blocks a walk would read), so slivers whose metadata is gone stay;
-// a full sweep also walks the shards and removes them.
+// a full sweep also walks the shards and removes them, counting the blob once.
 func TestSweepWalksMetadataNotSlivers(t *testing.T) {
 	f := newFixture(t)
 	orphan := f.register(40, 3000, 1, false) // ends when epoch 1 starts
@@ -660,7 +660,9 @@ func TestSweepWalksMetadataNotSlivers(t *testing.T) {
 	}
 	ql := &queryLog{Batching: f.ds}
 	bs := blobstore.New(ql, f.l.Params())
-	col, err := gc.New(gc.Config{Store: bs, Ledger: f.l, Node: f.node, Logger: quiet()})
+	blobs, removals := 0, 0
+	col, err := gc.New(gc.Config{Store: bs, Ledger: f.l, Node: f.node, Logger: quiet(),
+		OnRemoved: func(_ string, n int, _ int64) { blobs += n; removals++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,4 +688,9 @@ func TestSweepWalksMetadataNotSlivers(t *testing.T) {
 	}
 	f.gone(orphan, blobstore.RemovedExpired)
 	f.readBack(live)
+	// The orphan's slivers lay on every shard, most of them not this node's: the walk
+	// removed them shard by shard, one blob all the same.
+	if blobs != 1 || removals < 2 {
+		t.Errorf("the full sweep counted %d blobs in %d removals, want 1 blob (in several removals)", blobs, removals)
+	}
 }
