@@ -41,8 +41,9 @@ const (
 	CodeForbidden
 	// CodeInternal: the handler failed for its own reasons.
 	CodeInternal
-	// CodeStaleEpoch: the request names an epoch the peer has already left (a confirmation
-	// for the previous committee). Do not retry: redo it for the current epoch.
+	// CodeStaleEpoch: the request belongs to an epoch the peer has already left (a
+	// confirmation for the previous committee, a put of a shard it has handed over). Do
+	// not retry: redo it for the current epoch.
 	CodeStaleEpoch
 )
 

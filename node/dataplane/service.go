@@ -268,6 +268,22 @@ func (s *Service) shardsHeld() (uint32, []uint16, error) {
 	return ep, c.Members[i].Shards, nil
 }
 
+// heldBefore reports whether this node held shard in the epoch before ep (and so has
+// left it at ep: a put for it comes from a writer still using the old committee). A
+// shard it never held is refused as forbidden instead, which a writer retries: the node
+// may be the one behind, not yet in the epoch that gives it the shard.
+func (s *Service) heldBefore(ep uint32, shard uint16) bool {
+	if ep == 0 {
+		return false
+	}
+	c, err := s.cfg.Ledger.Committee(ep - 1)
+	if err != nil {
+		return false
+	}
+	i := c.MemberIndex(s.node)
+	return i >= 0 && slices.Contains(c.Members[i].Shards, shard)
+}
+
 // writable reports why a blob may not take writes or confirmations: it must be registered
 // or certified on the ledger (not nonexistent, invalid or expired), so a hostile peer
 // cannot fill the node with unpaid data (docs/protocol.md §6).
@@ -412,7 +428,7 @@ func (l *lease) abandon() {
 // item result and does not stop the others.
 func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Request) ([]byte, error) {
 	p := s.cfg.Ledger.Params()
-	_, held, err := s.shardsHeld()
+	ep, held, err := s.shardsHeld()
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +451,13 @@ func (s *Service) putPairs(ctx context.Context, from peer.ID, req *sliver.Reques
 		pr, se := &req.Pairs[i][0], &req.Pairs[i][1]
 		shard := p.ShardForPair(req.BlobID, int(pr.Index))
 		if _, ok := slices.BinarySearch(held, uint16(shard)); !ok {
-			fail(i, p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard))
+			if s.heldBefore(ep, uint16(shard)) {
+				// The writer's committee is older than ours: the shard has moved on, and
+				// retrying here would wait in vain; it must store for the new committee.
+				fail(i, p2p.Errorf(p2p.CodeStaleEpoch, "pair %d of %s maps to shard %d, which this node left at epoch %d", pr.Index, req.BlobID, shard, ep))
+			} else {
+				fail(i, p2p.Errorf(p2p.CodeForbidden, "pair %d of %s maps to shard %d, not held here", pr.Index, req.BlobID, shard))
+			}
 			continue
 		}
 		writes = append(writes, blobstore.PairWrite{Shard: shard, Primary: pr, Secondary: se,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand"
+	"slices"
 	"testing"
 	"time"
 
@@ -314,5 +315,40 @@ func TestHostileRequests(t *testing.T) {
 	st, err := blobstatus.Decode(resp)
 	if err != nil || st.Kind != staking.StatusRegistered || !st.HasMetadata || st.ShardsHeld != 6 || st.ShardsStored != 6 || st.Epoch != 3 {
 		t.Fatalf("status %+v, %v", st, err)
+	}
+}
+
+// TestPutOfAHandedOverShardIsStale: once the epoch moves a shard away from the node, a
+// put for it (a writer still using the old committee) is refused as a stale epoch, which
+// the writer does not retry; a put for a shard the node never held stays forbidden, which
+// it does (the node may be the one behind).
+func TestPutOfAHandedOverShardIsStale(t *testing.T) {
+	f := newFixture(t)
+	if err := f.putMeta(f.enc); err != nil {
+		t.Fatal(err)
+	}
+	cur := f.ledger.CurrentCommittee()
+	moved := f.held[0]
+	next := &epoch.Committee{Epoch: cur.Epoch + 1, NShards: cur.NShards}
+	for i, m := range cur.Members {
+		m.Shards = slices.DeleteFunc(slices.Clone(m.Shards), func(s uint16) bool { return s == moved })
+		if i == 1 {
+			m.Shards = append(m.Shards, moved)
+			slices.Sort(m.Shards)
+		}
+		next.Members = append(next.Members, m)
+	}
+	if err := next.Index(); err != nil {
+		t.Fatal(err)
+	}
+	f.ledger.Advance(next)
+
+	_, err := f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(moved)}))
+	wantCode(t, "put of a shard handed over", err, p2p.CodeStaleEpoch)
+	never := cur.Members[1].Shards[0]
+	_, err = f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(never)}))
+	wantCode(t, "put of a shard never held", err, p2p.CodeForbidden)
+	if _, err := f.call(f.protos[1], sliver.EncodePutPairs(f.enc.BlobID, [][2]*codec.Sliver{f.pairOf(f.held[1])})); err != nil {
+		t.Fatalf("put of a shard still held: %v", err)
 	}
 }

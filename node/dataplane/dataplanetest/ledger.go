@@ -20,9 +20,10 @@ import (
 type Ledger struct {
 	params  codec.Params
 	network epoch.NetworkID
-	com     *epoch.Committee
 
 	mu      sync.Mutex
+	com     *epoch.Committee
+	prev    *epoch.Committee // the committee Advance replaced, nil before
 	blobs   map[codec.BlobID][]staking.Blob
 	invalid map[codec.BlobID]bool
 }
@@ -43,19 +44,38 @@ func (l *Ledger) Params() codec.Params { return l.params }
 func (l *Ledger) NetworkID() epoch.NetworkID { return l.network }
 
 // CurrentEpoch is the committee's epoch.
-func (l *Ledger) CurrentEpoch() uint32 { return l.com.Epoch }
+func (l *Ledger) CurrentEpoch() uint32 { return l.CurrentCommittee().Epoch }
 
-// Committee returns the committee for its own epoch and epoch.ErrBadCommittee for any
-// other.
+// Committee returns the current committee for its epoch, the one Advance replaced for
+// its epoch, and epoch.ErrBadCommittee for any other.
 func (l *Ledger) Committee(e uint32) (*epoch.Committee, error) {
-	if e != l.com.Epoch {
-		return nil, epoch.ErrBadCommittee
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range []*epoch.Committee{l.com, l.prev} {
+		if c != nil && c.Epoch == e {
+			return c, nil
+		}
 	}
-	return l.com, nil
+	return nil, epoch.ErrBadCommittee
 }
 
-// CurrentCommittee is the committee given to NewLedger.
-func (l *Ledger) CurrentCommittee() *epoch.Committee { return l.com }
+// CurrentCommittee is the committee given to NewLedger, or the last given to Advance.
+func (l *Ledger) CurrentCommittee() *epoch.Committee {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.com
+}
+
+// Advance starts the epoch of next (the current one plus one), whose committee it is;
+// the committee it replaces stays readable by Committee.
+func (l *Ledger) Advance(next *epoch.Committee) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if next.Epoch != l.com.Epoch+1 {
+		panic("dataplanetest: Advance to a committee not of the next epoch")
+	}
+	l.prev, l.com = l.com, next
+}
 
 // BlobInfo returns the status of id and its blob objects: invalid if SetInvalid marked it;
 // otherwise certified beats registered beats expired (an object whose storage ends at or
