@@ -127,9 +127,10 @@ func BenchmarkFloor_n1000_64MiB(b *testing.B) {
 	})
 }
 
-// BenchmarkFloorLanes8_n1000_64MiB is the same floor with the eight-lane Blake2b the codec
-// itself uses (x/crypto's Sum256 where the CPU has no AVX-512), in batches of 64 cells as the
-// encoder feeds it: the floor as fast as the codec's own primitives.
+// BenchmarkFloorLanes8_n1000_64MiB is the same floor with the many-lane Blake2b the codec
+// itself uses (eight lanes on AVX-512, four on AVX2, x/crypto's Sum256 on neither), in
+// batches of 64 cells as the encoder feeds it: the floor as fast as the codec's own
+// primitives.
 func BenchmarkFloorLanes8_n1000_64MiB(b *testing.B) {
 	benchFloor(b, func(n, s int) {
 		var hs blake2b8.Hasher
