@@ -46,6 +46,12 @@ type StreamOptions struct {
 	// proportion to its shards, instead of one member after another. With Want, the later
 	// windows are formed from the wanted rows only.
 	Spread bool
+	// SpreadRun, with Spread, keeps runs of this many consecutive pair indices together
+	// (windows take whole runs, groups are ordered by run; at most a window's rows): a sink
+	// that sends a member SpreadRun pairs per request then sends each request a
+	// contiguous range of shards, whose tables a storage engine can keep apart. 0 or 1:
+	// single pairs.
+	SpreadRun int
 	// Encoded, if not nil, counts the blob bytes through the metadata pass (the bulk of
 	// the encoding's CPU time) as they are done, for progress displays; it reaches the
 	// padded blob size R·C·s (about).
@@ -150,7 +156,7 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 	e.src = opts.Source
 	// The metadata pass computes every recovery row anyway: keep the first window's, in
 	// the buffer later windows reuse.
-	first := firstWindow(R, n, windows, window, opts.Spread)
+	first := firstWindow(R, n, window, opts.Spread, opts.SpreadRun)
 	winBuf := hugemem.Bytes(window * rowBytes)
 	rows := make([][]byte, window)
 	for i := range rows {
@@ -198,130 +204,173 @@ func EncodeStream(p Params, data []byte, opts StreamOptions, onMetadata func(m *
 		sec := Sliver{Axis: AxisSecondary, Index: uint16(c), SymbolSize: uint16(s), Data: secBuf}
 		return sink(pair, &prim, &sec)
 	}
-	emitGroup := func(pairs []int) error {
-		if opts.Spread {
-			slices.Sort(pairs)
-			pairs = spreadOrder(pairs)
-		}
-		for _, pair := range pairs {
-			if err := emit(pair); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 
-	// The groups of pairs emitted one after another: the first window's recovery rows,
-	// then each later window's, re-encoded when its turn comes; the source rows, which
-	// come straight from the blob, go with the first group, or spread over all of them.
-	inFirst := make([]bool, n)
-	groups := [][]int{nil}
-	for i, r := range first {
-		inFirst[r] = true
-		if want(r) {
-			groups[0] = append(groups[0], r)
-			winRow[r] = rows[i]
-		}
-	}
-	var rest []int
-	for r := R; r < n; r++ {
-		if !inFirst[r] && want(r) {
-			rest = append(rest, r)
-		}
-	}
-	later := laterWindows(rest, window, opts.Spread)
-	if opts.Spread {
-		later = spreadOrder(later)
-	}
-	groups = append(groups, later...)
-	var sources [][]int // sources[g]: the source rows emitted with group g
-	if opts.Spread {
-		sources = make([][]int, len(groups))
-	} else {
-		sources = make([][]int, 1)
-	}
-	var srcs []int
-	for pair := range R {
-		if want(pair) {
-			srcs = append(srcs, pair)
-		}
-	}
-	if opts.Spread {
-		srcs = spreadOrder(srcs)
-	}
-	for i, pair := range srcs { // evenly over the groups
-		g := i * len(sources) / len(srcs)
-		sources[g] = append(sources[g], pair)
-	}
-	for g, idx := range groups {
+	for g, grp := range emissionGroups(R, n, first, window, opts.Spread, opts.SpreadRun, want) {
 		if g > 0 {
-			if err := e.recoveryRows(rows[:len(idx)], idx); err != nil {
+			if err := e.recoveryRows(rows[:len(grp.rec)], grp.rec); err != nil {
 				return Metadata{}, BlobID{}, err
 			}
 			clear(winRow)
-			for i, r := range idx {
+			for i, r := range grp.rec {
+				winRow[r] = rows[i]
+			}
+		} else {
+			for i, r := range first {
 				winRow[r] = rows[i]
 			}
 		}
-		var pairs []int
-		if g < len(sources) {
-			pairs = append(pairs, sources[g]...)
-		}
-		pairs = append(pairs, idx...)
-		if err := emitGroup(pairs); err != nil {
-			return Metadata{}, BlobID{}, err
+		for _, pair := range grp.order {
+			if err := emit(pair); err != nil {
+				return Metadata{}, BlobID{}, err
+			}
 		}
 	}
 	return m, id, nil
 }
 
-// firstWindow returns the recovery rows (R <= r < n) the metadata pass keeps: the first
-// window rows in order, or with spread every windows-th row from R.
-func firstWindow(R, n, windows, window int, spread bool) []int {
-	var out []int
-	if spread {
-		for r := R; r < n; r += windows {
+// runLen is the run length of a spread emission: SpreadRun, at least 1 and at most a
+// window.
+func runLen(run, window int) int { return max(1, min(run, window)) }
+
+// runs cuts rows lo..hi-1 into runs of k consecutive rows (the last one shorter).
+func runs(lo, hi, k int) [][]int {
+	var out [][]int
+	for r0 := lo; r0 < hi; r0 += k {
+		var run []int
+		for r := r0; r < min(hi, r0+k); r++ {
+			run = append(run, r)
+		}
+		out = append(out, run)
+	}
+	return out
+}
+
+// firstWindow returns the recovery rows (R <= r < n) the metadata pass keeps, at most
+// window of them: the first window rows in order; with spread, every W-th run of
+// recovery rows, W being how many windows of whole runs the rows take.
+func firstWindow(R, n, window int, spread bool, run int) []int {
+	if !spread {
+		var out []int
+		for r := R; r < min(n, R+window); r++ {
 			out = append(out, r)
 		}
 		return out
 	}
-	for r := R; r < min(n, R+window); r++ {
-		out = append(out, r)
+	k := runLen(run, window)
+	all := runs(R, n, k)
+	w := (len(all) + window/k - 1) / (window / k) // windows of window/k runs each
+	var out []int
+	for b := 0; b < len(all); b += w {
+		out = append(out, all[b]...)
 	}
 	return out
 }
 
-// laterWindows splits the ascending rows into windows of at most window rows: runs of
-// consecutive rows, or with spread strides through all of them (window j: rows[j],
-// rows[j+k], ... for k windows), each window ascending.
-func laterWindows(rows []int, window int, spread bool) [][]int {
-	if len(rows) == 0 {
-		return nil
+// group is one stretch of EncodeStream's output: the recovery rows it needs in the window
+// (re-encoded first, except the first group's, kept from the metadata pass) and every
+// pair it emits, in order.
+type group struct {
+	rec   []int
+	order []int
+}
+
+// emissionGroups plans EncodeStream's output after the metadata pass, the wanted pairs
+// only: first the source rows and the first window's rows, then the rest of the recovery
+// rows in windows of at most window rows, each in pair order. With spread: the windows
+// are strides of whole runs (see firstWindow), taken in bit-reversed order, the source
+// rows' runs go evenly with every group, and each group emits its runs in bit-reversed
+// order (spreadOrder).
+func emissionGroups(R, n int, first []int, window int, spread bool, run int, want func(int) bool) []group {
+	inFirst := make([]bool, n)
+	for _, r := range first {
+		inFirst[r] = true
 	}
-	k := (len(rows) + window - 1) / window
-	out := make([][]int, k)
-	for i, r := range rows {
-		j := i / window
-		if spread {
-			j = i % k
+	wanted := func(rows []int) []int {
+		var out []int
+		for _, r := range rows {
+			if want(r) {
+				out = append(out, r)
+			}
 		}
-		out[j] = append(out[j], r)
+		return out
+	}
+	if !spread {
+		g0 := group{rec: wanted(first)}
+		for pair := range R {
+			if want(pair) {
+				g0.order = append(g0.order, pair)
+			}
+		}
+		g0.order = append(g0.order, g0.rec...)
+		out := []group{g0}
+		var rest []int
+		for r := R; r < n; r++ {
+			if !inFirst[r] && want(r) {
+				rest = append(rest, r)
+			}
+		}
+		for i := 0; i < len(rest); i += window {
+			w := rest[i:min(len(rest), i+window)]
+			out = append(out, group{rec: w, order: w})
+		}
+		return out
+	}
+	k := runLen(run, window)
+	keep := func(all [][]int, in func(run []int) bool) [][]int {
+		var out [][]int
+		for _, r := range all {
+			if in(r) {
+				if w := wanted(r); len(w) > 0 {
+					out = append(out, w)
+				}
+			}
+		}
+		return out
+	}
+	firstRuns := keep(runs(R, n, k), func(r []int) bool { return inFirst[r[0]] })
+	restRuns := keep(runs(R, n, k), func(r []int) bool { return !inFirst[r[0]] })
+	srcRuns := spreadOrder(keep(runs(0, R, k), func([]int) bool { return true }))
+	windows := [][][]int{firstRuns}
+	if len(restRuns) > 0 {
+		count := (len(restRuns) + window/k - 1) / (window / k)
+		later := make([][][]int, count)
+		for i, r := range restRuns {
+			later[i%count] = append(later[i%count], r)
+		}
+		windows = append(windows, spreadOrder(later)...)
+	}
+	units := make([][][]int, len(windows)) // units[g]: group g's runs
+	copy(units, windows)
+	for i, r := range srcRuns { // evenly over the groups
+		g := i * len(units) / len(srcRuns)
+		units[g] = append(slices.Clip(units[g]), r)
+	}
+	out := make([]group, len(windows))
+	for g, w := range windows {
+		for _, r := range w {
+			out[g].rec = append(out[g].rec, r...)
+		}
+		us := slices.Clone(units[g])
+		slices.SortFunc(us, func(a, b []int) int { return a[0] - b[0] })
+		for _, u := range spreadOrder(us) {
+			out[g].order = append(out[g].order, u...)
+		}
 	}
 	return out
 }
 
-// spreadOrder returns the ascending pairs in bit-reversed order of their positions (a van
-// der Corput sequence): every prefix of the result takes from each run of the input about
+// spreadOrder returns the items in bit-reversed order of their positions (a van der
+// Corput sequence): every prefix of the result takes from each stretch of the input about
 // its share, so members holding contiguous ranges of shards are fed side by side.
-func spreadOrder[T any](pairs []T) []T {
+func spreadOrder[T any](items []T) []T {
 	bits := 0
-	for 1<<bits < len(pairs) {
+	for 1<<bits < len(items) {
 		bits++
 	}
-	out := make([]T, 0, len(pairs))
+	out := make([]T, 0, len(items))
 	for k := range 1 << bits {
-		if i := reverseBits(k, bits); i < len(pairs) {
-			out = append(out, pairs[i])
+		if i := reverseBits(k, bits); i < len(items) {
+			out = append(out, items[i])
 		}
 	}
 	return out

@@ -31,8 +31,11 @@ func TestEncodeStreamBudgets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, mode := range []int{0, 1, 2, 3} {
-				filter, spread := mode&1 == 1, mode&2 == 2
+			for _, mode := range []int{0, 1, 2, 3, 6, 7} {
+				filter, spread, run := mode&1 == 1, mode&2 == 2, 1
+				if mode&4 == 4 {
+					run = 3
+				}
 				spilled := 0
 				var encoded atomic.Int64
 				opts := codec.StreamOptions{Budget: budget, Encoded: &encoded, Spill: func(k int) (codec.SpillStore, error) {
@@ -46,7 +49,7 @@ func TestEncodeStreamBudgets(t *testing.T) {
 				if filter {
 					opts.Want = wanted
 				}
-				opts.Spread = spread
+				opts.Spread, opts.SpreadRun = spread, run
 				var got []int
 				_, id, err := codec.EncodeStream(p, data, opts, nil, func(pair int, prim, sec *codec.Sliver) error {
 					got = append(got, pair)
@@ -70,7 +73,7 @@ func TestEncodeStreamBudgets(t *testing.T) {
 				}
 				sorted := slices.Sorted(slices.Values(got))
 				if !slices.Equal(sorted, want) {
-					t.Fatalf("n=%d budget=%d filter=%v spread=%v: pairs %v, want each of %v once", n, budget, filter, spread, got, want)
+					t.Fatalf("n=%d budget=%d filter=%v spread=%v run %d: pairs %v, want each of %v once", n, budget, filter, spread, run, got, want)
 				}
 				if !spread && !slices.Equal(got, want) {
 					t.Fatalf("n=%d budget=%d filter=%v: pairs %v, want pair order", n, budget, filter, got)
@@ -109,8 +112,9 @@ func (m *memSpill) WriteAt(p []byte, off int64) (int, error) {
 // TestEncodeStreamSpreadFeedsMembersTogether checks what Spread is for: with a committee
 // of four members holding contiguous quarters of the shards, the pairs come out feeding
 // all of them side by side (no member waits long for its next pair), where pair order
-// feeds one member after another; for every window count a budget can choose. (At
-// n = 1000 the longest wait is 7-10 pairs of 1000 with spread, 750 in pair order.)
+// feeds one member after another; for every window count a budget can choose. With
+// SpreadRun, consecutive pairs stay together in runs. (At n = 1000 the longest wait is
+// 7-10 pairs of 1000 with single-pair spread, 750 in pair order.)
 func TestEncodeStreamSpreadFeedsMembersTogether(t *testing.T) {
 	p := codec.MustParams(100)
 	rng := rand.New(rand.NewPCG(29, 30))
@@ -121,13 +125,15 @@ func TestEncodeStreamSpreadFeedsMembersTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, budget := range []int64{0, full.Memory / 2, full.Memory - full.RecoveryBytes, 1} {
-		for _, spread := range []bool{false, true} {
+		for _, run := range []int{0, 1, 4} {
+			spread := run > 0
 			var id codec.BlobID
-			var members []int
-			_, _, err := codec.EncodeStream(p, data, codec.StreamOptions{Budget: budget, Spread: spread},
+			var members, pairs []int
+			_, _, err := codec.EncodeStream(p, data, codec.StreamOptions{Budget: budget, Spread: spread, SpreadRun: run},
 				func(_ *codec.Metadata, bid codec.BlobID) error { id = bid; return nil },
 				func(pair int, _, _ *codec.Sliver) error {
 					members = append(members, p.ShardForPair(id, pair)*4/p.N)
+					pairs = append(pairs, pair)
 					return nil
 				})
 			if err != nil {
@@ -145,8 +151,23 @@ func TestEncodeStreamSpreadFeedsMembersTogether(t *testing.T) {
 				}
 				longest = max(longest, len(members)-last-1)
 			}
-			if spread && longest > 12 {
-				t.Errorf("budget %d, spread: a member waited %d pairs for its next one: %v", budget, longest, members)
+			// Breaks: consecutive outputs that are not consecutive pairs.
+			breaks := 0
+			for i := 1; i < len(pairs); i++ {
+				if pairs[i] != pairs[i-1]+1 {
+					breaks++
+				}
+			}
+			if spread && longest > 12*run {
+				t.Errorf("budget %d, spread in runs of %d: a member waited %d pairs for its next one: %v", budget, run, longest, members)
+			}
+			plan, err := codec.PlanStream(p, uint64(size), budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Runs longer than a window are cut to the window.
+			if k := min(run, plan.WindowRows); k > 1 && breaks > 2*len(pairs)/k {
+				t.Errorf("budget %d, spread in runs of %d: %d of %d outputs break a run: %v", budget, run, breaks, len(pairs), pairs)
 			}
 			if !spread && longest < p.N/2 {
 				t.Errorf("budget %d, pair order: the longest wait is only %d pairs (the test's premise fails)", budget, longest)

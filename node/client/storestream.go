@@ -28,9 +28,9 @@ import (
 //   - The blob is encoded by codec.EncodeStream within opts.MemoryBudget: the metadata
 //     pass first (nothing is held but the secondary recovery cells and the leaf hashes),
 //     then the sliver pairs, each copied into its member's next put batch and sent while
-//     the encoder goes on. The pairs come spread over the pair indices
-//     (codec.StreamOptions.Spread), so members holding contiguous ranges of shards are
-//     fed side by side rather than one after another. A member that falls behind holds
+//     the encoder goes on. The pairs come spread over the pair indices in runs of a put's
+//     size (codec.StreamOptions.Spread), so members holding contiguous ranges of shards
+//     are fed side by side rather than one after another, each put a contiguous range. A member that falls behind holds
 //     the encoder back (bounded batches per member), so memory does not grow with the
 //     blob.
 //   - Between the two, in the encoder's onMetadata: register (reusing a live uncertified
@@ -221,6 +221,10 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 	defer close(tickStop)
 
 	budget, uploadBudget := splitBudget(st.opts.MemoryBudget)
+	// The encoder keeps runs of as many consecutive pairs as a put carries at most (setup
+	// may make puts smaller, never larger), so that each put is a contiguous range of its
+	// member's shards: a node then ingests tables whose key ranges do not interleave.
+	run := sliver.PairsPerRequest(p, p.PrimarySliverSize(st.s)+p.SecondarySliverSize(st.s), st.c.cfg.UploadBatchBytes)
 	setup := make(chan error, 1)
 	st.reserveGo = make(chan struct{})
 	st.pass.Store(1)
@@ -229,7 +233,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		t0 := time.Now()
 		src := fileBehind(st.data) // a mapped file is read with pread, not through the mapping
 		spill, release := spillAllocator(st.opts.SpillDir)
-		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, Want: st.want, Encoded: &st.encoded, Source: src},
+		_, _, err := codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, SpreadRun: run, Want: st.want, Encoded: &st.encoded, Source: src},
 			func(m *codec.Metadata, id codec.BlobID) error {
 				err := st.setup(ctx, m, id, uploadBudget)
 				setup <- err
@@ -272,7 +276,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 		st.pass.Store(2)
 		st.startUploaders(2)
 		spill, release = spillAllocator(st.opts.SpillDir)
-		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, Want: st.want, Source: src}, nil, st.sink)
+		_, _, err = codec.EncodeStream(p, st.data, codec.StreamOptions{Budget: budget, Spill: spill, Spread: true, SpreadRun: run, Want: st.want, Source: src}, nil, st.sink)
 		release()
 		st.finishProducer(err, 2)
 	}()
