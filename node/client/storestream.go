@@ -76,6 +76,19 @@ func splitBudget(budget int64) (encoder, upload int64) {
 	return max(rest-upload, 1), upload
 }
 
+// putBytes is the size of one put for a committee of members within uploadBudget (<= 0:
+// none): Config.UploadBatchBytes, or less so that 2·UploadDepth+1 batches per member fit
+// the budget (one filling, UploadDepth queued, UploadDepth in flight). It counts every
+// member, not only those with pairs to send, so that the encoder's runs (StoreStream) and
+// the puts agree before the members are asked what they hold.
+func putBytes(cfg Config, uploadBudget int64, members int) int {
+	b := cfg.UploadBatchBytes
+	if uploadBudget > 0 {
+		b = int(min(int64(b), uploadBudget/int64(max(1, members*(2*cfg.UploadDepth+1)))))
+	}
+	return b
+}
+
 // spillAllocator returns an allocator of spill stores for the encoder's recovery cells
 // (codec.StreamOptions.Spill): unlinked temporary files in dir (os.TempDir() if empty),
 // read and written with pread and pwrite, so their pages are the kernel's page cache,
@@ -181,6 +194,7 @@ type pairBatch struct {
 	pairs  [][2]*codec.Sliver
 	bytes  int64
 	filled int
+	last   int // the shard of the last pair added
 }
 
 func (st *streamStore) report(update func(*Progress)) {
@@ -221,10 +235,14 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 	defer close(tickStop)
 
 	budget, uploadBudget := splitBudget(st.opts.MemoryBudget)
-	// The encoder keeps runs of as many consecutive pairs as a put carries at most (setup
-	// may make puts smaller, never larger), so that each put is a contiguous range of its
-	// member's shards: a node then ingests tables whose key ranges do not interleave.
-	run := sliver.PairsPerRequest(p, p.PrimarySliverSize(st.s)+p.SecondarySliverSize(st.s), st.c.cfg.UploadBatchBytes)
+	// The encoder keeps runs of as many consecutive pairs as a put carries (sink also cuts
+	// a put at a run's end), so that each put is a contiguous range of its member's shards:
+	// a node then ingests tables whose key ranges do not interleave. A put's size depends
+	// on the committee's size (setup): without the committee, single pairs.
+	run := 1
+	if com, err := st.hooks.Committee(ctx); err == nil {
+		run = sliver.PairsPerRequest(p, p.PrimarySliverSize(st.s)+p.SecondarySliverSize(st.s), putBytes(st.c.cfg, uploadBudget, len(com.Members)))
+	}
 	setup := make(chan error, 1)
 	st.reserveGo = make(chan struct{})
 	st.pass.Store(1)
@@ -475,12 +493,8 @@ func (st *streamStore) setup(ctx context.Context, m *codec.Metadata, id codec.Bl
 			active++
 		}
 	}
-	batchBytes := st.c.cfg.UploadBatchBytes
 	st.maxBatches = max(1, active*(2*depth+1))
-	if uploadBudget > 0 {
-		batchBytes = int(min(int64(batchBytes), uploadBudget/int64(st.maxBatches)))
-	}
-	st.perReq = sliver.PairsPerRequest(p, st.pairSize, batchBytes)
+	st.perReq = sliver.PairsPerRequest(p, st.pairSize, putBytes(st.c.cfg, uploadBudget, len(st.members)))
 	if uploadBudget > 0 {
 		// A batch holds at least one pair, so with big pairs (or many members) the
 		// budget bounds the number of batches instead: fewer in flight per member, but
@@ -625,6 +639,17 @@ func (st *streamStore) sink(pair int, prim, sec *codec.Sliver) error {
 	if sm.failed.Load() || sm.pass != st.pass.Load() {
 		return nil
 	}
+	if b := sm.cur; b != nil && b.last+1 != shard {
+		// A put covers consecutive shards only: the node ingests each put as one table,
+		// and a table spanning shards apart overlaps the tables of the shards between
+		// (pebble then keeps it above them and compacts it, reading it all back). The
+		// encoder's runs (SpreadRun) are at least a put long, so this cuts a put short
+		// only at a run's end.
+		sm.cur = nil
+		if err := st.send(sm, b); err != nil {
+			return err
+		}
+	}
 	if sm.cur == nil {
 		b, err := st.getBatch()
 		if err != nil {
@@ -641,10 +666,16 @@ func (st *streamStore) sink(pair int, prim, sec *codec.Sliver) error {
 		b.bytes += int64(n)
 	}
 	b.pairs = append(b.pairs, [2]*codec.Sliver{&b.slv[k][0], &b.slv[k][1]})
+	b.last = shard
 	if len(b.pairs) < st.perReq {
 		return nil
 	}
 	sm.cur = nil
+	return st.send(sm, b)
+}
+
+// send hands a batch to its member's upload, waiting while the member's queue is full.
+func (st *streamStore) send(sm *streamMember, b *pairBatch) error {
 	select {
 	case sm.ch <- b:
 		return nil
