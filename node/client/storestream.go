@@ -240,7 +240,7 @@ func (st *streamStore) run(ctx context.Context) (*StoreResult, error) {
 	// a node then ingests tables whose key ranges do not interleave. A put's size depends
 	// on the committee's size (setup): without the committee, single pairs.
 	run := 1
-	if com, err := st.hooks.Committee(ctx); err == nil {
+	if com, err := st.hooks.Committee(ctx); err == nil && com != nil {
 		run = sliver.PairsPerRequest(p, p.PrimarySliverSize(st.s)+p.SecondarySliverSize(st.s), putBytes(st.c.cfg, uploadBudget, len(com.Members)))
 	}
 	setup := make(chan error, 1)
