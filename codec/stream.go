@@ -245,9 +245,36 @@ func runs(lo, hi, k int) [][]int {
 	return out
 }
 
+// recoveryRuns cuts the recovery rows R..n-1 into runs of at most k consecutive rows that
+// strides fit in the fewest windows of window rows the rows need: a multiple of that many
+// runs of nearly equal length (the longer ones first), so that every stride holds its share
+// of the rows, one more at most. (Runs of exactly k do not always fit: 24 runs of 27 rows
+// and one of 18 need three strides of at most 333 rows, not two.)
+func recoveryRuns(R, n, k, window int) [][]int {
+	rows := n - R
+	w := (rows + window - 1) / window
+	m := min(rows, w*((rows+w*k-1)/(w*k)))
+	q, extra := rows/m, rows%m
+	out := make([][]int, 0, m)
+	r0 := R
+	for i := range m {
+		size := q
+		if i < extra {
+			size++
+		}
+		run := make([]int, size)
+		for j := range run {
+			run[j] = r0 + j
+		}
+		out = append(out, run)
+		r0 += size
+	}
+	return out
+}
+
 // firstWindow returns the recovery rows (R <= r < n) the metadata pass keeps, at most
 // window of them: the first window rows in order; with spread, every W-th run of
-// recovery rows, W being how many windows of whole runs the rows take.
+// recoveryRuns, W being how many windows the rows need.
 func firstWindow(R, n, window int, spread bool, run int) []int {
 	if !spread {
 		var out []int
@@ -256,14 +283,37 @@ func firstWindow(R, n, window int, spread bool, run int) []int {
 		}
 		return out
 	}
-	k := runLen(run, window)
-	all := runs(R, n, k)
-	w := (len(all) + window/k - 1) / (window / k) // windows of window/k runs each
+	all := recoveryRuns(R, n, runLen(run, window), window)
+	w := (n - R + window - 1) / window
 	var out []int
 	for b := 0; b < len(all); b += w {
 		out = append(out, all[b]...)
 	}
 	return out
+}
+
+// strideCount is the fewest windows c that hold the runs in strides (window j: runs j,
+// j+c, j+2c, ...) with at most window rows each. Each run holds at most window rows, so
+// len(runs) windows always do; the rows' count over window is where the search starts
+// (runs that do not tile a window can need one more).
+func strideCount(runs [][]int, window int) int {
+	rows := 0
+	for _, r := range runs {
+		rows += len(r)
+	}
+	for c := max(1, (rows+window-1)/window); ; c++ {
+		fits := true
+		for j := 0; j < c && fits; j++ {
+			sum := 0
+			for i := j; i < len(runs); i += c {
+				sum += len(runs[i])
+			}
+			fits = sum <= window
+		}
+		if fits || c >= len(runs) {
+			return c
+		}
+	}
 }
 
 // group is one stretch of EncodeStream's output: the recovery rows it needs in the window
@@ -327,12 +377,13 @@ func emissionGroups(R, n int, first []int, window int, spread bool, run int, wan
 		}
 		return out
 	}
-	firstRuns := keep(runs(R, n, k), func(r []int) bool { return inFirst[r[0]] })
-	restRuns := keep(runs(R, n, k), func(r []int) bool { return !inFirst[r[0]] })
+	rec := recoveryRuns(R, n, k, window)
+	firstRuns := keep(rec, func(r []int) bool { return inFirst[r[0]] })
+	restRuns := keep(rec, func(r []int) bool { return !inFirst[r[0]] })
 	srcRuns := spreadOrder(keep(runs(0, R, k), func([]int) bool { return true }))
 	windows := [][][]int{firstRuns}
 	if len(restRuns) > 0 {
-		count := (len(restRuns) + window/k - 1) / (window / k)
+		count := strideCount(restRuns, window)
 		later := make([][][]int, count)
 		for i, r := range restRuns {
 			later[i%count] = append(later[i%count], r)
