@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // kernels lists the lane counts of the vector kernels this machine runs, widest first.
 var kernels = func() []int {
 	var k []int
-	if cpu.X86.HasAVX512F {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ { // KXNORB (blocks8) is AVX512DQ
 		k = append(k, 8)
 	}
 	if cpu.X86.HasAVX2 {
