@@ -97,9 +97,8 @@ type Config struct {
 	// dropped event (default 10 min).
 	SweepInterval time.Duration
 	// OnRemoved, if set, is called for every removal with the reason ("expired",
-	// "deleted", "invalid"), the blobs removed (1, or 0 when a full sweep finds more
-	// slivers of a blob it already removed on another shard) and the bytes freed
-	// (metrics).
+	// "deleted", "invalid"), the blobs removed (1, or 0 when a full sweep finds slivers
+	// left of a blob removed before) and the bytes freed (metrics).
 	OnRemoved func(reason string, blobs int, bytes int64)
 	// Compact, if set, makes the engine give the space of removed keys back
 	// (store.Compact). It runs once CompactAfter bytes were removed since the last run,
@@ -232,14 +231,7 @@ type sweep struct {
 	examined int
 	removed  int
 	bytes    int64
-	// orphans are the blobs the shard walk removed so far (at most maxOrphansRemembered):
-	// finding one again on a later shard frees bytes but is not another blob.
-	orphans map[codec.BlobID]bool
 }
-
-// maxOrphansRemembered bounds sweep.orphans; past it a blob whose slivers lie on several
-// walked shards may be counted once per shard.
-const maxOrphansRemembered = 1 << 14
 
 // New returns a collector; Run starts it.
 func New(cfg Config) (*Collector, error) {
@@ -468,7 +460,15 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 			scanned++
 			sw.examined++
 			done++
-			again := sw.shard >= 0 && sw.orphans[id]
+			// Slivers found on a shard of a blob removed before (by an earlier sweep or
+			// on another shard of this one: its removal marker is there) free bytes but
+			// are not another blob.
+			again := false
+			if sw.shard >= 0 {
+				if _, again, err = c.cfg.Store.Removed(ctx, id); err != nil {
+					return removed, err
+				}
+			}
 			ok, freed, err := c.consider(ctx, id, sw.shard, again)
 			if err != nil {
 				return removed, err
@@ -480,12 +480,6 @@ func (c *Collector) Step(ctx context.Context) (int, error) {
 				sw.bytes += freed
 				if !again {
 					sw.removed++
-				}
-				if sw.shard >= 0 && len(sw.orphans) < maxOrphansRemembered {
-					if sw.orphans == nil {
-						sw.orphans = make(map[codec.BlobID]bool)
-					}
-					sw.orphans[id] = true
 				}
 			}
 		}
@@ -512,8 +506,8 @@ func (c *Collector) endSweep() {
 // consider removes blob id if the latest view says it is not live (decided under the
 // store's lock), reporting whether it did and the bytes freed. Its slivers go on this
 // node's shards, on every shard with a pair marker of it and on shard walked (-1: none),
-// where the full sweep found some; again says the sweep removed the blob before (its
-// slivers on another shard), so the removal frees bytes but counts no blob.
+// where the full sweep found some; again says the blob was removed before (its slivers
+// left on another shard), so the removal frees bytes but counts no blob.
 func (c *Collector) consider(ctx context.Context, id codec.BlobID, walked int, again bool) (bool, int64, error) {
 	v := c.cfg.Ledger.View()
 	if _, remove := Decide(v, id); !remove {
