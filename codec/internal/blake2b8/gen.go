@@ -55,6 +55,17 @@ func quarter(g [4][6]int) {
 	half(func(x, y int) int { return y }, 16, 63)
 }
 
+// rounds emits Blake2b's twelve rounds with quarter, which emits four G functions side by
+// side (g[k] = {a, b, c, d, x, y}): the columns, then the diagonals.
+func rounds(quarter func(g [4][6]int)) {
+	for r := range 12 {
+		s := sigma[r%10]
+		p("\t// round %d", r)
+		quarter([4][6]int{{0, 4, 8, 12, s[0], s[1]}, {1, 5, 9, 13, s[2], s[3]}, {2, 6, 10, 14, s[4], s[5]}, {3, 7, 11, 15, s[6], s[7]}})
+		quarter([4][6]int{{0, 5, 10, 15, s[8], s[9]}, {1, 6, 11, 12, s[10], s[11]}, {2, 7, 8, 13, s[12], s[13]}, {3, 4, 9, 14, s[14], s[15]}})
+	}
+}
+
 func main() {
 	outFile := flag.String("out", "blake2b8_amd64.s", "where to write the assembly")
 	flag.Parse()
@@ -106,12 +117,7 @@ func main() {
 	for _, i := range []int{0, 1, 2, 3, 5, 7} {
 		p("\tVPBROADCASTQ ·iv+%d(SB), %s", 8*i, v(8+i))
 	}
-	for r := range 12 {
-		s := sigma[r%10]
-		p("\t// round %d", r)
-		quarter([4][6]int{{0, 4, 8, 12, s[0], s[1]}, {1, 5, 9, 13, s[2], s[3]}, {2, 6, 10, 14, s[4], s[5]}, {3, 7, 11, 15, s[6], s[7]}})
-		quarter([4][6]int{{0, 5, 10, 15, s[8], s[9]}, {1, 6, 11, 12, s[10], s[11]}, {2, 7, 8, 13, s[12], s[13]}, {3, 4, 9, 14, s[14], s[15]}})
-	}
+	rounds(quarter)
 	for i := range 8 {
 		p("\tVPTERNLOGQ $0x96, %d(DI), %s, %s", 64*i, v(8+i), v(i))
 		p("\tVMOVDQU64 %s, %d(DI)", v(i), 64*i)
@@ -259,12 +265,7 @@ func blocks4() {
 	p("\tXORQ R10, AX")
 	p("\tVMOVQ AX, X14")
 	p("\tVPBROADCASTQ X14, Y14")
-	for r := range 12 {
-		s := sigma[r%10]
-		p("\t// round %d", r)
-		quarter4([4][6]int{{0, 4, 8, 12, s[0], s[1]}, {1, 5, 9, 13, s[2], s[3]}, {2, 6, 10, 14, s[4], s[5]}, {3, 7, 11, 15, s[6], s[7]}})
-		quarter4([4][6]int{{0, 5, 10, 15, s[8], s[9]}, {1, 6, 11, 12, s[10], s[11]}, {2, 7, 8, 13, s[12], s[13]}, {3, 4, 9, 14, s[14], s[15]}})
-	}
+	rounds(quarter4)
 	for i := range 8 {
 		p("\tVPXOR %s, %s, %s", y(8+i), y(i), y(i))
 		p("\tVPXOR %s, %s, %s", h4(i), y(i), y(i))
