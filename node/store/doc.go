@@ -61,6 +61,12 @@
 // nodes' CPU in make bench-big's upload window. A read soon after the store then comes from
 // disk (the cold read of 1 GiB: 4.6 -> 7.2 s), so it is off by default.
 //
+// Pebble allocates its block buffers and memtables with C calloc. Open tunes glibc's malloc
+// (malloc_cgo.go) to keep freed blocks' memory instead of trimming it back to the kernel:
+// otherwise every sliver block pebble reads (its ingestion reads each new table's first and
+// last block) lands in fresh pages the kernel zeroes, 12% of the machine's CPU in make
+// bench-big's upload window (TestOpenKeepsFreedBlockMemory).
+//
 // The test TestCrashSafety runs a child process that writes with sync (ingesting every
 // fifth write) and is SIGKILLed at a seeded point; the parent reopens and checks every
 // acknowledged write. With [WithoutSync] the same test loses acknowledged writes, which is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -118,6 +119,9 @@ func WithoutIngestedPages() Option {
 	}
 }
 
+// mallocOnce tunes the C allocator pebble uses once per process (malloc_cgo.go).
+var mallocOnce sync.Once
+
 // Open opens (creating if needed) the node's datastore in dir: go-ds-pebble over an
 // embedded pebble engine. Every Put, Delete and Batch.Commit is durable when it returns
 // (the WAL is fsynced), so "stored" means stored even after a power cut, which is what a
@@ -133,6 +137,7 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 	if dir == "" {
 		return nil, errors.New("store: empty directory")
 	}
+	mallocOnce.Do(tuneCAllocator)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
