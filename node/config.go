@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/walrus-go/walrus-go/node/store"
 )
 
 // maxConfigFile bounds what LoadConfig reads.
@@ -66,11 +68,11 @@ type Config struct {
 
 // DatastoreConfig tunes the node's datastore (node/store options).
 type DatastoreConfig struct {
-	// DropWrittenPages drops the page-cache pages of every sliver table the node writes
-	// once the table is stored (store.WithoutIngestedPages): cheaper writes where fresh
-	// page-cache pages are costly (VMs whose host backs memory on first touch), colder
-	// reads of blobs stored recently. Default false.
-	DropWrittenPages bool `yaml:"drop_written_pages"`
+	// WrittenPages says which sliver tables the node writes keep their pages in the page
+	// cache (store.PagePolicy): "hot" (default) keeps the tables holding systematic primary
+	// slivers, which reads fetch, and drops the rest once stored; "all" keeps every table;
+	// "none" drops every table (cheapest writes, reads of fresh blobs from disk).
+	WrittenPages string `yaml:"written_pages"`
 }
 
 // EpochChangeConfig tunes shard migration at epoch changes (epochchange.Config).
@@ -262,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.BlobSync.ScrubCPU; !(s >= 0 && s <= 1) {
 		return fmt.Errorf("node: blob_sync.scrub_cpu must be within [0, 1], not %v", s)
+	}
+	if _, err := store.ParsePagePolicy(c.Datastore.WrittenPages); err != nil {
+		return fmt.Errorf("node: datastore.written_pages: %w", err)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ gc:
 blob_sync:
   scrub_cpu: 0.05
 datastore:
-  drop_written_pages: true
+  written_pages: none
 `)
 	c, err := node.LoadConfig(p)
 	if err != nil {
@@ -62,7 +62,7 @@ datastore:
 	if c.GC != (node.GCConfig{Interval: 250 * time.Millisecond, Batch: 4, Scan: 100, SweepInterval: time.Hour, CPU: 0.25, BusyCPU: 0.01}) {
 		t.Errorf("gc %+v", c.GC)
 	}
-	if c.BlobSync.ScrubCPU != 0.05 || !c.Datastore.DropWrittenPages {
+	if c.BlobSync.ScrubCPU != 0.05 || c.Datastore.WrittenPages != "none" {
 		t.Errorf("blob_sync.scrub_cpu %v, datastore %+v", c.BlobSync.ScrubCPU, c.Datastore)
 	}
 	if len(c.ListenAddrs) != 1 || c.APIAddr != "127.0.0.1:9100" || c.LogLevel != "debug" || len(c.Bootstrap) != 1 {
@@ -91,6 +91,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		"gc cpu NaN":    "data_dir: d\ngenesis_file: g\nbls_key_file: k\ngc:\n  cpu: .nan\n",
 		"scrub cpu > 1": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nblob_sync:\n  scrub_cpu: 1.5\n",
 		"scrub cpu NaN": "data_dir: d\ngenesis_file: g\nbls_key_file: k\nblob_sync:\n  scrub_cpu: .nan\n",
+		"written pages": "data_dir: d\ngenesis_file: g\nbls_key_file: k\ndatastore:\n  written_pages: some\n",
+		"old drop key":  "data_dir: d\ngenesis_file: g\nbls_key_file: k\ndatastore:\n  drop_written_pages: true\n",
 	} {
 		if _, err := node.LoadConfig(writeFile(t, dir, "c.yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)

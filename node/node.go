@@ -175,10 +175,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (n *Node, err error) 
 		}
 		n.bootstrap = append(n.bootstrap, *ai)
 	}
-	var sopts []store.Option
-	if cfg.Datastore.DropWrittenPages {
-		sopts = append(sopts, store.WithoutIngestedPages())
+	pages, err := store.ParsePagePolicy(cfg.Datastore.WrittenPages)
+	if err != nil {
+		return nil, fmt.Errorf("node: datastore.written_pages: %w", err)
 	}
+	sopts := []store.Option{store.WithIngestedPages(pages)}
 	if n.store, err = store.Open(filepath.Join(cfg.DataDir, "datastore"), sopts...); err != nil {
 		return nil, fmt.Errorf("node: datastore: %w", err)
 	}

@@ -343,11 +343,15 @@ func (s *Store) PutPairs(ctx context.Context, id codec.BlobID, pairs []PairWrite
 		if errs[i] != nil {
 			continue
 		}
+		// Reads fetch the systematic primary slivers (rows below R); every other sliver
+		// serves recovery and is marked cold, so its table can leave the page cache.
+		hot := s.p.PairIndexForShard(id, pw.Shard) < s.p.R
 		for _, sl := range []struct {
 			sl  *codec.Sliver
 			raw []byte
-		}{{pw.Primary, pw.PrimaryBCS}, {pw.Secondary, pw.SecondaryBCS}} {
-			slivers = append(slivers, nodestore.KV{Key: SliverKey(pw.Shard, id, sl.sl.Axis), Value: encodingOf(sl.sl, sl.raw)})
+			hot bool
+		}{{pw.Primary, pw.PrimaryBCS, hot}, {pw.Secondary, pw.SecondaryBCS, false}} {
+			slivers = append(slivers, nodestore.KV{Key: SliverKey(pw.Shard, id, sl.sl.Axis), Value: encodingOf(sl.sl, sl.raw), Cold: !sl.hot})
 		}
 		markers = append(markers, nodestore.KV{Key: nodestore.BlobPair(id, uint16(pw.Shard))})
 	}

@@ -55,11 +55,15 @@
 // metadata, markers) keep the WAL path. [DefaultMemTableSize] and the L0 thresholds in
 // store.go are set for this workload, each with the measurement that chose it.
 //
-// With [WithoutIngestedPages] (node config `datastore.drop_written_pages`) an ingested table
-// leaves the page cache once pebble has it (ingest.go): on the benchmark VM, whose host backs
-// guest memory on first touch, writing slivers into fresh page cache was a quarter of the
-// nodes' CPU in make bench-big's upload window. A read soon after the store then comes from
-// disk (the cold read of 1 GiB: 4.6 -> 7.2 s), so it is off by default.
+// Which ingested tables stay in the page cache is a [PagePolicy] (node config
+// `datastore.written_pages`, ingest.go). On the benchmark VM, whose host backs guest memory
+// on first touch, writing slivers into fresh page cache was a quarter of the nodes' CPU in
+// make bench-big's upload window; dropping a table's pages once pebble has it lets the next
+// table reuse them at a tenth of the cost. Dropping every table made a read soon after the
+// store come from disk (the cold read of 1 GiB: 4.6 -> 7.2 s), so by default only tables
+// of values marked [KV.Cold] go: the writer (node/blobstore) marks every sliver but the
+// systematic primaries, which are what reads fetch, so two thirds of a blob's sliver bytes
+// leave the cache and reads of fresh blobs stay warm.
 //
 // Pebble allocates its block buffers and memtables with C calloc. Open tunes glibc's malloc
 // (malloc_cgo.go) to keep freed blocks' memory instead of trimming it back to the kernel:

@@ -21,6 +21,10 @@ import (
 type KV struct {
 	Key   datastore.Key
 	Value []byte
+	// Cold says the value is not expected to be read soon: for slivers, anything but a
+	// systematic primary sliver, which is what reads fetch. Under the default [PagePolicy]
+	// a table of only cold values leaves the page cache once ingested.
+	Cold bool
 }
 
 // Ingester is a datastore that can store a large set of puts by writing them once, as a
@@ -43,14 +47,14 @@ const ingestDirName = "ingest-tmp"
 
 // ingester builds and ingests table files for one pebble DB.
 type ingester struct {
-	db   *pebble.DB
-	dir  string
-	opts sstable.WriterOptions
-	seq  atomic.Uint64
-	drop bool // drop each table's pages from the page cache once ingested (WithoutIngestedPages)
+	db    *pebble.DB
+	dir   string
+	opts  sstable.WriterOptions
+	seq   atomic.Uint64
+	pages PagePolicy // which tables leave the page cache once ingested
 }
 
-func newIngester(db *pebble.DB, dir string, popts *pebble.Options, drop bool) (*ingester, error) {
+func newIngester(db *pebble.DB, dir string, popts *pebble.Options, pages PagePolicy) (*ingester, error) {
 	tmp := filepath.Join(dir, ingestDirName)
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("store: clear %s: %w", tmp, err)
@@ -60,7 +64,7 @@ func newIngester(db *pebble.DB, dir string, popts *pebble.Options, drop bool) (*
 	}
 	o := popts.Clone()
 	o.EnsureDefaults()
-	return &ingester{db: db, dir: tmp, opts: o.MakeWriterOptions(0, db.TableFormat()), drop: drop}, nil
+	return &ingester{db: db, dir: tmp, opts: o.MakeWriterOptions(0, db.TableFormat()), pages: pages}, nil
 }
 
 func (in *ingester) Ingest(ctx context.Context, puts []KV) (err error) {
@@ -104,12 +108,10 @@ func (in *ingester) Ingest(ctx context.Context, puts []KV) (err error) {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("store: ingest: write table: %w", err)
 	}
-	// With WithoutIngestedPages, once pebble has the table (it moves the file) and has read
-	// its bounds, the table's pages leave the page cache: on a VM whose memory the host
-	// backs on first touch, writing every table into fresh pages made the tables' write(2)s
-	// a quarter of the nodes' CPU in make bench-big's upload window (10.3 of 39.7 CPU-s over
-	// three nodes), and dropped pages are reused by the next table at about a tenth of that.
-	if in.drop {
+	// Once pebble has the table (it moves the file) and has read its bounds, the pages of a
+	// table no reader is expected to want soon leave the page cache, for the next table to
+	// reuse (see PagePolicy).
+	if in.drop(puts) {
 		drop := cacheDropper(path)
 		defer drop()
 	}
@@ -117,6 +119,22 @@ func (in *ingester) Ingest(ctx context.Context, puts []KV) (err error) {
 		return fmt.Errorf("store: ingest: %w", err)
 	}
 	return nil
+}
+
+// drop says whether the table of puts leaves the page cache once ingested.
+func (in *ingester) drop(puts []KV) bool {
+	switch in.pages {
+	case PagesAll:
+		return false
+	case PagesNone:
+		return true
+	}
+	for _, p := range puts {
+		if !p.Cold {
+			return false
+		}
+	}
+	return true
 }
 
 // PutDurably stores bulk, then marks, on d and returns once all of them are durable. When

@@ -52,7 +52,7 @@ type config struct {
 	memTableSize uint64
 	noSync       bool
 	valueSepMin  int
-	dropIngested bool
+	pages        PagePolicy
 }
 
 // Option configures [Open].
@@ -104,17 +104,51 @@ func WithValueSeparation(minSize int) Option {
 	}
 }
 
-// WithoutIngestedPages drops each ingested sliver table's pages from the page cache once
-// pebble has the table (store.PutDurably's bulk writes). A node takes in many times its
-// memory in slivers, mostly read much later if at all, and writing every table into fresh
-// page cache is costly on some machines: on this project's benchmark VM, whose host backs
-// guest memory on first touch, it was a quarter of the nodes' CPU while taking a 1 GiB blob
-// (make bench-big: nodes 63.6 → 47.7 CPU-s, store 42.3 → 35.4 s), while dropped pages are
-// reused by the next table at about a tenth of that. The price: a read soon after a store
-// comes from disk (there 222 → 143 MiB/s). Off by default, so fresh blobs read warm.
-func WithoutIngestedPages() Option {
+// PagePolicy says which ingested sliver tables (store.PutDurably's bulk writes) keep their
+// pages in the page cache once pebble has them.
+//
+// A node takes in many times its memory in slivers, and writing them into fresh page cache
+// is costly on some machines: on this project's benchmark VM, whose host backs guest
+// memory on first touch, it was a quarter of the nodes' CPU while taking a 1 GiB blob
+// (make bench-big), while the pages of a dropped table are reused by the next one at about
+// a tenth of that. Most slivers are not read soon, if ever: a read fetches the systematic
+// primary slivers, a third of the pairs and two thirds of their bytes; the rest serve
+// recovery. So by default only the tables holding a value the writer did not mark
+// [KV.Cold] stay in the cache.
+type PagePolicy uint8
+
+const (
+	// PagesHot (the default) drops a table whose every value is marked Cold.
+	PagesHot PagePolicy = iota
+	// PagesAll keeps every table's pages (the kernel evicts them as it sees fit).
+	PagesAll
+	// PagesNone drops every table's pages: the cheapest writes, and reads soon after a
+	// store come from disk (a 1 GiB read right after its store: 222 -> 143 MiB/s on the
+	// benchmark VM).
+	PagesNone
+)
+
+// ParsePagePolicy parses "hot", "all" or "none" (node config datastore.written_pages);
+// "" is the default, hot.
+func ParsePagePolicy(s string) (PagePolicy, error) {
+	switch s {
+	case "", "hot":
+		return PagesHot, nil
+	case "all":
+		return PagesAll, nil
+	case "none":
+		return PagesNone, nil
+	}
+	return 0, fmt.Errorf("store: page policy %q is not hot, all or none", s)
+}
+
+// WithIngestedPages sets which ingested tables keep their pages in the page cache.
+func WithIngestedPages(p PagePolicy) Option {
 	return func(c *config) error {
-		c.dropIngested = true
+		if p > PagesNone {
+			return fmt.Errorf("store: unknown page policy %d", p)
+		}
+		c.pages = p
 		return nil
 	}
 }
@@ -177,7 +211,7 @@ func Open(dir string, opts ...Option) (datastore.Batching, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	in, err := newIngester(d.DB, dir, popts, cfg.dropIngested)
+	in, err := newIngester(d.DB, dir, popts, cfg.pages)
 	if err != nil {
 		_ = d.Close()
 		return nil, err
