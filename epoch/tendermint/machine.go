@@ -193,6 +193,15 @@ func (m *Machine) reset(height uint64, c *epoch.Committee) {
 	m.own = m.own[:0]
 }
 
+// Proposer is the committee index of the member that proposes round r of the current
+// height, or -1 before the first height.
+func (m *Machine) Proposer(r int32) int {
+	if !m.started || len(m.seq) == 0 {
+		return -1
+	}
+	return int(proposerOf(m.seq, m.height, r))
+}
+
 // replayBuffered feeds what arrived early for this height; it keeps anything later.
 func (m *Machine) replayBuffered() {
 	buf := m.buffered

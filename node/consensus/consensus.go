@@ -1,11 +1,13 @@
 package consensus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -111,6 +113,8 @@ func (c *Config) Validate() error {
 type Outbound struct {
 	Topic OutTopic
 	Data  []byte
+	// Peer is the recipient of an OutDirect message.
+	Peer peer.ID
 }
 
 // OutTopic names the topic of an Outbound message.
@@ -121,6 +125,9 @@ const (
 	OutConsensus OutTopic = 1 + iota
 	OutCheckpoints
 	OutTxs
+	// OutDirect is a local transaction sent straight to Peer, the proposer of a height
+	// the transaction started, over the submit protocol (/walrus/tx/1).
+	OutDirect
 )
 
 // Consensus is the handle of the consensus actor. Its methods are safe for concurrent use.
@@ -659,7 +666,44 @@ func (a *actor) maybeStart(now int64) {
 	a.started, a.lastRnd = next, 0
 	a.c.cfg.Logger.Debug("height started", "height", next, "mempool", a.pool.len(), "peer_started", a.peerAt, "epoch_due", epochDue)
 	a.run(effs)
+	if !a.peerAt && m == a.m {
+		a.nudgeProposer(m)
+	}
 	a.feedEarly(now)
+}
+
+// maxNudgeTxs bounds the local transactions one height start sends to its proposer.
+const maxNudgeTxs = 16
+
+// nudgeProposer sends the local transactions in the mempool straight to the proposer of
+// round 0 of the height we just started on their account, unless that is us. Nothing
+// else would start the proposer's height: a node that is not proposing sends nothing in
+// round 0, so a proposer that missed the transactions' gossip would learn of the height
+// only from the others' nil prevotes once the propose timeout (3 s) has passed, and the
+// height would be decided a round later. The proposer's submit handler takes a
+// transaction it already holds as a no-op.
+func (a *actor) nudgeProposer(m *tendermint.Machine) {
+	c := a.base.SigningCommittee()
+	p := m.Proposer(0)
+	if c == nil || p < 0 || p >= len(c.Members) || p == c.MemberIndex(a.c.self) {
+		return
+	}
+	to := peer.ID(c.Members[p].PeerID)
+	if to == "" {
+		return
+	}
+	// In arrival order, which keeps each sender's nonces in order: the proposer refuses a
+	// direct submission whose predecessor it does not hold.
+	var txs []*poolTx
+	for h := range a.published {
+		if t, ok := a.pool.txs[h]; ok {
+			txs = append(txs, t)
+		}
+	}
+	slices.SortFunc(txs, func(x, y *poolTx) int { return cmp.Compare(x.seq, y.seq) })
+	for _, t := range txs[:min(len(txs), maxNudgeTxs)] {
+		a.c.emit(Outbound{Topic: OutDirect, Data: t.raw, Peer: to})
+	}
 }
 
 // feedEarly hands the machine the early messages (early.go) for the height it just

@@ -27,7 +27,9 @@
 // transaction; when the epoch clock has crossed mid-epoch or the epoch end (epochs advance on
 // checkpoint time, so someone must propose a checkpoint after the boundary); or when a peer
 // is already working on the next height. Otherwise the actor idles, and round timeouts do
-// not grow while nothing happens.
+// not grow while nothing happens. A node that starts a height for its own clients'
+// transactions sends them straight to the height's round-0 proposer too (nudgeProposer,
+// OutDirect): nothing else would start the proposer's height if it missed their gossip.
 //
 // A peer may work on a later height than ours: our ledger is still applying the height the
 // peers decided, or catching up after a restart. Its messages for the two heights after our

@@ -52,6 +52,14 @@ const (
 // publishTimeout bounds one publication; GossipSub's Publish only queues locally.
 const publishTimeout = 5 * time.Second
 
+// Direct sends (OutDirect: a local transaction to the proposer of the height it started)
+// go one at a time, in order, each bounded by directTimeout; at most directQueue wait,
+// further ones are dropped (the transaction still travels by gossip).
+const (
+	directTimeout = 2 * time.Second
+	directQueue   = 64
+)
+
 // NewNet joins the topics and registers the submit protocol.
 func NewNet(c *Consensus, cfg NetConfig) (*Net, error) {
 	if cfg.Host == nil || cfg.Gossip == nil {
@@ -92,7 +100,19 @@ func (n *Net) Start() error {
 		cancel()
 		return err
 	}
-	n.wg.Add(3)
+	direct := make(chan Outbound, directQueue)
+	n.wg.Add(4)
+	go func() {
+		defer n.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case o := <-direct:
+				n.sendDirect(ctx, o)
+			}
+		}
+	}()
 	go func() {
 		defer n.wg.Done()
 		defer csub.Cancel()
@@ -133,6 +153,14 @@ func (n *Net) Start() error {
 			case <-ctx.Done():
 				return
 			case o := <-n.c.Out():
+				if o.Topic == OutDirect {
+					select {
+					case direct <- o:
+					default:
+						n.cfg.Logger.Debug("direct transaction queue full, dropping", "peer_id", o.Peer)
+					}
+					continue
+				}
 				t := n.consensus
 				switch o.Topic {
 				case OutTxs:
@@ -152,6 +180,19 @@ func (n *Net) Start() error {
 		}
 	}()
 	return nil
+}
+
+// sendDirect submits o's transaction to o.Peer over /walrus/tx/1. The answer changes
+// nothing here: the transaction is in our mempool and on the `txs` topic either way.
+func (n *Net) sendDirect(ctx context.Context, o Outbound) {
+	if o.Peer == "" || o.Peer == n.cfg.Host.ID() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, directTimeout)
+	defer cancel()
+	if _, err := p2p.Call(ctx, n.cfg.Host, o.Peer, tx.Spec, o.Data); err != nil && ctx.Err() == nil {
+		n.cfg.Logger.Debug("direct transaction to the proposer failed", "peer_id", o.Peer, "err", err)
+	}
 }
 
 // Close stops the readers and the publisher and unregisters the submit protocol.
