@@ -679,8 +679,8 @@ const maxNudgeTxs = 16
 // round 0 of the height we just started on their account, unless that is us. Nothing
 // else would start the proposer's height: a node that is not proposing sends nothing in
 // round 0, so a proposer that missed the transactions' gossip would learn of the height
-// only from the others' nil prevotes once the propose timeout (3 s) has passed, and the
-// height would be decided a round later. The proposer's submit handler takes a
+// only from the others' nil prevotes once the propose timeout (3 s) has passed, decide it
+// without them, and leave them for a later height. The proposer's submit handler takes a
 // transaction it already holds as a no-op.
 func (a *actor) nudgeProposer(m *tendermint.Machine) {
 	c := a.base.SigningCommittee()
