@@ -26,7 +26,8 @@ const (
 	// TopicCheckpoints carries committed checkpoints with their commit certificates, for
 	// followers.
 	TopicCheckpoints TopicName = "checkpoints"
-	// TopicTxs carries account-signed transactions to the committee's mempools.
+	// TopicTxs carries account-signed transactions to the committee's mempools, each behind
+	// an 8-byte sequence number that makes every publication distinct (replay.go).
 	TopicTxs TopicName = "txs"
 	// TopicCertificates carries blob certificates (Points of Availability) and
 	// invalid-blob certificates, so nodes start blob sync before the ledger commits them.
@@ -42,7 +43,7 @@ const MaxGossipMessage = 4 << 20
 var topicCaps = map[TopicName]int{
 	TopicConsensus:    MaxGossipMessage,
 	TopicCheckpoints:  MaxGossipMessage,
-	TopicTxs:          256 << 10, // one transaction; a certify tx with a bitmap for 65535 shards fits
+	TopicTxs:          256<<10 + seqPrefixSize, // one transaction; a certify tx with a bitmap for 65535 shards fits
 	TopicCertificates: 64 << 10,
 }
 

@@ -57,15 +57,20 @@ type contentKey [32]byte
 // contentOf returns the content key of data on topic name: the hash of the data, less the
 // sequence number that prefixes a `consensus` payload.
 func contentOf(name TopicName, data []byte) contentKey {
-	if name == TopicConsensus && len(data) >= consensusSeqSize {
-		data = data[consensusSeqSize:]
+	if seqPrefixed(name) && len(data) >= seqPrefixSize {
+		data = data[seqPrefixSize:]
 	}
 	return blake2b.Sum256(data)
 }
 
-// consensusSeqSize is the length of the sequence number that prefixes every `consensus`
-// payload (node/consensus/wire.go): it makes each publication distinct and means nothing.
-const consensusSeqSize = 8
+// seqPrefixSize is the length of the sequence number that prefixes every `consensus` and
+// `txs` payload (node/consensus/wire.go): it makes each publication distinct, so that a
+// sender's re-broadcast of the same content is not dropped by GossipSub as a message it
+// has already seen, and means nothing.
+const seqPrefixSize = 8
+
+// seqPrefixed says whether the topic's payloads carry the sequence prefix.
+func seqPrefixed(name TopicName) bool { return name == TopicConsensus || name == TopicTxs }
 
 // seenEntry is what a topic remembers of an accepted content: who last sent it, and when.
 type seenEntry struct {
@@ -212,7 +217,7 @@ func (t replayTracer) DuplicateMessage(msg *pubsub.Message) {
 		return
 	}
 	var k contentKey
-	if name != TopicConsensus && len(msg.ID) == len(k) {
+	if !seqPrefixed(name) && len(msg.ID) == len(k) {
 		copy(k[:], msg.ID) // the message ID is the hash of the data (NewGossip)
 	} else {
 		k = contentOf(name, msg.GetData())

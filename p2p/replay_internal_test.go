@@ -36,8 +36,11 @@ func TestSeenCacheReplayRule(t *testing.T) {
 	if contentOf(TopicConsensus, []byte("12345678vote")) != contentOf(TopicConsensus, []byte("87654321vote")) {
 		t.Fatal("consensus content depends on the sequence number")
 	}
-	if contentOf(TopicTxs, []byte("12345678tx")) == contentOf(TopicTxs, []byte("87654321tx")) {
-		t.Fatal("txs content ignores its first bytes")
+	if contentOf(TopicTxs, []byte("12345678tx")) != contentOf(TopicTxs, []byte("87654321tx")) {
+		t.Fatal("txs content depends on the sequence number")
+	}
+	if contentOf(TopicCertificates, []byte("12345678cert")) == contentOf(TopicCertificates, []byte("87654321cert")) {
+		t.Fatal("certs content ignores its first bytes")
 	}
 
 	// Forget, and bounded: the oldest content goes first.

@@ -23,6 +23,7 @@ import (
 	"github.com/walrus-go/walrus-go/epoch"
 	"github.com/walrus-go/walrus-go/epoch/bls"
 	"github.com/walrus-go/walrus-go/node/client"
+	"github.com/walrus-go/walrus-go/node/consensus"
 	"github.com/walrus-go/walrus-go/p2p"
 	"github.com/walrus-go/walrus-go/p2p/p2ptest"
 	"github.com/walrus-go/walrus-go/staking"
@@ -611,6 +612,9 @@ func runNetFlooder(ctx context.Context, b testing.TB, c *testnet.Cluster, rec *g
 			name, data, replay, huge := next(i)
 			if data == nil {
 				continue
+			}
+			if name == p2p.TopicTxs && !replay {
+				data = consensus.EncodeTxWire(uint64(i), data) // the topic's framing (recorded copies have it)
 			}
 			pctx, pcancel := context.WithTimeout(ctx, time.Second)
 			if topics[name].Publish(pctx, data) == nil {

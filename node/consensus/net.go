@@ -85,6 +85,9 @@ func NewNet(c *Consensus, cfg NetConfig) (*Net, error) {
 // ConsensusTopic is the joined `consensus` topic (tests use it to inject messages).
 func (n *Net) ConsensusTopic() *p2p.Topic { return n.consensus }
 
+// TxsTopic is the joined `txs` topic (tests use it to wait for peers).
+func (n *Net) TxsTopic() *p2p.Topic { return n.txs }
+
 // Start runs the topic readers and the publisher until Close.
 func (n *Net) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -141,13 +144,20 @@ func (n *Net) Start() error {
 			if err != nil {
 				return
 			}
-			if m.From != n.cfg.Host.ID() && errors.Is(n.c.GossipTx(m.Data), ErrMempoolFull) {
+			if m.From == n.cfg.Host.ID() {
+				continue
+			}
+			raw, err := TxOfWire(m.Data)
+			if err == nil && errors.Is(n.c.GossipTx(raw), ErrMempoolFull) {
 				n.txs.Forget(m.Data) // a later copy may find room
 			}
 		}
 	}()
 	go func() {
 		defer n.wg.Done()
+		// The `txs` sequence (wire.go) starts from the clock, so a restarted node does not
+		// publish the bytes of its earlier life again.
+		txSeq := uint64(time.Now().UnixNano())
 		for {
 			select {
 			case <-ctx.Done():
@@ -161,10 +171,11 @@ func (n *Net) Start() error {
 					}
 					continue
 				}
-				t := n.consensus
+				t, data := n.consensus, o.Data
 				switch o.Topic {
 				case OutTxs:
-					t = n.txs
+					txSeq++
+					t, data = n.txs, EncodeTxWire(txSeq, o.Data)
 				case OutCheckpoints:
 					t = n.cfg.Checkpoints
 				}
@@ -172,7 +183,7 @@ func (n *Net) Start() error {
 					continue
 				}
 				pctx, pcancel := context.WithTimeout(ctx, publishTimeout)
-				if err := t.Publish(pctx, o.Data); err != nil && ctx.Err() == nil {
+				if err := t.Publish(pctx, data); err != nil && ctx.Err() == nil {
 					n.cfg.Logger.Debug("publish failed", "topic", t.Name(), "err", err)
 				}
 				pcancel()
@@ -317,16 +328,17 @@ func (n *Net) validateTx(ctx context.Context, m p2p.Message, verifyBLS func(cont
 	if m.From == n.cfg.Host.ID() {
 		return p2p.Accept
 	}
-	if len(m.Data) > staking.MaxTxSize {
+	raw, err := TxOfWire(m.Data)
+	if err != nil || len(raw) > staking.MaxTxSize {
 		return p2p.Reject
 	}
-	stx, err := staking.DecodeSignedTx(m.Data)
+	stx, err := staking.DecodeSignedTx(raw)
 	if err != nil {
 		return p2p.Reject
 	}
 	v := n.c.cfg.Ledger.View()
 	st := v.State()
-	next, r := st.Precheck(stx, len(m.Data))
+	next, r := st.Precheck(stx, len(raw))
 	switch {
 	case r.Code == staking.CodeFee:
 		if st.Account(staking.AddressOf(stx.Tx.Sender)) == (staking.Account{}) {

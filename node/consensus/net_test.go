@@ -117,11 +117,14 @@ func TestValidateConsensus(t *testing.T) {
 		}
 	}
 	tx := staking.Sign(g.NetworkID(), testAccountKey(), staking.Tx{Op: &staking.Transfer{Amount: 1}}).Encode()
-	if got := n.ValidateTx(context.Background(), p2p.Message{Data: tx}); got != p2p.Accept {
+	if got := n.ValidateTx(context.Background(), p2p.Message{Data: consensus.EncodeTxWire(7, tx)}); got != p2p.Accept {
 		t.Errorf("signed tx: verdict %d", got)
 	}
+	if got := n.ValidateTx(context.Background(), p2p.Message{Data: tx[:5]}); got != p2p.Reject {
+		t.Errorf("a payload shorter than its sequence prefix: verdict %d", got)
+	}
 	tx[len(tx)-1] ^= 1
-	if got := n.ValidateTx(context.Background(), p2p.Message{Data: tx}); got != p2p.Reject {
+	if got := n.ValidateTx(context.Background(), p2p.Message{Data: consensus.EncodeTxWire(8, tx)}); got != p2p.Reject {
 		t.Errorf("tampered tx: verdict %d", got)
 	}
 }

@@ -26,6 +26,22 @@ func EncodeWire(seq uint64, encoded []byte) []byte {
 	return append(b, encoded...)
 }
 
+// The `txs` topic carries seq u64 LE || a signed transaction, for the same reason: a node
+// publishes a local transaction again (actor.regossip) when its client offers it again, in
+// case the first publication reached nobody, and without the sequence number GossipSub
+// would drop the copy as one it has seen, for two minutes.
+
+// EncodeTxWire wraps a signed transaction's encoding with sequence number seq.
+func EncodeTxWire(seq uint64, raw []byte) []byte { return EncodeWire(seq, raw) }
+
+// TxOfWire returns the transaction encoding inside a `txs` topic payload (untrusted).
+func TxOfWire(b []byte) ([]byte, error) {
+	if len(b) < wireSeqSize {
+		return nil, fmt.Errorf("consensus: %d-byte txs payload", len(b))
+	}
+	return b[wireSeqSize:], nil
+}
+
 // DecodeWire parses a `consensus` topic payload (untrusted) into its message.
 func DecodeWire(b []byte, maxValue int) (tendermint.Message, error) {
 	if len(b) < wireSeqSize {
