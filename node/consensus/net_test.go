@@ -9,6 +9,7 @@ import (
 
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/walrus-go/walrus-go/actors"
@@ -27,15 +28,9 @@ import (
 // seeded with seed; closeNet closes the three, actor first.
 func startNet(t *testing.T, sys *actors.System, l *ledger.Ledger, network string, key *bls.SecretKey, seed byte) (c *consensus.Consensus, n *consensus.Net, closeNet func()) {
 	t.Helper()
-	var s [32]byte
-	s[0] = seed
-	h := p2ptest.Host(t, rand.NewChaCha8(s))
-	gs, err := p2p.NewGossip(h, network)
-	if err != nil {
-		h.Close()
-		t.Fatal(err)
-	}
+	h, gs := gossipHost(t, seed, network)
 	closeNet = func() { gs.Close(); h.Close() }
+	var err error
 	if c, err = consensus.New(sys, consensus.Config{Ledger: l, Key: key, Logger: quiet}); err != nil {
 		closeNet()
 		t.Fatal(err)
@@ -46,6 +41,21 @@ func startNet(t *testing.T, sys *actors.System, l *ledger.Ledger, network string
 		t.Fatal(err)
 	}
 	return c, n, closeNet
+}
+
+// gossipHost starts a fresh host seeded with seed and GossipSub on it for network; close
+// the gossip, then the host.
+func gossipHost(t *testing.T, seed byte, network string) (host.Host, *p2p.Gossip) {
+	t.Helper()
+	var s [32]byte
+	s[0] = seed
+	h := p2ptest.Host(t, rand.NewChaCha8(s))
+	gs, err := p2p.NewGossip(h, network)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	return h, gs
 }
 
 // TestValidateConsensus checks the `consensus` topic validator's verdicts: forged and

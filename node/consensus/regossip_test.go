@@ -47,13 +47,8 @@ func TestRegossipReachesAPeerThatForgot(t *testing.T) {
 
 	// The sender: one committee member's consensus actor and network side. The other three
 	// members are absent, so nothing commits and the transaction stays in its mempool.
-	seed[0] = 53
-	ha := p2ptest.Host(t, rand.NewChaCha8(seed))
+	ha, ga := gossipHost(t, 53, g.Network)
 	defer ha.Close()
-	ga, err := p2p.NewGossip(ha, g.Network)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer ga.Close()
 	const rebroadcast = 100 * time.Millisecond
 	c, err := consensus.New(sys, consensus.Config{Ledger: l, Key: epochtest.Key(52, 0), Logger: quiet, RebroadcastInterval: rebroadcast})
@@ -71,13 +66,8 @@ func TestRegossipReachesAPeerThatForgot(t *testing.T) {
 	defer n.Close()
 
 	// The receiver: a bare subscriber to `txs`.
-	seed[0] = 54
-	hb := p2ptest.Host(t, rand.NewChaCha8(seed))
+	hb, gb := gossipHost(t, 54, g.Network)
 	defer hb.Close()
-	gb, err := p2p.NewGossip(hb, g.Network)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer gb.Close()
 	tb, err := gb.Join(p2p.TopicTxs, nil)
 	if err != nil {
